@@ -1,0 +1,215 @@
+//! One connection's state machine, and the only code that reads or writes a
+//! client socket. A client owns its query buffer (inside the
+//! [`RequestParser`]), its pending output (a [`Reply`]) and what `CLIENT
+//! LIST` reports about it. The server decides when to read, run commands,
+//! write and close; this module does the I/O and keeps the byte counts.
+
+use crate::protocol::{Reply, RequestParser};
+use mio::net::TcpStream;
+use std::io::{self, Write};
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Bytes asked of the socket per read (Redis's `PROTO_IOBUF_LEN`).
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Bytes read from one client per loop iteration before others get a turn.
+pub const MAX_READ_PER_ITERATION: usize = 4 * READ_CHUNK;
+
+/// Bytes written to one client per loop iteration (Redis's
+/// `NET_MAX_WRITES_PER_EVENT`), so a fat reply cannot starve the others.
+pub const MAX_WRITE_PER_ITERATION: usize = 64 * 1024;
+
+/// An output buffer bigger than this is released once drained, so one big
+/// reply does not pin memory for the client's lifetime.
+const REPLY_KEEP_CAPACITY: usize = 64 * 1024;
+
+/// When the client is to be closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    No,
+    /// QUIT, a protocol error, EOF: flush the pending reply, then close.
+    AfterReply,
+    /// Killed, I/O error, limits: close at the end of this event batch.
+    Now,
+}
+
+/// What a read found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// Bytes arrived; `drained` is true when the socket has no more for now.
+    Data {
+        bytes: usize,
+        drained: bool,
+    },
+    /// Nothing to read now.
+    WouldBlock,
+    /// The peer closed its side.
+    Eof,
+    Failed,
+}
+
+/// What a write achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// All pending output went out.
+    Drained,
+    /// The socket is full: wait for WRITABLE.
+    WouldBlock,
+    /// The per-iteration cap was reached with output left.
+    Capped,
+    Failed,
+}
+
+pub struct Client {
+    pub id: u64,
+    pub socket: TcpStream,
+    pub addr: SocketAddr,
+    pub local_addr: SocketAddr,
+    pub fd: i32,
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+    pub db: usize,
+    pub created: Instant,
+    pub last_interaction: Instant,
+    /// Full name of the last command run, e.g. `client|list`.
+    pub last_command: &'static str,
+    pub no_evict: bool,
+    pub parser: RequestParser,
+    pub reply: Reply,
+    /// Bytes at the front of `reply` already written to the socket.
+    sent: usize,
+    pub closing: Closing,
+    /// Registered for WRITABLE because a write would have blocked.
+    pub wants_writable: bool,
+    /// Listed in the server's pending-writes list.
+    pub pending_write: bool,
+    /// A read stopped at the per-iteration cap: the socket may hold more.
+    pub unread_input: bool,
+    /// Since when the output has been over the soft limit.
+    pub soft_limit_since: Option<Instant>,
+}
+
+impl Client {
+    pub fn new(id: u64, socket: TcpStream, addr: SocketAddr, now: Instant) -> Self {
+        let local_addr = socket.local_addr().unwrap_or(addr);
+        let fd = raw_fd(&socket);
+        Self {
+            id,
+            socket,
+            addr,
+            local_addr,
+            fd,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            db: 0,
+            created: now,
+            last_interaction: now,
+            last_command: "NULL",
+            no_evict: false,
+            parser: RequestParser::new(),
+            reply: Reply::new(),
+            sent: 0,
+            closing: Closing::No,
+            wants_writable: false,
+            pending_write: false,
+            unread_input: false,
+            soft_limit_since: None,
+        }
+    }
+
+    /// Output not yet written to the socket.
+    pub fn pending_output(&self) -> usize {
+        self.reply.len() - self.sent
+    }
+
+    /// Reads once into the query buffer, at most `READ_CHUNK` bytes.
+    pub fn read(&mut self) -> ReadOutcome {
+        let buf = self.parser.buffer_mut();
+        buf.reserve(READ_CHUNK);
+        let spare = &mut buf.spare_capacity_mut()[..READ_CHUNK];
+        match recv(&self.socket, spare) {
+            Ok(0) => ReadOutcome::Eof,
+            Ok(n) => {
+                // SAFETY: `recv` initialised the first `n` bytes of the spare
+                // capacity, which directly follows the initialised part.
+                unsafe { buf.set_len(buf.len() + n) };
+                // Edge-triggered readiness fires again on new data, so a short
+                // read means the socket is drained: no extra read to hear
+                // EAGAIN (nginx relies on the same property).
+                ReadOutcome::Data {
+                    bytes: n,
+                    drained: n < READ_CHUNK,
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ReadOutcome::WouldBlock,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadOutcome::Data {
+                bytes: 0,
+                drained: false,
+            },
+            Err(e) => {
+                log::debug!("Reading from client: {e}");
+                ReadOutcome::Failed
+            }
+        }
+    }
+
+    /// Writes pending output, up to `MAX_WRITE_PER_ITERATION` bytes. Returns
+    /// the outcome and the bytes written.
+    pub fn write(&mut self) -> (WriteOutcome, usize) {
+        let mut written = 0;
+        let outcome = loop {
+            if self.sent == self.reply.len() {
+                self.sent = 0;
+                self.reply.clear(REPLY_KEEP_CAPACITY);
+                break WriteOutcome::Drained;
+            }
+            if written >= MAX_WRITE_PER_ITERATION {
+                break WriteOutcome::Capped;
+            }
+            match self.socket.write(&self.reply.as_bytes()[self.sent..]) {
+                Ok(0) => break WriteOutcome::Failed,
+                Ok(n) => {
+                    self.sent += n;
+                    written += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break WriteOutcome::WouldBlock,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("Error writing to client: {e}");
+                    break WriteOutcome::Failed;
+                }
+            }
+        };
+        // A slow reader with a long backlog: drop what was sent so the buffer
+        // does not hold it forever, but only when that halves the buffer, so
+        // the copying stays amortised.
+        if self.sent > REPLY_KEEP_CAPACITY && self.sent * 2 > self.reply.len() {
+            self.reply.consume(self.sent);
+            self.sent = 0;
+        }
+        (outcome, written)
+    }
+
+    /// Writes a reply to a connection that is refused before it becomes a
+    /// client (max clients reached); best effort, as in Redis.
+    pub fn refuse(mut socket: TcpStream, message: &[u8]) {
+        let _ = socket.write(message);
+    }
+
+    pub fn idle_secs(&self, now: Instant) -> u64 {
+        now.duration_since(self.last_interaction).as_secs()
+    }
+}
+
+fn recv(socket: &TcpStream, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+    socket2::SockRef::from(socket).recv(buf)
+}
+
+fn raw_fd(socket: &TcpStream) -> i32 {
+    use std::os::fd::AsRawFd;
+    socket.as_raw_fd()
+}

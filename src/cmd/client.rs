@@ -1,0 +1,420 @@
+//! The CLIENT family: identity (ID, SETNAME, GETNAME, SETINFO), inspection
+//! (INFO, LIST) and control (KILL, NO-EVICT). The `CLIENT LIST` line has
+//! Redis's fields in Redis's order; client libraries parse it.
+
+use super::connection::valid_client_attr;
+use super::{reply_help, Command, Ctx};
+use crate::client::{Client, Closing};
+use crate::errors;
+use crate::protocol::parse_i64;
+use crate::protocol::request::Args;
+use std::fmt::Write;
+use std::time::Instant;
+
+const fn sub(
+    name: &'static str,
+    handler: super::Handler,
+    arity: i32,
+    summary: &'static str,
+) -> Command {
+    Command {
+        name,
+        handler,
+        arity,
+        flags: "noscript loading stale",
+        acl: "slow connection",
+        group: "connection",
+        summary,
+        ..Command::BASE
+    }
+}
+
+pub static COMMANDS: [Command; 1] = [Command {
+    name: "client",
+    arity: -2,
+    group: "connection",
+    since: "2.4.0",
+    summary: "A container for client connection commands",
+    complexity: "Depends on subcommand.",
+    subcommands: &[
+        sub(
+            "client|id",
+            id,
+            2,
+            "Returns the client ID for the current connection",
+        ),
+        sub(
+            "client|setname",
+            setname,
+            3,
+            "Set the current connection name",
+        ),
+        sub(
+            "client|getname",
+            getname,
+            2,
+            "Get the current connection name",
+        ),
+        sub(
+            "client|setinfo",
+            setinfo,
+            4,
+            "Set client or connection specific info",
+        ),
+        sub(
+            "client|info",
+            info,
+            2,
+            "Returns information about the current client connection.",
+        ),
+        sub(
+            "client|list",
+            list,
+            -2,
+            "Get the list of client connections",
+        ),
+        sub("client|kill", kill, -3, "Kill the connection of a client"),
+        sub(
+            "client|no-evict",
+            no_evict,
+            3,
+            "Set client eviction mode for the current connection",
+        ),
+        sub(
+            "client|help",
+            help,
+            2,
+            "Show helpful text about the different subcommands",
+        ),
+    ],
+    ..Command::BASE
+}];
+
+fn help(ctx: &mut Ctx, _args: Args) {
+    reply_help(
+        ctx.reply,
+        "client",
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are: ID, ADDR, LADDR, SKIPME (yes|no), TYPE, USER, MAXAGE.",
+            "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
+            "    Return information about client connections.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect the current client connection from eviction.",
+            "SETINFO <LIB-NAME|LIB-VER> <value>",
+            "    Set the client library name or version.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+        ],
+    );
+}
+
+fn id(ctx: &mut Ctx, _args: Args) {
+    let id = ctx.client().id;
+    ctx.reply.int(id as i64);
+}
+
+fn setname(ctx: &mut Ctx, args: Args) {
+    let name = args.get(2);
+    if !valid_client_attr(name) {
+        return ctx.reply.error(errors::CLIENT_NAME_CHARS);
+    }
+    ctx.client().name = (!name.is_empty()).then(|| name.to_vec());
+    ctx.reply.ok();
+}
+
+fn getname(ctx: &mut Ctx, _args: Args) {
+    match ctx.clients[ctx.me].name.as_deref() {
+        Some(name) => ctx.reply.bulk(name),
+        None => ctx.reply.null(),
+    }
+}
+
+fn setinfo(ctx: &mut Ctx, args: Args) {
+    let (attr, value) = (args.get(2), args.get(3));
+    let lib_name = attr.eq_ignore_ascii_case(b"lib-name");
+    if !lib_name && !attr.eq_ignore_ascii_case(b"lib-ver") {
+        let mut message = b"ERR Unrecognized option '".to_vec();
+        message.extend_from_slice(attr);
+        message.push(b'\'');
+        return ctx.reply.error_bytes(&message);
+    }
+    if !valid_client_attr(value) {
+        let mut message = b"ERR ".to_vec();
+        message.extend_from_slice(attr);
+        message.extend_from_slice(b" cannot contain spaces, newlines or special characters.");
+        return ctx.reply.error_bytes(&message);
+    }
+    let value = (!value.is_empty()).then(|| value.to_vec());
+    let client = ctx.client();
+    if lib_name {
+        client.lib_name = value;
+    } else {
+        client.lib_ver = value;
+    }
+    ctx.reply.ok();
+}
+
+fn no_evict(ctx: &mut Ctx, args: Args) {
+    let mode = args.get(2);
+    if mode.eq_ignore_ascii_case(b"on") {
+        ctx.client().no_evict = true;
+    } else if mode.eq_ignore_ascii_case(b"off") {
+        ctx.client().no_evict = false;
+    } else {
+        return ctx.reply.error(errors::SYNTAX);
+    }
+    ctx.reply.ok();
+}
+
+/// One `CLIENT LIST` line, newline included. The running client's buffers
+/// are out on loan while its command runs, so their sizes are passed in.
+fn describe(
+    out: &mut String,
+    c: &Client,
+    now: Instant,
+    current: Option<(u64, bool)>,
+    command: &str,
+) {
+    let (obuf, resp3) = current.unwrap_or((c.pending_output() as u64, c.reply.is_resp3()));
+    let qbuf = c.parser.len();
+    let qbuf_free = c.parser.capacity() - qbuf;
+    let mut flags = String::new();
+    if c.closing == Closing::AfterReply {
+        flags.push('c');
+    }
+    if c.closing == Closing::Now {
+        flags.push('A');
+    }
+    if c.no_evict {
+        flags.push('e');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    fn text(v: &Option<Vec<u8>>) -> std::borrow::Cow<'_, str> {
+        v.as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default()
+    }
+    let tot_mem = std::mem::size_of::<Client>() + c.parser.capacity() + c.reply.capacity();
+    let _ = writeln!(
+        out,
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
+         qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem=0 tot-mem={} events={} \
+         cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        c.id,
+        c.addr,
+        c.local_addr,
+        c.fd,
+        text(&c.name),
+        now.duration_since(c.created).as_secs(),
+        now.duration_since(c.last_interaction).as_secs(),
+        flags,
+        c.db,
+        qbuf,
+        qbuf_free,
+        c.parser.capacity(),
+        obuf,
+        tot_mem,
+        if c.wants_writable { "rw" } else { "r" },
+        command,
+        if resp3 { 3 } else { 2 },
+        text(&c.lib_name),
+        text(&c.lib_ver),
+    );
+}
+
+fn describe_client(ctx: &Ctx, key: usize, now: Instant, out: &mut String) {
+    let client = &ctx.clients[key];
+    let current = (key == ctx.me).then(|| (ctx.reply.len() as u64, ctx.reply.is_resp3()));
+    describe(out, client, now, current, client.last_command);
+}
+
+fn info(ctx: &mut Ctx, _args: Args) {
+    let mut out = String::new();
+    describe_client(ctx, ctx.me, Instant::now(), &mut out);
+    ctx.reply.verbatim(out.as_bytes());
+}
+
+fn list(ctx: &mut Ctx, args: Args) {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut only_normal = true;
+    if args.len() >= 4 && args.get(2).eq_ignore_ascii_case(b"type") && args.len() == 4 {
+        let kind = args.get(3);
+        if kind.eq_ignore_ascii_case(b"normal") {
+            only_normal = true;
+        } else if [&b"master"[..], b"replica", b"slave", b"pubsub"]
+            .iter()
+            .any(|k| kind.eq_ignore_ascii_case(k))
+        {
+            only_normal = false;
+        } else {
+            let mut message = b"ERR Unknown client type '".to_vec();
+            message.extend_from_slice(kind);
+            message.push(b'\'');
+            return ctx.reply.error_bytes(&message);
+        }
+    } else if args.len() >= 4 && args.get(2).eq_ignore_ascii_case(b"id") {
+        let mut wanted = Vec::new();
+        for arg in args.from(3) {
+            match parse_i64(arg) {
+                Some(id) if id > 0 => wanted.push(id as u64),
+                _ => return ctx.reply.error("ERR Invalid client ID"),
+            }
+        }
+        ids = Some(wanted);
+    } else if args.len() != 2 {
+        return ctx.reply.error(errors::SYNTAX);
+    }
+    let now = Instant::now();
+    let mut out = String::new();
+    if only_normal {
+        let keys: Vec<usize> = ctx
+            .clients
+            .iter()
+            .filter(|(_, c)| ids.as_ref().map_or(true, |ids| ids.contains(&c.id)))
+            .map(|(k, _)| k)
+            .collect();
+        for key in keys {
+            describe_client(ctx, key, now, &mut out);
+        }
+    }
+    ctx.reply.verbatim(out.as_bytes());
+}
+
+/// Which clients `CLIENT KILL` aims at.
+#[derive(Default)]
+struct KillFilter<'a> {
+    id: Option<u64>,
+    addr: Option<&'a [u8]>,
+    laddr: Option<&'a [u8]>,
+    normal_only: Option<bool>,
+    max_age: Option<u64>,
+    skip_me: bool,
+}
+
+impl KillFilter<'_> {
+    fn matches(&self, c: &Client, now: Instant) -> bool {
+        self.id.map_or(true, |id| c.id == id)
+            && self
+                .addr
+                .map_or(true, |a| c.addr.to_string().as_bytes() == a)
+            && self
+                .laddr
+                .map_or(true, |a| c.local_addr.to_string().as_bytes() == a)
+            && self.normal_only.unwrap_or(true)
+            && self
+                .max_age
+                .map_or(true, |age| now.duration_since(c.created).as_secs() >= age)
+    }
+}
+
+fn kill(ctx: &mut Ctx, args: Args) {
+    let old_form = args.len() == 3;
+    let mut filter = KillFilter {
+        skip_me: !old_form,
+        ..KillFilter::default()
+    };
+    if old_form {
+        filter.addr = Some(args.get(2));
+    } else {
+        let mut i = 2;
+        while i < args.len() {
+            let (option, value) = (
+                args.get(i),
+                if i + 1 < args.len() {
+                    Some(args.get(i + 1))
+                } else {
+                    None
+                },
+            );
+            let Some(value) = value else {
+                return ctx.reply.error(errors::SYNTAX);
+            };
+            if option.eq_ignore_ascii_case(b"id") {
+                match parse_i64(value) {
+                    Some(id) if id >= 1 => filter.id = Some(id as u64),
+                    _ => return ctx.reply.error(errors::CLIENT_ID_POSITIVE),
+                }
+            } else if option.eq_ignore_ascii_case(b"addr") {
+                filter.addr = Some(value);
+            } else if option.eq_ignore_ascii_case(b"laddr") {
+                filter.laddr = Some(value);
+            } else if option.eq_ignore_ascii_case(b"type") {
+                if value.eq_ignore_ascii_case(b"normal") {
+                    filter.normal_only = Some(true);
+                } else if [&b"master"[..], b"replica", b"slave", b"pubsub"]
+                    .iter()
+                    .any(|k| value.eq_ignore_ascii_case(k))
+                {
+                    filter.normal_only = Some(false);
+                } else {
+                    let mut message = b"ERR Unknown client type '".to_vec();
+                    message.extend_from_slice(value);
+                    message.push(b'\'');
+                    return ctx.reply.error_bytes(&message);
+                }
+            } else if option.eq_ignore_ascii_case(b"user") {
+                if value != b"default" {
+                    let mut message = b"ERR No such user '".to_vec();
+                    message.extend_from_slice(value);
+                    message.push(b'\'');
+                    return ctx.reply.error_bytes(&message);
+                }
+            } else if option.eq_ignore_ascii_case(b"skipme") {
+                if value.eq_ignore_ascii_case(b"yes") {
+                    filter.skip_me = true;
+                } else if value.eq_ignore_ascii_case(b"no") {
+                    filter.skip_me = false;
+                } else {
+                    return ctx.reply.error(errors::SYNTAX);
+                }
+            } else if option.eq_ignore_ascii_case(b"maxage") {
+                match parse_i64(value) {
+                    Some(age) if age >= 0 => filter.max_age = Some(age as u64),
+                    _ => return ctx.reply.error(errors::NOT_INTEGER),
+                }
+            } else {
+                return ctx.reply.error(errors::SYNTAX);
+            }
+            i += 2;
+        }
+    }
+    let now = Instant::now();
+    let victims: Vec<usize> = ctx
+        .clients
+        .iter()
+        .filter(|(key, c)| {
+            c.closing != Closing::Now
+                && !(filter.skip_me && *key == ctx.me)
+                && filter.matches(c, now)
+        })
+        .map(|(key, _)| key)
+        .collect();
+    for &key in &victims {
+        if key == ctx.me {
+            // Killing yourself: the reply still goes out first.
+            ctx.client().closing = Closing::AfterReply;
+        } else {
+            ctx.state.killed.push(key);
+        }
+    }
+    if old_form {
+        if victims.is_empty() {
+            ctx.reply.error(errors::NO_SUCH_CLIENT);
+        } else {
+            ctx.reply.ok();
+        }
+    } else {
+        ctx.reply.int(victims.len() as i64);
+    }
+}

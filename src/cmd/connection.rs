@@ -1,0 +1,180 @@
+//! Connection commands: PING, ECHO, QUIT, HELLO, SELECT.
+
+use super::{Command, Ctx};
+use crate::client::Closing;
+use crate::errors;
+use crate::protocol::parse_i64;
+use crate::protocol::request::Args;
+
+pub static COMMANDS: [Command; 5] = [
+    Command {
+        name: "ping",
+        handler: ping,
+        arity: -1,
+        flags: "fast",
+        acl: "fast connection",
+        group: "connection",
+        summary: "Ping the server",
+        ..Command::BASE
+    },
+    Command {
+        name: "echo",
+        handler: echo,
+        arity: 2,
+        flags: "fast",
+        acl: "fast connection",
+        group: "connection",
+        summary: "Echo the given string",
+        ..Command::BASE
+    },
+    Command {
+        name: "quit",
+        handler: quit,
+        arity: -1,
+        flags: "allow_busy noscript loading stale fast no_auth",
+        acl: "fast connection",
+        group: "connection",
+        summary: "Close the connection",
+        ..Command::BASE
+    },
+    Command {
+        name: "hello",
+        handler: hello,
+        arity: -1,
+        flags: "noscript loading stale fast no_auth sentinel allow_busy",
+        acl: "fast connection",
+        group: "connection",
+        since: "6.0.0",
+        summary: "Handshake with Redis",
+        ..Command::BASE
+    },
+    Command {
+        name: "select",
+        handler: select,
+        arity: 2,
+        flags: "loading stale fast",
+        acl: "fast connection",
+        group: "connection",
+        summary: "Change the selected database for the current connection",
+        ..Command::BASE
+    },
+];
+
+fn ping(ctx: &mut Ctx, args: Args) {
+    if args.len() > 2 {
+        ctx.reply.error(&errors::wrong_arity("ping"));
+    } else if args.len() == 2 {
+        ctx.reply.bulk(args.get(1));
+    } else {
+        ctx.reply.simple("PONG");
+    }
+}
+
+fn echo(ctx: &mut Ctx, args: Args) {
+    ctx.reply.bulk(args.get(1));
+}
+
+fn quit(ctx: &mut Ctx, _args: Args) {
+    ctx.reply.ok();
+    ctx.client().closing = Closing::AfterReply;
+}
+
+/// Client names and library attributes: printable ASCII without spaces
+/// (Redis's `validateClientName`).
+pub fn valid_client_attr(name: &[u8]) -> bool {
+    name.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+fn hello(ctx: &mut Ctx, args: Args) {
+    let mut next = 1;
+    let mut version = None;
+    if args.len() >= 2 {
+        match parse_i64(args.get(1)) {
+            Some(v) if (2..=3).contains(&v) => version = Some(v),
+            Some(_) => return ctx.reply.error(errors::NOPROTO),
+            None => return ctx.reply.error(errors::PROTOCOL_VERSION_NOT_INTEGER),
+        }
+        next = 2;
+    }
+    let mut auth = None;
+    let mut name = None;
+    while next < args.len() {
+        let option = args.get(next);
+        let more = args.len() - 1 - next;
+        if option.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
+            auth = Some((args.get(next + 1), args.get(next + 2)));
+            next += 3;
+        } else if option.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
+            let candidate = args.get(next + 1);
+            if !valid_client_attr(candidate) {
+                return ctx.reply.error(errors::CLIENT_NAME_CHARS);
+            }
+            name = Some(candidate);
+            next += 2;
+        } else {
+            let mut message = b"ERR Syntax error in HELLO option '".to_vec();
+            message.extend_from_slice(option);
+            message.push(b'\'');
+            return ctx.reply.error_bytes(&message);
+        }
+    }
+    // There are no ACL users yet: only the default user, who needs no
+    // password, as in a stock Redis.
+    if let Some((user, _password)) = auth {
+        if user != b"default" {
+            return ctx.reply.error(errors::WRONGPASS);
+        }
+    }
+    if let Some(v) = version {
+        ctx.reply.set_resp3(v == 3);
+    }
+    if let Some(name) = name {
+        ctx.client().name = (!name.is_empty()).then(|| name.to_vec());
+    }
+    let id = ctx.client().id;
+    let reply = &mut *ctx.reply;
+    reply.map(7);
+    reply.bulk(b"server");
+    reply.bulk(b"redis");
+    reply.bulk(b"version");
+    reply.bulk(crate::REDIS_VERSION.as_bytes());
+    reply.bulk(b"proto");
+    reply.int(if reply.is_resp3() { 3 } else { 2 });
+    reply.bulk(b"id");
+    reply.int(id as i64);
+    reply.bulk(b"mode");
+    reply.bulk(b"standalone");
+    reply.bulk(b"role");
+    reply.bulk(b"master");
+    reply.bulk(b"modules");
+    reply.array(0);
+}
+
+/// Parses an argument as Redis's `getIntFromObjectOrReply` does: an error
+/// reply for a non-integer, another for one outside `i32`.
+pub fn int_arg(ctx: &mut Ctx, arg: &[u8]) -> Option<i32> {
+    let Some(value) = parse_i64(arg) else {
+        ctx.reply.error(errors::NOT_INTEGER);
+        return None;
+    };
+    match i32::try_from(value) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            ctx.reply.error("ERR value is out of range");
+            None
+        }
+    }
+}
+
+fn select(ctx: &mut Ctx, args: Args) {
+    let Some(index) = int_arg(ctx, args.get(1)) else {
+        return;
+    };
+    match usize::try_from(index) {
+        Ok(db) if db < ctx.state.config.databases => {
+            ctx.client().db = db;
+            ctx.reply.ok();
+        }
+        _ => ctx.reply.error(errors::DB_INDEX_OUT_OF_RANGE),
+    }
+}

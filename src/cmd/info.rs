@@ -1,0 +1,300 @@
+//! `INFO [section ...]`: the server, clients, memory, persistence, stats,
+//! replication, cpu, modules, errorstats, cluster and keyspace sections,
+//! with the field names Redis 7.0 uses (redis-cli `--stat`, redis-py and
+//! monitoring tools read them).
+
+use super::Ctx;
+use crate::alloc;
+use crate::protocol::request::Args;
+use crate::state::unix_micros;
+use std::fmt::{Display, Write};
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// Accumulates `name:value\r\n` lines.
+struct Section<'a>(&'a mut String);
+
+impl Section<'_> {
+    fn field(&mut self, name: &str, value: impl Display) -> &mut Self {
+        let _ = write!(self.0, "{name}:{value}\r\n");
+        self
+    }
+}
+
+pub fn info(ctx: &mut Ctx, args: Args) {
+    let mut wanted: Vec<String> = args
+        .from(1)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    if wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == "default" || w == "all" || w == "everything")
+    {
+        wanted = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
+    }
+    let mut out = String::with_capacity(4096);
+    for name in DEFAULT_SECTIONS
+        .iter()
+        .filter(|s| wanted.iter().any(|w| w == *s))
+    {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let title = match *name {
+            "cpu" => "CPU".to_string(),
+            "errorstats" => "Errorstats".to_string(),
+            other => format!("{}{}", other[..1].to_ascii_uppercase(), &other[1..]),
+        };
+        let _ = write!(out, "# {title}\r\n");
+        let mut section = Section(&mut out);
+        match *name {
+            "server" => server(ctx, &mut section),
+            "clients" => clients(ctx, &mut section),
+            "memory" => memory(ctx, &mut section),
+            "persistence" => persistence(&mut section),
+            "stats" => stats(ctx, &mut section),
+            "replication" => replication(ctx, &mut section),
+            "cpu" => cpu(&mut section),
+            "cluster" => {
+                section.field("cluster_enabled", 0);
+            }
+            _ => {}
+        }
+    }
+    ctx.reply.verbatim(out.as_bytes());
+}
+
+fn uname() -> String {
+    // SAFETY: uname fills the struct we own; its fields are NUL-terminated.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return "Linux".into();
+        }
+        let field = |f: &[libc::c_char]| {
+            std::ffi::CStr::from_ptr(f.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
+        format!(
+            "{} {} {}",
+            field(&u.sysname),
+            field(&u.release),
+            field(&u.machine)
+        )
+    }
+}
+
+fn server(ctx: &Ctx, s: &mut Section) {
+    let uptime = ctx.state.started.elapsed().as_secs();
+    let executable = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let hz = ctx.state.config.hz;
+    s.field("redis_version", crate::REDIS_VERSION)
+        .field("rudis_version", env!("CARGO_PKG_VERSION"))
+        .field("redis_git_sha1", "00000000")
+        .field("redis_git_dirty", 0)
+        .field("redis_build_id", "0")
+        .field("redis_mode", "standalone")
+        .field("os", uname())
+        .field("arch_bits", usize::BITS)
+        .field("monotonic_clock", "POSIX clock_gettime")
+        .field("multiplexing_api", "epoll")
+        .field("atomicvar_api", "c11-builtin")
+        .field("gcc_version", "0.0.0")
+        .field("process_id", std::process::id())
+        .field("process_supervised", "no")
+        .field("run_id", &ctx.state.run_id)
+        .field("tcp_port", ctx.state.tcp_port)
+        .field("server_time_usec", unix_micros())
+        .field("uptime_in_seconds", uptime)
+        .field("uptime_in_days", uptime / 86400)
+        .field("hz", hz)
+        .field("configured_hz", hz)
+        .field("lru_clock", (unix_micros() / 1_000_000) & ((1 << 24) - 1))
+        .field("executable", executable)
+        .field(
+            "config_file",
+            ctx.state.config_file.as_deref().unwrap_or(""),
+        )
+        .field("io_threads_active", 0);
+}
+
+fn clients(ctx: &Ctx, s: &mut Section) {
+    let max_in = ctx
+        .clients
+        .iter()
+        .map(|(_, c)| c.parser.len())
+        .max()
+        .unwrap_or(0);
+    let max_out = ctx
+        .clients
+        .iter()
+        .map(|(_, c)| c.pending_output())
+        .max()
+        .unwrap_or(0);
+    s.field("connected_clients", ctx.clients.len())
+        .field("cluster_connections", 0)
+        .field("maxclients", ctx.state.config.maxclients)
+        .field("client_recent_max_input_buffer", max_in)
+        .field("client_recent_max_output_buffer", max_out)
+        .field("blocked_clients", 0)
+        .field("tracking_clients", 0)
+        .field("clients_in_timeout_table", 0);
+}
+
+/// Human-readable bytes as Redis's `bytesToHuman`: `989.68K`, `1.50M`.
+pub fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    const UNITS: [(f64, &str); 5] = [
+        (1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0, "P"),
+        (1024.0 * 1024.0 * 1024.0 * 1024.0, "T"),
+        (1024.0 * 1024.0 * 1024.0, "G"),
+        (1024.0 * 1024.0, "M"),
+        (1024.0, "K"),
+    ];
+    for (size, unit) in UNITS {
+        if n >= size {
+            return format!("{:.2}{unit}", n / size);
+        }
+    }
+    format!("{}B", n as u64)
+}
+
+fn resident_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn memory(ctx: &Ctx, s: &mut Section) {
+    let used = alloc::allocated_bytes();
+    let peak = alloc::peak_bytes().max(used);
+    let rss = resident_bytes();
+    let maxmemory = ctx.state.config.maxmemory;
+    s.field("used_memory", used)
+        .field("used_memory_human", human_bytes(used))
+        .field("used_memory_rss", rss)
+        .field("used_memory_rss_human", human_bytes(rss))
+        .field("used_memory_peak", peak)
+        .field("used_memory_peak_human", human_bytes(peak))
+        .field(
+            "used_memory_peak_perc",
+            format!(
+                "{:.2}%",
+                if peak > 0 {
+                    used as f64 * 100.0 / peak as f64
+                } else {
+                    100.0
+                }
+            ),
+        )
+        .field("maxmemory", maxmemory)
+        .field("maxmemory_human", human_bytes(maxmemory))
+        .field("maxmemory_policy", &ctx.state.config.maxmemory_policy)
+        .field(
+            "mem_fragmentation_ratio",
+            format!(
+                "{:.2}",
+                if used > 0 {
+                    rss as f64 / used as f64
+                } else {
+                    0.0
+                }
+            ),
+        )
+        .field("mem_allocator", "libc");
+}
+
+fn persistence(s: &mut Section) {
+    s.field("loading", 0)
+        .field("async_loading", 0)
+        .field("rdb_changes_since_last_save", 0)
+        .field("rdb_bgsave_in_progress", 0)
+        .field("rdb_last_save_time", unix_micros() / 1_000_000)
+        .field("rdb_last_bgsave_status", "ok")
+        .field("aof_enabled", 0)
+        .field("aof_rewrite_in_progress", 0)
+        .field("aof_last_write_status", "ok");
+}
+
+fn stats(ctx: &Ctx, s: &mut Section) {
+    let st = &ctx.state.stats;
+    let kbps = |sampler: &crate::state::RateSampler| {
+        format!("{:.2}", sampler.per_second() as f64 / 1024.0)
+    };
+    s.field("total_connections_received", st.total_connections_received)
+        .field("total_commands_processed", st.total_commands_processed)
+        .field("instantaneous_ops_per_sec", st.ops.per_second())
+        .field("total_net_input_bytes", st.total_net_input_bytes)
+        .field("total_net_output_bytes", st.total_net_output_bytes)
+        .field("instantaneous_input_kbps", kbps(&st.input_bytes))
+        .field("instantaneous_output_kbps", kbps(&st.output_bytes))
+        .field("rejected_connections", st.rejected_connections)
+        .field("sync_full", 0)
+        .field("sync_partial_ok", 0)
+        .field("sync_partial_err", 0)
+        .field("expired_keys", st.expired_keys)
+        .field("evicted_keys", 0)
+        .field("keyspace_hits", st.keyspace_hits)
+        .field("keyspace_misses", st.keyspace_misses)
+        .field("pubsub_channels", 0)
+        .field("pubsub_patterns", 0)
+        .field("latest_fork_usec", 0)
+        .field("total_forks", 0)
+        .field("total_error_replies", st.total_error_replies)
+        .field("total_reads_processed", st.total_reads_processed)
+        .field("total_writes_processed", st.total_writes_processed)
+        .field("io_threaded_reads_processed", 0)
+        .field("io_threaded_writes_processed", 0);
+}
+
+fn replication(ctx: &Ctx, s: &mut Section) {
+    s.field("role", "master")
+        .field("connected_slaves", 0)
+        .field("master_failover_state", "no-failover")
+        .field("master_replid", &ctx.state.run_id)
+        .field("master_replid2", "0".repeat(40))
+        .field("master_repl_offset", 0)
+        .field("second_repl_offset", -1)
+        .field("repl_backlog_active", 0)
+        .field("repl_backlog_size", 1048576)
+        .field("repl_backlog_first_byte_offset", 0)
+        .field("repl_backlog_histlen", 0);
+}
+
+fn cpu(s: &mut Section) {
+    // SAFETY: getrusage fills the struct we own.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |tv: libc::timeval| format!("{}.{:06}", tv.tv_sec, tv.tv_usec);
+    s.field("used_cpu_sys", secs(usage.ru_stime))
+        .field("used_cpu_user", secs(usage.ru_utime))
+        .field("used_cpu_sys_children", "0.000000")
+        .field("used_cpu_user_children", "0.000000")
+        .field("used_cpu_sys_main_thread", secs(usage.ru_stime))
+        .field("used_cpu_user_main_thread", secs(usage.ru_utime));
+}

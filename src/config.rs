@@ -1,0 +1,783 @@
+//! The one settings table, Redis's `config.c` in miniature. Every setting
+//! has a name, a type with bounds, a default and a mutability flag, and the
+//! same entry serves the config file, `--name value` on the command line,
+//! `CONFIG GET` and `CONFIG SET`: one mechanism, three doors.
+//!
+//! Values are parsed and printed as Redis does: memory sizes take `1k`
+//! (1000), `1kb` (1024), `mb`, `gb`; booleans are `yes`/`no`.
+
+use crate::glob::glob_match;
+use crate::protocol::request::split_config_line;
+
+/// Redis's log levels, from most to least verbose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+}
+
+const LOG_LEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+
+impl LogLevel {
+    fn from_index(i: usize) -> Self {
+        match i {
+            0 => Self::Debug,
+            1 => Self::Verbose,
+            2 => Self::Notice,
+            _ => Self::Warning,
+        }
+    }
+}
+
+/// Hard and soft output limits for normal clients
+/// (`client-output-buffer-limit normal <hard> <soft> <soft-seconds>`);
+/// 0 disables a limit, which is Redis's default for normal clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutputLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// The server's settings, typed. Read them directly; change them through
+/// [`Config::set`] so bounds are enforced.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub tcp_backlog: u32,
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub maxclients: u64,
+    pub databases: usize,
+    pub loglevel: LogLevel,
+    pub logfile: String,
+    pub hz: u32,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub output_limit_normal: OutputLimit,
+    /// The other classes of `client-output-buffer-limit`, kept verbatim for
+    /// `CONFIG GET`: rudis has no replicas or pub/sub clients yet.
+    output_limit_others: String,
+    /// Accepted and reported; rudis does not persist data yet.
+    pub save: String,
+    pub appendonly: bool,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub dir: String,
+    pub dbfilename: String,
+}
+
+type IntGet = fn(&Config) -> i64;
+type IntSet = fn(&mut Config, i64);
+
+enum Kind {
+    Int {
+        min: i64,
+        max: i64,
+        memory: bool,
+        get: IntGet,
+        set: IntSet,
+    },
+    Bool {
+        get: fn(&Config) -> bool,
+        set: fn(&mut Config, bool),
+    },
+    Enum {
+        values: &'static [&'static str],
+        get: fn(&Config) -> usize,
+        set: fn(&mut Config, usize),
+    },
+    Text {
+        get: fn(&Config) -> String,
+        set: fn(&mut Config, &str) -> Result<(), String>,
+    },
+}
+
+struct Setting {
+    name: &'static str,
+    mutable: bool,
+    default: &'static str,
+    kind: Kind,
+}
+
+const INT_MAX: i64 = i32::MAX as i64;
+const UINT_MAX: i64 = u32::MAX as i64;
+
+/// Redis's `CONFIG_MIN_HZ` and `CONFIG_MAX_HZ`: `hz` is clamped to this.
+pub const MIN_HZ: u32 = 1;
+pub const MAX_HZ: u32 = 500;
+
+static SETTINGS: &[Setting] = &[
+    Setting {
+        name: "port",
+        mutable: false,
+        default: "6379",
+        kind: Kind::Int {
+            min: 0,
+            max: 65535,
+            memory: false,
+            get: |c| c.port.into(),
+            set: |c, v| c.port = v as u16,
+        },
+    },
+    Setting {
+        name: "bind",
+        mutable: false,
+        default: "127.0.0.1",
+        kind: Kind::Text {
+            get: |c| c.bind.join(" "),
+            set: |c, v| {
+                let addrs: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+                if addrs.is_empty() {
+                    return Err("Too many bind addresses specified.".into());
+                }
+                c.bind = addrs;
+                Ok(())
+            },
+        },
+    },
+    Setting {
+        name: "tcp-backlog",
+        mutable: false,
+        default: "511",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+            memory: false,
+            get: |c| c.tcp_backlog.into(),
+            set: |c, v| c.tcp_backlog = v as u32,
+        },
+    },
+    Setting {
+        name: "timeout",
+        mutable: true,
+        default: "0",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+            memory: false,
+            get: |c| c.timeout as i64,
+            set: |c, v| c.timeout = v as u64,
+        },
+    },
+    Setting {
+        name: "tcp-keepalive",
+        mutable: true,
+        default: "300",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+            memory: false,
+            get: |c| c.tcp_keepalive as i64,
+            set: |c, v| c.tcp_keepalive = v as u64,
+        },
+    },
+    Setting {
+        name: "maxclients",
+        mutable: true,
+        default: "10000",
+        kind: Kind::Int {
+            min: 1,
+            max: UINT_MAX,
+            memory: false,
+            get: |c| c.maxclients as i64,
+            set: |c, v| c.maxclients = v as u64,
+        },
+    },
+    Setting {
+        name: "databases",
+        mutable: false,
+        default: "16",
+        kind: Kind::Int {
+            min: 1,
+            max: INT_MAX,
+            memory: false,
+            get: |c| c.databases as i64,
+            set: |c, v| c.databases = v as usize,
+        },
+    },
+    Setting {
+        name: "loglevel",
+        mutable: true,
+        default: "notice",
+        kind: Kind::Enum {
+            values: LOG_LEVELS,
+            get: |c| c.loglevel as usize,
+            set: |c, i| c.loglevel = LogLevel::from_index(i),
+        },
+    },
+    Setting {
+        name: "logfile",
+        mutable: false,
+        default: "",
+        kind: Kind::Text {
+            get: |c| c.logfile.clone(),
+            set: |c, v| {
+                c.logfile = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Setting {
+        name: "hz",
+        mutable: true,
+        default: "10",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+            memory: false,
+            get: |c| c.hz.into(),
+            set: |c, v| c.hz = (v as u32).clamp(MIN_HZ, MAX_HZ),
+        },
+    },
+    Setting {
+        name: "proto-max-bulk-len",
+        mutable: true,
+        default: "512mb",
+        kind: Kind::Int {
+            min: 1024 * 1024,
+            max: i64::MAX,
+            memory: true,
+            get: |c| c.proto_max_bulk_len as i64,
+            set: |c, v| c.proto_max_bulk_len = v as u64,
+        },
+    },
+    Setting {
+        name: "client-query-buffer-limit",
+        mutable: true,
+        default: "1gb",
+        kind: Kind::Int {
+            min: 1024 * 1024,
+            max: i64::MAX,
+            memory: true,
+            get: |c| c.client_query_buffer_limit as i64,
+            set: |c, v| c.client_query_buffer_limit = v as u64,
+        },
+    },
+    Setting {
+        name: "client-output-buffer-limit",
+        mutable: true,
+        default: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        kind: Kind::Text {
+            get: output_limits_to_string,
+            set: parse_output_limits,
+        },
+    },
+    Setting {
+        name: "save",
+        mutable: true,
+        default: "3600 1 300 100 60 10000",
+        kind: Kind::Text {
+            get: |c| c.save.clone(),
+            set: parse_save,
+        },
+    },
+    Setting {
+        name: "appendonly",
+        mutable: true,
+        default: "no",
+        kind: Kind::Bool {
+            get: |c| c.appendonly,
+            set: |c, v| c.appendonly = v,
+        },
+    },
+    Setting {
+        name: "maxmemory",
+        mutable: true,
+        default: "0",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: true,
+            get: |c| c.maxmemory as i64,
+            set: |c, v| c.maxmemory = v as u64,
+        },
+    },
+    Setting {
+        name: "maxmemory-policy",
+        mutable: true,
+        default: "noeviction",
+        kind: Kind::Enum {
+            values: &["noeviction"],
+            get: |_| 0,
+            set: |c, _| c.maxmemory_policy = "noeviction".into(),
+        },
+    },
+    Setting {
+        name: "dir",
+        mutable: true,
+        default: ".",
+        kind: Kind::Text {
+            get: |c| c.dir.clone(),
+            set: |c, v| {
+                c.dir = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Setting {
+        name: "dbfilename",
+        mutable: true,
+        default: "dump.rdb",
+        kind: Kind::Text {
+            get: |c| c.dbfilename.clone(),
+            set: |c, v| {
+                c.dbfilename = v.to_string();
+                Ok(())
+            },
+        },
+    },
+];
+
+fn output_limits_to_string(c: &Config) -> String {
+    let n = c.output_limit_normal;
+    format!(
+        "normal {} {} {} {}",
+        n.hard, n.soft, n.soft_seconds, c.output_limit_others
+    )
+}
+
+/// `client-output-buffer-limit`: groups of `<class> <hard> <soft> <seconds>`.
+fn parse_output_limits(c: &mut Config, value: &str) -> Result<(), String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if words.is_empty() || words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut normal = c.output_limit_normal;
+    let mut others: Vec<(String, [u64; 3])> = parse_other_limits(&c.output_limit_others);
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "slave" | "replica" => "slave",
+            "pubsub" => "pubsub",
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let (Some(hard), Some(soft), Some(secs)) = (
+            parse_memory(group[1]),
+            parse_memory(group[2]),
+            group[3]
+                .parse::<u64>()
+                .ok()
+                .filter(|&s| s <= INT_MAX as u64),
+        ) else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
+        };
+        if class == "normal" {
+            normal = OutputLimit {
+                hard,
+                soft,
+                soft_seconds: secs,
+            };
+        } else if let Some(entry) = others.iter_mut().find(|(name, _)| name == class) {
+            entry.1 = [hard, soft, secs];
+        }
+    }
+    c.output_limit_normal = normal;
+    c.output_limit_others = others
+        .iter()
+        .map(|(name, v)| format!("{name} {} {} {}", v[0], v[1], v[2]))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(())
+}
+
+fn parse_other_limits(text: &str) -> Vec<(String, [u64; 3])> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .chunks(4)
+        .filter(|g| g.len() == 4)
+        .map(|g| {
+            let n = |s: &str| s.parse().unwrap_or(0);
+            (g[0].to_string(), [n(g[1]), n(g[2]), n(g[3])])
+        })
+        .collect()
+}
+
+/// `save`: empty, or pairs of `<seconds> <changes>`.
+fn parse_save(c: &mut Config, value: &str) -> Result<(), String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if words.len() % 2 != 0
+        || words
+            .iter()
+            .any(|w| w.parse::<i64>().map_or(true, |n| n < 0))
+    {
+        return Err("Invalid save parameters".into());
+    }
+    c.save = words.join(" ");
+    Ok(())
+}
+
+/// Parses a memory size as Redis's `memtoull`: a number with an optional
+/// unit `b`, `k`, `kb`, `m`, `mb`, `g`, `gb` (case-insensitive).
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit() && c != '-')
+        .unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(digits_end);
+    let multiplier: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    number.parse::<u64>().ok()?.checked_mul(multiplier)
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut config = Config {
+            port: 0,
+            bind: Vec::new(),
+            tcp_backlog: 0,
+            timeout: 0,
+            tcp_keepalive: 0,
+            maxclients: 0,
+            databases: 0,
+            loglevel: LogLevel::Notice,
+            logfile: String::new(),
+            hz: 0,
+            proto_max_bulk_len: 0,
+            client_query_buffer_limit: 0,
+            output_limit_normal: OutputLimit::default(),
+            output_limit_others: "slave 268435456 67108864 60 pubsub 33554432 8388608 60".into(),
+            save: String::new(),
+            appendonly: false,
+            maxmemory: 0,
+            maxmemory_policy: String::new(),
+            dir: String::new(),
+            dbfilename: String::new(),
+        };
+        for setting in SETTINGS {
+            if let Err(e) = config.apply(setting, setting.default) {
+                unreachable!("default of {} is invalid: {e}", setting.name);
+            }
+        }
+        config
+    }
+}
+
+/// Why a `CONFIG SET` or a config directive was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// No such setting.
+    Unknown,
+    /// The setting exists but the value is bad; Redis's wording follows
+    /// "CONFIG SET failed (possibly related to argument '<name>') - ".
+    Invalid(String),
+}
+
+impl Config {
+    fn lookup(name: &str) -> Option<&'static Setting> {
+        SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The canonical name of a setting, if it exists.
+    pub fn canonical_name(name: &str) -> Option<&'static str> {
+        Self::lookup(name).map(|s| s.name)
+    }
+
+    fn apply(&mut self, setting: &Setting, value: &str) -> Result<(), String> {
+        match &setting.kind {
+            Kind::Int {
+                min,
+                max,
+                memory,
+                set,
+                ..
+            } => {
+                let parsed = if *memory {
+                    match parse_memory(value) {
+                        Some(v) => i64::try_from(v)
+                            .map_err(|_| "argument must be a memory value".to_string())?,
+                        None => return Err("argument must be a memory value".into()),
+                    }
+                } else {
+                    value
+                        .parse::<i64>()
+                        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?
+                };
+                if parsed < *min || parsed > *max {
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
+                }
+                set(self, parsed);
+            }
+            Kind::Bool { set, .. } => match value.to_ascii_lowercase().as_str() {
+                "yes" => set(self, true),
+                "no" => set(self, false),
+                _ => return Err("argument must be 'yes' or 'no'".into()),
+            },
+            Kind::Enum { values, set, .. } => {
+                match values.iter().position(|v| v.eq_ignore_ascii_case(value)) {
+                    Some(i) => set(self, i),
+                    None => {
+                        return Err(format!(
+                            "argument(s) must be one of the following: {}",
+                            values.join(", ")
+                        ))
+                    }
+                }
+            }
+            Kind::Text { set, .. } => set(self, value)?,
+        }
+        Ok(())
+    }
+
+    fn value_of(&self, setting: &Setting) -> String {
+        match &setting.kind {
+            Kind::Int { get, .. } => get(self).to_string(),
+            Kind::Bool { get, .. } => if get(self) { "yes" } else { "no" }.to_string(),
+            Kind::Enum { values, get, .. } => values[get(self)].to_string(),
+            Kind::Text { get, .. } => get(self),
+        }
+    }
+
+    /// `CONFIG SET` for several settings at once: all are checked before
+    /// any is changed, so a failure leaves the config as it was.
+    pub fn set_many(&mut self, pairs: &[(&str, &str)]) -> Result<(), (String, ConfigError)> {
+        let mut updated = self.clone();
+        let mut seen: Vec<&str> = Vec::new();
+        for &(name, value) in pairs {
+            let Some(setting) = Self::lookup(name) else {
+                return Err((name.to_string(), ConfigError::Unknown));
+            };
+            if seen.contains(&setting.name) {
+                return Err((
+                    name.to_string(),
+                    ConfigError::Invalid("duplicate parameter".into()),
+                ));
+            }
+            seen.push(setting.name);
+            if !setting.mutable {
+                return Err((
+                    name.to_string(),
+                    ConfigError::Invalid("can't set immutable config".into()),
+                ));
+            }
+            updated
+                .apply(setting, value)
+                .map_err(|e| (name.to_string(), ConfigError::Invalid(e)))?;
+        }
+        *self = updated;
+        Ok(())
+    }
+
+    /// `CONFIG GET`: every setting whose name matches one of the glob
+    /// patterns, as (name, value) pairs, each setting once.
+    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
+        SETTINGS
+            .iter()
+            .filter(|s| {
+                patterns
+                    .iter()
+                    .any(|p| glob_match(p, s.name.as_bytes(), true))
+            })
+            .map(|s| (s.name, self.value_of(s)))
+            .collect()
+    }
+
+    /// Applies one directive from the config file or the command line.
+    /// Several arguments are joined with spaces (`bind a b`, `save 60 1`).
+    pub fn set_directive(&mut self, name: &str, args: &[String]) -> Result<(), String> {
+        let setting = Self::lookup(name)
+            .ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+        if args.is_empty() {
+            return Err("Bad directive or wrong number of arguments".into());
+        }
+        self.apply(setting, &args.join(" "))
+    }
+
+    /// Builds a config from redis-server style arguments:
+    /// `[/path/to/rudis.conf] [--name value ...]`. The file is read first,
+    /// then the command line overrides it, as in Redis.
+    pub fn from_args(args: &[String]) -> Result<(Config, Option<String>), String> {
+        let mut config = Config::default();
+        let mut rest = args;
+        let mut file = None;
+        let mut text = String::new();
+        if let Some(first) = rest.first() {
+            if !first.starts_with("--") {
+                let contents = std::fs::read_to_string(first)
+                    .map_err(|e| format!("Fatal error, can't open config file '{first}': {e}"))?;
+                text.push_str(&contents);
+                text.push('\n');
+                file = Some(first.clone());
+                rest = &rest[1..];
+            }
+        }
+        // The command line is turned into config lines: "--port 7000 --save ''"
+        // becomes "port 7000" and "save ''".
+        for arg in rest {
+            if let Some(name) = arg.strip_prefix("--") {
+                text.push('\n');
+                text.push_str(name);
+            } else {
+                text.push(' ');
+                text.push_str(&quote_config_arg(arg));
+            }
+        }
+        text.push('\n');
+        config.load_text(&text)?;
+        Ok((config, file))
+    }
+
+    fn load_text(&mut self, text: &str) -> Result<(), String> {
+        for (number, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let fail = |reason: &str| {
+                format!(
+                    "\n*** FATAL CONFIG FILE ERROR (rudis {}) ***\nReading the configuration file, at line {}\n>>> '{}'\n{}",
+                    env!("CARGO_PKG_VERSION"),
+                    number + 1,
+                    trimmed,
+                    reason
+                )
+            };
+            let words = split_config_line(trimmed.as_bytes())
+                .ok_or_else(|| fail("Unbalanced quotes in configuration line"))?;
+            let words: Vec<String> = words
+                .iter()
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect();
+            let Some((name, args)) = words.split_first() else {
+                continue;
+            };
+            self.set_directive(name, args).map_err(|e| fail(&e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Quotes a command-line argument so the config line splitter gives it back
+/// unchanged (empty strings and spaces included).
+fn quote_config_arg(arg: &str) -> String {
+    if !arg.is_empty()
+        && !arg
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == b'"' || b == b'\'' || b == b'\\')
+    {
+        return arg.to_string();
+    }
+    let mut quoted = String::from("\"");
+    for c in arg.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults_match_redis() {
+        let c = Config::default();
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.maxclients, 10000);
+        assert_eq!(c.proto_max_bulk_len, 512 * 1024 * 1024);
+        assert_eq!(c.client_query_buffer_limit, 1024 * 1024 * 1024);
+        assert_eq!(c.tcp_backlog, 511);
+        assert_eq!(c.hz, 10);
+        let got = c.get_matching(&[b"save", b"appendonly"]);
+        assert_eq!(
+            got,
+            vec![
+                ("save", "3600 1 300 100 60 10000".to_string()),
+                ("appendonly", "no".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1KB"), Some(1024));
+        assert_eq!(parse_memory("2mb"), Some(2 * 1024 * 1024));
+        assert_eq!(parse_memory("1g"), Some(1_000_000_000));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("1x"), None);
+        assert_eq!(parse_memory(""), None);
+    }
+
+    #[test]
+    fn command_line_and_errors() {
+        let (c, file) = Config::from_args(&args(&[
+            "--port",
+            "7000",
+            "--save",
+            "",
+            "--maxclients",
+            "5",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (c.port, c.save.as_str(), c.maxclients, file),
+            (7000, "", 5, None)
+        );
+        let err = Config::from_args(&args(&["--nope", "1"])).unwrap_err();
+        assert!(err.contains("Bad directive"), "{err}");
+        let err = Config::from_args(&args(&["--port", "70000"])).unwrap_err();
+        assert!(
+            err.contains("argument must be between 0 and 65535 inclusive"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn config_set_is_atomic_and_checked() {
+        let mut c = Config::default();
+        assert!(c.set_many(&[("hz", "20"), ("timeout", "5")]).is_ok());
+        assert_eq!((c.hz, c.timeout), (20, 5));
+        let err = c
+            .set_many(&[("timeout", "7"), ("maxclients", "0")])
+            .unwrap_err();
+        assert_eq!(
+            err.1,
+            ConfigError::Invalid("argument must be between 1 and 4294967295 inclusive".into())
+        );
+        assert_eq!(c.timeout, 5, "a failed CONFIG SET changes nothing");
+        assert_eq!(
+            c.set_many(&[("databases", "3")]).unwrap_err().1,
+            ConfigError::Invalid("can't set immutable config".into())
+        );
+        assert_eq!(
+            c.set_many(&[("nope", "3")]).unwrap_err().1,
+            ConfigError::Unknown
+        );
+        assert!(c
+            .set_many(&[("client-output-buffer-limit", "normal 1mb 512kb 10")])
+            .is_ok());
+        assert_eq!(
+            c.output_limit_normal,
+            OutputLimit {
+                hard: 1 << 20,
+                soft: 512 << 10,
+                soft_seconds: 10
+            }
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! Client-visible error texts, verbatim as Redis 7.0 sends them: clients and
+//! their test suites match on these strings, so they live in one place.
+
+use crate::protocol::request::Args;
+
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const DB_INDEX_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+pub const PROTOCOL_VERSION_NOT_INTEGER: &str =
+    "ERR Protocol version is not an integer or out of range";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const CLIENT_NAME_CHARS: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const CLIENT_ID_POSITIVE: &str = "ERR client-id should be greater than 0";
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+/// Redis caps quoted user input in error messages at this many bytes.
+const QUOTE_MAX: usize = 128;
+
+fn quoted(bytes: &[u8], max: usize) -> &[u8] {
+    // Redis prints arguments with `%.*s`, which stops at a NUL byte.
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    &bytes[..end.min(max)]
+}
+
+/// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `
+pub fn unknown_command(args: Args) -> Vec<u8> {
+    let mut out = b"ERR unknown command '".to_vec();
+    out.extend_from_slice(quoted(args.get(0), QUOTE_MAX));
+    out.extend_from_slice(b"', with args beginning with: ");
+    let mut listed = Vec::new();
+    for arg in args.from(1) {
+        if listed.len() >= QUOTE_MAX {
+            break;
+        }
+        let room = QUOTE_MAX - listed.len();
+        listed.push(b'\'');
+        listed.extend_from_slice(quoted(arg, room));
+        listed.extend_from_slice(b"' ");
+    }
+    out.extend_from_slice(&listed);
+    out
+}
+
+/// `ERR unknown subcommand 'foo'. Try CONFIG HELP.`
+pub fn unknown_subcommand(sub: &[u8], command: &str) -> Vec<u8> {
+    let mut out = b"ERR unknown subcommand '".to_vec();
+    out.extend_from_slice(quoted(sub, QUOTE_MAX));
+    out.extend_from_slice(format!("'. Try {} HELP.", command.to_ascii_uppercase()).as_bytes());
+    out
+}
+
+/// `ERR wrong number of arguments for 'config|get' command`
+pub fn wrong_arity(full_name: &str) -> String {
+    format!("ERR wrong number of arguments for '{full_name}' command")
+}

@@ -1,0 +1,20 @@
+//! rudis: a Redis-compatible server on a single-threaded readiness loop.
+//!
+//! Read top-down: `server` (the loop) → `client` (one connection) →
+//! `protocol` (RESP in and out) → `cmd` (the command table and handlers).
+//! `config` is the settings table; `state` what commands share.
+
+pub mod alloc;
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod errors;
+pub mod glob;
+pub mod logging;
+pub mod protocol;
+pub mod server;
+pub mod state;
+
+/// The Redis feature level rudis implements; clients gate features on the
+/// `redis_version` INFO field and the HELLO reply.
+pub const REDIS_VERSION: &str = "7.0.15";

@@ -1,0 +1,102 @@
+//! Logging through `log` + `env_logger`, in Redis's line format:
+//! `pid:M 25 Nov 2026 11:29:41.690 * Ready to accept connections tcp`.
+//!
+//! Redis's levels map onto `log`'s: warning → Warn (`#`), notice → Info
+//! (`*`), verbose → Debug (`-`), debug → Trace (`.`). `--loglevel` and
+//! `CONFIG SET loglevel` move `log`'s global maximum; `RUST_LOG`, when set,
+//! takes over filtering entirely.
+
+use crate::config::LogLevel;
+use log::LevelFilter;
+use std::io::Write;
+
+pub fn level_filter(level: LogLevel) -> LevelFilter {
+    match level {
+        LogLevel::Debug => LevelFilter::Trace,
+        LogLevel::Verbose => LevelFilter::Debug,
+        LogLevel::Notice => LevelFilter::Info,
+        LogLevel::Warning => LevelFilter::Warn,
+    }
+}
+
+/// Applies a new Redis log level at run time (unless `RUST_LOG` rules).
+pub fn set_level(level: LogLevel) {
+    if std::env::var_os("RUST_LOG").is_none() {
+        log::set_max_level(level_filter(level));
+    }
+}
+
+fn level_mark(level: log::Level) -> char {
+    match level {
+        log::Level::Error | log::Level::Warn => '#',
+        log::Level::Info => '*',
+        log::Level::Debug => '-',
+        log::Level::Trace => '.',
+    }
+}
+
+/// `25 Nov 2026 11:29:41.690` in local time, as Redis's `serverLogRaw`.
+fn timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as libc::time_t;
+    // SAFETY: localtime_r only writes the `tm` we own; a zeroed `tm` is valid.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        tm
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
+        tm.tm_mday,
+        MONTHS[tm.tm_mon.clamp(0, 11) as usize],
+        tm.tm_year + 1900,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        now.subsec_millis()
+    )
+}
+
+/// Installs the logger. `logfile` empty means standard output, as in Redis.
+pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
+    let mut builder = env_logger::Builder::new();
+    let from_env = std::env::var("RUST_LOG").ok();
+    match &from_env {
+        Some(spec) => {
+            builder.parse_filters(spec);
+        }
+        None => {
+            builder.filter_level(LevelFilter::Trace);
+        }
+    }
+    let pid = std::process::id();
+    builder.format(move |out, record| {
+        writeln!(
+            out,
+            "{pid}:M {} {} {}",
+            timestamp(),
+            level_mark(record.level()),
+            record.args()
+        )
+    });
+    if logfile.is_empty() {
+        builder.target(env_logger::Target::Stdout);
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logfile)?;
+        builder.target(env_logger::Target::Pipe(Box::new(file)));
+    }
+    // A second init (tests start several servers in one process) is harmless.
+    let _ = builder.try_init();
+    if from_env.is_none() {
+        log::set_max_level(level_filter(level));
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! `rudis-server [/path/to/rudis.conf] [--name value ...]`, as redis-server.
+
+use rudis::config::Config;
+use rudis::server::Server;
+use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOCATOR: rudis::alloc::CountingAllocator = rudis::alloc::CountingAllocator;
+
+const USAGE: &str = "Usage: ./rudis-server [/path/to/rudis.conf] [options]
+       ./rudis-server - (read config from stdin)
+       ./rudis-server -v or --version
+       ./rudis-server -h or --help
+
+Examples:
+       ./rudis-server (run the server with default config)
+       ./rudis-server /etc/rudis/6379.conf
+       ./rudis-server --port 7777
+       ./rudis-server /etc/myrudis.conf --loglevel verbose
+       ./rudis-server --maxclients 100 --timeout 300";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("-v" | "--version") => {
+            println!(
+                "rudis server v={} redis_version={} bits={}",
+                env!("CARGO_PKG_VERSION"),
+                rudis::REDIS_VERSION,
+                usize::BITS
+            );
+            return ExitCode::SUCCESS;
+        }
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let (config, config_file) = match Config::from_args(&args) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = rudis::logging::init(config.loglevel, &config.logfile) {
+        eprintln!("Can't open the log file: {e}");
+        return ExitCode::FAILURE;
+    }
+    log::warn!("oO0OoO0OoO0Oo rudis is starting oO0OoO0OoO0Oo");
+    log::warn!(
+        "rudis version={}, redis_version={}, bits={}, pid={}, just started",
+        env!("CARGO_PKG_VERSION"),
+        rudis::REDIS_VERSION,
+        usize::BITS,
+        std::process::id()
+    );
+    let port = config.port;
+    let server = match Server::bind(config, config_file) {
+        Ok(server) => server,
+        Err(e) => {
+            log::warn!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    log::info!("Server initialized, listening on port {port}");
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::warn!("Event loop failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,556 @@
+//! Incremental request parsing, the counterpart of Redis's
+//! `processInlineBuffer` and `processMultibulkBuffer`.
+//!
+//! A [`RequestParser`] owns one client's query buffer. The connection appends
+//! whatever the socket gave it and then calls [`RequestParser::next`] until it
+//! answers [`Parsed::Incomplete`]. Multibulk state (arguments still expected,
+//! the pending bulk length) lives here between reads, so a command split
+//! across any number of reads resumes where it stopped instead of being
+//! parsed again. Arguments are spans into the buffer, so parsing a command
+//! copies nothing; only inline arguments, which may carry escapes, are
+//! unescaped into a scratch buffer.
+
+use super::parse_i64;
+use memchr::memchr;
+
+/// Longest inline request, and longest multibulk header line (Redis's
+/// `PROTO_INLINE_MAX_SIZE`).
+pub const PROTO_INLINE_MAX_SIZE: usize = 64 * 1024;
+
+/// Bad input that ends a connection: the client is sent
+/// `-ERR Protocol error: <text>` and closed once that reply is flushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolError {
+    InvalidMultibulkLength,
+    InvalidBulkLength,
+    ExpectedDollar(u8),
+    TooBigInlineRequest,
+    TooBigMbulkCount,
+    TooBigBulkCount,
+    UnbalancedQuotes,
+}
+
+impl ProtocolError {
+    /// The error line Redis sends, without the leading `-` and trailing CRLF.
+    pub fn message(self) -> String {
+        let detail = match self {
+            Self::InvalidMultibulkLength => "invalid multibulk length".to_string(),
+            Self::InvalidBulkLength => "invalid bulk length".to_string(),
+            Self::ExpectedDollar(got) => format!("expected '$', got '{}'", got as char),
+            Self::TooBigInlineRequest => "too big inline request".to_string(),
+            Self::TooBigMbulkCount => "too big mbulk count string".to_string(),
+            Self::TooBigBulkCount => "too big bulk count string".to_string(),
+            Self::UnbalancedQuotes => "unbalanced quotes in request".to_string(),
+        };
+        format!("ERR Protocol error: {detail}")
+    }
+}
+
+/// What one call to [`RequestParser::next`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parsed {
+    /// Not enough bytes for a whole command yet: read more. This is the
+    /// normal state of a connection, not an error.
+    Incomplete,
+    /// A whole command; its arguments are in [`RequestParser::args`].
+    Command,
+    /// Bad input; the connection must be closed after replying.
+    Error(ProtocolError),
+}
+
+/// Where the arguments of the last command live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Query,
+    Inline,
+}
+
+/// One client's query buffer and the parse state that survives between reads.
+#[derive(Debug)]
+pub struct RequestParser {
+    buf: Vec<u8>,
+    /// Bytes before `pos` are consumed.
+    pos: usize,
+    /// Where the multibulk command in progress starts; bytes from here on are
+    /// kept when the buffer is compacted.
+    command_start: usize,
+    /// Arguments still expected by the multibulk command in progress
+    /// (0: none in progress).
+    multibulk_left: usize,
+    /// Length of the bulk argument whose header has been read.
+    bulk_len: Option<usize>,
+    spans: Vec<(usize, usize)>,
+    source: Source,
+    inline: Vec<u8>,
+}
+
+impl Default for RequestParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RequestParser {
+    pub fn new() -> Self {
+        Self {
+            buf: Vec::new(),
+            pos: 0,
+            command_start: 0,
+            multibulk_left: 0,
+            bulk_len: None,
+            spans: Vec::new(),
+            source: Source::Query,
+            inline: Vec::new(),
+        }
+    }
+
+    /// The buffer the connection reads into; new bytes are appended.
+    pub fn buffer_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Bytes in the query buffer (Redis's `qbuf`).
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Capacity of the query buffer (for `CLIENT LIST`'s `qbuf-free`).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Whether unconsumed bytes remain after the last command.
+    pub fn has_unparsed(&self) -> bool {
+        self.pos < self.buf.len()
+    }
+
+    fn command_start_or_pos(&self) -> usize {
+        if self.multibulk_left > 0 {
+            self.command_start
+        } else {
+            self.pos
+        }
+    }
+
+    /// Drops consumed bytes so the buffer does not grow without bound. Moves
+    /// at most the one partial command at the end of the buffer.
+    pub fn compact(&mut self) {
+        let keep_from = self.command_start_or_pos();
+        if keep_from == 0 {
+            return;
+        }
+        if keep_from >= self.buf.len() {
+            self.buf.clear();
+        } else {
+            self.buf.copy_within(keep_from.., 0);
+            self.buf.truncate(self.buf.len() - keep_from);
+        }
+        self.pos -= keep_from;
+        if self.multibulk_left > 0 {
+            // Only a command in progress has spans that must stay valid.
+            self.command_start -= keep_from;
+            for span in &mut self.spans {
+                span.0 -= keep_from;
+                span.1 -= keep_from;
+            }
+        } else {
+            self.command_start = 0;
+            self.spans.clear();
+        }
+    }
+
+    /// Releases a large idle buffer, as Redis's `clientsCronResizeQueryBuffer`.
+    pub fn shrink_if_idle(&mut self, threshold: usize) {
+        if self.buf.is_empty() && self.buf.capacity() > threshold {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// Arguments of the command that [`Parsed::Command`] announced.
+    pub fn args(&self) -> Args<'_> {
+        let bytes = match self.source {
+            Source::Query => &self.buf[..],
+            Source::Inline => &self.inline[..],
+        };
+        Args {
+            bytes,
+            spans: &self.spans,
+        }
+    }
+
+    /// Parses the next command. Empty inline lines and `*0`/`*-1` headers are
+    /// skipped, as Redis does.
+    pub fn next(&mut self, max_bulk_len: usize) -> Parsed {
+        loop {
+            if self.multibulk_left == 0 {
+                self.spans.clear();
+                self.source = Source::Query;
+                let Some(&first) = self.buf.get(self.pos) else {
+                    return Parsed::Incomplete;
+                };
+                let started = if first == b'*' {
+                    self.multibulk_header()
+                } else {
+                    self.inline_command()
+                };
+                match started {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(parsed) => return parsed,
+                }
+                if self.source == Source::Inline {
+                    return Parsed::Command;
+                }
+            }
+            return self.multibulk_arguments(max_bulk_len);
+        }
+    }
+
+    /// Reads `*<count>\r\n`. `Ok(true)`: a command with arguments begins;
+    /// `Ok(false)`: an empty one was skipped, or an inline line was empty.
+    fn multibulk_header(&mut self) -> Result<bool, Parsed> {
+        let rest = &self.buf[self.pos..];
+        let Some(cr) = memchr(b'\r', rest) else {
+            if rest.len() > PROTO_INLINE_MAX_SIZE {
+                return Err(Parsed::Error(ProtocolError::TooBigMbulkCount));
+            }
+            return Err(Parsed::Incomplete);
+        };
+        // The "\n" after the "\r" must have arrived too.
+        if cr + 2 > rest.len() {
+            return Err(Parsed::Incomplete);
+        }
+        let count = match parse_i64(&rest[1..cr]) {
+            Some(n) if n <= i64::from(i32::MAX) => n,
+            _ => return Err(Parsed::Error(ProtocolError::InvalidMultibulkLength)),
+        };
+        self.command_start = self.pos;
+        self.pos += cr + 2;
+        if count <= 0 {
+            return Ok(false);
+        }
+        self.multibulk_left = count as usize;
+        self.bulk_len = None;
+        // Do not trust the count for the allocation: it is the client's word.
+        self.spans.reserve(self.multibulk_left.min(1024));
+        Ok(true)
+    }
+
+    fn multibulk_arguments(&mut self, max_bulk_len: usize) -> Parsed {
+        while self.multibulk_left > 0 {
+            let len = match self.bulk_len {
+                Some(len) => len,
+                None => {
+                    let rest = &self.buf[self.pos..];
+                    let Some(cr) = memchr(b'\r', rest) else {
+                        if rest.len() > PROTO_INLINE_MAX_SIZE {
+                            return Parsed::Error(ProtocolError::TooBigBulkCount);
+                        }
+                        return Parsed::Incomplete;
+                    };
+                    if cr + 2 > rest.len() {
+                        return Parsed::Incomplete;
+                    }
+                    if rest[0] != b'$' {
+                        return Parsed::Error(ProtocolError::ExpectedDollar(rest[0]));
+                    }
+                    let len = match parse_i64(&rest[1..cr]) {
+                        Some(n) if n >= 0 && n as u64 <= max_bulk_len as u64 => n as usize,
+                        _ => return Parsed::Error(ProtocolError::InvalidBulkLength),
+                    };
+                    self.pos += cr + 2;
+                    self.bulk_len = Some(len);
+                    len
+                }
+            };
+            // Redis does not check that the two bytes after the payload are
+            // "\r\n"; it only skips them.
+            if self.buf.len() - self.pos < len + 2 {
+                return Parsed::Incomplete;
+            }
+            self.spans.push((self.pos, self.pos + len));
+            self.pos += len + 2;
+            self.bulk_len = None;
+            self.multibulk_left -= 1;
+        }
+        Parsed::Command
+    }
+
+    /// Reads one inline line. `Ok(true)`: a command; `Ok(false)`: an empty
+    /// line was skipped.
+    fn inline_command(&mut self) -> Result<bool, Parsed> {
+        let rest = &self.buf[self.pos..];
+        let Some(newline) = memchr(b'\n', rest) else {
+            if rest.len() > PROTO_INLINE_MAX_SIZE {
+                return Err(Parsed::Error(ProtocolError::TooBigInlineRequest));
+            }
+            return Err(Parsed::Incomplete);
+        };
+        let line_end = if newline > 0 && rest[newline - 1] == b'\r' {
+            newline - 1
+        } else {
+            newline
+        };
+        self.inline.clear();
+        if split_inline_args(&rest[..line_end], &mut self.inline, &mut self.spans).is_err() {
+            return Err(Parsed::Error(ProtocolError::UnbalancedQuotes));
+        }
+        self.pos += newline + 1;
+        if self.spans.is_empty() {
+            return Ok(false);
+        }
+        self.source = Source::Inline;
+        Ok(true)
+    }
+}
+
+/// The arguments of one command: `args.get(0)` is the command name.
+#[derive(Debug, Clone, Copy)]
+pub struct Args<'a> {
+    bytes: &'a [u8],
+    spans: &'a [(usize, usize)],
+}
+
+impl<'a> Args<'a> {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Argument `i`. Command arity is checked before any handler runs, so
+    /// handlers index within it.
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        let (start, end) = self.spans[i];
+        &self.bytes[start..end]
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        let bytes = self.bytes;
+        self.spans.iter().map(move |&(s, e)| &bytes[s..e])
+    }
+
+    /// Arguments from `from` on.
+    pub fn from(&self, from: usize) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        let bytes = self.bytes;
+        self.spans[from.min(self.spans.len())..]
+            .iter()
+            .map(move |&(s, e)| &bytes[s..e])
+    }
+}
+
+/// Splits one config-file line with the same quoting rules as inline
+/// requests (Redis's `sdssplitargs` serves both). `None`: unbalanced quotes.
+pub fn split_config_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    let mut spans = Vec::new();
+    split_inline_args(line, &mut bytes, &mut spans).ok()?;
+    Some(spans.iter().map(|&(s, e)| bytes[s..e].to_vec()).collect())
+}
+
+/// C's `isspace`, which Redis's `sdssplitargs` uses.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Splits an inline line into arguments with the quoting rules of Redis's
+/// `sdssplitargs`: `"..."` with `\n \r \t \b \a \xHH` escapes, `'...'` with
+/// only `\'`, and a closing quote must be followed by a space or the end.
+/// Like the C original, a NUL byte ends the line.
+fn split_inline_args(
+    line: &[u8],
+    out: &mut Vec<u8>,
+    spans: &mut Vec<(usize, usize)>,
+) -> Result<(), ()> {
+    let at = |i: usize| line.get(i).copied().unwrap_or(0);
+    let mut i = 0;
+    loop {
+        while at(i) != 0 && is_space(at(i)) {
+            i += 1;
+        }
+        if at(i) == 0 {
+            return Ok(());
+        }
+        let start = out.len();
+        let (mut in_double, mut in_single) = (false, false);
+        loop {
+            let c = at(i);
+            if in_double {
+                match c {
+                    0 => return Err(()),
+                    b'\\'
+                        if at(i + 1) == b'x'
+                            && hex_value(at(i + 2)).is_some()
+                            && hex_value(at(i + 3)).is_some() =>
+                    {
+                        let hi = hex_value(at(i + 2)).unwrap_or(0);
+                        let lo = hex_value(at(i + 3)).unwrap_or(0);
+                        out.push(hi * 16 + lo);
+                        i += 3;
+                    }
+                    b'\\' if at(i + 1) != 0 => {
+                        i += 1;
+                        out.push(match at(i) {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'b' => 0x08,
+                            b'a' => 0x07,
+                            other => other,
+                        });
+                    }
+                    b'"' => {
+                        if at(i + 1) != 0 && !is_space(at(i + 1)) {
+                            return Err(());
+                        }
+                        i += 1;
+                        break;
+                    }
+                    other => out.push(other),
+                }
+            } else if in_single {
+                match c {
+                    0 => return Err(()),
+                    b'\\' if at(i + 1) == b'\'' => {
+                        i += 1;
+                        out.push(b'\'');
+                    }
+                    b'\'' => {
+                        if at(i + 1) != 0 && !is_space(at(i + 1)) {
+                            return Err(());
+                        }
+                        i += 1;
+                        break;
+                    }
+                    other => out.push(other),
+                }
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b'"' => in_double = true,
+                    b'\'' => in_single = true,
+                    other => out.push(other),
+                }
+            }
+            i += 1;
+        }
+        spans.push((start, out.len()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX_BULK: usize = 512 * 1024 * 1024;
+
+    /// Feeds `input` and collects every command (or the error) it yields.
+    fn parse_all(input: &[u8]) -> (Vec<Vec<Vec<u8>>>, Option<ProtocolError>) {
+        let mut parser = RequestParser::new();
+        parser.buffer_mut().extend_from_slice(input);
+        let mut commands = Vec::new();
+        loop {
+            match parser.next(MAX_BULK) {
+                Parsed::Incomplete => return (commands, None),
+                Parsed::Command => {
+                    commands.push(parser.args().iter().map(<[u8]>::to_vec).collect())
+                }
+                Parsed::Error(e) => return (commands, Some(e)),
+            }
+        }
+    }
+
+    fn cmd(parts: &[&str]) -> Vec<Vec<u8>> {
+        parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn multibulk_commands_and_pipelines() {
+        let (cmds, err) = parse_all(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$0\r\n\r\n");
+        assert_eq!(cmds, vec![cmd(&["PING"]), cmd(&["ECHO", ""])]);
+        assert_eq!(err, None);
+    }
+
+    #[test]
+    fn empty_multibulk_and_inline_lines_are_skipped() {
+        let (cmds, err) = parse_all(b"*0\r\n*-1\r\n\r\n\n  \r\nping\n*1\r\n$4\r\nPING\r\n");
+        assert_eq!(cmds, vec![cmd(&["ping"]), cmd(&["PING"])]);
+        assert_eq!(err, None);
+    }
+
+    #[test]
+    fn inline_quotes_and_escapes() {
+        let (cmds, _) = parse_all(b"set \"a b\" 'c\\'d' \"\\x41\\n\" x\"y z\"\r\n");
+        assert_eq!(
+            cmds,
+            vec![vec![
+                b"set".to_vec(),
+                b"a b".to_vec(),
+                b"c'd".to_vec(),
+                b"A\n".to_vec(),
+                b"xy z".to_vec()
+            ]]
+        );
+    }
+
+    #[test]
+    fn protocol_errors_match_redis() {
+        let cases: &[(&[u8], ProtocolError)] = &[
+            (b"*x\r\n", ProtocolError::InvalidMultibulkLength),
+            (b"*2147483648\r\n", ProtocolError::InvalidMultibulkLength),
+            (b"*1\r\n$x\r\n", ProtocolError::InvalidBulkLength),
+            (b"*1\r\n$-1\r\n", ProtocolError::InvalidBulkLength),
+            (b"*1\r\n$536870913\r\n", ProtocolError::InvalidBulkLength),
+            (b"*1\r\nx\r\n", ProtocolError::ExpectedDollar(b'x')),
+            (b"ping \"a\r\n", ProtocolError::UnbalancedQuotes),
+            (b"ping \"a\"b\r\n", ProtocolError::UnbalancedQuotes),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_all(input).1, Some(*expected), "{:?}", input);
+        }
+        assert_eq!(
+            ProtocolError::ExpectedDollar(b'x').message(),
+            "ERR Protocol error: expected '$', got 'x'"
+        );
+    }
+
+    #[test]
+    fn oversized_lines_are_rejected() {
+        let long = vec![b'a'; PROTO_INLINE_MAX_SIZE + 1];
+        assert_eq!(parse_all(&long).1, Some(ProtocolError::TooBigInlineRequest));
+        let mut header = b"*1".to_vec();
+        header.extend(&long);
+        assert_eq!(parse_all(&header).1, Some(ProtocolError::TooBigMbulkCount));
+        let mut bulk = b"*1\r\n$1".to_vec();
+        bulk.extend(&long);
+        assert_eq!(parse_all(&bulk).1, Some(ProtocolError::TooBigBulkCount));
+    }
+
+    #[test]
+    fn resumes_after_compaction_mid_command() {
+        let input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n";
+        let mut parser = RequestParser::new();
+        for (i, &b) in input.iter().enumerate() {
+            parser.buffer_mut().push(b);
+            let parsed = parser.next(MAX_BULK);
+            if i + 1 < input.len() {
+                assert_eq!(parsed, Parsed::Incomplete);
+                parser.compact();
+            } else {
+                assert_eq!(parsed, Parsed::Command);
+            }
+        }
+        let args: Vec<_> = parser.args().iter().collect();
+        assert_eq!(args, vec![&b"SET"[..], b"k", b"value"]);
+    }
+}

@@ -1,0 +1,604 @@
+//! The event loop, and the only module that knows the `mio::Poll`. Shaped
+//! like Redis's `ae` loop and `networking.c`:
+//!
+//! 1. `before_sleep`: write every client flagged with pending output
+//!    (`handleClientsWithPendingWrites`); only a client whose socket is full
+//!    registers for WRITABLE. Then free the clients closed in this batch.
+//! 2. Poll, with a timeout that ends at the next cron tick, or zero when a
+//!    client still has unread input from the last round.
+//! 3. Accept new connections; read from readable clients, parse and run
+//!    every whole command, queue replies; write to writable ones.
+//! 4. Run the cron at `hz`: idle timeouts, instantaneous metrics.
+//!
+//! Clients live in a `Slab` keyed by their `Token`. They are only removed in
+//! `before_sleep`, after every event of the batch has been handled, so a
+//! stale event never reaches a slot reused by a new connection.
+
+use crate::client::{Client, Closing, ReadOutcome, WriteOutcome, MAX_READ_PER_ITERATION};
+use crate::cmd::{self, Ctx};
+use crate::config::Config;
+use crate::protocol::Parsed;
+use crate::state::{ServerState, Shutdown};
+use log::{debug, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// Listeners take the tokens counting down from here; clients count up from 0.
+const LISTENER_BASE: usize = usize::MAX - 1;
+const SIGNALS: Token = Token(usize::MAX);
+const MAX_LISTENERS: usize = 16;
+
+/// Redis's `CONFIG_MIN_RESERVED_FDS`: descriptors kept for anything but clients.
+const RESERVED_FDS: u64 = 32;
+
+/// A query buffer bigger than this is released when the client goes idle.
+const QUERY_BUFFER_KEEP: usize = 32 * 1024;
+
+const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
+
+pub struct Server {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    signals: Signals,
+    clients: Slab<Client>,
+    state: ServerState,
+    /// Clients with output to write before the next poll.
+    pending_writes: Vec<usize>,
+    /// Clients whose last read stopped at the per-iteration cap.
+    pending_reads: Vec<usize>,
+    /// Clients to free at the end of this batch.
+    closing: Vec<usize>,
+    next_cron: Instant,
+    cron_ticks: u64,
+}
+
+impl Server {
+    /// Binds the listeners and prepares the loop. Fails if no address can
+    /// be listened on, as redis-server does.
+    pub fn bind(mut config: Config, config_file: Option<String>) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        config.maxclients = raise_open_files_limit(config.maxclients);
+        let mut listeners = Vec::new();
+        for spec in &config.bind {
+            let optional = spec.starts_with('-');
+            let host = match spec.trim_start_matches('-') {
+                "*" => "0.0.0.0",
+                "::*" => "::",
+                other => other,
+            };
+            match listen(host, config.port, config.tcp_backlog) {
+                Ok(listener) => listeners.push(listener),
+                Err(e) if optional => debug!("Skipping optional bind address {host}: {e}"),
+                Err(e) => {
+                    warn!(
+                        "Warning: Could not create server TCP listening socket {host}:{}: {e}",
+                        config.port
+                    );
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("Failed listening on port {} (tcp), aborting.", config.port),
+                    ));
+                }
+            }
+        }
+        listeners.truncate(MAX_LISTENERS);
+        if listeners.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no address to listen on",
+            ));
+        }
+        let mut state = ServerState::new(config, config_file);
+        if let Ok(addr) = listeners[0].local_addr() {
+            state.tcp_port = addr.port();
+        }
+        for (i, listener) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(listener, Token(LISTENER_BASE - i), Interest::READABLE)?;
+        }
+        let mut signals =
+            Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        Ok(Server {
+            poll,
+            listeners,
+            signals,
+            clients: Slab::new(),
+            state,
+            pending_writes: Vec::new(),
+            pending_reads: Vec::new(),
+            closing: Vec::new(),
+            next_cron: Instant::now(),
+            cron_ticks: 0,
+        })
+    }
+
+    /// Addresses actually listened on (port 0 picks a free port).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Runs until a signal or `SHUTDOWN` stops it.
+    pub fn run(mut self) -> io::Result<()> {
+        info!("Ready to accept connections tcp");
+        let mut events = Events::with_capacity(1024);
+        loop {
+            self.before_sleep();
+            if let Some(reason) = self.state.shutdown {
+                self.shut_down(reason);
+                return Ok(());
+            }
+            let now = Instant::now();
+            let timeout = if self.pending_reads.is_empty() {
+                self.next_cron.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let retry_reads = std::mem::take(&mut self.pending_reads);
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => self.take_signals(),
+                    Token(t) if t > LISTENER_BASE - MAX_LISTENERS => self.accept(LISTENER_BASE - t),
+                    Token(key) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.handle_readable(key);
+                        }
+                        if event.is_writable() {
+                            self.write_to_client(key);
+                        }
+                    }
+                }
+            }
+            for key in retry_reads {
+                self.handle_readable(key);
+            }
+            if Instant::now() >= self.next_cron {
+                self.cron();
+            }
+        }
+    }
+
+    fn shut_down(&mut self, reason: Shutdown) {
+        if let Shutdown::Signal(name) = reason {
+            warn!("Received {name} scheduling shutdown...");
+        }
+        warn!("User requested shutdown...");
+        for listener in &mut self.listeners {
+            let _ = self.poll.registry().deregister(listener);
+        }
+        self.listeners.clear();
+        warn!("rudis is now ready to exit, bye bye...");
+    }
+
+    fn take_signals(&mut self) {
+        for signal in self.signals.pending() {
+            let name = if signal == signal_hook::consts::SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            self.state.shutdown = Some(Shutdown::Signal(name));
+        }
+    }
+
+    fn accept(&mut self, index: usize) {
+        loop {
+            let Some(listener) = self.listeners.get(index) else {
+                return;
+            };
+            match listener.accept() {
+                Ok((socket, addr)) => self.add_client(socket, addr),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE and friends: the listener stays readable, so
+                    // we will be told again; do not spin here.
+                    warn!("Accepting client connection: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn add_client(&mut self, mut socket: TcpStream, addr: SocketAddr) {
+        if self.clients.len() as u64 >= self.state.config.maxclients {
+            self.state.stats.rejected_connections += 1;
+            Client::refuse(socket, MAX_CLIENTS_REACHED);
+            return;
+        }
+        if let Err(e) = configure_socket(&socket, self.state.config.tcp_keepalive) {
+            debug!("Configuring client socket: {e}");
+        }
+        let entry = self.clients.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut socket, Token(key), Interest::READABLE)
+        {
+            warn!("Registering client socket: {e}");
+            return;
+        }
+        let id = self.state.allocate_client_id();
+        debug!("Accepted {addr}");
+        entry.insert(Client::new(id, socket, addr, Instant::now()));
+        self.state.stats.total_connections_received += 1;
+    }
+
+    /// Reads what the socket has (up to the per-iteration cap) and runs every
+    /// whole command in the query buffer.
+    fn handle_readable(&mut self, key: usize) {
+        let limit = self.state.config.client_query_buffer_limit;
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        if client.closing != Closing::No {
+            return;
+        }
+        client.unread_input = false;
+        let mut total = 0;
+        let mut eof = false;
+        loop {
+            match client.read() {
+                ReadOutcome::Data { bytes, drained } => {
+                    total += bytes;
+                    self.state.stats.total_reads_processed += 1;
+                    if drained {
+                        break;
+                    }
+                    if total >= MAX_READ_PER_ITERATION {
+                        client.unread_input = true;
+                        break;
+                    }
+                }
+                ReadOutcome::WouldBlock => break,
+                ReadOutcome::Eof => {
+                    eof = true;
+                    break;
+                }
+                ReadOutcome::Failed => {
+                    self.close(key, Closing::Now);
+                    return;
+                }
+            }
+        }
+        self.state.stats.total_net_input_bytes += total as u64;
+        if client.parser.len() as u64 > limit {
+            warn!(
+                "Closing client that reached max query buffer length (qbuf={})",
+                client.parser.len()
+            );
+            self.close(key, Closing::Now);
+            return;
+        }
+        if total > 0 {
+            self.process_input(key);
+        }
+        if eof {
+            debug!("Client closed connection");
+            self.close(key, Closing::AfterReply);
+        } else if self.clients.get(key).is_some_and(|c| c.unread_input) {
+            self.pending_reads.push(key);
+        }
+    }
+
+    /// Parses and runs every whole command in the client's query buffer
+    /// (Redis's `processInputBuffer`).
+    fn process_input(&mut self, key: usize) {
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        // The parser and the reply leave the client while commands run, so
+        // that a command can look at every client (CLIENT LIST) while the
+        // arguments it runs with stay borrowed from the query buffer.
+        let mut parser = std::mem::take(&mut client.parser);
+        let mut reply = std::mem::take(&mut client.reply);
+        let max_bulk = usize::try_from(self.state.config.proto_max_bulk_len).unwrap_or(usize::MAX);
+        let now = Instant::now();
+        client.last_interaction = now;
+        loop {
+            match parser.next(max_bulk) {
+                Parsed::Incomplete => break,
+                Parsed::Error(e) => {
+                    debug!("Protocol error from client: {}", e.message());
+                    reply.error(&e.message());
+                    self.state.stats.total_error_replies += 1;
+                    self.clients[key].closing = Closing::AfterReply;
+                    break;
+                }
+                Parsed::Command => {
+                    let mut ctx = Ctx {
+                        state: &mut self.state,
+                        clients: &mut self.clients,
+                        me: key,
+                        reply: &mut reply,
+                    };
+                    cmd::dispatch(&mut ctx, parser.args());
+                    if self.clients[key].closing != Closing::No {
+                        break;
+                    }
+                }
+            }
+        }
+        parser.compact();
+        let client = &mut self.clients[key];
+        client.parser = parser;
+        client.reply = reply;
+        self.flag_pending_write(key);
+        self.enforce_output_limits(key, now);
+        let killed = std::mem::take(&mut self.state.killed);
+        for victim in killed {
+            self.close(victim, Closing::Now);
+        }
+    }
+
+    fn flag_pending_write(&mut self, key: usize) {
+        let client = &mut self.clients[key];
+        if client.pending_output() > 0 && !client.pending_write && !client.wants_writable {
+            client.pending_write = true;
+            self.pending_writes.push(key);
+        }
+    }
+
+    /// `client-output-buffer-limit normal`: over the hard limit, or over the
+    /// soft limit for longer than allowed, and the client is closed.
+    fn enforce_output_limits(&mut self, key: usize, now: Instant) {
+        let limit = self.state.config.output_limit_normal;
+        let client = &mut self.clients[key];
+        let used = client.reply.capacity() as u64;
+        let hard = limit.hard > 0 && used >= limit.hard;
+        let soft = limit.soft > 0 && used >= limit.soft;
+        if soft {
+            let since = *client.soft_limit_since.get_or_insert(now);
+            if now.duration_since(since).as_secs() < limit.soft_seconds && !hard {
+                return;
+            }
+        } else {
+            client.soft_limit_since = None;
+        }
+        if hard || soft {
+            warn!(
+                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                client.id, client.addr
+            );
+            self.close(key, Closing::Now);
+        }
+    }
+
+    /// Writes to one client and adjusts its WRITABLE interest.
+    fn write_to_client(&mut self, key: usize) {
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        if client.closing == Closing::Now {
+            return;
+        }
+        let (outcome, written) = client.write();
+        self.state.stats.total_net_output_bytes += written as u64;
+        self.state.stats.total_writes_processed += 1;
+        let wants_writable = match outcome {
+            WriteOutcome::Drained => false,
+            WriteOutcome::WouldBlock | WriteOutcome::Capped => true,
+            WriteOutcome::Failed => {
+                self.close(key, Closing::Now);
+                return;
+            }
+        };
+        if wants_writable != client.wants_writable {
+            let interest = if wants_writable {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            // Re-registering re-arms the edge: if the socket is writable
+            // already (the `Capped` case), the event comes right away.
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .reregister(&mut client.socket, Token(key), interest)
+            {
+                debug!("Re-registering client socket: {e}");
+                self.close(key, Closing::Now);
+                return;
+            }
+            client.wants_writable = wants_writable;
+        } else if outcome == WriteOutcome::Capped {
+            // Already registered: re-arm so the capped rest goes out next round.
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if self
+                .poll
+                .registry()
+                .reregister(&mut client.socket, Token(key), interest)
+                .is_err()
+            {
+                self.close(key, Closing::Now);
+                return;
+            }
+        }
+        if outcome == WriteOutcome::Drained && client.closing == Closing::AfterReply {
+            self.close(key, Closing::Now);
+        }
+    }
+
+    /// Marks a client for closing. `AfterReply` waits for its output to be
+    /// flushed; `Now` frees it at the end of this batch.
+    fn close(&mut self, key: usize, how: Closing) {
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        match (client.closing, how) {
+            (Closing::Now, _) => {}
+            (_, Closing::Now) => {
+                client.closing = Closing::Now;
+                self.closing.push(key);
+            }
+            (_, Closing::AfterReply) => {
+                client.closing = Closing::AfterReply;
+                if client.pending_output() == 0 {
+                    client.closing = Closing::Now;
+                    self.closing.push(key);
+                } else {
+                    self.flag_pending_write(key);
+                }
+            }
+            (_, Closing::No) => {}
+        }
+    }
+
+    /// Redis's `beforeSleep`: flush what commands queued, then free the
+    /// clients this batch closed.
+    fn before_sleep(&mut self) {
+        let pending = std::mem::take(&mut self.pending_writes);
+        for key in pending {
+            if let Some(client) = self.clients.get_mut(key) {
+                client.pending_write = false;
+                if !client.wants_writable {
+                    self.write_to_client(key);
+                }
+            }
+        }
+        let closing = std::mem::take(&mut self.closing);
+        for key in closing {
+            self.free_client(key);
+        }
+    }
+
+    fn free_client(&mut self, key: usize) {
+        if !self
+            .clients
+            .get(key)
+            .is_some_and(|c| c.closing == Closing::Now)
+        {
+            return;
+        }
+        let mut client = self.clients.remove(key);
+        let _ = self.poll.registry().deregister(&mut client.socket);
+        self.pending_reads.retain(|&k| k != key);
+        self.pending_writes.retain(|&k| k != key);
+        debug!("Freed client id={} addr={}", client.id, client.addr);
+    }
+
+    /// Redis's `serverCron`, run `hz` times a second.
+    fn cron(&mut self) {
+        let now = Instant::now();
+        let hz = self.state.config.hz.max(1);
+        self.next_cron = now + Duration::from_millis(1000 / u64::from(hz));
+        self.cron_ticks += 1;
+        crate::alloc::note_peak();
+        let stats = &mut self.state.stats;
+        stats.ops.sample(stats.total_commands_processed, now);
+        stats.input_bytes.sample(stats.total_net_input_bytes, now);
+        stats.output_bytes.sample(stats.total_net_output_bytes, now);
+        // Client checks once a second: idle timeout and buffer shrinking.
+        if self.cron_ticks % u64::from(hz) == 0 {
+            self.clients_cron(now);
+        }
+    }
+
+    fn clients_cron(&mut self, now: Instant) {
+        let timeout = self.state.config.timeout;
+        let mut idle = Vec::new();
+        for (key, client) in self.clients.iter_mut() {
+            if timeout > 0 && client.closing == Closing::No && client.idle_secs(now) >= timeout {
+                idle.push(key);
+            }
+            client.parser.shrink_if_idle(QUERY_BUFFER_KEEP);
+        }
+        for key in idle {
+            debug!("Closing idle client");
+            self.close(key, Closing::Now);
+        }
+    }
+}
+
+fn listen(host: &str, port: u16, backlog: u32) -> io::Result<TcpListener> {
+    let addr = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unresolvable address"))?;
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    socket.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+/// TCP_NODELAY, and keepalive probes as Redis's `anetKeepAlive`: the first
+/// after `interval` seconds idle, then every third of it, three times.
+fn configure_socket(socket: &TcpStream, keepalive_secs: u64) -> io::Result<()> {
+    socket.set_nodelay(true)?;
+    if keepalive_secs > 0 {
+        let interval = Duration::from_secs(keepalive_secs);
+        let params = socket2::TcpKeepalive::new()
+            .with_time(interval)
+            .with_interval(Duration::from_secs((keepalive_secs / 3).max(1)))
+            .with_retries(3);
+        socket2::SockRef::from(socket).set_tcp_keepalive(&params)?;
+    }
+    Ok(())
+}
+
+/// Raises the open-files limit so `maxclients` connections fit, as Redis's
+/// `adjustOpenFilesLimit`; if it cannot, lowers maxclients to what fits.
+fn raise_open_files_limit(maxclients: u64) -> u64 {
+    let wanted = maxclients + RESERVED_FDS;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return maxclients;
+        }
+        if limit.rlim_cur as u64 >= wanted {
+            return maxclients;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: wanted as libc::rlim_t,
+            rlim_max: (wanted as libc::rlim_t).max(limit.rlim_max),
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+            info!(
+                "Increased maximum number of open files to {wanted} (it was originally set to {}).",
+                limit.rlim_cur
+            );
+            return maxclients;
+        }
+        let capped = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        let best = if libc::setrlimit(libc::RLIMIT_NOFILE, &capped) == 0 {
+            limit.rlim_max
+        } else {
+            limit.rlim_cur
+        } as u64;
+        let fitting = best.saturating_sub(RESERVED_FDS).max(1);
+        warn!(
+            "You requested maxclients of {maxclients} requiring at least {wanted} max file descriptors. \
+             Server can't set maximum open files to {wanted}; maxclients is now {fitting}."
+        );
+        fitting
+    }
+}

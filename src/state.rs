@@ -1,0 +1,127 @@
+//! Everything a command may read or change that is not a connection: the
+//! config, the counters behind INFO, identity of this process, and the
+//! requests a command leaves for the event loop (close that client, shut
+//! down). The loop owns one `ServerState`; commands see it through `Ctx`.
+
+use crate::config::Config;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Redis's `STATS_METRIC_SAMPLES`: instantaneous rates average this many
+/// samples, taken every 100 ms by the cron.
+const METRIC_SAMPLES: usize = 16;
+
+/// A rate sampled from a growing counter (Redis's `trackInstantaneousMetric`).
+#[derive(Debug, Default)]
+pub struct RateSampler {
+    samples: [u64; METRIC_SAMPLES],
+    next: usize,
+    last_value: u64,
+    last_at: Option<Instant>,
+}
+
+impl RateSampler {
+    pub fn sample(&mut self, value: u64, now: Instant) {
+        if let Some(last_at) = self.last_at {
+            let ms = now.duration_since(last_at).as_millis() as u64;
+            let per_sec = if ms > 0 {
+                value.saturating_sub(self.last_value) * 1000 / ms
+            } else {
+                0
+            };
+            self.samples[self.next] = per_sec;
+            self.next = (self.next + 1) % METRIC_SAMPLES;
+        }
+        self.last_value = value;
+        self.last_at = Some(now);
+    }
+
+    pub fn per_second(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / METRIC_SAMPLES as u64
+    }
+}
+
+/// Counters reported by `INFO stats`; `CONFIG RESETSTAT` zeroes them.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub total_error_replies: u64,
+    pub total_reads_processed: u64,
+    pub total_writes_processed: u64,
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub ops: RateSampler,
+    pub input_bytes: RateSampler,
+    pub output_bytes: RateSampler,
+}
+
+/// How `SHUTDOWN` or a signal asked the server to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    Signal(&'static str),
+    Command,
+}
+
+pub struct ServerState {
+    pub config: Config,
+    pub config_file: Option<String>,
+    pub stats: Stats,
+    pub started: Instant,
+    pub run_id: String,
+    pub next_client_id: u64,
+    /// Slab keys of clients a command killed; the loop frees them at the end
+    /// of the event batch.
+    pub killed: Vec<usize>,
+    pub shutdown: Option<Shutdown>,
+    /// The port actually listened on (for INFO).
+    pub tcp_port: u16,
+}
+
+impl ServerState {
+    pub fn new(config: Config, config_file: Option<String>) -> Self {
+        Self {
+            tcp_port: config.port,
+            config,
+            config_file,
+            stats: Stats::default(),
+            started: Instant::now(),
+            run_id: random_hex_id(),
+            next_client_id: 1,
+            killed: Vec::new(),
+            shutdown: None,
+        }
+    }
+
+    pub fn allocate_client_id(&mut self) -> u64 {
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        id
+    }
+}
+
+/// Current Unix time in microseconds.
+pub fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// A 40-hex-digit id like Redis's `run_id`, unique per process start.
+fn random_hex_id() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::with_capacity(40);
+    while out.len() < 40 {
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u64(unix_micros());
+        hasher.write_u32(std::process::id());
+        out.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    out.truncate(40);
+    out
+}
