@@ -576,17 +576,34 @@ impl Config {
     }
 
     /// `CONFIG GET`: every setting whose name matches one of the glob
-    /// patterns, as (name, value) pairs, each setting once.
-    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
-        SETTINGS
-            .iter()
-            .filter(|s| {
-                patterns
-                    .iter()
-                    .any(|p| glob_match(p, s.name.as_bytes(), true))
-            })
-            .map(|s| (s.name, self.value_of(s)))
-            .collect()
+    /// patterns, as (name, value) pairs, each setting once. A pattern
+    /// without glob characters is looked up directly and echoed as given,
+    /// as Redis does.
+    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for pattern in patterns {
+            let is_glob = pattern.iter().any(|b| matches!(b, b'[' | b'*' | b'?'));
+            if !is_glob {
+                let name = String::from_utf8_lossy(pattern);
+                if let Some(setting) = Self::lookup(&name) {
+                    if !found.iter().any(|(n, _)| *n == name) {
+                        seen.push(setting.name);
+                        found.push((name.into_owned(), self.value_of(setting)));
+                    }
+                }
+                continue;
+            }
+            for setting in SETTINGS {
+                if !seen.contains(&setting.name)
+                    && glob_match(pattern, setting.name.as_bytes(), true)
+                {
+                    seen.push(setting.name);
+                    found.push((setting.name.to_string(), self.value_of(setting)));
+                }
+            }
+        }
+        found
     }
 
     /// Applies one directive from the config file or the command line.
@@ -706,8 +723,8 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("save", "3600 1 300 100 60 10000".to_string()),
-                ("appendonly", "no".to_string())
+                ("save".to_string(), "3600 1 300 100 60 10000".to_string()),
+                ("appendonly".to_string(), "no".to_string())
             ]
         );
     }

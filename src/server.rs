@@ -156,7 +156,7 @@ impl Server {
                     Token(t) if t > LISTENER_BASE - MAX_LISTENERS => self.accept(LISTENER_BASE - t),
                     Token(key) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.handle_readable(key);
+                            self.handle_readable(key, event.is_read_closed() || event.is_error());
                         }
                         if event.is_writable() {
                             self.write_to_client(key);
@@ -165,7 +165,7 @@ impl Server {
                 }
             }
             for key in retry_reads {
-                self.handle_readable(key);
+                self.handle_readable(key, false);
             }
             if Instant::now() >= self.next_cron {
                 self.cron();
@@ -241,8 +241,10 @@ impl Server {
     }
 
     /// Reads what the socket has (up to the per-iteration cap) and runs every
-    /// whole command in the query buffer.
-    fn handle_readable(&mut self, key: usize) {
+    /// whole command in the query buffer. `peer_closed`: the event reported
+    /// the peer's FIN, which may have come with the data, so a short read
+    /// does not prove the socket drained: read on until EOF.
+    fn handle_readable(&mut self, key: usize, peer_closed: bool) {
         let limit = self.state.config.client_query_buffer_limit;
         let Some(client) = self.clients.get_mut(key) else {
             return;
@@ -258,7 +260,7 @@ impl Server {
                 ReadOutcome::Data { bytes, drained } => {
                     total += bytes;
                     self.state.stats.total_reads_processed += 1;
-                    if drained {
+                    if drained && !peer_closed {
                         break;
                     }
                     if total >= MAX_READ_PER_ITERATION {

@@ -11,86 +11,123 @@ use crate::protocol::request::Args;
 use std::fmt::Write;
 use std::time::Instant;
 
-const fn sub(
-    name: &'static str,
-    handler: super::Handler,
-    arity: i32,
-    summary: &'static str,
-) -> Command {
-    Command {
-        name,
-        handler,
-        arity,
-        flags: "noscript loading stale",
-        acl: "slow connection",
-        group: "connection",
-        summary,
-        ..Command::BASE
-    }
-}
-
 pub static COMMANDS: [Command; 1] = [Command {
     name: "client",
     arity: -2,
+    acl: "slow",
     group: "connection",
     since: "2.4.0",
     summary: "A container for client connection commands",
     complexity: "Depends on subcommand.",
     subcommands: &[
-        sub(
-            "client|id",
-            id,
-            2,
-            "Returns the client ID for the current connection",
-        ),
-        sub(
-            "client|setname",
-            setname,
-            3,
-            "Set the current connection name",
-        ),
-        sub(
-            "client|getname",
-            getname,
-            2,
-            "Get the current connection name",
-        ),
-        sub(
-            "client|setinfo",
-            setinfo,
-            4,
-            "Set client or connection specific info",
-        ),
-        sub(
-            "client|info",
-            info,
-            2,
-            "Returns information about the current client connection.",
-        ),
-        sub(
-            "client|list",
-            list,
-            -2,
-            "Get the list of client connections",
-        ),
-        sub("client|kill", kill, -3, "Kill the connection of a client"),
-        sub(
-            "client|no-evict",
-            no_evict,
-            3,
-            "Set client eviction mode for the current connection",
-        ),
-        sub(
-            "client|help",
-            help,
-            2,
-            "Show helpful text about the different subcommands",
-        ),
+        Command {
+            name: "client|id",
+            handler: client_id,
+            arity: 2,
+            flags: "noscript loading stale",
+            acl: "slow connection",
+            group: "connection",
+            since: "5.0.0",
+            summary: "Returns the client ID for the current connection",
+            ..Command::BASE
+        },
+        Command {
+            name: "client|setname",
+            handler: client_setname,
+            arity: 3,
+            flags: "noscript loading stale",
+            acl: "slow connection",
+            group: "connection",
+            since: "2.6.9",
+            summary: "Set the current connection name",
+            ..Command::BASE
+        },
+        Command {
+            name: "client|getname",
+            handler: client_getname,
+            arity: 2,
+            flags: "noscript loading stale",
+            acl: "slow connection",
+            group: "connection",
+            since: "2.6.9",
+            summary: "Get the current connection name",
+            ..Command::BASE
+        },
+        Command {
+            name: "client|setinfo",
+            handler: client_setinfo,
+            arity: 4,
+            flags: "noscript loading stale",
+            acl: "slow connection",
+            group: "connection",
+            since: "7.2.0",
+            summary: "Set client or connection specific info",
+            ..Command::BASE
+        },
+        Command {
+            name: "client|info",
+            handler: client_info,
+            arity: 2,
+            flags: "noscript loading stale",
+            acl: "slow connection",
+            tips: "nondeterministic_output",
+            group: "connection",
+            since: "6.2.0",
+            summary: "Returns information about the current client connection.",
+            ..Command::BASE
+        },
+        Command {
+            name: "client|list",
+            handler: client_list,
+            arity: -2,
+            flags: "admin noscript loading stale",
+            acl: "admin slow dangerous connection",
+            tips: "nondeterministic_output",
+            group: "connection",
+            since: "2.4.0",
+            summary: "Get the list of client connections",
+            complexity: "O(N) where N is the number of client connections",
+            ..Command::BASE
+        },
+        Command {
+            name: "client|kill",
+            handler: client_kill,
+            arity: -3,
+            flags: "admin noscript loading stale",
+            acl: "admin slow dangerous connection",
+            group: "connection",
+            since: "2.4.0",
+            summary: "Kill the connection of a client",
+            complexity: "O(N) where N is the number of client connections",
+            ..Command::BASE
+        },
+        Command {
+            name: "client|no-evict",
+            handler: client_no_evict,
+            arity: 3,
+            flags: "admin noscript loading stale",
+            acl: "admin slow dangerous connection",
+            group: "connection",
+            since: "7.0.0",
+            summary: "Set client eviction mode for the current connection",
+            ..Command::BASE
+        },
+        Command {
+            name: "client|help",
+            handler: client_help,
+            arity: 2,
+            flags: "loading stale",
+            acl: "slow connection",
+            group: "connection",
+            since: "5.0.0",
+            summary: "Show helpful text about the different subcommands",
+            ..Command::BASE
+        },
     ],
     ..Command::BASE
 }];
 
-fn help(ctx: &mut Ctx, _args: Args) {
+fn client_help(ctx: &mut Ctx, _args: Args) {
     reply_help(
         ctx.reply,
         "client",
@@ -104,7 +141,7 @@ fn help(ctx: &mut Ctx, _args: Args) {
             "KILL <ip:port>",
             "    Kill connection made from <ip:port>.",
             "KILL <option> <value> [<option> <value> [...]]",
-            "    Kill connections. Options are: ID, ADDR, LADDR, SKIPME (yes|no), TYPE, USER, MAXAGE.",
+            "    Kill connections. Options are: ID, ADDR, LADDR, SKIPME (yes|no), TYPE, USER.",
             "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
             "    Return information about client connections.",
             "NO-EVICT (ON|OFF)",
@@ -117,12 +154,12 @@ fn help(ctx: &mut Ctx, _args: Args) {
     );
 }
 
-fn id(ctx: &mut Ctx, _args: Args) {
+fn client_id(ctx: &mut Ctx, _args: Args) {
     let id = ctx.client().id;
     ctx.reply.int(id as i64);
 }
 
-fn setname(ctx: &mut Ctx, args: Args) {
+fn client_setname(ctx: &mut Ctx, args: Args) {
     let name = args.get(2);
     if !valid_client_attr(name) {
         return ctx.reply.error(errors::CLIENT_NAME_CHARS);
@@ -131,14 +168,14 @@ fn setname(ctx: &mut Ctx, args: Args) {
     ctx.reply.ok();
 }
 
-fn getname(ctx: &mut Ctx, _args: Args) {
+fn client_getname(ctx: &mut Ctx, _args: Args) {
     match ctx.clients[ctx.me].name.as_deref() {
         Some(name) => ctx.reply.bulk(name),
         None => ctx.reply.null(),
     }
 }
 
-fn setinfo(ctx: &mut Ctx, args: Args) {
+fn client_setinfo(ctx: &mut Ctx, args: Args) {
     let (attr, value) = (args.get(2), args.get(3));
     let lib_name = attr.eq_ignore_ascii_case(b"lib-name");
     if !lib_name && !attr.eq_ignore_ascii_case(b"lib-ver") {
@@ -163,7 +200,7 @@ fn setinfo(ctx: &mut Ctx, args: Args) {
     ctx.reply.ok();
 }
 
-fn no_evict(ctx: &mut Ctx, args: Args) {
+fn client_no_evict(ctx: &mut Ctx, args: Args) {
     let mode = args.get(2);
     if mode.eq_ignore_ascii_case(b"on") {
         ctx.client().no_evict = true;
@@ -239,13 +276,13 @@ fn describe_client(ctx: &Ctx, key: usize, now: Instant, out: &mut String) {
     describe(out, client, now, current, client.last_command);
 }
 
-fn info(ctx: &mut Ctx, _args: Args) {
+fn client_info(ctx: &mut Ctx, _args: Args) {
     let mut out = String::new();
     describe_client(ctx, ctx.me, Instant::now(), &mut out);
     ctx.reply.verbatim(out.as_bytes());
 }
 
-fn list(ctx: &mut Ctx, args: Args) {
+fn client_list(ctx: &mut Ctx, args: Args) {
     let mut ids: Option<Vec<u64>> = None;
     let mut only_normal = true;
     if args.len() >= 4 && args.get(2).eq_ignore_ascii_case(b"type") && args.len() == 4 {
@@ -267,8 +304,8 @@ fn list(ctx: &mut Ctx, args: Args) {
         let mut wanted = Vec::new();
         for arg in args.from(3) {
             match parse_i64(arg) {
-                Some(id) if id > 0 => wanted.push(id as u64),
-                _ => return ctx.reply.error("ERR Invalid client ID"),
+                Some(id) => wanted.push(id as u64),
+                None => return ctx.reply.error("ERR Invalid client ID"),
             }
         }
         ids = Some(wanted);
@@ -298,12 +335,11 @@ struct KillFilter<'a> {
     addr: Option<&'a [u8]>,
     laddr: Option<&'a [u8]>,
     normal_only: Option<bool>,
-    max_age: Option<u64>,
     skip_me: bool,
 }
 
 impl KillFilter<'_> {
-    fn matches(&self, c: &Client, now: Instant) -> bool {
+    fn matches(&self, c: &Client) -> bool {
         self.id.map_or(true, |id| c.id == id)
             && self
                 .addr
@@ -312,13 +348,10 @@ impl KillFilter<'_> {
                 .laddr
                 .map_or(true, |a| c.local_addr.to_string().as_bytes() == a)
             && self.normal_only.unwrap_or(true)
-            && self
-                .max_age
-                .map_or(true, |age| now.duration_since(c.created).as_secs() >= age)
     }
 }
 
-fn kill(ctx: &mut Ctx, args: Args) {
+fn client_kill(ctx: &mut Ctx, args: Args) {
     let old_form = args.len() == 3;
     let mut filter = KillFilter {
         skip_me: !old_form,
@@ -378,25 +411,17 @@ fn kill(ctx: &mut Ctx, args: Args) {
                 } else {
                     return ctx.reply.error(errors::SYNTAX);
                 }
-            } else if option.eq_ignore_ascii_case(b"maxage") {
-                match parse_i64(value) {
-                    Some(age) if age >= 0 => filter.max_age = Some(age as u64),
-                    _ => return ctx.reply.error(errors::NOT_INTEGER),
-                }
             } else {
                 return ctx.reply.error(errors::SYNTAX);
             }
             i += 2;
         }
     }
-    let now = Instant::now();
     let victims: Vec<usize> = ctx
         .clients
         .iter()
         .filter(|(key, c)| {
-            c.closing != Closing::Now
-                && !(filter.skip_me && *key == ctx.me)
-                && filter.matches(c, now)
+            c.closing != Closing::Now && !(filter.skip_me && *key == ctx.me) && filter.matches(c)
         })
         .map(|(key, _)| key)
         .collect();

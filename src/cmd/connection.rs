@@ -13,6 +13,7 @@ pub static COMMANDS: [Command; 5] = [
         arity: -1,
         flags: "fast",
         acl: "fast connection",
+        tips: "request_policy:all_shards response_policy:all_succeeded",
         group: "connection",
         summary: "Ping the server",
         ..Command::BASE
@@ -21,7 +22,7 @@ pub static COMMANDS: [Command; 5] = [
         name: "echo",
         handler: echo,
         arity: 2,
-        flags: "fast",
+        flags: "loading stale fast",
         acl: "fast connection",
         group: "connection",
         summary: "Echo the given string",
@@ -31,7 +32,7 @@ pub static COMMANDS: [Command; 5] = [
         name: "quit",
         handler: quit,
         arity: -1,
-        flags: "allow_busy noscript loading stale fast no_auth",
+        flags: "noscript loading stale fast no_auth allow_busy",
         acl: "fast connection",
         group: "connection",
         summary: "Close the connection",
@@ -41,7 +42,7 @@ pub static COMMANDS: [Command; 5] = [
         name: "hello",
         handler: hello,
         arity: -1,
-        flags: "noscript loading stale fast no_auth sentinel allow_busy",
+        flags: "noscript loading stale fast no_auth allow_busy",
         acl: "fast connection",
         group: "connection",
         since: "6.0.0",
@@ -160,7 +161,8 @@ pub fn int_arg(ctx: &mut Ctx, arg: &[u8]) -> Option<i32> {
     match i32::try_from(value) {
         Ok(v) => Some(v),
         Err(_) => {
-            ctx.reply.error("ERR value is out of range");
+            ctx.reply
+                .error("ERR value is out of range, value must between -2147483648 and 2147483647");
             None
         }
     }

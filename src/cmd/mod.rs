@@ -37,6 +37,26 @@ impl Ctx<'_> {
     }
 }
 
+/// Where a command's keys are (Redis 7 key specs), for `COMMAND INFO`.
+pub struct KeySpec {
+    pub notes: &'static str,
+    pub flags: &'static str,
+    pub begin: BeginSearch,
+    pub find: FindKeys,
+}
+
+pub enum BeginSearch {
+    Index(i32),
+    Keyword(&'static str, i32),
+}
+
+pub enum FindKeys {
+    /// Last key (relative), key step, limit.
+    Range(i32, i32, i32),
+    /// Index of the key count, first key, key step.
+    Keynum(i32, i32, i32),
+}
+
 pub type Handler = fn(&mut Ctx, Args);
 
 /// One command (or subcommand) of the table.
@@ -51,12 +71,18 @@ pub struct Command {
     pub flags: &'static str,
     /// Space-separated ACL categories, without the `@`.
     pub acl: &'static str,
+    /// Space-separated command tips (`nondeterministic_output`, ...).
+    pub tips: &'static str,
     /// First key, last key (-1: the last argument), step; 0 0 0: no keys.
     pub keys: (i32, i32, i32),
+    pub key_specs: &'static [KeySpec],
     pub group: &'static str,
     pub since: &'static str,
     pub summary: &'static str,
     pub complexity: &'static str,
+    pub doc_flags: &'static str,
+    pub deprecated_since: &'static str,
+    pub replaced_by: &'static str,
     pub subcommands: &'static [Command],
 }
 
@@ -170,11 +196,16 @@ impl Command {
         arity: 1,
         flags: "",
         acl: "",
+        tips: "",
         keys: (0, 0, 0),
+        key_specs: &[],
         group: "generic",
         since: "1.0.0",
         summary: "",
         complexity: "O(1)",
+        doc_flags: "",
+        deprecated_since: "",
+        replaced_by: "",
         subcommands: &[],
     };
 }

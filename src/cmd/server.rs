@@ -1,7 +1,7 @@
 //! Server commands: COMMAND (generated from the command table), CONFIG
 //! (served by the config table), INFO, DBSIZE, TIME, SHUTDOWN.
 
-use super::{info, lookup, reply_help, table, Command, Ctx};
+use super::{info, lookup, reply_help, table, BeginSearch, Command, Ctx, FindKeys, KeySpec};
 use crate::config::{Config, ConfigError};
 use crate::errors;
 use crate::glob::glob_match;
@@ -10,24 +10,6 @@ use crate::protocol::request::Args;
 use crate::protocol::Reply;
 use crate::state::{unix_micros, Shutdown};
 
-const fn sub(
-    name: &'static str,
-    handler: super::Handler,
-    arity: i32,
-    summary: &'static str,
-) -> Command {
-    Command {
-        name,
-        handler,
-        arity,
-        flags: "loading stale",
-        acl: "slow",
-        group: "server",
-        summary,
-        ..Command::BASE
-    }
-}
-
 pub static COMMANDS: [Command; 6] = [
     Command {
         name: "command",
@@ -35,31 +17,132 @@ pub static COMMANDS: [Command; 6] = [
         arity: -1,
         flags: "loading stale",
         acl: "slow connection",
+        tips: "nondeterministic_output_order",
         group: "server",
         since: "2.8.13",
         summary: "Get array of Redis command details",
         complexity: "O(N) where N is the total number of Redis commands",
         subcommands: &[
-            sub("command|count", command_count, 2, "Get total number of Redis commands"),
-            sub("command|info", command_info, -2, "Get array of specific Redis command details, or all when no argument is given."),
-            sub("command|docs", command_docs, -2, "Get array of specific Redis command documentation"),
-            sub("command|list", command_list, -2, "Get an array of Redis command names"),
-            sub("command|help", command_help, 2, "Show helpful text about the different subcommands"),
+            Command {
+                name: "command|count",
+                handler: command_count,
+                arity: 2,
+                flags: "loading stale",
+                acl: "slow connection",
+                group: "server",
+                since: "2.8.13",
+                summary: "Get total number of Redis commands",
+                ..Command::BASE
+            },
+            Command {
+                name: "command|info",
+                handler: command_info,
+                arity: -2,
+                flags: "loading stale",
+                acl: "slow connection",
+                tips: "nondeterministic_output_order",
+                group: "server",
+                since: "2.8.13",
+                summary: "Get array of specific Redis command details, or all when no argument is given.",
+                complexity: "O(N) where N is the number of commands to look up",
+                ..Command::BASE
+            },
+            Command {
+                name: "command|docs",
+                handler: command_docs,
+                arity: -2,
+                flags: "loading stale",
+                acl: "slow connection",
+                tips: "nondeterministic_output_order",
+                group: "server",
+                since: "7.0.0",
+                summary: "Get array of specific Redis command documentation",
+                complexity: "O(N) where N is the number of commands to look up",
+                ..Command::BASE
+            },
+            Command {
+                name: "command|list",
+                handler: command_list,
+                arity: -2,
+                flags: "loading stale",
+                acl: "slow connection",
+                tips: "nondeterministic_output_order",
+                group: "server",
+                since: "7.0.0",
+                summary: "Get an array of Redis command names",
+                complexity: "O(N) where N is the total number of Redis commands",
+                ..Command::BASE
+            },
+            Command {
+                name: "command|help",
+                handler: command_help,
+                arity: 2,
+                flags: "loading stale",
+                acl: "slow connection",
+                group: "server",
+                since: "5.0.0",
+                summary: "Show helpful text about the different subcommands",
+                ..Command::BASE
+            },
         ],
         ..Command::BASE
     },
     Command {
         name: "config",
         arity: -2,
+        acl: "slow",
         group: "server",
         since: "2.0.0",
         summary: "A container for server configuration commands",
         complexity: "Depends on subcommand.",
         subcommands: &[
-            sub("config|get", config_get, -3, "Get the values of configuration parameters"),
-            Command { flags: "admin noscript loading stale", acl: "admin slow dangerous", ..sub("config|set", config_set, -4, "Set configuration parameters to the given values") },
-            Command { flags: "admin noscript loading stale", acl: "admin slow dangerous", ..sub("config|resetstat", config_resetstat, 2, "Reset the stats returned by INFO") },
-            sub("config|help", config_help, 2, "Show helpful text about the different subcommands"),
+            Command {
+                name: "config|get",
+                handler: config_get,
+                arity: -3,
+                flags: "admin noscript loading stale",
+                acl: "admin slow dangerous",
+                group: "server",
+                since: "2.0.0",
+                summary: "Get the values of configuration parameters",
+                complexity: "O(N) when N is the number of configuration parameters provided",
+                ..Command::BASE
+            },
+            Command {
+                name: "config|set",
+                handler: config_set,
+                arity: -4,
+                flags: "admin noscript loading stale",
+                acl: "admin slow dangerous",
+                tips: "request_policy:all_nodes response_policy:all_succeeded",
+                group: "server",
+                since: "2.0.0",
+                summary: "Set configuration parameters to the given values",
+                complexity: "O(N) when N is the number of configuration parameters provided",
+                ..Command::BASE
+            },
+            Command {
+                name: "config|resetstat",
+                handler: config_resetstat,
+                arity: 2,
+                flags: "admin noscript loading stale",
+                acl: "admin slow dangerous",
+                group: "server",
+                since: "2.0.0",
+                summary: "Reset the stats returned by INFO",
+                ..Command::BASE
+            },
+            Command {
+                name: "config|help",
+                handler: config_help,
+                arity: 2,
+                flags: "loading stale",
+                acl: "slow",
+                group: "server",
+                since: "5.0.0",
+                summary: "Show helpful text about the different subcommands",
+                ..Command::BASE
+            },
         ],
         ..Command::BASE
     },
@@ -69,6 +152,7 @@ pub static COMMANDS: [Command; 6] = [
         arity: -1,
         flags: "loading stale",
         acl: "slow dangerous",
+        tips: "nondeterministic_output request_policy:all_shards response_policy:special",
         group: "server",
         summary: "Get information and statistics about the server",
         ..Command::BASE
@@ -79,6 +163,7 @@ pub static COMMANDS: [Command; 6] = [
         arity: 1,
         flags: "readonly fast",
         acl: "keyspace read fast",
+        tips: "request_policy:all_shards response_policy:agg_sum",
         group: "server",
         summary: "Return the number of keys in the selected database",
         ..Command::BASE
@@ -89,6 +174,7 @@ pub static COMMANDS: [Command; 6] = [
         arity: 1,
         flags: "loading stale fast",
         acl: "fast",
+        tips: "nondeterministic_output",
         group: "server",
         since: "2.6.0",
         summary: "Return the current server time",
@@ -98,7 +184,7 @@ pub static COMMANDS: [Command; 6] = [
         name: "shutdown",
         handler: shutdown,
         arity: -1,
-        flags: "admin noscript loading stale no_multi sentinel allow_busy",
+        flags: "admin noscript loading stale no_multi allow_busy",
         acl: "admin slow dangerous",
         group: "server",
         summary: "Synchronously save the dataset to disk and then shut down the server",
@@ -107,7 +193,7 @@ pub static COMMANDS: [Command; 6] = [
     },
 ];
 
-fn words(text: &str) -> impl Iterator<Item = &str> {
+fn words(text: &str) -> impl Iterator<Item = &str> + Clone {
     text.split_whitespace()
 }
 
@@ -116,10 +202,7 @@ fn reply_command_info(reply: &mut Reply, c: &Command) {
     reply.array(10);
     reply.bulk(c.name.as_bytes());
     reply.int(i64::from(c.arity));
-    reply.set(words(c.flags).count());
-    for flag in words(c.flags) {
-        reply.simple(flag);
-    }
+    reply_status_set(reply, words(c.flags));
     let (first, last, step) = c.keys;
     reply.int(i64::from(first));
     reply.int(i64::from(last));
@@ -128,58 +211,80 @@ fn reply_command_info(reply: &mut Reply, c: &Command) {
     for category in words(c.acl) {
         reply.simple(&format!("@{category}"));
     }
-    reply.set(0);
-    reply_key_specs(reply, c);
+    reply.set(words(c.tips).count());
+    for tip in words(c.tips) {
+        reply.bulk(tip.as_bytes());
+    }
+    reply.array(c.key_specs.len());
+    for spec in c.key_specs {
+        reply_key_spec(reply, spec);
+    }
     reply.array(c.subcommands.len());
     for sub in c.subcommands {
         reply_command_info(reply, sub);
     }
 }
 
-/// Key specs derived from the legacy first/last/step triple: an index
-/// search followed by a range.
-fn reply_key_specs(reply: &mut Reply, c: &Command) {
-    let (first, last, step) = c.keys;
-    if first == 0 {
-        reply.array(0);
-        return;
+fn reply_status_set<'a>(reply: &mut Reply, items: impl Iterator<Item = &'a str> + Clone) {
+    reply.set(items.clone().count());
+    for item in items {
+        reply.simple(item);
     }
-    let access: &[&str] = if c.flags.contains("write") {
-        &["RW", "UPDATE"]
-    } else {
-        &["RO", "ACCESS"]
-    };
-    reply.array(1);
-    reply.map(3);
+}
+
+fn reply_key_spec(reply: &mut Reply, spec: &KeySpec) {
+    reply.map(3 + usize::from(!spec.notes.is_empty()));
+    if !spec.notes.is_empty() {
+        reply.bulk(b"notes");
+        reply.bulk(spec.notes.as_bytes());
+    }
     reply.bulk(b"flags");
-    reply.set(access.len());
-    for flag in access {
-        reply.simple(flag);
-    }
+    reply_status_set(reply, words(spec.flags));
     reply.bulk(b"begin_search");
     reply.map(2);
     reply.bulk(b"type");
-    reply.bulk(b"index");
-    reply.bulk(b"spec");
-    reply.map(1);
-    reply.bulk(b"index");
-    reply.int(i64::from(first));
+    match spec.begin {
+        BeginSearch::Index(index) => {
+            reply.bulk(b"index");
+            reply.bulk(b"spec");
+            reply.map(1);
+            reply.bulk(b"index");
+            reply.int(i64::from(index));
+        }
+        BeginSearch::Keyword(keyword, startfrom) => {
+            reply.bulk(b"keyword");
+            reply.bulk(b"spec");
+            reply.map(2);
+            reply.bulk(b"keyword");
+            reply.bulk(keyword.as_bytes());
+            reply.bulk(b"startfrom");
+            reply.int(i64::from(startfrom));
+        }
+    }
     reply.bulk(b"find_keys");
     reply.map(2);
     reply.bulk(b"type");
-    reply.bulk(b"range");
+    let (kind, fields) = match spec.find {
+        FindKeys::Range(lastkey, keystep, limit) => (
+            "range",
+            [("lastkey", lastkey), ("keystep", keystep), ("limit", limit)],
+        ),
+        FindKeys::Keynum(keynumidx, firstkey, keystep) => (
+            "keynum",
+            [
+                ("keynumidx", keynumidx),
+                ("firstkey", firstkey),
+                ("keystep", keystep),
+            ],
+        ),
+    };
+    reply.bulk(kind.as_bytes());
     reply.bulk(b"spec");
     reply.map(3);
-    reply.bulk(b"lastkey");
-    reply.int(if last < 0 {
-        i64::from(last)
-    } else {
-        i64::from(last - first)
-    });
-    reply.bulk(b"keystep");
-    reply.int(i64::from(step));
-    reply.bulk(b"limit");
-    reply.int(0);
+    for (name, value) in fields {
+        reply.bulk(name.as_bytes());
+        reply.int(i64::from(value));
+    }
 }
 
 fn command_all(ctx: &mut Ctx, _args: Args) {
@@ -201,22 +306,34 @@ fn command_info(ctx: &mut Ctx, args: Args) {
     for name in args.from(2) {
         match lookup(name) {
             Some(c) => reply_command_info(ctx.reply, c),
-            None => ctx.reply.null_array(),
+            None => ctx.reply.null(),
         }
     }
 }
 
 fn reply_command_docs(reply: &mut Reply, c: &Command) {
+    let fields: Vec<(&str, &str)> = [
+        ("summary", c.summary),
+        ("since", c.since),
+        ("group", c.group),
+        ("complexity", c.complexity),
+        ("deprecated_since", c.deprecated_since),
+        ("replaced_by", c.replaced_by),
+    ]
+    .into_iter()
+    .filter(|(name, value)| !value.is_empty() || *name == "summary")
+    .collect();
+    let has_flags = !c.doc_flags.is_empty();
     let has_subs = !c.subcommands.is_empty();
-    reply.map(4 + usize::from(has_subs));
-    reply.bulk(b"summary");
-    reply.bulk(c.summary.as_bytes());
-    reply.bulk(b"since");
-    reply.bulk(c.since.as_bytes());
-    reply.bulk(b"group");
-    reply.bulk(c.group.as_bytes());
-    reply.bulk(b"complexity");
-    reply.bulk(c.complexity.as_bytes());
+    reply.map(fields.len() + usize::from(has_flags) + usize::from(has_subs));
+    for (name, value) in fields {
+        reply.bulk(name.as_bytes());
+        reply.bulk(value.as_bytes());
+    }
+    if has_flags {
+        reply.bulk(b"doc_flags");
+        reply_status_set(reply, words(c.doc_flags));
+    }
     if has_subs {
         reply.bulk(b"subcommands");
         reply.map(c.subcommands.len());
@@ -316,7 +433,7 @@ fn config_get(ctx: &mut Ctx, args: Args) {
 
 fn config_set(ctx: &mut Ctx, args: Args) {
     if args.len() % 2 != 0 {
-        return ctx.reply.error(&errors::wrong_arity("config|set"));
+        return ctx.reply.error(errors::SYNTAX);
     }
     let strings: Vec<String> = args
         .from(2)

@@ -11,7 +11,7 @@
 //! unescaped into a scratch buffer.
 
 use super::parse_i64;
-use memchr::memchr;
+use memchr::memchr2;
 
 /// Longest inline request, and longest multibulk header line (Redis's
 /// `PROTO_INLINE_MAX_SIZE`).
@@ -214,7 +214,7 @@ impl RequestParser {
     /// `Ok(false)`: an empty one was skipped, or an inline line was empty.
     fn multibulk_header(&mut self) -> Result<bool, Parsed> {
         let rest = &self.buf[self.pos..];
-        let Some(cr) = memchr(b'\r', rest) else {
+        let Some(cr) = find_line_end(b'\r', rest) else {
             if rest.len() > PROTO_INLINE_MAX_SIZE {
                 return Err(Parsed::Error(ProtocolError::TooBigMbulkCount));
             }
@@ -246,7 +246,7 @@ impl RequestParser {
                 Some(len) => len,
                 None => {
                     let rest = &self.buf[self.pos..];
-                    let Some(cr) = memchr(b'\r', rest) else {
+                    let Some(cr) = find_line_end(b'\r', rest) else {
                         if rest.len() > PROTO_INLINE_MAX_SIZE {
                             return Parsed::Error(ProtocolError::TooBigBulkCount);
                         }
@@ -284,7 +284,7 @@ impl RequestParser {
     /// line was skipped.
     fn inline_command(&mut self) -> Result<bool, Parsed> {
         let rest = &self.buf[self.pos..];
-        let Some(newline) = memchr(b'\n', rest) else {
+        let Some(newline) = find_line_end(b'\n', rest) else {
             if rest.len() > PROTO_INLINE_MAX_SIZE {
                 return Err(Parsed::Error(ProtocolError::TooBigInlineRequest));
             }
@@ -306,6 +306,12 @@ impl RequestParser {
         self.source = Source::Inline;
         Ok(true)
     }
+}
+
+/// Finds `end` as C's `strchr` does in Redis's query buffer: a NUL byte
+/// before it hides it, so such a line stays incomplete until it is too big.
+fn find_line_end(end: u8, bytes: &[u8]) -> Option<usize> {
+    memchr2(end, 0, bytes).filter(|&i| bytes[i] == end)
 }
 
 /// The arguments of one command: `args.get(0)` is the command name.

@@ -1,0 +1,301 @@
+//! Test support: start the real `rudis-server` binary (and, for
+//! differential tests, a real `redis-server`) on free ports, and talk RESP
+//! to them over TCP, reading replies as raw bytes.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port nobody listens on right now. Ports come from a per-process
+/// sequence (not the kernel's ephemeral pick), so parallel tests in one
+/// binary never race for the same port.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = 20_000 + (std::process::id() % 500) * 40;
+    loop {
+        let port = (base + NEXT.fetch_add(1, Ordering::Relaxed) % 20_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A server process, killed when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl ServerProcess {
+    /// Starts `rudis-server` with extra `--name value` arguments.
+    pub fn rudis(extra: &[&str]) -> ServerProcess {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rudis-server"));
+        cmd.args(["--port", &port.to_string(), "--loglevel", "warning"])
+            .args(extra);
+        Self::spawn(cmd, port)
+    }
+
+    /// Starts the reference `redis-server`; the differential tests need it
+    /// (`.ci/run` installs Debian's package).
+    pub fn redis() -> ServerProcess {
+        let port = free_port();
+        let mut cmd = Command::new("redis-server");
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--loglevel",
+            "warning",
+            "--dir",
+            &std::env::temp_dir().display().to_string(),
+        ]);
+        Self::spawn(cmd, port)
+    }
+
+    fn spawn(mut cmd: Command, port: u16) -> ServerProcess {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let server = ServerProcess { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut server = server;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "server on port {port} did not start"
+            );
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("server on port {port} exited at start: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        server
+    }
+
+    pub fn connect(&self) -> Conn {
+        Conn::new(self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit by itself; returns its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One raw RESP connection.
+pub struct Conn {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn new(port: u16) -> Conn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        stream.set_nodelay(true).ok();
+        Conn {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends a command as a multibulk request and reads one reply.
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(&encode(args));
+        self.read_reply()
+    }
+
+    /// Like `cmd`, with space-separated words.
+    pub fn run(&mut self, line: &str) -> Vec<u8> {
+        let words: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        self.cmd(&words)
+    }
+
+    /// Reads exactly one whole reply (any RESP2 or RESP3 type), raw.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(end) = reply_len(&self.buf) {
+                return self.buf.drain(..end).collect();
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read reply");
+            assert!(
+                n > 0,
+                "connection closed; got so far: {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Reads until the server closes the connection.
+    pub fn read_to_eof(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.buf);
+        let _ = self.stream.read_to_end(&mut out);
+        out
+    }
+
+    /// True if the server closed the connection (reads EOF within `within`).
+    pub fn is_closed(&mut self, within: Duration) -> bool {
+        self.stream.set_read_timeout(Some(within)).ok();
+        let mut byte = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut byte) {
+                Ok(0) => return true,
+                Ok(n) => self.buf.extend_from_slice(&byte[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Length of the first complete RESP value in `buf`, if it is complete.
+pub fn reply_len(buf: &[u8]) -> Option<usize> {
+    let line_end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&buf[1..line_end]).ok()?;
+    let after = line_end + 2;
+    match buf[0] {
+        b'+' | b'-' | b':' | b',' | b'_' | b'#' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
+            let n: i64 = line.parse().ok()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (buf.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n: i64 = line.parse().ok()?;
+            let items = if buf[0] == b'%' || buf[0] == b'|' {
+                2 * n
+            } else {
+                n
+            };
+            let mut at = after;
+            for _ in 0..items.max(0) {
+                at += reply_len(&buf[at..])?;
+            }
+            Some(at)
+        }
+        _ => panic!("not RESP: {:?}", String::from_utf8_lossy(buf)),
+    }
+}
+
+/// Splits a script line into arguments with redis-cli's quoting rules
+/// (`"a b"`, `""`, `"\x00"`).
+pub fn words(line: &str) -> Vec<Vec<u8>> {
+    rudis::protocol::request::split_config_line(line.as_bytes())
+        .expect("balanced quotes in test script")
+}
+
+/// The elements of a top-level array reply, raw (for order-insensitive
+/// comparison).
+pub fn array_items(reply: &[u8]) -> Vec<Vec<u8>> {
+    let header_end = reply.windows(2).position(|w| w == b"\r\n").expect("header");
+    let count: i64 = std::str::from_utf8(&reply[1..header_end])
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut at = header_end + 2;
+    let mut items = Vec::new();
+    for _ in 0..count.max(0) {
+        let len = reply_len(&reply[at..]).expect("complete item");
+        items.push(reply[at..at + len].to_vec());
+        at += len;
+    }
+    items
+}
+
+/// Runs a script against real redis-server and rudis, one connection each,
+/// and asserts the raw replies are identical. A line may start with a mark:
+/// `~` compares the array reply as an unordered collection; `?` only checks
+/// that both replies have the same RESP type (volatile values).
+pub fn assert_same_replies(script: &[&str]) {
+    let redis = ServerProcess::redis();
+    let rudis = ServerProcess::rudis(&["--save", ""]);
+    let mut a = redis.connect();
+    let mut b = rudis.connect();
+    for line in script {
+        let (mark, command) = match line.chars().next() {
+            Some(m @ ('~' | '?')) => (Some(m), &line[1..]),
+            _ => (None, *line),
+        };
+        let args = words(command);
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let expected = a.cmd(&refs);
+        let got = b.cmd(&refs);
+        let show = |r: &[u8]| String::from_utf8_lossy(r).into_owned();
+        match mark {
+            Some('~') => {
+                let (mut x, mut y) = (array_items(&expected), array_items(&got));
+                x.sort();
+                y.sort();
+                assert_eq!(
+                    x.iter().map(|i| show(i)).collect::<Vec<_>>(),
+                    y.iter().map(|i| show(i)).collect::<Vec<_>>(),
+                    "unordered reply to {command:?}"
+                );
+            }
+            Some('?') => assert_eq!(
+                expected[0] as char,
+                got[0] as char,
+                "reply type of {command:?}: {} vs {}",
+                show(&expected),
+                show(&got)
+            ),
+            _ => assert_eq!(
+                show(&expected),
+                show(&got),
+                "reply to {command:?} (left: redis-server, right: rudis)"
+            ),
+        }
+    }
+}
