@@ -88,6 +88,8 @@ pub struct Client {
     pub pending_write: bool,
     /// A read stopped at the per-iteration cap: the socket may hold more.
     pub unread_input: bool,
+    /// An event reported the peer's FIN; reads go on until EOF.
+    pub peer_closed: bool,
     /// Since when the output has been over the soft limit.
     pub soft_limit_since: Option<Instant>,
 }
@@ -117,6 +119,7 @@ impl Client {
             wants_writable: false,
             pending_write: false,
             unread_input: false,
+            peer_closed: false,
             soft_limit_since: None,
         }
     }

@@ -343,7 +343,7 @@ fn output_limits_to_string(c: &Config) -> String {
 /// `client-output-buffer-limit`: groups of `<class> <hard> <soft> <seconds>`.
 fn parse_output_limits(c: &mut Config, value: &str) -> Result<(), String> {
     let words: Vec<&str> = value.split_whitespace().collect();
-    if words.is_empty() || words.len() % 4 != 0 {
+    if words.is_empty() || !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut normal = c.output_limit_normal;
@@ -403,7 +403,7 @@ fn parse_other_limits(text: &str) -> Vec<(String, [u64; 3])> {
 /// `save`: empty, or pairs of `<seconds> <changes>`.
 fn parse_save(c: &mut Config, value: &str) -> Result<(), String> {
     let words: Vec<&str> = value.split_whitespace().collect();
-    if words.len() % 2 != 0
+    if !words.len().is_multiple_of(2)
         || words
             .iter()
             .any(|w| w.parse::<i64>().map_or(true, |n| n < 0))

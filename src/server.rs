@@ -253,6 +253,9 @@ impl Server {
             return;
         }
         client.unread_input = false;
+        // The FIN edge is reported once; remember it for capped re-reads.
+        client.peer_closed |= peer_closed;
+        let peer_closed = client.peer_closed;
         let mut total = 0;
         let mut eof = false;
         loop {
@@ -362,7 +365,7 @@ impl Server {
     fn enforce_output_limits(&mut self, key: usize, now: Instant) {
         let limit = self.state.config.output_limit_normal;
         let client = &mut self.clients[key];
-        let used = client.reply.capacity() as u64;
+        let used = client.pending_output() as u64;
         let hard = limit.hard > 0 && used >= limit.hard;
         let soft = limit.soft > 0 && used >= limit.soft;
         if soft {
@@ -507,7 +510,7 @@ impl Server {
         stats.input_bytes.sample(stats.total_net_input_bytes, now);
         stats.output_bytes.sample(stats.total_net_output_bytes, now);
         // Client checks once a second: idle timeout and buffer shrinking.
-        if self.cron_ticks % u64::from(hz) == 0 {
+        if self.cron_ticks.is_multiple_of(u64::from(hz)) {
             self.clients_cron(now);
         }
     }
@@ -573,7 +576,7 @@ fn raise_open_files_limit(maxclients: u64) -> u64 {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
             return maxclients;
         }
-        if limit.rlim_cur as u64 >= wanted {
+        if limit.rlim_cur >= wanted {
             return maxclients;
         }
         let raised = libc::rlimit {

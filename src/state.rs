@@ -23,11 +23,9 @@ impl RateSampler {
     pub fn sample(&mut self, value: u64, now: Instant) {
         if let Some(last_at) = self.last_at {
             let ms = now.duration_since(last_at).as_millis() as u64;
-            let per_sec = if ms > 0 {
-                value.saturating_sub(self.last_value) * 1000 / ms
-            } else {
-                0
-            };
+            let per_sec = (value.saturating_sub(self.last_value) * 1000)
+                .checked_div(ms)
+                .unwrap_or(0);
             self.samples[self.next] = per_sec;
             self.next = (self.next + 1) % METRIC_SAMPLES;
         }

@@ -318,7 +318,7 @@ fn client_list(ctx: &mut Ctx, args: Args) {
         let keys: Vec<usize> = ctx
             .clients
             .iter()
-            .filter(|(_, c)| ids.as_ref().map_or(true, |ids| ids.contains(&c.id)))
+            .filter(|(_, c)| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
             .map(|(k, _)| k)
             .collect();
         for key in keys {
@@ -340,13 +340,11 @@ struct KillFilter<'a> {
 
 impl KillFilter<'_> {
     fn matches(&self, c: &Client) -> bool {
-        self.id.map_or(true, |id| c.id == id)
-            && self
-                .addr
-                .map_or(true, |a| c.addr.to_string().as_bytes() == a)
+        self.id.is_none_or(|id| c.id == id)
+            && self.addr.is_none_or(|a| c.addr.to_string().as_bytes() == a)
             && self
                 .laddr
-                .map_or(true, |a| c.local_addr.to_string().as_bytes() == a)
+                .is_none_or(|a| c.local_addr.to_string().as_bytes() == a)
             && self.normal_only.unwrap_or(true)
     }
 }

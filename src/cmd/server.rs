@@ -432,7 +432,7 @@ fn config_get(ctx: &mut Ctx, args: Args) {
 }
 
 fn config_set(ctx: &mut Ctx, args: Args) {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return ctx.reply.error(errors::SYNTAX);
     }
     let strings: Vec<String> = args

@@ -31,12 +31,15 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `rudis-server` with extra `--name value` arguments.
+    /// Starts `rudis-server` with extra arguments: an optional config file
+    /// first, then `--name value` pairs.
     pub fn rudis(extra: &[&str]) -> ServerProcess {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rudis-server"));
-        cmd.args(["--port", &port.to_string(), "--loglevel", "warning"])
-            .args(extra);
+        cmd.args(extra).args(["--port", &port.to_string()]);
+        if !extra.contains(&"--loglevel") {
+            cmd.args(["--loglevel", "warning"]);
+        }
         Self::spawn(cmd, port)
     }
 

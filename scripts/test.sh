@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test: unit, property, integration and differential tests.
+# The integration tests drive the real Redis tools (redis-cli,
+# redis-benchmark) and compare replies with a real redis-server, so this
+# installs Debian's packages first when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v redis-benchmark >/dev/null || need+=(redis-tools)
+command -v script >/dev/null || need+=(bsdutils)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cargo test --all-targets "$@"

@@ -1,0 +1,333 @@
+//! Many clients, misbehaving clients and the server's life cycle, through the
+//! real binary: a real client library (the `redis` crate), slow readers,
+//! abrupt disconnects, idle timeouts, CLIENT KILL, SHUTDOWN and signals.
+
+mod common;
+
+use common::{encode, Conn, ServerProcess};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+#[test]
+fn the_redis_crate_talks_to_rudis() {
+    let server = ServerProcess::rudis(&[]);
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    let echoed: Vec<u8> = redis::cmd("ECHO")
+        .arg(&b"\x00binary\xff"[..])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(echoed, b"\x00binary\xff");
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("tester")
+        .query(&mut con)
+        .unwrap();
+    let name: Option<String> = redis::cmd("CLIENT").arg("GETNAME").query(&mut con).unwrap();
+    assert_eq!(name.as_deref(), Some("tester"));
+    let info: redis::InfoDict = redis::cmd("INFO").query(&mut con).unwrap();
+    assert_eq!(
+        info.get::<String>("redis_version").as_deref(),
+        Some("7.0.15")
+    );
+    assert_eq!(info.get::<u32>("arch_bits"), Some(64));
+    assert_eq!(info.get::<u32>("cluster_enabled"), Some(0));
+    assert_eq!(info.get::<u16>("tcp_port"), Some(server.port));
+    let err = redis::cmd("NOSUCH").query::<()>(&mut con).unwrap_err();
+    assert!(err.to_string().contains("unknown command"), "{err}");
+    // A pipeline of many commands in one write.
+    let mut pipe = redis::pipe();
+    for i in 0..1000 {
+        pipe.cmd("ECHO").arg(i);
+    }
+    let replies: Vec<i64> = pipe.query(&mut con).unwrap();
+    assert_eq!(replies, (0..1000).collect::<Vec<i64>>());
+}
+
+#[test]
+fn client_list_has_redis_fields_for_every_client() {
+    let server = ServerProcess::rudis(&[]);
+    let mut a = server.connect();
+    let mut b = server.connect();
+    a.run("CLIENT SETNAME alpha");
+    b.run("CLIENT SETINFO LIB-NAME redis-py");
+    b.run("CLIENT SETINFO LIB-VER 5.0.0");
+    let list = String::from_utf8(a.run("CLIENT LIST")).unwrap();
+    let lines: Vec<&str> = list
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("id="))
+        .collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    for line in &lines {
+        let keys: Vec<&str> = line
+            .split(' ')
+            .map(|kv| kv.split('=').next().unwrap())
+            .collect();
+        for field in [
+            "id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "qbuf", "omem",
+            "cmd", "resp",
+        ] {
+            assert!(keys.contains(&field), "{field} missing in {line}");
+        }
+    }
+    assert!(list.contains("name=alpha"));
+    assert!(list.contains("lib-name=redis-py lib-ver=5.0.0"));
+    assert_eq!(
+        b.run("CLIENT SETINFO foo bar"),
+        b"-ERR Unrecognized option 'foo'\r\n"
+    );
+    assert_eq!(
+        b.run("CLIENT SETINFO lib-name a\tb"),
+        b"-ERR Unrecognized option 'lib-name'\r\n"
+            .to_vec()
+            .into_iter()
+            .take(0)
+            .chain(
+                b"-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"
+                    .iter()
+                    .copied()
+            )
+            .collect::<Vec<u8>>()
+    );
+}
+
+#[test]
+fn client_kill_closes_the_target_only() {
+    let server = ServerProcess::rudis(&[]);
+    let mut killer = server.connect();
+    let mut victim = server.connect();
+    let id = String::from_utf8(victim.run("CLIENT ID")).unwrap();
+    let id = id.trim_start_matches(':').trim();
+    assert_eq!(killer.run(&format!("CLIENT KILL ID {id}")), b":1\r\n");
+    assert!(victim.is_closed(Duration::from_secs(5)));
+    assert_eq!(killer.run("PING"), b"+PONG\r\n");
+    // The old form, by address, and killing oneself after the reply.
+    let mut other = server.connect();
+    let addr = other.stream.local_addr().unwrap().to_string();
+    assert_eq!(killer.run(&format!("CLIENT KILL {addr}")), b"+OK\r\n");
+    assert!(other.is_closed(Duration::from_secs(5)));
+    assert_eq!(killer.run("CLIENT KILL SKIPME no ID 999999"), b":0\r\n");
+    let me = killer.stream.local_addr().unwrap().to_string();
+    assert_eq!(
+        killer.run(&format!("CLIENT KILL ADDR {me} SKIPME no")),
+        b":1\r\n"
+    );
+    assert!(killer.is_closed(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_thousand_clients_at_once() {
+    let server = ServerProcess::rudis(&[]);
+    let mut conns: Vec<Conn> = (0..1000).map(|_| server.connect()).collect();
+    for (i, conn) in conns.iter_mut().enumerate() {
+        conn.send(&encode(&[b"ECHO", i.to_string().as_bytes()]));
+    }
+    for (i, conn) in conns.iter_mut().enumerate() {
+        let expected = format!("${}\r\n{i}\r\n", i.to_string().len());
+        assert_eq!(conn.read_reply(), expected.as_bytes());
+    }
+    let info = String::from_utf8(conns[0].run("INFO clients")).unwrap();
+    assert!(info.contains("connected_clients:1000\r\n"), "{info}");
+}
+
+#[test]
+fn a_client_that_never_reads_does_not_stall_others() {
+    let server = ServerProcess::rudis(&[]);
+    // The hog pipelines megabytes of ECHO and never reads a reply: its
+    // socket buffers fill, and the server must keep serving everyone else.
+    let hog = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    hog.set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let payload = vec![b'x'; 1000];
+    let request = encode(&[b"ECHO", &payload]).repeat(1000);
+    let writer = std::thread::spawn(move || {
+        let mut hog = hog;
+        let mut sent = 0usize;
+        for _ in 0..32 {
+            match hog.write_all(&request) {
+                Ok(()) => sent += request.len(),
+                Err(_) => break,
+            }
+        }
+        (hog, sent)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let mut polite = server.connect();
+    for _ in 0..100 {
+        let started = Instant::now();
+        assert_eq!(polite.run("PING"), b"+PONG\r\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a PING took {:?}",
+            started.elapsed()
+        );
+    }
+    let (_hog, sent) = writer.join().unwrap();
+    assert!(
+        sent >= 1_000_000,
+        "the hog only managed to send {sent} bytes"
+    );
+}
+
+#[test]
+fn abrupt_disconnects_mid_command_leave_the_server_healthy() {
+    let server = ServerProcess::rudis(&[]);
+    for i in 0..200 {
+        let mut conn = server.connect();
+        let request = encode(&[b"ECHO", &vec![b'y'; 100_000]]);
+        let cut = (i * 7919) % request.len();
+        conn.send(&request[..cut]);
+        if i % 2 == 0 {
+            // Reset instead of FIN.
+            let sock = socket2::SockRef::from(&conn.stream);
+            let _ = sock.set_linger(Some(Duration::ZERO));
+        }
+        drop(conn);
+    }
+    let mut conn = server.connect();
+    assert_eq!(conn.run("PING"), b"+PONG\r\n");
+    std::thread::sleep(Duration::from_millis(200));
+    let info = String::from_utf8(conn.run("INFO clients")).unwrap();
+    assert!(info.contains("connected_clients:1\r\n"), "{info}");
+}
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let server = ServerProcess::rudis(&["--timeout", "1"]);
+    let mut idle = server.connect();
+    assert_eq!(idle.run("PING"), b"+PONG\r\n");
+    let started = Instant::now();
+    assert!(
+        idle.is_closed(Duration::from_secs(4)),
+        "idle client not closed"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[test]
+fn output_buffer_hard_limit_closes_the_client() {
+    let server = ServerProcess::rudis(&[]);
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.cmd(&[
+            b"CONFIG",
+            b"SET",
+            b"client-output-buffer-limit",
+            b"normal 1mb 0 0"
+        ]),
+        b"+OK\r\n"
+    );
+    // 20000 x 1 KB echoes and no reading: 20 MB of replies, more than the
+    // kernel's socket buffers hold, so the server's own buffer passes 1 MB.
+    let payload = vec![b'z'; 1024];
+    let mut reader = server.connect();
+    let request = encode(&[b"ECHO", &payload]).repeat(20_000);
+    reader.stream.set_nonblocking(false).unwrap();
+    let _ = reader.stream.write_all(&request);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut got = 0;
+    let closed = loop {
+        let mut buf = vec![0u8; 65536];
+        match std::io::Read::read(&mut reader.stream, &mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got += n,
+            Err(_) => break true,
+        }
+    };
+    assert!(
+        closed && got < 20_000 * 1032,
+        "client over the hard limit was served {got} bytes"
+    );
+    assert_eq!(conn.run("PING"), b"+PONG\r\n");
+}
+
+#[test]
+fn shutdown_command_stops_the_server_cleanly() {
+    let mut server = ServerProcess::rudis(&[]);
+    let mut conn = server.connect();
+    assert_eq!(conn.run("SHUTDOWN foo"), b"-ERR syntax error\r\n");
+    conn.send(b"SHUTDOWN NOSAVE\r\n");
+    assert_eq!(conn.read_to_eof(), b"");
+    assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
+}
+
+#[test]
+fn sigterm_and_sigint_shut_down_with_exit_code_zero() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let mut server = ServerProcess::rudis(&[]);
+        let mut conn = server.connect();
+        assert_eq!(conn.run("PING"), b"+PONG\r\n");
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(server.pid() as i32, signal) };
+        assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
+    }
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let server = ServerProcess::rudis(&[]);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rudis-server"))
+        .args(["--port", &server.port.to_string()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        log.contains("Address already in use") && log.contains("aborting"),
+        "{log}"
+    );
+}
+
+#[test]
+fn bad_directives_are_fatal_at_start() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rudis-server"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--nosuch", "1"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Bad directive or wrong number of arguments")
+    );
+    let out = run(&["--maxclients", "0"]);
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("argument must be between 1 and 4294967295 inclusive"));
+    let out = run(&["--version"]);
+    assert!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains("redis_version=7.0.15")
+    );
+    let dir = std::env::temp_dir().join(format!("rudis-conf-{}", std::process::id()));
+    std::fs::write(&dir, "# comment\nport 1\nhz \"20\"\n\nnosuch directive\n").unwrap();
+    let out = run(&[dir.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("at line 5") && err.contains(">>> 'nosuch directive'"),
+        "{err}"
+    );
+    std::fs::remove_file(dir).ok();
+}
+
+#[test]
+fn config_file_and_command_line_are_merged() {
+    let path = std::env::temp_dir().join(format!("rudis-merge-{}.conf", std::process::id()));
+    std::fs::write(&path, "timeout 30\nhz 20\nmaxclients 77\n").unwrap();
+    let server = ServerProcess::rudis(&[path.to_str().unwrap(), "--hz", "15"]);
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.run("CONFIG GET timeout"),
+        b"*2\r\n$7\r\ntimeout\r\n$2\r\n30\r\n"
+    );
+    assert_eq!(conn.run("CONFIG GET hz"), b"*2\r\n$2\r\nhz\r\n$2\r\n15\r\n");
+    let info = String::from_utf8(conn.run("INFO server")).unwrap();
+    assert!(
+        info.contains(&format!("config_file:{}", path.display())),
+        "{info}"
+    );
+    std::fs::remove_file(path).ok();
+}

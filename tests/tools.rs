@@ -1,0 +1,171 @@
+//! The real Redis tools against the real binary: redis-cli (one-shot,
+//! interactive through a pseudo-terminal, latency modes) and
+//! redis-benchmark (which aborts on any error reply).
+
+mod common;
+
+use common::ServerProcess;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn run(program: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} (installed by .ci/run): {e}"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// Runs a shell line under `script`, which gives it a pseudo-terminal, so
+/// redis-cli behaves as it does for a person at a terminal.
+fn in_terminal(shell_line: &str) -> String {
+    let out = Command::new("script")
+        .args(["-qfc", shell_line, "/dev/null"])
+        .env("TERM", "dumb")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    String::from_utf8_lossy(&out.stdout).replace('\r', "")
+}
+
+#[test]
+fn redis_cli_one_shot_commands() {
+    let server = ServerProcess::rudis(&[]);
+    let port = server.port.to_string();
+    assert_eq!(
+        run("redis-cli", &["-p", &port, "ping"]),
+        (true, "PONG\n".to_string())
+    );
+    assert_eq!(run("redis-cli", &["-p", &port, "echo", "a b"]).1, "a b\n");
+    let (_, info) = run("redis-cli", &["-p", &port, "info", "server"]);
+    assert!(info.contains("redis_version:7.0.15"), "{info}");
+    let (_, err) = run("redis-cli", &["-p", &port, "nosuch"]);
+    assert!(err.contains("ERR unknown command 'nosuch'"), "{err}");
+}
+
+#[test]
+fn redis_cli_interactive_session() {
+    let server = ServerProcess::rudis(&[]);
+    // The interactive client asks COMMAND DOCS at start for its help and
+    // hints; `help echo` shows what it got.
+    let mut child = Command::new("script")
+        .args([
+            "-qfc",
+            &format!("redis-cli -p {}", server.port),
+            "/dev/null",
+        ])
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut keyboard = child.stdin.take().unwrap();
+    for line in ["ping", "echo \"a b\"", "help echo", "quit"] {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        writeln!(keyboard, "{line}").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(
+        screen.contains(&format!("127.0.0.1:{}> ping\nPONG", server.port)),
+        "{screen}"
+    );
+    assert!(screen.contains("\"a b\""), "{screen}");
+    assert!(screen.contains("Echo the given string"), "{screen}");
+    assert!(screen.contains("connection"), "{screen}");
+}
+
+#[test]
+fn redis_cli_latency_modes() {
+    let server = ServerProcess::rudis(&[]);
+    let screen = in_terminal(&format!(
+        "timeout 2.5 redis-cli -p {} --latency-history -i 1",
+        server.port
+    ));
+    let windows = screen.matches("seconds range").count();
+    assert!(
+        windows >= 2,
+        "latency-history printed {windows} windows: {screen}"
+    );
+    assert!(
+        screen.contains("min: ") && screen.contains("samples)"),
+        "{screen}"
+    );
+    let (_, plain) = run(
+        "timeout",
+        &[
+            "1.5",
+            "redis-cli",
+            "-p",
+            &server.port.to_string(),
+            "--latency",
+        ],
+    );
+    let fields: Vec<&str> = plain.split_whitespace().collect();
+    assert_eq!(
+        fields.len(),
+        4,
+        "--latency prints min max avg samples: {plain}"
+    );
+    assert!(fields[3].parse::<u64>().unwrap() > 10, "{plain}");
+    let screen = in_terminal(&format!(
+        "timeout 2.5 redis-cli -p {} --latency-dist -i 1",
+        server.port
+    ));
+    assert!(screen.contains("milliseconds"), "{screen}");
+}
+
+fn assert_benchmark_clean(output: &str) {
+    assert!(
+        !output.to_lowercase().contains("error"),
+        "redis-benchmark reported an error: {output}"
+    );
+    for test in ["PING_INLINE", "PING_MBULK"] {
+        assert!(
+            output.contains(&format!("{test}: ")),
+            "no {test} result: {output}"
+        );
+    }
+}
+
+#[test]
+fn redis_benchmark_ping_is_error_free() {
+    let server = ServerProcess::rudis(&[]);
+    let port = server.port.to_string();
+    let (ok, output) = run(
+        "redis-benchmark",
+        &["-p", &port, "-t", "ping", "-n", "20000", "-q"],
+    );
+    assert!(ok, "{output}");
+    assert_benchmark_clean(&output);
+    let (ok, output) = run(
+        "redis-benchmark",
+        &["-p", &port, "-t", "ping", "-n", "100000", "-P", "16", "-q"],
+    );
+    assert!(ok, "{output}");
+    assert_benchmark_clean(&output);
+}
+
+#[test]
+fn redis_benchmark_with_a_thousand_clients() {
+    let server = ServerProcess::rudis(&[]);
+    let (ok, output) = run(
+        "redis-benchmark",
+        &[
+            "-p",
+            &server.port.to_string(),
+            "-t",
+            "ping",
+            "-n",
+            "20000",
+            "-c",
+            "1000",
+            "-q",
+        ],
+    );
+    assert!(ok, "{output}");
+    assert_benchmark_clean(&output);
+}
