@@ -53,6 +53,9 @@ pub struct Server {
     pending_reads: Vec<usize>,
     /// Clients to free at the end of this batch.
     closing: Vec<usize>,
+    /// An empty list kept for swapping with the ones above, so iterating
+    /// them allocates nothing.
+    spare_keys: Vec<usize>,
     next_cron: Instant,
     cron_ticks: u64,
 }
@@ -114,6 +117,7 @@ impl Server {
             pending_writes: Vec::new(),
             pending_reads: Vec::new(),
             closing: Vec::new(),
+            spare_keys: Vec::new(),
             next_cron: Instant::now(),
             cron_ticks: 0,
         })
@@ -149,7 +153,8 @@ impl Server {
                 }
                 return Err(e);
             }
-            let retry_reads = std::mem::take(&mut self.pending_reads);
+            let mut retry_reads = std::mem::take(&mut self.spare_keys);
+            std::mem::swap(&mut retry_reads, &mut self.pending_reads);
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.take_signals(),
@@ -164,9 +169,11 @@ impl Server {
                     }
                 }
             }
-            for key in retry_reads {
+            for &key in &retry_reads {
                 self.handle_readable(key, false);
             }
+            retry_reads.clear();
+            self.spare_keys = retry_reads;
             if Instant::now() >= self.next_cron {
                 self.cron();
             }
@@ -468,8 +475,11 @@ impl Server {
     /// Redis's `beforeSleep`: flush what commands queued, then free the
     /// clients this batch closed.
     fn before_sleep(&mut self) {
-        let pending = std::mem::take(&mut self.pending_writes);
-        for key in pending {
+        // Swap the list out (keeping both allocations) rather than take it:
+        // this runs every iteration and must not allocate.
+        let mut pending = std::mem::take(&mut self.spare_keys);
+        std::mem::swap(&mut pending, &mut self.pending_writes);
+        for &key in &pending {
             if let Some(client) = self.clients.get_mut(key) {
                 client.pending_write = false;
                 if !client.wants_writable {
@@ -477,10 +487,13 @@ impl Server {
                 }
             }
         }
-        let closing = std::mem::take(&mut self.closing);
-        for key in closing {
+        pending.clear();
+        std::mem::swap(&mut pending, &mut self.closing);
+        for &key in &pending {
             self.free_client(key);
         }
+        pending.clear();
+        self.spare_keys = pending;
     }
 
     fn free_client(&mut self, key: usize) {

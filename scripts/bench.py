@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Pinned A/B benchmark of rudis against redis-server with redis-benchmark.
+
+Both servers run pinned to CPU 0 and redis-benchmark to CPU 1. For every
+test and pipeline depth the servers are measured alternately (A B A B ...)
+for --rounds rounds, and the script prints the median requests per second,
+p50 and p99 latency of each, the rps ratio, and each server's own CPU time
+per request (user+sys from /proc/PID/stat across the run, divided by the
+requests): at c=50 redis-benchmark saturates its core, so rps alone hides
+how efficient a server is.
+
+    scripts/bench.py                                  # PING_INLINE, PING_MBULK at -P 1 and -P 16
+    scripts/bench.py --tests set,get --pipelines 16 --requests 1000000 --keyspace 1000000
+"""
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc):
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"server on port {port} exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"server on port {port} did not start")
+
+
+def start(name, port):
+    if name == "rudis":
+        binary = os.path.join(ROOT, "target", "release", "rudis-server")
+        cmd = [binary, "--port", str(port), "--save", "", "--loglevel", "warning"]
+    else:
+        cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
+               "--loglevel", "warning", "--dir", "/tmp"]
+    proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL)
+    wait_listening(port, proc)
+    return proc
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 (utime, stime) are at 11 and 12 after the comm field.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_benchmark(port, pid, test, pipeline, args):
+    cmd = ["taskset", "-c", "1", "redis-benchmark", "-p", str(port), "-t", test,
+           "-n", str(args.requests), "-c", str(args.clients), "-P", str(pipeline), "--csv"]
+    if args.keyspace:
+        cmd += ["-r", str(args.keyspace)]
+    if args.datasize:
+        cmd += ["-d", str(args.datasize)]
+    before = cpu_seconds(pid)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - before
+    rows = list(csv.DictReader(io.StringIO(out)))
+    if not rows:
+        sys.exit(f"redis-benchmark printed nothing for {test}: {out}")
+    row = rows[0]
+    return {
+        "rps": float(row["rps"]),
+        "p50": float(row["p50_latency_ms"]),
+        "p99": float(row["p99_latency_ms"]),
+        "cpu_us": cpu * 1e6 / args.requests,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tests", default="ping_inline,ping_mbulk")
+    parser.add_argument("--pipelines", default="1,16")
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--keyspace", type=int, default=0, help="redis-benchmark -r")
+    parser.add_argument("--datasize", type=int, default=0, help="redis-benchmark -d")
+    parser.add_argument("--no-build", action="store_true")
+    args = parser.parse_args()
+
+    for tool in ("taskset", "redis-benchmark", "redis-server"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is needed (apt-get install util-linux redis-server redis-tools)")
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+
+    servers = {}
+    for name in ("rudis", "redis"):
+        port = free_port()
+        servers[name] = (start(name, port), port)
+    try:
+        print(f"# {time.strftime('%Y-%m-%d %H:%M')}  requests={args.requests} clients={args.clients} "
+              f"rounds={args.rounds} keyspace={args.keyspace or '-'}")
+        header = (f"{'test':<14}{'P':>4}  {'server':<7}{'rps (median)':>14}{'p50 ms':>9}{'p99 ms':>9}"
+                  f"{'cpu us/req':>12}")
+        print(header)
+        for test in args.tests.split(","):
+            for pipeline in (int(p) for p in args.pipelines.split(",")):
+                results = {"rudis": [], "redis": []}
+                for _ in range(args.rounds):
+                    for name in ("rudis", "redis"):
+                        proc, port = servers[name]
+                        results[name].append(run_benchmark(port, proc.pid, test, pipeline, args))
+                medians = {}
+                for name in ("rudis", "redis"):
+                    med = {k: statistics.median(r[k] for r in results[name]) for k in results[name][0]}
+                    medians[name] = med
+                    print(f"{test:<14}{pipeline:>4}  {name:<7}{med['rps']:>14.0f}{med['p50']:>9.3f}"
+                          f"{med['p99']:>9.3f}{med['cpu_us']:>12.3f}")
+                ratio = medians["rudis"]["rps"] / medians["redis"]["rps"]
+                cpu_ratio = medians["rudis"]["cpu_us"] / medians["redis"]["cpu_us"]
+                print(f"{'':<18}rudis/redis: rps x{ratio:.2f}, cpu per request x{cpu_ratio:.2f}")
+        for name in ("rudis", "redis"):
+            print(f"# {name} RSS after the run: {memory_kib(servers[name][0].pid)} KiB")
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()
