@@ -14,6 +14,10 @@ pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is
 pub const CLIENT_NAME_CHARS: &str =
     "ERR Client names cannot contain spaces, newlines or special characters.";
 pub const CLIENT_ID_POSITIVE: &str = "ERR client-id should be greater than 0";
+pub const NOT_A_FLOAT: &str = "ERR value is not a valid float";
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 /// Redis caps quoted user input in error messages at this many bytes.
@@ -55,4 +59,9 @@ pub fn unknown_subcommand(sub: &[u8], command: &str) -> Vec<u8> {
 /// `ERR wrong number of arguments for 'config|get' command`
 pub fn wrong_arity(full_name: &str) -> String {
     format!("ERR wrong number of arguments for '{full_name}' command")
+}
+
+/// `ERR invalid expire time in 'set' command`
+pub fn invalid_expire_time(command: &str) -> String {
+    format!("ERR invalid expire time in '{command}' command")
 }

@@ -39,6 +39,10 @@ const RESERVED_FDS: u64 = 32;
 /// A query buffer bigger than this is released when the client goes idle.
 const QUERY_BUFFER_KEEP: usize = 32 * 1024;
 
+/// Redis's `ACTIVE_EXPIRE_CYCLE_FAST_DURATION` and the pause between fast cycles.
+const FAST_EXPIRE_BUDGET: Duration = Duration::from_millis(1);
+const FAST_EXPIRE_PERIOD: Duration = Duration::from_millis(2);
+
 const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
 
 pub struct Server {
@@ -58,6 +62,9 @@ pub struct Server {
     spare_keys: Vec<usize>,
     next_cron: Instant,
     cron_ticks: u64,
+    /// The last expire cycle ran out of time: expired keys remain.
+    expire_backlog: bool,
+    last_fast_expire: Instant,
 }
 
 impl Server {
@@ -120,6 +127,8 @@ impl Server {
             spare_keys: Vec::new(),
             next_cron: Instant::now(),
             cron_ticks: 0,
+            expire_backlog: false,
+            last_fast_expire: Instant::now(),
         })
     }
 
@@ -339,6 +348,7 @@ impl Server {
                         clients: &mut self.clients,
                         me: key,
                         reply: &mut reply,
+                        now_ms: 0,
                     };
                     cmd::dispatch(&mut ctx, parser.args());
                     if self.clients[key].closing != Closing::No {
@@ -475,6 +485,12 @@ impl Server {
     /// Redis's `beforeSleep`: flush what commands queued, then free the
     /// clients this batch closed.
     fn before_sleep(&mut self) {
+        // Redis's fast expire cycle: while the cron could not keep up, spend
+        // up to 1 ms per iteration, at most every 2 ms.
+        if self.expire_backlog && self.last_fast_expire.elapsed() >= FAST_EXPIRE_PERIOD {
+            self.last_fast_expire = Instant::now();
+            self.active_expire(FAST_EXPIRE_BUDGET);
+        }
         // Swap the list out (keeping both allocations) rather than take it:
         // this runs every iteration and must not allocate.
         let mut pending = std::mem::take(&mut self.spare_keys);
@@ -522,9 +538,27 @@ impl Server {
         stats.ops.sample(stats.total_commands_processed, now);
         stats.input_bytes.sample(stats.total_net_input_bytes, now);
         stats.output_bytes.sample(stats.total_net_output_bytes, now);
+        self.active_expire(crate::db::expire_cycle_budget(hz));
         // Client checks once a second: idle timeout and buffer shrinking.
         if self.cron_ticks.is_multiple_of(u64::from(hz)) {
             self.clients_cron(now);
+        }
+    }
+
+    /// Deletes expired keys across the databases within `budget`
+    /// (Redis's `activeExpireCycle`); remembers whether the budget ran out,
+    /// so `before_sleep` can run short extra cycles while a backlog lasts.
+    fn active_expire(&mut self, budget: Duration) {
+        let deadline = Instant::now() + budget;
+        let now_ms = crate::state::unix_millis();
+        self.expire_backlog = false;
+        for db in &mut self.state.dbs {
+            let (deleted, out_of_time) = db.active_expire(now_ms, deadline);
+            self.state.stats.expired_keys += deleted;
+            if out_of_time {
+                self.expire_backlog = true;
+                break;
+            }
         }
     }
 

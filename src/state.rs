@@ -4,6 +4,7 @@
 //! down). The loop owns one `ServerState`; commands see it through `Ctx`.
 
 use crate::config::Config;
+use crate::db::Db;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Redis's `STATS_METRIC_SAMPLES`: instantaneous rates average this many
@@ -66,6 +67,8 @@ pub enum Shutdown {
 
 pub struct ServerState {
     pub config: Config,
+    /// The keyspace: `databases` numbered databases.
+    pub dbs: Vec<Db>,
     pub config_file: Option<String>,
     pub stats: Stats,
     pub started: Instant,
@@ -83,6 +86,7 @@ impl ServerState {
     pub fn new(config: Config, config_file: Option<String>) -> Self {
         Self {
             tcp_port: config.port,
+            dbs: (0..config.databases).map(|_| Db::default()).collect(),
             config,
             config_file,
             stats: Stats::default(),
@@ -99,6 +103,11 @@ impl ServerState {
         self.next_client_id += 1;
         id
     }
+}
+
+/// Current Unix time in milliseconds.
+pub fn unix_millis() -> i64 {
+    (unix_micros() / 1000) as i64
 }
 
 /// Current Unix time in microseconds.

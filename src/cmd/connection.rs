@@ -1,6 +1,6 @@
 //! Connection commands: PING, ECHO, QUIT, HELLO, SELECT.
 
-use super::{Command, Ctx};
+use super::{int_arg, Command, Ctx};
 use crate::client::Closing;
 use crate::errors;
 use crate::protocol::parse_i64;
@@ -151,25 +151,8 @@ fn hello(ctx: &mut Ctx, args: Args) {
     reply.array(0);
 }
 
-/// Parses an argument as Redis's `getIntFromObjectOrReply` does: an error
-/// reply for a non-integer, another for one outside `i32`.
-pub fn int_arg(ctx: &mut Ctx, arg: &[u8]) -> Option<i32> {
-    let Some(value) = parse_i64(arg) else {
-        ctx.reply.error(errors::NOT_INTEGER);
-        return None;
-    };
-    match i32::try_from(value) {
-        Ok(v) => Some(v),
-        Err(_) => {
-            ctx.reply
-                .error("ERR value is out of range, value must between -2147483648 and 2147483647");
-            None
-        }
-    }
-}
-
 fn select(ctx: &mut Ctx, args: Args) {
-    let Some(index) = int_arg(ctx, args.get(1)) else {
+    let Some(index) = int_arg(ctx.reply, args.get(1), None) else {
         return;
     };
     match usize::try_from(index) {

@@ -71,6 +71,7 @@ pub fn info(ctx: &mut Ctx, args: Args) {
             "cluster" => {
                 section.field("cluster_enabled", 0);
             }
+            "keyspace" => keyspace(ctx, &mut section),
             _ => {}
         }
     }
@@ -297,4 +298,18 @@ fn cpu(s: &mut Section) {
         .field("used_cpu_user_children", "0.000000")
         .field("used_cpu_sys_main_thread", secs(usage.ru_stime))
         .field("used_cpu_user_main_thread", secs(usage.ru_utime));
+}
+
+fn keyspace(ctx: &Ctx, s: &mut Section) {
+    for (i, db) in ctx.state.dbs.iter().enumerate() {
+        if !db.is_empty() {
+            let line = format!(
+                "keys={},expires={},avg_ttl={}",
+                db.len(),
+                db.expires.len(),
+                db.avg_ttl
+            );
+            s.field(&format!("db{i}"), line);
+        }
+    }
 }

@@ -10,13 +10,16 @@
 mod client;
 mod connection;
 mod info;
+mod keys;
 mod server;
+mod string;
 
 use crate::client::Client;
+use crate::db::{Db, Value, WrongType};
 use crate::errors;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
-use crate::state::ServerState;
+use crate::state::{ServerState, Stats};
 use slab::Slab;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -28,12 +31,91 @@ pub struct Ctx<'a> {
     pub clients: &'a mut Slab<Client>,
     pub me: usize,
     pub reply: &'a mut Reply,
+    /// The command's time in unix ms, taken once as it starts (Redis's
+    /// `commandTimeSnapshot`): every expiry decision of one command agrees.
+    pub now_ms: i64,
 }
 
 impl Ctx<'_> {
     /// The client running the command.
     pub fn client(&mut self) -> &mut Client {
         &mut self.clients[self.me]
+    }
+
+    /// Index of the client's selected database.
+    pub fn db_index(&self) -> usize {
+        self.clients[self.me].db
+    }
+
+    /// The client's database, with lazy expiry and hit/miss accounting,
+    /// and the reply, borrowed side by side.
+    pub fn keys(&mut self) -> (Keys<'_>, &mut Reply) {
+        let db = self.clients[self.me].db;
+        let keys = Keys {
+            db: &mut self.state.dbs[db],
+            stats: &mut self.state.stats,
+            now_ms: self.now_ms,
+        };
+        (keys, &mut *self.reply)
+    }
+}
+
+/// Access to one database as commands need it: a key whose time has come
+/// is deleted when touched (Redis's `expireIfNeeded`), so it behaves as if
+/// it did not exist.
+pub struct Keys<'a> {
+    pub db: &'a mut Db,
+    pub stats: &'a mut Stats,
+    pub now_ms: i64,
+}
+
+impl Keys<'_> {
+    /// Deletes `key` if it has expired; true if it did.
+    pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        if self.db.is_expired(key, self.now_ms) {
+            self.db.remove(key);
+            self.stats.expired_keys += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Looks a key up for reading, counting keyspace hits and misses.
+    pub fn read(&mut self, key: &[u8]) -> Option<&Value> {
+        self.expire_if_needed(key);
+        let found = self.db.dict.get(key);
+        if found.is_some() {
+            self.stats.keyspace_hits += 1;
+        } else {
+            self.stats.keyspace_misses += 1;
+        }
+        found
+    }
+
+    /// Looks a key up for writing (no hit/miss accounting).
+    pub fn write(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.expire_if_needed(key);
+        self.db.dict.get_mut(key)
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.expire_if_needed(key);
+        self.db.dict.contains_key(key)
+    }
+
+    /// A string value for reading: `Ok(None)` if missing.
+    pub fn read_str(&mut self, key: &[u8]) -> Result<Option<&[u8]>, WrongType> {
+        match self.read(key) {
+            None => Ok(None),
+            Some(value) => value.as_str().map(|s| Some(&s[..])),
+        }
+    }
+
+    /// Deletes a live key; true if it existed.
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        self.expire_if_needed(key);
+        self.db.remove(key).is_some()
     }
 }
 
@@ -111,6 +193,8 @@ pub fn table() -> &'static [&'static Command] {
         all.extend(connection::COMMANDS.iter());
         all.extend(server::COMMANDS.iter());
         all.extend(client::COMMANDS.iter());
+        all.extend(keys::COMMANDS.iter());
+        all.extend(string::COMMANDS.iter());
         all
     })
 }
@@ -143,6 +227,7 @@ fn lookup_subcommand(parent: &'static Command, name: &[u8]) -> Option<&'static C
 /// Runs one command: lookup, arity check, handler, counters. Mirrors the
 /// checks at the top of Redis's `processCommand`.
 pub fn dispatch(ctx: &mut Ctx, args: Args) {
+    ctx.now_ms = crate::state::unix_millis();
     let start = ctx.reply.len();
     run(ctx, args);
     ctx.state.stats.total_commands_processed += 1;
@@ -172,6 +257,36 @@ fn run(ctx: &mut Ctx, args: Args) {
     }
     ctx.client().last_command = command.name;
     (command.handler)(ctx, args);
+}
+
+/// Parses an integer argument as Redis's `getLongLongFromObjectOrReply`.
+pub fn i64_arg(reply: &mut Reply, arg: &[u8]) -> Option<i64> {
+    let value = crate::protocol::parse_i64(arg);
+    if value.is_none() {
+        reply.error(errors::NOT_INTEGER);
+    }
+    value
+}
+
+/// Parses an `int` argument as Redis's `getIntFromObjectOrReply`: `message`,
+/// when given, replaces both the not-an-integer and the range error.
+pub fn int_arg(reply: &mut Reply, arg: &[u8], message: Option<&str>) -> Option<i32> {
+    let value = crate::protocol::parse_i64(arg).map(i32::try_from);
+    match (value, message) {
+        (Some(Ok(v)), _) => Some(v),
+        (_, Some(message)) => {
+            reply.error(message);
+            None
+        }
+        (None, None) => {
+            reply.error(errors::NOT_INTEGER);
+            None
+        }
+        (Some(Err(_)), None) => {
+            reply.error("ERR value is out of range, value must between -2147483648 and 2147483647");
+            None
+        }
+    }
 }
 
 /// The `HELP` reply of a container command: one status line per entry.

@@ -10,7 +10,7 @@ use crate::protocol::request::Args;
 use crate::protocol::Reply;
 use crate::state::{unix_micros, Shutdown};
 
-pub static COMMANDS: [Command; 6] = [
+pub static COMMANDS: [Command; 5] = [
     Command {
         name: "command",
         handler: command_all,
@@ -158,17 +158,6 @@ pub static COMMANDS: [Command; 6] = [
         ..Command::BASE
     },
     Command {
-        name: "dbsize",
-        handler: dbsize,
-        arity: 1,
-        flags: "readonly fast",
-        acl: "keyspace read fast",
-        tips: "request_policy:all_shards response_policy:agg_sum",
-        group: "server",
-        summary: "Return the number of keys in the selected database",
-        ..Command::BASE
-    },
-    Command {
         name: "time",
         handler: time,
         arity: 1,
@@ -312,27 +301,42 @@ fn command_info(ctx: &mut Ctx, args: Args) {
 }
 
 fn reply_command_docs(reply: &mut Reply, c: &Command) {
-    let fields: Vec<(&str, &str)> = [
+    // Redis's order: summary, since, group, complexity, doc_flags,
+    // deprecated_since, replaced_by, subcommands; empty ones are left out.
+    let head = [
         ("summary", c.summary),
         ("since", c.since),
         ("group", c.group),
         ("complexity", c.complexity),
+    ];
+    let tail = [
         ("deprecated_since", c.deprecated_since),
         ("replaced_by", c.replaced_by),
-    ]
-    .into_iter()
-    .filter(|(name, value)| !value.is_empty() || *name == "summary")
-    .collect();
+    ];
+    let present = |fields: &[(&str, &str)]| {
+        fields
+            .iter()
+            .filter(|(n, v)| !v.is_empty() || *n == "summary")
+            .count()
+    };
     let has_flags = !c.doc_flags.is_empty();
     let has_subs = !c.subcommands.is_empty();
-    reply.map(fields.len() + usize::from(has_flags) + usize::from(has_subs));
-    for (name, value) in fields {
-        reply.bulk(name.as_bytes());
-        reply.bulk(value.as_bytes());
+    reply.map(present(&head) + present(&tail) + usize::from(has_flags) + usize::from(has_subs));
+    for (name, value) in head {
+        if !value.is_empty() || name == "summary" {
+            reply.bulk(name.as_bytes());
+            reply.bulk(value.as_bytes());
+        }
     }
     if has_flags {
         reply.bulk(b"doc_flags");
         reply_status_set(reply, words(c.doc_flags));
+    }
+    for (name, value) in tail {
+        if !value.is_empty() {
+            reply.bulk(name.as_bytes());
+            reply.bulk(value.as_bytes());
+        }
     }
     if has_subs {
         reply.bulk(b"subcommands");
@@ -481,10 +485,6 @@ fn config_help(ctx: &mut Ctx, _args: Args) {
             "    Reset statistics reported by the INFO command.",
         ],
     );
-}
-
-fn dbsize(ctx: &mut Ctx, _args: Args) {
-    ctx.reply.int(0);
 }
 
 fn time(ctx: &mut Ctx, _args: Args) {

@@ -1,0 +1,1080 @@
+//! Generic key commands (DEL, EXISTS, TYPE, KEYS, SCAN, RANDOMKEY, RENAME,
+//! COPY, MOVE, TOUCH, OBJECT, MEMORY USAGE), expiry (EXPIRE family, TTL
+//! family, PERSIST) and whole databases (DBSIZE, SWAPDB, FLUSHDB,
+//! FLUSHALL).
+
+use super::{i64_arg, int_arg, reply_help, BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use crate::db::Value;
+use crate::errors;
+use crate::glob::glob_match;
+use crate::protocol::request::Args;
+
+pub static COMMANDS: [Command; 27] = [
+    Command {
+        name: "del",
+        handler: del,
+        arity: -2,
+        flags: "write",
+        acl: "keyspace write slow",
+        tips: "request_policy:multi_shard response_policy:agg_sum",
+        keys: (1, -1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RM delete", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
+        ],
+        group: "generic",
+        summary: "Delete a key",
+        complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
+        ..Command::BASE
+    },
+    Command {
+        name: "unlink",
+        handler: unlink,
+        arity: -2,
+        flags: "write fast",
+        acl: "keyspace write fast",
+        tips: "request_policy:multi_shard response_policy:agg_sum",
+        keys: (1, -1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RM delete", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
+        ],
+        group: "generic",
+        since: "4.0.0",
+        summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+        complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+        ..Command::BASE
+    },
+    Command {
+        name: "exists",
+        handler: exists,
+        arity: -2,
+        flags: "readonly fast",
+        acl: "keyspace read fast",
+        tips: "request_policy:multi_shard response_policy:agg_sum",
+        keys: (1, -1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
+        ],
+        group: "generic",
+        summary: "Determine if a key exists",
+        complexity: "O(N) where N is the number of keys to check.",
+        ..Command::BASE
+    },
+    Command {
+        name: "type",
+        handler: type_of,
+        arity: 2,
+        flags: "readonly fast",
+        acl: "keyspace read fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        summary: "Determine the type stored at key",
+        ..Command::BASE
+    },
+    Command {
+        name: "keys",
+        handler: keys,
+        arity: 2,
+        flags: "readonly",
+        acl: "keyspace read slow dangerous",
+        tips: "request_policy:all_shards nondeterministic_output_order",
+        group: "generic",
+        summary: "Find all keys matching the given pattern",
+        complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+        ..Command::BASE
+    },
+    Command {
+        name: "scan",
+        handler: scan,
+        arity: -2,
+        flags: "readonly",
+        acl: "keyspace read slow",
+        tips: "nondeterministic_output request_policy:special",
+        group: "generic",
+        since: "2.8.0",
+        summary: "Incrementally iterate the keys space",
+        complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        ..Command::BASE
+    },
+    Command {
+        name: "randomkey",
+        handler: randomkey,
+        arity: 1,
+        flags: "readonly",
+        acl: "keyspace read slow",
+        tips: "request_policy:all_shards nondeterministic_output",
+        group: "generic",
+        summary: "Return a random key from the keyspace",
+        ..Command::BASE
+    },
+    Command {
+        name: "rename",
+        handler: rename,
+        arity: 3,
+        flags: "write",
+        acl: "keyspace write slow",
+        keys: (1, 2, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        summary: "Rename a key",
+        ..Command::BASE
+    },
+    Command {
+        name: "renamenx",
+        handler: renamenx,
+        arity: 3,
+        flags: "write fast",
+        acl: "keyspace write fast",
+        keys: (1, 2, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+            KeySpec { notes: "", flags: "OW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        summary: "Rename a key, only if the new key does not exist",
+        ..Command::BASE
+    },
+    Command {
+        name: "copy",
+        handler: copy,
+        arity: -3,
+        flags: "write denyoom",
+        acl: "keyspace write slow",
+        keys: (1, 2, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        since: "6.2.0",
+        summary: "Copy a key",
+        complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        ..Command::BASE
+    },
+    Command {
+        name: "touch",
+        handler: touch,
+        arity: -2,
+        flags: "readonly fast",
+        acl: "keyspace read fast",
+        tips: "request_policy:multi_shard response_policy:agg_sum",
+        keys: (1, -1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
+        ],
+        group: "generic",
+        since: "3.2.1",
+        summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+        complexity: "O(N) where N is the number of keys that will be touched.",
+        ..Command::BASE
+    },
+    Command {
+        name: "object",
+        arity: -2,
+        acl: "slow",
+        group: "generic",
+        since: "2.2.3",
+        summary: "A container for object introspection commands",
+        complexity: "Depends on subcommand.",
+        subcommands: &[
+            Command {
+                name: "object|encoding",
+                handler: object_encoding,
+                arity: 3,
+                flags: "readonly",
+                acl: "keyspace read slow",
+                tips: "nondeterministic_output",
+                keys: (2, 2, 1),
+                key_specs: &[
+                    KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+                ],
+                group: "generic",
+                since: "2.2.3",
+                summary: "Inspect the internal encoding of a Redis object",
+                ..Command::BASE
+            },
+            Command {
+                name: "object|refcount",
+                handler: object_refcount,
+                arity: 3,
+                flags: "readonly",
+                acl: "keyspace read slow",
+                tips: "nondeterministic_output",
+                keys: (2, 2, 1),
+                key_specs: &[
+                    KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+                ],
+                group: "generic",
+                since: "2.2.3",
+                summary: "Get the number of references to the value of the key",
+                ..Command::BASE
+            },
+            Command {
+                name: "object|idletime",
+                handler: object_idletime,
+                arity: 3,
+                flags: "readonly",
+                acl: "keyspace read slow",
+                tips: "nondeterministic_output",
+                keys: (2, 2, 1),
+                key_specs: &[
+                    KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+                ],
+                group: "generic",
+                since: "2.2.3",
+                summary: "Get the time since a Redis object was last accessed",
+                ..Command::BASE
+            },
+            Command {
+                name: "object|freq",
+                handler: object_freq,
+                arity: 3,
+                flags: "readonly",
+                acl: "keyspace read slow",
+                tips: "nondeterministic_output",
+                keys: (2, 2, 1),
+                key_specs: &[
+                    KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+                ],
+                group: "generic",
+                since: "4.0.0",
+                summary: "Get the logarithmic access frequency counter of a Redis object",
+                ..Command::BASE
+            },
+            Command {
+                name: "object|help",
+                handler: object_help,
+                arity: 2,
+                flags: "loading stale",
+                acl: "keyspace slow",
+                group: "generic",
+                since: "6.2.0",
+                summary: "Show helpful text about the different subcommands",
+                ..Command::BASE
+            },
+        ],
+        ..Command::BASE
+    },
+    Command {
+        name: "expire",
+        handler: expire,
+        arity: -3,
+        flags: "write fast",
+        acl: "keyspace write fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        summary: "Set a key's time to live in seconds",
+        ..Command::BASE
+    },
+    Command {
+        name: "pexpire",
+        handler: pexpire,
+        arity: -3,
+        flags: "write fast",
+        acl: "keyspace write fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        since: "2.6.0",
+        summary: "Set a key's time to live in milliseconds",
+        ..Command::BASE
+    },
+    Command {
+        name: "expireat",
+        handler: expireat,
+        arity: -3,
+        flags: "write fast",
+        acl: "keyspace write fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        since: "1.2.0",
+        summary: "Set the expiration for a key as a UNIX timestamp",
+        ..Command::BASE
+    },
+    Command {
+        name: "pexpireat",
+        handler: pexpireat,
+        arity: -3,
+        flags: "write fast",
+        acl: "keyspace write fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        since: "2.6.0",
+        summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+        ..Command::BASE
+    },
+    Command {
+        name: "ttl",
+        handler: ttl,
+        arity: 2,
+        flags: "readonly fast",
+        acl: "keyspace read fast",
+        tips: "nondeterministic_output",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        summary: "Get the time to live for a key in seconds",
+        ..Command::BASE
+    },
+    Command {
+        name: "pttl",
+        handler: pttl,
+        arity: 2,
+        flags: "readonly fast",
+        acl: "keyspace read fast",
+        tips: "nondeterministic_output",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        since: "2.6.0",
+        summary: "Get the time to live for a key in milliseconds",
+        ..Command::BASE
+    },
+    Command {
+        name: "expiretime",
+        handler: expiretime,
+        arity: 2,
+        flags: "readonly fast",
+        acl: "keyspace read fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        since: "7.0.0",
+        summary: "Get the expiration Unix timestamp for a key",
+        ..Command::BASE
+    },
+    Command {
+        name: "pexpiretime",
+        handler: pexpiretime,
+        arity: 2,
+        flags: "readonly fast",
+        acl: "keyspace read fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        since: "7.0.0",
+        summary: "Get the expiration Unix timestamp for a key in milliseconds",
+        ..Command::BASE
+    },
+    Command {
+        name: "persist",
+        handler: persist,
+        arity: 2,
+        flags: "write fast",
+        acl: "keyspace write fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        since: "2.2.0",
+        summary: "Remove the expiration from a key",
+        ..Command::BASE
+    },
+    Command {
+        name: "move",
+        handler: move_key,
+        arity: 3,
+        flags: "write fast",
+        acl: "keyspace write fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "generic",
+        summary: "Move a key to another database",
+        ..Command::BASE
+    },
+    Command {
+        name: "swapdb",
+        handler: swapdb,
+        arity: 3,
+        flags: "write fast",
+        acl: "keyspace write fast dangerous",
+        group: "server",
+        since: "4.0.0",
+        summary: "Swaps two Redis databases",
+        complexity: "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+        ..Command::BASE
+    },
+    Command {
+        name: "flushdb",
+        handler: flushdb,
+        arity: -1,
+        flags: "write",
+        acl: "keyspace write slow dangerous",
+        tips: "request_policy:all_shards response_policy:all_succeeded",
+        group: "server",
+        summary: "Remove all keys from the current database",
+        complexity: "O(N) where N is the number of keys in the selected database",
+        ..Command::BASE
+    },
+    Command {
+        name: "flushall",
+        handler: flushall,
+        arity: -1,
+        flags: "write",
+        acl: "keyspace write slow dangerous",
+        tips: "request_policy:all_shards response_policy:all_succeeded",
+        group: "server",
+        summary: "Remove all keys from all databases",
+        complexity: "O(N) where N is the total number of keys in all databases",
+        ..Command::BASE
+    },
+    Command {
+        name: "memory",
+        arity: -2,
+        acl: "slow",
+        group: "server",
+        since: "4.0.0",
+        summary: "A container for memory diagnostics commands",
+        complexity: "Depends on subcommand.",
+        subcommands: &[
+            Command {
+                name: "memory|usage",
+                handler: memory_usage,
+                arity: -3,
+                flags: "readonly",
+                acl: "read slow",
+                keys: (2, 2, 1),
+                key_specs: &[
+                    KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+                ],
+                group: "server",
+                since: "4.0.0",
+                summary: "Estimate the memory usage of a key",
+                complexity: "O(N) where N is the number of samples.",
+                ..Command::BASE
+            },
+            Command {
+                name: "memory|help",
+                handler: memory_help,
+                arity: 2,
+                flags: "loading stale",
+                acl: "slow",
+                group: "server",
+                since: "4.0.0",
+                summary: "Show helpful text about the different subcommands",
+                ..Command::BASE
+            },
+        ],
+        ..Command::BASE
+    },
+    Command {
+        name: "dbsize",
+        handler: dbsize,
+        arity: 1,
+        flags: "readonly fast",
+        acl: "keyspace read fast",
+        tips: "request_policy:all_shards response_policy:agg_sum",
+        group: "server",
+        summary: "Return the number of keys in the selected database",
+        ..Command::BASE
+    },
+];
+
+fn del(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    let deleted = args.from(1).filter(|key| keys.delete(key)).count();
+    reply.int(deleted as i64);
+}
+
+fn unlink(ctx: &mut Ctx, args: Args) {
+    del(ctx, args);
+}
+
+fn exists(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    let found = args.from(1).filter(|key| keys.read(key).is_some()).count();
+    reply.int(found as i64);
+}
+
+fn touch(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    let found = args.from(1).filter(|key| keys.exists(key)).count();
+    reply.int(found as i64);
+}
+
+fn type_of(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    let name = keys.read(args.get(1)).map_or("none", Value::type_name);
+    reply.simple(name);
+}
+
+fn dbsize(ctx: &mut Ctx, _args: Args) {
+    let (keys, reply) = ctx.keys();
+    reply.int(keys.db.len() as i64);
+}
+
+fn keys(ctx: &mut Ctx, args: Args) {
+    let pattern = args.get(1);
+    let (keys, reply) = ctx.keys();
+    let now = keys.now_ms;
+    let all = pattern == b"*";
+    let matching: Vec<&[u8]> = keys
+        .db
+        .dict
+        .iter()
+        .filter(|(key, _)| all || glob_match(pattern, key, false))
+        .filter(|(key, _)| !keys.db.is_expired(key, now))
+        .map(|(key, _)| &key[..])
+        .collect();
+    reply.array(matching.len());
+    for key in matching {
+        reply.bulk(key);
+    }
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
+///
+/// The cursor counts positions still to visit in the dense key table,
+/// walked from the end towards 0 (see `db::dict`): every key present for
+/// the whole scan is returned at least once, however the table grows or
+/// shrinks in between.
+fn scan(ctx: &mut Ctx, args: Args) {
+    let Some(cursor) = std::str::from_utf8(args.get(1))
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        return ctx.reply.error("ERR invalid cursor");
+    };
+    let mut pattern: Option<&[u8]> = None;
+    let mut count: i64 = 10;
+    let mut type_filter: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let (option, more) = (args.get(i), args.len() - i - 1);
+        if option.eq_ignore_ascii_case(b"count") && more >= 1 {
+            let Some(n) = i64_arg(ctx.reply, args.get(i + 1)) else {
+                return;
+            };
+            if n < 1 {
+                return ctx.reply.error(errors::SYNTAX);
+            }
+            count = n;
+        } else if option.eq_ignore_ascii_case(b"match") && more >= 1 {
+            pattern = Some(args.get(i + 1)).filter(|p| *p != b"*");
+        } else if option.eq_ignore_ascii_case(b"type") && more >= 1 {
+            type_filter = Some(args.get(i + 1));
+        } else {
+            return ctx.reply.error(errors::SYNTAX);
+        }
+        i += 2;
+    }
+    let (mut keys, reply) = ctx.keys();
+    let len = keys.db.len() as u64;
+    let mut position = if cursor == 0 || cursor > len {
+        len
+    } else {
+        cursor
+    };
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let mut visited = 0;
+    while position > 0 && visited < count {
+        position -= 1;
+        visited += 1;
+        let Some((key, value)) = keys.db.dict.entry_at(position as usize) else {
+            continue;
+        };
+        if pattern.is_some_and(|p| !glob_match(p, key, false)) {
+            continue;
+        }
+        if type_filter.is_some_and(|t| !value.type_name().as_bytes().eq_ignore_ascii_case(t)) {
+            continue;
+        }
+        found.push(key.to_vec());
+    }
+    // Expired keys are dropped (and deleted) only after the walk, so the
+    // walk itself never moves entries around.
+    found.retain(|key| !keys.expire_if_needed(key));
+    reply.array(2);
+    reply.bulk_int(position as i64);
+    reply.array(found.len());
+    for key in &found {
+        reply.bulk(key);
+    }
+}
+
+fn randomkey(ctx: &mut Ctx, _args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    // Like Redis, give up on expired picks after a while rather than loop
+    // forever over a table full of keys about to expire.
+    for _ in 0..100 {
+        let len = keys.db.len();
+        if len == 0 {
+            break;
+        }
+        let Some((key, _)) = keys.db.dict.entry_at(random_below(len)) else {
+            break;
+        };
+        let key = key.to_vec();
+        if keys.expire_if_needed(&key) {
+            continue;
+        }
+        return reply.bulk(&key);
+    }
+    reply.null();
+}
+
+/// A random number below `n`, from a per-process xorshift generator.
+fn random_below(n: usize) -> usize {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(crate::state::unix_micros() | 1);
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        (x % n as u64) as usize
+    })
+}
+
+fn rename_generic(ctx: &mut Ctx, args: Args, only_if_new: bool) {
+    let (from, to) = (args.get(1), args.get(2));
+    let (mut keys, reply) = ctx.keys();
+    if keys.write(from).is_none() {
+        return reply.error(errors::NO_SUCH_KEY);
+    }
+    if from == to {
+        return if only_if_new {
+            reply.int(0)
+        } else {
+            reply.ok()
+        };
+    }
+    if only_if_new && keys.exists(to) {
+        return reply.int(0);
+    }
+    let expire = keys.db.expire_of(from);
+    let Some(value) = keys.db.remove(from) else {
+        return reply.error(errors::NO_SUCH_KEY);
+    };
+    keys.db.set(to, value, false);
+    if let Some(when) = expire {
+        keys.db.set_expire(to, when);
+    }
+    if only_if_new {
+        reply.int(1);
+    } else {
+        reply.ok();
+    }
+}
+
+fn rename(ctx: &mut Ctx, args: Args) {
+    rename_generic(ctx, args, false);
+}
+
+fn renamenx(ctx: &mut Ctx, args: Args) {
+    rename_generic(ctx, args, true);
+}
+
+/// Resolves a DB index argument: `Some(index)` if valid, else replies.
+fn db_arg(ctx: &mut Ctx, arg: &[u8]) -> Option<usize> {
+    let index = int_arg(ctx.reply, arg, None)?;
+    match usize::try_from(index) {
+        Ok(i) if i < ctx.state.dbs.len() => Some(i),
+        _ => {
+            ctx.reply.error(errors::DB_INDEX_OUT_OF_RANGE);
+            None
+        }
+    }
+}
+
+fn copy(ctx: &mut Ctx, args: Args) {
+    let (from, to) = (args.get(1), args.get(2));
+    let source_db = ctx.db_index();
+    let mut target_db = source_db;
+    let mut replace = false;
+    let mut j = 3;
+    while j < args.len() {
+        let option = args.get(j);
+        if option.eq_ignore_ascii_case(b"replace") {
+            replace = true;
+        } else if option.eq_ignore_ascii_case(b"db") && j + 1 < args.len() {
+            let Some(index) = db_arg(ctx, args.get(j + 1)) else {
+                return;
+            };
+            target_db = index;
+            j += 1;
+        } else {
+            return ctx.reply.error(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    if source_db == target_db && from == to {
+        return ctx.reply.error(errors::SAME_OBJECT);
+    }
+    let (mut keys, _) = ctx.keys();
+    let Some(value) = keys.read(from).map(Value::deep_copy) else {
+        return ctx.reply.int(0);
+    };
+    let expire = keys.db.expire_of(from);
+    let now = ctx.now_ms;
+    let target = &mut ctx.state.dbs[target_db];
+    if target.dict.contains_key(to) && !target.is_expired(to, now) && !replace {
+        return ctx.reply.int(0);
+    }
+    target.set(to, value, false);
+    if let Some(when) = expire {
+        target.set_expire(to, when);
+    }
+    ctx.reply.int(1);
+}
+
+fn move_key(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let Some(target_db) = db_arg(ctx, args.get(2)) else {
+        return;
+    };
+    let source_db = ctx.db_index();
+    if source_db == target_db {
+        return ctx.reply.error(errors::SAME_OBJECT);
+    }
+    let (mut keys, _) = ctx.keys();
+    if keys.write(key).is_none() {
+        return ctx.reply.int(0);
+    }
+    let now = ctx.now_ms;
+    let target = &ctx.state.dbs[target_db];
+    if target.dict.contains_key(key) && !target.is_expired(key, now) {
+        return ctx.reply.int(0);
+    }
+    let source = &mut ctx.state.dbs[source_db];
+    let expire = source.expire_of(key);
+    let Some(value) = source.remove(key) else {
+        return ctx.reply.int(0);
+    };
+    let target = &mut ctx.state.dbs[target_db];
+    target.set(key, value, false);
+    if let Some(when) = expire {
+        target.set_expire(key, when);
+    }
+    ctx.reply.int(1);
+}
+
+fn swapdb(ctx: &mut Ctx, args: Args) {
+    let Some(a) = int_arg(ctx.reply, args.get(1), Some("ERR invalid first DB index")) else {
+        return;
+    };
+    let Some(b) = int_arg(ctx.reply, args.get(2), Some("ERR invalid second DB index")) else {
+        return;
+    };
+    let count = ctx.state.dbs.len();
+    match (usize::try_from(a), usize::try_from(b)) {
+        (Ok(a), Ok(b)) if a < count && b < count => {
+            ctx.state.dbs.swap(a, b);
+            ctx.reply.ok();
+        }
+        _ => ctx.reply.error(errors::DB_INDEX_OUT_OF_RANGE),
+    }
+}
+
+/// `[ASYNC|SYNC]` of FLUSHDB and FLUSHALL; rudis always frees at once.
+fn flush_mode_ok(ctx: &mut Ctx, args: &Args) -> bool {
+    let ok = match args.len() {
+        1 => true,
+        2 => {
+            args.get(1).eq_ignore_ascii_case(b"sync") || args.get(1).eq_ignore_ascii_case(b"async")
+        }
+        _ => false,
+    };
+    if !ok {
+        ctx.reply.error(errors::SYNTAX);
+    }
+    ok
+}
+
+fn flushdb(ctx: &mut Ctx, args: Args) {
+    if flush_mode_ok(ctx, &args) {
+        let (keys, reply) = ctx.keys();
+        keys.db.clear();
+        reply.ok();
+    }
+}
+
+fn flushall(ctx: &mut Ctx, args: Args) {
+    if flush_mode_ok(ctx, &args) {
+        ctx.state.dbs.iter_mut().for_each(|db| db.clear());
+        ctx.reply.ok();
+    }
+}
+
+/// EXPIRE's NX/XX/GT/LT flags (Redis's `parseExtendedExpireArgumentsOrReply`).
+#[derive(Default)]
+struct ExpireFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+fn parse_expire_flags(ctx: &mut Ctx, args: &Args) -> Option<ExpireFlags> {
+    let mut f = ExpireFlags::default();
+    for option in args.from(3) {
+        let lower = option.to_ascii_lowercase();
+        match &lower[..] {
+            b"nx" => f.nx = true,
+            b"xx" => f.xx = true,
+            b"gt" => f.gt = true,
+            b"lt" => f.lt = true,
+            _ => {
+                let mut message = b"ERR Unsupported option ".to_vec();
+                message.extend_from_slice(option);
+                ctx.reply.error_bytes(&message);
+                return None;
+            }
+        }
+    }
+    if f.nx && (f.xx || f.gt || f.lt) {
+        ctx.reply
+            .error("ERR NX and XX, GT or LT options at the same time are not compatible");
+        return None;
+    }
+    if f.gt && f.lt {
+        ctx.reply
+            .error("ERR GT and LT options at the same time are not compatible");
+        return None;
+    }
+    Some(f)
+}
+
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (Redis's `expireGenericCommand`):
+/// `relative` adds the command time; a time already past deletes the key.
+fn expire_generic(ctx: &mut Ctx, args: Args, seconds: bool, relative: bool, command: &str) {
+    let Some(flags) = parse_expire_flags(ctx, &args) else {
+        return;
+    };
+    let Some(mut when) = i64_arg(ctx.reply, args.get(2)) else {
+        return;
+    };
+    if seconds {
+        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+            return ctx.reply.error(&errors::invalid_expire_time(command));
+        }
+        when *= 1000;
+    }
+    let base = if relative { ctx.now_ms } else { 0 };
+    if when > i64::MAX - base {
+        return ctx.reply.error(&errors::invalid_expire_time(command));
+    }
+    when += base;
+    let key = args.get(1);
+    let now = ctx.now_ms;
+    let (mut keys, reply) = ctx.keys();
+    if keys.write(key).is_none() {
+        return reply.int(0);
+    }
+    let current = keys.db.expire_of(key);
+    let refused = (flags.nx && current.is_some())
+        || (flags.xx && current.is_none())
+        || (flags.gt && current.is_none_or(|c| when <= c))
+        || (flags.lt && current.is_some_and(|c| when >= c));
+    if refused {
+        return reply.int(0);
+    }
+    if when <= now {
+        keys.db.remove(key);
+    } else {
+        keys.db.set_expire(key, when);
+    }
+    reply.int(1);
+}
+
+fn expire(ctx: &mut Ctx, args: Args) {
+    expire_generic(ctx, args, true, true, "expire");
+}
+
+fn pexpire(ctx: &mut Ctx, args: Args) {
+    expire_generic(ctx, args, false, true, "pexpire");
+}
+
+fn expireat(ctx: &mut Ctx, args: Args) {
+    expire_generic(ctx, args, true, false, "expireat");
+}
+
+fn pexpireat(ctx: &mut Ctx, args: Args) {
+    expire_generic(ctx, args, false, false, "pexpireat");
+}
+
+/// TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 for a missing key, -1 for no
+/// expiry, else the remaining or absolute time.
+fn ttl_generic(ctx: &mut Ctx, args: Args, millis: bool, absolute: bool) {
+    let key = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    if !keys.exists(key) {
+        return reply.int(-2);
+    }
+    let Some(when) = keys.db.expire_of(key) else {
+        return reply.int(-1);
+    };
+    let value = match (absolute, millis) {
+        (true, true) => when,
+        (true, false) => when / 1000,
+        (false, true) => (when - keys.now_ms).max(0),
+        (false, false) => ((when - keys.now_ms).max(0) + 500) / 1000,
+    };
+    reply.int(value);
+}
+
+fn ttl(ctx: &mut Ctx, args: Args) {
+    ttl_generic(ctx, args, false, false);
+}
+
+fn pttl(ctx: &mut Ctx, args: Args) {
+    ttl_generic(ctx, args, true, false);
+}
+
+fn expiretime(ctx: &mut Ctx, args: Args) {
+    ttl_generic(ctx, args, false, true);
+}
+
+fn pexpiretime(ctx: &mut Ctx, args: Args) {
+    ttl_generic(ctx, args, true, true);
+}
+
+fn persist(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    let removed = keys.write(key).is_some() && keys.db.persist(key);
+    reply.int(i64::from(removed));
+}
+
+fn object_encoding(ctx: &mut Ctx, args: Args) {
+    let (keys, reply) = ctx.keys();
+    match keys
+        .db
+        .dict
+        .get(args.get(2))
+        .filter(|_| !keys.db.is_expired(args.get(2), keys.now_ms))
+    {
+        Some(value) => reply.bulk(value.encoding().as_bytes()),
+        None => reply.null(),
+    }
+}
+
+/// Redis shares the objects of small integers (0..9999) and reports
+/// INT_MAX references for them.
+fn object_refcount(ctx: &mut Ctx, args: Args) {
+    let (keys, reply) = ctx.keys();
+    match keys
+        .db
+        .dict
+        .get(args.get(2))
+        .filter(|_| !keys.db.is_expired(args.get(2), keys.now_ms))
+    {
+        Some(Value::Str(s))
+            if crate::protocol::parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) =>
+        {
+            reply.int(i64::from(i32::MAX))
+        }
+        Some(_) => reply.int(1),
+        None => reply.null(),
+    }
+}
+
+/// rudis keeps no per-key access clock (it would cost 8 bytes a key), so a
+/// key reads as just touched.
+fn object_idletime(ctx: &mut Ctx, args: Args) {
+    let (keys, reply) = ctx.keys();
+    match keys
+        .db
+        .dict
+        .get(args.get(2))
+        .filter(|_| !keys.db.is_expired(args.get(2), keys.now_ms))
+    {
+        Some(_) => reply.int(0),
+        None => reply.null(),
+    }
+}
+
+fn object_freq(ctx: &mut Ctx, args: Args) {
+    let (keys, reply) = ctx.keys();
+    match keys.db.dict.get(args.get(2)).filter(|_| !keys.db.is_expired(args.get(2), keys.now_ms)) {
+        Some(_) => reply.error(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+             Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ),
+        None => reply.null(),
+    }
+}
+
+fn object_help(ctx: &mut Ctx, _args: Args) {
+    reply_help(
+        ctx.reply,
+        "object",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    );
+}
+
+/// `MEMORY USAGE key [SAMPLES n]`: the entry in the table plus the value's
+/// heap bytes.
+fn memory_usage(ctx: &mut Ctx, args: Args) {
+    if args.len() == 5 && args.get(3).eq_ignore_ascii_case(b"samples") {
+        if i64_arg(ctx.reply, args.get(4)).is_none() {
+            return;
+        }
+    } else if args.len() != 3 {
+        return ctx.reply.error(errors::SYNTAX);
+    }
+    let key = args.get(2);
+    let (mut keys, reply) = ctx.keys();
+    let entry =
+        std::mem::size_of::<(crate::db::CompactBytes, Value)>() + std::mem::size_of::<u32>() + 1;
+    match keys.read(key) {
+        Some(value) => {
+            let key_heap = if key.len() > 22 { key.len() } else { 0 };
+            reply.int((entry + key_heap + value.memory_usage()) as i64)
+        }
+        None => reply.null(),
+    }
+}
+
+fn memory_help(ctx: &mut Ctx, _args: Args) {
+    reply_help(
+        ctx.reply,
+        "memory",
+        &[
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+        ],
+    );
+}

@@ -1,0 +1,784 @@
+//! String commands: GET, SET and its variants, MGET/MSET, the INCR family,
+//! APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE, GETDEL, GETEX, GETSET.
+
+use super::{i64_arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use crate::db::Value;
+use crate::errors;
+use crate::float::{add_long_double, FloatError};
+use crate::protocol::parse_i64;
+use crate::protocol::request::Args;
+
+pub static COMMANDS: [Command; 21] = [
+    Command {
+        name: "get",
+        handler: get,
+        arity: 2,
+        flags: "readonly fast",
+        acl: "read string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        summary: "Get the value of a key",
+        ..Command::BASE
+    },
+    Command {
+        name: "set",
+        handler: set,
+        arity: -3,
+        flags: "write denyoom",
+        acl: "write string slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "RW and ACCESS due to the optional `GET` argument", flags: "RW access update variable_flags", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        summary: "Set the string value of a key",
+        ..Command::BASE
+    },
+    Command {
+        name: "setnx",
+        handler: setnx,
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "write string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "OW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        summary: "Set the value of a key, only if the key does not exist",
+        ..Command::BASE
+    },
+    Command {
+        name: "setex",
+        handler: setex,
+        arity: 4,
+        flags: "write denyoom",
+        acl: "write string slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        since: "2.0.0",
+        summary: "Set the value and expiration of a key",
+        ..Command::BASE
+    },
+    Command {
+        name: "psetex",
+        handler: psetex,
+        arity: 4,
+        flags: "write denyoom",
+        acl: "write string slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        since: "2.6.0",
+        summary: "Set the value and expiration in milliseconds of a key",
+        ..Command::BASE
+    },
+    Command {
+        name: "mget",
+        handler: mget,
+        arity: -2,
+        flags: "readonly fast",
+        acl: "read string fast",
+        tips: "request_policy:multi_shard",
+        keys: (1, -1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
+        ],
+        group: "string",
+        summary: "Get the values of all the given keys",
+        complexity: "O(N) where N is the number of keys to retrieve.",
+        ..Command::BASE
+    },
+    Command {
+        name: "mset",
+        handler: mset,
+        arity: -3,
+        flags: "write denyoom",
+        acl: "write string slow",
+        tips: "request_policy:multi_shard response_policy:all_succeeded",
+        keys: (1, -1, 2),
+        key_specs: &[
+            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 2, 0) },
+        ],
+        group: "string",
+        since: "1.0.1",
+        summary: "Set multiple keys to multiple values",
+        complexity: "O(N) where N is the number of keys to set.",
+        ..Command::BASE
+    },
+    Command {
+        name: "msetnx",
+        handler: msetnx,
+        arity: -3,
+        flags: "write denyoom",
+        acl: "write string slow",
+        tips: "request_policy:multi_shard response_policy:agg_min",
+        keys: (1, -1, 2),
+        key_specs: &[
+            KeySpec { notes: "", flags: "OW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 2, 0) },
+        ],
+        group: "string",
+        since: "1.0.1",
+        summary: "Set multiple keys to multiple values, only if none of the keys exist",
+        complexity: "O(N) where N is the number of keys to set.",
+        ..Command::BASE
+    },
+    Command {
+        name: "incr",
+        handler: incr,
+        arity: 2,
+        flags: "write denyoom fast",
+        acl: "write string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        summary: "Increment the integer value of a key by one",
+        ..Command::BASE
+    },
+    Command {
+        name: "decr",
+        handler: decr,
+        arity: 2,
+        flags: "write denyoom fast",
+        acl: "write string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        summary: "Decrement the integer value of a key by one",
+        ..Command::BASE
+    },
+    Command {
+        name: "incrby",
+        handler: incrby,
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "write string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        summary: "Increment the integer value of a key by the given amount",
+        ..Command::BASE
+    },
+    Command {
+        name: "decrby",
+        handler: decrby,
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "write string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        summary: "Decrement the integer value of a key by the given number",
+        ..Command::BASE
+    },
+    Command {
+        name: "incrbyfloat",
+        handler: incrbyfloat,
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "write string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        since: "2.6.0",
+        summary: "Increment the float value of a key by the given amount",
+        ..Command::BASE
+    },
+    Command {
+        name: "append",
+        handler: append,
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "write string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        since: "2.0.0",
+        summary: "Append a value to a key",
+        complexity: "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
+        ..Command::BASE
+    },
+    Command {
+        name: "strlen",
+        handler: strlen,
+        arity: 2,
+        flags: "readonly fast",
+        acl: "read string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        since: "2.2.0",
+        summary: "Get the length of the value stored in a key",
+        ..Command::BASE
+    },
+    Command {
+        name: "getrange",
+        handler: getrange,
+        arity: 4,
+        flags: "readonly",
+        acl: "read string slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        since: "2.4.0",
+        summary: "Get a substring of the string stored at a key",
+        complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        ..Command::BASE
+    },
+    Command {
+        name: "substr",
+        handler: substr,
+        arity: 4,
+        flags: "readonly",
+        acl: "read string slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        summary: "Get a substring of the string stored at a key",
+        complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        doc_flags: "deprecated",
+        deprecated_since: "2.0.0",
+        replaced_by: "`GETRANGE`",
+        ..Command::BASE
+    },
+    Command {
+        name: "setrange",
+        handler: setrange,
+        arity: 4,
+        flags: "write denyoom",
+        acl: "write string slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        since: "2.2.0",
+        summary: "Overwrite part of a string at key starting at the specified offset",
+        complexity: "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+        ..Command::BASE
+    },
+    Command {
+        name: "getdel",
+        handler: getdel,
+        arity: 2,
+        flags: "write fast",
+        acl: "write string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        since: "6.2.0",
+        summary: "Get the value of a key and delete the key",
+        ..Command::BASE
+    },
+    Command {
+        name: "getex",
+        handler: getex,
+        arity: -2,
+        flags: "write fast",
+        acl: "write string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "RW and UPDATE because it changes the TTL", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        since: "6.2.0",
+        summary: "Get the value of a key and optionally set its expiration",
+        ..Command::BASE
+    },
+    Command {
+        name: "getset",
+        handler: getset,
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "write string fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "string",
+        summary: "Set the string value of a key and return its old value",
+        doc_flags: "deprecated",
+        deprecated_since: "6.2.0",
+        replaced_by: "`SET` with the `!GET` argument",
+        ..Command::BASE
+    },
+];
+
+fn get(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    match keys.read_str(args.get(1)) {
+        Ok(Some(value)) => reply.bulk(value),
+        Ok(None) => reply.null(),
+        Err(_) => reply.error(errors::WRONGTYPE),
+    }
+}
+
+/// Expiry options of SET and GETEX (Redis's `parseExtendedStringArgumentsOrReply`).
+#[derive(Default, Clone, Copy)]
+struct SetOptions<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keep_ttl: bool,
+    persist: bool,
+    /// The expire argument and whether it is in seconds / absolute.
+    expire: Option<(&'a [u8], Unit)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+/// Parses SET's (`for_set`) or GETEX's options from argument `from` on.
+fn parse_options<'a>(args: &Args<'a>, from: usize, for_set: bool) -> Option<SetOptions<'a>> {
+    let mut o = SetOptions::default();
+    let mut j = from;
+    while j < args.len() {
+        let opt = args.get(j);
+        let next = (j + 1 < args.len()).then(|| args.get(j + 1));
+        let is = |name: &[u8]| opt.eq_ignore_ascii_case(name);
+        let has_expire = o.expire.is_some();
+        let other_expire = |unit: Unit| o.expire.is_some_and(|(_, u)| u != unit);
+        if for_set && is(b"nx") && !o.xx {
+            o.nx = true;
+        } else if for_set && is(b"xx") && !o.nx {
+            o.xx = true;
+        } else if for_set && is(b"get") {
+            o.get = true;
+        } else if for_set && is(b"keepttl") && !o.persist && !has_expire {
+            o.keep_ttl = true;
+        } else if !for_set && is(b"persist") && !has_expire && !o.keep_ttl {
+            o.persist = true;
+        } else if let (Some(unit), Some(value)) = (expire_unit(opt), next) {
+            if o.keep_ttl || o.persist || other_expire(unit) {
+                return None;
+            }
+            o.expire = Some((value, unit));
+            j += 1;
+        } else {
+            return None;
+        }
+        j += 1;
+    }
+    Some(o)
+}
+
+fn expire_unit(opt: &[u8]) -> Option<Unit> {
+    [
+        (&b"ex"[..], Unit::Ex),
+        (b"px", Unit::Px),
+        (b"exat", Unit::ExAt),
+        (b"pxat", Unit::PxAt),
+    ]
+    .into_iter()
+    .find(|(name, _)| opt.eq_ignore_ascii_case(name))
+    .map(|(_, unit)| unit)
+}
+
+/// Turns an expire argument into absolute unix ms, or replies Redis's error
+/// (`getExpireMillisecondsOrReply`).
+fn expire_at_ms(ctx: &mut Ctx, arg: &[u8], unit: Unit, command: &str) -> Option<i64> {
+    let value = i64_arg(ctx.reply, arg)?;
+    let seconds = matches!(unit, Unit::Ex | Unit::ExAt);
+    if value <= 0 || (seconds && value > i64::MAX / 1000) {
+        ctx.reply.error(&errors::invalid_expire_time(command));
+        return None;
+    }
+    let mut ms = if seconds { value * 1000 } else { value };
+    if matches!(unit, Unit::Ex | Unit::Px) {
+        ms = ms.wrapping_add(ctx.now_ms);
+    }
+    if ms <= 0 {
+        ctx.reply.error(&errors::invalid_expire_time(command));
+        return None;
+    }
+    Some(ms)
+}
+
+fn set(ctx: &mut Ctx, args: Args) {
+    let Some(options) = parse_options(&args, 3, true) else {
+        return ctx.reply.error(errors::SYNTAX);
+    };
+    let expire = match options.expire {
+        Some((arg, unit)) => match expire_at_ms(ctx, arg, unit, "set") {
+            Some(ms) => Some(ms),
+            None => return,
+        },
+        None => None,
+    };
+    let (key, value) = (args.get(1), args.get(2));
+    let (mut keys, reply) = ctx.keys();
+    if options.get {
+        match keys.read_str(key) {
+            Ok(Some(old)) => reply.bulk(old),
+            Ok(None) => reply.null(),
+            Err(_) => return reply.error(errors::WRONGTYPE),
+        }
+    }
+    let found = keys.exists(key);
+    if (options.nx && found) || (options.xx && !found) {
+        if !options.get {
+            reply.null();
+        }
+        return;
+    }
+    keys.db.set(key, Value::string(value), options.keep_ttl);
+    if let Some(when) = expire {
+        keys.db.set_expire(key, when);
+    }
+    if !options.get {
+        reply.ok();
+    }
+}
+
+fn setnx(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    if keys.exists(args.get(1)) {
+        reply.int(0);
+    } else {
+        keys.db.set(args.get(1), Value::string(args.get(2)), false);
+        reply.int(1);
+    }
+}
+
+fn set_with_expire(ctx: &mut Ctx, args: Args, unit: Unit, command: &str) {
+    let Some(when) = expire_at_ms(ctx, args.get(2), unit, command) else {
+        return;
+    };
+    let (keys, reply) = ctx.keys();
+    keys.db.set(args.get(1), Value::string(args.get(3)), false);
+    keys.db.set_expire(args.get(1), when);
+    reply.ok();
+}
+
+fn setex(ctx: &mut Ctx, args: Args) {
+    set_with_expire(ctx, args, Unit::Ex, "setex");
+}
+
+fn psetex(ctx: &mut Ctx, args: Args) {
+    set_with_expire(ctx, args, Unit::Px, "psetex");
+}
+
+fn mget(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    reply.array(args.len() - 1);
+    for key in args.from(1) {
+        match keys.read_str(key) {
+            Ok(Some(value)) => reply.bulk(value),
+            _ => reply.null(),
+        }
+    }
+}
+
+fn mset(ctx: &mut Ctx, args: Args) {
+    if args.len() % 2 == 0 {
+        return ctx.reply.error(&errors::wrong_arity("mset"));
+    }
+    let (keys, reply) = ctx.keys();
+    for i in (1..args.len()).step_by(2) {
+        keys.db
+            .set(args.get(i), Value::string(args.get(i + 1)), false);
+    }
+    reply.ok();
+}
+
+fn msetnx(ctx: &mut Ctx, args: Args) {
+    if args.len() % 2 == 0 {
+        return ctx.reply.error(&errors::wrong_arity("msetnx"));
+    }
+    let (mut keys, reply) = ctx.keys();
+    if (1..args.len()).step_by(2).any(|i| keys.exists(args.get(i))) {
+        return reply.int(0);
+    }
+    for i in (1..args.len()).step_by(2) {
+        keys.db
+            .set(args.get(i), Value::string(args.get(i + 1)), false);
+    }
+    reply.int(1);
+}
+
+/// INCR, DECR, INCRBY, DECRBY (Redis's `incrDecrCommand`). The TTL stays.
+fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
+    let (mut keys, reply) = ctx.keys();
+    let current = match keys.write(key) {
+        None => 0,
+        Some(value) => match value.as_str() {
+            Err(_) => return reply.error(errors::WRONGTYPE),
+            Ok(s) => match parse_i64(s) {
+                Some(n) => n,
+                None => return reply.error(errors::NOT_INTEGER),
+            },
+        },
+    };
+    let Some(next) = current.checked_add(delta) else {
+        return reply.error("ERR increment or decrement would overflow");
+    };
+    let mut digits = itoa::Buffer::new();
+    keys.db
+        .set(key, Value::string(digits.format(next).as_bytes()), true);
+    reply.int(next);
+}
+
+fn incr(ctx: &mut Ctx, args: Args) {
+    incr_by(ctx, args.get(1), 1);
+}
+
+fn decr(ctx: &mut Ctx, args: Args) {
+    incr_by(ctx, args.get(1), -1);
+}
+
+fn incrby(ctx: &mut Ctx, args: Args) {
+    if let Some(delta) = i64_arg(ctx.reply, args.get(2)) {
+        incr_by(ctx, args.get(1), delta);
+    }
+}
+
+fn decrby(ctx: &mut Ctx, args: Args) {
+    let Some(delta) = i64_arg(ctx.reply, args.get(2)) else {
+        return;
+    };
+    if delta == i64::MIN {
+        return ctx.reply.error("ERR decrement would overflow");
+    }
+    incr_by(ctx, args.get(1), -delta);
+}
+
+fn incrbyfloat(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    let current = match keys.write(key) {
+        None => None,
+        Some(value) => match value.as_str() {
+            Err(_) => return reply.error(errors::WRONGTYPE),
+            Ok(s) => Some(s.to_vec()),
+        },
+    };
+    match add_long_double(current.as_deref(), args.get(2)) {
+        Ok(text) => {
+            reply.bulk(&text);
+            keys.db.set(key, Value::Str(text.into()), true);
+        }
+        Err(FloatError::NotAFloat) => reply.error(errors::NOT_A_FLOAT),
+        Err(FloatError::NanOrInfinity) => {
+            reply.error("ERR increment would produce NaN or Infinity")
+        }
+    }
+}
+
+fn append(ctx: &mut Ctx, args: Args) {
+    let (key, tail) = (args.get(1), args.get(2));
+    let max = ctx.state.config.proto_max_bulk_len;
+    let (mut keys, reply) = ctx.keys();
+    let mut value = match keys.write(key) {
+        None => Vec::new(),
+        Some(existing) => match existing.as_str() {
+            Err(_) => return reply.error(errors::WRONGTYPE),
+            Ok(s) => s.to_vec(),
+        },
+    };
+    if (value.len() + tail.len()) as u64 > max {
+        return reply.error(errors::STRING_TOO_LONG);
+    }
+    value.extend_from_slice(tail);
+    let len = value.len();
+    keys.db.set(key, Value::Str(value.into()), true);
+    reply.int(len as i64);
+}
+
+fn strlen(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    match keys.read_str(args.get(1)) {
+        Ok(value) => reply.int(value.map_or(0, |v| v.len() as i64)),
+        Err(_) => reply.error(errors::WRONGTYPE),
+    }
+}
+
+/// The byte range GETRANGE returns for `start..=end` over `len` bytes, with
+/// Redis's clamping rules; `None` for an empty result.
+fn clamp_range(mut start: i64, mut end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    if start < 0 && end < 0 && start > end {
+        return None;
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        return None;
+    }
+    Some((start as usize, end as usize))
+}
+
+fn getrange(ctx: &mut Ctx, args: Args) {
+    let Some(start) = i64_arg(ctx.reply, args.get(2)) else {
+        return;
+    };
+    let Some(end) = i64_arg(ctx.reply, args.get(3)) else {
+        return;
+    };
+    let (mut keys, reply) = ctx.keys();
+    match keys.read_str(args.get(1)) {
+        Err(_) => reply.error(errors::WRONGTYPE),
+        Ok(None) => reply.bulk(b""),
+        Ok(Some(value)) => match clamp_range(start, end, value.len()) {
+            Some((from, to)) => reply.bulk(&value[from..=to]),
+            None => reply.bulk(b""),
+        },
+    }
+}
+
+fn substr(ctx: &mut Ctx, args: Args) {
+    getrange(ctx, args);
+}
+
+fn setrange(ctx: &mut Ctx, args: Args) {
+    let (key, patch) = (args.get(1), args.get(3));
+    let Some(offset) = i64_arg(ctx.reply, args.get(2)) else {
+        return;
+    };
+    if offset < 0 {
+        return ctx.reply.error("ERR offset is out of range");
+    }
+    let max = ctx.state.config.proto_max_bulk_len;
+    let (mut keys, reply) = ctx.keys();
+    let existing = match keys.write(key) {
+        None => None,
+        Some(value) => match value.as_str() {
+            Err(_) => return reply.error(errors::WRONGTYPE),
+            Ok(s) => Some(s.to_vec()),
+        },
+    };
+    if patch.is_empty() {
+        return reply.int(existing.map_or(0, |v| v.len() as i64));
+    }
+    if (offset as u64).saturating_add(patch.len() as u64) > max {
+        return reply.error(errors::STRING_TOO_LONG);
+    }
+    let had_key = existing.is_some();
+    let mut value = existing.unwrap_or_default();
+    let offset = offset as usize;
+    if value.len() < offset + patch.len() {
+        value.resize(offset + patch.len(), 0);
+    }
+    value[offset..offset + patch.len()].copy_from_slice(patch);
+    let len = value.len();
+    keys.db.set(key, Value::Str(value.into()), had_key);
+    reply.int(len as i64);
+}
+
+fn getdel(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    match keys.read_str(key) {
+        Err(_) => reply.error(errors::WRONGTYPE),
+        Ok(None) => reply.null(),
+        Ok(Some(value)) => {
+            reply.bulk(value);
+            keys.db.remove(key);
+        }
+    }
+}
+
+fn getex(ctx: &mut Ctx, args: Args) {
+    let Some(options) = parse_options(&args, 2, false) else {
+        return ctx.reply.error(errors::SYNTAX);
+    };
+    let key = args.get(1);
+    {
+        let (mut keys, reply) = ctx.keys();
+        match keys.read_str(key) {
+            Err(_) => return reply.error(errors::WRONGTYPE),
+            Ok(None) => return reply.null(),
+            Ok(Some(_)) => {}
+        }
+    }
+    let expire = match options.expire {
+        Some((arg, unit)) => match expire_at_ms(ctx, arg, unit, "getex") {
+            Some(ms) => Some((ms, unit)),
+            None => return,
+        },
+        None => None,
+    };
+    let now = ctx.now_ms;
+    let (keys, reply) = ctx.keys();
+    if let Some(Value::Str(value)) = keys.db.dict.get(key) {
+        reply.bulk(value);
+    }
+    match expire {
+        Some((when, Unit::ExAt | Unit::PxAt)) if when <= now => {
+            keys.db.remove(key);
+        }
+        Some((when, _)) => keys.db.set_expire(key, when),
+        None if options.persist => {
+            keys.db.persist(key);
+        }
+        None => {}
+    }
+}
+
+fn getset(ctx: &mut Ctx, args: Args) {
+    let (key, value) = (args.get(1), args.get(2));
+    let (mut keys, reply) = ctx.keys();
+    match keys.read_str(key) {
+        Err(_) => return reply.error(errors::WRONGTYPE),
+        Ok(Some(old)) => reply.bulk(old),
+        Ok(None) => reply.null(),
+    }
+    keys.db.set(key, Value::string(value), false);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clamp_range;
+
+    #[test]
+    fn getrange_clamping_follows_redis() {
+        assert_eq!(clamp_range(0, -1, 5), Some((0, 4)));
+        assert_eq!(clamp_range(-3, -1, 5), Some((2, 4)));
+        assert_eq!(clamp_range(-1, -3, 5), None);
+        assert_eq!(clamp_range(2, 100, 5), Some((2, 4)));
+        assert_eq!(clamp_range(-100, 1, 5), Some((0, 1)));
+        assert_eq!(clamp_range(3, 2, 5), None);
+        assert_eq!(clamp_range(0, 0, 0), None);
+    }
+}

@@ -1,0 +1,107 @@
+//! Floating-point string arithmetic with Redis's exact results.
+//!
+//! Redis does INCRBYFLOAT in C `long double` (80-bit on x86-64) and prints
+//! it with `%.17Lf`, which shows digits an `f64` cannot reproduce
+//! (`1000001.10000000000002274`). The arithmetic therefore runs in a few
+//! lines of C (`csrc/long_double.c`) against the platform's libc, like
+//! redis-server itself.
+
+use std::os::raw::{c_char, c_int};
+
+extern "C" {
+    fn rudis_long_double_add(
+        current: *const c_char,
+        current_len: usize,
+        increment: *const c_char,
+        increment_len: usize,
+        out: *mut c_char,
+        cap: usize,
+        out_len: *mut usize,
+    ) -> c_int;
+}
+
+/// Why an addition failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloatError {
+    /// `ERR value is not a valid float`
+    NotAFloat,
+    /// `ERR increment would produce NaN or Infinity`
+    NanOrInfinity,
+}
+
+/// Longest result text (Redis's `MAX_LONG_DOUBLE_CHARS`).
+const MAX_CHARS: usize = 5 * 1024;
+
+/// `current + increment` as Redis's INCRBYFLOAT computes and prints it;
+/// `current` is `None` for a missing key.
+pub fn add_long_double(current: Option<&[u8]>, increment: &[u8]) -> Result<Vec<u8>, FloatError> {
+    let mut out = vec![0u8; MAX_CHARS];
+    let mut len = 0usize;
+    let (current_ptr, current_len) = match current {
+        Some(bytes) => (bytes.as_ptr() as *const c_char, bytes.len()),
+        None => (std::ptr::null(), 0),
+    };
+    // SAFETY: every pointer comes with its length; the C side copies the
+    // inputs into bounded buffers and writes at most `out.len()` bytes.
+    let status = unsafe {
+        rudis_long_double_add(
+            current_ptr,
+            current_len,
+            increment.as_ptr() as *const c_char,
+            increment.len(),
+            out.as_mut_ptr() as *mut c_char,
+            out.len(),
+            &mut len,
+        )
+    };
+    match status {
+        0 => {
+            out.truncate(len);
+            Ok(out)
+        }
+        1 => Err(FloatError::NotAFloat),
+        _ => Err(FloatError::NanOrInfinity),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(a: &str, b: &str) -> String {
+        String::from_utf8(add_long_double(Some(a.as_bytes()), b.as_bytes()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn matches_redis_digits() {
+        assert_eq!(add("0.1", "0.2"), "0.3");
+        assert_eq!(add("10", "1.1"), "11.1");
+        assert_eq!(add("1000000", "1.1"), "1000001.10000000000002274");
+        assert_eq!(add("3.0e3", "2.0e2"), "3200");
+        assert_eq!(add("1.5", "-1.5"), "0");
+        assert_eq!(add("-0.1", "0"), "-0.1");
+        assert_eq!(add("1", "0x10"), "17");
+    }
+
+    #[test]
+    fn rejects_what_redis_rejects() {
+        assert_eq!(
+            add_long_double(Some(b"1 "), b"1"),
+            Err(FloatError::NotAFloat)
+        );
+        assert_eq!(
+            add_long_double(Some(b"1"), b" 1"),
+            Err(FloatError::NotAFloat)
+        );
+        assert_eq!(
+            add_long_double(Some(b"1"), b"nan"),
+            Err(FloatError::NotAFloat)
+        );
+        assert_eq!(add_long_double(Some(b"1"), b""), Err(FloatError::NotAFloat));
+        assert_eq!(
+            add_long_double(None, b"inf"),
+            Err(FloatError::NanOrInfinity)
+        );
+        assert_eq!(add_long_double(None, b"1.5").unwrap(), b"1.5");
+    }
+}
