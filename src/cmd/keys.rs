@@ -875,7 +875,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, seconds: bool, relative: bool, comm
         return;
     };
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return ctx.reply.error(&errors::invalid_expire_time(command));
         }
         when *= 1000;

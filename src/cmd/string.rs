@@ -503,7 +503,7 @@ fn mget(ctx: &mut Ctx, args: Args) {
 }
 
 fn mset(ctx: &mut Ctx, args: Args) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return ctx.reply.error(&errors::wrong_arity("mset"));
     }
     let (keys, reply) = ctx.keys();
@@ -515,7 +515,7 @@ fn mset(ctx: &mut Ctx, args: Args) {
 }
 
 fn msetnx(ctx: &mut Ctx, args: Args) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return ctx.reply.error(&errors::wrong_arity("msetnx"));
     }
     let (mut keys, reply) = ctx.keys();

@@ -135,7 +135,7 @@ impl Db {
             }
             rounds += 1;
             // Looking at the clock costs; do it every 16 rounds, as Redis.
-            if rounds % 16 == 0 && Instant::now() >= deadline {
+            if rounds.is_multiple_of(16) && Instant::now() >= deadline {
                 return (deleted, true);
             }
             if expired_in_round * 100 <= sample * EXPIRE_ACCEPTABLE_STALE {
