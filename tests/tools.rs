@@ -169,3 +169,88 @@ fn redis_benchmark_with_a_thousand_clients() {
     assert!(ok, "{output}");
     assert_benchmark_clean(&output);
 }
+
+#[test]
+fn redis_benchmark_keyspace_tests_are_error_free() {
+    let server = ServerProcess::rudis(&[]);
+    let (ok, output) = run(
+        "redis-benchmark",
+        &[
+            "-p",
+            &server.port.to_string(),
+            "-t",
+            "set,get,incr,mset",
+            "-n",
+            "50000",
+            "-r",
+            "100000",
+            "-P",
+            "16",
+            "-q",
+        ],
+    );
+    assert!(ok, "{output}");
+    assert!(!output.to_lowercase().contains("error"), "{output}");
+    for test in ["SET: ", "GET: ", "INCR: ", "MSET (10 keys): "] {
+        assert!(output.contains(test), "no {test} result: {output}");
+    }
+}
+
+/// Loads `count` keys `key:<i>` through `redis-cli --pipe` and checks its
+/// summary line.
+fn pipe_load(port: u16, count: usize, prefix: &str) {
+    let mut data = Vec::new();
+    for i in 0..count {
+        let key = format!("{prefix}:{i}");
+        data.extend(common::encode(&[b"SET", key.as_bytes(), b"some value"]));
+    }
+    let mut child = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "--pipe"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("errors: 0, replies: {count}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn redis_cli_pipe_scan_bigkeys_memkeys_and_stat() {
+    let server = ServerProcess::rudis(&[]);
+    let port = server.port.to_string();
+    pipe_load(server.port, 100_000, "key");
+    pipe_load(server.port, 10, "other");
+    assert_eq!(run("redis-cli", &["-p", &port, "dbsize"]).1, "100010\n");
+
+    let (_, scanned) = run("redis-cli", &["-p", &port, "--scan", "--pattern", "key:*"]);
+    let mut keys: Vec<&str> = scanned.lines().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 100_000);
+    assert!(keys.iter().all(|k| k.starts_with("key:")));
+
+    let (ok, big) = run("redis-cli", &["-p", &port, "--bigkeys"]);
+    assert!(ok, "{big}");
+    assert!(
+        big.contains("Sampled 100010 keys in the keyspace!"),
+        "{big}"
+    );
+    assert!(big.contains("100010 strings with 1000100 bytes"), "{big}");
+
+    let (ok, mem) = run("redis-cli", &["-p", &port, "--memkeys"]);
+    assert!(ok, "{mem}");
+    assert!(
+        mem.contains("Sampled 100010 keys in the keyspace!"),
+        "{mem}"
+    );
+    assert!(mem.contains("100010 strings with"), "{mem}");
+
+    let screen = in_terminal(&format!("timeout 2.5 redis-cli -p {port} --stat -i 1"));
+    assert!(screen.contains("keys       mem"), "{screen}");
+    assert!(screen.contains("100010"), "{screen}");
+}

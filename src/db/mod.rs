@@ -96,6 +96,7 @@ impl Db {
         loop {
             let len = self.expires.len();
             if len == 0 {
+                self.avg_ttl = 0;
                 return (deleted, false);
             }
             let mut expired_in_round = 0;

@@ -1,0 +1,183 @@
+//! Expiry through the real binary: lazy expiry on access, active expiry of
+//! keys nobody touches, and the INFO counters that report it. Waits are
+//! bounded polls, never fixed sleeps longer than needed.
+
+mod common;
+
+use common::{Conn, ServerProcess};
+use std::time::{Duration, Instant};
+
+/// Polls `check` every 10 ms until it holds or `within` passes.
+fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn info_field(conn: &mut Conn, section: &str, field: &str) -> String {
+    let info = String::from_utf8(conn.run(&format!("INFO {section}"))).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn an_expired_key_vanishes_on_access() {
+    let server = ServerProcess::rudis(&["--hz", "1"]);
+    let mut conn = server.connect();
+    assert_eq!(conn.run("SET k v PX 100"), b"+OK\r\n");
+    assert_eq!(conn.run("GET k"), b"$1\r\nv\r\n");
+    assert!(eventually(Duration::from_secs(2), || conn.run("GET k") == b"$-1\r\n"));
+    assert_eq!(conn.run("EXISTS k"), b":0\r\n");
+    assert_eq!(conn.run("TTL k"), b":-2\r\n");
+    assert_eq!(info_field(&mut conn, "stats", "expired_keys"), "1");
+}
+
+#[test]
+fn keys_nobody_touches_are_deleted_by_the_cron() {
+    let server = ServerProcess::rudis(&[]);
+    let mut conn = server.connect();
+    let mut pipeline = Vec::new();
+    for i in 0..20_000 {
+        let key = format!("t:{i}");
+        pipeline.extend(common::encode(&[
+            b"SET",
+            key.as_bytes(),
+            b"x",
+            b"PX",
+            b"200",
+        ]));
+    }
+    pipeline.extend(common::encode(&[b"SET", b"keeper", b"x"]));
+    conn.send(&pipeline);
+    for _ in 0..20_001 {
+        conn.read_reply();
+    }
+    assert_eq!(conn.run("DBSIZE"), b":20001\r\n");
+    assert!(
+        info_field(&mut conn, "keyspace", "db0").starts_with("keys=20001,expires=20000,avg_ttl=")
+    );
+    let started = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(5), || conn.run("DBSIZE") == b":1\r\n"),
+        "expired keys still counted: {:?}",
+        String::from_utf8_lossy(&conn.run("DBSIZE"))
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(info_field(&mut conn, "stats", "expired_keys"), "20000");
+    assert_eq!(
+        info_field(&mut conn, "keyspace", "db0"),
+        "keys=1,expires=0,avg_ttl=0"
+    );
+}
+
+#[test]
+fn hits_and_misses_are_counted() {
+    let server = ServerProcess::rudis(&[]);
+    let mut conn = server.connect();
+    conn.run("SET a 1");
+    conn.run("GET a");
+    conn.run("GET a");
+    conn.run("GET nothing");
+    conn.run("MGET a nothing nothing");
+    assert_eq!(info_field(&mut conn, "stats", "keyspace_hits"), "3");
+    assert_eq!(info_field(&mut conn, "stats", "keyspace_misses"), "3");
+    conn.run("CONFIG RESETSTAT");
+    assert_eq!(info_field(&mut conn, "stats", "keyspace_hits"), "0");
+}
+
+#[test]
+fn memory_comes_back_after_a_mass_expiry() {
+    let server = ServerProcess::rudis(&[]);
+    let mut conn = server.connect();
+    let before: u64 = info_field(&mut conn, "memory", "used_memory")
+        .parse()
+        .unwrap();
+    let mut pipeline = Vec::new();
+    for i in 0..50_000 {
+        let key = format!("m:{i}");
+        pipeline.extend(common::encode(&[
+            b"SET",
+            key.as_bytes(),
+            b"value",
+            b"PX",
+            b"100",
+        ]));
+    }
+    conn.send(&pipeline);
+    for _ in 0..50_000 {
+        conn.read_reply();
+    }
+    let loaded: u64 = info_field(&mut conn, "memory", "used_memory")
+        .parse()
+        .unwrap();
+    assert!(loaded > before + 2_000_000, "{before} -> {loaded}");
+    assert!(eventually(Duration::from_secs(5), || conn.run("DBSIZE") == b":0\r\n"));
+    let after: u64 = info_field(&mut conn, "memory", "used_memory")
+        .parse()
+        .unwrap();
+    assert!(
+        after < before + 200_000,
+        "used_memory {before} -> {loaded} -> {after}"
+    );
+}
+
+/// A key present for the whole scan is returned at least once, even while
+/// other keys are added and deleted between the SCAN calls.
+#[test]
+fn scan_returns_every_stable_key_while_the_table_changes() {
+    let server = ServerProcess::rudis(&[]);
+    let mut conn = server.connect();
+    let mut churn = server.connect();
+    let stable: Vec<String> = (0..2000).map(|i| format!("stable:{i}")).collect();
+    for key in &stable {
+        conn.run(&format!("SET {key} x"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut round = 0;
+    loop {
+        // Grow by 300 keys, then delete 250, between every call.
+        for i in 0..300 {
+            churn.run(&format!("SET churn:{round}:{i} x"));
+        }
+        for i in 0..250 {
+            churn.run(&format!("DEL churn:{round}:{i}"));
+        }
+        round += 1;
+        let reply = conn.run(&format!("SCAN {cursor} COUNT 50"));
+        let items = common::array_items(&reply);
+        cursor = String::from_utf8_lossy(&items[0])
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string();
+        for key in common::array_items(&items[1]) {
+            seen.insert(
+                String::from_utf8_lossy(&key)
+                    .lines()
+                    .nth(1)
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        if cursor == "0" {
+            break;
+        }
+        assert!(round < 10_000, "scan does not finish");
+    }
+    let missing: Vec<&String> = stable.iter().filter(|k| !seen.contains(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} stable keys never returned",
+        missing.len()
+    );
+}
