@@ -1,10 +1,10 @@
 //! Builds the one piece of C in rudis: INCRBYFLOAT's long double
-//! arithmetic (see csrc/long_double.c), with the `cc` crate.
+//! arithmetic (see csrc/floats.c), with the `cc` crate.
 
 fn main() {
-    println!("cargo:rerun-if-changed=csrc/long_double.c");
+    println!("cargo:rerun-if-changed=csrc/floats.c");
     cc::Build::new()
-        .file("csrc/long_double.c")
+        .file("csrc/floats.c")
         .warnings(true)
-        .compile("rudis_long_double");
+        .compile("rudis_floats");
 }

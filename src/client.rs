@@ -92,6 +92,18 @@ pub struct Client {
     pub peer_closed: bool,
     /// Since when the output has been over the soft limit.
     pub soft_limit_since: Option<Instant>,
+    /// Set while the client waits in a blocking command.
+    pub blocked: Option<Blocked>,
+}
+
+/// A client parked by BLPOP and friends: what it waits for, until when, and
+/// the command to run again when a key it waits on gets elements.
+pub struct Blocked {
+    pub db: usize,
+    pub keys: Vec<Vec<u8>>,
+    pub deadline: Option<Instant>,
+    pub command: Vec<u8>,
+    pub spans: Vec<(usize, usize)>,
 }
 
 impl Client {
@@ -121,6 +133,7 @@ impl Client {
             unread_input: false,
             peer_closed: false,
             soft_limit_since: None,
+            blocked: None,
         }
     }
 

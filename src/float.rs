@@ -1,10 +1,11 @@
-//! Floating-point string arithmetic with Redis's exact results.
+//! Floating-point parsing, formatting and arithmetic with Redis's exact
+//! results.
 //!
 //! Redis does INCRBYFLOAT in C `long double` (80-bit on x86-64) and prints
 //! it with `%.17Lf`, which shows digits an `f64` cannot reproduce
-//! (`1000001.10000000000002274`). The arithmetic therefore runs in a few
-//! lines of C (`csrc/long_double.c`) against the platform's libc, like
-//! redis-server itself.
+//! (`1000001.10000000000002274`), and replies scores with `%.17g` after
+//! parsing them with `strtod`. These run in a few lines of C
+//! (`csrc/floats.c`) against the platform's libc, like redis-server itself.
 
 use std::os::raw::{c_char, c_int};
 
@@ -18,6 +19,33 @@ extern "C" {
         cap: usize,
         out_len: *mut usize,
     ) -> c_int;
+    fn rudis_parse_double(s: *const c_char, len: usize, out: *mut f64) -> c_int;
+    fn rudis_format_double(value: f64, out: *mut c_char, cap: usize) -> usize;
+}
+
+/// Parses a score or float argument as Redis's `string2d` (C `strtod`):
+/// `inf` and hex floats are accepted, spaces, trailing junk and NaN are not.
+pub fn parse_double(bytes: &[u8]) -> Option<f64> {
+    let mut value = 0f64;
+    // SAFETY: the pointer comes with its length; C copies it into a bounded buffer.
+    let ok =
+        unsafe { rudis_parse_double(bytes.as_ptr() as *const c_char, bytes.len(), &mut value) };
+    (ok == 1).then_some(value)
+}
+
+/// Formats a double as Redis 7.0 replies it: `%.17g`, with `inf`/`-inf`.
+pub fn format_double(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let mut buf = [0u8; 64];
+    // SAFETY: C writes at most `buf.len()` bytes and returns the length.
+    let len = unsafe { rudis_format_double(value, buf.as_mut_ptr() as *mut c_char, buf.len()) };
+    String::from_utf8_lossy(&buf[..len]).into_owned()
 }
 
 /// Why an addition failed.
@@ -81,6 +109,20 @@ mod tests {
         assert_eq!(add("1.5", "-1.5"), "0");
         assert_eq!(add("-0.1", "0"), "-0.1");
         assert_eq!(add("1", "0x10"), "17");
+    }
+
+    #[test]
+    fn doubles_as_redis_prints_them() {
+        assert_eq!(format_double(1.5), "1.5");
+        assert_eq!(format_double(0.1), "0.10000000000000001");
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
+        assert_eq!(parse_double(b"+inf"), Some(f64::INFINITY));
+        assert_eq!(parse_double(b"1e"), None);
+        assert_eq!(parse_double(b" 1"), None);
+        assert_eq!(parse_double(b"nan"), None);
+        assert_eq!(parse_double(b"0x10"), Some(16.0));
     }
 
     #[test]

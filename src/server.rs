@@ -14,16 +14,18 @@
 //! `before_sleep`, after every event of the batch has been handled, so a
 //! stale event never reaches a slot reused by a new connection.
 
-use crate::client::{Client, Closing, ReadOutcome, WriteOutcome, MAX_READ_PER_ITERATION};
+use crate::client::{Blocked, Client, Closing, ReadOutcome, WriteOutcome, MAX_READ_PER_ITERATION};
 use crate::cmd::{self, Ctx};
 use crate::config::Config;
+use crate::protocol::request::Args;
 use crate::protocol::Parsed;
-use crate::state::{ServerState, Shutdown};
+use crate::state::{BlockRequest, ServerState, Shutdown};
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
+use std::collections::BTreeSet;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -62,6 +64,8 @@ pub struct Server {
     spare_keys: Vec<usize>,
     next_cron: Instant,
     cron_ticks: u64,
+    /// Deadlines of blocked clients: (when, slab key, client id).
+    block_deadlines: BTreeSet<(Instant, usize, u64)>,
     /// The last expire cycle ran out of time: expired keys remain.
     expire_backlog: bool,
     last_fast_expire: Instant,
@@ -127,6 +131,7 @@ impl Server {
             spare_keys: Vec::new(),
             next_cron: Instant::now(),
             cron_ticks: 0,
+            block_deadlines: BTreeSet::new(),
             expire_backlog: false,
             last_fast_expire: Instant::now(),
         })
@@ -151,8 +156,12 @@ impl Server {
                 return Ok(());
             }
             let now = Instant::now();
+            let mut wake_at = self.next_cron;
+            if let Some(&(when, _, _)) = self.block_deadlines.first() {
+                wake_at = wake_at.min(when);
+            }
             let timeout = if self.pending_reads.is_empty() {
-                self.next_cron.saturating_duration_since(now)
+                wake_at.saturating_duration_since(now)
             } else {
                 Duration::ZERO
             };
@@ -183,7 +192,11 @@ impl Server {
             }
             retry_reads.clear();
             self.spare_keys = retry_reads;
-            if Instant::now() >= self.next_cron {
+            let now = Instant::now();
+            if !self.block_deadlines.is_empty() {
+                self.expire_blocked_clients(now);
+            }
+            if now >= self.next_cron {
                 self.cron();
             }
         }
@@ -309,6 +322,7 @@ impl Server {
         }
         if total > 0 {
             self.process_input(key);
+            self.serve_ready_keys();
         }
         if eof {
             debug!("Client closed connection");
@@ -324,6 +338,10 @@ impl Server {
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
+        if client.blocked.is_some() {
+            // Input waits in the query buffer until the client is unblocked.
+            return;
+        }
         // The parser and the reply leave the client while commands run, so
         // that a command can look at every client (CLIENT LIST) while the
         // arguments it runs with stay borrowed from the query buffer.
@@ -351,6 +369,10 @@ impl Server {
                         now_ms: 0,
                     };
                     cmd::dispatch(&mut ctx, parser.args());
+                    if let Some(request) = self.state.block_request.take() {
+                        self.park(key, request, parser.args());
+                        break;
+                    }
                     if self.clients[key].closing != Closing::No {
                         break;
                     }
@@ -367,6 +389,136 @@ impl Server {
         for victim in killed {
             self.close(victim, Closing::Now);
         }
+    }
+
+    /// Parks a client whose blocking command found nothing: it waits on
+    /// `request.keys` (FIFO per key) until one gets elements or the
+    /// timeout passes (Redis's `blockForKeys`).
+    fn park(&mut self, key: usize, request: BlockRequest, args: Args) {
+        let deadline = request.timeout.map(|t| Instant::now() + t);
+        let client = &mut self.clients[key];
+        let mut command = Vec::new();
+        let mut spans = Vec::with_capacity(args.len());
+        for arg in args.iter() {
+            spans.push((command.len(), command.len() + arg.len()));
+            command.extend_from_slice(arg);
+        }
+        let db = client.db;
+        for k in &request.keys {
+            let queue = self.state.blocked.entry((db, k.clone())).or_default();
+            if !queue.iter().any(|&(slot, _)| slot == key) {
+                queue.push_back((key, client.id));
+            }
+        }
+        if let Some(when) = deadline {
+            self.block_deadlines.insert((when, key, client.id));
+        }
+        client.blocked = Some(Blocked {
+            db,
+            keys: request.keys,
+            deadline,
+            command,
+            spans,
+        });
+        self.state.blocked_clients += 1;
+    }
+
+    /// Takes a client out of every wait queue and the deadline set.
+    fn unpark(&mut self, key: usize) {
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        let Some(blocked) = client.blocked.take() else {
+            return;
+        };
+        for k in blocked.keys {
+            let slot = (blocked.db, k);
+            if let Some(queue) = self.state.blocked.get_mut(&slot) {
+                queue.retain(|&(waiting, _)| waiting != key);
+                if queue.is_empty() {
+                    self.state.blocked.remove(&slot);
+                }
+            }
+        }
+        if let Some(when) = blocked.deadline {
+            self.block_deadlines.remove(&(when, key, client.id));
+        }
+        self.state.blocked_clients -= 1;
+    }
+
+    /// Serves clients blocked on keys that got elements, in the order they
+    /// blocked (Redis's `handleClientsBlockedOnKeys`). Each one's command
+    /// runs again; when it finds nothing (an earlier client took it all)
+    /// the rest of that key's queue keeps waiting.
+    fn serve_ready_keys(&mut self) {
+        while !self.state.ready_keys.is_empty() {
+            let ready = std::mem::take(&mut self.state.ready_keys);
+            for slot in ready {
+                while let Some(&(key, id)) = self.state.blocked.get(&slot).and_then(|q| q.front()) {
+                    if self.clients.get(key).is_none_or(|c| c.id != id) {
+                        // A stale entry: drop it rather than loop on it.
+                        if let Some(queue) = self.state.blocked.get_mut(&slot) {
+                            queue.pop_front();
+                        }
+                        continue;
+                    }
+                    if !self.rerun_blocked(key) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a blocked client's command again. Returns true if it was served
+    /// (and is now unblocked), false if it still has nothing.
+    fn rerun_blocked(&mut self, key: usize) -> bool {
+        let Some(blocked) = self.clients[key].blocked.as_ref() else {
+            return false;
+        };
+        let command = blocked.command.clone();
+        let spans = blocked.spans.clone();
+        let mut reply = std::mem::take(&mut self.clients[key].reply);
+        let mut ctx = Ctx {
+            state: &mut self.state,
+            clients: &mut self.clients,
+            me: key,
+            reply: &mut reply,
+            now_ms: 0,
+        };
+        cmd::dispatch(&mut ctx, Args::from_parts(&command, &spans));
+        self.clients[key].reply = reply;
+        if self.state.block_request.take().is_some() {
+            return false;
+        }
+        self.unpark(key);
+        self.clients[key].last_interaction = Instant::now();
+        self.flag_pending_write(key);
+        // Commands pipelined behind the blocking one run now.
+        self.process_input(key);
+        true
+    }
+
+    /// Replies a null array to blocked clients whose timeout passed.
+    fn expire_blocked_clients(&mut self, now: Instant) {
+        while let Some(&(when, key, id)) = self.block_deadlines.first() {
+            if when > now {
+                break;
+            }
+            self.block_deadlines.pop_first();
+            if !self
+                .clients
+                .get(key)
+                .is_some_and(|c| c.id == id && c.blocked.is_some())
+            {
+                continue;
+            }
+            self.unpark(key);
+            self.clients[key].reply.null_array();
+            self.flag_pending_write(key);
+            self.process_input(key);
+        }
+        self.serve_ready_keys();
     }
 
     fn flag_pending_write(&mut self, key: usize) {
@@ -520,6 +672,7 @@ impl Server {
         {
             return;
         }
+        self.unpark(key);
         let mut client = self.clients.remove(key);
         let _ = self.poll.registry().deregister(&mut client.socket);
         self.pending_reads.retain(|&k| k != key);

@@ -5,7 +5,8 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Redis's `STATS_METRIC_SAMPLES`: instantaneous rates average this many
 /// samples, taken every 100 ms by the cron.
@@ -58,6 +59,17 @@ pub struct Stats {
     pub output_bytes: RateSampler,
 }
 
+/// A key in a given database.
+pub type DbKey = (usize, Vec<u8>);
+
+/// What a blocking command asks of the loop when it has nothing to serve.
+#[derive(Debug, Clone)]
+pub struct BlockRequest {
+    pub keys: Vec<Vec<u8>>,
+    /// `None`: wait for ever.
+    pub timeout: Option<Duration>,
+}
+
 /// How `SHUTDOWN` or a signal asked the server to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shutdown {
@@ -78,6 +90,17 @@ pub struct ServerState {
     /// of the event batch.
     pub killed: Vec<usize>,
     pub shutdown: Option<Shutdown>,
+    /// (database, key) of lists and sorted sets that received elements
+    /// during this command: blocked clients waiting on them are served
+    /// after it (Redis's `signalKeyAsReady`).
+    pub ready_keys: Vec<DbKey>,
+    /// Clients blocked on each (database, key), in arrival order: slab key
+    /// and client id (the id guards against a reused slot).
+    pub blocked: HashMap<DbKey, VecDeque<(usize, u64)>>,
+    pub blocked_clients: usize,
+    /// Set by a blocking command that found nothing to pop: the loop parks
+    /// the client instead of moving on to its next command.
+    pub block_request: Option<BlockRequest>,
     /// The port actually listened on (for INFO).
     pub tcp_port: u16,
 }
@@ -95,6 +118,18 @@ impl ServerState {
             next_client_id: 1,
             killed: Vec::new(),
             shutdown: None,
+            ready_keys: Vec::new(),
+            blocked: HashMap::new(),
+            blocked_clients: 0,
+            block_request: None,
+        }
+    }
+
+    /// Notes that `key` got elements, if anybody is blocked on it (Redis's
+    /// `signalKeyAsReady`). Costs nothing when nobody is blocked.
+    pub fn signal_key_ready(&mut self, db: usize, key: &[u8]) {
+        if !self.blocked.is_empty() && self.blocked.contains_key(&(db, key.to_vec())) {
+            self.ready_keys.push((db, key.to_vec()));
         }
     }
 

@@ -153,7 +153,7 @@ fn clients(ctx: &Ctx, s: &mut Section) {
         .field("maxclients", ctx.state.config.maxclients)
         .field("client_recent_max_input_buffer", max_in)
         .field("client_recent_max_output_buffer", max_out)
-        .field("blocked_clients", 0)
+        .field("blocked_clients", ctx.state.blocked_clients)
         .field("tracking_clients", 0)
         .field("clients_in_timeout_table", 0);
 }

@@ -7,10 +7,12 @@
 //! with Redis's error texts, so handlers never re-check them. Handlers live
 //! one file per family.
 
+mod blocking;
 mod client;
 mod connection;
 mod info;
 mod keys;
+mod list;
 mod server;
 mod string;
 
@@ -195,6 +197,8 @@ pub fn table() -> &'static [&'static Command] {
         all.extend(client::COMMANDS.iter());
         all.extend(keys::COMMANDS.iter());
         all.extend(string::COMMANDS.iter());
+        all.extend(list::COMMANDS.iter());
+        all.extend(blocking::COMMANDS.iter());
         all
     })
 }

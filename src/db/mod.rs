@@ -8,7 +8,10 @@
 
 pub mod bytes;
 pub mod dict;
+pub mod hash;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use bytes::CompactBytes;
 pub use dict::Dict;

@@ -2,9 +2,20 @@
 //! canonical `WRONGTYPE` error comes from one place.
 
 use super::bytes::CompactBytes;
+use super::hash::HashValue;
+use super::set::SetValue;
+use super::zset::ZSetValue;
+use std::collections::VecDeque;
+
+/// A list: O(1) push and pop at both ends, O(1) index.
+pub type ListValue = VecDeque<CompactBytes>;
 
 pub enum Value {
     Str(CompactBytes),
+    List(Box<ListValue>),
+    Hash(Box<HashValue>),
+    Set(Box<SetValue>),
+    ZSet(Box<ZSetValue>),
 }
 
 /// The key holds another type than the command works on.
@@ -20,6 +31,51 @@ impl Value {
     pub fn deep_copy(&self) -> Value {
         match self {
             Value::Str(s) => Value::Str(s.clone()),
+            Value::List(list) => Value::List(list.clone()),
+            Value::Hash(hash) => {
+                let mut copy = HashValue::default();
+                let limits = super::hash::HashLimits {
+                    max_entries: usize::MAX,
+                    max_value: usize::MAX,
+                };
+                for (f, v) in hash.iter() {
+                    copy.set(f, v, limits);
+                }
+                if let (HashValue::Big(_), HashValue::Small(pairs)) = (&**hash, &copy) {
+                    let mut dict = super::dict::Dict::new();
+                    for (f, v) in pairs {
+                        dict.insert(f, v.clone());
+                    }
+                    copy = HashValue::Big(dict);
+                }
+                Value::Hash(Box::new(copy))
+            }
+            Value::Set(set) => {
+                let mut copy = match &**set {
+                    SetValue::Ints(ints) => SetValue::Ints(ints.clone()),
+                    SetValue::Big(_) => SetValue::Big(super::dict::Dict::new()),
+                };
+                if let SetValue::Big(dict) = &mut copy {
+                    for member in set.members() {
+                        dict.insert(&member, ());
+                    }
+                }
+                Value::Set(Box::new(copy))
+            }
+            Value::ZSet(zset) => {
+                let big = matches!(&**zset, ZSetValue::Big(_));
+                let limits = super::zset::ZSetLimits {
+                    max_entries: if big { 0 } else { usize::MAX },
+                    max_value: usize::MAX,
+                };
+                let mut copy = ZSetValue::default();
+                for i in 0..zset.len() {
+                    if let Some((member, score)) = zset.at(i) {
+                        copy.insert(member, score, limits);
+                    }
+                }
+                Value::ZSet(Box::new(copy))
+            }
         }
     }
 
@@ -27,18 +83,94 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
     pub fn as_str(&self) -> Result<&CompactBytes, WrongType> {
         match self {
             Value::Str(s) => Ok(s),
+            _ => Err(WrongType),
         }
     }
 
-    /// `OBJECT ENCODING`, derived from the contents as Redis would have
-    /// encoded them on write: `int` for integers that fit in 20 chars,
-    /// `embstr` up to 44 bytes, `raw` beyond.
+    pub fn as_list_mut(&mut self) -> Result<&mut ListValue, WrongType> {
+        match self {
+            Value::List(l) => Ok(l),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_list(&self) -> Result<&ListValue, WrongType> {
+        match self {
+            Value::List(l) => Ok(l),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_hash(&self) -> Result<&HashValue, WrongType> {
+        match self {
+            Value::Hash(h) => Ok(h),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_hash_mut(&mut self) -> Result<&mut HashValue, WrongType> {
+        match self {
+            Value::Hash(h) => Ok(h),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_set(&self) -> Result<&SetValue, WrongType> {
+        match self {
+            Value::Set(s) => Ok(s),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_set_mut(&mut self) -> Result<&mut SetValue, WrongType> {
+        match self {
+            Value::Set(s) => Ok(s),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_zset(&self) -> Result<&ZSetValue, WrongType> {
+        match self {
+            Value::ZSet(z) => Ok(z),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_zset_mut(&mut self) -> Result<&mut ZSetValue, WrongType> {
+        match self {
+            Value::ZSet(z) => Ok(z),
+            _ => Err(WrongType),
+        }
+    }
+
+    /// Number of elements of a collection (1 for a string).
+    pub fn len(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::List(l) => l.len(),
+            Value::Hash(h) => h.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `OBJECT ENCODING`. Strings are classified from their contents as
+    /// Redis would have encoded them on write: `int` for integers that fit
+    /// in 20 chars, `embstr` up to 44 bytes, `raw` beyond.
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => {
@@ -50,13 +182,32 @@ impl Value {
                     "raw"
                 }
             }
+            Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
-    /// Approximate bytes held (`MEMORY USAGE`): the entry plus heap data.
+    /// Approximate bytes held beyond the entry itself (`MEMORY USAGE`).
     pub fn memory_usage(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(l) => {
+                l.capacity() * std::mem::size_of::<CompactBytes>()
+                    + l.iter().map(|e| e.heap_size()).sum::<usize>()
+            }
+            Value::Hash(h) => std::mem::size_of::<HashValue>() + h.memory_usage(),
+            Value::Set(s) => std::mem::size_of::<SetValue>() + s.memory_usage(),
+            Value::ZSet(z) => std::mem::size_of::<ZSetValue>() + z.memory_usage(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_value_is_three_words() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 24);
     }
 }

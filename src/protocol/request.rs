@@ -322,6 +322,11 @@ pub struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
+    /// Arguments over bytes kept elsewhere (a blocked client's command).
+    pub fn from_parts(bytes: &'a [u8], spans: &'a [(usize, usize)]) -> Self {
+        Args { bytes, spans }
+    }
+
     pub fn len(&self) -> usize {
         self.spans.len()
     }

@@ -1,8 +1,9 @@
 /*
- * INCRBYFLOAT arithmetic in the C `long double` of the platform, so the
- * digits rudis prints are the digits redis-server prints: Redis parses with
- * strtold, adds in long double and formats with "%.17Lf". Rust has no
- * 80-bit float, so this one operation is done here.
+ * Number parsing and formatting done by the platform's C library, so the
+ * digits rudis prints are the digits redis-server prints: Redis parses
+ * scores with strtod and replies them with "%.17g", and does INCRBYFLOAT
+ * with strtold, long double addition and "%.17Lf". Rust has no 80-bit
+ * float and formats doubles differently, so these few operations live here.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -60,4 +61,28 @@ int rudis_long_double_add(const char *current, size_t current_len, const char *i
     if (isnan(sum) || isinf(sum)) return 2;
     *out_len = format_human(sum, out, cap);
     return 0;
+}
+
+/* Parses `len` bytes as a double the way Redis's string2d does: strtod, no
+ * leading space, no trailing junk, no NaN, no overflow or underflow to 0.
+ * Returns 1 and sets *out on success. */
+int rudis_parse_double(const char *s, size_t len, double *out) {
+    char buf[MAX_CHARS];
+    char *end;
+    if (len == 0 || len >= sizeof(buf)) return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    errno = 0;
+    double value = strtod(buf, &end);
+    if (isspace((unsigned char)buf[0]) || *end != '\0' || (size_t)(end - buf) != len) return 0;
+    if (errno == ERANGE && (value == HUGE_VAL || value == -HUGE_VAL || fpclassify(value) == FP_ZERO)) return 0;
+    if (isnan(value)) return 0;
+    *out = value;
+    return 1;
+}
+
+/* Formats a double with "%.17g", as Redis 7.0 replies scores. */
+size_t rudis_format_double(double value, char *out, size_t cap) {
+    int n = snprintf(out, cap, "%.17g", value);
+    return (n < 0 || (size_t)n >= cap) ? 0 : (size_t)n;
 }

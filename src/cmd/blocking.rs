@@ -1,0 +1,193 @@
+//! Blocking list pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP. When
+//! there is something to pop they behave like their non-blocking forms;
+//! otherwise they ask the loop to park the client (`BlockRequest`) and are
+//! run again when a key they wait on gets elements, or time out with a
+//! null reply. No thread ever waits.
+
+use super::list::{move_element, multi_pop, parse_end, parse_multi_pop, pop, End};
+use super::{BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use crate::errors;
+use crate::protocol::request::Args;
+use crate::protocol::Reply;
+use crate::state::BlockRequest;
+use std::time::Duration;
+
+pub static COMMANDS: [Command; 5] = [
+    Command {
+        name: "blpop",
+        handler: blpop,
+        arity: -3,
+        flags: "write noscript blocking",
+        acl: "write list slow blocking",
+        keys: (1, -2, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(-2, 1, 0) },
+        ],
+        group: "list",
+        since: "2.0.0",
+        summary: "Remove and get the first element in a list, or block until one is available",
+        complexity: "O(N) where N is the number of provided keys.",
+        ..Command::BASE
+    },
+    Command {
+        name: "brpop",
+        handler: brpop,
+        arity: -3,
+        flags: "write noscript blocking",
+        acl: "write list slow blocking",
+        keys: (1, -2, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(-2, 1, 0) },
+        ],
+        group: "list",
+        since: "2.0.0",
+        summary: "Remove and get the last element in a list, or block until one is available",
+        complexity: "O(N) where N is the number of provided keys.",
+        ..Command::BASE
+    },
+    Command {
+        name: "blmove",
+        handler: blmove,
+        arity: 6,
+        flags: "write denyoom noscript blocking",
+        acl: "write list slow blocking",
+        keys: (1, 2, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        since: "6.2.0",
+        summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
+        ..Command::BASE
+    },
+    Command {
+        name: "brpoplpush",
+        handler: brpoplpush,
+        arity: 4,
+        flags: "write denyoom noscript blocking",
+        acl: "write list slow blocking",
+        keys: (1, 2, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        since: "2.2.0",
+        summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
+        doc_flags: "deprecated",
+        deprecated_since: "6.2.0",
+        replaced_by: "`BLMOVE` with the `RIGHT` and `LEFT` arguments",
+        ..Command::BASE
+    },
+    Command {
+        name: "blmpop",
+        handler: blmpop,
+        arity: -5,
+        flags: "write blocking movablekeys",
+        acl: "write list slow blocking",
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(2), find: FindKeys::Keynum(0, 1, 1) },
+        ],
+        group: "list",
+        since: "7.0.0",
+        summary: "Pop elements from a list, or block until one is available",
+        complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        ..Command::BASE
+    },
+];
+
+/// Parses a blocking timeout in seconds (decimals allowed) as Redis's
+/// `getTimeoutFromObjectOrReply`; `Some(None)` means wait for ever.
+pub fn timeout_arg(reply: &mut Reply, arg: &[u8]) -> Option<Option<Duration>> {
+    let Some(seconds) = crate::float::parse_double(arg).filter(|s| s.is_finite()) else {
+        reply.error("ERR timeout is not a float or out of range");
+        return None;
+    };
+    let millis = (seconds * 1000.0) as i64;
+    if millis < 0 {
+        reply.error("ERR timeout is negative");
+        return None;
+    }
+    Some((millis > 0).then(|| Duration::from_millis(millis as u64)))
+}
+
+/// Asks the loop to park the client on `keys`.
+pub fn block(ctx: &mut Ctx, keys: impl Iterator<Item = Vec<u8>>, timeout: Option<Duration>) {
+    ctx.state.block_request = Some(BlockRequest {
+        keys: keys.collect(),
+        timeout,
+    });
+}
+
+fn bpop(ctx: &mut Ctx, args: Args, end: End) {
+    let Some(timeout) = timeout_arg(ctx.reply, args.get(args.len() - 1)) else {
+        return;
+    };
+    let key_args = 1..args.len() - 1;
+    {
+        let (mut keys, reply) = ctx.keys();
+        for i in key_args.clone() {
+            let key = args.get(i);
+            match keys.write(key).map(|v| v.as_list().map(|l| l.is_empty())) {
+                None | Some(Ok(true)) => continue,
+                Some(Err(_)) => return reply.error(errors::WRONGTYPE),
+                Some(Ok(false)) => {
+                    if let Some(element) = pop(&mut keys, key, end) {
+                        reply.array(2);
+                        reply.bulk(key);
+                        reply.bulk(&element);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+    block(ctx, key_args.map(|i| args.get(i).to_vec()), timeout);
+}
+
+fn blpop(ctx: &mut Ctx, args: Args) {
+    bpop(ctx, args, End::Left);
+}
+
+fn brpop(ctx: &mut Ctx, args: Args) {
+    bpop(ctx, args, End::Right);
+}
+
+fn blocking_move(ctx: &mut Ctx, args: Args, from: End, to: End, timeout_at: usize) {
+    let Some(timeout) = timeout_arg(ctx.reply, args.get(timeout_at)) else {
+        return;
+    };
+    let source = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    match keys.write(source).map(|v| v.as_list().is_ok()) {
+        Some(false) => reply.error(errors::WRONGTYPE),
+        Some(true) => {
+            move_element(ctx, source, args.get(2), from, to);
+        }
+        None => block(ctx, std::iter::once(source.to_vec()), timeout),
+    }
+}
+
+fn blmove(ctx: &mut Ctx, args: Args) {
+    let (Some(from), Some(to)) = (parse_end(args.get(3)), parse_end(args.get(4))) else {
+        return ctx.reply.error(errors::SYNTAX);
+    };
+    blocking_move(ctx, args, from, to, 5);
+}
+
+fn brpoplpush(ctx: &mut Ctx, args: Args) {
+    blocking_move(ctx, args, End::Right, End::Left, 3);
+}
+
+fn blmpop(ctx: &mut Ctx, args: Args) {
+    let Some(timeout) = timeout_arg(ctx.reply, args.get(1)) else {
+        return;
+    };
+    let Some((keys, end, count)) = parse_multi_pop(ctx.reply, &args, 2, parse_end) else {
+        return;
+    };
+    if !multi_pop(ctx, &keys, end, count) {
+        block(ctx, keys.iter().map(|k| k.to_vec()), timeout);
+    }
+}

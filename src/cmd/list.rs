@@ -1,0 +1,819 @@
+//! List commands: pushes and pops at both ends, ranges, indexes, LREM,
+//! LTRIM, LINSERT, LPOS, LMOVE/RPOPLPUSH and LMPOP. A list that becomes
+//! empty is deleted, as in Redis.
+
+use super::{i64_arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use crate::db::value::ListValue;
+use crate::db::{CompactBytes, Value};
+use crate::errors;
+use crate::protocol::request::Args;
+use crate::protocol::Reply;
+
+pub static COMMANDS: [Command; 17] = [
+    Command {
+        name: "lpush",
+        handler: lpush,
+        arity: -3,
+        flags: "write denyoom fast",
+        acl: "write list fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        summary: "Prepend one or multiple elements to a list",
+        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        ..Command::BASE
+    },
+    Command {
+        name: "rpush",
+        handler: rpush,
+        arity: -3,
+        flags: "write denyoom fast",
+        acl: "write list fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        summary: "Append one or multiple elements to a list",
+        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        ..Command::BASE
+    },
+    Command {
+        name: "lpushx",
+        handler: lpushx,
+        arity: -3,
+        flags: "write denyoom fast",
+        acl: "write list fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        since: "2.2.0",
+        summary: "Prepend an element to a list, only if the list exists",
+        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        ..Command::BASE
+    },
+    Command {
+        name: "rpushx",
+        handler: rpushx,
+        arity: -3,
+        flags: "write denyoom fast",
+        acl: "write list fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        since: "2.2.0",
+        summary: "Append an element to a list, only if the list exists",
+        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        ..Command::BASE
+    },
+    Command {
+        name: "lpop",
+        handler: lpop,
+        arity: -2,
+        flags: "write fast",
+        acl: "write list fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        summary: "Remove and get the first elements in a list",
+        complexity: "O(N) where N is the number of elements returned",
+        ..Command::BASE
+    },
+    Command {
+        name: "rpop",
+        handler: rpop,
+        arity: -2,
+        flags: "write fast",
+        acl: "write list fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        summary: "Remove and get the last elements in a list",
+        complexity: "O(N) where N is the number of elements returned",
+        ..Command::BASE
+    },
+    Command {
+        name: "llen",
+        handler: llen,
+        arity: 2,
+        flags: "readonly fast",
+        acl: "read list fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        summary: "Get the length of a list",
+        ..Command::BASE
+    },
+    Command {
+        name: "lrange",
+        handler: lrange,
+        arity: 4,
+        flags: "readonly",
+        acl: "read list slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        summary: "Get a range of elements from a list",
+        complexity: "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
+        ..Command::BASE
+    },
+    Command {
+        name: "lindex",
+        handler: lindex,
+        arity: 3,
+        flags: "readonly",
+        acl: "read list slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        summary: "Get an element from a list by its index",
+        complexity: "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
+        ..Command::BASE
+    },
+    Command {
+        name: "lset",
+        handler: lset,
+        arity: 4,
+        flags: "write denyoom",
+        acl: "write list slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        summary: "Set the value of an element in a list by its index",
+        complexity: "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
+        ..Command::BASE
+    },
+    Command {
+        name: "lrem",
+        handler: lrem,
+        arity: 4,
+        flags: "write",
+        acl: "write list slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        summary: "Remove elements from a list",
+        complexity: "O(N+M) where N is the length of the list and M is the number of elements removed.",
+        ..Command::BASE
+    },
+    Command {
+        name: "ltrim",
+        handler: ltrim,
+        arity: 4,
+        flags: "write",
+        acl: "write list slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        summary: "Trim a list to the specified range",
+        complexity: "O(N) where N is the number of elements to be removed by the operation.",
+        ..Command::BASE
+    },
+    Command {
+        name: "linsert",
+        handler: linsert,
+        arity: 5,
+        flags: "write denyoom",
+        acl: "write list slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        since: "2.2.0",
+        summary: "Insert an element before or after another element in a list",
+        complexity: "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
+        ..Command::BASE
+    },
+    Command {
+        name: "lpos",
+        handler: lpos,
+        arity: -3,
+        flags: "readonly",
+        acl: "read list slow",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        since: "6.0.6",
+        summary: "Return the index of matching elements on a list",
+        complexity: "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
+        ..Command::BASE
+    },
+    Command {
+        name: "lmove",
+        handler: lmove,
+        arity: 5,
+        flags: "write denyoom",
+        acl: "write list slow",
+        keys: (1, 2, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        since: "6.2.0",
+        summary: "Pop an element from a list, push it to another list and return it",
+        ..Command::BASE
+    },
+    Command {
+        name: "rpoplpush",
+        handler: rpoplpush,
+        arity: 3,
+        flags: "write denyoom",
+        acl: "write list slow",
+        keys: (1, 2, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "list",
+        since: "1.2.0",
+        summary: "Remove the last element in a list, prepend it to another list and return it",
+        doc_flags: "deprecated",
+        deprecated_since: "6.2.0",
+        replaced_by: "`LMOVE` with the `RIGHT` and `LEFT` arguments",
+        ..Command::BASE
+    },
+    Command {
+        name: "lmpop",
+        handler: lmpop,
+        arity: -4,
+        flags: "write movablekeys",
+        acl: "write list slow",
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Keynum(0, 1, 1) },
+        ],
+        group: "list",
+        since: "7.0.0",
+        summary: "Pop elements from a list",
+        complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        ..Command::BASE
+    },
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Left,
+    Right,
+}
+
+pub fn parse_end(arg: &[u8]) -> Option<End> {
+    if arg.eq_ignore_ascii_case(b"left") {
+        Some(End::Left)
+    } else if arg.eq_ignore_ascii_case(b"right") {
+        Some(End::Right)
+    } else {
+        None
+    }
+}
+
+/// The list at `key` for writing: `Ok(None)` if missing.
+fn list_mut<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k mut ListValue>, ()> {
+    match keys.write(key) {
+        None => Ok(None),
+        Some(value) => value.as_list_mut().map(Some).map_err(|_| ()),
+    }
+}
+
+/// Pushes `elements` at `end`, creating the list; returns the new length.
+pub fn push(
+    keys: &mut Keys,
+    key: &[u8],
+    elements: impl Iterator<Item = CompactBytes>,
+    end: End,
+) -> usize {
+    if keys.db.dict.get(key).is_none() {
+        keys.db.set(key, Value::List(Box::default()), false);
+    }
+    let Some(Value::List(list)) = keys.db.dict.get_mut(key) else {
+        return 0;
+    };
+    for element in elements {
+        match end {
+            End::Left => list.push_front(element),
+            End::Right => list.push_back(element),
+        }
+    }
+    list.len()
+}
+
+/// Pops one element; deletes the key when the list empties.
+pub fn pop(keys: &mut Keys, key: &[u8], end: End) -> Option<CompactBytes> {
+    let list = keys.db.dict.get_mut(key)?.as_list_mut().ok()?;
+    let element = match end {
+        End::Left => list.pop_front(),
+        End::Right => list.pop_back(),
+    };
+    if list.is_empty() {
+        keys.db.remove(key);
+    }
+    element
+}
+
+fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) {
+    let key = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    match list_mut(&mut keys, key) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) if only_existing => return reply.int(0),
+        Ok(_) => {}
+    }
+    let len = push(&mut keys, key, args.from(2).map(CompactBytes::new), end);
+    reply.int(len as i64);
+    let db = ctx.db_index();
+    ctx.state.signal_key_ready(db, key);
+}
+
+fn lpush(ctx: &mut Ctx, args: Args) {
+    push_generic(ctx, args, End::Left, false);
+}
+
+fn rpush(ctx: &mut Ctx, args: Args) {
+    push_generic(ctx, args, End::Right, false);
+}
+
+fn lpushx(ctx: &mut Ctx, args: Args) {
+    push_generic(ctx, args, End::Left, true);
+}
+
+fn rpushx(ctx: &mut Ctx, args: Args) {
+    push_generic(ctx, args, End::Right, true);
+}
+
+fn pop_generic(ctx: &mut Ctx, args: Args, end: End, command: &str) {
+    if args.len() > 3 {
+        return ctx.reply.error(&errors::wrong_arity(command));
+    }
+    let count = if args.len() == 3 {
+        match crate::protocol::parse_i64(args.get(2)) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => {
+                return ctx
+                    .reply
+                    .error("ERR value is out of range, must be positive")
+            }
+        }
+    } else {
+        None
+    };
+    let key = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    match list_mut(&mut keys, key) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) if count.is_some() => return reply.null_array(),
+        Ok(None) => return reply.null(),
+        Ok(Some(_)) => {}
+    }
+    match count {
+        None => {
+            if let Some(element) = pop(&mut keys, key, end) {
+                reply.bulk(&element);
+            }
+        }
+        Some(count) => reply_popped(&mut keys, reply, key, end, count),
+    }
+}
+
+/// Pops up to `count` elements and replies them as an array.
+fn reply_popped(keys: &mut Keys, reply: &mut Reply, key: &[u8], end: End, count: usize) {
+    let available = keys.db.dict.get(key).map_or(0, Value::len);
+    let n = count.min(available);
+    reply.array(n);
+    for _ in 0..n {
+        if let Some(element) = pop(keys, key, end) {
+            reply.bulk(&element);
+        }
+    }
+}
+
+fn lpop(ctx: &mut Ctx, args: Args) {
+    pop_generic(ctx, args, End::Left, "lpop");
+}
+
+fn rpop(ctx: &mut Ctx, args: Args) {
+    pop_generic(ctx, args, End::Right, "rpop");
+}
+
+fn llen(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    match keys.read(args.get(1)).map(Value::as_list) {
+        None => reply.int(0),
+        Some(Ok(list)) => reply.int(list.len() as i64),
+        Some(Err(_)) => reply.error(errors::WRONGTYPE),
+    }
+}
+
+fn lrange(ctx: &mut Ctx, args: Args) {
+    let Some(start) = i64_arg(ctx.reply, args.get(2)) else {
+        return;
+    };
+    let Some(end) = i64_arg(ctx.reply, args.get(3)) else {
+        return;
+    };
+    let (mut keys, reply) = ctx.keys();
+    let list = match keys.read(args.get(1)).map(Value::as_list) {
+        None => return reply.array(0),
+        Some(Err(_)) => return reply.error(errors::WRONGTYPE),
+        Some(Ok(list)) => list,
+    };
+    match range(start, end, list.len()) {
+        None => reply.array(0),
+        Some((from, to)) => {
+            reply.array(to - from + 1);
+            for element in list.range(from..=to) {
+                reply.bulk(element);
+            }
+        }
+    }
+}
+
+/// LRANGE's (and ZRANGE's) index normalisation: negative indexes count
+/// from the end; `None` for an empty range.
+pub fn range(mut start: i64, mut end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    if start > end || start >= len {
+        return None;
+    }
+    Some((start as usize, end.min(len - 1) as usize))
+}
+
+fn index_of(index: i64, len: usize) -> Option<usize> {
+    let i = if index < 0 { index + len as i64 } else { index };
+    (0..len as i64).contains(&i).then_some(i as usize)
+}
+
+fn lindex(ctx: &mut Ctx, args: Args) {
+    let Some(index) = i64_arg(ctx.reply, args.get(2)) else {
+        return;
+    };
+    let (mut keys, reply) = ctx.keys();
+    match keys.read(args.get(1)).map(Value::as_list) {
+        None => reply.null(),
+        Some(Err(_)) => reply.error(errors::WRONGTYPE),
+        Some(Ok(list)) => match index_of(index, list.len()).and_then(|i| list.get(i)) {
+            Some(element) => reply.bulk(element),
+            None => reply.null(),
+        },
+    }
+}
+
+fn lset(ctx: &mut Ctx, args: Args) {
+    let Some(index) = i64_arg(ctx.reply, args.get(2)) else {
+        return;
+    };
+    let (mut keys, reply) = ctx.keys();
+    match list_mut(&mut keys, args.get(1)) {
+        Err(()) => reply.error(errors::WRONGTYPE),
+        Ok(None) => reply.error(errors::NO_SUCH_KEY),
+        Ok(Some(list)) => match index_of(index, list.len()) {
+            Some(i) => {
+                list[i] = CompactBytes::new(args.get(3));
+                reply.ok();
+            }
+            None => reply.error("ERR index out of range"),
+        },
+    }
+}
+
+fn lrem(ctx: &mut Ctx, args: Args) {
+    let Some(count) = i64_arg(ctx.reply, args.get(2)) else {
+        return;
+    };
+    let (key, element) = (args.get(1), args.get(3));
+    let (mut keys, reply) = ctx.keys();
+    let list = match list_mut(&mut keys, key) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => return reply.int(0),
+        Ok(Some(list)) => list,
+    };
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count.unsigned_abs() as usize
+    };
+    let mut removed = 0;
+    let mut kept: ListValue = ListValue::with_capacity(list.len());
+    if count >= 0 {
+        for item in list.drain(..) {
+            if removed < limit && &*item == element {
+                removed += 1;
+            } else {
+                kept.push_back(item);
+            }
+        }
+    } else {
+        for item in list.drain(..).rev() {
+            if removed < limit && &*item == element {
+                removed += 1;
+            } else {
+                kept.push_front(item);
+            }
+        }
+    }
+    *list = kept;
+    if list.is_empty() {
+        keys.db.remove(key);
+    }
+    reply.int(removed as i64);
+}
+
+fn ltrim(ctx: &mut Ctx, args: Args) {
+    let Some(start) = i64_arg(ctx.reply, args.get(2)) else {
+        return;
+    };
+    let Some(end) = i64_arg(ctx.reply, args.get(3)) else {
+        return;
+    };
+    let key = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    let list = match list_mut(&mut keys, key) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => return reply.ok(),
+        Ok(Some(list)) => list,
+    };
+    match range(start, end, list.len()) {
+        None => list.clear(),
+        Some((from, to)) => {
+            list.truncate(to + 1);
+            list.drain(..from);
+        }
+    }
+    if list.is_empty() {
+        keys.db.remove(key);
+    }
+    reply.ok();
+}
+
+fn linsert(ctx: &mut Ctx, args: Args) {
+    let after = if args.get(2).eq_ignore_ascii_case(b"after") {
+        true
+    } else if args.get(2).eq_ignore_ascii_case(b"before") {
+        false
+    } else {
+        return ctx.reply.error(errors::SYNTAX);
+    };
+    let (pivot, element) = (args.get(3), args.get(4));
+    let (mut keys, reply) = ctx.keys();
+    let list = match list_mut(&mut keys, args.get(1)) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => return reply.int(0),
+        Ok(Some(list)) => list,
+    };
+    match list.iter().position(|item| &**item == pivot) {
+        Some(i) => {
+            list.insert(if after { i + 1 } else { i }, CompactBytes::new(element));
+            reply.int(list.len() as i64);
+        }
+        None => reply.int(-1),
+    }
+}
+
+fn lpos(ctx: &mut Ctx, args: Args) {
+    let (mut rank, mut count, mut maxlen): (i64, Option<i64>, i64) = (1, None, 0);
+    let mut j = 3;
+    while j < args.len() {
+        let option = args.get(j);
+        if j + 1 >= args.len() {
+            return ctx.reply.error(errors::SYNTAX);
+        }
+        let Some(value) = i64_arg(ctx.reply, args.get(j + 1)) else {
+            return;
+        };
+        if option.eq_ignore_ascii_case(b"rank") {
+            if value == 0 {
+                return ctx.reply.error(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... \
+                     or use negative to start from the end of the list",
+                );
+            }
+            if value == i64::MIN {
+                return ctx.reply.error("ERR value is out of range");
+            }
+            rank = value;
+        } else if option.eq_ignore_ascii_case(b"count") {
+            if value < 0 {
+                return ctx.reply.error("ERR COUNT can't be negative");
+            }
+            count = Some(value);
+        } else if option.eq_ignore_ascii_case(b"maxlen") {
+            if value < 0 {
+                return ctx.reply.error("ERR MAXLEN can't be negative");
+            }
+            maxlen = value;
+        } else {
+            return ctx.reply.error(errors::SYNTAX);
+        }
+        j += 2;
+    }
+    let element = args.get(2);
+    let (mut keys, reply) = ctx.keys();
+    let list = match keys.read(args.get(1)).map(Value::as_list) {
+        None if count.is_some() => return reply.array(0),
+        None => return reply.null(),
+        Some(Err(_)) => return reply.error(errors::WRONGTYPE),
+        Some(Ok(list)) => list,
+    };
+    let len = list.len();
+    let wanted = match count {
+        Some(0) => usize::MAX,
+        Some(n) => n as usize,
+        None => 1,
+    };
+    let mut skip = rank.unsigned_abs() - 1;
+    let mut found = Vec::new();
+    let limit = if maxlen == 0 {
+        len
+    } else {
+        (maxlen as usize).min(len)
+    };
+    for step in 0..limit {
+        let i = if rank > 0 { step } else { len - 1 - step };
+        if &*list[i] == element {
+            if skip > 0 {
+                skip -= 1;
+            } else {
+                found.push(i);
+                if found.len() >= wanted {
+                    break;
+                }
+            }
+        }
+    }
+    match count {
+        Some(_) => {
+            reply.array(found.len());
+            for i in found {
+                reply.int(i as i64);
+            }
+        }
+        None => match found.first() {
+            Some(&i) => reply.int(i as i64),
+            None => reply.null(),
+        },
+    }
+}
+
+/// Moves one element from `source` to `destination`; replies it, or null
+/// when the source is missing. Shared by LMOVE, RPOPLPUSH and their
+/// blocking forms.
+pub fn move_element(ctx: &mut Ctx, source: &[u8], destination: &[u8], from: End, to: End) -> bool {
+    let db = ctx.db_index();
+    let (mut keys, reply) = ctx.keys();
+    match list_mut(&mut keys, source) {
+        Err(()) => {
+            reply.error(errors::WRONGTYPE);
+            return false;
+        }
+        Ok(None) => {
+            reply.null();
+            return false;
+        }
+        Ok(Some(_)) => {}
+    }
+    if let Err(()) = list_mut(&mut keys, destination) {
+        reply.error(errors::WRONGTYPE);
+        return false;
+    }
+    let Some(element) = pop(&mut keys, source, from) else {
+        reply.null();
+        return false;
+    };
+    reply.bulk(&element);
+    push(&mut keys, destination, std::iter::once(element), to);
+    ctx.state.signal_key_ready(db, destination);
+    true
+}
+
+fn lmove(ctx: &mut Ctx, args: Args) {
+    let (Some(from), Some(to)) = (parse_end(args.get(3)), parse_end(args.get(4))) else {
+        return ctx.reply.error(errors::SYNTAX);
+    };
+    move_element(ctx, args.get(1), args.get(2), from, to);
+}
+
+fn rpoplpush(ctx: &mut Ctx, args: Args) {
+    move_element(ctx, args.get(1), args.get(2), End::Right, End::Left);
+}
+
+/// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` (also used for
+/// ZMPOP's MIN|MAX through `parse_end_word`).
+pub fn parse_multi_pop<'a, E>(
+    reply: &mut Reply,
+    args: &Args<'a>,
+    first: usize,
+    parse_end_word: impl Fn(&[u8]) -> Option<E>,
+) -> Option<(Vec<&'a [u8]>, E, usize)> {
+    let numkeys = match crate::protocol::parse_i64(args.get(first)) {
+        Some(n) if n >= 1 => n as usize,
+        _ => {
+            reply.error("ERR numkeys should be greater than 0");
+            return None;
+        }
+    };
+    let where_index = first + 1 + numkeys;
+    if where_index >= args.len() || numkeys > args.len() {
+        reply.error(errors::SYNTAX);
+        return None;
+    }
+    let Some(end) = parse_end_word(args.get(where_index)) else {
+        reply.error(errors::SYNTAX);
+        return None;
+    };
+    let mut count = None;
+    let mut j = where_index + 1;
+    while j < args.len() {
+        if count.is_none() && args.get(j).eq_ignore_ascii_case(b"count") && j + 1 < args.len() {
+            match crate::protocol::parse_i64(args.get(j + 1)) {
+                Some(n) if n >= 1 => count = Some(n as usize),
+                _ => {
+                    reply.error("ERR count should be greater than 0");
+                    return None;
+                }
+            }
+            j += 2;
+        } else {
+            reply.error(errors::SYNTAX);
+            return None;
+        }
+    }
+    let keys = (first + 1..where_index).map(|i| args.get(i)).collect();
+    Some((keys, end, count.unwrap_or(1)))
+}
+
+/// Pops from the first non-empty list of `keys`; replies `[key, [elements]]`
+/// and returns true, or replies nothing and returns false if all are empty.
+pub fn multi_pop(ctx: &mut Ctx, keys_list: &[&[u8]], end: End, count: usize) -> bool {
+    let (mut keys, reply) = ctx.keys();
+    for key in keys_list {
+        match list_mut(&mut keys, key) {
+            Err(()) => {
+                reply.error(errors::WRONGTYPE);
+                return true;
+            }
+            Ok(None) => continue,
+            Ok(Some(_)) => {
+                reply.array(2);
+                reply.bulk(key);
+                reply_popped(&mut keys, reply, key, end, count);
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn lmpop(ctx: &mut Ctx, args: Args) {
+    let Some((keys, end, count)) = parse_multi_pop(ctx.reply, &args, 1, parse_end) else {
+        return;
+    };
+    if !multi_pop(ctx, &keys, end, count) {
+        ctx.reply.null_array();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range;
+
+    #[test]
+    fn ranges_follow_redis() {
+        assert_eq!(range(0, -1, 5), Some((0, 4)));
+        assert_eq!(range(-2, -1, 5), Some((3, 4)));
+        assert_eq!(range(3, 1, 5), None);
+        assert_eq!(range(5, 10, 5), None);
+        assert_eq!(range(-10, 2, 5), Some((0, 2)));
+        assert_eq!(range(0, 100, 5), Some((0, 4)));
+        assert_eq!(range(0, -1, 0), None);
+    }
+}
