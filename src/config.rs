@@ -68,6 +68,11 @@ pub struct Config {
     pub maxmemory_policy: String,
     pub dir: String,
     pub dbfilename: String,
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
 }
 
 type IntGet = fn(&Config) -> i64;
@@ -330,6 +335,66 @@ static SETTINGS: &[Setting] = &[
             },
         },
     },
+    Setting {
+        name: "hash-max-listpack-entries",
+        mutable: true,
+        default: "128",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: false,
+            get: |c| c.hash_max_listpack_entries as i64,
+            set: |c, v| c.hash_max_listpack_entries = v as usize,
+        },
+    },
+    Setting {
+        name: "hash-max-listpack-value",
+        mutable: true,
+        default: "64",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: true,
+            get: |c| c.hash_max_listpack_value as i64,
+            set: |c, v| c.hash_max_listpack_value = v as usize,
+        },
+    },
+    Setting {
+        name: "set-max-intset-entries",
+        mutable: true,
+        default: "512",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: false,
+            get: |c| c.set_max_intset_entries as i64,
+            set: |c, v| c.set_max_intset_entries = v as usize,
+        },
+    },
+    Setting {
+        name: "zset-max-listpack-entries",
+        mutable: true,
+        default: "128",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: false,
+            get: |c| c.zset_max_listpack_entries as i64,
+            set: |c, v| c.zset_max_listpack_entries = v as usize,
+        },
+    },
+    Setting {
+        name: "zset-max-listpack-value",
+        mutable: true,
+        default: "64",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: true,
+            get: |c| c.zset_max_listpack_value as i64,
+            set: |c, v| c.zset_max_listpack_value = v as usize,
+        },
+    },
 ];
 
 fn output_limits_to_string(c: &Config) -> String {
@@ -458,6 +523,11 @@ impl Default for Config {
             maxmemory_policy: String::new(),
             dir: String::new(),
             dbfilename: String::new(),
+            hash_max_listpack_entries: 0,
+            hash_max_listpack_value: 0,
+            set_max_intset_entries: 0,
+            zset_max_listpack_entries: 0,
+            zset_max_listpack_value: 0,
         };
         for setting in SETTINGS {
             if let Err(e) = config.apply(setting, setting.default) {
@@ -479,6 +549,14 @@ pub enum ConfigError {
 }
 
 impl Config {
+    pub fn hash_limits(&self) -> crate::db::hash::HashLimits {
+        crate::db::hash::HashLimits { max_entries: self.hash_max_listpack_entries, max_value: self.hash_max_listpack_value }
+    }
+
+    pub fn zset_limits(&self) -> crate::db::zset::ZSetLimits {
+        crate::db::zset::ZSetLimits { max_entries: self.zset_max_listpack_entries, max_value: self.zset_max_listpack_value }
+    }
+
     fn lookup(name: &str) -> Option<&'static Setting> {
         SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
     }

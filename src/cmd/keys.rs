@@ -555,49 +555,68 @@ fn keys(ctx: &mut Ctx, args: Args) {
 /// walked from the end towards 0 (see `db::dict`): every key present for
 /// the whole scan is returned at least once, however the table grows or
 /// shrinks in between.
-fn scan(ctx: &mut Ctx, args: Args) {
-    let Some(cursor) = std::str::from_utf8(args.get(1))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
-        return ctx.reply.error("ERR invalid cursor");
+/// The options of SCAN, HSCAN, SSCAN and ZSCAN.
+pub struct ScanOptions<'a> {
+    pub cursor: u64,
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    pub type_filter: Option<&'a [u8]>,
+}
+
+/// Parses `cursor [MATCH p] [COUNT n] [TYPE t]`; TYPE only for SCAN.
+pub fn parse_scan<'a>(ctx: &mut Ctx, args: &Args<'a>, cursor_at: usize, allow_type: bool) -> Option<ScanOptions<'a>> {
+    let Some(cursor) = std::str::from_utf8(args.get(cursor_at)).ok().and_then(|s| s.parse::<u64>().ok()) else {
+        ctx.reply.error("ERR invalid cursor");
+        return None;
     };
-    let mut pattern: Option<&[u8]> = None;
-    let mut count: i64 = 10;
-    let mut type_filter: Option<&[u8]> = None;
-    let mut i = 2;
+    let mut options = ScanOptions { cursor, pattern: None, count: 10, type_filter: None };
+    let mut i = cursor_at + 1;
     while i < args.len() {
         let (option, more) = (args.get(i), args.len() - i - 1);
         if option.eq_ignore_ascii_case(b"count") && more >= 1 {
-            let Some(n) = i64_arg(ctx.reply, args.get(i + 1)) else {
-                return;
-            };
+            let n = i64_arg(ctx.reply, args.get(i + 1))?;
             if n < 1 {
-                return ctx.reply.error(errors::SYNTAX);
+                ctx.reply.error(errors::SYNTAX);
+                return None;
             }
-            count = n;
+            options.count = n as usize;
         } else if option.eq_ignore_ascii_case(b"match") && more >= 1 {
-            pattern = Some(args.get(i + 1)).filter(|p| *p != b"*");
-        } else if option.eq_ignore_ascii_case(b"type") && more >= 1 {
-            type_filter = Some(args.get(i + 1));
+            options.pattern = Some(args.get(i + 1)).filter(|p| *p != b"*");
+        } else if allow_type && option.eq_ignore_ascii_case(b"type") && more >= 1 {
+            options.type_filter = Some(args.get(i + 1));
         } else {
-            return ctx.reply.error(errors::SYNTAX);
+            ctx.reply.error(errors::SYNTAX);
+            return None;
         }
         i += 2;
     }
-    let (mut keys, reply) = ctx.keys();
-    let len = keys.db.len() as u64;
-    let mut position = if cursor == 0 || cursor > len {
-        len
-    } else {
-        cursor
+    Some(options)
+}
+
+/// Walks `len` dense positions downwards from the cursor, `count` at a
+/// time; returns the next cursor (0: done) and the positions visited.
+pub fn scan_positions(cursor: u64, len: usize, count: usize) -> (u64, std::ops::Range<usize>) {
+    let len = len as u64;
+    let start = if cursor == 0 || cursor > len { len } else { cursor };
+    let end = start.saturating_sub(count as u64);
+    (end, end as usize..start as usize)
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
+///
+/// The cursor counts positions still to visit in the dense key table,
+/// walked from the end towards 0 (see `db::dict`): every key present for
+/// the whole scan is returned at least once, however the table grows or
+/// shrinks in between.
+fn scan(ctx: &mut Ctx, args: Args) {
+    let Some(ScanOptions { cursor, pattern, count, type_filter }) = parse_scan(ctx, &args, 1, true) else {
+        return;
     };
+    let (mut keys, reply) = ctx.keys();
+    let (next, positions) = scan_positions(cursor, keys.db.len(), count);
     let mut found: Vec<Vec<u8>> = Vec::new();
-    let mut visited = 0;
-    while position > 0 && visited < count {
-        position -= 1;
-        visited += 1;
-        let Some((key, value)) = keys.db.dict.entry_at(position as usize) else {
+    for position in positions.rev() {
+        let Some((key, value)) = keys.db.dict.entry_at(position) else {
             continue;
         };
         if pattern.is_some_and(|p| !glob_match(p, key, false)) {
@@ -612,7 +631,7 @@ fn scan(ctx: &mut Ctx, args: Args) {
     // walk itself never moves entries around.
     found.retain(|key| !keys.expire_if_needed(key));
     reply.array(2);
-    reply.bulk_int(position as i64);
+    reply.bulk_int(next as i64);
     reply.array(found.len());
     for key in &found {
         reply.bulk(key);
@@ -641,7 +660,7 @@ fn randomkey(ctx: &mut Ctx, _args: Args) {
 }
 
 /// A random number below `n`, from a per-process xorshift generator.
-fn random_below(n: usize) -> usize {
+pub fn random_below(n: usize) -> usize {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new(crate::state::unix_micros() | 1);

@@ -9,6 +9,7 @@
 
 mod blocking;
 mod client;
+mod hash;
 mod connection;
 mod info;
 mod keys;
@@ -199,6 +200,7 @@ pub fn table() -> &'static [&'static Command] {
         all.extend(string::COMMANDS.iter());
         all.extend(list::COMMANDS.iter());
         all.extend(blocking::COMMANDS.iter());
+        all.extend(hash::COMMANDS.iter());
         all
     })
 }
