@@ -550,11 +550,17 @@ pub enum ConfigError {
 
 impl Config {
     pub fn hash_limits(&self) -> crate::db::hash::HashLimits {
-        crate::db::hash::HashLimits { max_entries: self.hash_max_listpack_entries, max_value: self.hash_max_listpack_value }
+        crate::db::hash::HashLimits {
+            max_entries: self.hash_max_listpack_entries,
+            max_value: self.hash_max_listpack_value,
+        }
     }
 
     pub fn zset_limits(&self) -> crate::db::zset::ZSetLimits {
-        crate::db::zset::ZSetLimits { max_entries: self.zset_max_listpack_entries, max_value: self.zset_max_listpack_value }
+        crate::db::zset::ZSetLimits {
+            max_entries: self.zset_max_listpack_entries,
+            max_value: self.zset_max_listpack_value,
+        }
     }
 
     fn lookup(name: &str) -> Option<&'static Setting> {

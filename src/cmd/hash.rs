@@ -1,7 +1,7 @@
 //! Hash commands. A hash that loses its last field is deleted.
 
 use super::keys::{parse_scan, random_below, scan_positions};
-use super::{i64_arg, Command, Ctx, Keys, KeySpec, BeginSearch, FindKeys};
+use super::{i64_arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::hash::HashValue;
 use crate::db::Value;
 use crate::errors;
@@ -279,7 +279,11 @@ fn read<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k HashValue>, ()>
 }
 
 /// The hash at `key` for writing, created if missing unless `existing_only`.
-fn write<'k>(keys: &'k mut Keys, key: &[u8], create: bool) -> Result<Option<&'k mut HashValue>, ()> {
+fn write<'k>(
+    keys: &'k mut Keys,
+    key: &[u8],
+    create: bool,
+) -> Result<Option<&'k mut HashValue>, ()> {
     if keys.write(key).is_none() {
         if !create {
             return Ok(None);
@@ -394,7 +398,10 @@ fn hstrlen(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match read(&mut keys, args.get(1)) {
         Err(()) => reply.error(errors::WRONGTYPE),
-        Ok(hash) => reply.int(hash.and_then(|h| h.get(args.get(2))).map_or(0, |v| v.len() as i64)),
+        Ok(hash) => reply.int(
+            hash.and_then(|h| h.get(args.get(2)))
+                .map_or(0, |v| v.len() as i64),
+        ),
     }
 }
 
@@ -412,7 +419,11 @@ fn hget_many(ctx: &mut Ctx, args: Args, fields: bool, values: bool) {
     let hash = match read(&mut keys, args.get(1)) {
         Err(()) => return reply.error(errors::WRONGTYPE),
         Ok(None) => {
-            return if fields && values { reply.map(0) } else { reply.array(0) };
+            return if fields && values {
+                reply.map(0)
+            } else {
+                reply.array(0)
+            };
         }
         Ok(Some(hash)) => hash,
     };
@@ -491,7 +502,9 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
             reply.bulk(&text);
         }
         Err(FloatError::NotAFloat) => reply.error("ERR hash value is not a float"),
-        Err(FloatError::NanOrInfinity) => reply.error("ERR increment would produce NaN or Infinity"),
+        Err(FloatError::NanOrInfinity) => {
+            reply.error("ERR increment would produce NaN or Infinity")
+        }
     }
 }
 
@@ -517,7 +530,13 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     let hash = match read(&mut keys, args.get(1)) {
         Err(()) => return reply.error(errors::WRONGTYPE),
-        Ok(None) => return if count.is_some() { reply.array(0) } else { reply.null() },
+        Ok(None) => {
+            return if count.is_some() {
+                reply.array(0)
+            } else {
+                reply.null()
+            }
+        }
         Ok(Some(hash)) => hash,
     };
     let len = hash.len();
@@ -528,7 +547,9 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         return;
     };
     let picks: Vec<usize> = if count < 0 {
-        (0..count.unsigned_abs() as usize).map(|_| random_below(len)).collect()
+        (0..count.unsigned_abs() as usize)
+            .map(|_| random_below(len))
+            .collect()
     } else if count as usize >= len {
         (0..len).collect()
     } else {
@@ -587,7 +608,11 @@ fn hscan(ctx: &mut Ctx, args: Args) {
     };
     let small = matches!(hash, HashValue::Small(_));
     let mut found: Vec<(&[u8], &[u8])> = Vec::new();
-    let ordered: Box<dyn Iterator<Item = usize>> = if small { Box::new(positions) } else { Box::new(positions.rev()) };
+    let ordered: Box<dyn Iterator<Item = usize>> = if small {
+        Box::new(positions)
+    } else {
+        Box::new(positions.rev())
+    };
     for i in ordered {
         if let Some((field, value)) = hash.at(i) {
             if options.pattern.is_none_or(|p| glob_match(p, field, false)) {

@@ -564,12 +564,25 @@ pub struct ScanOptions<'a> {
 }
 
 /// Parses `cursor [MATCH p] [COUNT n] [TYPE t]`; TYPE only for SCAN.
-pub fn parse_scan<'a>(ctx: &mut Ctx, args: &Args<'a>, cursor_at: usize, allow_type: bool) -> Option<ScanOptions<'a>> {
-    let Some(cursor) = std::str::from_utf8(args.get(cursor_at)).ok().and_then(|s| s.parse::<u64>().ok()) else {
+pub fn parse_scan<'a>(
+    ctx: &mut Ctx,
+    args: &Args<'a>,
+    cursor_at: usize,
+    allow_type: bool,
+) -> Option<ScanOptions<'a>> {
+    let Some(cursor) = std::str::from_utf8(args.get(cursor_at))
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
         ctx.reply.error("ERR invalid cursor");
         return None;
     };
-    let mut options = ScanOptions { cursor, pattern: None, count: 10, type_filter: None };
+    let mut options = ScanOptions {
+        cursor,
+        pattern: None,
+        count: 10,
+        type_filter: None,
+    };
     let mut i = cursor_at + 1;
     while i < args.len() {
         let (option, more) = (args.get(i), args.len() - i - 1);
@@ -597,7 +610,11 @@ pub fn parse_scan<'a>(ctx: &mut Ctx, args: &Args<'a>, cursor_at: usize, allow_ty
 /// time; returns the next cursor (0: done) and the positions visited.
 pub fn scan_positions(cursor: u64, len: usize, count: usize) -> (u64, std::ops::Range<usize>) {
     let len = len as u64;
-    let start = if cursor == 0 || cursor > len { len } else { cursor };
+    let start = if cursor == 0 || cursor > len {
+        len
+    } else {
+        cursor
+    };
     let end = start.saturating_sub(count as u64);
     (end, end as usize..start as usize)
 }
@@ -609,7 +626,13 @@ pub fn scan_positions(cursor: u64, len: usize, count: usize) -> (u64, std::ops::
 /// the whole scan is returned at least once, however the table grows or
 /// shrinks in between.
 fn scan(ctx: &mut Ctx, args: Args) {
-    let Some(ScanOptions { cursor, pattern, count, type_filter }) = parse_scan(ctx, &args, 1, true) else {
+    let Some(ScanOptions {
+        cursor,
+        pattern,
+        count,
+        type_filter,
+    }) = parse_scan(ctx, &args, 1, true)
+    else {
         return;
     };
     let (mut keys, reply) = ctx.keys();

@@ -9,12 +9,13 @@
 
 mod blocking;
 mod client;
-mod hash;
 mod connection;
+mod hash;
 mod info;
 mod keys;
 mod list;
 mod server;
+mod set;
 mod string;
 
 use crate::client::Client;
@@ -201,6 +202,7 @@ pub fn table() -> &'static [&'static Command] {
         all.extend(list::COMMANDS.iter());
         all.extend(blocking::COMMANDS.iter());
         all.extend(hash::COMMANDS.iter());
+        all.extend(set::COMMANDS.iter());
         all
     })
 }

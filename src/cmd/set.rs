@@ -1,0 +1,705 @@
+//! Set commands. Small all-integer sets are sorted (intset), so their
+//! order matches Redis's; a set that loses its last member is deleted.
+
+use super::hash::distinct_picks;
+use super::keys::{parse_scan, random_below, scan_positions};
+use super::{BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use crate::db::set::SetValue;
+use crate::db::Value;
+use crate::errors;
+use crate::glob::glob_match;
+use crate::protocol::parse_i64;
+use crate::protocol::request::Args;
+
+pub static COMMANDS: [Command; 17] = [
+    Command {
+        name: "sadd",
+        handler: sadd,
+        arity: -3,
+        flags: "write denyoom fast",
+        acl: "write set fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "set",
+        summary: "Add one or more members to a set",
+        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        ..Command::BASE
+    },
+    Command {
+        name: "srem",
+        handler: srem,
+        arity: -3,
+        flags: "write fast",
+        acl: "write set fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "set",
+        summary: "Remove one or more members from a set",
+        complexity: "O(N) where N is the number of members to be removed.",
+        ..Command::BASE
+    },
+    Command {
+        name: "scard",
+        handler: scard,
+        arity: 2,
+        flags: "readonly fast",
+        acl: "read set fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "set",
+        summary: "Get the number of members in a set",
+        ..Command::BASE
+    },
+    Command {
+        name: "sismember",
+        handler: sismember,
+        arity: 3,
+        flags: "readonly fast",
+        acl: "read set fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "set",
+        summary: "Determine if a given value is a member of a set",
+        ..Command::BASE
+    },
+    Command {
+        name: "smismember",
+        handler: smismember,
+        arity: -3,
+        flags: "readonly fast",
+        acl: "read set fast",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "set",
+        since: "6.2.0",
+        summary: "Returns the membership associated with the given elements for a set",
+        complexity: "O(N) where N is the number of elements being checked for membership",
+        ..Command::BASE
+    },
+    Command {
+        name: "smembers",
+        handler: smembers,
+        arity: 2,
+        flags: "readonly",
+        acl: "read set slow",
+        tips: "nondeterministic_output_order",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "set",
+        summary: "Get all the members in a set",
+        complexity: "O(N) where N is the set cardinality.",
+        ..Command::BASE
+    },
+    Command {
+        name: "spop",
+        handler: spop,
+        arity: -2,
+        flags: "write fast",
+        acl: "write set fast",
+        tips: "nondeterministic_output",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "set",
+        summary: "Remove and return one or multiple random members from a set",
+        complexity: "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.",
+        ..Command::BASE
+    },
+    Command {
+        name: "srandmember",
+        handler: srandmember,
+        arity: -2,
+        flags: "readonly",
+        acl: "read set slow",
+        tips: "nondeterministic_output",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "set",
+        summary: "Get one or multiple random members from a set",
+        complexity: "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.",
+        ..Command::BASE
+    },
+    Command {
+        name: "smove",
+        handler: smove,
+        arity: 4,
+        flags: "write fast",
+        acl: "write set fast",
+        keys: (1, 2, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "set",
+        summary: "Move a member from one set to another",
+        ..Command::BASE
+    },
+    Command {
+        name: "sinter",
+        handler: sinter,
+        arity: -2,
+        flags: "readonly",
+        acl: "read set slow",
+        tips: "nondeterministic_output_order",
+        keys: (1, -1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
+        ],
+        group: "set",
+        summary: "Intersect multiple sets",
+        complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        ..Command::BASE
+    },
+    Command {
+        name: "sunion",
+        handler: sunion,
+        arity: -2,
+        flags: "readonly",
+        acl: "read set slow",
+        tips: "nondeterministic_output_order",
+        keys: (1, -1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
+        ],
+        group: "set",
+        summary: "Add multiple sets",
+        complexity: "O(N) where N is the total number of elements in all given sets.",
+        ..Command::BASE
+    },
+    Command {
+        name: "sdiff",
+        handler: sdiff,
+        arity: -2,
+        flags: "readonly",
+        acl: "read set slow",
+        tips: "nondeterministic_output_order",
+        keys: (1, -1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
+        ],
+        group: "set",
+        summary: "Subtract multiple sets",
+        complexity: "O(N) where N is the total number of elements in all given sets.",
+        ..Command::BASE
+    },
+    Command {
+        name: "sinterstore",
+        handler: sinterstore,
+        arity: -3,
+        flags: "write denyoom",
+        acl: "write set slow",
+        keys: (1, -1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(2), find: FindKeys::Range(-1, 1, 0) },
+        ],
+        group: "set",
+        summary: "Intersect multiple sets and store the resulting set in a key",
+        complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        ..Command::BASE
+    },
+    Command {
+        name: "sunionstore",
+        handler: sunionstore,
+        arity: -3,
+        flags: "write denyoom",
+        acl: "write set slow",
+        keys: (1, -1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(2), find: FindKeys::Range(-1, 1, 0) },
+        ],
+        group: "set",
+        summary: "Add multiple sets and store the resulting set in a key",
+        complexity: "O(N) where N is the total number of elements in all given sets.",
+        ..Command::BASE
+    },
+    Command {
+        name: "sdiffstore",
+        handler: sdiffstore,
+        arity: -3,
+        flags: "write denyoom",
+        acl: "write set slow",
+        keys: (1, -1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(2), find: FindKeys::Range(-1, 1, 0) },
+        ],
+        group: "set",
+        summary: "Subtract multiple sets and store the resulting set in a key",
+        complexity: "O(N) where N is the total number of elements in all given sets.",
+        ..Command::BASE
+    },
+    Command {
+        name: "sintercard",
+        handler: sintercard,
+        arity: -3,
+        flags: "readonly movablekeys",
+        acl: "read set slow",
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Keynum(0, 1, 1) },
+        ],
+        group: "set",
+        since: "7.0.0",
+        summary: "Intersect multiple sets and return the cardinality of the result",
+        complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        ..Command::BASE
+    },
+    Command {
+        name: "sscan",
+        handler: sscan,
+        arity: -3,
+        flags: "readonly",
+        acl: "read set slow",
+        tips: "nondeterministic_output",
+        keys: (1, 1, 1),
+        key_specs: &[
+            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
+        ],
+        group: "set",
+        since: "2.8.0",
+        summary: "Incrementally iterate Set elements",
+        complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+        ..Command::BASE
+    },
+];
+
+fn read<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k SetValue>, ()> {
+    match keys.read(key) {
+        None => Ok(None),
+        Some(value) => value.as_set().map(Some).map_err(|_| ()),
+    }
+}
+
+fn write<'k>(keys: &'k mut Keys, key: &[u8], create: bool) -> Result<Option<&'k mut SetValue>, ()> {
+    if keys.write(key).is_none() {
+        if !create {
+            return Ok(None);
+        }
+        keys.db.set(key, Value::Set(Box::default()), false);
+    }
+    match keys.db.dict.get_mut(key) {
+        None => Ok(None),
+        Some(value) => value.as_set_mut().map(Some).map_err(|_| ()),
+    }
+}
+
+fn sadd(ctx: &mut Ctx, args: Args) {
+    let max_intset = ctx.state.config.set_max_intset_entries;
+    let (mut keys, reply) = ctx.keys();
+    match write(&mut keys, args.get(1), true) {
+        Err(()) => reply.error(errors::WRONGTYPE),
+        Ok(None) => reply.int(0),
+        Ok(Some(set)) => {
+            let added = args.from(2).filter(|m| set.add(m, max_intset)).count();
+            reply.int(added as i64);
+        }
+    }
+}
+
+fn srem(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    match write(&mut keys, key, false) {
+        Err(()) => reply.error(errors::WRONGTYPE),
+        Ok(None) => reply.int(0),
+        Ok(Some(set)) => {
+            let removed = args.from(2).filter(|m| set.remove(m)).count();
+            if set.is_empty() {
+                keys.db.remove(key);
+            }
+            reply.int(removed as i64);
+        }
+    }
+}
+
+fn scard(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    match read(&mut keys, args.get(1)) {
+        Err(()) => reply.error(errors::WRONGTYPE),
+        Ok(set) => reply.int(set.map_or(0, |s| s.len() as i64)),
+    }
+}
+
+fn sismember(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    match read(&mut keys, args.get(1)) {
+        Err(()) => reply.error(errors::WRONGTYPE),
+        Ok(set) => reply.int(i64::from(set.is_some_and(|s| s.contains(args.get(2))))),
+    }
+}
+
+fn smismember(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    let set = match read(&mut keys, args.get(1)) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(set) => set,
+    };
+    reply.array(args.len() - 2);
+    for member in args.from(2) {
+        reply.int(i64::from(set.is_some_and(|s| s.contains(member))));
+    }
+}
+
+fn smembers(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    match read(&mut keys, args.get(1)) {
+        Err(()) => reply.error(errors::WRONGTYPE),
+        Ok(None) => reply.set(0),
+        Ok(Some(set)) => {
+            let members = set.members();
+            reply.set(members.len());
+            for member in members {
+                reply.bulk(&member);
+            }
+        }
+    }
+}
+
+fn spop(ctx: &mut Ctx, args: Args) {
+    if args.len() > 3 {
+        return ctx.reply.error(errors::SYNTAX);
+    }
+    let count = if args.len() == 3 {
+        match parse_i64(args.get(2)) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => {
+                return ctx
+                    .reply
+                    .error("ERR value is out of range, must be positive")
+            }
+        }
+    } else {
+        None
+    };
+    let key = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    let set = match write(&mut keys, key, false) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => {
+            return if count.is_some() {
+                reply.set(0)
+            } else {
+                reply.null()
+            }
+        }
+        Ok(Some(set)) => set,
+    };
+    let n = count.unwrap_or(1).min(set.len());
+    let mut popped = Vec::with_capacity(n);
+    for _ in 0..n {
+        if let Some(member) = set.at(random_below(set.len())) {
+            set.remove(&member);
+            popped.push(member);
+        }
+    }
+    if set.is_empty() {
+        keys.db.remove(key);
+    }
+    match count {
+        None => match popped.first() {
+            Some(member) => reply.bulk(member),
+            None => reply.null(),
+        },
+        Some(_) => {
+            reply.set(popped.len());
+            for member in &popped {
+                reply.bulk(member);
+            }
+        }
+    }
+}
+
+fn srandmember(ctx: &mut Ctx, args: Args) {
+    if args.len() > 3 {
+        return ctx.reply.error(errors::SYNTAX);
+    }
+    let count = if args.len() == 3 {
+        match parse_i64(args.get(2)) {
+            Some(i64::MIN) => {
+                return ctx
+                    .reply
+                    .error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+            }
+            Some(n) => Some(n),
+            None => return ctx.reply.error(errors::NOT_INTEGER),
+        }
+    } else {
+        None
+    };
+    let (mut keys, reply) = ctx.keys();
+    let set = match read(&mut keys, args.get(1)) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => {
+            return if count.is_some() {
+                reply.array(0)
+            } else {
+                reply.null()
+            }
+        }
+        Ok(Some(set)) => set,
+    };
+    let len = set.len();
+    let Some(count) = count else {
+        if let Some(member) = set.at(random_below(len)) {
+            reply.bulk(&member);
+        }
+        return;
+    };
+    let picks: Vec<usize> = if count < 0 {
+        (0..count.unsigned_abs() as usize)
+            .map(|_| random_below(len))
+            .collect()
+    } else if count as usize >= len {
+        (0..len).collect()
+    } else {
+        distinct_picks(len, count as usize)
+    };
+    if count >= 0 {
+        reply.set(picks.len());
+    } else {
+        reply.array(picks.len());
+    }
+    for i in picks {
+        if let Some(member) = set.at(i) {
+            reply.bulk(&member);
+        }
+    }
+}
+
+fn smove(ctx: &mut Ctx, args: Args) {
+    let (source, destination, member) = (args.get(1), args.get(2), args.get(3));
+    let max_intset = ctx.state.config.set_max_intset_entries;
+    let (mut keys, reply) = ctx.keys();
+    let source_present = match write(&mut keys, source, false) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(set) => set.is_some(),
+    };
+    if write(&mut keys, destination, false).is_err() {
+        return reply.error(errors::WRONGTYPE);
+    }
+    if !source_present {
+        return reply.int(0);
+    }
+    if source == destination {
+        let present = matches!(read(&mut keys, source), Ok(Some(set)) if set.contains(member));
+        return reply.int(i64::from(present));
+    }
+    let Ok(Some(set)) = write(&mut keys, source, false) else {
+        return reply.int(0);
+    };
+    if !set.remove(member) {
+        return reply.int(0);
+    }
+    if set.is_empty() {
+        keys.db.remove(source);
+    }
+    if let Ok(Some(target)) = write(&mut keys, destination, true) {
+        target.add(member, max_intset);
+    }
+    reply.int(1);
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Algebra {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// Loads the sets named by `names`; missing keys are empty sets. Replies
+/// WRONGTYPE and returns `None` if any key holds another type.
+fn load_sets(keys: &mut Keys, names: &[&[u8]]) -> Result<Vec<Option<Vec<Vec<u8>>>>, ()> {
+    let mut sets = Vec::with_capacity(names.len());
+    for name in names {
+        match read(keys, name)? {
+            None => sets.push(None),
+            Some(set) => sets.push(Some(set.members())),
+        }
+    }
+    Ok(sets)
+}
+
+fn compute(op: Algebra, sets: &[Option<Vec<Vec<u8>>>]) -> Vec<Vec<u8>> {
+    use std::collections::HashSet;
+    match op {
+        Algebra::Inter => {
+            if sets.iter().any(Option::is_none) {
+                return Vec::new();
+            }
+            let mut all: Vec<&Vec<Vec<u8>>> = sets.iter().flatten().collect();
+            all.sort_by_key(|s| s.len());
+            let Some((smallest, others)) = all.split_first() else {
+                return Vec::new();
+            };
+            let others: Vec<HashSet<&[u8]>> = others
+                .iter()
+                .map(|s| s.iter().map(Vec::as_slice).collect())
+                .collect();
+            smallest
+                .iter()
+                .filter(|m| others.iter().all(|o| o.contains(m.as_slice())))
+                .cloned()
+                .collect()
+        }
+        Algebra::Union => {
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for member in sets.iter().flatten().flatten() {
+                if seen.insert(member.as_slice()) {
+                    out.push(member.clone());
+                }
+            }
+            out
+        }
+        Algebra::Diff => {
+            let Some(Some(first)) = sets.first() else {
+                return Vec::new();
+            };
+            let others: HashSet<&[u8]> = sets[1..]
+                .iter()
+                .flatten()
+                .flatten()
+                .map(Vec::as_slice)
+                .collect();
+            first
+                .iter()
+                .filter(|m| !others.contains(m.as_slice()))
+                .cloned()
+                .collect()
+        }
+    }
+}
+
+fn set_algebra(ctx: &mut Ctx, args: Args, op: Algebra, store: bool) {
+    let first = if store { 2 } else { 1 };
+    let names: Vec<&[u8]> = args.from(first).collect();
+    let max_intset = ctx.state.config.set_max_intset_entries;
+    let (mut keys, reply) = ctx.keys();
+    let Ok(sets) = load_sets(&mut keys, &names) else {
+        return reply.error(errors::WRONGTYPE);
+    };
+    let result = compute(op, &sets);
+    if store {
+        let destination = args.get(1);
+        keys.db.remove(destination);
+        if !result.is_empty() {
+            let mut set = SetValue::default();
+            for member in &result {
+                set.add(member, max_intset);
+            }
+            keys.db.set(destination, Value::Set(Box::new(set)), false);
+        }
+        reply.int(result.len() as i64);
+    } else {
+        reply.set(result.len());
+        for member in &result {
+            reply.bulk(member);
+        }
+    }
+}
+
+fn sinter(ctx: &mut Ctx, args: Args) {
+    set_algebra(ctx, args, Algebra::Inter, false);
+}
+
+fn sunion(ctx: &mut Ctx, args: Args) {
+    set_algebra(ctx, args, Algebra::Union, false);
+}
+
+fn sdiff(ctx: &mut Ctx, args: Args) {
+    set_algebra(ctx, args, Algebra::Diff, false);
+}
+
+fn sinterstore(ctx: &mut Ctx, args: Args) {
+    set_algebra(ctx, args, Algebra::Inter, true);
+}
+
+fn sunionstore(ctx: &mut Ctx, args: Args) {
+    set_algebra(ctx, args, Algebra::Union, true);
+}
+
+fn sdiffstore(ctx: &mut Ctx, args: Args) {
+    set_algebra(ctx, args, Algebra::Diff, true);
+}
+
+fn sintercard(ctx: &mut Ctx, args: Args) {
+    let numkeys = match parse_i64(args.get(1)) {
+        Some(n) if n >= 1 => n as usize,
+        _ => return ctx.reply.error("ERR numkeys should be greater than 0"),
+    };
+    if numkeys > args.len() - 2 {
+        return ctx
+            .reply
+            .error("ERR Number of keys can't be greater than number of args");
+    }
+    let mut limit = 0usize;
+    let mut j = 2 + numkeys;
+    while j < args.len() {
+        if args.get(j).eq_ignore_ascii_case(b"limit") && j + 1 < args.len() {
+            match parse_i64(args.get(j + 1)) {
+                Some(n) if n >= 0 => limit = n as usize,
+                _ => return ctx.reply.error("ERR LIMIT can't be negative"),
+            }
+            j += 2;
+        } else {
+            return ctx.reply.error(errors::SYNTAX);
+        }
+    }
+    let names: Vec<&[u8]> = (2..2 + numkeys).map(|i| args.get(i)).collect();
+    let (mut keys, reply) = ctx.keys();
+    let Ok(sets) = load_sets(&mut keys, &names) else {
+        return reply.error(errors::WRONGTYPE);
+    };
+    let count = compute(Algebra::Inter, &sets).len();
+    reply.int(if limit > 0 { count.min(limit) } else { count } as i64);
+}
+
+fn sscan(ctx: &mut Ctx, args: Args) {
+    let Some(options) = parse_scan(ctx, &args, 2, false) else {
+        return;
+    };
+    let (mut keys, reply) = ctx.keys();
+    let set = match read(&mut keys, args.get(1)) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => {
+            reply.array(2);
+            reply.bulk(b"0");
+            return reply.array(0);
+        }
+        Ok(Some(set)) => set,
+    };
+    // An intset is returned whole, as Redis does.
+    let (next, members): (u64, Vec<Vec<u8>>) = match set {
+        SetValue::Ints(_) => (0, set.members()),
+        SetValue::Big(_) => {
+            let (next, range) = scan_positions(options.cursor, set.len(), options.count);
+            (next, range.rev().filter_map(|i| set.at(i)).collect())
+        }
+    };
+    let found: Vec<&Vec<u8>> = members
+        .iter()
+        .filter(|m| options.pattern.is_none_or(|p| glob_match(p, m, false)))
+        .collect();
+    reply.array(2);
+    reply.bulk_int(next as i64);
+    reply.array(found.len());
+    for member in found {
+        reply.bulk(member);
+    }
+}
