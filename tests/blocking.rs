@@ -118,3 +118,25 @@ fn blmove_waits_and_moves() {
     assert_eq!(waiter.read_reply(), b"$1\r\na\r\n");
     assert_eq!(pusher.run("LRANGE dst 0 -1"), b"*1\r\n$1\r\na\r\n");
 }
+
+#[test]
+fn bzpopmin_is_served_by_zadd_and_bzmpop_by_zincrby() {
+    let server = ServerProcess::rudis(&[]);
+    let mut waiter = server.connect();
+    waiter.send(&encode(&[b"BZPOPMIN", b"z", b"0"]));
+    std::thread::sleep(Duration::from_millis(50));
+    let mut writer = server.connect();
+    assert_eq!(writer.run("ZADD z 2 b 1 a"), b":2\r\n");
+    assert_eq!(
+        waiter.read_reply(),
+        b"*3\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\n1\r\n"
+    );
+    writer.run("DEL z");
+    waiter.send(&encode(&[b"BZMPOP", b"0", b"1", b"z", b"MAX"]));
+    std::thread::sleep(Duration::from_millis(50));
+    writer.run("ZINCRBY z 5 m");
+    assert_eq!(
+        waiter.read_reply(),
+        b"*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\nm\r\n$1\r\n5\r\n"
+    );
+}

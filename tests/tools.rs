@@ -254,3 +254,76 @@ fn redis_cli_pipe_scan_bigkeys_memkeys_and_stat() {
     assert!(screen.contains("keys       mem"), "{screen}");
     assert!(screen.contains("100010"), "{screen}");
 }
+
+#[test]
+fn redis_benchmark_default_suite_runs_without_errors() {
+    let server = ServerProcess::rudis(&[]);
+    let (ok, output) = run(
+        "redis-benchmark",
+        &["-p", &server.port.to_string(), "-n", "2000", "-q"],
+    );
+    assert!(ok, "{output}");
+    assert!(!output.to_lowercase().contains("error"), "{output}");
+    for test in [
+        "PING_INLINE",
+        "PING_MBULK",
+        "SET",
+        "GET",
+        "INCR",
+        "LPUSH",
+        "RPUSH",
+        "LPOP",
+        "RPOP",
+        "SADD",
+        "HSET",
+        "SPOP",
+        "ZADD",
+        "ZPOPMIN",
+        "LPUSH (needed to benchmark LRANGE)",
+        "LRANGE_100 (first 100 elements)",
+        "LRANGE_300 (first 300 elements)",
+        "LRANGE_500 (first 500 elements)",
+        "LRANGE_600 (first 600 elements)",
+        "MSET (10 keys)",
+    ] {
+        assert!(
+            output.contains(&format!("{test}: ")),
+            "no {test} result: {output}"
+        );
+    }
+}
+
+#[test]
+fn bigkeys_and_memkeys_know_every_type() {
+    let server = ServerProcess::rudis(&[]);
+    let mut conn = server.connect();
+    conn.run("RPUSH list a b c");
+    conn.run("HSET hash f v g w");
+    conn.run("SADD set 1 2 3 4");
+    conn.run("ZADD zset 1 a 2 b");
+    conn.run("SET string hello");
+    let port = server.port.to_string();
+    let (ok, big) = run("redis-cli", &["-p", &port, "--bigkeys"]);
+    assert!(ok, "{big}");
+    for line in [
+        "Biggest   list found '\"list\"' has 3 items",
+        "Biggest   hash found '\"hash\"' has 2 fields",
+        "Biggest    set found '\"set\"' has 4 members",
+        "Biggest   zset found '\"zset\"' has 2 members",
+        "1 lists with 3 items",
+        "1 zsets with 2 members",
+    ] {
+        assert!(big.contains(line), "missing {line:?} in {big}");
+    }
+    let (ok, mem) = run("redis-cli", &["-p", &port, "--memkeys"]);
+    assert!(ok, "{mem}");
+    for kind in [
+        "1 lists with",
+        "1 hashs with",
+        "1 sets with",
+        "1 zsets with",
+        "1 strings with",
+    ] {
+        assert!(mem.contains(kind), "missing {kind:?} in {mem}");
+    }
+}

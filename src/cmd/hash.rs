@@ -297,7 +297,7 @@ fn write<'k>(
 }
 
 fn hset_generic(ctx: &mut Ctx, args: Args, command: &str) {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return ctx.reply.error(&errors::wrong_arity(command));
     }
     let limits = ctx.state.config.hash_limits();

@@ -17,6 +17,7 @@ mod list;
 mod server;
 mod set;
 mod string;
+mod zset;
 
 use crate::client::Client;
 use crate::db::{Db, Value, WrongType};
@@ -203,6 +204,7 @@ pub fn table() -> &'static [&'static Command] {
         all.extend(blocking::COMMANDS.iter());
         all.extend(hash::COMMANDS.iter());
         all.extend(set::COMMANDS.iter());
+        all.extend(zset::COMMANDS.iter());
         all
     })
 }

@@ -140,6 +140,15 @@ impl ZSetValue {
         }
     }
 
+    /// The element at a position of the member table (ZSCAN): for a small
+    /// set that is its rank.
+    pub fn table_at(&self, i: usize) -> Option<(&[u8], f64)> {
+        match self {
+            ZSetValue::Small(items) => items.get(i).map(|(s, m)| (&m[..], *s)),
+            ZSetValue::Big(big) => big.scores.entry_at(i).map(|(m, s)| (&m[..], *s)),
+        }
+    }
+
     pub fn memory_usage(&self) -> usize {
         let entry = std::mem::size_of::<(f64, CompactBytes)>();
         match self {

@@ -148,6 +148,19 @@ impl Reply {
         self.header(if self.resp3 { b'~' } else { b'*' }, len as i64);
     }
 
+    /// A double: `,<value>` in RESP3, a bulk string in RESP2, formatted as
+    /// Redis 7.0 does (`%.17g`, `inf`, `-inf`).
+    pub fn double(&mut self, value: f64) {
+        let text = crate::float::format_double(value);
+        if self.resp3 {
+            self.buf.push(b',');
+            self.raw(text.as_bytes());
+            self.raw(b"\r\n");
+        } else {
+            self.bulk(text.as_bytes());
+        }
+    }
+
     /// Text meant for humans (INFO, CLIENT INFO): a verbatim string in RESP3,
     /// a bulk string in RESP2.
     pub fn verbatim(&mut self, text: &[u8]) {
