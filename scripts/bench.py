@@ -11,6 +11,7 @@ how efficient a server is.
 
     scripts/bench.py                                  # PING_INLINE, PING_MBULK at -P 1 and -P 16
     scripts/bench.py --tests set,get --pipelines 16 --requests 1000000 --keyspace 1000000
+    scripts/bench.py --command "ZRANGE myzset 0 99" --pipelines 1   # any command
 """
 
 import argparse
@@ -75,19 +76,23 @@ def memory_kib(pid):
 
 
 def run_benchmark(port, pid, test, pipeline, args):
-    cmd = ["taskset", "-c", "1", "redis-benchmark", "-p", str(port), "-t", test,
+    cmd = ["taskset", "-c", "1", "redis-benchmark", "-p", str(port),
            "-n", str(args.requests), "-c", str(args.clients), "-P", str(pipeline), "--csv"]
     if args.keyspace:
         cmd += ["-r", str(args.keyspace)]
     if args.datasize:
         cmd += ["-d", str(args.datasize)]
+    # A test name, or a whole command line after "cmd:".
+    cmd += test[4:].split() if test.startswith("cmd:") else ["-t", test]
     before = cpu_seconds(pid)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     cpu = cpu_seconds(pid) - before
     rows = list(csv.DictReader(io.StringIO(out)))
+    # Some tests run a preparation step first (LRANGE fills a list with
+    # LPUSH): keep the row of the test itself, the last one.
     if not rows:
         sys.exit(f"redis-benchmark printed nothing for {test}: {out}")
-    row = rows[0]
+    row = rows[-1]
     return {
         "rps": float(row["rps"]),
         "p50": float(row["p50_latency_ms"]),
@@ -96,15 +101,28 @@ def run_benchmark(port, pid, test, pipeline, args):
     }
 
 
+def prefill_zset(port, members):
+    """ZADD bigzset <i> member:<i> for i < members, through redis-cli --pipe."""
+    chunks = []
+    for start_at in range(0, members, 1000):
+        ids = range(start_at, min(members, start_at + 1000))
+        parts = [b"ZADD", b"bigzset"] + [x for i in ids for x in (b"%d" % i, b"member:%d" % i)]
+        chunks.append(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+    subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=b"".join(chunks), capture_output=True, check=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tests", default="ping_inline,ping_mbulk")
+    parser.add_argument("--command", help="benchmark this command line instead of --tests")
     parser.add_argument("--pipelines", default="1,16")
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keyspace", type=int, default=0, help="redis-benchmark -r")
     parser.add_argument("--datasize", type=int, default=0, help="redis-benchmark -d")
+    parser.add_argument("--prefill-zset", type=int, default=0,
+                        help="load a sorted set 'bigzset' of N members into both servers first")
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
 
@@ -118,13 +136,16 @@ def main():
     for name in ("rudis", "redis"):
         port = free_port()
         servers[name] = (start(name, port), port)
+        if args.prefill_zset:
+            prefill_zset(port, args.prefill_zset)
     try:
         print(f"# {time.strftime('%Y-%m-%d %H:%M')}  requests={args.requests} clients={args.clients} "
               f"rounds={args.rounds} keyspace={args.keyspace or '-'}")
         header = (f"{'test':<14}{'P':>4}  {'server':<7}{'rps (median)':>14}{'p50 ms':>9}{'p99 ms':>9}"
                   f"{'cpu us/req':>12}")
         print(header)
-        for test in args.tests.split(","):
+        tests = [f"cmd:{args.command}"] if args.command else args.tests.split(",")
+        for test in tests:
             for pipeline in (int(p) for p in args.pipelines.split(",")):
                 results = {"rudis": [], "redis": []}
                 for _ in range(args.rounds):
@@ -135,7 +156,7 @@ def main():
                 for name in ("rudis", "redis"):
                     med = {k: statistics.median(r[k] for r in results[name]) for k in results[name][0]}
                     medians[name] = med
-                    print(f"{test:<14}{pipeline:>4}  {name:<7}{med['rps']:>14.0f}{med['p50']:>9.3f}"
+                    print(f"{test[:14]:<14}{pipeline:>4}  {name:<7}{med['rps']:>14.0f}{med['p50']:>9.3f}"
                           f"{med['p99']:>9.3f}{med['cpu_us']:>12.3f}")
                 ratio = medians["rudis"]["rps"] / medians["redis"]["rps"]
                 cpu_ratio = medians["rudis"]["cpu_us"] / medians["redis"]["cpu_us"]

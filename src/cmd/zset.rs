@@ -1054,8 +1054,25 @@ fn select_ranks(
 fn reply_elements(reply: &mut Reply, zset: &ZSetValue, ranks: &[usize], with_scores: bool) {
     let pairs = with_scores && reply.is_resp3();
     reply.array(ranks.len() * if with_scores && !pairs { 2 } else { 1 });
+    // Ranges are contiguous: fetch them in one in-order walk, not one
+    // lookup per rank. (Random picks span the set; look those up singly.)
+    let (lo, hi) = (
+        ranks.iter().min().copied().unwrap_or(0),
+        ranks.iter().max().copied().unwrap_or(0),
+    );
+    let contiguous = hi - lo + 1 == ranks.len();
+    let window = if contiguous {
+        zset.range(lo, hi)
+    } else {
+        Vec::new()
+    };
     for &rank in ranks {
-        if let Some((member, score)) = zset.at(rank) {
+        let element = if contiguous {
+            window.get(rank - lo).copied()
+        } else {
+            zset.at(rank)
+        };
+        if let Some((member, score)) = element {
             if pairs {
                 reply.array(2);
             }

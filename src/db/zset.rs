@@ -140,6 +140,24 @@ impl ZSetValue {
         }
     }
 
+    /// The elements of ranks `lo..=hi`, ascending, in O(log n + m).
+    pub fn range(&self, lo: usize, hi: usize) -> Vec<(&[u8], f64)> {
+        match self {
+            ZSetValue::Small(items) => items
+                .get(lo..=hi.min(items.len().saturating_sub(1)))
+                .unwrap_or(&[])
+                .iter()
+                .map(|(s, m)| (&m[..], *s))
+                .collect(),
+            ZSetValue::Big(big) => {
+                let mut out = Vec::with_capacity(hi.saturating_sub(lo) + 1);
+                big.tree
+                    .collect(big.tree.root.unwrap_or(NIL), lo, hi, 0, &mut out);
+                out
+            }
+        }
+    }
+
     /// The element at a position of the member table (ZSCAN): for a small
     /// set that is its rank.
     pub fn table_at(&self, i: usize) -> Option<(&[u8], f64)> {
@@ -327,6 +345,32 @@ impl OrderTree {
         count
     }
 
+    /// Appends the nodes of ranks `lo..=hi` under `t`, whose leftmost node
+    /// has rank `base`, in order.
+    fn collect<'a>(
+        &'a self,
+        t: u32,
+        lo: usize,
+        hi: usize,
+        base: usize,
+        out: &mut Vec<(&'a [u8], f64)>,
+    ) {
+        if t == NIL {
+            return;
+        }
+        let node = &self.nodes[t as usize];
+        let rank = base + self.size(node.left) as usize;
+        if lo < rank {
+            self.collect(node.left, lo, hi, base, out);
+        }
+        if (lo..=hi).contains(&rank) {
+            out.push((&node.member, node.score));
+        }
+        if hi > rank {
+            self.collect(node.right, lo, hi, rank + 1, out);
+        }
+    }
+
     fn select(&self, mut i: usize) -> Option<(&[u8], f64)> {
         let mut t = self.root.unwrap_or(NIL);
         while t != NIL {
@@ -382,6 +426,7 @@ mod tests {
         }
         assert!(matches!(big, ZSetValue::Big(_)));
         assert_eq!(small.len(), big.len());
+        assert_eq!(small.range(3, 40), big.range(3, 40));
         for i in 0..small.len() {
             assert_eq!(small.at(i), big.at(i));
             let (member, _) = small.at(i).unwrap();
