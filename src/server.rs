@@ -765,7 +765,7 @@ fn configure_socket(socket: &TcpStream, keepalive_secs: u64) -> io::Result<()> {
 
 /// Raises the open-files limit so `maxclients` connections fit, as Redis's
 /// `adjustOpenFilesLimit`; if it cannot, lowers maxclients to what fits.
-fn raise_open_files_limit(maxclients: u64) -> u64 {
+pub fn raise_open_files_limit(maxclients: u64) -> u64 {
     let wanted = maxclients + RESERVED_FDS;
     let mut limit = libc::rlimit {
         rlim_cur: 0,

@@ -474,7 +474,7 @@ fn type_errors_across_types() {
         "smembers",
         "scard",
         "sismember KEY x",
-        "spop",
+        "spop KEY 0",
         "zadd KEY 1 x",
         "zrange KEY 0 -1",
         "zscore KEY x",

@@ -684,6 +684,9 @@ fn randomkey(ctx: &mut Ctx, _args: Args) {
 
 /// A random number below `n`, from a per-process xorshift generator.
 pub fn random_below(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new(crate::state::unix_micros() | 1);

@@ -447,11 +447,21 @@ fn config_set(ctx: &mut Ctx, args: Args) {
         .chunks(2)
         .map(|p| (p[0].as_str(), p[1].as_str()))
         .collect();
-    let before = ctx.state.config.loglevel;
+    let before = ctx.state.config.clone();
     match ctx.state.config.set_many(&pairs) {
         Ok(()) => {
-            if ctx.state.config.loglevel != before {
+            if ctx.state.config.loglevel != before.loglevel {
                 logging::set_level(ctx.state.config.loglevel);
+            }
+            let wanted = ctx.state.config.maxclients;
+            if wanted > before.maxclients && crate::server::raise_open_files_limit(wanted) < wanted
+            {
+                // As Redis's updateMaxclients: refuse what the OS cannot give.
+                let possible = crate::server::raise_open_files_limit(before.maxclients);
+                ctx.state.config = before;
+                return ctx.reply.error(&format!(
+                    "ERR The operating system is not able to handle the specified number of clients, try with {possible}"
+                ));
             }
             ctx.reply.ok();
         }
