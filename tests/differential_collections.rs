@@ -471,7 +471,7 @@ fn type_errors_across_types() {
         "hlen",
         "hincrby KEY f 1",
         "sadd KEY x",
-        "smembers",
+        "~smembers",
         "scard",
         "sismember KEY x",
         "spop KEY 0",
