@@ -1,6 +1,6 @@
 //! Hash commands. A hash that loses its last field is deleted.
 
-use super::keys::{parse_scan, random_below, scan_positions};
+use super::keys::{parse_scan, random_below, random_count_arg, random_picks, scan_positions};
 use super::{i64_arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::hash::HashValue;
 use crate::db::Value;
@@ -272,10 +272,7 @@ pub static COMMANDS: [Command; 16] = [
 
 /// The hash at `key` for reading: `Ok(None)` if missing.
 fn read<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k HashValue>, ()> {
-    match keys.read(key) {
-        None => Ok(None),
-        Some(value) => value.as_hash().map(Some).map_err(|_| ()),
-    }
+    keys.read_as(key, Value::as_hash).map_err(|_| ())
 }
 
 /// The hash at `key` for writing, created if missing unless `existing_only`.
@@ -284,16 +281,12 @@ fn write<'k>(
     key: &[u8],
     create: bool,
 ) -> Result<Option<&'k mut HashValue>, ()> {
-    if keys.write(key).is_none() {
-        if !create {
-            return Ok(None);
-        }
-        keys.db.set(key, Value::Hash(Box::default()), false);
-    }
-    match keys.db.dict.get_mut(key) {
-        None => Ok(None),
-        Some(value) => value.as_hash_mut().map(Some).map_err(|_| ()),
-    }
+    keys.write_as(
+        key,
+        create.then_some((|| Value::Hash(Box::default())) as fn() -> Value),
+        Value::as_hash_mut,
+    )
+    .map_err(|_| ())
 }
 
 fn hset_generic(ctx: &mut Ctx, args: Args, command: &str) {
@@ -514,14 +507,9 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         return ctx.reply.error(errors::SYNTAX);
     }
     let count = if args.len() >= 3 {
-        match parse_i64(args.get(2)) {
-            Some(i64::MIN) => {
-                return ctx
-                    .reply
-                    .error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
-            }
+        match random_count_arg(ctx.reply, args.get(2)) {
             Some(n) => Some(n),
-            None => return ctx.reply.error(errors::NOT_INTEGER),
+            None => return,
         }
     } else {
         None
@@ -546,15 +534,7 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         }
         return;
     };
-    let picks: Vec<usize> = if count < 0 {
-        (0..count.unsigned_abs() as usize)
-            .map(|_| random_below(len))
-            .collect()
-    } else if count as usize >= len {
-        (0..len).collect()
-    } else {
-        distinct_picks(len, count as usize)
-    };
+    let picks = random_picks(len, count);
     if with_values && resp3 {
         reply.array(picks.len());
     } else {
@@ -571,17 +551,6 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
             }
         }
     }
-}
-
-/// `count` distinct positions below `len`, in random order.
-pub fn distinct_picks(len: usize, count: usize) -> Vec<usize> {
-    let mut positions: Vec<usize> = (0..len).collect();
-    for i in 0..count {
-        let j = i + random_below(len - i);
-        positions.swap(i, j);
-    }
-    positions.truncate(count);
-    positions
 }
 
 fn hscan(ctx: &mut Ctx, args: Args) {

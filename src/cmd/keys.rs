@@ -682,6 +682,43 @@ fn randomkey(ctx: &mut Ctx, _args: Args) {
     reply.null();
 }
 
+/// The count of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER: any `long` but
+/// LONG_MIN, whose absolute value does not fit.
+pub fn random_count_arg(reply: &mut crate::protocol::Reply, arg: &[u8]) -> Option<i64> {
+    match crate::protocol::parse_i64(arg) {
+        Some(i64::MIN) => {
+            reply.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+            None
+        }
+        Some(n) => Some(n),
+        None => {
+            reply.error(errors::NOT_INTEGER);
+            None
+        }
+    }
+}
+
+/// Which positions of a collection of `len` a random-members command
+/// returns: a negative count allows repeats, a count at least `len` is the
+/// whole collection, otherwise distinct positions.
+pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
+    if count < 0 {
+        (0..count.unsigned_abs() as usize)
+            .map(|_| random_below(len))
+            .collect()
+    } else if count as usize >= len {
+        (0..len).collect()
+    } else {
+        let mut positions: Vec<usize> = (0..len).collect();
+        for i in 0..count as usize {
+            let j = i + random_below(len - i);
+            positions.swap(i, j);
+        }
+        positions.truncate(count as usize);
+        positions
+    }
+}
+
 /// A random number below `n`, from a per-process xorshift generator.
 pub fn random_below(n: usize) -> usize {
     if n == 0 {

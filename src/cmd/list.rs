@@ -293,10 +293,7 @@ pub fn parse_end(arg: &[u8]) -> Option<End> {
 
 /// The list at `key` for writing: `Ok(None)` if missing.
 fn list_mut<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k mut ListValue>, ()> {
-    match keys.write(key) {
-        None => Ok(None),
-        Some(value) => value.as_list_mut().map(Some).map_err(|_| ()),
-    }
+    keys.write_as(key, None, Value::as_list_mut).map_err(|_| ())
 }
 
 /// Pushes `elements` at `end`, creating the list; returns the new length.

@@ -117,6 +117,39 @@ impl Keys<'_> {
         }
     }
 
+    /// A collection for reading, checked against its type with `cast`
+    /// (`Value::as_hash`, ...): `Ok(None)` if missing, `Err` for WRONGTYPE.
+    pub fn read_as<T>(
+        &mut self,
+        key: &[u8],
+        cast: fn(&Value) -> Result<&T, WrongType>,
+    ) -> Result<Option<&T>, WrongType> {
+        match self.read(key) {
+            None => Ok(None),
+            Some(value) => cast(value).map(Some),
+        }
+    }
+
+    /// A collection for writing; a missing key is created with `create`
+    /// when given, else `Ok(None)`.
+    pub fn write_as<T>(
+        &mut self,
+        key: &[u8],
+        create: Option<fn() -> Value>,
+        cast: fn(&mut Value) -> Result<&mut T, WrongType>,
+    ) -> Result<Option<&mut T>, WrongType> {
+        if self.write(key).is_none() {
+            match create {
+                Some(make) => self.db.set(key, make(), false),
+                None => return Ok(None),
+            }
+        }
+        match self.db.dict.get_mut(key) {
+            None => Ok(None),
+            Some(value) => cast(value).map(Some),
+        }
+    }
+
     /// Deletes a live key; true if it existed.
     pub fn delete(&mut self, key: &[u8]) -> bool {
         self.expire_if_needed(key);

@@ -1,8 +1,7 @@
 //! Set commands. Small all-integer sets are sorted (intset), so their
 //! order matches Redis's; a set that loses its last member is deleted.
 
-use super::hash::distinct_picks;
-use super::keys::{parse_scan, random_below, scan_positions};
+use super::keys::{parse_scan, random_below, random_count_arg, random_picks, scan_positions};
 use super::{BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::set::SetValue;
 use crate::db::Value;
@@ -280,23 +279,16 @@ pub static COMMANDS: [Command; 17] = [
 ];
 
 fn read<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k SetValue>, ()> {
-    match keys.read(key) {
-        None => Ok(None),
-        Some(value) => value.as_set().map(Some).map_err(|_| ()),
-    }
+    keys.read_as(key, Value::as_set).map_err(|_| ())
 }
 
 fn write<'k>(keys: &'k mut Keys, key: &[u8], create: bool) -> Result<Option<&'k mut SetValue>, ()> {
-    if keys.write(key).is_none() {
-        if !create {
-            return Ok(None);
-        }
-        keys.db.set(key, Value::Set(Box::default()), false);
-    }
-    match keys.db.dict.get_mut(key) {
-        None => Ok(None),
-        Some(value) => value.as_set_mut().map(Some).map_err(|_| ()),
-    }
+    keys.write_as(
+        key,
+        create.then_some((|| Value::Set(Box::default())) as fn() -> Value),
+        Value::as_set_mut,
+    )
+    .map_err(|_| ())
 }
 
 fn sadd(ctx: &mut Ctx, args: Args) {
@@ -430,14 +422,9 @@ fn srandmember(ctx: &mut Ctx, args: Args) {
         return ctx.reply.error(errors::SYNTAX);
     }
     let count = if args.len() == 3 {
-        match parse_i64(args.get(2)) {
-            Some(i64::MIN) => {
-                return ctx
-                    .reply
-                    .error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
-            }
+        match random_count_arg(ctx.reply, args.get(2)) {
             Some(n) => Some(n),
-            None => return ctx.reply.error(errors::NOT_INTEGER),
+            None => return,
         }
     } else {
         None
@@ -461,15 +448,7 @@ fn srandmember(ctx: &mut Ctx, args: Args) {
         }
         return;
     };
-    let picks: Vec<usize> = if count < 0 {
-        (0..count.unsigned_abs() as usize)
-            .map(|_| random_below(len))
-            .collect()
-    } else if count as usize >= len {
-        (0..len).collect()
-    } else {
-        distinct_picks(len, count as usize)
-    };
+    let picks = random_picks(len, count);
     if count >= 0 {
         reply.set(picks.len());
     } else {

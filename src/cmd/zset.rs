@@ -4,8 +4,7 @@
 //! family. Scores are replied as Redis 7.0 prints doubles.
 
 use super::blocking::{block, timeout_arg};
-use super::hash::distinct_picks;
-use super::keys::{parse_scan, random_below, scan_positions};
+use super::keys::{parse_scan, random_below, random_count_arg, random_picks, scan_positions};
 use super::list::range;
 use super::{i64_arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::zset::{order, ZSetValue};
@@ -582,10 +581,7 @@ const NOT_A_FLOAT_RANGE: &str = "ERR min or max is not a float";
 const NOT_A_LEX_RANGE: &str = "ERR min or max not valid string range item";
 
 fn read<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k ZSetValue>, ()> {
-    match keys.read(key) {
-        None => Ok(None),
-        Some(value) => value.as_zset().map(Some).map_err(|_| ()),
-    }
+    keys.read_as(key, Value::as_zset).map_err(|_| ())
 }
 
 fn write<'k>(
@@ -593,16 +589,12 @@ fn write<'k>(
     key: &[u8],
     create: bool,
 ) -> Result<Option<&'k mut ZSetValue>, ()> {
-    if keys.write(key).is_none() {
-        if !create {
-            return Ok(None);
-        }
-        keys.db.set(key, Value::ZSet(Box::default()), false);
-    }
-    match keys.db.dict.get_mut(key) {
-        None => Ok(None),
-        Some(value) => value.as_zset_mut().map(Some).map_err(|_| ()),
-    }
+    keys.write_as(
+        key,
+        create.then_some((|| Value::ZSet(Box::default())) as fn() -> Value),
+        Value::as_zset_mut,
+    )
+    .map_err(|_| ())
 }
 
 /// Deletes `key` if its sorted set became empty.
@@ -1438,14 +1430,9 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
         return ctx.reply.error(errors::SYNTAX);
     }
     let count = if args.len() >= 3 {
-        match parse_i64(args.get(2)) {
-            Some(i64::MIN) => {
-                return ctx
-                    .reply
-                    .error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
-            }
+        match random_count_arg(ctx.reply, args.get(2)) {
             Some(n) => Some(n),
-            None => return ctx.reply.error(errors::NOT_INTEGER),
+            None => return,
         }
     } else {
         None
@@ -1469,15 +1456,7 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
         }
         return;
     };
-    let ranks: Vec<usize> = if count < 0 {
-        (0..count.unsigned_abs() as usize)
-            .map(|_| random_below(len))
-            .collect()
-    } else if count as usize >= len {
-        (0..len).collect()
-    } else {
-        distinct_picks(len, count as usize)
-    };
+    let ranks = random_picks(len, count);
     reply_elements(reply, zset, &ranks, with_scores);
 }
 
