@@ -181,3 +181,21 @@ fn scan_returns_every_stable_key_while_the_table_changes() {
         missing.len()
     );
 }
+
+#[test]
+fn object_idletime_counts_from_the_last_access() {
+    let server = ServerProcess::rudis(&[]);
+    let mut conn = server.connect();
+    conn.run("SET k v");
+    assert_eq!(conn.run("OBJECT IDLETIME k"), b":0\r\n");
+    std::thread::sleep(Duration::from_millis(2100));
+    let idle = String::from_utf8(conn.run("OBJECT IDLETIME k")).unwrap();
+    assert!(idle == ":2\r\n" || idle == ":3\r\n", "{idle}");
+    // TYPE and TTL do not count as accesses; GET does.
+    conn.run("TYPE k");
+    conn.run("TTL k");
+    assert_ne!(conn.run("OBJECT IDLETIME k"), b":0\r\n");
+    conn.run("GET k");
+    assert_eq!(conn.run("OBJECT IDLETIME k"), b":0\r\n");
+    assert_eq!(conn.run("OBJECT IDLETIME nothing"), b"$-1\r\n");
+}

@@ -521,7 +521,7 @@ fn touch(ctx: &mut Ctx, args: Args) {
 
 fn type_of(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
-    let name = keys.read(args.get(1)).map_or("none", Value::type_name);
+    let name = keys.peek(args.get(1)).map_or("none", Value::type_name);
     reply.simple(name);
 }
 
@@ -537,7 +537,6 @@ fn keys(ctx: &mut Ctx, args: Args) {
     let all = pattern == b"*";
     let matching: Vec<&[u8]> = keys
         .db
-        .dict
         .iter()
         .filter(|(key, _)| all || glob_match(pattern, key, false))
         .filter(|(key, _)| !keys.db.is_expired(key, now))
@@ -639,7 +638,7 @@ fn scan(ctx: &mut Ctx, args: Args) {
     let (next, positions) = scan_positions(cursor, keys.db.len(), count);
     let mut found: Vec<Vec<u8>> = Vec::new();
     for position in positions.rev() {
-        let Some((key, value)) = keys.db.dict.entry_at(position) else {
+        let Some((key, value)) = keys.db.entry_at(position) else {
             continue;
         };
         if pattern.is_some_and(|p| !glob_match(p, key, false)) {
@@ -670,7 +669,7 @@ fn randomkey(ctx: &mut Ctx, _args: Args) {
         if len == 0 {
             break;
         }
-        let Some((key, _)) = keys.db.dict.entry_at(random_below(len)) else {
+        let Some((key, _)) = keys.db.entry_at(random_below(len)) else {
             break;
         };
         let key = key.to_vec();
@@ -820,7 +819,8 @@ fn copy(ctx: &mut Ctx, args: Args) {
     let expire = keys.db.expire_of(from);
     let now = ctx.now_ms;
     let target = &mut ctx.state.dbs[target_db];
-    if target.dict.contains_key(to) && !target.is_expired(to, now) && !replace {
+    target.clock = (now / 1000) as u32;
+    if target.contains_key(to) && !target.is_expired(to, now) && !replace {
         return ctx.reply.int(0);
     }
     target.set(to, value, false);
@@ -845,7 +845,7 @@ fn move_key(ctx: &mut Ctx, args: Args) {
     }
     let now = ctx.now_ms;
     let target = &ctx.state.dbs[target_db];
-    if target.dict.contains_key(key) && !target.is_expired(key, now) {
+    if target.contains_key(key) && !target.is_expired(key, now) {
         return ctx.reply.int(0);
     }
     let source = &mut ctx.state.dbs[source_db];
@@ -854,6 +854,7 @@ fn move_key(ctx: &mut Ctx, args: Args) {
         return ctx.reply.int(0);
     };
     let target = &mut ctx.state.dbs[target_db];
+    target.clock = (now / 1000) as u32;
     target.set(key, value, false);
     if let Some(when) = expire {
         target.set_expire(key, when);
@@ -1049,13 +1050,8 @@ fn persist(ctx: &mut Ctx, args: Args) {
 }
 
 fn object_encoding(ctx: &mut Ctx, args: Args) {
-    let (keys, reply) = ctx.keys();
-    match keys
-        .db
-        .dict
-        .get(args.get(2))
-        .filter(|_| !keys.db.is_expired(args.get(2), keys.now_ms))
-    {
+    let (mut keys, reply) = ctx.keys();
+    match keys.peek(args.get(2)) {
         Some(value) => reply.bulk(value.encoding().as_bytes()),
         None => reply.null(),
     }
@@ -1064,13 +1060,8 @@ fn object_encoding(ctx: &mut Ctx, args: Args) {
 /// Redis shares the objects of small integers (0..9999) and reports
 /// INT_MAX references for them.
 fn object_refcount(ctx: &mut Ctx, args: Args) {
-    let (keys, reply) = ctx.keys();
-    match keys
-        .db
-        .dict
-        .get(args.get(2))
-        .filter(|_| !keys.db.is_expired(args.get(2), keys.now_ms))
-    {
+    let (mut keys, reply) = ctx.keys();
+    match keys.peek(args.get(2)) {
         Some(Value::Str(s))
             if crate::protocol::parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) =>
         {
@@ -1081,24 +1072,18 @@ fn object_refcount(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// rudis keeps no per-key access clock (it would cost 8 bytes a key), so a
-/// key reads as just touched.
 fn object_idletime(ctx: &mut Ctx, args: Args) {
-    let (keys, reply) = ctx.keys();
-    match keys
-        .db
-        .dict
-        .get(args.get(2))
-        .filter(|_| !keys.db.is_expired(args.get(2), keys.now_ms))
-    {
-        Some(_) => reply.int(0),
-        None => reply.null(),
+    let key = args.get(2);
+    let (mut keys, reply) = ctx.keys();
+    if keys.peek(key).is_none() {
+        return reply.null();
     }
+    reply.int(keys.db.idle_secs(key).unwrap_or(0) as i64);
 }
 
 fn object_freq(ctx: &mut Ctx, args: Args) {
-    let (keys, reply) = ctx.keys();
-    match keys.db.dict.get(args.get(2)).filter(|_| !keys.db.is_expired(args.get(2), keys.now_ms)) {
+    let (mut keys, reply) = ctx.keys();
+    match keys.peek(args.get(2)) {
         Some(_) => reply.error(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
              Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",

@@ -303,10 +303,10 @@ pub fn push(
     elements: impl Iterator<Item = CompactBytes>,
     end: End,
 ) -> usize {
-    if keys.db.dict.get(key).is_none() {
+    if keys.db.get(key).is_none() {
         keys.db.set(key, Value::List(Box::default()), false);
     }
-    let Some(Value::List(list)) = keys.db.dict.get_mut(key) else {
+    let Some(Value::List(list)) = keys.db.get_mut(key) else {
         return 0;
     };
     for element in elements {
@@ -320,7 +320,7 @@ pub fn push(
 
 /// Pops one element; deletes the key when the list empties.
 pub fn pop(keys: &mut Keys, key: &[u8], end: End) -> Option<CompactBytes> {
-    let list = keys.db.dict.get_mut(key)?.as_list_mut().ok()?;
+    let list = keys.db.get_mut(key)?.as_list_mut().ok()?;
     let element = match end {
         End::Left => list.pop_front(),
         End::Right => list.pop_back(),
@@ -397,7 +397,7 @@ fn pop_generic(ctx: &mut Ctx, args: Args, end: End, command: &str) {
 
 /// Pops up to `count` elements and replies them as an array.
 fn reply_popped(keys: &mut Keys, reply: &mut Reply, key: &[u8], end: End, count: usize) {
-    let available = keys.db.dict.get(key).map_or(0, Value::len);
+    let available = keys.db.get(key).map_or(0, Value::len);
     let n = count.min(available);
     reply.array(n);
     for _ in 0..n {

@@ -56,6 +56,7 @@ impl Ctx<'_> {
     /// and the reply, borrowed side by side.
     pub fn keys(&mut self) -> (Keys<'_>, &mut Reply) {
         let db = self.clients[self.me].db;
+        self.state.dbs[db].clock = (self.now_ms / 1000) as u32;
         let keys = Keys {
             db: &mut self.state.dbs[db],
             stats: &mut self.state.stats,
@@ -86,10 +87,18 @@ impl Keys<'_> {
         }
     }
 
-    /// Looks a key up for reading, counting keyspace hits and misses.
+    /// Looks a key up for reading, counting keyspace hits and misses and
+    /// touching it.
     pub fn read(&mut self, key: &[u8]) -> Option<&Value> {
+        self.db.touch(key);
+        self.peek(key)
+    }
+
+    /// Like `read` but leaves the access time alone (Redis's
+    /// `LOOKUP_NOTOUCH`: TYPE, TTL, OBJECT).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Value> {
         self.expire_if_needed(key);
-        let found = self.db.dict.get(key);
+        let found = self.db.get(key);
         if found.is_some() {
             self.stats.keyspace_hits += 1;
         } else {
@@ -101,12 +110,13 @@ impl Keys<'_> {
     /// Looks a key up for writing (no hit/miss accounting).
     pub fn write(&mut self, key: &[u8]) -> Option<&mut Value> {
         self.expire_if_needed(key);
-        self.db.dict.get_mut(key)
+        self.db.touch(key);
+        self.db.get_mut(key)
     }
 
     pub fn exists(&mut self, key: &[u8]) -> bool {
         self.expire_if_needed(key);
-        self.db.dict.contains_key(key)
+        self.db.contains_key(key)
     }
 
     /// A string value for reading: `Ok(None)` if missing.
@@ -144,7 +154,7 @@ impl Keys<'_> {
                 None => return Ok(None),
             }
         }
-        match self.db.dict.get_mut(key) {
+        match self.db.get_mut(key) {
             None => Ok(None),
             Some(value) => cast(value).map(Some),
         }

@@ -741,7 +741,7 @@ fn getex(ctx: &mut Ctx, args: Args) {
     };
     let now = ctx.now_ms;
     let (keys, reply) = ctx.keys();
-    if let Some(Value::Str(value)) = keys.db.dict.get(key) {
+    if let Some(Value::Str(value)) = keys.db.get(key) {
         reply.bulk(value);
     }
     match expire {

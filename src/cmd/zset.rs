@@ -599,7 +599,7 @@ fn write<'k>(
 
 /// Deletes `key` if its sorted set became empty.
 fn drop_if_empty(keys: &mut Keys, key: &[u8]) {
-    if keys.db.dict.get(key).is_some_and(Value::is_empty) {
+    if keys.db.get(key).is_some_and(Value::is_empty) {
         keys.db.remove(key);
     }
 }

@@ -19,14 +19,24 @@ pub use value::{Value, WrongType};
 
 use std::time::{Duration, Instant};
 
+/// A value and when it was last touched, in unix seconds (the clock
+/// behind `OBJECT IDLETIME`, Redis's LRU field).
+pub struct Entry {
+    pub value: Value,
+    pub touched: u32,
+}
+
 #[derive(Default)]
 pub struct Db {
-    pub dict: Dict<Value>,
+    dict: Dict<Entry>,
     pub expires: Dict<i64>,
     /// Moving average of sampled TTLs, for `INFO keyspace`.
     pub avg_ttl: i64,
     /// Where the active expire cycle resumes in `expires`.
     expire_cursor: usize,
+    /// The current command's time in unix seconds: what writes and
+    /// touches record.
+    pub clock: u32,
 }
 
 /// Redis's `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`: keys sampled per round.
@@ -39,6 +49,43 @@ const EXPIRE_ACCEPTABLE_STALE: usize = 10;
 impl Db {
     pub fn len(&self) -> usize {
         self.dict.len()
+    }
+
+    /// The value of `key`, expired or not, without touching it.
+    pub fn get(&self, key: &[u8]) -> Option<&Value> {
+        self.dict.get(key).map(|e| &e.value)
+    }
+
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.dict.get_mut(key).map(|e| &mut e.value)
+    }
+
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.dict.contains_key(key)
+    }
+
+    /// The key and value at a dense position (SCAN, RANDOMKEY).
+    pub fn entry_at(&self, position: usize) -> Option<(&CompactBytes, &Value)> {
+        self.dict.entry_at(position).map(|(k, e)| (k, &e.value))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&CompactBytes, &Value)> {
+        self.dict.iter().map(|(k, e)| (k, &e.value))
+    }
+
+    /// Records an access to `key` at the current clock.
+    pub fn touch(&mut self, key: &[u8]) {
+        let clock = self.clock;
+        if let Some(entry) = self.dict.get_mut(key) {
+            entry.touched = clock;
+        }
+    }
+
+    /// Seconds since `key` was last touched.
+    pub fn idle_secs(&self, key: &[u8]) -> Option<u64> {
+        self.dict
+            .get(key)
+            .map(|e| u64::from(self.clock.saturating_sub(e.touched)))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -56,17 +103,23 @@ impl Db {
 
     /// Removes a key and its expiry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        let (_, value) = self.dict.remove(key)?;
+        let (_, entry) = self.dict.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
-        Some(value)
+        Some(entry.value)
     }
 
     /// Sets a value. Without `keep_ttl` any expiry is dropped, as a plain
     /// SET does in Redis.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
-        self.dict.insert(key, value);
+        self.dict.insert(
+            key,
+            Entry {
+                value,
+                touched: self.clock,
+            },
+        );
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
