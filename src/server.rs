@@ -349,6 +349,7 @@ impl Server {
         let mut reply = std::mem::take(&mut client.reply);
         let max_bulk = usize::try_from(self.state.config.proto_max_bulk_len).unwrap_or(usize::MAX);
         let now = Instant::now();
+        let now_ms = crate::state::unix_millis();
         client.last_interaction = now;
         loop {
             match parser.next(max_bulk) {
@@ -366,7 +367,7 @@ impl Server {
                         clients: &mut self.clients,
                         me: key,
                         reply: &mut reply,
-                        now_ms: 0,
+                        now_ms,
                     };
                     cmd::dispatch(&mut ctx, parser.args());
                     if let Some(request) = self.state.block_request.take() {
@@ -484,7 +485,7 @@ impl Server {
             clients: &mut self.clients,
             me: key,
             reply: &mut reply,
-            now_ms: 0,
+            now_ms: crate::state::unix_millis(),
         };
         cmd::dispatch(&mut ctx, Args::from_parts(&command, &spans));
         self.clients[key].reply = reply;
