@@ -389,6 +389,11 @@ impl OrderTree {
     }
 }
 
+fn random_seed() -> u32 {
+    use std::hash::{BuildHasher, RandomState};
+    (RandomState::new().hash_one(0u8) as u32) | 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
