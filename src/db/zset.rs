@@ -213,9 +213,11 @@ impl OrderTree {
     }
 
     fn next_priority(&mut self) -> u32 {
-        // xorshift32: priorities only need to look random.
+        // xorshift32, seeded per tree from std's random keys: clients choose
+        // the members, so they must not be able to predict the priorities
+        // and feed a degenerate (deep) tree.
         let mut x = if self.seed == 0 {
-            0x9E37_79B9
+            random_seed()
         } else {
             self.seed
         };
