@@ -75,6 +75,8 @@ fn redis_cli_interactive_session() {
     );
     assert!(screen.contains("\"a b\""), "{screen}");
     assert!(screen.contains("Echo the given string"), "{screen}");
+    // The argument hint comes from COMMAND DOCS' argument tree.
+    assert!(screen.contains("\x1b[90mmessage"), "{screen}");
     assert!(screen.contains("connection"), "{screen}");
 }
 

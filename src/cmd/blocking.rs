@@ -5,7 +5,7 @@
 //! null reply. No thread ever waits.
 
 use super::list::{move_element, multi_pop, parse_end, parse_multi_pop, pop, End};
-use super::{BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use super::{Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
 use crate::errors;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
@@ -27,6 +27,11 @@ pub static COMMANDS: [Command; 5] = [
         since: "2.0.0",
         summary: "Remove and get the first element in a list, or block until one is available",
         complexity: "O(N) where N is the number of provided keys.",
+        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "timeout", kind: "double", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -43,6 +48,11 @@ pub static COMMANDS: [Command; 5] = [
         since: "2.0.0",
         summary: "Remove and get the last element in a list, or block until one is available",
         complexity: "O(N) where N is the number of provided keys.",
+        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "timeout", kind: "double", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -59,6 +69,19 @@ pub static COMMANDS: [Command; 5] = [
         group: "list",
         since: "6.2.0",
         summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
+        args: &[
+            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
+            Arg { name: "wherefrom", kind: "oneof", args: &[
+                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
+                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "whereto", kind: "oneof", args: &[
+                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
+                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "timeout", kind: "double", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -78,6 +101,12 @@ pub static COMMANDS: [Command; 5] = [
         doc_flags: "deprecated",
         deprecated_since: "6.2.0",
         replaced_by: "`BLMOVE` with the `RIGHT` and `LEFT` arguments",
+        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        args: &[
+            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
+            Arg { name: "timeout", kind: "double", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -93,6 +122,16 @@ pub static COMMANDS: [Command; 5] = [
         since: "7.0.0",
         summary: "Pop elements from a list, or block until one is available",
         complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        args: &[
+            Arg { name: "timeout", kind: "double", ..Arg::BASE },
+            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "where", kind: "oneof", args: &[
+                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
+                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
 ];

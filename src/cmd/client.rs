@@ -3,7 +3,7 @@
 //! Redis's fields in Redis's order; client libraries parse it.
 
 use super::connection::valid_client_attr;
-use super::{reply_help, Command, Ctx};
+use super::{reply_help, Arg, Command, Ctx};
 use crate::client::{Client, Closing};
 use crate::errors;
 use crate::protocol::parse_i64;
@@ -40,6 +40,9 @@ pub static COMMANDS: [Command; 1] = [Command {
             group: "connection",
             since: "2.6.9",
             summary: "Set the current connection name",
+            args: &[
+                Arg { name: "connection-name", kind: "string", ..Arg::BASE },
+            ],
             ..Command::BASE
         },
         Command {
@@ -87,6 +90,18 @@ pub static COMMANDS: [Command; 1] = [Command {
             since: "2.4.0",
             summary: "Get the list of client connections",
             complexity: "O(N) where N is the number of client connections",
+            history: &[("2.8.12", "Added unique client `id` field."), ("5.0.0", "Added optional `TYPE` filter."), ("6.0.0", "Added `user` field."), ("6.2.0", "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter."), ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."), ("7.0.3", "Added `ssub` field.")],
+            args: &[
+                Arg { name: "normal_master_replica_pubsub", kind: "oneof", token: "TYPE", since: "5.0.0", flags: "optional", args: &[
+                    Arg { name: "normal", kind: "pure-token", token: "NORMAL", ..Arg::BASE },
+                    Arg { name: "master", kind: "pure-token", token: "MASTER", ..Arg::BASE },
+                    Arg { name: "replica", kind: "pure-token", token: "REPLICA", ..Arg::BASE },
+                    Arg { name: "pubsub", kind: "pure-token", token: "PUBSUB", ..Arg::BASE },
+                    ], ..Arg::BASE },
+                Arg { name: "id", kind: "block", token: "ID", since: "6.2.0", flags: "optional", args: &[
+                    Arg { name: "client-id", kind: "integer", flags: "multiple", ..Arg::BASE },
+                    ], ..Arg::BASE },
+            ],
             ..Command::BASE
         },
         Command {
@@ -99,6 +114,26 @@ pub static COMMANDS: [Command; 1] = [Command {
             since: "2.4.0",
             summary: "Kill the connection of a client",
             complexity: "O(N) where N is the number of client connections",
+            history: &[("2.8.12", "Added new filter format."), ("2.8.12", "`ID` option."), ("3.2.0", "Added `master` type in for `TYPE` option."), ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility."), ("6.2.0", "`LADDR` option.")],
+            args: &[
+                Arg { name: "filter", kind: "oneof", args: &[
+                    Arg { name: "ip:port", kind: "string", deprecated_since: "2.8.12", ..Arg::BASE },
+                    Arg { name: "new-format", kind: "oneof", flags: "multiple", args: &[
+                        Arg { name: "client-id", kind: "integer", token: "ID", since: "2.8.12", flags: "optional", ..Arg::BASE },
+                        Arg { name: "normal_master_slave_pubsub", kind: "oneof", token: "TYPE", since: "2.8.12", flags: "optional", args: &[
+                            Arg { name: "normal", kind: "pure-token", token: "NORMAL", ..Arg::BASE },
+                            Arg { name: "master", kind: "pure-token", token: "MASTER", since: "3.2.0", ..Arg::BASE },
+                            Arg { name: "slave", kind: "pure-token", token: "SLAVE", ..Arg::BASE },
+                            Arg { name: "replica", kind: "pure-token", token: "REPLICA", since: "5.0.0", ..Arg::BASE },
+                            Arg { name: "pubsub", kind: "pure-token", token: "PUBSUB", ..Arg::BASE },
+                            ], ..Arg::BASE },
+                        Arg { name: "username", kind: "string", token: "USER", flags: "optional", ..Arg::BASE },
+                        Arg { name: "ip:port", kind: "string", token: "ADDR", flags: "optional", ..Arg::BASE },
+                        Arg { name: "ip:port", kind: "string", token: "LADDR", since: "6.2.0", flags: "optional", ..Arg::BASE },
+                        Arg { name: "yes/no", kind: "string", token: "SKIPME", flags: "optional", ..Arg::BASE },
+                        ], ..Arg::BASE },
+                    ], ..Arg::BASE },
+            ],
             ..Command::BASE
         },
         Command {
@@ -110,6 +145,12 @@ pub static COMMANDS: [Command; 1] = [Command {
             group: "connection",
             since: "7.0.0",
             summary: "Set client eviction mode for the current connection",
+            args: &[
+                Arg { name: "enabled", kind: "oneof", args: &[
+                    Arg { name: "on", kind: "pure-token", token: "ON", ..Arg::BASE },
+                    Arg { name: "off", kind: "pure-token", token: "OFF", ..Arg::BASE },
+                    ], ..Arg::BASE },
+            ],
             ..Command::BASE
         },
         Command {

@@ -1,6 +1,6 @@
 //! Connection commands: PING, ECHO, QUIT, HELLO, SELECT.
 
-use super::{int_arg, Command, Ctx};
+use super::{int_arg, Arg, Command, Ctx};
 use crate::client::Closing;
 use crate::errors;
 use crate::protocol::parse_i64;
@@ -16,6 +16,9 @@ pub static COMMANDS: [Command; 5] = [
         tips: "request_policy:all_shards response_policy:all_succeeded",
         group: "connection",
         summary: "Ping the server",
+        args: &[
+            Arg { name: "message", kind: "string", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -26,6 +29,9 @@ pub static COMMANDS: [Command; 5] = [
         acl: "fast connection",
         group: "connection",
         summary: "Echo the given string",
+        args: &[
+            Arg { name: "message", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -47,6 +53,17 @@ pub static COMMANDS: [Command; 5] = [
         group: "connection",
         since: "6.0.0",
         summary: "Handshake with Redis",
+        history: &[("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context.")],
+        args: &[
+            Arg { name: "arguments", kind: "block", flags: "optional", args: &[
+                Arg { name: "protover", kind: "integer", ..Arg::BASE },
+                Arg { name: "username_password", kind: "block", token: "AUTH", flags: "optional", args: &[
+                    Arg { name: "username", kind: "string", ..Arg::BASE },
+                    Arg { name: "password", kind: "string", ..Arg::BASE },
+                    ], ..Arg::BASE },
+                Arg { name: "clientname", kind: "string", token: "SETNAME", flags: "optional", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -57,6 +74,9 @@ pub static COMMANDS: [Command; 5] = [
         acl: "fast connection",
         group: "connection",
         summary: "Change the selected database for the current connection",
+        args: &[
+            Arg { name: "index", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
 ];

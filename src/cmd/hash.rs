@@ -1,7 +1,7 @@
 //! Hash commands. A hash that loses its last field is deleted.
 
 use super::keys::{parse_scan, random_below, random_count_arg, random_picks, scan_positions};
-use super::{i64_arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::hash::HashValue;
 use crate::db::Value;
 use crate::errors;
@@ -25,6 +25,14 @@ pub static COMMANDS: [Command; 16] = [
         since: "2.0.0",
         summary: "Set the string value of a hash field",
         complexity: "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
+        history: &[("4.0.0", "Accepts multiple `field` and `value` arguments.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "field_value", kind: "block", flags: "multiple", args: &[
+                Arg { name: "field", kind: "string", ..Arg::BASE },
+                Arg { name: "value", kind: "string", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -40,6 +48,11 @@ pub static COMMANDS: [Command; 16] = [
         group: "hash",
         since: "2.0.0",
         summary: "Set the value of a hash field, only if the field does not exist",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "field", kind: "string", ..Arg::BASE },
+            Arg { name: "value", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -55,6 +68,10 @@ pub static COMMANDS: [Command; 16] = [
         group: "hash",
         since: "2.0.0",
         summary: "Get the value of a hash field",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "field", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -71,6 +88,10 @@ pub static COMMANDS: [Command; 16] = [
         since: "2.0.0",
         summary: "Get the values of all the given hash fields",
         complexity: "O(N) where N is the number of fields being requested.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "field", kind: "string", flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -90,6 +111,13 @@ pub static COMMANDS: [Command; 16] = [
         doc_flags: "deprecated",
         deprecated_since: "4.0.0",
         replaced_by: "`HSET` with multiple field-value pairs",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "field_value", kind: "block", flags: "multiple", args: &[
+                Arg { name: "field", kind: "string", ..Arg::BASE },
+                Arg { name: "value", kind: "string", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -106,6 +134,11 @@ pub static COMMANDS: [Command; 16] = [
         since: "2.0.0",
         summary: "Delete one or more hash fields",
         complexity: "O(N) where N is the number of fields to be removed.",
+        history: &[("2.4.0", "Accepts multiple `field` arguments.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "field", kind: "string", flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -121,6 +154,9 @@ pub static COMMANDS: [Command; 16] = [
         group: "hash",
         since: "2.0.0",
         summary: "Get the number of fields in a hash",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -136,6 +172,10 @@ pub static COMMANDS: [Command; 16] = [
         group: "hash",
         since: "3.2.0",
         summary: "Get the length of the value of a hash field",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "field", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -151,6 +191,10 @@ pub static COMMANDS: [Command; 16] = [
         group: "hash",
         since: "2.0.0",
         summary: "Determine if a hash field exists",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "field", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -168,6 +212,9 @@ pub static COMMANDS: [Command; 16] = [
         since: "2.0.0",
         summary: "Get all the fields and values in a hash",
         complexity: "O(N) where N is the size of the hash.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -185,6 +232,9 @@ pub static COMMANDS: [Command; 16] = [
         since: "2.0.0",
         summary: "Get all the fields in a hash",
         complexity: "O(N) where N is the size of the hash.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -202,6 +252,9 @@ pub static COMMANDS: [Command; 16] = [
         since: "2.0.0",
         summary: "Get all the values in a hash",
         complexity: "O(N) where N is the size of the hash.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -217,6 +270,11 @@ pub static COMMANDS: [Command; 16] = [
         group: "hash",
         since: "2.0.0",
         summary: "Increment the integer value of a hash field by the given number",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "field", kind: "string", ..Arg::BASE },
+            Arg { name: "increment", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -232,6 +290,11 @@ pub static COMMANDS: [Command; 16] = [
         group: "hash",
         since: "2.6.0",
         summary: "Increment the float value of a hash field by the given amount",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "field", kind: "string", ..Arg::BASE },
+            Arg { name: "increment", kind: "double", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -249,6 +312,13 @@ pub static COMMANDS: [Command; 16] = [
         since: "6.2.0",
         summary: "Get one or multiple random fields from a hash",
         complexity: "O(N) where N is the number of fields returned",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "options", kind: "block", flags: "optional", args: &[
+                Arg { name: "count", kind: "integer", ..Arg::BASE },
+                Arg { name: "withvalues", kind: "pure-token", token: "WITHVALUES", flags: "optional", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -266,6 +336,12 @@ pub static COMMANDS: [Command; 16] = [
         since: "2.8.0",
         summary: "Incrementally iterate hash fields and associated values",
         complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "cursor", kind: "integer", ..Arg::BASE },
+            Arg { name: "pattern", kind: "pattern", token: "MATCH", flags: "optional", ..Arg::BASE },
+            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
 ];

@@ -3,7 +3,7 @@
 //! family, PERSIST) and whole databases (DBSIZE, SWAPDB, FLUSHDB,
 //! FLUSHALL).
 
-use super::{i64_arg, int_arg, reply_help, BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use super::{i64_arg, int_arg, reply_help, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
 use crate::db::Value;
 use crate::errors;
 use crate::glob::glob_match;
@@ -24,6 +24,9 @@ pub static COMMANDS: [Command; 27] = [
         group: "generic",
         summary: "Delete a key",
         complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -41,6 +44,9 @@ pub static COMMANDS: [Command; 27] = [
         since: "4.0.0",
         summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
         complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -57,6 +63,10 @@ pub static COMMANDS: [Command; 27] = [
         group: "generic",
         summary: "Determine if a key exists",
         complexity: "O(N) where N is the number of keys to check.",
+        history: &[("3.0.3", "Accepts multiple `key` arguments.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -71,6 +81,9 @@ pub static COMMANDS: [Command; 27] = [
         ],
         group: "generic",
         summary: "Determine the type stored at key",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -83,6 +96,9 @@ pub static COMMANDS: [Command; 27] = [
         group: "generic",
         summary: "Find all keys matching the given pattern",
         complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+        args: &[
+            Arg { name: "pattern", kind: "pattern", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -96,6 +112,13 @@ pub static COMMANDS: [Command; 27] = [
         since: "2.8.0",
         summary: "Incrementally iterate the keys space",
         complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        history: &[("6.0.0", "Added the `TYPE` subcommand.")],
+        args: &[
+            Arg { name: "cursor", kind: "integer", ..Arg::BASE },
+            Arg { name: "pattern", kind: "pattern", token: "MATCH", flags: "optional", ..Arg::BASE },
+            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
+            Arg { name: "type", kind: "string", token: "TYPE", since: "6.0.0", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -122,6 +145,10 @@ pub static COMMANDS: [Command; 27] = [
         ],
         group: "generic",
         summary: "Rename a key",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "newkey", kind: "key", key_spec_index: 1, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -137,6 +164,11 @@ pub static COMMANDS: [Command; 27] = [
         ],
         group: "generic",
         summary: "Rename a key, only if the new key does not exist",
+        history: &[("3.2.0", "The command no longer returns an error when source and destination names are the same.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "newkey", kind: "key", key_spec_index: 1, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -154,6 +186,12 @@ pub static COMMANDS: [Command; 27] = [
         since: "6.2.0",
         summary: "Copy a key",
         complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        args: &[
+            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
+            Arg { name: "destination-db", kind: "integer", token: "DB", flags: "optional", ..Arg::BASE },
+            Arg { name: "replace", kind: "pure-token", token: "REPLACE", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -171,6 +209,9 @@ pub static COMMANDS: [Command; 27] = [
         since: "3.2.1",
         summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.",
         complexity: "O(N) where N is the number of keys that will be touched.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -196,6 +237,9 @@ pub static COMMANDS: [Command; 27] = [
                 group: "generic",
                 since: "2.2.3",
                 summary: "Inspect the internal encoding of a Redis object",
+                args: &[
+                    Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+                ],
                 ..Command::BASE
             },
             Command {
@@ -212,6 +256,9 @@ pub static COMMANDS: [Command; 27] = [
                 group: "generic",
                 since: "2.2.3",
                 summary: "Get the number of references to the value of the key",
+                args: &[
+                    Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+                ],
                 ..Command::BASE
             },
             Command {
@@ -228,6 +275,9 @@ pub static COMMANDS: [Command; 27] = [
                 group: "generic",
                 since: "2.2.3",
                 summary: "Get the time since a Redis object was last accessed",
+                args: &[
+                    Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+                ],
                 ..Command::BASE
             },
             Command {
@@ -244,6 +294,9 @@ pub static COMMANDS: [Command; 27] = [
                 group: "generic",
                 since: "4.0.0",
                 summary: "Get the logarithmic access frequency counter of a Redis object",
+                args: &[
+                    Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+                ],
                 ..Command::BASE
             },
             Command {
@@ -272,6 +325,17 @@ pub static COMMANDS: [Command; 27] = [
         ],
         group: "generic",
         summary: "Set a key's time to live in seconds",
+        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "seconds", kind: "integer", ..Arg::BASE },
+            Arg { name: "condition", kind: "oneof", since: "7.0.0", flags: "optional", args: &[
+                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
+                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
+                Arg { name: "gt", kind: "pure-token", token: "GT", ..Arg::BASE },
+                Arg { name: "lt", kind: "pure-token", token: "LT", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -287,6 +351,17 @@ pub static COMMANDS: [Command; 27] = [
         group: "generic",
         since: "2.6.0",
         summary: "Set a key's time to live in milliseconds",
+        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "milliseconds", kind: "integer", ..Arg::BASE },
+            Arg { name: "condition", kind: "oneof", since: "7.0.0", flags: "optional", args: &[
+                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
+                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
+                Arg { name: "gt", kind: "pure-token", token: "GT", ..Arg::BASE },
+                Arg { name: "lt", kind: "pure-token", token: "LT", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -302,6 +377,17 @@ pub static COMMANDS: [Command; 27] = [
         group: "generic",
         since: "1.2.0",
         summary: "Set the expiration for a key as a UNIX timestamp",
+        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "unix-time-seconds", kind: "unix-time", ..Arg::BASE },
+            Arg { name: "condition", kind: "oneof", since: "7.0.0", flags: "optional", args: &[
+                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
+                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
+                Arg { name: "gt", kind: "pure-token", token: "GT", ..Arg::BASE },
+                Arg { name: "lt", kind: "pure-token", token: "LT", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -317,6 +403,17 @@ pub static COMMANDS: [Command; 27] = [
         group: "generic",
         since: "2.6.0",
         summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "unix-time-milliseconds", kind: "unix-time", ..Arg::BASE },
+            Arg { name: "condition", kind: "oneof", since: "7.0.0", flags: "optional", args: &[
+                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
+                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
+                Arg { name: "gt", kind: "pure-token", token: "GT", ..Arg::BASE },
+                Arg { name: "lt", kind: "pure-token", token: "LT", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -332,6 +429,10 @@ pub static COMMANDS: [Command; 27] = [
         ],
         group: "generic",
         summary: "Get the time to live for a key in seconds",
+        history: &[("2.8.0", "Added the -2 reply.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -348,6 +449,10 @@ pub static COMMANDS: [Command; 27] = [
         group: "generic",
         since: "2.6.0",
         summary: "Get the time to live for a key in milliseconds",
+        history: &[("2.8.0", "Added the -2 reply.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -363,6 +468,9 @@ pub static COMMANDS: [Command; 27] = [
         group: "generic",
         since: "7.0.0",
         summary: "Get the expiration Unix timestamp for a key",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -378,6 +486,9 @@ pub static COMMANDS: [Command; 27] = [
         group: "generic",
         since: "7.0.0",
         summary: "Get the expiration Unix timestamp for a key in milliseconds",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -393,6 +504,9 @@ pub static COMMANDS: [Command; 27] = [
         group: "generic",
         since: "2.2.0",
         summary: "Remove the expiration from a key",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -407,6 +521,10 @@ pub static COMMANDS: [Command; 27] = [
         ],
         group: "generic",
         summary: "Move a key to another database",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "db", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -419,6 +537,10 @@ pub static COMMANDS: [Command; 27] = [
         since: "4.0.0",
         summary: "Swaps two Redis databases",
         complexity: "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+        args: &[
+            Arg { name: "index1", kind: "integer", ..Arg::BASE },
+            Arg { name: "index2", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -431,6 +553,13 @@ pub static COMMANDS: [Command; 27] = [
         group: "server",
         summary: "Remove all keys from the current database",
         complexity: "O(N) where N is the number of keys in the selected database",
+        history: &[("4.0.0", "Added the `ASYNC` flushing mode modifier."), ("6.2.0", "Added the `SYNC` flushing mode modifier.")],
+        args: &[
+            Arg { name: "async", kind: "oneof", flags: "optional", args: &[
+                Arg { name: "async", kind: "pure-token", token: "ASYNC", since: "4.0.0", ..Arg::BASE },
+                Arg { name: "sync", kind: "pure-token", token: "SYNC", since: "6.2.0", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -443,6 +572,13 @@ pub static COMMANDS: [Command; 27] = [
         group: "server",
         summary: "Remove all keys from all databases",
         complexity: "O(N) where N is the total number of keys in all databases",
+        history: &[("4.0.0", "Added the `ASYNC` flushing mode modifier."), ("6.2.0", "Added the `SYNC` flushing mode modifier.")],
+        args: &[
+            Arg { name: "async", kind: "oneof", flags: "optional", args: &[
+                Arg { name: "async", kind: "pure-token", token: "ASYNC", since: "4.0.0", ..Arg::BASE },
+                Arg { name: "sync", kind: "pure-token", token: "SYNC", since: "6.2.0", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -468,6 +604,10 @@ pub static COMMANDS: [Command; 27] = [
                 since: "4.0.0",
                 summary: "Estimate the memory usage of a key",
                 complexity: "O(N) where N is the number of samples.",
+                args: &[
+                    Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+                    Arg { name: "count", kind: "integer", token: "SAMPLES", flags: "optional", ..Arg::BASE },
+                ],
                 ..Command::BASE
             },
             Command {

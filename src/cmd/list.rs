@@ -2,7 +2,7 @@
 //! LTRIM, LINSERT, LPOS, LMOVE/RPOPLPUSH and LMPOP. A list that becomes
 //! empty is deleted, as in Redis.
 
-use super::{i64_arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::value::ListValue;
 use crate::db::{CompactBytes, Value};
 use crate::errors;
@@ -23,6 +23,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "list",
         summary: "Prepend one or multiple elements to a list",
         complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        history: &[("2.4.0", "Accepts multiple `element` arguments.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "element", kind: "string", flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -38,6 +43,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "list",
         summary: "Append one or multiple elements to a list",
         complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        history: &[("2.4.0", "Accepts multiple `element` arguments.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "element", kind: "string", flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -54,6 +64,11 @@ pub static COMMANDS: [Command; 17] = [
         since: "2.2.0",
         summary: "Prepend an element to a list, only if the list exists",
         complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        history: &[("4.0.0", "Accepts multiple `element` arguments.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "element", kind: "string", flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -70,6 +85,11 @@ pub static COMMANDS: [Command; 17] = [
         since: "2.2.0",
         summary: "Append an element to a list, only if the list exists",
         complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        history: &[("4.0.0", "Accepts multiple `element` arguments.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "element", kind: "string", flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -85,6 +105,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "list",
         summary: "Remove and get the first elements in a list",
         complexity: "O(N) where N is the number of elements returned",
+        history: &[("6.2.0", "Added the `count` argument.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "count", kind: "integer", since: "6.2.0", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -100,6 +125,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "list",
         summary: "Remove and get the last elements in a list",
         complexity: "O(N) where N is the number of elements returned",
+        history: &[("6.2.0", "Added the `count` argument.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "count", kind: "integer", since: "6.2.0", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -114,6 +144,9 @@ pub static COMMANDS: [Command; 17] = [
         ],
         group: "list",
         summary: "Get the length of a list",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -129,6 +162,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "list",
         summary: "Get a range of elements from a list",
         complexity: "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "start", kind: "integer", ..Arg::BASE },
+            Arg { name: "stop", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -144,6 +182,10 @@ pub static COMMANDS: [Command; 17] = [
         group: "list",
         summary: "Get an element from a list by its index",
         complexity: "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "index", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -159,6 +201,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "list",
         summary: "Set the value of an element in a list by its index",
         complexity: "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "index", kind: "integer", ..Arg::BASE },
+            Arg { name: "element", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -174,6 +221,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "list",
         summary: "Remove elements from a list",
         complexity: "O(N+M) where N is the length of the list and M is the number of elements removed.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "count", kind: "integer", ..Arg::BASE },
+            Arg { name: "element", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -189,6 +241,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "list",
         summary: "Trim a list to the specified range",
         complexity: "O(N) where N is the number of elements to be removed by the operation.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "start", kind: "integer", ..Arg::BASE },
+            Arg { name: "stop", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -205,6 +262,15 @@ pub static COMMANDS: [Command; 17] = [
         since: "2.2.0",
         summary: "Insert an element before or after another element in a list",
         complexity: "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "where", kind: "oneof", args: &[
+                Arg { name: "before", kind: "pure-token", token: "BEFORE", ..Arg::BASE },
+                Arg { name: "after", kind: "pure-token", token: "AFTER", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "pivot", kind: "string", ..Arg::BASE },
+            Arg { name: "element", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -221,6 +287,13 @@ pub static COMMANDS: [Command; 17] = [
         since: "6.0.6",
         summary: "Return the index of matching elements on a list",
         complexity: "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "element", kind: "string", ..Arg::BASE },
+            Arg { name: "rank", kind: "integer", token: "RANK", flags: "optional", ..Arg::BASE },
+            Arg { name: "num-matches", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
+            Arg { name: "len", kind: "integer", token: "MAXLEN", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -237,6 +310,18 @@ pub static COMMANDS: [Command; 17] = [
         group: "list",
         since: "6.2.0",
         summary: "Pop an element from a list, push it to another list and return it",
+        args: &[
+            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
+            Arg { name: "wherefrom", kind: "oneof", args: &[
+                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
+                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "whereto", kind: "oneof", args: &[
+                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
+                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -256,6 +341,10 @@ pub static COMMANDS: [Command; 17] = [
         doc_flags: "deprecated",
         deprecated_since: "6.2.0",
         replaced_by: "`LMOVE` with the `RIGHT` and `LEFT` arguments",
+        args: &[
+            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -271,6 +360,15 @@ pub static COMMANDS: [Command; 17] = [
         since: "7.0.0",
         summary: "Pop elements from a list",
         complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        args: &[
+            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "where", kind: "oneof", args: &[
+                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
+                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
 ];

@@ -168,6 +168,37 @@ impl Keys<'_> {
     }
 }
 
+/// One argument of a command, as `COMMAND DOCS` describes it.
+pub struct Arg {
+    pub name: &'static str,
+    /// `key`, `string`, `integer`, `double`, `pattern`, `unix-time`,
+    /// `pure-token`, `oneof` or `block`.
+    pub kind: &'static str,
+    /// Which key spec a `key` argument belongs to; -1 for none.
+    pub key_spec_index: i32,
+    pub token: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub deprecated_since: &'static str,
+    /// Space-separated: `optional`, `multiple`, `multiple_token`.
+    pub flags: &'static str,
+    pub args: &'static [Arg],
+}
+
+impl Arg {
+    pub const BASE: Arg = Arg {
+        name: "",
+        kind: "string",
+        key_spec_index: -1,
+        token: "",
+        summary: "",
+        since: "",
+        deprecated_since: "",
+        flags: "",
+        args: &[],
+    };
+}
+
 /// Where a command's keys are (Redis 7 key specs), for `COMMAND INFO`.
 pub struct KeySpec {
     pub notes: &'static str,
@@ -214,6 +245,11 @@ pub struct Command {
     pub doc_flags: &'static str,
     pub deprecated_since: &'static str,
     pub replaced_by: &'static str,
+    /// (version, what changed), for `COMMAND DOCS`.
+    pub history: &'static [(&'static str, &'static str)],
+    /// The argument tree `COMMAND DOCS` serves; redis-cli builds its hints
+    /// from it.
+    pub args: &'static [Arg],
     pub subcommands: &'static [Command],
 }
 
@@ -399,6 +435,8 @@ impl Command {
         doc_flags: "",
         deprecated_since: "",
         replaced_by: "",
+        history: &[],
+        args: &[],
         subcommands: &[],
     };
 }

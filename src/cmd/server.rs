@@ -1,7 +1,7 @@
 //! Server commands: COMMAND (generated from the command table), CONFIG
 //! (served by the config table), INFO, DBSIZE, TIME, SHUTDOWN.
 
-use super::{info, lookup, reply_help, table, BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use super::{info, lookup, reply_help, table, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
 use crate::config::{Config, ConfigError};
 use crate::errors;
 use crate::glob::glob_match;
@@ -45,6 +45,10 @@ pub static COMMANDS: [Command; 5] = [
                 since: "2.8.13",
                 summary: "Get array of specific Redis command details, or all when no argument is given.",
                 complexity: "O(N) where N is the number of commands to look up",
+                history: &[("7.0.0", "Allowed to be called with no argument to get info on all commands.")],
+                args: &[
+                    Arg { name: "command-name", kind: "string", flags: "optional multiple", ..Arg::BASE },
+                ],
                 ..Command::BASE
             },
             Command {
@@ -58,6 +62,9 @@ pub static COMMANDS: [Command; 5] = [
                 since: "7.0.0",
                 summary: "Get array of specific Redis command documentation",
                 complexity: "O(N) where N is the number of commands to look up",
+                args: &[
+                    Arg { name: "command-name", kind: "string", flags: "optional multiple", ..Arg::BASE },
+                ],
                 ..Command::BASE
             },
             Command {
@@ -71,6 +78,13 @@ pub static COMMANDS: [Command; 5] = [
                 since: "7.0.0",
                 summary: "Get an array of Redis command names",
                 complexity: "O(N) where N is the total number of Redis commands",
+                args: &[
+                    Arg { name: "filterby", kind: "oneof", token: "FILTERBY", flags: "optional", args: &[
+                        Arg { name: "module-name", kind: "string", token: "MODULE", ..Arg::BASE },
+                        Arg { name: "category", kind: "string", token: "ACLCAT", ..Arg::BASE },
+                        Arg { name: "pattern", kind: "pattern", token: "PATTERN", ..Arg::BASE },
+                        ], ..Arg::BASE },
+                ],
                 ..Command::BASE
             },
             Command {
@@ -106,6 +120,12 @@ pub static COMMANDS: [Command; 5] = [
                 since: "2.0.0",
                 summary: "Get the values of configuration parameters",
                 complexity: "O(N) when N is the number of configuration parameters provided",
+                history: &[("7.0.0", "Added the ability to pass multiple pattern parameters in one call")],
+                args: &[
+                    Arg { name: "parameter", kind: "block", flags: "multiple", args: &[
+                        Arg { name: "parameter", kind: "string", ..Arg::BASE },
+                        ], ..Arg::BASE },
+                ],
                 ..Command::BASE
             },
             Command {
@@ -119,6 +139,13 @@ pub static COMMANDS: [Command; 5] = [
                 since: "2.0.0",
                 summary: "Set configuration parameters to the given values",
                 complexity: "O(N) when N is the number of configuration parameters provided",
+                history: &[("7.0.0", "Added the ability to set multiple parameters in one call.")],
+                args: &[
+                    Arg { name: "parameter_value", kind: "block", flags: "multiple", args: &[
+                        Arg { name: "parameter", kind: "string", ..Arg::BASE },
+                        Arg { name: "value", kind: "string", ..Arg::BASE },
+                        ], ..Arg::BASE },
+                ],
                 ..Command::BASE
             },
             Command {
@@ -155,6 +182,10 @@ pub static COMMANDS: [Command; 5] = [
         tips: "nondeterministic_output request_policy:all_shards response_policy:special",
         group: "server",
         summary: "Get information and statistics about the server",
+        history: &[("7.0.0", "Added support for taking multiple section arguments.")],
+        args: &[
+            Arg { name: "section", kind: "string", flags: "optional multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -178,6 +209,16 @@ pub static COMMANDS: [Command; 5] = [
         group: "server",
         summary: "Synchronously save the dataset to disk and then shut down the server",
         complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        history: &[("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers.")],
+        args: &[
+            Arg { name: "nosave_save", kind: "oneof", flags: "optional", args: &[
+                Arg { name: "nosave", kind: "pure-token", token: "NOSAVE", ..Arg::BASE },
+                Arg { name: "save", kind: "pure-token", token: "SAVE", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "now", kind: "pure-token", token: "NOW", since: "7.0.0", flags: "optional", ..Arg::BASE },
+            Arg { name: "force", kind: "pure-token", token: "FORCE", since: "7.0.0", flags: "optional", ..Arg::BASE },
+            Arg { name: "abort", kind: "pure-token", token: "ABORT", since: "7.0.0", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
 ];
@@ -321,7 +362,16 @@ fn reply_command_docs(reply: &mut Reply, c: &Command) {
     };
     let has_flags = !c.doc_flags.is_empty();
     let has_subs = !c.subcommands.is_empty();
-    reply.map(present(&head) + present(&tail) + usize::from(has_flags) + usize::from(has_subs));
+    let has_history = !c.history.is_empty();
+    let has_args = !c.args.is_empty();
+    reply.map(
+        present(&head)
+            + present(&tail)
+            + usize::from(has_flags)
+            + usize::from(has_history)
+            + usize::from(has_args)
+            + usize::from(has_subs),
+    );
     for (name, value) in head {
         if !value.is_empty() || name == "summary" {
             reply.bulk(name.as_bytes());
@@ -338,12 +388,69 @@ fn reply_command_docs(reply: &mut Reply, c: &Command) {
             reply.bulk(value.as_bytes());
         }
     }
+    if has_history {
+        reply.bulk(b"history");
+        reply.array(c.history.len());
+        for (version, change) in c.history {
+            reply.array(2);
+            reply.bulk(version.as_bytes());
+            reply.bulk(change.as_bytes());
+        }
+    }
+    if has_args {
+        reply.bulk(b"arguments");
+        reply_args(reply, c.args);
+    }
     if has_subs {
         reply.bulk(b"subcommands");
         reply.map(c.subcommands.len());
         for sub in c.subcommands {
             reply.bulk(sub.name.as_bytes());
             reply_command_docs(reply, sub);
+        }
+    }
+}
+
+/// An argument tree in `COMMAND DOCS` form: each argument a map of its
+/// present fields, in Redis's order.
+fn reply_args(reply: &mut Reply, args: &[Arg]) {
+    reply.array(args.len());
+    for arg in args {
+        let texts = [
+            ("token", arg.token),
+            ("summary", arg.summary),
+            ("since", arg.since),
+            ("deprecated_since", arg.deprecated_since),
+        ];
+        let present = texts.iter().filter(|(_, v)| !v.is_empty()).count();
+        let has_index = arg.key_spec_index >= 0;
+        reply.map(
+            2 + usize::from(has_index)
+                + present
+                + usize::from(!arg.flags.is_empty())
+                + usize::from(!arg.args.is_empty()),
+        );
+        reply.bulk(b"name");
+        reply.bulk(arg.name.as_bytes());
+        reply.bulk(b"type");
+        reply.bulk(arg.kind.as_bytes());
+        if has_index {
+            reply.bulk(b"key_spec_index");
+            reply.int(i64::from(arg.key_spec_index));
+        }
+        for (name, value) in texts {
+            if !value.is_empty() {
+                reply.bulk(name.as_bytes());
+                reply.bulk(value.as_bytes());
+            }
+        }
+        if !arg.flags.is_empty() {
+            reply.bulk(b"flags");
+            reply_status_set(reply, words(arg.flags));
+        }
+        if !arg.args.is_empty() {
+            reply.bulk(b"arguments");
+            reply_args(reply, arg.args);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! order matches Redis's; a set that loses its last member is deleted.
 
 use super::keys::{parse_scan, random_below, random_count_arg, random_picks, scan_positions};
-use super::{BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use super::{Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::set::SetValue;
 use crate::db::Value;
 use crate::errors;
@@ -24,6 +24,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "set",
         summary: "Add one or more members to a set",
         complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        history: &[("2.4.0", "Accepts multiple `member` arguments.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "member", kind: "string", flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -39,6 +44,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "set",
         summary: "Remove one or more members from a set",
         complexity: "O(N) where N is the number of members to be removed.",
+        history: &[("2.4.0", "Accepts multiple `member` arguments.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "member", kind: "string", flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -53,6 +63,9 @@ pub static COMMANDS: [Command; 17] = [
         ],
         group: "set",
         summary: "Get the number of members in a set",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -67,6 +80,10 @@ pub static COMMANDS: [Command; 17] = [
         ],
         group: "set",
         summary: "Determine if a given value is a member of a set",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "member", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -83,6 +100,10 @@ pub static COMMANDS: [Command; 17] = [
         since: "6.2.0",
         summary: "Returns the membership associated with the given elements for a set",
         complexity: "O(N) where N is the number of elements being checked for membership",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "member", kind: "string", flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -99,6 +120,9 @@ pub static COMMANDS: [Command; 17] = [
         group: "set",
         summary: "Get all the members in a set",
         complexity: "O(N) where N is the set cardinality.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -115,6 +139,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "set",
         summary: "Remove and return one or multiple random members from a set",
         complexity: "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.",
+        history: &[("3.2.0", "Added the `count` argument.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "count", kind: "integer", since: "3.2.0", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -131,6 +160,11 @@ pub static COMMANDS: [Command; 17] = [
         group: "set",
         summary: "Get one or multiple random members from a set",
         complexity: "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.",
+        history: &[("2.6.0", "Added the optional `count` argument.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "count", kind: "integer", since: "2.6.0", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -146,6 +180,11 @@ pub static COMMANDS: [Command; 17] = [
         ],
         group: "set",
         summary: "Move a member from one set to another",
+        args: &[
+            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
+            Arg { name: "member", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -162,6 +201,9 @@ pub static COMMANDS: [Command; 17] = [
         group: "set",
         summary: "Intersect multiple sets",
         complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -178,6 +220,9 @@ pub static COMMANDS: [Command; 17] = [
         group: "set",
         summary: "Add multiple sets",
         complexity: "O(N) where N is the total number of elements in all given sets.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -194,6 +239,9 @@ pub static COMMANDS: [Command; 17] = [
         group: "set",
         summary: "Subtract multiple sets",
         complexity: "O(N) where N is the total number of elements in all given sets.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -210,6 +258,10 @@ pub static COMMANDS: [Command; 17] = [
         group: "set",
         summary: "Intersect multiple sets and store the resulting set in a key",
         complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        args: &[
+            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -226,6 +278,10 @@ pub static COMMANDS: [Command; 17] = [
         group: "set",
         summary: "Add multiple sets and store the resulting set in a key",
         complexity: "O(N) where N is the total number of elements in all given sets.",
+        args: &[
+            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -242,6 +298,10 @@ pub static COMMANDS: [Command; 17] = [
         group: "set",
         summary: "Subtract multiple sets and store the resulting set in a key",
         complexity: "O(N) where N is the total number of elements in all given sets.",
+        args: &[
+            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -257,6 +317,11 @@ pub static COMMANDS: [Command; 17] = [
         since: "7.0.0",
         summary: "Intersect multiple sets and return the cardinality of the result",
         complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        args: &[
+            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "limit", kind: "integer", token: "LIMIT", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -274,6 +339,12 @@ pub static COMMANDS: [Command; 17] = [
         since: "2.8.0",
         summary: "Incrementally iterate Set elements",
         complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "cursor", kind: "integer", ..Arg::BASE },
+            Arg { name: "pattern", kind: "pattern", token: "MATCH", flags: "optional", ..Arg::BASE },
+            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
 ];

@@ -1,7 +1,7 @@
 //! String commands: GET, SET and its variants, MGET/MSET, the INCR family,
 //! APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE, GETDEL, GETEX, GETSET.
 
-use super::{i64_arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
 use crate::db::Value;
 use crate::errors;
 use crate::float::{add_long_double, FloatError};
@@ -21,6 +21,9 @@ pub static COMMANDS: [Command; 21] = [
         ],
         group: "string",
         summary: "Get the value of a key",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -35,6 +38,23 @@ pub static COMMANDS: [Command; 21] = [
         ],
         group: "string",
         summary: "Set the string value of a key",
+        history: &[("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."), ("6.0.0", "Added the `KEEPTTL` option."), ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."), ("7.0.0", "Allowed the `NX` and `GET` options to be used together.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "value", kind: "string", ..Arg::BASE },
+            Arg { name: "condition", kind: "oneof", since: "2.6.12", flags: "optional", args: &[
+                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
+                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "get", kind: "pure-token", token: "GET", since: "6.2.0", flags: "optional", ..Arg::BASE },
+            Arg { name: "expiration", kind: "oneof", flags: "optional", args: &[
+                Arg { name: "seconds", kind: "integer", token: "EX", since: "2.6.12", ..Arg::BASE },
+                Arg { name: "milliseconds", kind: "integer", token: "PX", since: "2.6.12", ..Arg::BASE },
+                Arg { name: "unix-time-seconds", kind: "unix-time", token: "EXAT", since: "6.2.0", ..Arg::BASE },
+                Arg { name: "unix-time-milliseconds", kind: "unix-time", token: "PXAT", since: "6.2.0", ..Arg::BASE },
+                Arg { name: "keepttl", kind: "pure-token", token: "KEEPTTL", since: "6.0.0", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -49,6 +69,10 @@ pub static COMMANDS: [Command; 21] = [
         ],
         group: "string",
         summary: "Set the value of a key, only if the key does not exist",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "value", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -64,6 +88,11 @@ pub static COMMANDS: [Command; 21] = [
         group: "string",
         since: "2.0.0",
         summary: "Set the value and expiration of a key",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "seconds", kind: "integer", ..Arg::BASE },
+            Arg { name: "value", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -79,6 +108,11 @@ pub static COMMANDS: [Command; 21] = [
         group: "string",
         since: "2.6.0",
         summary: "Set the value and expiration in milliseconds of a key",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "milliseconds", kind: "integer", ..Arg::BASE },
+            Arg { name: "value", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -95,6 +129,9 @@ pub static COMMANDS: [Command; 21] = [
         group: "string",
         summary: "Get the values of all the given keys",
         complexity: "O(N) where N is the number of keys to retrieve.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -112,6 +149,12 @@ pub static COMMANDS: [Command; 21] = [
         since: "1.0.1",
         summary: "Set multiple keys to multiple values",
         complexity: "O(N) where N is the number of keys to set.",
+        args: &[
+            Arg { name: "key_value", kind: "block", flags: "multiple", args: &[
+                Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+                Arg { name: "value", kind: "string", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -129,6 +172,12 @@ pub static COMMANDS: [Command; 21] = [
         since: "1.0.1",
         summary: "Set multiple keys to multiple values, only if none of the keys exist",
         complexity: "O(N) where N is the number of keys to set.",
+        args: &[
+            Arg { name: "key_value", kind: "block", flags: "multiple", args: &[
+                Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+                Arg { name: "value", kind: "string", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -143,6 +192,9 @@ pub static COMMANDS: [Command; 21] = [
         ],
         group: "string",
         summary: "Increment the integer value of a key by one",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -157,6 +209,9 @@ pub static COMMANDS: [Command; 21] = [
         ],
         group: "string",
         summary: "Decrement the integer value of a key by one",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -171,6 +226,10 @@ pub static COMMANDS: [Command; 21] = [
         ],
         group: "string",
         summary: "Increment the integer value of a key by the given amount",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "increment", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -185,6 +244,10 @@ pub static COMMANDS: [Command; 21] = [
         ],
         group: "string",
         summary: "Decrement the integer value of a key by the given number",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "decrement", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -200,6 +263,10 @@ pub static COMMANDS: [Command; 21] = [
         group: "string",
         since: "2.6.0",
         summary: "Increment the float value of a key by the given amount",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "increment", kind: "double", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -216,6 +283,10 @@ pub static COMMANDS: [Command; 21] = [
         since: "2.0.0",
         summary: "Append a value to a key",
         complexity: "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "value", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -231,6 +302,9 @@ pub static COMMANDS: [Command; 21] = [
         group: "string",
         since: "2.2.0",
         summary: "Get the length of the value stored in a key",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -247,6 +321,11 @@ pub static COMMANDS: [Command; 21] = [
         since: "2.4.0",
         summary: "Get a substring of the string stored at a key",
         complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "start", kind: "integer", ..Arg::BASE },
+            Arg { name: "end", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -265,6 +344,11 @@ pub static COMMANDS: [Command; 21] = [
         doc_flags: "deprecated",
         deprecated_since: "2.0.0",
         replaced_by: "`GETRANGE`",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "start", kind: "integer", ..Arg::BASE },
+            Arg { name: "end", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -281,6 +365,11 @@ pub static COMMANDS: [Command; 21] = [
         since: "2.2.0",
         summary: "Overwrite part of a string at key starting at the specified offset",
         complexity: "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "offset", kind: "integer", ..Arg::BASE },
+            Arg { name: "value", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -296,6 +385,9 @@ pub static COMMANDS: [Command; 21] = [
         group: "string",
         since: "6.2.0",
         summary: "Get the value of a key and delete the key",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -311,6 +403,16 @@ pub static COMMANDS: [Command; 21] = [
         group: "string",
         since: "6.2.0",
         summary: "Get the value of a key and optionally set its expiration",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "expiration", kind: "oneof", flags: "optional", args: &[
+                Arg { name: "seconds", kind: "integer", token: "EX", ..Arg::BASE },
+                Arg { name: "milliseconds", kind: "integer", token: "PX", ..Arg::BASE },
+                Arg { name: "unix-time-seconds", kind: "unix-time", token: "EXAT", ..Arg::BASE },
+                Arg { name: "unix-time-milliseconds", kind: "unix-time", token: "PXAT", ..Arg::BASE },
+                Arg { name: "persist", kind: "pure-token", token: "PERSIST", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -328,6 +430,10 @@ pub static COMMANDS: [Command; 21] = [
         doc_flags: "deprecated",
         deprecated_since: "6.2.0",
         replaced_by: "`SET` with the `!GET` argument",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "value", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
 ];

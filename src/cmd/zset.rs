@@ -6,7 +6,7 @@
 use super::blocking::{block, timeout_arg};
 use super::keys::{parse_scan, random_below, random_count_arg, random_picks, scan_positions};
 use super::list::range;
-use super::{i64_arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::zset::{order, ZSetValue};
 use crate::db::Value;
 use crate::errors;
@@ -31,6 +31,24 @@ pub static COMMANDS: [Command; 34] = [
         since: "1.2.0",
         summary: "Add one or more members to a sorted set, or update its score if it already exists",
         complexity: "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
+        history: &[("2.4.0", "Accepts multiple elements."), ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."), ("6.2.0", "Added the `GT` and `LT` options.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "condition", kind: "oneof", since: "3.0.2", flags: "optional", args: &[
+                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
+                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "comparison", kind: "oneof", since: "6.2.0", flags: "optional", args: &[
+                Arg { name: "gt", kind: "pure-token", token: "GT", ..Arg::BASE },
+                Arg { name: "lt", kind: "pure-token", token: "LT", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "change", kind: "pure-token", token: "CH", since: "3.0.2", flags: "optional", ..Arg::BASE },
+            Arg { name: "increment", kind: "pure-token", token: "INCR", since: "3.0.2", flags: "optional", ..Arg::BASE },
+            Arg { name: "score_member", kind: "block", flags: "multiple", args: &[
+                Arg { name: "score", kind: "double", ..Arg::BASE },
+                Arg { name: "member", kind: "string", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -47,6 +65,11 @@ pub static COMMANDS: [Command; 34] = [
         since: "1.2.0",
         summary: "Increment the score of a member in a sorted set",
         complexity: "O(log(N)) where N is the number of elements in the sorted set.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "increment", kind: "integer", ..Arg::BASE },
+            Arg { name: "member", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -62,6 +85,10 @@ pub static COMMANDS: [Command; 34] = [
         group: "sorted-set",
         since: "1.2.0",
         summary: "Get the score associated with the given member in a sorted set",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "member", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -78,6 +105,10 @@ pub static COMMANDS: [Command; 34] = [
         since: "6.2.0",
         summary: "Get the score associated with the given members in a sorted set",
         complexity: "O(N) where N is the number of members being requested.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "member", kind: "string", flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -93,6 +124,9 @@ pub static COMMANDS: [Command; 34] = [
         group: "sorted-set",
         since: "1.2.0",
         summary: "Get the number of members in a sorted set",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -109,6 +143,11 @@ pub static COMMANDS: [Command; 34] = [
         since: "2.0.0",
         summary: "Count the members in a sorted set with scores within the given values",
         complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "min", kind: "double", ..Arg::BASE },
+            Arg { name: "max", kind: "double", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -125,6 +164,11 @@ pub static COMMANDS: [Command; 34] = [
         since: "2.8.9",
         summary: "Count the number of members in a sorted set between a given lexicographical range",
         complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "min", kind: "string", ..Arg::BASE },
+            Arg { name: "max", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -141,6 +185,22 @@ pub static COMMANDS: [Command; 34] = [
         since: "1.2.0",
         summary: "Return a range of members in a sorted set",
         complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
+        history: &[("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "start", kind: "string", ..Arg::BASE },
+            Arg { name: "stop", kind: "string", ..Arg::BASE },
+            Arg { name: "sortby", kind: "oneof", since: "6.2.0", flags: "optional", args: &[
+                Arg { name: "byscore", kind: "pure-token", token: "BYSCORE", ..Arg::BASE },
+                Arg { name: "bylex", kind: "pure-token", token: "BYLEX", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "rev", kind: "pure-token", token: "REV", since: "6.2.0", flags: "optional", ..Arg::BASE },
+            Arg { name: "offset_count", kind: "block", token: "LIMIT", since: "6.2.0", flags: "optional", args: &[
+                Arg { name: "offset", kind: "integer", ..Arg::BASE },
+                Arg { name: "count", kind: "integer", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -160,6 +220,17 @@ pub static COMMANDS: [Command; 34] = [
         doc_flags: "deprecated",
         deprecated_since: "6.2.0",
         replaced_by: "`ZRANGE` with the `BYSCORE` argument",
+        history: &[("2.0.0", "Added the `WITHSCORES` modifier.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "min", kind: "double", ..Arg::BASE },
+            Arg { name: "max", kind: "double", ..Arg::BASE },
+            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", since: "2.0.0", flags: "optional", ..Arg::BASE },
+            Arg { name: "offset_count", kind: "block", token: "LIMIT", flags: "optional", args: &[
+                Arg { name: "offset", kind: "integer", ..Arg::BASE },
+                Arg { name: "count", kind: "integer", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -179,6 +250,12 @@ pub static COMMANDS: [Command; 34] = [
         doc_flags: "deprecated",
         deprecated_since: "6.2.0",
         replaced_by: "`ZRANGE` with the `REV` argument",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "start", kind: "integer", ..Arg::BASE },
+            Arg { name: "stop", kind: "integer", ..Arg::BASE },
+            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -198,6 +275,17 @@ pub static COMMANDS: [Command; 34] = [
         doc_flags: "deprecated",
         deprecated_since: "6.2.0",
         replaced_by: "`ZRANGE` with the `REV` and `BYSCORE` arguments",
+        history: &[("2.1.6", "`min` and `max` can be exclusive.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "max", kind: "double", ..Arg::BASE },
+            Arg { name: "min", kind: "double", ..Arg::BASE },
+            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
+            Arg { name: "offset_count", kind: "block", token: "LIMIT", flags: "optional", args: &[
+                Arg { name: "offset", kind: "integer", ..Arg::BASE },
+                Arg { name: "count", kind: "integer", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -217,6 +305,15 @@ pub static COMMANDS: [Command; 34] = [
         doc_flags: "deprecated",
         deprecated_since: "6.2.0",
         replaced_by: "`ZRANGE` with the `BYLEX` argument",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "min", kind: "string", ..Arg::BASE },
+            Arg { name: "max", kind: "string", ..Arg::BASE },
+            Arg { name: "offset_count", kind: "block", token: "LIMIT", flags: "optional", args: &[
+                Arg { name: "offset", kind: "integer", ..Arg::BASE },
+                Arg { name: "count", kind: "integer", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -236,6 +333,15 @@ pub static COMMANDS: [Command; 34] = [
         doc_flags: "deprecated",
         deprecated_since: "6.2.0",
         replaced_by: "`ZRANGE` with the `REV` and `BYLEX` arguments",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "max", kind: "string", ..Arg::BASE },
+            Arg { name: "min", kind: "string", ..Arg::BASE },
+            Arg { name: "offset_count", kind: "block", token: "LIMIT", flags: "optional", args: &[
+                Arg { name: "offset", kind: "integer", ..Arg::BASE },
+                Arg { name: "count", kind: "integer", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -253,6 +359,21 @@ pub static COMMANDS: [Command; 34] = [
         since: "6.2.0",
         summary: "Store a range of members from sorted set into another key",
         complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
+        args: &[
+            Arg { name: "dst", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "src", kind: "key", key_spec_index: 1, ..Arg::BASE },
+            Arg { name: "min", kind: "string", ..Arg::BASE },
+            Arg { name: "max", kind: "string", ..Arg::BASE },
+            Arg { name: "sortby", kind: "oneof", flags: "optional", args: &[
+                Arg { name: "byscore", kind: "pure-token", token: "BYSCORE", ..Arg::BASE },
+                Arg { name: "bylex", kind: "pure-token", token: "BYLEX", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "rev", kind: "pure-token", token: "REV", flags: "optional", ..Arg::BASE },
+            Arg { name: "offset_count", kind: "block", token: "LIMIT", flags: "optional", args: &[
+                Arg { name: "offset", kind: "integer", ..Arg::BASE },
+                Arg { name: "count", kind: "integer", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -269,6 +390,10 @@ pub static COMMANDS: [Command; 34] = [
         since: "2.0.0",
         summary: "Determine the index of a member in a sorted set",
         complexity: "O(log(N))",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "member", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -285,6 +410,10 @@ pub static COMMANDS: [Command; 34] = [
         since: "2.0.0",
         summary: "Determine the index of a member in a sorted set, with scores ordered from high to low",
         complexity: "O(log(N))",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "member", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -301,6 +430,11 @@ pub static COMMANDS: [Command; 34] = [
         since: "1.2.0",
         summary: "Remove one or more members from a sorted set",
         complexity: "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.",
+        history: &[("2.4.0", "Accepts multiple elements.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "member", kind: "string", flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -317,6 +451,11 @@ pub static COMMANDS: [Command; 34] = [
         since: "1.2.0",
         summary: "Remove all members in a sorted set within the given scores",
         complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "min", kind: "double", ..Arg::BASE },
+            Arg { name: "max", kind: "double", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -333,6 +472,11 @@ pub static COMMANDS: [Command; 34] = [
         since: "2.0.0",
         summary: "Remove all members in a sorted set within the given indexes",
         complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "start", kind: "integer", ..Arg::BASE },
+            Arg { name: "stop", kind: "integer", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -349,6 +493,11 @@ pub static COMMANDS: [Command; 34] = [
         since: "2.8.9",
         summary: "Remove all members in a sorted set between the given lexicographical range",
         complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "min", kind: "string", ..Arg::BASE },
+            Arg { name: "max", kind: "string", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -365,6 +514,10 @@ pub static COMMANDS: [Command; 34] = [
         since: "5.0.0",
         summary: "Remove and return members with the lowest scores in a sorted set",
         complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "count", kind: "integer", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -381,6 +534,10 @@ pub static COMMANDS: [Command; 34] = [
         since: "5.0.0",
         summary: "Remove and return members with the highest scores in a sorted set",
         complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "count", kind: "integer", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -397,6 +554,11 @@ pub static COMMANDS: [Command; 34] = [
         since: "5.0.0",
         summary: "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
         complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "timeout", kind: "double", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -413,6 +575,11 @@ pub static COMMANDS: [Command; 34] = [
         since: "5.0.0",
         summary: "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
         complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "timeout", kind: "double", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -428,6 +595,15 @@ pub static COMMANDS: [Command; 34] = [
         since: "7.0.0",
         summary: "Remove and return members with scores in a sorted set",
         complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        args: &[
+            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "where", kind: "oneof", args: &[
+                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
+                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -443,6 +619,16 @@ pub static COMMANDS: [Command; 34] = [
         since: "7.0.0",
         summary: "Remove and return members with scores in a sorted set or block until one is available",
         complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        args: &[
+            Arg { name: "timeout", kind: "double", ..Arg::BASE },
+            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "where", kind: "oneof", args: &[
+                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
+                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -460,6 +646,13 @@ pub static COMMANDS: [Command; 34] = [
         since: "6.2.0",
         summary: "Get one or multiple random elements from a sorted set",
         complexity: "O(N) where N is the number of elements returned",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "options", kind: "block", flags: "optional", args: &[
+                Arg { name: "count", kind: "integer", ..Arg::BASE },
+                Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -477,6 +670,12 @@ pub static COMMANDS: [Command; 34] = [
         since: "2.8.0",
         summary: "Incrementally iterate sorted sets elements and associated scores",
         complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "cursor", kind: "integer", ..Arg::BASE },
+            Arg { name: "pattern", kind: "pattern", token: "MATCH", flags: "optional", ..Arg::BASE },
+            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -494,6 +693,17 @@ pub static COMMANDS: [Command; 34] = [
         since: "2.0.0",
         summary: "Add multiple sorted sets and store the resulting sorted set in a new key",
         complexity: "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
+        args: &[
+            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
+            Arg { name: "weight", kind: "integer", token: "WEIGHTS", flags: "optional multiple", ..Arg::BASE },
+            Arg { name: "aggregate", kind: "oneof", token: "AGGREGATE", flags: "optional", args: &[
+                Arg { name: "sum", kind: "pure-token", token: "SUM", ..Arg::BASE },
+                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
+                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -511,6 +721,17 @@ pub static COMMANDS: [Command; 34] = [
         since: "2.0.0",
         summary: "Intersect multiple sorted sets and store the resulting sorted set in a new key",
         complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
+        args: &[
+            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
+            Arg { name: "weight", kind: "integer", token: "WEIGHTS", flags: "optional multiple", ..Arg::BASE },
+            Arg { name: "aggregate", kind: "oneof", token: "AGGREGATE", flags: "optional", args: &[
+                Arg { name: "sum", kind: "pure-token", token: "SUM", ..Arg::BASE },
+                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
+                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
+                ], ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -528,6 +749,11 @@ pub static COMMANDS: [Command; 34] = [
         since: "6.2.0",
         summary: "Subtract multiple sorted sets and store the resulting sorted set in a new key",
         complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
+        args: &[
+            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
+            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -543,6 +769,17 @@ pub static COMMANDS: [Command; 34] = [
         since: "6.2.0",
         summary: "Add multiple sorted sets",
         complexity: "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
+        args: &[
+            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "weight", kind: "integer", token: "WEIGHTS", flags: "optional multiple", ..Arg::BASE },
+            Arg { name: "aggregate", kind: "oneof", token: "AGGREGATE", flags: "optional", args: &[
+                Arg { name: "sum", kind: "pure-token", token: "SUM", ..Arg::BASE },
+                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
+                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -558,6 +795,17 @@ pub static COMMANDS: [Command; 34] = [
         since: "6.2.0",
         summary: "Intersect multiple sorted sets",
         complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
+        args: &[
+            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "weight", kind: "integer", token: "WEIGHTS", flags: "optional multiple", ..Arg::BASE },
+            Arg { name: "aggregate", kind: "oneof", token: "AGGREGATE", flags: "optional", args: &[
+                Arg { name: "sum", kind: "pure-token", token: "SUM", ..Arg::BASE },
+                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
+                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
+                ], ..Arg::BASE },
+            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
     Command {
@@ -573,6 +821,11 @@ pub static COMMANDS: [Command; 34] = [
         since: "6.2.0",
         summary: "Subtract multiple sorted sets",
         complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
+        args: &[
+            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
+            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
+            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
+        ],
         ..Command::BASE
     },
 ];
