@@ -94,6 +94,10 @@ pub struct Client {
     pub soft_limit_since: Option<Instant>,
     /// Set while the client waits in a blocking command.
     pub blocked: Option<Blocked>,
+    /// Commands queued since MULTI.
+    pub multi: Option<crate::cmd::multi::Transaction>,
+    /// Keys under WATCH: (db, key, version when watched).
+    pub watching: Vec<(usize, Vec<u8>, u64)>,
 }
 
 /// A client parked by BLPOP and friends: what it waits for, until when, and
@@ -102,8 +106,7 @@ pub struct Blocked {
     pub db: usize,
     pub keys: Vec<Vec<u8>>,
     pub deadline: Option<Instant>,
-    pub command: Vec<u8>,
-    pub spans: Vec<(usize, usize)>,
+    pub command: crate::protocol::request::OwnedArgs,
 }
 
 impl Client {
@@ -134,6 +137,8 @@ impl Client {
             peer_closed: false,
             soft_limit_since: None,
             blocked: None,
+            multi: None,
+            watching: Vec::new(),
         }
     }
 

@@ -17,7 +17,7 @@
 use crate::client::{Blocked, Client, Closing, ReadOutcome, WriteOutcome, MAX_READ_PER_ITERATION};
 use crate::cmd::{self, Ctx};
 use crate::config::Config;
-use crate::protocol::request::Args;
+use crate::protocol::request::{Args, OwnedArgs};
 use crate::protocol::Parsed;
 use crate::state::{BlockRequest, ServerState, Shutdown};
 use log::{debug, info, warn};
@@ -398,12 +398,7 @@ impl Server {
     fn park(&mut self, key: usize, request: BlockRequest, args: Args) {
         let deadline = request.timeout.map(|t| Instant::now() + t);
         let client = &mut self.clients[key];
-        let mut command = Vec::new();
-        let mut spans = Vec::with_capacity(args.len());
-        for arg in args.iter() {
-            spans.push((command.len(), command.len() + arg.len()));
-            command.extend_from_slice(arg);
-        }
+        let command = OwnedArgs::new(args);
         let db = client.db;
         for k in &request.keys {
             let queue = self.state.blocked.entry((db, k.clone())).or_default();
@@ -419,7 +414,6 @@ impl Server {
             keys: request.keys,
             deadline,
             command,
-            spans,
         });
         self.state.blocked_clients += 1;
     }
@@ -478,7 +472,6 @@ impl Server {
             return false;
         };
         let command = blocked.command.clone();
-        let spans = blocked.spans.clone();
         let mut reply = std::mem::take(&mut self.clients[key].reply);
         let mut ctx = Ctx {
             state: &mut self.state,
@@ -487,7 +480,7 @@ impl Server {
             reply: &mut reply,
             now_ms: crate::state::unix_millis(),
         };
-        cmd::dispatch(&mut ctx, Args::from_parts(&command, &spans));
+        cmd::dispatch(&mut ctx, command.args());
         self.clients[key].reply = reply;
         if self.state.block_request.take().is_some() {
             return false;
@@ -675,6 +668,9 @@ impl Server {
         }
         self.unpark(key);
         let mut client = self.clients.remove(key);
+        for (db, watched, _) in &client.watching {
+            self.state.dbs[*db].unwatch(watched);
+        }
         let _ = self.poll.registry().deregister(&mut client.socket);
         self.pending_reads.retain(|&k| k != key);
         self.pending_writes.retain(|&k| k != key);

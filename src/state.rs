@@ -68,6 +68,9 @@ pub struct BlockRequest {
     pub keys: Vec<Vec<u8>>,
     /// `None`: wait for ever.
     pub timeout: Option<Duration>,
+    /// Where blocking is not allowed (inside MULTI) the command answers at
+    /// once: a null bulk for BLMOVE/BRPOPLPUSH, a null array for the rest.
+    pub null_bulk_when_not_blocking: bool,
 }
 
 /// How `SHUTDOWN` or a signal asked the server to stop.

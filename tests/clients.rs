@@ -331,3 +331,45 @@ fn config_file_and_command_line_are_merged() {
     );
     std::fs::remove_file(path).ok();
 }
+
+#[test]
+fn watch_aborts_exec_when_another_client_writes() {
+    let server = ServerProcess::rudis(&[]);
+    let mut a = server.connect();
+    let mut b = server.connect();
+    a.run("SET balance 10");
+    assert_eq!(a.run("WATCH balance"), b"+OK\r\n");
+    assert_eq!(b.run("INCRBY balance 5"), b":15\r\n");
+    a.run("MULTI");
+    assert_eq!(a.run("DECRBY balance 10"), b"+QUEUED\r\n");
+    assert_eq!(a.run("EXEC"), b"*-1\r\n");
+    // Untouched: the transaction runs; an expired watched key counts too.
+    a.run("WATCH balance");
+    a.run("MULTI");
+    a.run("DECRBY balance 10");
+    assert_eq!(a.run("EXEC"), b"*1\r\n:5\r\n");
+    a.run("SET temp x PX 50");
+    a.run("WATCH temp");
+    std::thread::sleep(Duration::from_millis(100));
+    b.run("GET temp");
+    a.run("MULTI");
+    a.run("PING");
+    assert_eq!(a.run("EXEC"), b"*-1\r\n");
+}
+
+#[test]
+fn the_redis_crate_runs_atomic_pipelines() {
+    let server = ServerProcess::rudis(&[]);
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let (a, b): (i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg("counter")
+        .cmd("INCRBY")
+        .arg("counter")
+        .arg(10)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!((a, b), (1, 11));
+}

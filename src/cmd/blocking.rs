@@ -156,6 +156,7 @@ pub fn block(ctx: &mut Ctx, keys: impl Iterator<Item = Vec<u8>>, timeout: Option
     ctx.state.block_request = Some(BlockRequest {
         keys: keys.collect(),
         timeout,
+        null_bulk_when_not_blocking: false,
     });
 }
 
@@ -204,7 +205,13 @@ fn blocking_move(ctx: &mut Ctx, args: Args, from: End, to: End, timeout_at: usiz
         Some(true) => {
             move_element(ctx, source, args.get(2), from, to);
         }
-        None => block(ctx, std::iter::once(source.to_vec()), timeout),
+        None => {
+            ctx.state.block_request = Some(BlockRequest {
+                keys: vec![source.to_vec()],
+                timeout,
+                null_bulk_when_not_blocking: true,
+            });
+        }
     }
 }
 

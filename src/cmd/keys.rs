@@ -1012,7 +1012,11 @@ fn swapdb(ctx: &mut Ctx, args: Args) {
     let count = ctx.state.dbs.len();
     match (usize::try_from(a), usize::try_from(b)) {
         (Ok(a), Ok(b)) if a < count && b < count => {
-            ctx.state.dbs.swap(a, b);
+            if a != b {
+                let (low, high) = (a.min(b), a.max(b));
+                let (head, tail) = ctx.state.dbs.split_at_mut(high);
+                head[low].swap_data(&mut tail[0]);
+            }
             ctx.reply.ok();
         }
         _ => ctx.reply.error(errors::DB_INDEX_OUT_OF_RANGE),

@@ -14,6 +14,7 @@ mod hash;
 mod info;
 mod keys;
 mod list;
+pub mod multi;
 mod server;
 mod set;
 mod string;
@@ -285,6 +286,7 @@ pub fn table() -> &'static [&'static Command] {
         all.extend(hash::COMMANDS.iter());
         all.extend(set::COMMANDS.iter());
         all.extend(zset::COMMANDS.iter());
+        all.extend(multi::COMMANDS.iter());
         all
     })
 }
@@ -351,9 +353,36 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
 }
 
 fn run(ctx: &mut Ctx, args: Args) {
+    let Some(command) = resolve(ctx, args) else {
+        // A refused command makes a pending transaction fail at EXEC.
+        if let Some(transaction) = ctx.client().multi.as_mut() {
+            transaction.failed = true;
+        }
+        return;
+    };
+    ctx.client().last_command = command.name;
+    let in_multi = ctx.clients[ctx.me].multi.is_some();
+    if in_multi
+        && !matches!(
+            command.name,
+            "exec" | "discard" | "multi" | "watch" | "quit"
+        )
+    {
+        if let Some(transaction) = ctx.client().multi.as_mut() {
+            transaction.queue(args);
+        }
+        ctx.reply.simple("QUEUED");
+        return;
+    }
+    (command.handler)(ctx, args);
+}
+
+/// Finds the command (or subcommand) and checks its arity, replying
+/// Redis's error when either fails.
+fn resolve(ctx: &mut Ctx, args: Args) -> Option<&'static Command> {
     let Some(mut command) = lookup(args.get(0)) else {
         ctx.reply.error_bytes(&errors::unknown_command(args));
-        return;
+        return None;
     };
     if !command.subcommands.is_empty() && args.len() >= 2 {
         match lookup_subcommand(command, args.get(1)) {
@@ -361,16 +390,15 @@ fn run(ctx: &mut Ctx, args: Args) {
             None => {
                 ctx.reply
                     .error_bytes(&errors::unknown_subcommand(args.get(1), command.name));
-                return;
+                return None;
             }
         }
     }
     if !command.arity_fits(args.len()) {
         ctx.reply.error(&errors::wrong_arity(command.name));
-        return;
+        return None;
     }
-    ctx.client().last_command = command.name;
-    (command.handler)(ctx, args);
+    Some(command)
 }
 
 /// Parses an integer argument as Redis's `getLongLongFromObjectOrReply`.

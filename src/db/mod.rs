@@ -17,6 +17,7 @@ pub use bytes::CompactBytes;
 pub use dict::Dict;
 pub use value::{Value, WrongType};
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// A value and when it was last touched, in unix seconds (the clock
@@ -37,6 +38,15 @@ pub struct Db {
     /// The current command's time in unix seconds: what writes and
     /// touches record.
     pub clock: u32,
+    /// Watched keys: how many clients watch each and how often it was
+    /// modified since it was first watched (Redis's `watched_keys`).
+    watched: HashMap<Vec<u8>, Watched>,
+}
+
+#[derive(Default)]
+struct Watched {
+    watchers: usize,
+    version: u64,
 }
 
 /// Redis's `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`: keys sampled per round.
@@ -56,7 +66,10 @@ impl Db {
         self.dict.get(key).map(|e| &e.value)
     }
 
+    /// The value of `key` for changing it: counts as a modification for
+    /// WATCH.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.modified(key);
         self.dict.get_mut(key).map(|e| &mut e.value)
     }
 
@@ -71,6 +84,57 @@ impl Db {
 
     pub fn iter(&self) -> impl Iterator<Item = (&CompactBytes, &Value)> {
         self.dict.iter().map(|(k, e)| (k, &e.value))
+    }
+
+    /// Starts watching `key`; returns its current version.
+    pub fn watch(&mut self, key: &[u8]) -> u64 {
+        let entry = self.watched.entry(key.to_vec()).or_default();
+        entry.watchers += 1;
+        entry.version
+    }
+
+    pub fn unwatch(&mut self, key: &[u8]) {
+        if let Some(entry) = self.watched.get_mut(key) {
+            entry.watchers -= 1;
+            if entry.watchers == 0 {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// The version of a watched key (`None` if nobody watches it).
+    pub fn watch_version(&self, key: &[u8]) -> Option<u64> {
+        self.watched.get(key).map(|w| w.version)
+    }
+
+    /// Notes that `key` may have changed (Redis's `touchWatchedKey`). Free
+    /// when nothing is watched.
+    fn modified(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(entry) = self.watched.get_mut(key) {
+                entry.version += 1;
+            }
+        }
+    }
+
+    /// Exchanges the data of two databases (SWAPDB). Watches stay with the
+    /// database number, as in Redis, and all of them see a change.
+    pub fn swap_data(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.dict, &mut other.dict);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.avg_ttl, &mut other.avg_ttl);
+        self.expire_cursor = 0;
+        other.expire_cursor = 0;
+        self.modified_all();
+        other.modified_all();
+    }
+
+    /// Every watched key of this database may have changed (FLUSHDB,
+    /// FLUSHALL, SWAPDB).
+    pub fn modified_all(&mut self) {
+        for entry in self.watched.values_mut() {
+            entry.version += 1;
+        }
     }
 
     /// Records an access to `key` at the current clock.
@@ -103,6 +167,7 @@ impl Db {
 
     /// Removes a key and its expiry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        self.modified(key);
         let (_, entry) = self.dict.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -113,6 +178,7 @@ impl Db {
     /// Sets a value. Without `keep_ttl` any expiry is dropped, as a plain
     /// SET does in Redis.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        self.modified(key);
         self.dict.insert(
             key,
             Entry {
@@ -127,15 +193,18 @@ impl Db {
 
     /// Sets the expiry of an existing key.
     pub fn set_expire(&mut self, key: &[u8], when_ms: i64) {
+        self.modified(key);
         self.expires.insert(key, when_ms);
     }
 
     /// Drops the expiry; true if there was one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
+        self.modified(key);
         self.expires.remove(key).is_some()
     }
 
     pub fn clear(&mut self) {
+        self.modified_all();
         self.dict.clear();
         self.expires.clear();
         self.avg_ttl = 0;

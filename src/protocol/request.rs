@@ -322,11 +322,6 @@ pub struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
-    /// Arguments over bytes kept elsewhere (a blocked client's command).
-    pub fn from_parts(bytes: &'a [u8], spans: &'a [(usize, usize)]) -> Self {
-        Args { bytes, spans }
-    }
-
     pub fn len(&self) -> usize {
         self.spans.len()
     }
@@ -363,6 +358,37 @@ pub fn split_config_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut spans = Vec::new();
     split_inline_args(line, &mut bytes, &mut spans).ok()?;
     Some(spans.iter().map(|&(s, e)| bytes[s..e].to_vec()).collect())
+}
+
+/// A command's arguments copied out of the query buffer, for commands
+/// that run later: a blocked client's command, commands queued by MULTI.
+#[derive(Debug, Clone, Default)]
+pub struct OwnedArgs {
+    bytes: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl OwnedArgs {
+    pub fn new(args: Args) -> Self {
+        let mut owned = OwnedArgs {
+            bytes: Vec::new(),
+            spans: Vec::with_capacity(args.len()),
+        };
+        for arg in args.iter() {
+            owned
+                .spans
+                .push((owned.bytes.len(), owned.bytes.len() + arg.len()));
+            owned.bytes.extend_from_slice(arg);
+        }
+        owned
+    }
+
+    pub fn args(&self) -> Args<'_> {
+        Args {
+            bytes: &self.bytes,
+            spans: &self.spans,
+        }
+    }
 }
 
 /// C's `isspace`, which Redis's `sdssplitargs` uses.
