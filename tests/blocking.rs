@@ -140,3 +140,18 @@ fn bzpopmin_is_served_by_zadd_and_bzmpop_by_zincrby() {
         b"*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\nm\r\n$1\r\n5\r\n"
     );
 }
+
+#[test]
+fn a_push_inside_exec_serves_waiters_after_the_transaction() {
+    let server = ServerProcess::rudis(&[]);
+    let mut waiter = server.connect();
+    waiter.send(&encode(&[b"BLPOP", b"q", b"0"]));
+    std::thread::sleep(Duration::from_millis(50));
+    let mut writer = server.connect();
+    writer.run("MULTI");
+    writer.run("RPUSH q a b");
+    writer.run("LPOP q");
+    assert_eq!(writer.run("EXEC"), b"*2\r\n:2\r\n$1\r\na\r\n");
+    // The waiter sees the state after the whole transaction.
+    assert_eq!(waiter.read_reply(), b"*2\r\n$1\r\nq\r\n$1\r\nb\r\n");
+}
