@@ -84,7 +84,7 @@ fn redis_cli_interactive_session() {
 fn redis_cli_latency_modes() {
     let server = ServerProcess::rudis(&[]);
     let screen = in_terminal(&format!(
-        "timeout 2.5 redis-cli -p {} --latency-history -i 1",
+        "timeout 3.5 redis-cli -p {} --latency-history -i 1",
         server.port
     ));
     let windows = screen.matches("seconds range").count();
