@@ -52,7 +52,6 @@ fn get_set_and_options() {
         "setex k -5 v",
         "psetex k 0 v",
         "psetex k 100000 v",
-        "pttl k",
         "?pttl k",
         "getset k new",
         "getset missing new",
