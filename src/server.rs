@@ -1,14 +1,18 @@
 //! The event loop, and the only module that knows the `mio::Poll`. Shaped
 //! like Redis's `ae` loop and `networking.c`:
 //!
-//! 1. `before_sleep`: write every client flagged with pending output
+//! 1. `before_sleep`: a short active-expire cycle while a backlog remains,
+//!    then write every client flagged with pending output
 //!    (`handleClientsWithPendingWrites`); only a client whose socket is full
 //!    registers for WRITABLE. Then free the clients closed in this batch.
-//! 2. Poll, with a timeout that ends at the next cron tick, or zero when a
-//!    client still has unread input from the last round.
+//! 2. Poll, with a timeout that ends at the next cron tick or blocked-client
+//!    deadline, or zero when a client still has unread input from the last
+//!    round.
 //! 3. Accept new connections; read from readable clients, parse and run
-//!    every whole command, queue replies; write to writable ones.
-//! 4. Run the cron at `hz`: idle timeouts, instantaneous metrics.
+//!    every whole command, queue replies; serve clients blocked on keys that
+//!    got elements; write to writable ones.
+//! 4. Time out blocked clients whose deadline passed; run the cron at `hz`:
+//!    active expiry, idle timeouts, instantaneous metrics.
 //!
 //! Clients live in a `Slab` keyed by their `Token`. They are only removed in
 //! `before_sleep`, after every event of the batch has been handled, so a
