@@ -86,3 +86,18 @@ size_t rudis_format_double(double value, char *out, size_t cap) {
     int n = snprintf(out, cap, "%.17g", value);
     return (n < 0 || (size_t)n >= cap) ? 0 : (size_t)n;
 }
+
+/* Parses a score range bound the way Redis's zslParseRange does: plain
+ * strtod, so leading spaces and an empty string (0) are accepted; only
+ * trailing junk and NaN are refused. Returns 1 and sets *out on success. */
+int rudis_parse_range_double(const char *s, size_t len, double *out) {
+    char buf[MAX_CHARS];
+    char *end;
+    if (len >= sizeof(buf)) return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    double value = strtod(buf, &end);
+    if (*end != '\0' || isnan(value)) return 0;
+    *out = value;
+    return 1;
+}

@@ -21,6 +21,19 @@ extern "C" {
     ) -> c_int;
     fn rudis_parse_double(s: *const c_char, len: usize, out: *mut f64) -> c_int;
     fn rudis_format_double(value: f64, out: *mut c_char, cap: usize) -> usize;
+    fn rudis_parse_range_double(s: *const c_char, len: usize, out: *mut f64) -> c_int;
+}
+
+/// Parses a score range bound as Redis's `zslParseRange` (plain `strtod`):
+/// leading spaces and the empty string (0) pass, trailing junk and NaN do
+/// not.
+pub fn parse_range_double(bytes: &[u8]) -> Option<f64> {
+    let mut value = 0f64;
+    // SAFETY: the pointer comes with its length; C copies it into a bounded buffer.
+    let ok = unsafe {
+        rudis_parse_range_double(bytes.as_ptr() as *const c_char, bytes.len(), &mut value)
+    };
+    (ok == 1).then_some(value)
 }
 
 /// Parses a score or float argument as Redis's `string2d` (C `strtod`):
@@ -123,6 +136,9 @@ mod tests {
         assert_eq!(parse_double(b" 1"), None);
         assert_eq!(parse_double(b"nan"), None);
         assert_eq!(parse_double(b"0x10"), Some(16.0));
+        assert_eq!(parse_range_double(b""), Some(0.0));
+        assert_eq!(parse_range_double(b" 1"), Some(1.0));
+        assert_eq!(parse_range_double(b"1x"), None);
     }
 
     #[test]

@@ -569,35 +569,39 @@ fn index_of(index: i64, len: usize) -> Option<usize> {
 }
 
 fn lindex(ctx: &mut Ctx, args: Args) {
-    let Some(index) = i64_arg(ctx.reply, args.get(2)) else {
+    // The key is looked up (and type-checked) before the index is parsed,
+    // as in Redis.
+    let (mut keys, reply) = ctx.keys();
+    let list = match keys.read(args.get(1)).map(Value::as_list) {
+        None => return reply.null(),
+        Some(Err(_)) => return reply.error(errors::WRONGTYPE),
+        Some(Ok(list)) => list,
+    };
+    let Some(index) = i64_arg(reply, args.get(2)) else {
         return;
     };
-    let (mut keys, reply) = ctx.keys();
-    match keys.read(args.get(1)).map(Value::as_list) {
+    match index_of(index, list.len()).and_then(|i| list.get(i)) {
+        Some(element) => reply.bulk(element),
         None => reply.null(),
-        Some(Err(_)) => reply.error(errors::WRONGTYPE),
-        Some(Ok(list)) => match index_of(index, list.len()).and_then(|i| list.get(i)) {
-            Some(element) => reply.bulk(element),
-            None => reply.null(),
-        },
     }
 }
 
 fn lset(ctx: &mut Ctx, args: Args) {
-    let Some(index) = i64_arg(ctx.reply, args.get(2)) else {
+    let (mut keys, reply) = ctx.keys();
+    let list = match list_mut(&mut keys, args.get(1)) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => return reply.error(errors::NO_SUCH_KEY),
+        Ok(Some(list)) => list,
+    };
+    let Some(index) = i64_arg(reply, args.get(2)) else {
         return;
     };
-    let (mut keys, reply) = ctx.keys();
-    match list_mut(&mut keys, args.get(1)) {
-        Err(()) => reply.error(errors::WRONGTYPE),
-        Ok(None) => reply.error(errors::NO_SUCH_KEY),
-        Ok(Some(list)) => match index_of(index, list.len()) {
-            Some(i) => {
-                list[i] = CompactBytes::new(args.get(3));
-                reply.ok();
-            }
-            None => reply.error("ERR index out of range"),
-        },
+    match index_of(index, list.len()) {
+        Some(i) => {
+            list[i] = CompactBytes::new(args.get(3));
+            reply.ok();
+        }
+        None => reply.error("ERR index out of range"),
     }
 }
 

@@ -125,7 +125,7 @@ impl Keys<'_> {
     pub fn read_str(&mut self, key: &[u8]) -> Result<Option<&[u8]>, WrongType> {
         match self.read(key) {
             None => Ok(None),
-            Some(value) => value.as_str().map(|s| Some(&s[..])),
+            Some(value) => value.as_str().map(Some),
         }
     }
 

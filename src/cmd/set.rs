@@ -536,15 +536,17 @@ fn smove(ctx: &mut Ctx, args: Args) {
     let (source, destination, member) = (args.get(1), args.get(2), args.get(3));
     let max_intset = ctx.state.config.set_max_intset_entries;
     let (mut keys, reply) = ctx.keys();
+    // A missing source answers 0 before the destination's type is looked
+    // at, as in Redis.
     let source_present = match write(&mut keys, source, false) {
         Err(()) => return reply.error(errors::WRONGTYPE),
         Ok(set) => set.is_some(),
     };
-    if write(&mut keys, destination, false).is_err() {
-        return reply.error(errors::WRONGTYPE);
-    }
     if !source_present {
         return reply.int(0);
+    }
+    if write(&mut keys, destination, false).is_err() {
+        return reply.error(errors::WRONGTYPE);
     }
     if source == destination {
         let present = matches!(read(&mut keys, source), Ok(Some(set)) if set.contains(member));

@@ -707,19 +707,27 @@ fn append(ctx: &mut Ctx, args: Args) {
     let (key, tail) = (args.get(1), args.get(2));
     let max = ctx.state.config.proto_max_bulk_len;
     let (mut keys, reply) = ctx.keys();
-    let mut value = match keys.write(key) {
-        None => Vec::new(),
+    let existing = match keys.write(key) {
+        None => None,
         Some(existing) => match existing.as_str() {
             Err(_) => return reply.error(errors::WRONGTYPE),
-            Ok(s) => s.to_vec(),
+            Ok(s) => Some(s.to_vec()),
         },
     };
+    let had_key = existing.is_some();
+    let mut value = existing.unwrap_or_default();
     if (value.len() + tail.len()) as u64 > max {
         return reply.error(errors::STRING_TOO_LONG);
     }
     value.extend_from_slice(tail);
     let len = value.len();
-    keys.db.set(key, Value::Str(value.into()), true);
+    // Appending to an existing string leaves it in Redis's raw encoding.
+    let value = if had_key {
+        Value::RawStr(value.into_boxed_slice())
+    } else {
+        Value::string(&value)
+    };
+    keys.db.set(key, value, true);
     reply.int(len as i64);
 }
 
@@ -808,7 +816,8 @@ fn setrange(ctx: &mut Ctx, args: Args) {
     }
     value[offset..offset + patch.len()].copy_from_slice(patch);
     let len = value.len();
-    keys.db.set(key, Value::Str(value.into()), had_key);
+    keys.db
+        .set(key, Value::RawStr(value.into_boxed_slice()), had_key);
     reply.int(len as i64);
 }
 
@@ -847,7 +856,7 @@ fn getex(ctx: &mut Ctx, args: Args) {
     };
     let now = ctx.now_ms;
     let (keys, reply) = ctx.keys();
-    if let Some(Value::Str(value)) = keys.db.get(key) {
+    if let Some(Ok(value)) = keys.db.get(key).map(Value::as_str) {
         reply.bulk(value);
     }
     match expire {

@@ -1049,7 +1049,7 @@ fn parse_score_bound(arg: &[u8]) -> Option<ScoreBound> {
         Some((b'(', rest)) => (true, rest),
         _ => (false, arg),
     };
-    parse_double(number).map(|value| ScoreBound { value, exclusive })
+    crate::float::parse_range_double(number).map(|value| ScoreBound { value, exclusive })
 }
 
 /// A lex bound: `[a` inclusive, `(a` exclusive, `-` and `+` the ends.
@@ -1544,15 +1544,13 @@ fn zpop_generic(ctx: &mut Ctx, args: Args, max: bool) {
     } else {
         None
     };
-    if count == Some(0) {
-        return ctx.reply.array(0);
-    }
     let key = args.get(1);
     let resp3 = ctx.reply.is_resp3();
     let (mut keys, reply) = ctx.keys();
     match read(&mut keys, key) {
         Err(()) => return reply.error(errors::WRONGTYPE),
         Ok(None) => return reply.array(0),
+        Ok(Some(_)) if count == Some(0) => return reply.array(0),
         Ok(Some(_)) => {}
     }
     let popped = pop_elements(&mut keys, key, max, count.unwrap_or(1));

@@ -12,6 +12,11 @@ pub type ListValue = VecDeque<CompactBytes>;
 
 pub enum Value {
     Str(CompactBytes),
+    /// A string edited in place (APPEND to an existing key, SETRANGE), which
+    /// Redis keeps in its `raw` encoding whatever it holds: only OBJECT
+    /// ENCODING and OBJECT REFCOUNT tell it from `Str`. Always on the heap,
+    /// which keeps `Value` at three words.
+    RawStr(Box<[u8]>),
     List(Box<ListValue>),
     Hash(Box<HashValue>),
     Set(Box<SetValue>),
@@ -31,6 +36,7 @@ impl Value {
     pub fn deep_copy(&self) -> Value {
         match self {
             Value::Str(s) => Value::Str(s.clone()),
+            Value::RawStr(s) => Value::RawStr(s.clone()),
             Value::List(list) => Value::List(list.clone()),
             Value::Hash(hash) => {
                 let mut copy = HashValue::default();
@@ -82,7 +88,7 @@ impl Value {
     /// The name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Str(_) => "string",
+            Value::Str(_) | Value::RawStr(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
@@ -90,9 +96,10 @@ impl Value {
         }
     }
 
-    pub fn as_str(&self) -> Result<&CompactBytes, WrongType> {
+    pub fn as_str(&self) -> Result<&[u8], WrongType> {
         match self {
             Value::Str(s) => Ok(s),
+            Value::RawStr(s) => Ok(s),
             _ => Err(WrongType),
         }
     }
@@ -156,7 +163,7 @@ impl Value {
     /// Number of elements of a collection (1 for a string).
     pub fn len(&self) -> usize {
         match self {
-            Value::Str(_) => 1,
+            Value::Str(_) | Value::RawStr(_) => 1,
             Value::List(l) => l.len(),
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
@@ -182,6 +189,7 @@ impl Value {
                     "raw"
                 }
             }
+            Value::RawStr(_) => "raw",
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
@@ -193,6 +201,7 @@ impl Value {
     pub fn memory_usage(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::RawStr(s) => s.len(),
             Value::List(l) => {
                 l.capacity() * std::mem::size_of::<CompactBytes>()
                     + l.iter().map(|e| e.heap_size()).sum::<usize>()
