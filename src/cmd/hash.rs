@@ -1,6 +1,8 @@
 //! Hash commands. A hash that loses its last field is deleted.
 
-use super::keys::{parse_scan, random_below, random_count_arg, random_picks, scan_positions};
+use super::keys::{
+    collection_scan_options, random_below, random_count_arg, random_picks, scan_positions,
+};
 use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::hash::HashValue;
 use crate::db::Value;
@@ -630,7 +632,7 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
 }
 
 fn hscan(ctx: &mut Ctx, args: Args) {
-    let Some(options) = parse_scan(ctx, &args, 2, false) else {
+    let Some(options) = collection_scan_options(ctx, &args, |v| matches!(v, Value::Hash(_))) else {
         return;
     };
     let (mut keys, reply) = ctx.keys();

@@ -702,6 +702,38 @@ pub struct ScanOptions<'a> {
     pub type_filter: Option<&'a [u8]>,
 }
 
+/// Parses a SCAN cursor as Redis's `parseScanCursorOrReply` (C `strtoul`):
+/// no leading space, an optional sign (`-1` wraps around), digits, nothing
+/// after; the empty string is 0.
+pub fn parse_cursor(reply: &mut crate::protocol::Reply, arg: &[u8]) -> Option<u64> {
+    let (negative, digits) = match arg.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, arg),
+    };
+    let mut value: u64 = 0;
+    let mut ok = arg.first().is_none_or(|b| !b.is_ascii_whitespace())
+        && (arg.is_empty() || !digits.is_empty());
+    for &b in digits {
+        match (b as char)
+            .to_digit(10)
+            .and_then(|d| value.checked_mul(10)?.checked_add(u64::from(d)))
+        {
+            Some(v) => value = v,
+            None => ok = false,
+        }
+    }
+    if !ok {
+        reply.error("ERR invalid cursor");
+        return None;
+    }
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
 /// Parses `cursor [MATCH p] [COUNT n] [TYPE t]`; TYPE only for SCAN.
 pub fn parse_scan<'a>(
     ctx: &mut Ctx,
@@ -709,20 +741,51 @@ pub fn parse_scan<'a>(
     cursor_at: usize,
     allow_type: bool,
 ) -> Option<ScanOptions<'a>> {
-    let Some(cursor) = std::str::from_utf8(args.get(cursor_at))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
-        ctx.reply.error("ERR invalid cursor");
-        return None;
-    };
+    let cursor = parse_cursor(ctx.reply, args.get(cursor_at))?;
+    parse_scan_options(ctx, args, cursor, cursor_at + 1, allow_type)
+}
+
+/// HSCAN, SSCAN and ZSCAN check in Redis's order: the cursor, then the key
+/// and its type, then the options. Replies and returns `None` when the
+/// command ends early (an error, or the empty scan of a missing key).
+pub fn collection_scan_options<'a>(
+    ctx: &mut Ctx,
+    args: &Args<'a>,
+    is_type: fn(&Value) -> bool,
+) -> Option<ScanOptions<'a>> {
+    let cursor = parse_cursor(ctx.reply, args.get(2))?;
+    let (mut keys, reply) = ctx.keys();
+    match keys.peek(args.get(1)) {
+        None => {
+            reply.array(2);
+            reply.bulk(b"0");
+            reply.array(0);
+            return None;
+        }
+        Some(value) if !is_type(value) => {
+            reply.error(errors::WRONGTYPE);
+            return None;
+        }
+        Some(_) => {}
+    }
+    parse_scan_options(ctx, args, cursor, 3, false)
+}
+
+/// The options after the cursor.
+pub fn parse_scan_options<'a>(
+    ctx: &mut Ctx,
+    args: &Args<'a>,
+    cursor: u64,
+    first: usize,
+    allow_type: bool,
+) -> Option<ScanOptions<'a>> {
     let mut options = ScanOptions {
         cursor,
         pattern: None,
         count: 10,
         type_filter: None,
     };
-    let mut i = cursor_at + 1;
+    let mut i = first;
     while i < args.len() {
         let (option, more) = (args.get(i), args.len() - i - 1);
         if option.eq_ignore_ascii_case(b"count") && more >= 1 {

@@ -6,6 +6,7 @@ use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::value::ListValue;
 use crate::db::{CompactBytes, Value};
 use crate::errors;
+use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
 
@@ -700,38 +701,50 @@ fn linsert(ctx: &mut Ctx, args: Args) {
 
 fn lpos(ctx: &mut Ctx, args: Args) {
     let (mut rank, mut count, mut maxlen): (i64, Option<i64>, i64) = (1, None, 0);
+    // As Redis's lposCommand: the option name decides, then its value is
+    // parsed with the option's own error text.
     let mut j = 3;
     while j < args.len() {
         let option = args.get(j);
-        if j + 1 >= args.len() {
-            return ctx.reply.error(errors::SYNTAX);
-        }
-        let Some(value) = i64_arg(ctx.reply, args.get(j + 1)) else {
-            return;
+        let value = (j + 1 < args.len()).then(|| args.get(j + 1));
+        let positive = |value: &[u8], message: &str, reply: &mut Reply| match parse_i64(value) {
+            Some(n) if n >= 0 => Some(n),
+            _ => {
+                reply.error(message);
+                None
+            }
         };
-        if option.eq_ignore_ascii_case(b"rank") {
-            if value == 0 {
-                return ctx.reply.error(
-                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... \
-                     or use negative to start from the end of the list",
-                );
+        match value {
+            Some(value) if option.eq_ignore_ascii_case(b"rank") => {
+                rank = match parse_i64(value) {
+                    Some(i64::MIN) => {
+                        return ctx.reply.error(
+                            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                        )
+                    }
+                    Some(n) => n,
+                    None => return ctx.reply.error(errors::NOT_INTEGER),
+                };
+                if rank == 0 {
+                    return ctx.reply.error(
+                        "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... \
+                         or use negative to start from the end of the list",
+                    );
+                }
             }
-            if value == i64::MIN {
-                return ctx.reply.error("ERR value is out of range");
+            Some(value) if option.eq_ignore_ascii_case(b"count") => {
+                let Some(n) = positive(value, "ERR COUNT can't be negative", ctx.reply) else {
+                    return;
+                };
+                count = Some(n);
             }
-            rank = value;
-        } else if option.eq_ignore_ascii_case(b"count") {
-            if value < 0 {
-                return ctx.reply.error("ERR COUNT can't be negative");
+            Some(value) if option.eq_ignore_ascii_case(b"maxlen") => {
+                let Some(n) = positive(value, "ERR MAXLEN can't be negative", ctx.reply) else {
+                    return;
+                };
+                maxlen = n;
             }
-            count = Some(value);
-        } else if option.eq_ignore_ascii_case(b"maxlen") {
-            if value < 0 {
-                return ctx.reply.error("ERR MAXLEN can't be negative");
-            }
-            maxlen = value;
-        } else {
-            return ctx.reply.error(errors::SYNTAX);
+            _ => return ctx.reply.error(errors::SYNTAX),
         }
         j += 2;
     }

@@ -1,7 +1,9 @@
 //! Set commands. Small all-integer sets are sorted (intset), so their
 //! order matches Redis's; a set that loses its last member is deleted.
 
-use super::keys::{parse_scan, random_below, random_count_arg, random_picks, scan_positions};
+use super::keys::{
+    collection_scan_options, random_below, random_count_arg, random_picks, scan_positions,
+};
 use super::{Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::set::SetValue;
 use crate::db::Value;
@@ -723,7 +725,7 @@ fn sintercard(ctx: &mut Ctx, args: Args) {
 }
 
 fn sscan(ctx: &mut Ctx, args: Args) {
-    let Some(options) = parse_scan(ctx, &args, 2, false) else {
+    let Some(options) = collection_scan_options(ctx, &args, |v| matches!(v, Value::Set(_))) else {
         return;
     };
     let (mut keys, reply) = ctx.keys();

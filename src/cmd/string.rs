@@ -694,7 +694,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     match add_long_double(current.as_deref(), args.get(2)) {
         Ok(text) => {
             reply.bulk(&text);
-            keys.db.set(key, Value::Str(text.into()), true);
+            keys.db
+                .set(key, Value::PlainStr(text.into_boxed_slice()), true);
         }
         Err(FloatError::NotAFloat) => reply.error(errors::NOT_A_FLOAT),
         Err(FloatError::NanOrInfinity) => {

@@ -4,7 +4,9 @@
 //! family. Scores are replied as Redis 7.0 prints doubles.
 
 use super::blocking::{block, timeout_arg};
-use super::keys::{parse_scan, random_below, random_count_arg, random_picks, scan_positions};
+use super::keys::{
+    collection_scan_options, random_below, random_count_arg, random_picks, scan_positions,
+};
 use super::list::range;
 use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::zset::{order, ZSetValue};
@@ -15,6 +17,7 @@ use crate::glob::glob_match;
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
+use std::cmp::Ordering;
 
 pub static COMMANDS: [Command; 34] = [
     Command {
@@ -1078,7 +1081,94 @@ enum Range<'a> {
     Lex(LexBound<'a>, LexBound<'a>),
 }
 
+/// A member against a lex bound, the special `-` and `+` being below and
+/// above every member (Redis's `sdscmplex`).
+fn cmp_lex(member: &[u8], bound: LexBound) -> Ordering {
+    match bound {
+        LexBound::Min => Ordering::Greater,
+        LexBound::Max => Ordering::Less,
+        LexBound::Inclusive(v) | LexBound::Exclusive(v) => member.cmp(v),
+    }
+}
+
+fn gte_min(member: &[u8], min: LexBound) -> bool {
+    let cmp = cmp_lex(member, min);
+    if matches!(min, LexBound::Exclusive(_)) {
+        cmp == Ordering::Greater
+    } else {
+        cmp != Ordering::Less
+    }
+}
+
+fn lte_max(member: &[u8], max: LexBound) -> bool {
+    let cmp = cmp_lex(member, max);
+    if matches!(max, LexBound::Exclusive(_)) {
+        cmp == Ordering::Less
+    } else {
+        cmp != Ordering::Greater
+    }
+}
+
+/// The ranks a lex range selects in a small sorted set, found the way
+/// Redis walks a listpack (`zzlFirstInLexRange` / `zzlLastInLexRange`):
+/// from the first member >= min while members stay <= max (forward), or
+/// from the last member <= max while they stay >= min (reverse). With
+/// equal scores this is the plain range; with mixed scores it is what
+/// Redis answers.
+fn lex_scan<'a>(zset: &ZSetValue, min: LexBound<'a>, max: LexBound<'a>, rev: bool) -> Vec<usize> {
+    fn key<'b>(b: LexBound<'b>) -> (u8, &'b [u8]) {
+        match b {
+            LexBound::Min => (0, &[]),
+            LexBound::Max => (2, &[]),
+            LexBound::Inclusive(v) | LexBound::Exclusive(v) => (1, v),
+        }
+    }
+    let exclusive = |b: LexBound| matches!(b, LexBound::Exclusive(_));
+    let bounds = key(min).cmp(&key(max));
+    let len = zset.len();
+    if len == 0
+        || bounds == Ordering::Greater
+        || (bounds == Ordering::Equal && (exclusive(min) || exclusive(max)))
+    {
+        return Vec::new();
+    }
+    let member = |i: usize| zset.at(i).map_or(&[][..], |(m, _)| m);
+    if !gte_min(member(len - 1), min) || !lte_max(member(0), max) {
+        return Vec::new();
+    }
+    if rev {
+        match (0..len).rev().find(|&i| lte_max(member(i), max)) {
+            Some(last) => (0..=last)
+                .rev()
+                .take_while(|&i| gte_min(member(i), min))
+                .collect(),
+            None => Vec::new(),
+        }
+    } else {
+        match (0..len).find(|&i| gte_min(member(i), min)) {
+            Some(first) => (first..len)
+                .take_while(|&i| lte_max(member(i), max))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
 impl Range<'_> {
+    /// The ranks inside the range, in ascending or (`rev`) descending
+    /// order.
+    fn ranks(&self, zset: &ZSetValue, rev: bool) -> Vec<usize> {
+        if let (Range::Lex(min, max), ZSetValue::Small(_)) = (*self, zset) {
+            return lex_scan(zset, min, max, rev);
+        }
+        let (from, to) = self.positions(zset);
+        if rev {
+            (from..to).rev().collect()
+        } else {
+            (from..to).collect()
+        }
+    }
+
     /// Positions `[from, to)` of the elements inside the range.
     fn positions(&self, zset: &ZSetValue) -> (usize, usize) {
         match *self {
@@ -1137,10 +1227,7 @@ fn zcount_generic(ctx: &mut Ctx, args: Args, lex: bool) {
     match read(&mut keys, args.get(1)) {
         Err(()) => reply.error(errors::WRONGTYPE),
         Ok(None) => reply.int(0),
-        Ok(Some(zset)) => {
-            let (from, to) = range.positions(zset);
-            reply.int((to - from) as i64);
-        }
+        Ok(Some(zset)) => reply.int(range.ranks(zset, false).len() as i64),
     }
 }
 
@@ -1273,12 +1360,7 @@ fn select_ranks(
             }
         }
         Some(range) => {
-            let (from, to) = range.positions(zset);
-            let all: Box<dyn Iterator<Item = usize>> = if request.rev {
-                Box::new((from..to).rev())
-            } else {
-                Box::new(from..to)
-            };
+            let all = range.ranks(zset, request.rev).into_iter();
             match request.limit {
                 Some((offset, _)) if offset < 0 => Vec::new(),
                 Some((offset, count)) => {
@@ -1712,7 +1794,7 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
 }
 
 fn zscan(ctx: &mut Ctx, args: Args) {
-    let Some(options) = parse_scan(ctx, &args, 2, false) else {
+    let Some(options) = collection_scan_options(ctx, &args, |v| matches!(v, Value::ZSet(_))) else {
         return;
     };
     let (mut keys, reply) = ctx.keys();

@@ -17,6 +17,10 @@ pub enum Value {
     /// ENCODING and OBJECT REFCOUNT tell it from `Str`. Always on the heap,
     /// which keeps `Value` at three words.
     RawStr(Box<[u8]>),
+    /// A string Redis creates without trying the `int` encoding (the result
+    /// of INCRBYFLOAT): `embstr` up to 44 bytes, `raw` beyond, whatever it
+    /// holds.
+    PlainStr(Box<[u8]>),
     List(Box<ListValue>),
     Hash(Box<HashValue>),
     Set(Box<SetValue>),
@@ -37,6 +41,7 @@ impl Value {
         match self {
             Value::Str(s) => Value::Str(s.clone()),
             Value::RawStr(s) => Value::RawStr(s.clone()),
+            Value::PlainStr(s) => Value::PlainStr(s.clone()),
             Value::List(list) => Value::List(list.clone()),
             Value::Hash(hash) => {
                 let mut copy = HashValue::default();
@@ -88,7 +93,7 @@ impl Value {
     /// The name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Str(_) | Value::RawStr(_) => "string",
+            Value::Str(_) | Value::RawStr(_) | Value::PlainStr(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
@@ -99,7 +104,7 @@ impl Value {
     pub fn as_str(&self) -> Result<&[u8], WrongType> {
         match self {
             Value::Str(s) => Ok(s),
-            Value::RawStr(s) => Ok(s),
+            Value::RawStr(s) | Value::PlainStr(s) => Ok(s),
             _ => Err(WrongType),
         }
     }
@@ -163,7 +168,7 @@ impl Value {
     /// Number of elements of a collection (1 for a string).
     pub fn len(&self) -> usize {
         match self {
-            Value::Str(_) | Value::RawStr(_) => 1,
+            Value::Str(_) | Value::RawStr(_) | Value::PlainStr(_) => 1,
             Value::List(l) => l.len(),
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
@@ -190,6 +195,8 @@ impl Value {
                 }
             }
             Value::RawStr(_) => "raw",
+            Value::PlainStr(s) if s.len() <= 44 => "embstr",
+            Value::PlainStr(_) => "raw",
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
@@ -201,7 +208,7 @@ impl Value {
     pub fn memory_usage(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
-            Value::RawStr(s) => s.len(),
+            Value::RawStr(s) | Value::PlainStr(s) => s.len(),
             Value::List(l) => {
                 l.capacity() * std::mem::size_of::<CompactBytes>()
                     + l.iter().map(|e| e.heap_size()).sum::<usize>()
