@@ -111,6 +111,30 @@ const COMMANDS: &[(&str, &str)] = &[
     ("zrevrangebylex", "K V V"),
     ("hscan", "K V"),
     ("zscan", "K V"),
+    ("expireat", "K A O"),
+    ("pexpireat", "K A O"),
+    ("expiretime", "K"),
+    ("pexpiretime", "K"),
+    ("copy", "K K O V"),
+    ("move", "K V"),
+    ("select", "V"),
+    ("swapdb", "V V"),
+    ("mset", "K V K V"),
+    ("lmpop", "V K K E O V"),
+    ("zmpop", "V K K M O V"),
+    ("sintercard", "V K K O V"),
+];
+
+/// Absolute expiry times: in the past, far ahead, invalid.
+const TIMES: &[&str] = &[
+    "1",
+    "0",
+    "-5",
+    "4102444800",
+    "4102444800123",
+    "9999999999999",
+    "x",
+    "100",
 ];
 
 const OPTIONS: &[&str] = &[
@@ -194,7 +218,8 @@ fn script(seed: u64, count: usize) -> Vec<String> {
                     "E" => rng.pick(&["left", "right"]),
                     "M" => rng.pick(&["min", "max"]),
                     "O" => rng.pick(OPTIONS),
-                    _ => rng.pick(&["encoding", "refcount"]),
+                    "A" => rng.pick(TIMES),
+                    _ => "encoding",
                 }
                 .to_string(),
             );

@@ -580,10 +580,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
 }
 
 fn hrandfield(ctx: &mut Ctx, args: Args) {
-    let with_values = args.len() == 4 && args.get(3).eq_ignore_ascii_case(b"withvalues");
-    if args.len() > 4 || (args.len() == 4 && !with_values) {
-        return ctx.reply.error(errors::SYNTAX);
-    }
+    // The count is parsed before the options are checked, as in Redis.
     let count = if args.len() >= 3 {
         match random_count_arg(ctx.reply, args.get(2)) {
             Some(n) => Some(n),
@@ -592,6 +589,10 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
     } else {
         None
     };
+    let with_values = args.len() == 4 && args.get(3).eq_ignore_ascii_case(b"withvalues");
+    if args.len() > 4 || (args.len() == 4 && !with_values) {
+        return ctx.reply.error(errors::SYNTAX);
+    }
     let resp3 = ctx.reply.is_resp3();
     let (mut keys, reply) = ctx.keys();
     let hash = match read(&mut keys, args.get(1)) {

@@ -1224,12 +1224,10 @@ fn ttl_generic(ctx: &mut Ctx, args: Args, millis: bool, absolute: bool) {
     let Some(when) = keys.db.expire_of(key) else {
         return reply.int(-1);
     };
-    let value = match (absolute, millis) {
-        (true, true) => when,
-        (true, false) => when / 1000,
-        (false, true) => (when - keys.now_ms).max(0),
-        (false, false) => ((when - keys.now_ms).max(0) + 500) / 1000,
-    };
+    // As Redis's ttlGenericCommand: never below 0, seconds rounded to the
+    // nearest, for the absolute forms too.
+    let ttl = if absolute { when } else { when - keys.now_ms }.max(0);
+    let value = if millis { ttl } else { (ttl + 500) / 1000 };
     reply.int(value);
 }
 

@@ -1758,10 +1758,7 @@ fn bzmpop(ctx: &mut Ctx, args: Args) {
 }
 
 fn zrandmember(ctx: &mut Ctx, args: Args) {
-    let with_scores = args.len() == 4 && args.get(3).eq_ignore_ascii_case(b"withscores");
-    if args.len() > 4 || (args.len() == 4 && !with_scores) {
-        return ctx.reply.error(errors::SYNTAX);
-    }
+    // The count is parsed before the options are checked, as in Redis.
     let count = if args.len() >= 3 {
         match random_count_arg(ctx.reply, args.get(2)) {
             Some(n) => Some(n),
@@ -1770,6 +1767,10 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
     } else {
         None
     };
+    let with_scores = args.len() == 4 && args.get(3).eq_ignore_ascii_case(b"withscores");
+    if args.len() > 4 || (args.len() == 4 && !with_scores) {
+        return ctx.reply.error(errors::SYNTAX);
+    }
     let (mut keys, reply) = ctx.keys();
     let zset = match read(&mut keys, args.get(1)) {
         Err(()) => return reply.error(errors::WRONGTYPE),
