@@ -15,13 +15,31 @@ use std::time::{Duration, Instant};
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let base = 20_000 + (std::process::id() % 500) * 40;
+    // Below the kernel's ephemeral range (32768 and up): a client socket
+    // there can connect to itself and pass for a listening server.
+    let base = 10_000 + (std::process::id() % 250) * 40;
     loop {
-        let port = (base + NEXT.fetch_add(1, Ordering::Relaxed) % 20_000) as u16;
+        let port = (base + NEXT.fetch_add(1, Ordering::Relaxed) % 10_000) as u16;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
+}
+
+/// True once a server on `port` answers PING (a bare connect could reach
+/// something else, or the socket itself).
+fn answers_ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .ok();
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut reply = [0u8; 7];
+    stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
 }
 
 /// A server process, killed when dropped.
@@ -73,7 +91,7 @@ impl ServerProcess {
         let server = ServerProcess { child, port };
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut server = server;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !answers_ping(port) {
             assert!(
                 Instant::now() < deadline,
                 "server on port {port} did not start"
