@@ -52,56 +52,69 @@ impl ServerProcess {
     /// Starts `rudis-server` with extra arguments: an optional config file
     /// first, then `--name value` pairs.
     pub fn rudis(extra: &[&str]) -> ServerProcess {
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rudis-server"));
-        cmd.args(extra).args(["--port", &port.to_string()]);
-        if !extra.contains(&"--loglevel") {
-            cmd.args(["--loglevel", "warning"]);
-        }
-        Self::spawn(cmd, port)
+        Self::start(|port| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_rudis-server"));
+            cmd.args(extra).args(["--port", &port.to_string()]);
+            if !extra.contains(&"--loglevel") {
+                cmd.args(["--loglevel", "warning"]);
+            }
+            cmd
+        })
     }
 
     /// Starts the reference `redis-server`; the differential tests need it
     /// (`.ci/run` installs Debian's package).
     pub fn redis() -> ServerProcess {
-        let port = free_port();
-        let mut cmd = Command::new("redis-server");
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--loglevel",
-            "warning",
-            "--dir",
-            &std::env::temp_dir().display().to_string(),
-        ]);
-        Self::spawn(cmd, port)
+        Self::start(|port| {
+            let mut cmd = Command::new("redis-server");
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--loglevel",
+                "warning",
+            ])
+            .args(["--dir", &std::env::temp_dir().display().to_string()]);
+            cmd
+        })
     }
 
-    fn spawn(mut cmd: Command, port: u16) -> ServerProcess {
+    /// Starts a server on a free port, trying another port if the first
+    /// was taken between the check and the server's bind.
+    fn start(command_for: impl Fn(u16) -> Command) -> ServerProcess {
+        for _ in 0..5 {
+            let port = free_port();
+            if let Some(server) = Self::spawn(command_for(port), port) {
+                return server;
+            }
+        }
+        panic!("no server could be started on a free port");
+    }
+
+    /// `None` if the process exits before answering (its port was taken).
+    fn spawn(mut cmd: Command, port: u16) -> Option<ServerProcess> {
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-        let server = ServerProcess { child, port };
+        let mut server = ServerProcess { child, port };
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut server = server;
         while !answers_ping(port) {
             assert!(
                 Instant::now() < deadline,
                 "server on port {port} did not start"
             );
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("server on port {port} exited at start: {status}");
+            if let Ok(Some(_)) = server.child.try_wait() {
+                return None;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        server
+        Some(server)
     }
 
     pub fn connect(&self) -> Conn {
