@@ -2,7 +2,7 @@
 //! LTRIM, LINSERT, LPOS, LMOVE/RPOPLPUSH and LMPOP. A list that becomes
 //! empty is deleted, as in Redis.
 
-use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use super::{i64_arg, optional_count_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::value::ListValue;
 use crate::db::{CompactBytes, Value};
 use crate::errors;
@@ -464,17 +464,8 @@ fn pop_generic(ctx: &mut Ctx, args: Args, end: End, command: &str) {
     if args.len() > 3 {
         return ctx.reply.error(&errors::wrong_arity(command));
     }
-    let count = if args.len() == 3 {
-        match crate::protocol::parse_i64(args.get(2)) {
-            Some(n) if n >= 0 => Some(n as usize),
-            _ => {
-                return ctx
-                    .reply
-                    .error("ERR value is out of range, must be positive")
-            }
-        }
-    } else {
-        None
+    let Some(count) = optional_count_arg(ctx.reply, &args, 2) else {
+        return;
     };
     let key = args.get(1);
     let (mut keys, reply) = ctx.keys();

@@ -410,6 +410,22 @@ pub fn i64_arg(reply: &mut Reply, arg: &[u8]) -> Option<i64> {
     value
 }
 
+/// The optional COUNT argument at `at` of LPOP/RPOP/SPOP/ZPOPMIN/ZPOPMAX
+/// (Redis's `getPositiveLongFromObjectOrReply`): `Ok(None)` when absent,
+/// `None` once the error is replied.
+pub fn optional_count_arg(reply: &mut Reply, args: &Args, at: usize) -> Option<Option<usize>> {
+    if args.len() <= at {
+        return Some(None);
+    }
+    match crate::protocol::parse_i64(args.get(at)) {
+        Some(n) if n >= 0 => Some(Some(n as usize)),
+        _ => {
+            reply.error("ERR value is out of range, must be positive");
+            None
+        }
+    }
+}
+
 /// Parses an `int` argument as Redis's `getIntFromObjectOrReply`: `message`,
 /// when given, replaces both the not-an-integer and the range error.
 pub fn int_arg(reply: &mut Reply, arg: &[u8], message: Option<&str>) -> Option<i32> {

@@ -8,7 +8,7 @@ use super::keys::{
     collection_scan_options, random_below, random_count_arg, random_picks, scan_positions,
 };
 use super::list::range;
-use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use super::{i64_arg, optional_count_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
 use crate::db::zset::{order, ZSetValue};
 use crate::db::Value;
 use crate::errors;
@@ -1614,17 +1614,8 @@ fn zpop_generic(ctx: &mut Ctx, args: Args, max: bool) {
     if args.len() > 3 {
         return ctx.reply.error(errors::SYNTAX);
     }
-    let count = if args.len() == 3 {
-        match parse_i64(args.get(2)) {
-            Some(n) if n >= 0 => Some(n as usize),
-            _ => {
-                return ctx
-                    .reply
-                    .error("ERR value is out of range, must be positive")
-            }
-        }
-    } else {
-        None
+    let Some(count) = optional_count_arg(ctx.reply, &args, 2) else {
+        return;
     };
     let key = args.get(1);
     let resp3 = ctx.reply.is_resp3();
