@@ -88,6 +88,8 @@ pub struct Client {
     pub pending_write: bool,
     /// A read stopped at the per-iteration cap: the socket may hold more.
     pub unread_input: bool,
+    /// The last `Coalescer` epoch this client was counted as pipelining in.
+    pub pipeline_epoch: u64,
     /// An event reported the peer's FIN; reads go on until EOF.
     pub peer_closed: bool,
     /// Since when the output has been over the soft limit.
@@ -134,6 +136,7 @@ impl Client {
             wants_writable: false,
             pending_write: false,
             unread_input: false,
+            pipeline_epoch: 0,
             peer_closed: false,
             soft_limit_since: None,
             blocked: None,

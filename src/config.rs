@@ -55,6 +55,10 @@ pub struct Config {
     pub loglevel: LogLevel,
     pub logfile: String,
     pub hz: u32,
+    /// Microseconds the loop sleeps before polling after a round that read
+    /// pipelined batches from a few of many clients; 0 disables
+    /// (coalesce.rs).
+    pub pipeline_coalesce_us: u64,
     pub proto_max_bulk_len: u64,
     pub client_query_buffer_limit: u64,
     pub output_limit_normal: OutputLimit,
@@ -236,6 +240,18 @@ static SETTINGS: &[Setting] = &[
             memory: false,
             get: |c| c.hz.into(),
             set: |c, v| c.hz = (v as u32).clamp(MIN_HZ, MAX_HZ),
+        },
+    },
+    Setting {
+        name: "pipeline-coalesce-us",
+        mutable: true,
+        default: "20",
+        kind: Kind::Int {
+            min: 0,
+            max: 1000,
+            memory: false,
+            get: |c| c.pipeline_coalesce_us as i64,
+            set: |c, v| c.pipeline_coalesce_us = v as u64,
         },
     },
     Setting {
@@ -513,6 +529,7 @@ impl Default for Config {
             loglevel: LogLevel::Notice,
             logfile: String::new(),
             hz: 0,
+            pipeline_coalesce_us: 0,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,
             output_limit_normal: OutputLimit::default(),

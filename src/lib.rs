@@ -7,6 +7,7 @@
 pub mod alloc;
 pub mod client;
 pub mod cmd;
+pub mod coalesce;
 pub mod config;
 pub mod db;
 pub mod errors;

@@ -7,7 +7,9 @@
 //!    registers for WRITABLE. Then free the clients closed in this batch.
 //! 2. Poll, with a timeout that ends at the next cron tick or blocked-client
 //!    deadline, or zero when a client still has unread input from the last
-//!    round.
+//!    round. After a round that read pipelined batches from a few of many
+//!    pipelining clients, first sleep `pipeline-coalesce-us` so their next
+//!    batches are read together (coalesce.rs).
 //! 3. Accept new connections; read from readable clients, parse and run
 //!    every whole command, queue replies; serve clients blocked on keys that
 //!    got elements; write to writable ones.
@@ -20,6 +22,7 @@
 
 use crate::client::{Blocked, Client, Closing, ReadOutcome, WriteOutcome, MAX_READ_PER_ITERATION};
 use crate::cmd::{self, Ctx};
+use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::protocol::request::{Args, OwnedArgs};
 use crate::protocol::Parsed;
@@ -73,6 +76,7 @@ pub struct Server {
     /// The last expire cycle ran out of time: expired keys remain.
     expire_backlog: bool,
     last_fast_expire: Instant,
+    coalescer: Coalescer,
 }
 
 impl Server {
@@ -138,6 +142,7 @@ impl Server {
             block_deadlines: BTreeSet::new(),
             expire_backlog: false,
             last_fast_expire: Instant::now(),
+            coalescer: Coalescer::default(),
         })
     }
 
@@ -153,6 +158,7 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         info!("Ready to accept connections tcp");
         let mut events = Events::with_capacity(1024);
+        allow_short_naps();
         loop {
             self.before_sleep();
             if let Some(reason) = self.state.shutdown {
@@ -169,6 +175,12 @@ impl Server {
             } else {
                 Duration::ZERO
             };
+            let nap = Duration::from_micros(self.state.config.pipeline_coalesce_us);
+            if let Some(nap) = self.coalescer.nap(nap, timeout) {
+                self.state.stats.pipeline_coalesce_naps += 1;
+                std::thread::sleep(nap);
+            }
+            self.coalescer.start_round();
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -290,11 +302,13 @@ impl Server {
         client.peer_closed |= peer_closed;
         let peer_closed = client.peer_closed;
         let mut total = 0;
+        let mut reads = 0;
         let mut eof = false;
         loop {
             match client.read() {
                 ReadOutcome::Data { bytes, drained } => {
                     total += bytes;
+                    reads += 1;
                     self.state.stats.total_reads_processed += 1;
                     if drained && !peer_closed {
                         break;
@@ -325,7 +339,17 @@ impl Server {
             return;
         }
         if total > 0 {
+            let commands_before = self.state.stats.total_commands_processed;
             self.process_input(key);
+            let commands = self
+                .state
+                .stats
+                .total_commands_processed
+                .saturating_sub(commands_before);
+            if let Some(client) = self.clients.get_mut(key) {
+                self.coalescer
+                    .client_read(&mut client.pipeline_epoch, reads, commands);
+            }
             self.serve_ready_keys();
         }
         if eof {
@@ -687,6 +711,7 @@ impl Server {
         let hz = self.state.config.hz.max(1);
         self.next_cron = now + Duration::from_millis(1000 / u64::from(hz));
         self.cron_ticks += 1;
+        self.coalescer.end_epoch();
         crate::alloc::note_peak();
         let stats = &mut self.state.stats;
         stats.ops.sample(stats.total_commands_processed, now);
@@ -762,6 +787,16 @@ fn configure_socket(socket: &TcpStream, keepalive_secs: u64) -> io::Result<()> {
         socket2::SockRef::from(socket).set_tcp_keepalive(&params)?;
     }
     Ok(())
+}
+
+/// Lets a `pipeline-coalesce-us` nap end on time: the kernel's default
+/// timer slack (50 us) would stretch a 20 us sleep to 70.
+fn allow_short_naps() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong);
+    }
 }
 
 /// Raises the open-files limit so `maxclients` connections fit, as Redis's

@@ -51,6 +51,8 @@ pub struct Stats {
     pub total_error_replies: u64,
     pub total_reads_processed: u64,
     pub total_writes_processed: u64,
+    /// Naps taken before polling to coalesce pipelined batches (coalesce.rs).
+    pub pipeline_coalesce_naps: u64,
     pub expired_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,

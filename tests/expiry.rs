@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Conn, ServerProcess};
+use common::{info_field, ServerProcess};
 use std::time::{Duration, Instant};
 
 /// Polls `check` every 10 ms until it holds or `within` passes.
@@ -19,14 +19,6 @@ fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn info_field(conn: &mut Conn, section: &str, field: &str) -> String {
-    let info = String::from_utf8(conn.run(&format!("INFO {section}"))).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or("")
-        .to_string()
 }
 
 #[test]

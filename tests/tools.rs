@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::ServerProcess;
+use common::{info_field, ServerProcess};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -149,6 +149,39 @@ fn redis_benchmark_ping_is_error_free() {
     );
     assert!(ok, "{output}");
     assert_benchmark_clean(&output);
+}
+
+/// Fifty clients pipelining 16 commands each make the loop nap before
+/// polling (`pipeline-coalesce-us`, coalesce.rs); one pipelining client, or
+/// the setting at 0, never does. Replies stay complete and error-free.
+#[test]
+fn pipelining_clients_are_coalesced_and_a_lone_one_is_not() {
+    let server = ServerProcess::rudis(&[]);
+    let port = server.port.to_string();
+    let mut conn = server.connect();
+    let benchmark = |clients: &str| {
+        let (ok, output) = run(
+            "redis-benchmark",
+            &[
+                "-p", &port, "-t", "ping", "-n", "200000", "-P", "16", "-c", clients, "-q",
+            ],
+        );
+        assert!(ok, "{output}");
+        assert_benchmark_clean(&output);
+    };
+    let naps = |conn: &mut common::Conn| -> u64 {
+        info_field(conn, "stats", "pipeline_coalesce_naps")
+            .parse()
+            .unwrap()
+    };
+    benchmark("1");
+    assert_eq!(naps(&mut conn), 0, "a lone pipelining client never waits");
+    benchmark("50");
+    assert!(naps(&mut conn) > 0, "50 pipelining clients: no nap");
+    assert_eq!(conn.run("CONFIG SET pipeline-coalesce-us 0"), b"+OK\r\n");
+    assert_eq!(conn.run("CONFIG RESETSTAT"), b"+OK\r\n");
+    benchmark("50");
+    assert_eq!(naps(&mut conn), 0, "pipeline-coalesce-us 0 disables naps");
 }
 
 #[test]

@@ -267,7 +267,8 @@ fn stats(ctx: &Ctx, s: &mut Section) {
         .field("total_reads_processed", st.total_reads_processed)
         .field("total_writes_processed", st.total_writes_processed)
         .field("io_threaded_reads_processed", 0)
-        .field("io_threaded_writes_processed", 0);
+        .field("io_threaded_writes_processed", 0)
+        .field("pipeline_coalesce_naps", st.pipeline_coalesce_naps);
 }
 
 fn replication(ctx: &Ctx, s: &mut Section) {

@@ -9,6 +9,15 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// One field of `INFO section`, or "" when it is missing.
+pub fn info_field(conn: &mut Conn, section: &str, field: &str) -> String {
+    let info = String::from_utf8(conn.run(&format!("INFO {section}"))).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or("")
+        .to_string()
+}
+
 /// A port nobody listens on right now. Ports come from a per-process
 /// sequence (not the kernel's ephemeral pick), so parallel tests in one
 /// binary never race for the same port.
