@@ -158,7 +158,6 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         info!("Ready to accept connections tcp");
         let mut events = Events::with_capacity(1024);
-        allow_short_naps();
         loop {
             self.before_sleep();
             if let Some(reason) = self.state.shutdown {
@@ -178,7 +177,7 @@ impl Server {
             let nap = Duration::from_micros(self.state.config.pipeline_coalesce_us);
             if let Some(nap) = self.coalescer.nap(nap, timeout) {
                 self.state.stats.pipeline_coalesce_naps += 1;
-                std::thread::sleep(nap);
+                crate::coalesce::sleep_precisely(nap);
             }
             self.coalescer.start_round();
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -787,16 +786,6 @@ fn configure_socket(socket: &TcpStream, keepalive_secs: u64) -> io::Result<()> {
         socket2::SockRef::from(socket).set_tcp_keepalive(&params)?;
     }
     Ok(())
-}
-
-/// Lets a `pipeline-coalesce-us` nap end on time: the kernel's default
-/// timer slack (50 us) would stretch a 20 us sleep to 70.
-fn allow_short_naps() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong);
-    }
 }
 
 /// Raises the open-files limit so `maxclients` connections fit, as Redis's
