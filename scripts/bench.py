@@ -7,11 +7,15 @@ for --rounds rounds, and the script prints the median requests per second,
 p50 and p99 latency of each, the rps ratio, and each server's own CPU time
 per request (user+sys from /proc/PID/stat across the run, divided by the
 requests): at c=50 redis-benchmark saturates its core, so rps alone hides
-how efficient a server is.
+how efficient a server is. `wakes/1k` counts the cross-CPU wake-up
+interrupts CPU 0 received per 1000 requests (function-call and
+rescheduling IPIs in /proc/interrupts): each one is a moment the server
+slept and a client's write had to wake it, which the client pays for.
 
     scripts/bench.py                                  # PING_INLINE, PING_MBULK at -P 1 and -P 16
     scripts/bench.py --tests set,get --pipelines 16 --requests 1000000 --keyspace 1000000
     scripts/bench.py --command "ZRANGE myzset 0 99" --pipelines 1   # any command
+    scripts/bench.py --floor      # also scripts/pong_floor.c, what PING costs with no server logic
 """
 
 import argparse
@@ -49,7 +53,11 @@ def wait_listening(port, proc):
 
 
 def start(name, port):
-    if name == "rudis":
+    if name == "floor":
+        binary = os.path.join(ROOT, "target", "pong_floor")
+        subprocess.run(["cc", "-O2", "-o", binary, os.path.join(ROOT, "scripts", "pong_floor.c")], check=True)
+        cmd = [binary, str(port)]
+    elif name == "rudis":
         binary = os.path.join(ROOT, "target", "release", "rudis-server")
         cmd = [binary, "--port", str(port), "--save", "", "--loglevel", "warning"]
     else:
@@ -65,6 +73,17 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     # Fields 14 and 15 (utime, stime) are at 11 and 12 after the comm field.
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def cpu0_wakeups():
+    """Function-call and rescheduling interrupts received by CPU 0 so far."""
+    total = 0
+    with open("/proc/interrupts") as f:
+        for line in f:
+            fields = line.split()
+            if fields and fields[0] in ("CAL:", "RES:"):
+                total += int(fields[1])
+    return total
 
 
 def memory_kib(pid):
@@ -84,9 +103,9 @@ def run_benchmark(port, pid, test, pipeline, args):
         cmd += ["-d", str(args.datasize)]
     # A test name, or a whole command line after "cmd:".
     cmd += test[4:].split() if test.startswith("cmd:") else ["-t", test]
-    before = cpu_seconds(pid)
+    before, wakes_before = cpu_seconds(pid), cpu0_wakeups()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    cpu = cpu_seconds(pid) - before
+    cpu, wakes = cpu_seconds(pid) - before, cpu0_wakeups() - wakes_before
     rows = list(csv.DictReader(io.StringIO(out)))
     # Some tests run a preparation step first (LRANGE fills a list with
     # LPUSH): keep the row of the test itself, the last one.
@@ -98,6 +117,7 @@ def run_benchmark(port, pid, test, pipeline, args):
         "p50": float(row["p50_latency_ms"]),
         "p99": float(row["p99_latency_ms"]),
         "cpu_us": cpu * 1e6 / args.requests,
+        "wakes": wakes * 1000 / args.requests,
     }
 
 
@@ -124,6 +144,8 @@ def main():
     parser.add_argument("--prefill-zset", type=int, default=0,
                         help="load a sorted set 'bigzset' of N members into both servers first")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run scripts/pong_floor.c, a server that only answers PING (ping tests only)")
     args = parser.parse_args()
 
     for tool in ("taskset", "redis-benchmark", "redis-server"):
@@ -132,8 +154,9 @@ def main():
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
 
+    names = ("rudis", "redis", "floor") if args.floor else ("rudis", "redis")
     servers = {}
-    for name in ("rudis", "redis"):
+    for name in names:
         port = free_port()
         servers[name] = (start(name, port), port)
         if args.prefill_zset:
@@ -142,26 +165,30 @@ def main():
         print(f"# {time.strftime('%Y-%m-%d %H:%M')}  requests={args.requests} clients={args.clients} "
               f"rounds={args.rounds} keyspace={args.keyspace or '-'}")
         header = (f"{'test':<14}{'P':>4}  {'server':<7}{'rps (median)':>14}{'p50 ms':>9}{'p99 ms':>9}"
-                  f"{'cpu us/req':>12}")
+                  f"{'cpu us/req':>12}{'wakes/1k':>10}")
         print(header)
         tests = [f"cmd:{args.command}"] if args.command else args.tests.split(",")
         for test in tests:
             for pipeline in (int(p) for p in args.pipelines.split(",")):
-                results = {"rudis": [], "redis": []}
+                results = {name: [] for name in names}
                 for _ in range(args.rounds):
-                    for name in ("rudis", "redis"):
+                    for name in names:
                         proc, port = servers[name]
                         results[name].append(run_benchmark(port, proc.pid, test, pipeline, args))
                 medians = {}
-                for name in ("rudis", "redis"):
+                for name in names:
                     med = {k: statistics.median(r[k] for r in results[name]) for k in results[name][0]}
                     medians[name] = med
                     print(f"{test[:14]:<14}{pipeline:>4}  {name:<7}{med['rps']:>14.0f}{med['p50']:>9.3f}"
-                          f"{med['p99']:>9.3f}{med['cpu_us']:>12.3f}")
+                          f"{med['p99']:>9.3f}{med['cpu_us']:>12.3f}{med['wakes']:>10.1f}")
                 ratio = medians["rudis"]["rps"] / medians["redis"]["rps"]
                 cpu_ratio = medians["rudis"]["cpu_us"] / medians["redis"]["cpu_us"]
                 print(f"{'':<18}rudis/redis: rps x{ratio:.2f}, cpu per request x{cpu_ratio:.2f}")
-        for name in ("rudis", "redis"):
+                if args.floor:
+                    floor_cpu = medians["floor"]["cpu_us"]
+                    print(f"{'':<18}cpu per request over the floor: rudis x{medians['rudis']['cpu_us'] / floor_cpu:.2f}, "
+                          f"redis x{medians['redis']['cpu_us'] / floor_cpu:.2f}")
+        for name in names:
             print(f"# {name} RSS after the run: {memory_kib(servers[name][0].pid)} KiB")
     finally:
         for proc, _ in servers.values():
