@@ -1262,14 +1262,10 @@ fn object_encoding(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// Redis shares the objects of small integers (0..9999) and reports
-/// INT_MAX references for them.
 fn object_refcount(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match keys.peek(args.get(2)) {
-        Some(Value::Str(s))
-            if crate::protocol::parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) =>
-        {
+        Some(Value::Str(s)) if crate::db::value::is_shared_integer(s) => {
             reply.int(i64::from(i32::MAX))
         }
         Some(_) => reply.int(1),

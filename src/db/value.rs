@@ -21,6 +21,11 @@ pub enum Value {
     /// of INCRBYFLOAT): `embstr` up to 44 bytes, `raw` beyond, whatever it
     /// holds.
     PlainStr(Box<[u8]>),
+    /// A small integer (0..9999) in an object of its own instead of Redis's
+    /// shared one: what COPY makes of a shared integer (`dupStringObject`).
+    /// Only OBJECT REFCOUNT (1, not INT_MAX) tells it from `Str`. Boxed,
+    /// like the other rare strings, to keep `Value` at three words.
+    OwnInt(Box<[u8]>),
     List(Box<ListValue>),
     Hash(Box<HashValue>),
     Set(Box<SetValue>),
@@ -39,6 +44,8 @@ impl Value {
     /// An independent copy (COPY).
     pub fn deep_copy(&self) -> Value {
         match self {
+            Value::Str(s) if is_shared_integer(s) => Value::OwnInt(Box::from(&s[..])),
+            Value::OwnInt(s) => Value::OwnInt(s.clone()),
             Value::Str(s) => Value::Str(s.clone()),
             Value::RawStr(s) => Value::RawStr(s.clone()),
             Value::PlainStr(s) => Value::PlainStr(s.clone()),
@@ -93,7 +100,7 @@ impl Value {
     /// The name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Str(_) | Value::RawStr(_) | Value::PlainStr(_) => "string",
+            Value::Str(_) | Value::OwnInt(_) | Value::RawStr(_) | Value::PlainStr(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
@@ -104,7 +111,7 @@ impl Value {
     pub fn as_str(&self) -> Result<&[u8], WrongType> {
         match self {
             Value::Str(s) => Ok(s),
-            Value::RawStr(s) | Value::PlainStr(s) => Ok(s),
+            Value::RawStr(s) | Value::PlainStr(s) | Value::OwnInt(s) => Ok(s),
             _ => Err(WrongType),
         }
     }
@@ -168,7 +175,7 @@ impl Value {
     /// Number of elements of a collection (1 for a string).
     pub fn len(&self) -> usize {
         match self {
-            Value::Str(_) | Value::RawStr(_) | Value::PlainStr(_) => 1,
+            Value::Str(_) | Value::OwnInt(_) | Value::RawStr(_) | Value::PlainStr(_) => 1,
             Value::List(l) => l.len(),
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
@@ -194,6 +201,7 @@ impl Value {
                     "raw"
                 }
             }
+            Value::OwnInt(_) => "int",
             Value::RawStr(_) => "raw",
             Value::PlainStr(s) if s.len() <= 44 => "embstr",
             Value::PlainStr(_) => "raw",
@@ -208,7 +216,7 @@ impl Value {
     pub fn memory_usage(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
-            Value::RawStr(s) | Value::PlainStr(s) => s.len(),
+            Value::RawStr(s) | Value::PlainStr(s) | Value::OwnInt(s) => s.len(),
             Value::List(l) => {
                 l.capacity() * std::mem::size_of::<CompactBytes>()
                     + l.iter().map(|e| e.heap_size()).sum::<usize>()
@@ -218,6 +226,12 @@ impl Value {
             Value::ZSet(z) => std::mem::size_of::<ZSetValue>() + z.memory_usage(),
         }
     }
+}
+
+/// Redis shares the objects of the integers 0..9999 (`OBJ_SHARED_INTEGERS`)
+/// and reports INT_MAX references for them.
+pub fn is_shared_integer(s: &[u8]) -> bool {
+    crate::protocol::parse_i64(s).is_some_and(|n| (0..10000).contains(&n))
 }
 
 #[cfg(test)]
