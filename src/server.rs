@@ -383,8 +383,9 @@ impl Server {
                 Parsed::Incomplete => break,
                 Parsed::Error(e) => {
                     debug!("Protocol error from client: {}", e.message());
-                    reply.error(&e.message());
-                    self.state.stats.total_error_replies += 1;
+                    let message = e.message();
+                    reply.error(&message);
+                    self.state.stats.count_error_reply(message.as_bytes());
                     self.clients[key].closing = Closing::AfterReply;
                     break;
                 }

@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Redis's `STATS_METRIC_SAMPLES`: instantaneous rates average this many
@@ -49,6 +49,8 @@ pub struct Stats {
     pub total_net_input_bytes: u64,
     pub total_net_output_bytes: u64,
     pub total_error_replies: u64,
+    /// Error replies by their code (`ERR`, `WRONGTYPE`...): `INFO errorstats`.
+    pub error_codes: BTreeMap<Vec<u8>, u64>,
     pub total_reads_processed: u64,
     pub total_writes_processed: u64,
     /// Naps taken before polling to coalesce pipelined batches (coalesce.rs).
@@ -59,6 +61,26 @@ pub struct Stats {
     pub ops: RateSampler,
     pub input_bytes: RateSampler,
     pub output_bytes: RateSampler,
+}
+
+impl Stats {
+    /// Counts an error reply; `line` is its text after the `-`. The code is
+    /// the first word when a space comes within Redis's 32-byte window,
+    /// `ERR` otherwise (Redis's `afterErrorReply`).
+    pub fn count_error_reply(&mut self, line: &[u8]) {
+        self.total_error_replies += 1;
+        let window = &line[..line.len().min(31)];
+        let code = match window.iter().position(|&b| b == b' ') {
+            Some(end) => &line[..end],
+            None => b"ERR",
+        };
+        match self.error_codes.get_mut(code) {
+            Some(count) => *count += 1,
+            None => {
+                self.error_codes.insert(code.to_vec(), 1);
+            }
+        }
+    }
 }
 
 /// A key in a given database.

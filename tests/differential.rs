@@ -178,6 +178,31 @@ fn config_get_with_several_patterns_is_a_map() {
 }
 
 #[test]
+fn error_replies_are_counted_by_code() {
+    common::assert_same_replies(&[
+        "info errorstats",
+        "set s x",
+        "lpush s a",
+        "nosuch",
+        "get",
+        "incr s",
+        "hello 9",
+        "multi",
+        "nosuch",
+        "exec",
+        "multi",
+        "incr s",
+        "ping",
+        "exec",
+        "info errorstats",
+        "config resetstat",
+        "info errorstats",
+        "lpush s a",
+        "info errorstats",
+    ]);
+}
+
+#[test]
 fn client_commands() {
     assert_same_replies(&[
         "client getname",

@@ -72,6 +72,7 @@ pub fn info(ctx: &mut Ctx, args: Args) {
                 section.field("cluster_enabled", 0);
             }
             "keyspace" => keyspace(ctx, &mut section),
+            "errorstats" => errorstats(ctx, &mut section),
             _ => {}
         }
     }
@@ -269,6 +270,13 @@ fn stats(ctx: &Ctx, s: &mut Section) {
         .field("io_threaded_reads_processed", 0)
         .field("io_threaded_writes_processed", 0)
         .field("pipeline_coalesce_naps", st.pipeline_coalesce_naps);
+}
+
+fn errorstats(ctx: &Ctx, s: &mut Section) {
+    for (code, count) in &ctx.state.stats.error_codes {
+        let name = format!("errorstat_{}", String::from_utf8_lossy(code));
+        s.field(&name, format_args!("count={count}"));
+    }
 }
 
 fn replication(ctx: &Ctx, s: &mut Section) {

@@ -347,8 +347,8 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
     let start = ctx.reply.len();
     run(ctx, args);
     ctx.state.stats.total_commands_processed += 1;
-    if ctx.reply.as_bytes().get(start) == Some(&b'-') {
-        ctx.state.stats.total_error_replies += 1;
+    if let Some([b'-', line @ ..]) = ctx.reply.as_bytes().get(start..) {
+        ctx.state.stats.count_error_reply(line);
     }
 }
 
