@@ -97,16 +97,21 @@ impl Coalescer {
 /// default afterwards: precise timers cost more to arm, and the poll's own
 /// timeout (the next cron tick) does not need one.
 pub fn sleep_precisely(nap: Duration) {
+    set_timer_slack_ns(1000);
+    std::thread::sleep(nap);
+    set_timer_slack_ns(0);
+}
+
+/// This thread's timer slack; 0 restores the default.
+fn set_timer_slack_ns(slack: u64) {
     #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack;
-    // 0 restores the thread's default.
+    // SAFETY: PR_SET_TIMERSLACK only changes the calling thread's timer
+    // slack and reads no memory.
     unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong);
-        std::thread::sleep(nap);
-        libc::prctl(libc::PR_SET_TIMERSLACK, 0 as libc::c_ulong);
+        libc::prctl(libc::PR_SET_TIMERSLACK, slack as libc::c_ulong);
     }
     #[cfg(not(target_os = "linux"))]
-    std::thread::sleep(nap);
+    let _ = slack;
 }
 
 fn is_pipelined(reads: u64, commands: u64) -> bool {
