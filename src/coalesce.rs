@@ -84,7 +84,6 @@ impl Coalescer {
     pub fn nap(&self, configured: Duration, timeout: Duration) -> Option<Duration> {
         let wanted = !configured.is_zero()
             && !timeout.is_zero()
-            && self.round_clients > 0
             && is_pipelined(self.round_reads, self.round_commands)
             && self.pipelining_clients >= MIN_PIPELINING_CLIENTS
             && self.round_clients * ROUND_SHARE <= self.pipelining_clients;
