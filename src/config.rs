@@ -41,6 +41,20 @@ pub struct OutputLimit {
     pub soft_seconds: u64,
 }
 
+/// `appendfsync`: when the AOF is flushed to the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendFsync {
+    EverySec,
+    Always,
+    No,
+}
+
+const APPENDFSYNC: &[&str] = &["everysec", "always", "no"];
+
+/// Settings CONFIG SET refuses unless `enable-protected-configs` allows it
+/// (Redis 7.0's PROTECTED_CONFIG): where files are written.
+const PROTECTED: &[&str] = &["dir", "dbfilename"];
+
 /// The server's settings, typed. Read them directly; change them through
 /// [`Config::set`] so bounds are enforced.
 #[derive(Debug, Clone)]
@@ -65,9 +79,29 @@ pub struct Config {
     /// The other classes of `client-output-buffer-limit`, kept verbatim for
     /// `CONFIG GET`: rudis has no replicas or pub/sub clients yet.
     output_limit_others: String,
-    /// Accepted and reported; rudis does not persist data yet.
+    /// Save points: pairs of `<seconds> <changes>`, or empty.
     pub save: String,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub stop_writes_on_bgsave_error: bool,
+    pub rdb_del_sync_files: bool,
+    pub rdb_save_incremental_fsync: bool,
+    /// Microseconds a snapshot child sleeps per key: lets tests catch a
+    /// BGSAVE in progress, as Redis's test suite does.
+    pub rdb_key_save_delay: i64,
     pub appendonly: bool,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub appendfsync: AppendFsync,
+    pub no_appendfsync_on_rewrite: bool,
+    pub auto_aof_rewrite_percentage: i64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub aof_load_truncated: bool,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_timestamp_enabled: bool,
+    pub aof_rewrite_incremental_fsync: bool,
+    /// `enable-debug-command`: 0 no, 1 yes, 2 local (loopback clients only).
+    pub enable_debug_command: usize,
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub dir: String,
@@ -118,6 +152,21 @@ const UINT_MAX: i64 = u32::MAX as i64;
 /// Redis's `CONFIG_MIN_HZ` and `CONFIG_MAX_HZ`: `hz` is clamped to this.
 pub const MIN_HZ: u32 = 1;
 pub const MAX_HZ: u32 = 500;
+
+/// A yes/no setting stored in a `bool` field of `Config`.
+macro_rules! bool_setting {
+    ($name:expr, $mutable:expr, $default:expr, $field:ident) => {
+        Setting {
+            name: $name,
+            mutable: $mutable,
+            default: $default,
+            kind: Kind::Bool {
+                get: |c| c.$field,
+                set: |c, v| c.$field = v,
+            },
+        }
+    };
+}
 
 static SETTINGS: &[Setting] = &[
     Setting {
@@ -332,8 +381,15 @@ static SETTINGS: &[Setting] = &[
         mutable: true,
         default: ".",
         kind: Kind::Text {
-            get: |c| c.dir.clone(),
+            // Redis works inside `dir` (chdir), so relative file names and
+            // child processes agree, and CONFIG GET shows the absolute path.
+            get: |_| {
+                std::env::current_dir()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            },
             set: |c, v| {
+                std::env::set_current_dir(v).map_err(|e| crate::errors::os_error_text(&e))?;
                 c.dir = v.to_string();
                 Ok(())
             },
@@ -346,15 +402,141 @@ static SETTINGS: &[Setting] = &[
         kind: Kind::Text {
             get: |c| c.dbfilename.clone(),
             set: |c, v| {
+                if v.contains('/') {
+                    return Err("dbfilename can't be a path, just a filename".into());
+                }
                 c.dbfilename = v.to_string();
                 Ok(())
             },
         },
     },
     Setting {
+        name: "enable-debug-command",
+        mutable: false,
+        default: "no",
+        kind: Kind::Enum {
+            values: &["no", "yes", "local"],
+            get: |c| c.enable_debug_command,
+            set: |c, i| c.enable_debug_command = i,
+        },
+    },
+    bool_setting!("rdbcompression", true, "yes", rdbcompression),
+    bool_setting!("rdbchecksum", false, "yes", rdbchecksum),
+    bool_setting!(
+        "stop-writes-on-bgsave-error",
+        true,
+        "yes",
+        stop_writes_on_bgsave_error
+    ),
+    bool_setting!("rdb-del-sync-files", true, "no", rdb_del_sync_files),
+    bool_setting!(
+        "rdb-save-incremental-fsync",
+        true,
+        "yes",
+        rdb_save_incremental_fsync
+    ),
+    Setting {
+        name: "rdb-key-save-delay",
+        mutable: true,
+        default: "0",
+        kind: Kind::Int {
+            min: i32::MIN as i64,
+            max: INT_MAX,
+            memory: false,
+            get: |c| c.rdb_key_save_delay,
+            set: |c, v| c.rdb_key_save_delay = v,
+        },
+    },
+    Setting {
+        name: "appendfilename",
+        mutable: false,
+        default: "appendonly.aof",
+        kind: Kind::Text {
+            get: |c| c.appendfilename.clone(),
+            set: |c, v| {
+                if v.contains('/') {
+                    return Err("appendfilename can't be a path, just a filename".into());
+                }
+                c.appendfilename = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Setting {
+        name: "appenddirname",
+        mutable: false,
+        default: "appendonlydir",
+        kind: Kind::Text {
+            get: |c| c.appenddirname.clone(),
+            set: |c, v| {
+                if v.contains('/') {
+                    return Err("appenddirname can't be a path, just a dirname".into());
+                }
+                c.appenddirname = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Setting {
+        name: "appendfsync",
+        mutable: true,
+        default: "everysec",
+        kind: Kind::Enum {
+            values: APPENDFSYNC,
+            get: |c| c.appendfsync as usize,
+            set: |c, i| {
+                c.appendfsync = match i {
+                    0 => AppendFsync::EverySec,
+                    1 => AppendFsync::Always,
+                    _ => AppendFsync::No,
+                }
+            },
+        },
+    },
+    bool_setting!(
+        "no-appendfsync-on-rewrite",
+        true,
+        "no",
+        no_appendfsync_on_rewrite
+    ),
+    Setting {
+        name: "auto-aof-rewrite-percentage",
+        mutable: true,
+        default: "100",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+            memory: false,
+            get: |c| c.auto_aof_rewrite_percentage,
+            set: |c, v| c.auto_aof_rewrite_percentage = v,
+        },
+    },
+    Setting {
+        name: "auto-aof-rewrite-min-size",
+        mutable: true,
+        default: "64mb",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: true,
+            get: |c| c.auto_aof_rewrite_min_size as i64,
+            set: |c, v| c.auto_aof_rewrite_min_size = v as u64,
+        },
+    },
+    bool_setting!("aof-load-truncated", true, "yes", aof_load_truncated),
+    bool_setting!("aof-use-rdb-preamble", true, "yes", aof_use_rdb_preamble),
+    bool_setting!("aof-timestamp-enabled", true, "no", aof_timestamp_enabled),
+    bool_setting!(
+        "aof-rewrite-incremental-fsync",
+        true,
+        "yes",
+        aof_rewrite_incremental_fsync
+    ),
+    Setting {
         name: "hash-max-listpack-entries",
         mutable: true,
-        default: "128",
+        // Redis's compiled-in default; only its sample redis.conf says 128.
+        default: "512",
         kind: Kind::Int {
             min: 0,
             max: i64::MAX,
@@ -535,7 +717,24 @@ impl Default for Config {
             output_limit_normal: OutputLimit::default(),
             output_limit_others: "slave 268435456 67108864 60 pubsub 33554432 8388608 60".into(),
             save: String::new(),
+            rdbcompression: false,
+            rdbchecksum: false,
+            stop_writes_on_bgsave_error: false,
+            rdb_del_sync_files: false,
+            rdb_save_incremental_fsync: false,
+            rdb_key_save_delay: 0,
             appendonly: false,
+            appendfilename: String::new(),
+            appenddirname: String::new(),
+            appendfsync: AppendFsync::EverySec,
+            no_appendfsync_on_rewrite: false,
+            auto_aof_rewrite_percentage: 0,
+            auto_aof_rewrite_min_size: 0,
+            aof_load_truncated: false,
+            aof_use_rdb_preamble: false,
+            aof_timestamp_enabled: false,
+            aof_rewrite_incremental_fsync: false,
+            enable_debug_command: 0,
             maxmemory: 0,
             maxmemory_policy: String::new(),
             dir: String::new(),
@@ -566,6 +765,18 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The save points as (seconds, changes) pairs.
+    pub fn save_points(&self) -> Vec<(i64, u64)> {
+        let words: Vec<&str> = self.save.split_whitespace().collect();
+        words
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [secs, changes] => Some((secs.parse().ok()?, changes.parse().ok()?)),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn hash_limits(&self) -> crate::db::hash::HashLimits {
         crate::db::hash::HashLimits {
             max_entries: self.hash_max_listpack_entries,
@@ -662,6 +873,12 @@ impl Config {
                 ));
             }
             seen.push(setting.name);
+            if PROTECTED.contains(&setting.name) {
+                return Err((
+                    name.to_string(),
+                    ConfigError::Invalid("can't set protected config".into()),
+                ));
+            }
             if !setting.mutable {
                 return Err((
                     name.to_string(),

@@ -65,3 +65,20 @@ pub fn wrong_arity(full_name: &str) -> String {
 pub fn invalid_expire_time(command: &str) -> String {
     format!("ERR invalid expire time in '{command}' command")
 }
+
+/// An OS error as C's `strerror` words it, which is what Redis prints
+/// ("No such file or directory", without Rust's "(os error 2)").
+pub fn os_error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+pub const BGSAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
+pub const DUMP_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
+pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";

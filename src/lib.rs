@@ -14,7 +14,9 @@ pub mod errors;
 pub mod float;
 pub mod glob;
 pub mod logging;
+pub mod persist;
 pub mod protocol;
+pub mod rdb;
 pub mod server;
 pub mod state;
 

@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         std::process::id()
     );
     let port = config.port;
-    let server = match Server::bind(config, config_file) {
+    let mut server = match Server::bind(config, config_file) {
         Ok(server) => server,
         Err(e) => {
             log::warn!("{e}");
@@ -65,6 +65,11 @@ fn main() -> ExitCode {
         }
     };
     log::info!("Server initialized, listening on port {port}");
+    if let Err(message) = server.load_data() {
+        log::warn!("{message}");
+        log::warn!("Fatal error loading the DB, check server logs. Exiting.");
+        return ExitCode::FAILURE;
+    }
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

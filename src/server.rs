@@ -24,6 +24,7 @@ use crate::client::{Blocked, Client, Closing, ReadOutcome, WriteOutcome, MAX_REA
 use crate::cmd::{self, Ctx};
 use crate::coalesce::Coalescer;
 use crate::config::Config;
+use crate::persist;
 use crate::protocol::request::{Args, OwnedArgs};
 use crate::protocol::Parsed;
 use crate::state::{BlockRequest, ServerState, Shutdown};
@@ -35,6 +36,7 @@ use slab::Slab;
 use std::collections::BTreeSet;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// Listeners take the tokens counting down from here; clients count up from 0.
@@ -116,6 +118,7 @@ impl Server {
             ));
         }
         let mut state = ServerState::new(config, config_file);
+        state.listener_fds = listeners.iter().map(|l| l.as_raw_fd()).collect();
         if let Ok(addr) = listeners[0].local_addr() {
             state.tcp_port = addr.port();
         }
@@ -160,9 +163,10 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         loop {
             self.before_sleep();
-            if let Some(reason) = self.state.shutdown {
-                self.shut_down(reason);
-                return Ok(());
+            if let Some(reason) = self.state.shutdown.take() {
+                if self.shut_down(reason) {
+                    return Ok(());
+                }
             }
             let now = Instant::now();
             let mut wake_at = self.next_cron;
@@ -186,27 +190,7 @@ impl Server {
                 }
                 return Err(e);
             }
-            let mut retry_reads = std::mem::take(&mut self.spare_keys);
-            std::mem::swap(&mut retry_reads, &mut self.pending_reads);
-            for event in events.iter() {
-                match event.token() {
-                    SIGNALS => self.take_signals(),
-                    Token(t) if t > LISTENER_BASE - MAX_LISTENERS => self.accept(LISTENER_BASE - t),
-                    Token(key) => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.handle_readable(key, event.is_read_closed() || event.is_error());
-                        }
-                        if event.is_writable() {
-                            self.write_to_client(key);
-                        }
-                    }
-                }
-            }
-            for &key in &retry_reads {
-                self.handle_readable(key, false);
-            }
-            retry_reads.clear();
-            self.spare_keys = retry_reads;
+            self.handle_events(&events);
             let now = Instant::now();
             if !self.block_deadlines.is_empty() {
                 self.expire_blocked_clients(now);
@@ -217,16 +201,121 @@ impl Server {
         }
     }
 
-    fn shut_down(&mut self, reason: Shutdown) {
+    /// Handles one poll's events: signals, accepts, reads and writes, then
+    /// the clients whose last read stopped at the per-iteration cap.
+    fn handle_events(&mut self, events: &Events) {
+        let mut retry_reads = std::mem::take(&mut self.spare_keys);
+        std::mem::swap(&mut retry_reads, &mut self.pending_reads);
+        for event in events.iter() {
+            match event.token() {
+                SIGNALS => self.take_signals(),
+                Token(t) if t > LISTENER_BASE - MAX_LISTENERS => self.accept(LISTENER_BASE - t),
+                Token(key) => {
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        self.handle_readable(key, event.is_read_closed() || event.is_error());
+                    }
+                    if event.is_writable() {
+                        self.write_to_client(key);
+                    }
+                }
+            }
+        }
+        for &key in &retry_reads {
+            self.handle_readable(key, false);
+        }
+        retry_reads.clear();
+        self.spare_keys = retry_reads;
+    }
+
+    /// Stops serving (Redis's `prepareForShutdown`): kills a running
+    /// child, saves when save points are set, closes the listeners. A
+    /// signal-driven shutdown whose save fails is cancelled, as in Redis;
+    /// SHUTDOWN checked its own save before asking. Returns whether the
+    /// server is to exit.
+    fn shut_down(&mut self, reason: Shutdown) -> bool {
         if let Shutdown::Signal(name) = reason {
             warn!("Received {name} scheduling shutdown...");
+            warn!("User requested shutdown...");
+            if self.state.persist.child.is_some() {
+                warn!("There is a child saving an .rdb. Killing it!");
+                persist::kill_child(&mut self.state.persist);
+            }
+            if !self.state.config.save.is_empty() {
+                warn!("Saving the final RDB snapshot before exiting.");
+                let state = &mut self.state;
+                if persist::save(&mut state.persist, &state.dbs, &state.config).is_err() {
+                    warn!("Error trying to save the DB, can't exit.");
+                    warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
+                    return false;
+                }
+            }
         }
-        warn!("User requested shutdown...");
         for listener in &mut self.listeners {
             let _ = self.poll.registry().deregister(listener);
         }
         self.listeners.clear();
         warn!("rudis is now ready to exit, bye bye...");
+        true
+    }
+
+    /// Loads the dataset at start (Redis's `loadDataFromDisk`). Clients
+    /// that connect meanwhile are answered `-LOADING` every 2 MB read.
+    pub fn load_data(&mut self) -> Result<(), String> {
+        let config = self.state.config.clone();
+        let path = persist::rdb_path(&config);
+        let started = Instant::now();
+        self.state.persist.loading = true;
+        let mut events = Events::with_capacity(256);
+        let result =
+            persist::load_snapshot(&path, &config, crate::state::unix_millis(), &mut |_| {
+                self.process_events_while_loading(&mut events)
+            });
+        self.state.persist.loading = false;
+        match result {
+            Ok(None) => Ok(()),
+            Ok(Some(loaded)) => {
+                if let Some(version) = &loaded.header.redis_ver {
+                    info!("Loading RDB produced by version {version}");
+                }
+                if let Some(ctime) = loaded.header.ctime {
+                    info!(
+                        "RDB age {} seconds",
+                        crate::state::unix_millis() / 1000 - ctime
+                    );
+                }
+                if let Some(used) = loaded.header.used_mem {
+                    info!(
+                        "RDB memory usage when created {:.2} Mb",
+                        used as f64 / (1024.0 * 1024.0)
+                    );
+                }
+                info!(
+                    "Done loading RDB, keys loaded: {}, keys expired: {}.",
+                    loaded.keys_loaded, loaded.keys_expired
+                );
+                self.state.persist.last_load_keys_loaded = loaded.keys_loaded;
+                self.state.persist.last_load_keys_expired = loaded.keys_expired;
+                for (db, mut fresh) in self.state.dbs.iter_mut().zip(loaded.dbs) {
+                    db.swap_data(&mut fresh);
+                }
+                self.state.persist.dirty_at_last_save = crate::db::dirty();
+                info!(
+                    "DB loaded from disk: {:.3} seconds",
+                    started.elapsed().as_secs_f64()
+                );
+                Ok(())
+            }
+            Err(e) => Err(format!("{e}")),
+        }
+    }
+
+    /// One non-blocking round of the loop while loading (Redis's
+    /// `processEventsWhileBlocked`): commands get `-LOADING`.
+    fn process_events_while_loading(&mut self, events: &mut Events) {
+        if self.poll.poll(events, Some(Duration::ZERO)).is_ok() {
+            self.handle_events(events);
+        }
+        self.before_sleep();
     }
 
     fn take_signals(&mut self) {
@@ -718,9 +807,36 @@ impl Server {
         stats.input_bytes.sample(stats.total_net_input_bytes, now);
         stats.output_bytes.sample(stats.total_net_output_bytes, now);
         self.active_expire(crate::db::expire_cycle_budget(hz));
+        self.persistence_cron();
         // Client checks once a second: idle timeout and buffer shrinking.
         if self.cron_ticks.is_multiple_of(u64::from(hz)) {
             self.clients_cron(now);
+        }
+    }
+
+    /// Reaps a finished child, then starts a BGSAVE if one was scheduled or
+    /// a save point is due (the persistence part of Redis's `serverCron`).
+    fn persistence_cron(&mut self) {
+        let state = &mut self.state;
+        if let Some(outcome) = persist::reap_child(&mut state.persist) {
+            persist::bgsave_done(&mut state.persist, &outcome);
+        }
+        if state.persist.child.is_some() {
+            return;
+        }
+        let now = crate::state::unix_millis() / 1000;
+        let due = persist::save_point_due(&state.persist, &state.config, now);
+        if let Some((changes, secs)) = due {
+            info!("{changes} changes in {secs} seconds. Saving...");
+        }
+        if due.is_some() || state.persist.bgsave_scheduled {
+            state.persist.bgsave_scheduled = false;
+            let _ = persist::bgsave(
+                &mut state.persist,
+                &state.dbs,
+                &state.config,
+                &state.listener_fds,
+            );
         }
     }
 

@@ -130,6 +130,12 @@ pub struct ServerState {
     pub block_request: Option<BlockRequest>,
     /// The port actually listened on (for INFO).
     pub tcp_port: u16,
+    /// Snapshots, the forked child and their counters.
+    pub persist: crate::persist::Persistence,
+    /// EXEC is running its queue: a BGSAVE now is only scheduled.
+    pub in_exec: bool,
+    /// Listening sockets, which a forked child closes.
+    pub listener_fds: Vec<std::os::fd::RawFd>,
 }
 
 impl ServerState {
@@ -149,6 +155,9 @@ impl ServerState {
             blocked: HashMap::new(),
             blocked_clients: 0,
             block_request: None,
+            persist: crate::persist::Persistence::default(),
+            in_exec: false,
+            listener_fds: Vec::new(),
         }
     }
 

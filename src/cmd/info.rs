@@ -64,7 +64,7 @@ pub fn info(ctx: &mut Ctx, args: Args) {
             "server" => server(ctx, &mut section),
             "clients" => clients(ctx, &mut section),
             "memory" => memory(ctx, &mut section),
-            "persistence" => persistence(&mut section),
+            "persistence" => persistence(ctx, &mut section),
             "stats" => stats(ctx, &mut section),
             "replication" => replication(ctx, &mut section),
             "cpu" => cpu(&mut section),
@@ -228,16 +228,46 @@ fn memory(ctx: &Ctx, s: &mut Section) {
         .field("mem_allocator", "libc");
 }
 
-fn persistence(s: &mut Section) {
-    s.field("loading", 0)
+fn persistence(ctx: &Ctx, s: &mut Section) {
+    let p = &ctx.state.persist;
+    let bgsave = p.bgsave_in_progress();
+    let current_bgsave_secs = match &p.child {
+        Some(child) if bgsave => child.started.elapsed().as_secs() as i64,
+        _ => -1,
+    };
+    s.field("loading", u8::from(p.loading))
         .field("async_loading", 0)
-        .field("rdb_changes_since_last_save", 0)
-        .field("rdb_bgsave_in_progress", 0)
-        .field("rdb_last_save_time", unix_micros() / 1_000_000)
-        .field("rdb_last_bgsave_status", "ok")
-        .field("aof_enabled", 0)
+        .field("current_cow_peak", 0)
+        .field("current_cow_size", 0)
+        .field("current_cow_size_age", 0)
+        .field("current_fork_perc", "0.00")
+        .field("current_save_keys_processed", 0)
+        .field("current_save_keys_total", 0)
+        .field("rdb_changes_since_last_save", p.changes_since_save())
+        .field("rdb_bgsave_in_progress", u8::from(bgsave))
+        .field("rdb_last_save_time", p.last_save_unix)
+        .field(
+            "rdb_last_bgsave_status",
+            if p.last_bgsave_ok { "ok" } else { "err" },
+        )
+        .field("rdb_last_bgsave_time_sec", p.last_bgsave_seconds)
+        .field("rdb_current_bgsave_time_sec", current_bgsave_secs)
+        .field("rdb_saves", p.rdb_saves)
+        .field("rdb_last_cow_size", p.last_cow_bytes)
+        .field("rdb_last_load_keys_expired", p.last_load_keys_expired)
+        .field("rdb_last_load_keys_loaded", p.last_load_keys_loaded);
+    s.field("aof_enabled", u8::from(ctx.state.config.appendonly))
         .field("aof_rewrite_in_progress", 0)
-        .field("aof_last_write_status", "ok");
+        .field("aof_rewrite_scheduled", 0)
+        .field("aof_last_rewrite_time_sec", -1)
+        .field("aof_current_rewrite_time_sec", -1)
+        .field("aof_last_bgrewrite_status", "ok")
+        .field("aof_rewrites", 0)
+        .field("aof_rewrites_consecutive_failures", 0)
+        .field("aof_last_write_status", "ok")
+        .field("aof_last_cow_size", 0)
+        .field("module_fork_in_progress", 0)
+        .field("module_fork_last_cow_size", 0);
 }
 
 fn stats(ctx: &Ctx, s: &mut Section) {
@@ -262,8 +292,8 @@ fn stats(ctx: &Ctx, s: &mut Section) {
         .field("keyspace_misses", st.keyspace_misses)
         .field("pubsub_channels", 0)
         .field("pubsub_patterns", 0)
-        .field("latest_fork_usec", 0)
-        .field("total_forks", 0)
+        .field("latest_fork_usec", ctx.state.persist.latest_fork_usec)
+        .field("total_forks", ctx.state.persist.total_forks)
         .field("total_error_replies", st.total_error_replies)
         .field("total_reads_processed", st.total_reads_processed)
         .field("total_writes_processed", st.total_writes_processed)

@@ -15,6 +15,7 @@ mod info;
 mod keys;
 mod list;
 pub mod multi;
+mod persist;
 mod server;
 mod set;
 mod string;
@@ -287,6 +288,7 @@ pub fn table() -> &'static [&'static Command] {
         all.extend(set::COMMANDS.iter());
         all.extend(zset::COMMANDS.iter());
         all.extend(multi::COMMANDS.iter());
+        all.extend(persist::COMMANDS.iter());
         all
     })
 }
@@ -353,7 +355,7 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
 }
 
 fn run(ctx: &mut Ctx, args: Args) {
-    let Some(command) = resolve(ctx, args) else {
+    let Some(command) = resolve(ctx, args).filter(|c| allowed_now(ctx, c)) else {
         // A refused command makes a pending transaction fail at EXEC.
         if let Some(transaction) = ctx.client().multi.as_mut() {
             transaction.failed = true;
@@ -375,6 +377,30 @@ fn run(ctx: &mut Ctx, args: Args) {
         return;
     }
     (command.handler)(ctx, args);
+}
+
+/// The refusals of Redis's `processCommand` that depend on the server's
+/// state rather than the command: `-LOADING` while the dataset loads,
+/// `-MISCONF` for writes (and PING) after a failed save. Two flag tests
+/// on the common path.
+fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
+    let persist = &ctx.state.persist;
+    if persist.loading && !has_flag(command, "loading") {
+        ctx.reply.error(errors::LOADING);
+        return false;
+    }
+    if persist.disk_error_possible()
+        && (has_flag(command, "write") || command.name == "ping")
+        && persist.rdb_refuses_writes(&ctx.state.config)
+    {
+        ctx.reply.error(errors::MISCONF_RDB);
+        return false;
+    }
+    true
+}
+
+fn has_flag(command: &Command, flag: &str) -> bool {
+    command.flags.split(' ').any(|f| f == flag)
 }
 
 /// Finds the command (or subcommand) and checks its arity, replying

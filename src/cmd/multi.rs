@@ -111,6 +111,7 @@ fn exec(ctx: &mut Ctx, _args: Args) {
         return ctx.reply.null_array();
     }
     ctx.reply.array(transaction.queued.len());
+    ctx.state.in_exec = true;
     for command in &transaction.queued {
         super::dispatch(ctx, command.args());
         // Inside a transaction a blocking command does not block: it
@@ -121,6 +122,7 @@ fn exec(ctx: &mut Ctx, _args: Args) {
             None => {}
         }
     }
+    ctx.state.in_exec = false;
 }
 
 fn watch(ctx: &mut Ctx, args: Args) {

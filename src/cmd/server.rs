@@ -611,17 +611,20 @@ fn time(ctx: &mut Ctx, _args: Args) {
     ctx.reply.bulk_int((micros % 1_000_000) as i64);
 }
 
-/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`. rudis keeps no data on
-/// disk, so SAVE and NOSAVE both simply stop the server; on success there
-/// is no reply, the connection just closes, as in Redis.
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: saves first when save
+/// points are set (or SAVE says so), and stays up if that fails unless
+/// FORCE. On success there is no reply, the connection just closes, as in
+/// Redis.
 fn shutdown(ctx: &mut Ctx, args: Args) {
-    let (mut save, mut nosave, mut abort) = (false, false, false);
+    let (mut save, mut nosave, mut abort, mut force) = (false, false, false, false);
     for arg in args.from(1) {
         if arg.eq_ignore_ascii_case(b"nosave") {
             nosave = true;
         } else if arg.eq_ignore_ascii_case(b"save") {
             save = true;
-        } else if arg.eq_ignore_ascii_case(b"now") || arg.eq_ignore_ascii_case(b"force") {
+        } else if arg.eq_ignore_ascii_case(b"now") {
+        } else if arg.eq_ignore_ascii_case(b"force") {
+            force = true;
         } else if arg.eq_ignore_ascii_case(b"abort") {
             abort = true;
         } else {
@@ -634,5 +637,20 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
     if abort {
         return ctx.reply.error("ERR No shutdown in progress.");
     }
-    ctx.state.shutdown = Some(Shutdown::Command);
+    let state = &mut *ctx.state;
+    log::warn!("User requested shutdown...");
+    if state.persist.child.is_some() {
+        log::warn!("There is a child saving an .rdb. Killing it!");
+        crate::persist::kill_child(&mut state.persist);
+    }
+    if save || (!nosave && !state.config.save.is_empty()) {
+        log::warn!("Saving the final RDB snapshot before exiting.");
+        if crate::persist::save(&mut state.persist, &state.dbs, &state.config).is_err() && !force {
+            log::warn!("Error trying to save the DB, can't exit.");
+            return ctx
+                .reply
+                .error("ERR Errors trying to SHUTDOWN. Check logs.");
+        }
+    }
+    state.shutdown = Some(Shutdown::Command);
 }

@@ -138,6 +138,11 @@ impl<V> Dict<V> {
         self.entries = Vec::new();
     }
 
+    /// Every entry, emptying the table.
+    pub fn into_entries(self) -> Vec<(CompactBytes, V)> {
+        self.entries
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&CompactBytes, &V)> {
         self.entries.iter().map(|(k, v)| (k, v))
     }

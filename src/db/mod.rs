@@ -8,6 +8,7 @@
 
 pub mod bytes;
 pub mod dict;
+pub mod digest;
 pub mod hash;
 pub mod set;
 pub mod value;
@@ -17,8 +18,28 @@ pub use bytes::CompactBytes;
 pub use dict::Dict;
 pub use value::{Value, WrongType};
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+thread_local! {
+    /// Changes to the keyspace since the process started (Redis's
+    /// `server.dirty`): save points and `rdb_changes_since_last_save`
+    /// count from it, and a command that moved it is written to the AOF.
+    /// Per thread because the keyspace belongs to the loop's thread; unit
+    /// tests, each on its own thread, do not see each other's changes.
+    static DIRTY: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The keyspace's change counter (see `DIRTY`).
+pub fn dirty() -> u64 {
+    DIRTY.with(Cell::get)
+}
+
+/// Counts `n` changes to the keyspace.
+pub fn add_dirty(n: u64) {
+    DIRTY.with(|d| d.set(d.get() + n));
+}
 
 /// A value and when it was last touched, in unix seconds (the clock
 /// behind `OBJECT IDLETIME`, Redis's LRU field).
@@ -70,7 +91,9 @@ impl Db {
     /// WATCH.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
         self.modified(key);
-        self.dict.get_mut(key).map(|e| &mut e.value)
+        let entry = self.dict.get_mut(key)?;
+        add_dirty(1);
+        Some(&mut entry.value)
     }
 
     pub fn contains_key(&self, key: &[u8]) -> bool {
@@ -84,6 +107,20 @@ impl Db {
 
     pub fn iter(&self) -> impl Iterator<Item = (&CompactBytes, &Value)> {
         self.dict.iter().map(|(k, e)| (k, &e.value))
+    }
+
+    /// Every key with its value and expiry, consuming the database
+    /// (DEBUG RELOAD merging a loaded file into live data).
+    pub fn into_entries(self) -> Vec<(CompactBytes, Value, Option<i64>)> {
+        let expires = self.expires;
+        self.dict
+            .into_entries()
+            .into_iter()
+            .map(|(key, entry)| {
+                let when = expires.get(&key).copied();
+                (key, entry.value, when)
+            })
+            .collect()
     }
 
     /// Starts watching `key`; returns its current version.
@@ -127,6 +164,7 @@ impl Db {
         other.expire_cursor = 0;
         self.modified_all();
         other.modified_all();
+        add_dirty(1);
     }
 
     /// Every watched key of this database may have changed (FLUSHDB,
@@ -142,6 +180,16 @@ impl Db {
         let clock = self.clock;
         if let Some(entry) = self.dict.get_mut(key) {
             entry.touched = clock;
+        }
+    }
+
+    /// Makes `key` look idle for `secs` seconds (RESTORE ... IDLETIME).
+    pub fn set_idle(&mut self, key: &[u8], secs: u64) {
+        let touched = self
+            .clock
+            .saturating_sub(u32::try_from(secs).unwrap_or(u32::MAX));
+        if let Some(entry) = self.dict.get_mut(key) {
+            entry.touched = touched;
         }
     }
 
@@ -169,6 +217,7 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         self.modified(key);
         let (_, entry) = self.dict.remove(key)?;
+        add_dirty(1);
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -179,6 +228,7 @@ impl Db {
     /// SET does in Redis.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         self.modified(key);
+        add_dirty(1);
         self.dict.insert(
             key,
             Entry {
@@ -194,17 +244,23 @@ impl Db {
     /// Sets the expiry of an existing key.
     pub fn set_expire(&mut self, key: &[u8], when_ms: i64) {
         self.modified(key);
+        add_dirty(1);
         self.expires.insert(key, when_ms);
     }
 
     /// Drops the expiry; true if there was one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
         self.modified(key);
-        self.expires.remove(key).is_some()
+        let had = self.expires.remove(key).is_some();
+        if had {
+            add_dirty(1);
+        }
+        had
     }
 
     pub fn clear(&mut self) {
         self.modified_all();
+        add_dirty(self.dict.len() as u64);
         self.dict.clear();
         self.expires.clear();
         self.avg_ttl = 0;

@@ -6,6 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -51,22 +52,56 @@ fn answers_ping(port: u16) -> bool {
     stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
 }
 
+/// A new empty directory under the system's temp dir, unique to this
+/// process and call.
+pub fn fresh_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("rudis-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create test dir");
+    dir
+}
+
 /// A server process, killed when dropped.
 pub struct ServerProcess {
     pub child: Child,
     pub port: u16,
+    /// A directory made for this server, removed when it is dropped.
+    pub owned_dir: Option<PathBuf>,
 }
 
 impl ServerProcess {
     /// Starts `rudis-server` with extra arguments: an optional config file
     /// first, then `--name value` pairs.
+    /// Unless `--dir` is given, the server works in a fresh directory of
+    /// its own, so snapshots never land in the source tree or leak
+    /// between tests.
     pub fn rudis(extra: &[&str]) -> ServerProcess {
-        Self::start(|port| {
+        let owned_dir = (!extra.contains(&"--dir")).then(|| fresh_dir("server"));
+        let mut server = Self::start(|port| {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_rudis-server"));
             cmd.args(extra).args(["--port", &port.to_string()]);
+            if let Some(dir) = &owned_dir {
+                cmd.arg("--dir").arg(dir);
+            }
             if !extra.contains(&"--loglevel") {
                 cmd.args(["--loglevel", "warning"]);
             }
+            cmd
+        });
+        server.owned_dir = owned_dir;
+        server
+    }
+
+    /// The reference `redis-server` with extra arguments, which come last
+    /// and so override the defaults of [`ServerProcess::redis`].
+    pub fn redis_with(extra: &[&str]) -> ServerProcess {
+        Self::start(|port| {
+            let mut cmd = Command::new("redis-server");
+            cmd.args(["--port", &port.to_string(), "--loglevel", "warning"])
+                .args(extra);
             cmd
         })
     }
@@ -111,7 +146,11 @@ impl ServerProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-        let mut server = ServerProcess { child, port };
+        let mut server = ServerProcess {
+            child,
+            port,
+            owned_dir: None,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !answers_ping(port) {
             assert!(
@@ -155,6 +194,9 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.owned_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -342,4 +384,16 @@ pub fn assert_same_replies(script: &[&str]) {
             ),
         }
     }
+}
+
+/// The payload of a bulk string reply (`$n\r\n...\r\n`), as bytes; the
+/// reply itself if it is not a bulk string.
+pub fn bulk_payload(reply: &[u8]) -> Vec<u8> {
+    if reply.first() != Some(&b'$') {
+        return reply.to_vec();
+    }
+    let Some(header_end) = reply.windows(2).position(|w| w == b"\r\n") else {
+        return reply.to_vec();
+    };
+    reply[header_end + 2..reply.len().saturating_sub(2)].to_vec()
 }

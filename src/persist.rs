@@ -1,0 +1,559 @@
+//! When and how snapshots reach the disk (Redis's `rdbSave`,
+//! `rdbSaveBackground`, `backgroundSaveDoneHandler` and the save points of
+//! `serverCron`). The bytes come from `rdb`; this module owns the files.
+//!
+//! A snapshot is always written to `temp-<pid>.rdb` in `dir`, flushed,
+//! fsynced and only then renamed over `dbfilename`, so a failed or
+//! interrupted save never replaces a good file.
+//!
+//! BGSAVE forks, as Redis does: the child owns a copy-on-write image of the
+//! keyspace frozen at the fork and writes it while the loop goes on. The
+//! child reports its copy-on-write size through a pipe and exits; the cron
+//! reaps it with a non-blocking `waitpid` and records the outcome.
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::rdb::{Decoder, Encoder, Header, Limits, LoadError, SaveOptions};
+use crate::state::unix_millis;
+use log::{info, warn};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::fd::{FromRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Redis's `CONFIG_BGSAVE_RETRY_DELAY`: after a failed BGSAVE, save points
+/// wait this many seconds before trying again.
+const BGSAVE_RETRY_DELAY: i64 = 5;
+
+/// Bytes buffered between the encoder and the file.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// Redis's `REDIS_AUTOSYNC_BYTES`: with `rdb-save-incremental-fsync`, the
+/// file is fsynced every 4 MB so the kernel never holds a huge dirty tail.
+const AUTOSYNC_BYTES: u64 = 4 * 1024 * 1024;
+
+/// What a forked child is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildKind {
+    Rdb,
+    Aof,
+}
+
+/// A forked child the loop waits for.
+pub struct Child {
+    pub pid: libc::pid_t,
+    pub kind: ChildKind,
+    pub started: Instant,
+    pub started_unix: i64,
+    /// The read end of the pipe the child reports its copy-on-write size on.
+    report: Option<File>,
+}
+
+/// How a reaped child ended.
+pub struct ChildOutcome {
+    pub kind: ChildKind,
+    pub ok: bool,
+    pub signal: Option<i32>,
+    pub cow_bytes: u64,
+    pub seconds: i64,
+    pub started_unix: i64,
+}
+
+/// Persistence state and counters (`INFO persistence`).
+pub struct Persistence {
+    /// `dirty` when the last successful save started.
+    pub dirty_at_last_save: u64,
+    /// `dirty` when the running BGSAVE forked.
+    pub dirty_at_fork: u64,
+    pub last_save_unix: i64,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_try_unix: i64,
+    pub last_bgsave_seconds: i64,
+    pub rdb_saves: u64,
+    pub last_cow_bytes: u64,
+    pub child: Option<Child>,
+    pub total_forks: u64,
+    pub latest_fork_usec: u64,
+    /// A BGSAVE SCHEDULE waiting for the running child to end.
+    pub bgsave_scheduled: bool,
+    /// The dataset is being loaded: commands get `-LOADING`.
+    pub loading: bool,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        Persistence {
+            dirty_at_last_save: 0,
+            dirty_at_fork: 0,
+            last_save_unix: unix_millis() / 1000,
+            last_bgsave_ok: true,
+            last_bgsave_try_unix: 0,
+            last_bgsave_seconds: -1,
+            rdb_saves: 0,
+            last_cow_bytes: 0,
+            child: None,
+            total_forks: 0,
+            latest_fork_usec: 0,
+            bgsave_scheduled: false,
+            loading: false,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
+        }
+    }
+}
+
+impl Persistence {
+    /// Changes since the last successful save (`rdb_changes_since_last_save`).
+    pub fn changes_since_save(&self) -> u64 {
+        crate::db::dirty().saturating_sub(self.dirty_at_last_save)
+    }
+
+    pub fn bgsave_in_progress(&self) -> bool {
+        self.child
+            .as_ref()
+            .is_some_and(|c| c.kind == ChildKind::Rdb)
+    }
+
+    /// Whether any save has failed: the cheap test before the full one.
+    pub fn disk_error_possible(&self) -> bool {
+        !self.last_bgsave_ok
+    }
+
+    /// Writes refused with `-MISCONF` after a failed background save
+    /// (`writeCommandsDeniedByDiskError`).
+    pub fn rdb_refuses_writes(&self, config: &Config) -> bool {
+        config.stop_writes_on_bgsave_error && !config.save.is_empty() && !self.last_bgsave_ok
+    }
+
+    /// Records a successful save that started when `dirty` was `at_dirty`.
+    fn saved(&mut self, at_dirty: u64, started_unix: i64) {
+        self.dirty_at_last_save = at_dirty;
+        self.last_save_unix = started_unix;
+        self.last_bgsave_ok = true;
+        self.rdb_saves += 1;
+    }
+}
+
+fn options(config: &Config, aof_base: bool) -> SaveOptions {
+    SaveOptions {
+        checksum: config.rdbchecksum,
+        aof_base,
+    }
+}
+
+/// Writes a snapshot to `path` through a temp file in the same directory:
+/// write, flush, fsync, rename, fsync the directory (`rdbSave`).
+pub fn write_snapshot_file(
+    path: &Path,
+    dbs: &[Db],
+    config: &Config,
+    aof_base: bool,
+) -> io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let temp = dir
+        .unwrap_or(Path::new("."))
+        .join(format!("temp-{}.rdb", std::process::id()));
+    let file = File::create(&temp).inspect_err(|e| {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        warn!(
+            "Failed opening the temp RDB file {} (in server root dir {}) for saving: {}",
+            temp.display(),
+            cwd.display(),
+            crate::errors::os_error_text(e)
+        );
+    })?;
+    let result = (|| {
+        let out = SyncingWriter::new(file, config.rdb_save_incremental_fsync);
+        let delay = config.rdb_key_save_delay;
+        let encoder = Encoder::new(
+            BufWriter::with_capacity(WRITE_BUFFER, out),
+            config.rdbcompression,
+        );
+        let encoder = if delay != 0 {
+            encoder.with_key_delay_us(delay)
+        } else {
+            encoder
+        };
+        let mut writer = encoder.snapshot(dbs, options(config, aof_base), unix_millis())?;
+        writer.flush()?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .into_inner();
+        file.sync_all()?;
+        fs::rename(&temp, path)?;
+        sync_dir(dir.unwrap_or(Path::new(".")));
+        Ok(())
+    })();
+    if let Err(e) = &result {
+        warn!(
+            "Write error saving DB on disk: {}",
+            crate::errors::os_error_text(e)
+        );
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// fsyncs a directory so a rename in it survives a crash. Best effort:
+/// some filesystems refuse, and the data itself is already synced.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// A file writer that, when asked, fsyncs every `AUTOSYNC_BYTES`.
+struct SyncingWriter {
+    file: File,
+    incremental: bool,
+    since_sync: u64,
+}
+
+impl SyncingWriter {
+    fn new(file: File, incremental: bool) -> Self {
+        SyncingWriter {
+            file,
+            incremental,
+            since_sync: 0,
+        }
+    }
+
+    fn into_inner(self) -> File {
+        self.file
+    }
+}
+
+impl Write for SyncingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.since_sync += n as u64;
+        if self.incremental && self.since_sync >= AUTOSYNC_BYTES {
+            self.file.sync_data()?;
+            self.since_sync = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// The snapshot file's path: `dbfilename` inside `dir` (the working
+/// directory).
+pub fn rdb_path(config: &Config) -> PathBuf {
+    PathBuf::from(&config.dbfilename)
+}
+
+/// `SAVE` and the saves of SHUTDOWN and DEBUG RELOAD: a snapshot written by
+/// the loop itself.
+pub fn save(state: &mut Persistence, dbs: &[Db], config: &Config) -> io::Result<()> {
+    let started = unix_millis() / 1000;
+    let dirty = crate::db::dirty();
+    match write_snapshot_file(&rdb_path(config), dbs, config, false) {
+        Ok(()) => {
+            info!("DB saved on disk");
+            state.saved(dirty, started);
+            Ok(())
+        }
+        Err(e) => {
+            state.last_bgsave_ok = false;
+            Err(e)
+        }
+    }
+}
+
+/// Forks a child that runs `work` and exits with 0 on success. The
+/// parent gets the child's record (`redisFork`).
+/// `close_in_child` are descriptors the child must not keep, the
+/// listening sockets above all, so a restarted server can bind while an
+/// orphaned child still runs.
+pub fn fork_child(
+    state: &mut Persistence,
+    kind: ChildKind,
+    close_in_child: &[RawFd],
+    work: impl FnOnce() -> io::Result<()>,
+) -> io::Result<()> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe() writes two descriptors into the array we pass.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned only here.
+    let (read_end, write_end) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    let started = Instant::now();
+    // SAFETY: the loop is single-threaded, so the child gets a consistent
+    // copy of everything; it only runs `work` and leaves with `_exit`,
+    // never returning into the loop.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        drop(read_end);
+        for &fd in close_in_child {
+            // SAFETY: the child's copies of the parent's descriptors; the
+            // parent keeps its own.
+            unsafe { libc::close(fd) };
+        }
+        let ok = work().is_ok();
+        let mut report = write_end;
+        let _ = report.write_all(&private_dirty_bytes().to_le_bytes());
+        drop(report);
+        // SAFETY: ends the child without running the parent's destructors
+        // or atexit handlers, which belong to the loop.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    drop(write_end);
+    let fork_usec = started.elapsed().as_micros() as u64;
+    set_nonblocking(&read_end);
+    state.total_forks += 1;
+    state.latest_fork_usec = fork_usec;
+    state.child = Some(Child {
+        pid,
+        kind,
+        started,
+        started_unix: unix_millis() / 1000,
+        report: Some(read_end),
+    });
+    Ok(())
+}
+
+fn set_nonblocking(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+}
+
+/// `BGSAVE`: forks a child that writes the snapshot (`rdbSaveBackground`).
+pub fn bgsave(
+    state: &mut Persistence,
+    dbs: &[Db],
+    config: &Config,
+    close_in_child: &[RawFd],
+) -> io::Result<()> {
+    state.dirty_at_fork = crate::db::dirty();
+    state.last_bgsave_try_unix = unix_millis() / 1000;
+    let path = rdb_path(config);
+    let result = fork_child(state, ChildKind::Rdb, close_in_child, || {
+        let written = write_snapshot_file(&path, dbs, config, false);
+        if written.is_ok() {
+            info!("DB saved on disk");
+        }
+        written
+    });
+    match &result {
+        Ok(()) => {
+            if let Some(child) = &state.child {
+                info!("Background saving started by pid {}", child.pid);
+            }
+        }
+        Err(e) => {
+            state.last_bgsave_ok = false;
+            warn!(
+                "Can't save in background: fork: {}",
+                crate::errors::os_error_text(e)
+            );
+        }
+    }
+    result
+}
+
+/// Reaps the child if it has exited (`checkChildrenDone`); never blocks.
+pub fn reap_child(state: &mut Persistence) -> Option<ChildOutcome> {
+    let child = state.child.as_mut()?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: waitpid on our own child, with a status out-parameter.
+    let pid = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
+    if pid == 0 {
+        return None;
+    }
+    let mut cow_bytes = 0;
+    if let Some(mut report) = child.report.take() {
+        let mut buf = [0u8; 8];
+        if report.read_exact(&mut buf).is_ok() {
+            cow_bytes = u64::from_le_bytes(buf);
+        }
+    }
+    let child = state.child.take()?;
+    let exited = pid > 0 && libc::WIFEXITED(status);
+    let signal = (pid > 0 && libc::WIFSIGNALED(status)).then(|| libc::WTERMSIG(status));
+    let ok = exited && libc::WEXITSTATUS(status) == 0;
+    Some(ChildOutcome {
+        kind: child.kind,
+        ok,
+        signal,
+        cow_bytes,
+        seconds: child.started.elapsed().as_secs() as i64,
+        started_unix: child.started_unix,
+    })
+}
+
+/// Records how a BGSAVE child ended (`backgroundSaveDoneHandlerDisk`).
+pub fn bgsave_done(state: &mut Persistence, outcome: &ChildOutcome) {
+    state.last_bgsave_seconds = outcome.seconds;
+    state.last_cow_bytes = outcome.cow_bytes;
+    if outcome.ok {
+        info!("Background saving terminated with success");
+        let dirty = state.dirty_at_fork;
+        state.saved(dirty, outcome.started_unix);
+    } else if let Some(signal) = outcome.signal {
+        warn!("Background saving terminated by signal {signal}");
+        // A child killed on purpose (SIGUSR1) is not an error, as in Redis.
+        state.last_bgsave_ok = signal == libc::SIGUSR1;
+    } else {
+        warn!("Background saving error");
+        state.last_bgsave_ok = false;
+    }
+}
+
+/// Kills a running child and removes its temp file (`killRDBChild`).
+pub fn kill_child(state: &mut Persistence) {
+    if let Some(child) = state.child.take() {
+        // SAFETY: signals and reaps our own child.
+        unsafe {
+            libc::kill(child.pid, libc::SIGUSR1);
+            let mut status = 0;
+            libc::waitpid(child.pid, &mut status, 0);
+        }
+        if child.kind == ChildKind::Rdb {
+            let _ = fs::remove_file(format!("temp-{}.rdb", child.pid));
+        }
+    }
+}
+
+/// The save point due now, if any (`serverCron`): enough changes, enough
+/// time since the last save, and not straight after a failed try.
+pub fn save_point_due(state: &Persistence, config: &Config, now_unix: i64) -> Option<(u64, i64)> {
+    if state.child.is_some() {
+        return None;
+    }
+    let changes = state.changes_since_save();
+    config
+        .save_points()
+        .into_iter()
+        .find(|&(secs, min_changes)| {
+            changes >= min_changes
+                && now_unix - state.last_save_unix > secs
+                && (state.last_bgsave_ok
+                    || now_unix - state.last_bgsave_try_unix > BGSAVE_RETRY_DELAY)
+        })
+        .map(|(secs, _)| (changes, secs))
+}
+
+/// Private dirty memory of this process, from `/proc/self/smaps_rollup`
+/// (Redis's `zmalloc_get_private_dirty`): in a fork child, the pages
+/// copied on write.
+fn private_dirty_bytes() -> u64 {
+    let Ok(text) = fs::read_to_string("/proc/self/smaps_rollup") else {
+        return 0;
+    };
+    text.lines()
+        .filter(|l| l.starts_with("Private_Dirty:"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum::<u64>()
+        * 1024
+}
+
+/// A dataset read from a file, not yet in service.
+pub struct Loaded {
+    pub dbs: Vec<Db>,
+    pub keys_loaded: u64,
+    pub keys_expired: u64,
+    pub header: Header,
+}
+
+impl Loaded {
+    pub fn empty(databases: usize) -> Loaded {
+        Loaded {
+            dbs: (0..databases).map(|_| Db::default()).collect(),
+            keys_loaded: 0,
+            keys_expired: 0,
+            header: Header::default(),
+        }
+    }
+}
+
+/// Reads a snapshot file into fresh databases (`rdbLoad`); `Ok(None)` if
+/// there is no file. Keys whose time has passed are left out, as a master
+/// does. Nothing is returned unless the whole file was read and its
+/// checksum holds, so a bad file can never be half-loaded.
+pub fn load_snapshot(
+    path: &Path,
+    config: &Config,
+    now_ms: i64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Option<Loaded>, LoadError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LoadError::Io(e)),
+    };
+    let input = io::BufReader::with_capacity(WRITE_BUFFER, file);
+    let mut loaded = Loaded::empty(config.databases);
+    read_into(
+        Decoder::new(input, Limits::from(config)),
+        &mut loaded,
+        now_ms,
+        true,
+        progress,
+    )?;
+    Ok(Some(loaded))
+}
+
+/// Decodes a snapshot into `loaded`. `skip_expired`: drop keys already
+/// expired (not for an AOF preamble, whose later commands may refer to them).
+pub fn read_into<R: Read>(
+    decoder: Decoder<R>,
+    loaded: &mut Loaded,
+    now_ms: i64,
+    skip_expired: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), LoadError> {
+    let clock = (now_ms / 1000) as u32;
+    for db in &mut loaded.dbs {
+        db.clock = clock;
+    }
+    let databases = loaded.dbs.len();
+    let (dbs, keys_loaded, keys_expired) = (
+        &mut loaded.dbs,
+        &mut loaded.keys_loaded,
+        &mut loaded.keys_expired,
+    );
+    let header = decoder.snapshot(
+        &mut |key| {
+            let Some(db) = dbs.get_mut(key.db) else {
+                return Err(LoadError::Corrupt(format!(
+                    "FATAL: Data file was created with a Redis server configured to handle more than {databases} databases. Exiting"
+                )));
+            };
+            if skip_expired && key.expire_ms.is_some_and(|when| when < now_ms) {
+                *keys_expired += 1;
+                return Ok(());
+            }
+            if db.contains_key(&key.key) {
+                return Err(LoadError::Corrupt(format!(
+                    "RDB has duplicated key '{}' in DB {}",
+                    String::from_utf8_lossy(&key.key),
+                    key.db
+                )));
+            }
+            db.set(&key.key, key.value, false);
+            if let Some(when) = key.expire_ms {
+                db.set_expire(&key.key, when);
+            }
+            *keys_loaded += 1;
+            Ok(())
+        },
+        progress,
+    )?;
+    loaded.header = header;
+    Ok(())
+}

@@ -1,0 +1,1162 @@
+//! The RDB format of Redis 7.0 (version 10), both ways, with no I/O policy:
+//! [`Encoder`] turns databases or one value into bytes on any `Write`,
+//! [`Decoder`] turns bytes from any `Read` back into values. Where files
+//! go, when they are written and what happens on failure is the business
+//! of `persist.rs`; this module only knows the format (Redis's `rdb.c`).
+//!
+//! Values are written in the encodings Redis 7.0 writes for the same data
+//! (listpacks for small hashes and sorted sets, intsets, quicklist nodes of
+//! listpacks for lists), so files and DUMP payloads are interchangeable
+//! with redis-server's. The decoder also reads what older versions wrote
+//! (ziplists, zipmaps, linked lists, string scores).
+
+pub mod packed;
+
+use crate::config::Config;
+use crate::db::hash::{HashLimits, HashValue};
+use crate::db::set::SetValue;
+use crate::db::value::ListValue;
+use crate::db::zset::{ZSetLimits, ZSetValue};
+use crate::db::{CompactBytes, Db, Value};
+use crate::protocol::parse_i64;
+use crc::{Crc, Table, CRC_64_REDIS};
+use packed::{Corrupt, Element, ListpackWriter};
+use std::io::{self, Read, Write};
+
+/// The RDB version Redis 7.0 writes; DUMP payloads carry it too.
+pub const RDB_VERSION: u16 = 10;
+
+/// Redis's CRC-64 (Jones polynomial, reflected), slice-by-16 tables.
+static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
+
+pub fn crc64(data: &[u8]) -> u64 {
+    CRC64.checksum(data)
+}
+
+// Opcodes (Redis's RDB_OPCODE_*).
+const OP_FUNCTION2: u8 = 245;
+const OP_FUNCTION: u8 = 246;
+const OP_MODULE_AUX: u8 = 247;
+const OP_IDLE: u8 = 248;
+const OP_FREQ: u8 = 249;
+const OP_AUX: u8 = 250;
+const OP_RESIZEDB: u8 = 251;
+const OP_EXPIRETIME_MS: u8 = 252;
+const OP_EXPIRETIME: u8 = 253;
+const OP_SELECTDB: u8 = 254;
+const OP_EOF: u8 = 255;
+
+// Value types (Redis's RDB_TYPE_*).
+const TYPE_STRING: u8 = 0;
+const TYPE_LIST: u8 = 1;
+const TYPE_SET: u8 = 2;
+const TYPE_ZSET: u8 = 3;
+const TYPE_HASH: u8 = 4;
+const TYPE_ZSET_2: u8 = 5;
+const TYPE_MODULE: u8 = 6;
+const TYPE_MODULE_2: u8 = 7;
+const TYPE_HASH_ZIPMAP: u8 = 9;
+const TYPE_LIST_ZIPLIST: u8 = 10;
+const TYPE_SET_INTSET: u8 = 11;
+const TYPE_ZSET_ZIPLIST: u8 = 12;
+const TYPE_HASH_ZIPLIST: u8 = 13;
+const TYPE_LIST_QUICKLIST: u8 = 14;
+const TYPE_STREAM_LISTPACKS: u8 = 15;
+const TYPE_HASH_LISTPACK: u8 = 16;
+const TYPE_ZSET_LISTPACK: u8 = 17;
+const TYPE_LIST_QUICKLIST_2: u8 = 18;
+const TYPE_STREAM_LISTPACKS_2: u8 = 19;
+
+// Length prefixes (Redis's RDB_6BITLEN ... RDB_ENCVAL).
+const LEN_6BIT: u8 = 0;
+const LEN_14BIT: u8 = 1;
+const LEN_32BIT: u8 = 0x80;
+const LEN_64BIT: u8 = 0x81;
+const ENCVAL: u8 = 3;
+const ENC_INT8: u8 = 0;
+const ENC_INT16: u8 = 1;
+const ENC_INT32: u8 = 2;
+const ENC_LZF: u8 = 3;
+
+// Quicklist node containers.
+const CONTAINER_PLAIN: u64 = 1;
+const CONTAINER_PACKED: u64 = 2;
+
+/// Redis's `list-max-listpack-size -2` default: a quicklist node holds up
+/// to 8 KB of listpack.
+const QUICKLIST_NODE_BYTES: usize = 8192;
+
+/// Elements at least this big get a plain quicklist node of their own
+/// (Redis's `packed_threshold`, 1 GB).
+const PACKED_THRESHOLD: usize = 1 << 30;
+
+/// What gets written besides the data.
+#[derive(Debug, Clone, Copy)]
+pub struct SaveOptions {
+    /// `rdbchecksum`: the CRC64 trailer (zero when off).
+    pub checksum: bool,
+    /// Written as the preamble of an AOF base file (`aof-base` aux field).
+    pub aof_base: bool,
+}
+
+/// Writes RDB bytes, keeping the running checksum.
+pub struct Encoder<W: Write> {
+    out: W,
+    crc: crc::Digest<'static, u64, Table<16>>,
+    written: u64,
+    compress: bool,
+    /// `rdb-key-save-delay`: microseconds to sleep after each key.
+    key_delay_us: i64,
+}
+
+impl<W: Write> Encoder<W> {
+    pub fn new(out: W, compress: bool) -> Self {
+        Encoder {
+            out,
+            crc: CRC64.digest(),
+            written: 0,
+            compress,
+            key_delay_us: 0,
+        }
+    }
+
+    /// Sleeps after every key of a snapshot (`rdb-key-save-delay`), so
+    /// tests can observe a save in progress.
+    pub fn with_key_delay_us(mut self, delay: i64) -> Self {
+        self.key_delay_us = delay;
+        self
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.crc.update(bytes);
+        self.written += bytes.len() as u64;
+        self.out.write_all(bytes)
+    }
+
+    fn byte(&mut self, b: u8) -> io::Result<()> {
+        self.raw(&[b])
+    }
+
+    /// A length in Redis's variable encoding (`rdbSaveLen`).
+    fn len(&mut self, len: u64) -> io::Result<()> {
+        if len < 1 << 6 {
+            self.byte((LEN_6BIT << 6) | len as u8)
+        } else if len < 1 << 14 {
+            self.raw(&[(LEN_14BIT << 6) | (len >> 8) as u8, len as u8])
+        } else if len <= u64::from(u32::MAX) {
+            self.byte(LEN_32BIT)?;
+            self.raw(&(len as u32).to_be_bytes())
+        } else {
+            self.byte(LEN_64BIT)?;
+            self.raw(&len.to_be_bytes())
+        }
+    }
+
+    /// A string as `rdbSaveRawString`: short integers in 1, 2 or 4 bytes,
+    /// long strings LZF-compressed when that saves space.
+    pub fn string(&mut self, s: &[u8]) -> io::Result<()> {
+        if s.len() <= 11 {
+            if let Some(n) = parse_i64(s) {
+                if let Ok(v) = i8::try_from(n) {
+                    return self.raw(&[(ENCVAL << 6) | ENC_INT8, v as u8]);
+                }
+                if let Ok(v) = i16::try_from(n) {
+                    self.byte((ENCVAL << 6) | ENC_INT16)?;
+                    return self.raw(&v.to_le_bytes());
+                }
+                if let Ok(v) = i32::try_from(n) {
+                    self.byte((ENCVAL << 6) | ENC_INT32)?;
+                    return self.raw(&v.to_le_bytes());
+                }
+            }
+        }
+        if self.compress && s.len() > 20 {
+            if let Some(compressed) = lzf_compress(s) {
+                self.byte((ENCVAL << 6) | ENC_LZF)?;
+                self.len(compressed.len() as u64)?;
+                self.len(s.len() as u64)?;
+                return self.raw(&compressed);
+            }
+        }
+        self.len(s.len() as u64)?;
+        self.raw(s)
+    }
+
+    /// The type byte Redis writes for a value in its encoding.
+    fn value_type(value: &Value) -> u8 {
+        match value {
+            Value::Str(_) | Value::RawStr(_) | Value::PlainStr(_) | Value::OwnInt(_) => TYPE_STRING,
+            Value::List(_) => TYPE_LIST_QUICKLIST_2,
+            Value::Hash(h) => match **h {
+                HashValue::Small(_) => TYPE_HASH_LISTPACK,
+                HashValue::Big(_) => TYPE_HASH,
+            },
+            Value::Set(s) => match **s {
+                SetValue::Ints(_) => TYPE_SET_INTSET,
+                SetValue::Big(_) => TYPE_SET,
+            },
+            Value::ZSet(z) => match **z {
+                ZSetValue::Small(_) => TYPE_ZSET_LISTPACK,
+                ZSetValue::Big(_) => TYPE_ZSET_2,
+            },
+        }
+    }
+
+    /// A value's type byte and body (`rdbSaveObjectType` + `rdbSaveObject`).
+    pub fn value(&mut self, value: &Value) -> io::Result<()> {
+        self.byte(Self::value_type(value))?;
+        self.body(value)
+    }
+
+    /// A value's body, after its type byte (and, in a file, its key).
+    fn body(&mut self, value: &Value) -> io::Result<()> {
+        match value {
+            Value::Str(s) => self.string(s),
+            Value::RawStr(s) | Value::PlainStr(s) | Value::OwnInt(s) => self.string(s),
+            Value::List(list) => self.quicklist(list),
+            Value::Hash(hash) => match &**hash {
+                HashValue::Small(pairs) => {
+                    let mut lp = ListpackWriter::new();
+                    for (field, value) in pairs {
+                        lp.push(field);
+                        lp.push(value);
+                    }
+                    self.string(&lp.finish())
+                }
+                HashValue::Big(dict) => {
+                    self.len(dict.len() as u64)?;
+                    for (field, value) in dict.iter() {
+                        self.string(field)?;
+                        self.string(value)?;
+                    }
+                    Ok(())
+                }
+            },
+            Value::Set(set) => match &**set {
+                SetValue::Ints(ints) => self.string(&packed::encode_intset(ints)),
+                SetValue::Big(dict) => {
+                    self.len(dict.len() as u64)?;
+                    for (member, ()) in dict.iter() {
+                        self.string(member)?;
+                    }
+                    Ok(())
+                }
+            },
+            Value::ZSet(zset) => match &**zset {
+                ZSetValue::Small(items) => {
+                    let mut lp = ListpackWriter::new();
+                    for (score, member) in items {
+                        lp.push(member);
+                        lp.push(score_text(*score).as_bytes());
+                    }
+                    self.string(&lp.finish())
+                }
+                ZSetValue::Big(_) => {
+                    // Greatest first, so a loader inserting at the head of
+                    // a skiplist does no searching (`rdbSaveObject`).
+                    let all = zset.range(0, zset.len().saturating_sub(1));
+                    self.len(all.len() as u64)?;
+                    for (member, score) in all.into_iter().rev() {
+                        self.string(member)?;
+                        self.raw(&score.to_le_bytes())?;
+                    }
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// A list as Redis 7.0's quicklist of listpack nodes, split where
+    /// appending one element at a time would have split it (8 KB nodes).
+    fn quicklist(&mut self, list: &ListValue) -> io::Result<()> {
+        let mut nodes: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut current: Option<ListpackWriter> = None;
+        for element in list {
+            if element.len() >= PACKED_THRESHOLD {
+                if let Some(lp) = current.take() {
+                    nodes.push((CONTAINER_PACKED, lp.finish()));
+                }
+                nodes.push((CONTAINER_PLAIN, element.to_vec()));
+                continue;
+            }
+            let fits = current
+                .as_ref()
+                .is_some_and(|lp| node_allows_insert(lp.size(), element.len()));
+            if !fits {
+                if let Some(lp) = current.take() {
+                    nodes.push((CONTAINER_PACKED, lp.finish()));
+                }
+                current = Some(ListpackWriter::new());
+            }
+            if let Some(lp) = current.as_mut() {
+                lp.push(element);
+            }
+        }
+        if let Some(lp) = current.take() {
+            nodes.push((CONTAINER_PACKED, lp.finish()));
+        }
+        self.len(nodes.len() as u64)?;
+        for (container, blob) in nodes {
+            self.len(container)?;
+            self.string(&blob)?;
+        }
+        Ok(())
+    }
+
+    fn aux(&mut self, key: &str, value: &[u8]) -> io::Result<()> {
+        self.byte(OP_AUX)?;
+        self.string(key.as_bytes())?;
+        self.string(value)
+    }
+
+    /// A whole snapshot: header, aux fields, every non-empty database,
+    /// EOF and checksum (`rdbSaveRio`). Returns the writer.
+    pub fn snapshot(mut self, dbs: &[Db], options: SaveOptions, now_ms: i64) -> io::Result<W> {
+        self.raw(format!("REDIS{RDB_VERSION:04}").as_bytes())?;
+        self.aux("redis-ver", crate::REDIS_VERSION.as_bytes())?;
+        self.aux("redis-bits", b"64")?;
+        self.aux("ctime", (now_ms / 1000).to_string().as_bytes())?;
+        self.aux(
+            "used-mem",
+            crate::alloc::allocated_bytes().to_string().as_bytes(),
+        )?;
+        self.aux("aof-base", if options.aof_base { b"1" } else { b"0" })?;
+        for (index, db) in dbs.iter().enumerate() {
+            if db.is_empty() {
+                continue;
+            }
+            self.byte(OP_SELECTDB)?;
+            self.len(index as u64)?;
+            self.byte(OP_RESIZEDB)?;
+            self.len(db.len() as u64)?;
+            self.len(db.expires.len() as u64)?;
+            for (key, value) in db.iter() {
+                if let Some(when) = db.expire_of(key) {
+                    self.byte(OP_EXPIRETIME_MS)?;
+                    self.raw(&when.to_le_bytes())?;
+                }
+                self.byte(Self::value_type(value))?;
+                self.string(key)?;
+                self.body(value)?;
+                if self.key_delay_us > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(self.key_delay_us as u64));
+                }
+            }
+        }
+        self.byte(OP_EOF)?;
+        let crc = if options.checksum {
+            self.crc.clone().finalize()
+        } else {
+            0
+        };
+        self.out.write_all(&crc.to_le_bytes())?;
+        self.written += 8;
+        Ok(self.out)
+    }
+}
+
+/// Whether a quicklist node of `node_bytes` takes one more element of
+/// `element_len` bytes under the default fill -2 (Redis 7.0's
+/// `_quicklistNodeAllowInsert`): the element's length plus an 8-byte
+/// estimate of its header and back-length, weighed against 8 KB.
+fn node_allows_insert(node_bytes: usize, element_len: usize) -> bool {
+    const SIZE_ESTIMATE_OVERHEAD: usize = 8;
+    node_bytes + element_len + SIZE_ESTIMATE_OVERHEAD <= QUICKLIST_NODE_BYTES
+}
+
+/// A score as a listpack stores it (Redis's `d2string`): integral values
+/// within 2^52 as integers, the rest as `%.17g`.
+fn score_text(score: f64) -> String {
+    const LIMIT: f64 = 4_503_599_627_370_496.0;
+    if score == 0.0 {
+        if score.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        }
+    } else if score.is_finite() && score > -LIMIT && score < LIMIT && score.fract() == 0.0 {
+        (score as i64).to_string()
+    } else {
+        crate::float::format_double(score)
+    }
+}
+
+fn lzf_compress(input: &[u8]) -> Option<Vec<u8>> {
+    // Only worth it when at least 4 bytes are saved (`rdbSaveLzfStringObject`).
+    let cap = input.len().checked_sub(4)?;
+    let mut out = vec![0u8; cap + 1];
+    // SAFETY: liblzf reads `input.len()` bytes from `input` and writes at
+    // most `cap` bytes into `out`, which has room for `cap + 1`.
+    let n = unsafe {
+        lzf_sys::lzf_compress(
+            input.as_ptr() as *const _,
+            input.len() as _,
+            out.as_mut_ptr() as *mut _,
+            cap as _,
+        )
+    } as usize;
+    if n == 0 {
+        return None;
+    }
+    out.truncate(n);
+    Some(out)
+}
+
+fn lzf_decompress(input: &[u8], expected: usize) -> Option<Vec<u8>> {
+    let mut out = vec![0u8; expected];
+    // SAFETY: liblzf reads `input.len()` bytes and writes at most
+    // `expected` bytes into `out`, which has exactly that many.
+    let n = unsafe {
+        lzf_sys::lzf_decompress(
+            input.as_ptr() as *const _,
+            input.len() as _,
+            out.as_mut_ptr() as *mut _,
+            expected as _,
+        )
+    } as usize;
+    (n == expected).then_some(out)
+}
+
+/// A DUMP payload: the value, the RDB version and a CRC64 of both
+/// (`createDumpPayload`).
+pub fn dump_payload(value: &Value) -> Vec<u8> {
+    let mut encoder = Encoder::new(Vec::with_capacity(64), true);
+    // Writing to a Vec cannot fail.
+    let _ = encoder.value(value);
+    let mut out = encoder.out;
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Checks a DUMP payload's version and checksum (`verifyDumpPayload`) and
+/// decodes its value.
+pub fn restore_payload(payload: &[u8], config: &Config) -> Result<Value, RestoreError> {
+    let Some(body_len) = payload.len().checked_sub(10) else {
+        return Err(RestoreError::Checksum);
+    };
+    let (body, footer) = payload.split_at(body_len);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..10].try_into().unwrap_or([0; 8]));
+    if version > RDB_VERSION || crc64(&payload[..body_len + 2]) != crc {
+        return Err(RestoreError::Checksum);
+    }
+    let mut decoder = Decoder::new(body, Limits::from(config));
+    let kind = decoder.byte().map_err(|_| RestoreError::BadFormat)?;
+    let value = decoder
+        .value(kind)
+        .map_err(|_| RestoreError::BadFormat)?
+        .ok_or(RestoreError::BadFormat)?;
+    if decoder.consumed != body.len() as u64 {
+        return Err(RestoreError::BadFormat);
+    }
+    Ok(value)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreError {
+    /// `ERR DUMP payload version or checksum are wrong`
+    Checksum,
+    /// `ERR Bad data format`
+    BadFormat,
+}
+
+/// Why a file could not be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    Io(io::Error),
+    /// The bytes do not form a valid RDB file.
+    Corrupt(String),
+    /// A value of a type rudis does not have.
+    Unsupported(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                write!(
+                    f,
+                    "Short read or OOM loading DB. Unrecoverable error, aborting now."
+                )
+            }
+            LoadError::Io(e) => write!(f, "I/O error loading DB: {e}"),
+            LoadError::Corrupt(what) => write!(
+                f,
+                "Bad file format reading the append only file or RDB: {what}"
+            ),
+            LoadError::Unsupported(what) => write!(f, "{what}"),
+        }
+    }
+}
+
+impl From<io::Error> for LoadError {
+    fn from(e: io::Error) -> Self {
+        LoadError::Io(e)
+    }
+}
+
+impl From<Corrupt> for LoadError {
+    fn from(c: Corrupt) -> Self {
+        LoadError::Corrupt(c.0.to_string())
+    }
+}
+
+fn corrupt(what: &str) -> LoadError {
+    LoadError::Corrupt(what.to_string())
+}
+
+/// The encoding thresholds values are built with while loading.
+#[derive(Clone, Copy)]
+pub struct Limits {
+    pub hash: HashLimits,
+    pub zset: ZSetLimits,
+    pub max_intset: usize,
+}
+
+impl From<&Config> for Limits {
+    fn from(config: &Config) -> Self {
+        Limits {
+            hash: config.hash_limits(),
+            zset: config.zset_limits(),
+            max_intset: config.set_max_intset_entries,
+        }
+    }
+}
+
+/// One key as the file holds it.
+pub struct LoadedKey {
+    pub db: usize,
+    pub key: Vec<u8>,
+    pub value: Value,
+    pub expire_ms: Option<i64>,
+}
+
+/// What the aux fields said, for the log.
+#[derive(Debug, Default)]
+pub struct Header {
+    pub version: u16,
+    pub redis_ver: Option<String>,
+    pub ctime: Option<i64>,
+    pub used_mem: Option<i64>,
+    pub aof_base: bool,
+}
+
+/// Reads RDB bytes, keeping the running checksum and a byte count.
+pub struct Decoder<R: Read> {
+    input: R,
+    crc: crc::Digest<'static, u64, Table<16>>,
+    consumed: u64,
+    limits: Limits,
+}
+
+impl<R: Read> Decoder<R> {
+    pub fn new(input: R, limits: Limits) -> Self {
+        Decoder {
+            input,
+            crc: CRC64.digest(),
+            consumed: 0,
+            limits,
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    fn exact(&mut self, buf: &mut [u8]) -> Result<(), LoadError> {
+        self.input.read_exact(buf)?;
+        self.crc.update(buf);
+        self.consumed += buf.len() as u64;
+        Ok(())
+    }
+
+    fn byte(&mut self) -> Result<u8, LoadError> {
+        let mut b = [0u8];
+        self.exact(&mut b)?;
+        Ok(b[0])
+    }
+
+    /// Reads `n` bytes without trusting `n`: memory grows with what is
+    /// really there, so a corrupt length cannot allocate gigabytes.
+    fn bytes(&mut self, n: u64) -> Result<Vec<u8>, LoadError> {
+        let mut out = Vec::with_capacity(n.min(1 << 20) as usize);
+        let got = (&mut self.input).take(n).read_to_end(&mut out)?;
+        if got as u64 != n {
+            return Err(LoadError::Io(io::ErrorKind::UnexpectedEof.into()));
+        }
+        self.crc.update(&out);
+        self.consumed += n;
+        Ok(out)
+    }
+
+    /// A length, or the special encoding of an integer or LZF string.
+    fn len_or_special(&mut self) -> Result<(u64, bool), LoadError> {
+        let first = self.byte()?;
+        match first >> 6 {
+            0 => Ok((u64::from(first & 0x3F), false)),
+            1 => Ok((
+                (u64::from(first & 0x3F) << 8) | u64::from(self.byte()?),
+                false,
+            )),
+            3 => Ok((u64::from(first & 0x3F), true)),
+            _ => match first {
+                LEN_32BIT => {
+                    let mut b = [0u8; 4];
+                    self.exact(&mut b)?;
+                    Ok((u64::from(u32::from_be_bytes(b)), false))
+                }
+                LEN_64BIT => {
+                    let mut b = [0u8; 8];
+                    self.exact(&mut b)?;
+                    Ok((u64::from_be_bytes(b), false))
+                }
+                _ => Err(corrupt("unknown length encoding")),
+            },
+        }
+    }
+
+    fn len(&mut self) -> Result<u64, LoadError> {
+        match self.len_or_special()? {
+            (len, false) => Ok(len),
+            (_, true) => Err(corrupt("unexpected special encoding")),
+        }
+    }
+
+    /// A string in any of its encodings (`rdbGenericLoadStringObject`).
+    pub fn string(&mut self, max_len: u64) -> Result<Vec<u8>, LoadError> {
+        let (len, special) = self.len_or_special()?;
+        if !special {
+            if len > max_len {
+                return Err(corrupt("string too long"));
+            }
+            return self.bytes(len);
+        }
+        let n: i64 = match len as u8 {
+            ENC_INT8 => i64::from(self.byte()? as i8),
+            ENC_INT16 => {
+                let mut b = [0u8; 2];
+                self.exact(&mut b)?;
+                i64::from(i16::from_le_bytes(b))
+            }
+            ENC_INT32 => {
+                let mut b = [0u8; 4];
+                self.exact(&mut b)?;
+                i64::from(i32::from_le_bytes(b))
+            }
+            ENC_LZF => {
+                let compressed_len = self.len()?;
+                let plain_len = self.len()?;
+                // LZF cannot expand more than ~90 times; a larger claim is a
+                // corrupt length, not a reason to allocate it.
+                if plain_len > max_len || plain_len > compressed_len.saturating_mul(100) + 64 {
+                    return Err(corrupt("bad LZF length"));
+                }
+                let compressed = self.bytes(compressed_len)?;
+                return lzf_decompress(&compressed, plain_len as usize)
+                    .ok_or_else(|| corrupt("invalid LZF compressed string"));
+            }
+            _ => return Err(corrupt("unknown string encoding")),
+        };
+        Ok(itoa::Buffer::new().format(n).as_bytes().to_vec())
+    }
+
+    fn any_string(&mut self) -> Result<Vec<u8>, LoadError> {
+        self.string(u64::MAX)
+    }
+
+    fn binary_double(&mut self) -> Result<f64, LoadError> {
+        let mut b = [0u8; 8];
+        self.exact(&mut b)?;
+        Ok(f64::from_le_bytes(b))
+    }
+
+    /// A score of the old ZSET type: length-prefixed text (`rdbLoadDoubleValue`).
+    fn text_double(&mut self) -> Result<f64, LoadError> {
+        match self.byte()? {
+            253 => Ok(f64::NAN),
+            254 => Ok(f64::INFINITY),
+            255 => Ok(f64::NEG_INFINITY),
+            len => {
+                let text = self.bytes(u64::from(len))?;
+                crate::float::parse_double(&text).ok_or_else(|| corrupt("bad double value"))
+            }
+        }
+    }
+
+    /// A value of the given type. `Ok(None)`: an empty collection, which
+    /// Redis skips rather than load.
+    pub fn value(&mut self, kind: u8) -> Result<Option<Value>, LoadError> {
+        let limits = self.limits;
+        let value = match kind {
+            TYPE_STRING => Value::Str(CompactBytes::from(self.any_string()?)),
+            TYPE_LIST => {
+                let len = self.len()?;
+                let mut list = ListValue::with_capacity(len.min(1 << 16) as usize);
+                for _ in 0..len {
+                    list.push_back(CompactBytes::from(self.any_string()?));
+                }
+                Value::List(Box::new(list))
+            }
+            TYPE_LIST_ZIPLIST => {
+                let blob = self.any_string()?;
+                let list = packed::decode_ziplist(&blob)?
+                    .into_iter()
+                    .map(|e| CompactBytes::from(e.into_bytes()))
+                    .collect();
+                Value::List(Box::new(list))
+            }
+            TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
+                let nodes = self.len()?;
+                let mut list = ListValue::new();
+                for _ in 0..nodes {
+                    let container = if kind == TYPE_LIST_QUICKLIST_2 {
+                        self.len()?
+                    } else {
+                        CONTAINER_PACKED
+                    };
+                    let blob = self.any_string()?;
+                    match container {
+                        CONTAINER_PLAIN => list.push_back(CompactBytes::from(blob)),
+                        CONTAINER_PACKED => {
+                            let elements = if kind == TYPE_LIST_QUICKLIST_2 {
+                                packed::decode_listpack(&blob)?
+                            } else {
+                                packed::decode_ziplist(&blob)?
+                            };
+                            // Empty nodes are skipped, as Redis does.
+                            list.extend(
+                                elements
+                                    .into_iter()
+                                    .map(|e| CompactBytes::from(e.into_bytes())),
+                            );
+                        }
+                        _ => return Err(corrupt("unknown quicklist node container")),
+                    }
+                }
+                Value::List(Box::new(list))
+            }
+            TYPE_SET => {
+                let len = self.len()?;
+                let mut set = SetValue::default();
+                for _ in 0..len {
+                    let member = self.any_string()?;
+                    if !set.add(&member, limits.max_intset) {
+                        return Err(corrupt("Duplicate set members detected"));
+                    }
+                }
+                Value::Set(Box::new(set))
+            }
+            TYPE_SET_INTSET => {
+                let blob = self.any_string()?;
+                let ints = packed::decode_intset(&blob)?;
+                let mut set = SetValue::Ints(Vec::new());
+                if ints.len() <= limits.max_intset {
+                    set = SetValue::Ints(ints);
+                } else {
+                    let mut digits = itoa::Buffer::new();
+                    for n in ints {
+                        set.add(digits.format(n).as_bytes(), limits.max_intset);
+                    }
+                }
+                Value::Set(Box::new(set))
+            }
+            TYPE_ZSET | TYPE_ZSET_2 => {
+                let len = self.len()?;
+                let mut zset = ZSetValue::default();
+                for _ in 0..len {
+                    let member = self.any_string()?;
+                    let score = if kind == TYPE_ZSET_2 {
+                        self.binary_double()?
+                    } else {
+                        self.text_double()?
+                    };
+                    if score.is_nan() {
+                        return Err(corrupt("Zset with NAN score detected"));
+                    }
+                    if zset.insert(&member, score, limits.zset) {
+                        continue;
+                    }
+                    return Err(corrupt("Duplicate zset fields detected"));
+                }
+                Value::ZSet(Box::new(zset))
+            }
+            TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
+                let blob = self.any_string()?;
+                let elements = if kind == TYPE_ZSET_LISTPACK {
+                    packed::decode_listpack(&blob)?
+                } else {
+                    packed::decode_ziplist(&blob)?
+                };
+                if elements.len() % 2 != 0 {
+                    return Err(corrupt("odd number of sorted set elements"));
+                }
+                let mut zset = ZSetValue::default();
+                let mut iter = elements.into_iter();
+                while let (Some(member), Some(score)) = (iter.next(), iter.next()) {
+                    let score = match score {
+                        Element::Int(n) => n as f64,
+                        Element::Bytes(text) => crate::float::parse_double(&text)
+                            .ok_or_else(|| corrupt("bad sorted set score"))?,
+                    };
+                    if !zset.insert(&member.into_bytes(), score, limits.zset) {
+                        return Err(corrupt("Duplicate zset fields detected"));
+                    }
+                }
+                Value::ZSet(Box::new(zset))
+            }
+            TYPE_HASH => {
+                let len = self.len()?;
+                let mut hash = HashValue::default();
+                for _ in 0..len {
+                    let field = self.any_string()?;
+                    let value = self.any_string()?;
+                    if !hash.set(&field, &value, limits.hash) {
+                        return Err(corrupt("Duplicate hash fields detected"));
+                    }
+                }
+                Value::Hash(Box::new(hash))
+            }
+            TYPE_HASH_ZIPMAP | TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
+                let blob = self.any_string()?;
+                let pairs: Vec<(Vec<u8>, Vec<u8>)> = if kind == TYPE_HASH_ZIPMAP {
+                    packed::decode_zipmap(&blob)?
+                } else {
+                    let elements = if kind == TYPE_HASH_LISTPACK {
+                        packed::decode_listpack(&blob)?
+                    } else {
+                        packed::decode_ziplist(&blob)?
+                    };
+                    if elements.len() % 2 != 0 {
+                        return Err(corrupt("odd number of hash elements"));
+                    }
+                    let mut iter = elements.into_iter();
+                    let mut pairs = Vec::new();
+                    while let (Some(f), Some(v)) = (iter.next(), iter.next()) {
+                        pairs.push((f.into_bytes(), v.into_bytes()));
+                    }
+                    pairs
+                };
+                let mut hash = HashValue::default();
+                for (field, value) in pairs {
+                    if !hash.set(&field, &value, limits.hash) {
+                        return Err(corrupt("Duplicate hash fields detected"));
+                    }
+                }
+                Value::Hash(Box::new(hash))
+            }
+            TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => {
+                return Err(LoadError::Unsupported(
+                    "The RDB holds a stream, a type rudis does not support yet".into(),
+                ))
+            }
+            TYPE_MODULE | TYPE_MODULE_2 => {
+                return Err(LoadError::Unsupported(
+                    "The RDB holds a module value, and rudis has no modules".into(),
+                ))
+            }
+            other => {
+                return Err(LoadError::Corrupt(format!(
+                    "Unknown RDB encoding type {other}"
+                )))
+            }
+        };
+        Ok((!value.is_empty()).then_some(value))
+    }
+
+    /// Reads a whole file: the header, then every key handed to `sink`,
+    /// then the checksum. `progress` is called every ~2 MB with the bytes
+    /// read so far (Redis's `loading_process_events_interval_bytes`).
+    pub fn snapshot(
+        mut self,
+        sink: &mut dyn FnMut(LoadedKey) -> Result<(), LoadError>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Header, LoadError> {
+        let mut magic = [0u8; 9];
+        self.exact(&mut magic)
+            .map_err(|_| corrupt("Wrong signature trying to load DB from file"))?;
+        if &magic[..5] != b"REDIS" {
+            return Err(corrupt("Wrong signature trying to load DB from file"));
+        }
+        let version = std::str::from_utf8(&magic[5..])
+            .ok()
+            .and_then(|v| v.parse::<u16>().ok())
+            .filter(|&v| (1..=RDB_VERSION).contains(&v))
+            .ok_or_else(|| {
+                LoadError::Corrupt(format!(
+                    "Can't handle RDB format version {}",
+                    String::from_utf8_lossy(&magic[5..])
+                ))
+            })?;
+        let mut header = Header {
+            version,
+            ..Header::default()
+        };
+        let mut db = 0usize;
+        let mut expire_ms: Option<i64> = None;
+        let mut next_progress = 2 << 20;
+        loop {
+            if self.consumed >= next_progress {
+                progress(self.consumed);
+                next_progress = self.consumed + (2 << 20);
+            }
+            let kind = self.byte()?;
+            match kind {
+                OP_EXPIRETIME => {
+                    let mut b = [0u8; 4];
+                    self.exact(&mut b)?;
+                    expire_ms = Some(i64::from(i32::from_le_bytes(b)) * 1000);
+                    continue;
+                }
+                OP_EXPIRETIME_MS => {
+                    let mut b = [0u8; 8];
+                    self.exact(&mut b)?;
+                    expire_ms = Some(i64::from_le_bytes(b));
+                    continue;
+                }
+                OP_FREQ => {
+                    self.byte()?;
+                    continue;
+                }
+                OP_IDLE => {
+                    self.len()?;
+                    continue;
+                }
+                OP_EOF => break,
+                OP_SELECTDB => {
+                    db = usize::try_from(self.len()?).unwrap_or(usize::MAX);
+                    continue;
+                }
+                OP_RESIZEDB => {
+                    self.len()?;
+                    self.len()?;
+                    continue;
+                }
+                OP_AUX => {
+                    let key = self.any_string()?;
+                    let value = self.any_string()?;
+                    let text = String::from_utf8_lossy(&value).into_owned();
+                    match &key[..] {
+                        b"redis-ver" => header.redis_ver = Some(text),
+                        b"ctime" => header.ctime = text.parse().ok(),
+                        b"used-mem" => header.used_mem = text.parse().ok(),
+                        b"aof-base" => header.aof_base = text == "1",
+                        _ => {}
+                    }
+                    continue;
+                }
+                OP_MODULE_AUX => {
+                    return Err(LoadError::Unsupported(
+                        "The RDB holds module data, and rudis has no modules".into(),
+                    ))
+                }
+                OP_FUNCTION | OP_FUNCTION2 => {
+                    return Err(LoadError::Unsupported(
+                        "The RDB holds function libraries, which rudis does not support yet".into(),
+                    ))
+                }
+                _ => {}
+            }
+            let key = self.any_string()?;
+            let value = self.value(kind)?;
+            let expire = expire_ms.take();
+            if let Some(value) = value {
+                sink(LoadedKey {
+                    db,
+                    key,
+                    value,
+                    expire_ms: expire,
+                })?;
+            }
+        }
+        if version >= 5 {
+            let expected = self.crc.clone().finalize();
+            let mut b = [0u8; 8];
+            self.input.read_exact(&mut b)?;
+            self.consumed += 8;
+            let stored = u64::from_le_bytes(b);
+            if stored != 0 && stored != expected {
+                return Err(corrupt("Wrong RDB checksum"));
+            }
+        }
+        Ok(header)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits::from(&Config::default())
+    }
+
+    fn round_trip(value: &Value) -> Value {
+        let payload = dump_payload(value);
+        restore_payload(&payload, &Config::default()).expect("restores")
+    }
+
+    #[test]
+    fn crc64_is_redis_jones() {
+        // Redis's crc64 self-test value.
+        assert_eq!(crc64(b"123456789"), 0xe9c6d914c4b8d9ca);
+    }
+
+    #[test]
+    fn strings_use_integer_and_lzf_encodings() {
+        let mut e = Encoder::new(Vec::new(), true);
+        e.string(b"12").unwrap();
+        e.string(b"-300").unwrap();
+        e.string(b"100000").unwrap();
+        e.string(b"012").unwrap();
+        e.string(&[b'a'; 100]).unwrap();
+        let bytes = e.out.clone();
+        assert_eq!(&bytes[..2], &[0xC0, 12]);
+        assert_eq!(bytes[2], 0xC1);
+        assert_eq!(bytes[5], 0xC2);
+        assert_eq!(&bytes[10..14], &[3, b'0', b'1', b'2']);
+        assert_eq!(bytes[14], 0xC3);
+        let mut d = Decoder::new(&bytes[..], limits());
+        assert_eq!(d.any_string().unwrap(), b"12");
+        assert_eq!(d.any_string().unwrap(), b"-300");
+        assert_eq!(d.any_string().unwrap(), b"100000");
+        assert_eq!(d.any_string().unwrap(), b"012");
+        assert_eq!(d.any_string().unwrap(), vec![b'a'; 100]);
+    }
+
+    #[test]
+    fn string_dump_matches_redis() {
+        // redis-server 7.0: SET k hello; DUMP k
+        let payload = dump_payload(&Value::string(b"hello"));
+        assert_eq!(payload, b"\x00\x05hello\x0a\x00cr\xdfve4 \x0a".to_vec());
+    }
+
+    #[test]
+    fn lzf_output_matches_redis() {
+        // redis-server 7.0 compresses this 3000-byte string to 1221 bytes
+        // ending as below (DUMP of SET k <noise>).
+        let noise: Vec<u8> = (0..3000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let compressed = lzf_compress(&noise).unwrap();
+        assert_eq!(compressed.len(), 1221);
+        assert_eq!(
+            &compressed[1221 - 12..],
+            &[0, 134, 232, 21, 162, 224, 27, 243, 38, 186, 232, 10, 162][1..]
+        );
+    }
+
+    #[test]
+    fn every_type_round_trips() {
+        let config = Config::default();
+        let mut list = ListValue::new();
+        for i in 0..5000 {
+            list.push_back(CompactBytes::new(format!("element-{i}").as_bytes()));
+        }
+        let mut small_hash = HashValue::default();
+        small_hash.set(b"f", b"v", config.hash_limits());
+        let mut big_hash = HashValue::default();
+        for i in 0..500 {
+            big_hash.set(
+                format!("f{i}").as_bytes(),
+                format!("{i}").as_bytes(),
+                config.hash_limits(),
+            );
+        }
+        let mut ints = SetValue::default();
+        let mut strings = SetValue::default();
+        for i in 0..100 {
+            ints.add(format!("{}", i * 1000).as_bytes(), 512);
+            strings.add(format!("m{i}").as_bytes(), 512);
+        }
+        let mut small_z = ZSetValue::default();
+        let mut big_z = ZSetValue::default();
+        for i in 0..300 {
+            let score = i as f64 / 3.0;
+            if i < 10 {
+                small_z.insert(format!("m{i}").as_bytes(), score, config.zset_limits());
+            }
+            big_z.insert(format!("m{i}").as_bytes(), score, config.zset_limits());
+        }
+        small_z.insert(b"inf", f64::INFINITY, config.zset_limits());
+        let values = vec![
+            Value::string(b"plain"),
+            Value::string(b"-123456789012"),
+            Value::List(Box::new(list)),
+            Value::Hash(Box::new(small_hash)),
+            Value::Hash(Box::new(big_hash)),
+            Value::Set(Box::new(ints)),
+            Value::Set(Box::new(strings)),
+            Value::ZSet(Box::new(small_z)),
+            Value::ZSet(Box::new(big_z)),
+        ];
+        for value in &values {
+            let back = round_trip(value);
+            assert_eq!(back.encoding(), value.encoding());
+            assert_eq!(dump_payload(&back), dump_payload(value));
+        }
+    }
+
+    #[test]
+    fn bad_payloads_are_refused() {
+        let mut payload = dump_payload(&Value::string(b"hello"));
+        let config = Config::default();
+        payload[2] ^= 1;
+        assert_eq!(
+            restore_payload(&payload, &config).err(),
+            Some(RestoreError::Checksum)
+        );
+        assert_eq!(
+            restore_payload(b"short", &config).err(),
+            Some(RestoreError::Checksum)
+        );
+    }
+
+    #[test]
+    fn snapshot_round_trips_with_expiry() {
+        let mut dbs: Vec<Db> = (0..3).map(|_| Db::default()).collect();
+        dbs[0].set(b"a", Value::string(b"1"), false);
+        dbs[2].set(b"b", Value::string(b"two"), false);
+        dbs[2].set_expire(b"b", 4_000_000_000_000);
+        let options = SaveOptions {
+            checksum: true,
+            aof_base: false,
+        };
+        let bytes = Encoder::new(Vec::new(), true)
+            .snapshot(&dbs, options, 0)
+            .unwrap();
+        let mut keys = Vec::new();
+        Decoder::new(&bytes[..], limits())
+            .snapshot(
+                &mut |k| {
+                    keys.push((k.db, k.key, k.expire_ms));
+                    Ok(())
+                },
+                &mut |_| {},
+            )
+            .unwrap();
+        assert_eq!(
+            keys,
+            vec![
+                (0, b"a".to_vec(), None),
+                (2, b"b".to_vec(), Some(4_000_000_000_000))
+            ]
+        );
+        let mut flipped = bytes.clone();
+        let at = flipped.len() - 12;
+        flipped[at] ^= 0x40;
+        let result = Decoder::new(&flipped[..], limits()).snapshot(&mut |_| Ok(()), &mut |_| {});
+        assert!(result.is_err());
+        for cut in [5, 20, bytes.len() - 4] {
+            let result =
+                Decoder::new(&bytes[..cut], limits()).snapshot(&mut |_| Ok(()), &mut |_| {});
+            assert!(result.is_err(), "truncated at {cut}");
+        }
+    }
+}
