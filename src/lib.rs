@@ -5,6 +5,7 @@
 //! `config` is the settings table; `state` what commands share.
 
 pub mod alloc;
+pub mod aof;
 pub mod client;
 pub mod cmd;
 pub mod coalesce;
@@ -15,6 +16,7 @@ pub mod float;
 pub mod glob;
 pub mod logging;
 pub mod persist;
+pub mod propagate;
 pub mod protocol;
 pub mod rdb;
 pub mod server;

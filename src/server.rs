@@ -211,10 +211,19 @@ impl Server {
                 SIGNALS => self.take_signals(),
                 Token(t) if t > LISTENER_BASE - MAX_LISTENERS => self.accept(LISTENER_BASE - t),
                 Token(key) => {
+                    // With `appendfsync always`, replies of this round must
+                    // wait for the fsync in before_sleep: write what was
+                    // pending before reading more (Redis's AE_BARRIER).
+                    let barrier = self.state.config.appendfsync
+                        == crate::config::AppendFsync::Always
+                        && self.state.aof.logging();
+                    if barrier && event.is_writable() {
+                        self.write_to_client(key);
+                    }
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         self.handle_readable(key, event.is_read_closed() || event.is_error());
                     }
-                    if event.is_writable() {
+                    if !barrier && event.is_writable() {
                         self.write_to_client(key);
                     }
                 }
@@ -250,6 +259,12 @@ impl Server {
                 }
             }
         }
+        if self.state.aof.logging() {
+            info!("Calling fsync() on the AOF file.");
+            cmd::log_expired(&mut self.state);
+            self.state.aof.end_call(false);
+            self.state.aof.close(&self.state.config);
+        }
         for listener in &mut self.listeners {
             let _ = self.poll.registry().deregister(listener);
         }
@@ -261,6 +276,10 @@ impl Server {
     /// Loads the dataset at start (Redis's `loadDataFromDisk`). Clients
     /// that connect meanwhile are answered `-LOADING` every 2 MB read.
     pub fn load_data(&mut self) -> Result<(), String> {
+        if self.state.config.appendonly {
+            self.load_aof()?;
+            return self.open_aof();
+        }
         let config = self.state.config.clone();
         let path = persist::rdb_path(&config);
         let started = Instant::now();
@@ -307,6 +326,185 @@ impl Server {
             }
             Err(e) => Err(format!("{e}")),
         }
+    }
+
+    /// Loads the base and incremental files the AOF manifest names
+    /// (`loadAppendOnlyFiles`). A truncated last file loads up to its last
+    /// whole command when `aof-load-truncated` allows; anything else that
+    /// does not parse stops the start.
+    fn load_aof(&mut self) -> Result<(), String> {
+        let config = self.state.config.clone();
+        let Some(manifest) = crate::aof::read_manifest(&config)? else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let dir = crate::aof::dir(&config);
+        self.state.persist.loading = true;
+        let now_ms = crate::state::unix_millis();
+        if let Some(base) = &manifest.base {
+            let path = dir.join(&base.name);
+            let bytes = std::fs::read(&path)
+                .map_err(|e| format!("Can't open the append-only file {}: {e}", base.name))?;
+            if bytes.starts_with(b"REDIS") {
+                info!("Reading RDB base file on AOF loading...");
+                let mut loaded = persist::Loaded::empty(config.databases);
+                let decoder =
+                    crate::rdb::Decoder::new(&bytes[..], crate::rdb::Limits::from(&config));
+                persist::read_into(decoder, &mut loaded, now_ms, false, &mut |_| {})
+                    .map_err(|e| format!("{e} ({})", base.name))?;
+                for (db, mut fresh) in self.state.dbs.iter_mut().zip(loaded.dbs) {
+                    db.swap_data(&mut fresh);
+                }
+            } else {
+                self.replay(&path, &bytes, false, &config)?;
+            }
+            info!(
+                "DB loaded from base file {}: {:.3} seconds",
+                base.name,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        let last = manifest.incrs.len().saturating_sub(1);
+        for (i, incr) in manifest.incrs.iter().enumerate() {
+            let path = dir.join(&incr.name);
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && i == last => Vec::new(),
+                Err(e) => {
+                    return Err(format!(
+                        "Can't open the append-only file {}: {e}",
+                        incr.name
+                    ))
+                }
+            };
+            self.replay(&path, &bytes, i == last, &config)?;
+            info!(
+                "DB loaded from incr file {}: {:.3} seconds",
+                incr.name,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        self.state.aof.manifest = manifest;
+        self.state.persist.loading = false;
+        self.state.persist.dirty_at_last_save = crate::db::dirty();
+        info!(
+            "DB loaded from append only file: {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+
+    /// Runs every command of one AOF file through the command table with a
+    /// client of its own, as Redis's fake client.
+    fn replay(
+        &mut self,
+        path: &std::path::Path,
+        bytes: &[u8],
+        last: bool,
+        config: &Config,
+    ) -> Result<(), String> {
+        let name = path.display().to_string();
+        let fake = self
+            .fake_client()
+            .ok_or("Can't create a client to load the AOF")?;
+        for db in &mut self.state.dbs {
+            db.expiry_paused = true;
+        }
+        self.state.replaying = true;
+        let mut at = 0;
+        let mut result = Ok(());
+        while at < bytes.len() {
+            match crate::aof::read_command(&bytes[at..]) {
+                crate::aof::Read::Command(argv, used) => {
+                    at += used;
+                    if argv.is_empty() {
+                        continue;
+                    }
+                    if cmd::lookup(&argv[0]).is_none() {
+                        result = Err(format!(
+                            "Unknown command '{}' reading the append only file {name}",
+                            String::from_utf8_lossy(&argv[0])
+                        ));
+                        break;
+                    }
+                    let owned = OwnedArgs::from_vecs(&argv);
+                    let mut reply = std::mem::take(&mut self.clients[fake].reply);
+                    let mut ctx = Ctx {
+                        state: &mut self.state,
+                        clients: &mut self.clients,
+                        me: fake,
+                        reply: &mut reply,
+                        now_ms: crate::state::unix_millis(),
+                    };
+                    cmd::dispatch(&mut ctx, owned.args());
+                    self.state.block_request = None;
+                    reply.clear(0);
+                    self.clients[fake].reply = reply;
+                }
+                crate::aof::Read::Incomplete if last && config.aof_load_truncated => {
+                    warn!("!!! Warning: short read while loading the AOF file {name}!!!");
+                    warn!("!!! Truncating the AOF at offset {at} !!!");
+                    let truncated = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .and_then(|f| f.set_len(at as u64));
+                    if let Err(e) = truncated {
+                        result = Err(format!("Error truncating the AOF file {name}: {e}"));
+                    } else {
+                        warn!("AOF {name} loaded anyway because aof-load-truncated is enabled");
+                    }
+                    break;
+                }
+                crate::aof::Read::Incomplete => {
+                    result = Err(format!("Unexpected end of file reading the append only file {name}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."));
+                    break;
+                }
+                crate::aof::Read::Corrupt => {
+                    result = Err(format!("Bad file format reading the append only file {name}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"));
+                    break;
+                }
+            }
+        }
+        self.state.replaying = false;
+        for db in &mut self.state.dbs {
+            db.expiry_paused = false;
+        }
+        let mut client = self.clients.remove(fake);
+        let _ = self.poll.registry().deregister(&mut client.socket);
+        result
+    }
+
+    /// A client with a socket of its own that no one reads: what replayed
+    /// commands run as.
+    fn fake_client(&mut self) -> Option<usize> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+        let stream = std::net::TcpStream::connect(listener.local_addr().ok()?).ok()?;
+        let addr = stream.local_addr().ok()?;
+        let id = self.state.allocate_client_id();
+        let client = Client::new(id, TcpStream::from_std(stream), addr, Instant::now());
+        Some(self.clients.insert(client))
+    }
+
+    /// Opens the AOF for logging after the dataset loaded, writing a first
+    /// base of it when the directory had none.
+    fn open_aof(&mut self) -> Result<(), String> {
+        let state = &mut self.state;
+        let (dbs, config) = (&state.dbs, &state.config);
+        state
+            .aof
+            .open(config, &mut |path| {
+                crate::aof::write_base_file(path, dbs, config)
+            })
+            .map_err(|e| {
+                format!(
+                    "Can't open the append-only file: {}",
+                    crate::errors::os_error_text(&e)
+                )
+            })?;
+        for db in &mut state.dbs {
+            db.expired_log = Some(Vec::new());
+        }
+        Ok(())
     }
 
     /// One non-blocking round of the loop while loading (Redis's
@@ -754,6 +952,16 @@ impl Server {
             self.last_fast_expire = Instant::now();
             self.active_expire(FAST_EXPIRE_BUDGET);
         }
+        // The log is written (and with `always` fsynced) before any reply
+        // leaves, so an acknowledged write is in the AOF.
+        if self.state.aof.logging() {
+            cmd::log_expired(&mut self.state);
+            self.state.aof.end_call(false);
+            if !self.state.aof.flush(self.state.config.appendfsync) {
+                warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                std::process::exit(1);
+            }
+        }
         // Swap the list out (keeping both allocations) rather than take it:
         // this runs every iteration and must not allocate.
         let mut pending = std::mem::take(&mut self.spare_keys);
@@ -819,9 +1027,31 @@ impl Server {
     fn persistence_cron(&mut self) {
         let state = &mut self.state;
         if let Some(outcome) = persist::reap_child(&mut state.persist) {
-            persist::bgsave_done(&mut state.persist, &outcome);
+            match outcome.kind {
+                persist::ChildKind::Rdb => persist::bgsave_done(&mut state.persist, &outcome),
+                persist::ChildKind::Aof => {
+                    let temp = crate::aof::rewrite_temp_path(&state.config, &state.aof);
+                    if let Some(temp) = temp {
+                        state.persist.last_aof_cow_bytes = outcome.cow_bytes;
+                        state
+                            .aof
+                            .rewrite_done(&state.config, outcome.ok, outcome.seconds, &temp);
+                    }
+                }
+            }
         }
         if state.persist.child.is_some() {
+            return;
+        }
+        let scheduled = state.aof.rewrite_scheduled;
+        let grown =
+            state.aof.state == crate::aof::AofState::On && state.aof.growth_due(&state.config);
+        if scheduled || grown {
+            state.aof.rewrite_scheduled = false;
+            if grown {
+                info!("Starting automatic rewriting of AOF on growth");
+            }
+            let _ = crate::aof::start_rewrite(state);
             return;
         }
         let now = crate::state::unix_millis() / 1000;

@@ -134,6 +134,12 @@ pub struct ServerState {
     pub persist: crate::persist::Persistence,
     /// EXEC is running its queue: a BGSAVE now is only scheduled.
     pub in_exec: bool,
+    /// The append-only file.
+    pub aof: crate::aof::Aof,
+    /// The AOF is being replayed through `dispatch`.
+    pub replaying: bool,
+    /// How deep `dispatch` is nested (EXEC runs its queue through it).
+    pub call_depth: usize,
     /// Listening sockets, which a forked child closes.
     pub listener_fds: Vec<std::os::fd::RawFd>,
 }
@@ -157,6 +163,9 @@ impl ServerState {
             block_request: None,
             persist: crate::persist::Persistence::default(),
             in_exec: false,
+            aof: crate::aof::Aof::default(),
+            call_depth: 0,
+            replaying: false,
             listener_fds: Vec::new(),
         }
     }

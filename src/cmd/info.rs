@@ -256,18 +256,35 @@ fn persistence(ctx: &Ctx, s: &mut Section) {
         .field("rdb_last_cow_size", p.last_cow_bytes)
         .field("rdb_last_load_keys_expired", p.last_load_keys_expired)
         .field("rdb_last_load_keys_loaded", p.last_load_keys_loaded);
-    s.field("aof_enabled", u8::from(ctx.state.config.appendonly))
-        .field("aof_rewrite_in_progress", 0)
-        .field("aof_rewrite_scheduled", 0)
-        .field("aof_last_rewrite_time_sec", -1)
-        .field("aof_current_rewrite_time_sec", -1)
-        .field("aof_last_bgrewrite_status", "ok")
-        .field("aof_rewrites", 0)
+    let aof = &ctx.state.aof;
+    let rewriting = p
+        .child
+        .as_ref()
+        .filter(|c| c.kind == crate::persist::ChildKind::Aof);
+    let ok = |good: bool| if good { "ok" } else { "err" };
+    s.field("aof_enabled", u8::from(aof.logging()))
+        .field("aof_rewrite_in_progress", u8::from(rewriting.is_some()))
+        .field("aof_rewrite_scheduled", u8::from(aof.rewrite_scheduled))
+        .field("aof_last_rewrite_time_sec", aof.last_rewrite_seconds)
+        .field(
+            "aof_current_rewrite_time_sec",
+            rewriting.map_or(-1, |c| c.started.elapsed().as_secs() as i64),
+        )
+        .field("aof_last_bgrewrite_status", ok(aof.last_rewrite_ok))
+        .field("aof_rewrites", aof.rewrites)
         .field("aof_rewrites_consecutive_failures", 0)
-        .field("aof_last_write_status", "ok")
-        .field("aof_last_cow_size", 0)
+        .field("aof_last_write_status", ok(aof.last_write_ok))
+        .field("aof_last_cow_size", p.last_aof_cow_bytes)
         .field("module_fork_in_progress", 0)
         .field("module_fork_last_cow_size", 0);
+    if aof.logging() {
+        s.field("aof_current_size", aof.current_size)
+            .field("aof_base_size", aof.base_size)
+            .field("aof_pending_rewrite", u8::from(aof.rewrite_scheduled))
+            .field("aof_buffer_length", aof.buf.len())
+            .field("aof_pending_bio_fsync", 0)
+            .field("aof_delayed_fsync", aof.delayed_fsync);
+    }
 }
 
 fn stats(ctx: &Ctx, s: &mut Section) {

@@ -15,7 +15,7 @@ mod info;
 mod keys;
 mod list;
 pub mod multi;
-mod persist;
+pub mod persist;
 mod server;
 mod set;
 mod string;
@@ -82,7 +82,7 @@ impl Keys<'_> {
     /// Deletes `key` if it has expired; true if it did.
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
         if self.db.is_expired(key, self.now_ms) {
-            self.db.remove(key);
+            self.db.remove_expired(key);
             self.stats.expired_keys += 1;
             true
         } else {
@@ -347,20 +347,68 @@ fn lookup_subcommand(parent: &'static Command, name: &[u8]) -> Option<&'static C
 /// checks at the top of Redis's `processCommand`.
 pub fn dispatch(ctx: &mut Ctx, args: Args) {
     let start = ctx.reply.len();
-    run(ctx, args);
+    let dirty_before = crate::db::dirty();
+    let db_before = ctx.db_index();
+    ctx.state.call_depth += 1;
+    let name = run(ctx, args);
+    ctx.state.call_depth -= 1;
     ctx.state.stats.total_commands_processed += 1;
     if let Some([b'-', line @ ..]) = ctx.reply.as_bytes().get(start..) {
         ctx.state.stats.count_error_reply(line);
     }
+    if ctx.state.aof.logging() {
+        log_command(ctx, name, args, start, dirty_before, db_before);
+    }
 }
 
-fn run(ctx: &mut Ctx, args: Args) {
+/// Logs a command that changed the dataset, in its effect form, after the
+/// DELs of any keys it found expired (Redis's `propagateNow`).
+fn log_command(
+    ctx: &mut Ctx,
+    name: &str,
+    args: Args,
+    reply_start: usize,
+    dirty_before: u64,
+    db: usize,
+) {
+    log_expired(ctx.state);
+    if crate::db::dirty() != dirty_before && name != "exec" {
+        let reply = ctx.reply.as_bytes().get(reply_start..).unwrap_or(&[]);
+        let state = &mut *ctx.state;
+        let effect = crate::propagate::effect_form(name, args, reply, &state.dbs[db]);
+        match effect {
+            Some(commands) => {
+                for argv in commands {
+                    state.aof.log(db, argv);
+                }
+            }
+            None => state.aof.log(db, args.iter().map(<[u8]>::to_vec).collect()),
+        }
+    }
+    if ctx.state.call_depth == 0 {
+        ctx.state.aof.end_call(name == "exec");
+    }
+}
+
+/// Turns the keys the databases saw expire into DELs in the log.
+pub fn log_expired(state: &mut ServerState) {
+    for (index, db) in state.dbs.iter_mut().enumerate() {
+        if let Some(log) = db.expired_log.as_mut().filter(|l| !l.is_empty()) {
+            for key in log.drain(..) {
+                state.aof.log(index, vec![b"DEL".to_vec(), key.to_vec()]);
+            }
+        }
+    }
+}
+
+/// Runs a command; returns the name of what ran ("" if it was refused).
+fn run(ctx: &mut Ctx, args: Args) -> &'static str {
     let Some(command) = resolve(ctx, args).filter(|c| allowed_now(ctx, c)) else {
         // A refused command makes a pending transaction fail at EXEC.
         if let Some(transaction) = ctx.client().multi.as_mut() {
             transaction.failed = true;
         }
-        return;
+        return "";
     };
     ctx.client().last_command = command.name;
     let in_multi = ctx.clients[ctx.me].multi.is_some();
@@ -374,9 +422,10 @@ fn run(ctx: &mut Ctx, args: Args) {
             transaction.queue(args);
         }
         ctx.reply.simple("QUEUED");
-        return;
+        return command.name;
     }
     (command.handler)(ctx, args);
+    command.name
 }
 
 /// The refusals of Redis's `processCommand` that depend on the server's
@@ -384,6 +433,9 @@ fn run(ctx: &mut Ctx, args: Args) {
 /// `-MISCONF` for writes (and PING) after a failed save. Two flag tests
 /// on the common path.
 fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
+    if ctx.state.replaying {
+        return true;
+    }
     let persist = &ctx.state.persist;
     if persist.loading && !has_flag(command, "loading") {
         ctx.reply.error(errors::LOADING);
@@ -394,6 +446,16 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
         && persist.rdb_refuses_writes(&ctx.state.config)
     {
         ctx.reply.error(errors::MISCONF_RDB);
+        return false;
+    }
+    let aof = &ctx.state.aof;
+    if !aof.last_write_ok && aof.logging() && (has_flag(command, "write") || command.name == "ping")
+    {
+        let text = format!(
+            "MISCONF Errors writing to the AOF file: {}",
+            aof.last_write_error
+        );
+        ctx.reply.error(&text);
         return false;
     }
     true

@@ -11,7 +11,17 @@ use crate::protocol::request::Args;
 use crate::rdb::{self, RestoreError};
 use log::{info, warn};
 
-pub static COMMANDS: [Command; 6] = [
+pub static COMMANDS: [Command; 7] = [
+    Command {
+        name: "bgrewriteaof",
+        handler: bgrewriteaof,
+        arity: 1,
+        flags: "admin noscript no_async_loading",
+        acl: "admin slow dangerous",
+        group: "server",
+        summary: "Asynchronously rewrite the append-only file",
+        ..Command::BASE
+    },
     Command {
         name: "save",
         handler: save,
@@ -151,6 +161,56 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
             Err(_) => ctx.reply.error("ERR"),
         },
     }
+}
+
+/// `BGREWRITEAOF` (Redis's `bgrewriteaofCommand`).
+fn bgrewriteaof(ctx: &mut Ctx, _args: Args) {
+    let state = &mut *ctx.state;
+    match state.persist.child.as_ref().map(|c| c.kind) {
+        Some(persist::ChildKind::Aof) => ctx
+            .reply
+            .error("ERR Background append only file rewriting already in progress"),
+        Some(_) => {
+            state.aof.rewrite_scheduled = true;
+            ctx.reply.simple("Background append only file rewriting scheduled");
+        }
+        None if state.in_exec => {
+            state.aof.rewrite_scheduled = true;
+            ctx.reply.simple("Background append only file rewriting scheduled");
+        }
+        None => match crate::aof::start_rewrite(state) {
+            Ok(()) => ctx.reply.simple("Background append only file rewriting started"),
+            Err(_) => ctx.reply.error("ERR Can't execute an AOF background rewriting. Please check the server logs for more information."),
+        },
+    }
+}
+
+/// `CONFIG SET appendonly`: turning it on starts logging into a new
+/// incremental file and writes a base in the background; turning it off
+/// flushes and closes the log (Redis's `startAppendOnly`/`stopAppendOnly`).
+pub fn appendonly_changed(state: &mut crate::state::ServerState) -> Result<(), String> {
+    if state.config.appendonly {
+        if state.aof.manifest.base.is_none() && state.aof.manifest.incrs.is_empty() {
+            state.aof.manifest = crate::aof::read_manifest(&state.config)?.unwrap_or_default();
+        }
+        if state.persist.child.is_some() {
+            persist::kill_child(&mut state.persist);
+        }
+        for db in &mut state.dbs {
+            db.expired_log = Some(Vec::new());
+        }
+        state.aof.state = crate::aof::AofState::WaitRewrite;
+        crate::aof::start_rewrite(state).map_err(|e| e.to_string())?;
+    } else {
+        if state.persist.child.as_ref().map(|c| c.kind) == Some(persist::ChildKind::Aof) {
+            persist::kill_child(&mut state.persist);
+        }
+        state.aof.close(&state.config);
+        for db in &mut state.dbs {
+            db.expired_log = None;
+        }
+    }
+    Ok(())
 }
 
 fn lastsave(ctx: &mut Ctx, _args: Args) {

@@ -570,6 +570,12 @@ fn config_set(ctx: &mut Ctx, args: Args) {
                     "ERR The operating system is not able to handle the specified number of clients, try with {possible}"
                 ));
             }
+            if ctx.state.config.appendonly != before.appendonly {
+                if let Err(e) = super::persist::appendonly_changed(ctx.state) {
+                    ctx.state.config.appendonly = before.appendonly;
+                    return ctx.reply.error(&format!("ERR {e}"));
+                }
+            }
             ctx.reply.ok();
         }
         Err((name, ConfigError::Unknown)) => ctx.reply.error(&format!(

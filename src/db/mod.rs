@@ -62,6 +62,12 @@ pub struct Db {
     /// Watched keys: how many clients watch each and how often it was
     /// modified since it was first watched (Redis's `watched_keys`).
     watched: HashMap<Vec<u8>, Watched>,
+    /// Keys deleted because their time came, kept while the AOF is on so
+    /// each becomes a DEL in the log (Redis propagates expiry as DEL).
+    pub expired_log: Option<Vec<CompactBytes>>,
+    /// While the AOF replays, nothing expires: a command later in the log
+    /// may depend on the key (Redis does not expire keys while loading).
+    pub expiry_paused: bool,
 }
 
 #[derive(Default)]
@@ -210,7 +216,7 @@ impl Db {
     }
 
     pub fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
-        self.expire_of(key).is_some_and(|when| when <= now_ms)
+        !self.expiry_paused && self.expire_of(key).is_some_and(|when| when <= now_ms)
     }
 
     /// Removes a key and its expiry.
@@ -222,6 +228,15 @@ impl Db {
             self.expires.remove(key);
         }
         Some(entry.value)
+    }
+
+    /// Deletes a key whose time has come, noting it for the AOF.
+    pub fn remove_expired(&mut self, key: &[u8]) {
+        if self.remove(key).is_some() {
+            if let Some(log) = &mut self.expired_log {
+                log.push(CompactBytes::new(key));
+            }
+        }
     }
 
     /// Sets a value. Without `keep_ttl` any expiry is dropped, as a plain
@@ -299,7 +314,7 @@ impl Db {
                 };
                 if when <= now_ms {
                     let key = key.clone();
-                    self.remove(&key);
+                    self.remove_expired(&key);
                     expired_in_round += 1;
                 } else {
                     ttl_sum += when - now_ms;

@@ -383,6 +383,17 @@ impl OwnedArgs {
         owned
     }
 
+    /// Arguments given as separate byte strings (commands read from the AOF).
+    pub fn from_vecs(argv: &[Vec<u8>]) -> Self {
+        let mut owned = OwnedArgs::default();
+        for arg in argv {
+            let start = owned.bytes.len();
+            owned.bytes.extend_from_slice(arg);
+            owned.spans.push((start, owned.bytes.len()));
+        }
+        owned
+    }
+
     pub fn args(&self) -> Args<'_> {
         Args {
             bytes: &self.bytes,

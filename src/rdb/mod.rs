@@ -794,7 +794,7 @@ impl<R: Read> Decoder<R> {
                 } else {
                     packed::decode_ziplist(&blob)?
                 };
-                if elements.len() % 2 != 0 {
+                if !elements.len().is_multiple_of(2) {
                     return Err(corrupt("odd number of sorted set elements"));
                 }
                 let mut zset = ZSetValue::default();
@@ -833,7 +833,7 @@ impl<R: Read> Decoder<R> {
                     } else {
                         packed::decode_ziplist(&blob)?
                     };
-                    if elements.len() % 2 != 0 {
+                    if !elements.len().is_multiple_of(2) {
                         return Err(corrupt("odd number of hash elements"));
                     }
                     let mut iter = elements.into_iter();

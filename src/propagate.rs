@@ -1,0 +1,173 @@
+//! What a write command is logged as. Replaying the AOF must rebuild the
+//! same data whenever it runs, so commands whose effect depends on the
+//! clock, on chance or on a wait are logged in their effect form, as Redis
+//! rewrites them before propagating (`rewriteClientCommandVector`):
+//! relative expiry becomes `PEXPIREAT`, `SET ... EX` becomes `SET ... PXAT`,
+//! `INCRBYFLOAT` a `SET ... KEEPTTL` of the result, `SPOP` an `SREM` of what
+//! was popped, blocking pops their non-blocking form.
+//!
+//! The form is derived after the command ran, from its arguments, its
+//! reply and the keyspace, so the handlers need not know about logging.
+
+use crate::db::Db;
+use crate::protocol::request::Args;
+
+/// A command line to log.
+pub type Argv = Vec<Vec<u8>>;
+
+/// The effect form of a command that changed the dataset; `None`: log it
+/// as it was sent.
+pub fn effect_form(name: &str, args: Args, reply: &[u8], db: &Db) -> Option<Vec<Argv>> {
+    let arg = |i: usize| args.get(i).to_vec();
+    let key = || arg(1);
+    let word = |w: &str| w.as_bytes().to_vec();
+    let expire_of = |k: &[u8]| db.expire_of(k);
+    let pexpireat = |k: Vec<u8>| match expire_of(&k) {
+        Some(when) if db.contains_key(&k) => vec![word("PEXPIREAT"), k, when.to_string().into()],
+        _ if db.contains_key(&k) => vec![word("PERSIST"), k],
+        _ => vec![word("DEL"), k],
+    };
+    let set_at = |k: Vec<u8>, value: Vec<u8>| match expire_of(&k) {
+        Some(when) => vec![word("SET"), k, value, word("PXAT"), when.to_string().into()],
+        None => vec![word("SET"), k, value],
+    };
+    let one = |argv: Argv| Some(vec![argv]);
+    match name {
+        "expire" | "pexpire" | "expireat" | "pexpireat" => one(pexpireat(key())),
+        "getex" => one(pexpireat(key())),
+        "setex" | "psetex" => one(set_at(key(), arg(3))),
+        "set" => {
+            let timed = args.from(3).any(|a| {
+                [&b"ex"[..], b"px", b"exat", b"pxat"]
+                    .iter()
+                    .any(|w| a.eq_ignore_ascii_case(w))
+            });
+            timed.then(|| vec![set_at(key(), arg(2))])
+        }
+        "incrbyfloat" => {
+            let value = db.get(&key())?.as_str().ok()?.to_vec();
+            one(vec![word("SET"), key(), value, word("KEEPTTL")])
+        }
+        "hincrbyfloat" => {
+            let value = db.get(&key())?.as_hash().ok()?.get(args.get(2))?.to_vec();
+            one(vec![word("HSET"), key(), arg(2), value])
+        }
+        "spop" => {
+            let mut argv = vec![word("SREM"), key()];
+            argv.extend(strings_in(reply));
+            one(argv)
+        }
+        "restore" => {
+            let when = expire_of(&key()).unwrap_or(0);
+            one(vec![
+                word("RESTORE"),
+                key(),
+                when.to_string().into(),
+                arg(3),
+                word("REPLACE"),
+                word("ABSTTL"),
+            ])
+        }
+        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => {
+            let popped_from = strings_in(reply).into_iter().next()?;
+            let pop = &name[1..];
+            one(vec![pop.to_ascii_uppercase().into_bytes(), popped_from])
+        }
+        "blmove" => one(vec![word("LMOVE"), arg(1), arg(2), arg(3), arg(4)]),
+        "brpoplpush" => one(vec![word("RPOPLPUSH"), arg(1), arg(2)]),
+        "blmpop" | "bzmpop" => {
+            let strings = strings_in(reply);
+            let (popped_from, elements) = strings.split_first()?;
+            let numkeys: usize = std::str::from_utf8(args.get(2)).ok()?.parse().ok()?;
+            let side = args.get(3 + numkeys).to_ascii_lowercase();
+            let pop = match (name, side.as_slice()) {
+                ("blmpop", b"left") => "LPOP",
+                ("blmpop", _) => "RPOP",
+                (_, b"min") => "ZPOPMIN",
+                _ => "ZPOPMAX",
+            };
+            // A sorted set's reply pairs members with scores.
+            let count = if name == "bzmpop" {
+                elements.len() / 2
+            } else {
+                elements.len()
+            };
+            one(vec![
+                word(pop),
+                popped_from.clone(),
+                count.to_string().into(),
+            ])
+        }
+        _ => None,
+    }
+}
+
+/// Every bulk (and simple) string in a reply, in order, however nested:
+/// what a pop returned.
+fn strings_in(reply: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < reply.len() {
+        let Some(end) = memchr::memmem::find(&reply[at..], b"\r\n").map(|e| at + e) else {
+            break;
+        };
+        let line = &reply[at + 1..end];
+        match reply[at] {
+            b'$' => {
+                let len: usize = std::str::from_utf8(line)
+                    .ok()
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(0);
+                if line != b"-1" {
+                    if let Some(bytes) = reply.get(end + 2..end + 2 + len) {
+                        out.push(bytes.to_vec());
+                    }
+                    at = end + 2 + len + 2;
+                    continue;
+                }
+            }
+            b'+' => out.push(line.to_vec()),
+            _ => {}
+        }
+        at = end + 2;
+    }
+    out
+}
+
+/// Encodes a command line as the RESP multibulk the AOF holds.
+pub fn encode_command(out: &mut Vec<u8>, argv: &[impl AsRef<[u8]>]) {
+    let mut digits = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(digits.format(argv.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for arg in argv {
+        let arg = arg.as_ref();
+        out.push(b'$');
+        out.extend_from_slice(digits.format(arg.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_found_in_nested_replies() {
+        let reply = b"*2\r\n$3\r\nkey\r\n*2\r\n$1\r\na\r\n$2\r\nbc\r\n";
+        assert_eq!(
+            strings_in(reply),
+            vec![b"key".to_vec(), b"a".to_vec(), b"bc".to_vec()]
+        );
+        assert_eq!(strings_in(b"$-1\r\n"), Vec::<Vec<u8>>::new());
+    }
+
+    #[test]
+    fn commands_encode_as_multibulk() {
+        let mut out = Vec::new();
+        encode_command(&mut out, &[&b"SET"[..], b"k", b""]);
+        assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+    }
+}

@@ -1,0 +1,230 @@
+//! The append-only file against the real Redis tools: crash safety under
+//! `appendfsync always`, AOF directories interchangeable with redis-server
+//! and accepted by `redis-check-aof`, truncated and corrupt files, and
+//! rewrites.
+
+mod common;
+
+use common::{fresh_dir, ServerProcess};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const DEBUG: &str = "--enable-debug-command";
+
+fn digest(conn: &mut common::Conn) -> Vec<u8> {
+    let reply = conn.run("debug digest");
+    assert_eq!(reply[0], b'+', "{}", String::from_utf8_lossy(&reply));
+    reply
+}
+
+fn check_aof(dir: &Path) {
+    let out = Command::new("redis-check-aof")
+        .arg(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("All AOF files and manifest are valid"),
+        "{text}"
+    );
+}
+
+fn kill9(server: &mut ServerProcess) {
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+}
+
+/// Every INCR that got its reply under `appendfsync always` is there after
+/// `kill -9`, and the restarted server loads without repair.
+#[test]
+fn acknowledged_writes_survive_kill_9_with_always() {
+    let dir = fresh_dir("aof-always");
+    let d = dir.display().to_string();
+    let args = [
+        "--dir",
+        d.as_str(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let mut server = ServerProcess::rudis(&args);
+    let mut conn = server.connect();
+    let mut acknowledged = 0;
+    let deadline = Instant::now() + Duration::from_millis(700);
+    while Instant::now() < deadline {
+        assert_eq!(
+            conn.run("incr counter"),
+            format!(":{}\r\n", acknowledged + 1).into_bytes()
+        );
+        acknowledged += 1;
+    }
+    kill9(&mut server);
+    let restarted = ServerProcess::rudis(&args);
+    let got = restarted.connect().run("get counter");
+    assert_eq!(
+        common::bulk_payload(&got),
+        acknowledged.to_string().into_bytes()
+    );
+    check_aof(&dir);
+}
+
+#[test]
+fn aof_directories_are_interchangeable_with_redis() {
+    for preamble in ["yes", "no"] {
+        let dir = fresh_dir("aof-to-redis");
+        let d = dir.display().to_string();
+        let ours_args = [
+            "--dir",
+            d.as_str(),
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            preamble,
+            DEBUG,
+            "yes",
+            "--save",
+            "",
+        ];
+        let mut rudis = ServerProcess::rudis(&ours_args);
+        let mut ours = rudis.connect();
+        for line in [
+            "set a 1",
+            "set t v ex 1000",
+            "incrbyfloat f 1.5",
+            "sadd s x y z",
+            "spop s",
+            "expire a 5000",
+            "rpush l 1 2 3",
+            "hset h f v",
+            "hincrbyfloat h g 2.5",
+            "zadd z 1 m 2 n",
+            "select 3",
+            "set other db",
+            "select 0",
+            "multi",
+            "incr c",
+            "incr c",
+            "exec",
+        ] {
+            let reply = ours.run(line);
+            assert_ne!(reply[0], b'-', "{line}");
+        }
+        if preamble == "no" {
+            assert_eq!(
+                ours.run("bgrewriteaof"),
+                b"+Background append only file rewriting started\r\n"
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while common::info_field(&mut ours, "persistence", "aof_rewrite_in_progress") != "0" {
+                assert!(Instant::now() < deadline);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            ours.run("set after-rewrite 1");
+        }
+        let expected = digest(&mut ours);
+        kill9(&mut rudis);
+        check_aof(&dir);
+        let redis = ServerProcess::redis_with(&[
+            "--dir",
+            &d,
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            DEBUG,
+            "yes",
+        ]);
+        let mut theirs = redis.connect();
+        assert_eq!(digest(&mut theirs), expected, "preamble {preamble}");
+        theirs.run("set from-redis 1");
+        let expected = digest(&mut theirs);
+        drop(theirs);
+        drop(redis);
+        let back = ServerProcess::rudis(&ours_args);
+        assert_eq!(digest(&mut back.connect()), expected, "preamble {preamble}");
+    }
+}
+
+#[test]
+fn truncated_and_corrupt_aofs() {
+    let dir = fresh_dir("aof-bad");
+    let d = dir.display().to_string();
+    let args = ["--dir", d.as_str(), "--appendonly", "yes"];
+    let mut server = ServerProcess::rudis(&args);
+    let mut conn = server.connect();
+    conn.run("set kept 1");
+    kill9(&mut server);
+    let incr = dir.join("appendonlydir/appendonly.aof.1.incr.aof");
+    let good = std::fs::read(&incr).unwrap();
+    let mut cut = good.clone();
+    cut.extend_from_slice(b"*3\r\n$3\r\nset\r\n$4\r\nlost");
+    std::fs::write(&incr, &cut).unwrap();
+
+    let start = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rudis-server"))
+            .args(["--port", &common::free_port().to_string()])
+            .args(args)
+            .args(extra)
+            .args(["--loglevel", "warning"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // Refused when truncated tails are not allowed.
+    let out = start(&["--aof-load-truncated", "no", "--port", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Unexpected end of file"));
+    // Loaded up to the last whole command, and the tail cut off.
+    let server = ServerProcess::rudis(&args);
+    assert_eq!(server.connect().run("get kept"), b"$1\r\n1\r\n");
+    drop(server);
+    assert_eq!(std::fs::read(&incr).unwrap(), good);
+
+    let mut corrupt = good.clone();
+    corrupt.extend_from_slice(b"garbage\r\n*1\r\n$4\r\nping\r\n");
+    std::fs::write(&incr, &corrupt).unwrap();
+    let out = start(&["--port", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Bad file format"));
+    std::fs::write(&incr, &good).unwrap();
+
+    let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
+    std::fs::write(&manifest, b"this is not a manifest\n").unwrap();
+    let out = start(&["--port", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Turning the AOF on at run time writes a base of what is there; the
+/// files then hold everything.
+#[test]
+fn config_set_appendonly_starts_a_rewrite() {
+    let dir = fresh_dir("aof-config-set");
+    let d = dir.display().to_string();
+    let server = ServerProcess::rudis(&["--dir", &d, DEBUG, "yes", "--save", ""]);
+    let mut conn = server.connect();
+    conn.run("set before 1");
+    assert_eq!(conn.run("config set appendonly yes"), b"+OK\r\n");
+    conn.run("set during 2");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::info_field(&mut conn, "persistence", "aof_rewrite_in_progress") != "0" {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        common::info_field(&mut conn, "persistence", "aof_enabled"),
+        "1"
+    );
+    assert_eq!(
+        common::info_field(&mut conn, "persistence", "aof_last_bgrewrite_status"),
+        "ok"
+    );
+    conn.run("set after 3");
+    let expected = digest(&mut conn);
+    drop(conn);
+    drop(server);
+    check_aof(&dir);
+    let again = ServerProcess::rudis(&["--dir", &d, "--appendonly", "yes", DEBUG, "yes"]);
+    assert_eq!(digest(&mut again.connect()), expected);
+}
