@@ -73,6 +73,33 @@ pub fn effect_form(name: &str, args: Args, reply: &[u8], db: &Db) -> Option<Vec<
             let pop = &name[1..];
             one(vec![pop.to_ascii_uppercase().into_bytes(), popped_from])
         }
+        "migrate" => {
+            // The keys that left: the acknowledged ones (Redis rewrites
+            // MIGRATE as a DEL of those).
+            let mut i = 6;
+            let mut candidates = vec![args.get(3)];
+            while i < args.len() {
+                let option = args.get(i).to_ascii_lowercase();
+                match option.as_slice() {
+                    b"auth" => i += 1,
+                    b"auth2" => i += 2,
+                    b"keys" => {
+                        candidates = args.from(i + 1).collect();
+                        break;
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            let mut argv = vec![word("DEL")];
+            argv.extend(
+                candidates
+                    .into_iter()
+                    .filter(|k| !db.contains_key(k))
+                    .map(<[u8]>::to_vec),
+            );
+            one(argv)
+        }
         "blmove" => one(vec![word("LMOVE"), arg(1), arg(2), arg(3), arg(4)]),
         "brpoplpush" => one(vec![word("RPOPLPUSH"), arg(1), arg(2)]),
         "blmpop" | "bzmpop" => {

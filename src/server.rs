@@ -1019,6 +1019,7 @@ impl Server {
         // Client checks once a second: idle timeout and buffer shrinking.
         if self.cron_ticks.is_multiple_of(u64::from(hz)) {
             self.clients_cron(now);
+            self.state.migrate_sockets.close_idle(now);
         }
     }
 

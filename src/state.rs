@@ -142,6 +142,8 @@ pub struct ServerState {
     pub call_depth: usize,
     /// Listening sockets, which a forked child closes.
     pub listener_fds: Vec<std::os::fd::RawFd>,
+    /// Connections MIGRATE keeps open to its targets.
+    pub migrate_sockets: crate::cmd::migrate::MigrateSockets,
 }
 
 impl ServerState {
@@ -167,6 +169,7 @@ impl ServerState {
             call_depth: 0,
             replaying: false,
             listener_fds: Vec::new(),
+            migrate_sockets: Default::default(),
         }
     }
 

@@ -14,6 +14,7 @@ mod hash;
 mod info;
 mod keys;
 mod list;
+pub mod migrate;
 pub mod multi;
 pub mod persist;
 mod server;
@@ -289,6 +290,7 @@ pub fn table() -> &'static [&'static Command] {
         all.extend(zset::COMMANDS.iter());
         all.extend(multi::COMMANDS.iter());
         all.extend(persist::COMMANDS.iter());
+        all.extend(migrate::COMMANDS.iter());
         all
     })
 }

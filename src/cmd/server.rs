@@ -422,7 +422,12 @@ fn reply_args(reply: &mut Reply, args: &[Arg]) {
             ("since", arg.since),
             ("deprecated_since", arg.deprecated_since),
         ];
-        let present = texts.iter().filter(|(_, v)| !v.is_empty()).count();
+        // A pure token is always named, even by the empty string
+        // (MIGRATE's `""` in place of a key).
+        let shown = |(name, value): &(&str, &str)| {
+            !value.is_empty() || (*name == "token" && arg.kind == "pure-token")
+        };
+        let present = texts.iter().filter(|t| shown(t)).count();
         let has_index = arg.key_spec_index >= 0;
         reply.map(
             2 + usize::from(has_index)
@@ -439,7 +444,7 @@ fn reply_args(reply: &mut Reply, args: &[Arg]) {
             reply.int(i64::from(arg.key_spec_index));
         }
         for (name, value) in texts {
-            if !value.is_empty() {
+            if shown(&(name, value)) {
                 reply.bulk(name.as_bytes());
                 reply.bulk(value.as_bytes());
             }
