@@ -135,7 +135,6 @@ impl Persistence {
         self.dirty_at_last_save = at_dirty;
         self.last_save_unix = started_unix;
         self.last_bgsave_ok = true;
-        self.rdb_saves += 1;
     }
 }
 
@@ -341,6 +340,7 @@ pub fn bgsave(
     config: &Config,
     close_in_child: &[RawFd],
 ) -> io::Result<()> {
+    state.rdb_saves += 1;
     state.dirty_at_fork = crate::db::dirty();
     state.last_bgsave_try_unix = unix_millis() / 1000;
     let path = rdb_path(config);

@@ -142,6 +142,9 @@ pub struct ServerState {
     pub call_depth: usize,
     /// Listening sockets, which a forked child closes.
     pub listener_fds: Vec<std::os::fd::RawFd>,
+    /// The command just run goes to the AOF even if it changed nothing
+    /// (Redis's `forceCommandPropagation`: FLUSHALL on an empty server).
+    pub force_propagate: bool,
     /// Connections MIGRATE keeps open to its targets.
     pub migrate_sockets: crate::cmd::migrate::MigrateSockets,
 }
@@ -169,6 +172,7 @@ impl ServerState {
             call_depth: 0,
             replaying: false,
             listener_fds: Vec::new(),
+            force_propagate: false,
             migrate_sockets: Default::default(),
         }
     }

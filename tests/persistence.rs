@@ -383,6 +383,33 @@ fn shutdown_and_sigterm_save_when_save_points_are_set() {
     assert_eq!(fourth.connect().run("exists lost"), b":0\r\n");
 }
 
+/// With save points set, FLUSHALL saves the empty dataset at once, so a
+/// crash afterwards does not bring the keys back; the change count and
+/// `rdb_saves` read as in Redis.
+#[test]
+fn flushall_replaces_the_snapshot_when_save_points_are_set() {
+    let dir = fresh_dir("flushall");
+    let d = dir_arg(&dir);
+    let mut first = ServerProcess::rudis(&["--dir", &d]);
+    let mut conn = first.connect();
+    conn.run("set gone 1");
+    assert_eq!(conn.run("save"), b"+OK\r\n");
+    conn.run("set gone2 1");
+    assert_eq!(conn.run("flushall"), b"+OK\r\n");
+    let field = |conn: &mut Conn, f: &str| common::info_field(conn, "persistence", f);
+    assert_eq!(field(&mut conn, "rdb_changes_since_last_save"), "0");
+    assert_eq!(field(&mut conn, "rdb_saves"), "1");
+    let _ = first.child.kill();
+    let _ = first.child.wait();
+    let second = ServerProcess::rudis(&["--dir", &d, "--save", ""]);
+    let mut conn = second.connect();
+    assert_eq!(conn.run("dbsize"), b":0\r\n");
+    conn.run("set a 1");
+    conn.run("flushall");
+    // Without save points: the SET and the one key FLUSHALL deleted.
+    assert_eq!(field(&mut conn, "rdb_changes_since_last_save"), "2");
+}
+
 /// A file that cannot be read whole stops the start with exit code 1 and
 /// stays as it was; nothing is half-loaded.
 #[test]

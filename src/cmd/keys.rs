@@ -1106,14 +1106,27 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
         let (keys, reply) = ctx.keys();
         keys.db.clear();
         reply.ok();
+        ctx.state.force_propagate = true;
     }
 }
 
+/// `FLUSHALL`: with save points set, the now empty dataset is saved at
+/// once, replacing the snapshot, as Redis's `flushAllDataAndResetRDB`
+/// does. Like FLUSHDB it reaches the AOF even when nothing was there.
 fn flushall(ctx: &mut Ctx, args: Args) {
-    if flush_mode_ok(ctx, &args) {
-        ctx.state.dbs.iter_mut().for_each(|db| db.clear());
-        ctx.reply.ok();
+    if !flush_mode_ok(ctx, &args) {
+        return;
     }
+    let state = &mut *ctx.state;
+    state.dbs.iter_mut().for_each(|db| db.clear());
+    if state.persist.child.as_ref().map(|c| c.kind) == Some(crate::persist::ChildKind::Rdb) {
+        crate::persist::kill_child(&mut state.persist);
+    }
+    if !state.config.save_points().is_empty() {
+        let _ = crate::persist::save(&mut state.persist, &state.dbs, &state.config);
+    }
+    state.force_propagate = true;
+    ctx.reply.ok();
 }
 
 /// EXPIRE's NX/XX/GT/LT flags (Redis's `parseExtendedExpireArgumentsOrReply`).

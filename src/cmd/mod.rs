@@ -361,6 +361,7 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
     if ctx.state.aof.logging() {
         log_command(ctx, name, args, start, dirty_before, db_before);
     }
+    ctx.state.force_propagate = false;
 }
 
 /// Logs a command that changed the dataset, in its effect form, after the
@@ -374,7 +375,8 @@ fn log_command(
     db: usize,
 ) {
     log_expired(ctx.state);
-    if crate::db::dirty() != dirty_before && name != "exec" {
+    let changed = crate::db::dirty() != dirty_before || ctx.state.force_propagate;
+    if changed && name != "exec" {
         let reply = ctx.reply.as_bytes().get(reply_start..).unwrap_or(&[]);
         let state = &mut *ctx.state;
         let effect = crate::propagate::effect_form(name, args, reply, &state.dbs[db]);

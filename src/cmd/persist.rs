@@ -127,6 +127,9 @@ fn save(ctx: &mut Ctx, _args: Args) {
     if state.persist.child.is_some() {
         return ctx.reply.error(errors::BGSAVE_IN_PROGRESS);
     }
+    // Counted when tried, as Redis counts SAVE and BGSAVE (not the saves
+    // of SHUTDOWN, FLUSHALL or DEBUG RELOAD).
+    state.persist.rdb_saves += 1;
     match persist::save(&mut state.persist, &state.dbs, &state.config) {
         Ok(()) => ctx.reply.ok(),
         Err(_) => ctx.reply.error("ERR"),
