@@ -56,6 +56,15 @@ pub fn unknown_subcommand(sub: &[u8], command: &str) -> Vec<u8> {
     out
 }
 
+/// What a command that parses its own subcommands (DEBUG) says to one it
+/// does not know (Redis's `addReplySubcommandSyntaxError`).
+pub fn subcommand_syntax(sub: &[u8], command: &str) -> Vec<u8> {
+    let mut out = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+    out.extend_from_slice(quoted(sub, 128));
+    out.extend_from_slice(format!("'. Try {} HELP.", command.to_ascii_uppercase()).as_bytes());
+    out
+}
+
 /// `ERR wrong number of arguments for 'config|get' command`
 pub fn wrong_arity(full_name: &str) -> String {
     format!("ERR wrong number of arguments for '{full_name}' command")

@@ -1014,7 +1014,9 @@ impl Server {
         stats.ops.sample(stats.total_commands_processed, now);
         stats.input_bytes.sample(stats.total_net_input_bytes, now);
         stats.output_bytes.sample(stats.total_net_output_bytes, now);
-        self.active_expire(crate::db::expire_cycle_budget(hz));
+        if self.state.active_expire_enabled {
+            self.active_expire(crate::db::expire_cycle_budget(hz));
+        }
         self.persistence_cron();
         // Client checks once a second: idle timeout and buffer shrinking.
         if self.cron_ticks.is_multiple_of(u64::from(hz)) {

@@ -145,6 +145,8 @@ pub struct ServerState {
     /// The command just run goes to the AOF even if it changed nothing
     /// (Redis's `forceCommandPropagation`: FLUSHALL on an empty server).
     pub force_propagate: bool,
+    /// DEBUG SET-ACTIVE-EXPIRE 0 stops the cron deleting expired keys.
+    pub active_expire_enabled: bool,
     /// Connections MIGRATE keeps open to its targets.
     pub migrate_sockets: crate::cmd::migrate::MigrateSockets,
 }
@@ -173,6 +175,7 @@ impl ServerState {
             replaying: false,
             listener_fds: Vec::new(),
             force_propagate: false,
+            active_expire_enabled: true,
             migrate_sockets: Default::default(),
         }
     }

@@ -70,6 +70,55 @@ fn acknowledged_writes_survive_kill_9_with_always() {
     check_aof(&dir);
 }
 
+/// Under `appendfsync everysec` a `kill -9` loses at most the last two
+/// seconds of acknowledged writes (a write may wait that long behind a
+/// slow fsync), and the restarted server loads without repair.
+#[test]
+fn kill_9_with_everysec_loses_at_most_two_seconds() {
+    let dir = fresh_dir("aof-everysec");
+    let d = dir.display().to_string();
+    let args = [
+        "--dir",
+        d.as_str(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+    ];
+    let mut server = ServerProcess::rudis(&args);
+    let mut conn = server.connect();
+    // When each acknowledged value was acknowledged.
+    let mut acknowledged_at = Vec::new();
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < deadline {
+        let expected = acknowledged_at.len() + 1;
+        assert_eq!(
+            conn.run("incr counter"),
+            format!(":{expected}\r\n").into_bytes()
+        );
+        acknowledged_at.push(Instant::now());
+    }
+    let killed_at = Instant::now();
+    kill9(&mut server);
+    let restarted = ServerProcess::rudis(&args);
+    let got: usize = String::from_utf8(common::bulk_payload(
+        &restarted.connect().run("get counter"),
+    ))
+    .unwrap()
+    .parse()
+    .unwrap();
+    let older_than_two_seconds = acknowledged_at
+        .iter()
+        .filter(|&&at| killed_at.duration_since(at) > Duration::from_secs(2))
+        .count();
+    assert!(got <= acknowledged_at.len());
+    assert!(
+        got >= older_than_two_seconds,
+        "{got} survived, {older_than_two_seconds} were acknowledged over 2 s before the kill"
+    );
+    check_aof(&dir);
+}
+
 #[test]
 fn aof_directories_are_interchangeable_with_redis() {
     for preamble in ["yes", "no"] {

@@ -410,6 +410,57 @@ fn flushall_replaces_the_snapshot_when_save_points_are_set() {
     assert_eq!(field(&mut conn, "rdb_changes_since_last_save"), "2");
 }
 
+/// While a big snapshot loads, clients are answered `-LOADING` (INFO
+/// works and says `loading:1`), then served once it is all in; the log
+/// says how long it took, as Redis's does.
+#[test]
+fn clients_hear_loading_until_the_snapshot_is_in() {
+    let dir = fresh_dir("loading");
+    let d = dir_arg(&dir);
+    {
+        let redis = ServerProcess::redis_with(&["--dir", &d, DEBUG, "yes", "--save", ""]);
+        let mut conn = redis.connect();
+        assert_eq!(conn.run("debug populate 300000 key 32"), b"+OK\r\n");
+        assert_eq!(conn.run("save"), b"+OK\r\n");
+    }
+    let port = common::free_port();
+    let logfile = dir.join("rudis.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rudis-server"))
+        .args(["--port", &port.to_string(), "--dir", &d, "--save", ""])
+        .args(["--logfile", &logfile.display().to_string()])
+        .spawn()
+        .unwrap();
+    let (mut loading, mut info_while_loading) = (0, false);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "never finished loading");
+        let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        };
+        drop(stream);
+        let mut conn = Conn::new(port);
+        let reply = conn.run("dbsize");
+        if reply == b"-LOADING Redis is loading the dataset in memory\r\n" {
+            loading += 1;
+            if !info_while_loading {
+                info_while_loading = common::info_field(&mut conn, "persistence", "loading") == "1";
+            }
+            continue;
+        }
+        assert_eq!(reply, b":300000\r\n");
+        assert_eq!(common::info_field(&mut conn, "persistence", "loading"), "0");
+        break;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(loading > 0, "no -LOADING while loading");
+    assert!(info_while_loading, "INFO did not say loading:1");
+    let log = std::fs::read_to_string(&logfile).unwrap();
+    assert!(log.contains("DB loaded from disk: "), "{log}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A file that cannot be read whole stops the start with exit code 1 and
 /// stays as it was; nothing is half-loaded.
 #[test]

@@ -336,6 +336,20 @@ fn debug(ctx: &mut Ctx, args: Args) {
                 "    Output a hex signature of the values of all the specified keys.",
                 "RELOAD [option ...]",
                 "    Save the RDB on disk and reload it back to memory. Options: MERGE, NOFLUSH, NOSAVE.",
+                "ERROR <string>",
+                "    Return a Redis protocol error with <string> as message. Useful for clients",
+                "    unit tests to simulate Redis errors.",
+                "LOG <message>",
+                "    Write <message> to the server log.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas. Cluster slots are not respected so keys not belonging to the",
+                "    current node can be created in cluster mode.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],
@@ -364,10 +378,64 @@ fn debug(ctx: &mut Ctx, args: Args) {
             }
             ctx.reply.ok();
         }
+        b"populate" if (3..=5).contains(&args.len()) => debug_populate(ctx, args),
+        b"set-active-expire" if args.len() == 3 => {
+            ctx.state.active_expire_enabled = crate::protocol::parse_i64(args.get(2)) != Some(0);
+            ctx.reply.ok();
+        }
+        b"log" if args.len() == 3 => {
+            warn!("DEBUG LOG: {}", String::from_utf8_lossy(args.get(2)));
+            ctx.reply.ok();
+        }
+        b"error" if args.len() == 3 => {
+            // The text is the whole error, code included.
+            let text: Vec<u8> = args
+                .get(2)
+                .iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                .collect();
+            ctx.reply.error_bytes(&text);
+        }
         _ => ctx
             .reply
-            .error_bytes(&errors::unknown_subcommand(args.get(1), "debug")),
+            .error_bytes(&errors::subcommand_syntax(args.get(1), "debug")),
     }
+}
+
+/// `DEBUG POPULATE count [prefix] [size]`: string keys `prefix:N` holding
+/// `value:N` (zero-padded or cut to `size`), skipping keys that exist. As
+/// in Redis they are not changes: no save point counts them and the AOF
+/// never sees them.
+fn debug_populate(ctx: &mut Ctx, args: Args) {
+    let Some(Some(count)) = super::optional_count_arg(ctx.reply, &args, 2) else {
+        return;
+    };
+    let Some(size) = super::optional_count_arg(ctx.reply, &args, 4) else {
+        return;
+    };
+    let prefix = if args.len() >= 4 { args.get(3) } else { b"key" };
+    let dirty_before = crate::db::dirty();
+    let (mut keys, reply) = ctx.keys();
+    let mut key = Vec::new();
+    let mut value = Vec::new();
+    for j in 0..count {
+        key.clear();
+        key.extend_from_slice(prefix);
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        // Redis formats the name into 128 bytes.
+        key.truncate(127);
+        if keys.exists(&key) {
+            continue;
+        }
+        value.clear();
+        value.extend_from_slice(format!("value:{j}").as_bytes());
+        if let Some(size) = size.filter(|&s| s > 0) {
+            value.resize(size, 0);
+        }
+        keys.db.set(&key, crate::db::Value::string(&value), false);
+    }
+    crate::db::restore_dirty(dirty_before);
+    reply.ok();
 }
 
 /// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: save, empty, load again.

@@ -41,6 +41,12 @@ pub fn add_dirty(n: u64) {
     DIRTY.with(|d| d.set(d.get() + n));
 }
 
+/// Takes back changes counted since `before`: for DEBUG POPULATE, whose
+/// keys Redis does not count as changes.
+pub fn restore_dirty(before: u64) {
+    DIRTY.with(|d| d.set(before));
+}
+
 /// A value and when it was last touched, in unix seconds (the clock
 /// behind `OBJECT IDLETIME`, Redis's LRU field).
 pub struct Entry {
