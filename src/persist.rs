@@ -13,7 +13,7 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::rdb::{Decoder, Encoder, Header, Limits, LoadError, SaveOptions};
+use crate::rdb::{Decoder, Encoder, Header, Limits, LoadError, LoadEvent, SaveOptions};
 use crate::state::unix_millis;
 use log::{info, warn};
 use std::fs::{self, File};
@@ -510,6 +510,10 @@ pub fn load_snapshot(
     Ok(Some(loaded))
 }
 
+/// The most keys a database reserves room for on a file's word: a
+/// corrupt count must not take the machine's memory.
+const MAX_RESERVED_KEYS: u64 = 1 << 24;
+
 /// Decodes a snapshot into `loaded`. `skip_expired`: drop keys already
 /// expired (not for an AOF preamble, whose later commands may refer to them).
 pub fn read_into<R: Read>(
@@ -530,7 +534,17 @@ pub fn read_into<R: Read>(
         &mut loaded.keys_expired,
     );
     let header = decoder.snapshot(
-        &mut |key| {
+        &mut |event| {
+            let key = match event {
+                LoadEvent::Resize { db, keys, expires } => {
+                    if let Some(db) = dbs.get_mut(db) {
+                        let cap = |n: u64| n.min(MAX_RESERVED_KEYS) as usize;
+                        db.reserve(cap(keys), cap(expires));
+                    }
+                    return Ok(());
+                }
+                LoadEvent::Key(key) => key,
+            };
             let Some(db) = dbs.get_mut(key.db) else {
                 return Err(LoadError::Corrupt(format!(
                     "FATAL: Data file was created with a Redis server configured to handle more than {databases} databases. Exiting"
@@ -540,16 +554,12 @@ pub fn read_into<R: Read>(
                 *keys_expired += 1;
                 return Ok(());
             }
-            if db.contains_key(&key.key) {
+            if let Err(name) = db.load(key.key, key.value, key.expire_ms) {
                 return Err(LoadError::Corrupt(format!(
                     "RDB has duplicated key '{}' in DB {}",
-                    String::from_utf8_lossy(&key.key),
+                    String::from_utf8_lossy(&name),
                     key.db
                 )));
-            }
-            db.set(&key.key, key.value, false);
-            if let Some(when) = key.expire_ms {
-                db.set_expire(&key.key, when);
             }
             *keys_loaded += 1;
             Ok(())

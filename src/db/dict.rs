@@ -91,6 +91,35 @@ impl<V> Dict<V> {
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, key: CompactBytes, value: V) {
         let hash = hash_of(&self.hasher, &key);
+        self.insert_hashed(hash, key, value);
+    }
+
+    /// Inserts `key` unless it is there, hashing it once (loading a
+    /// snapshot, where a duplicate is an error); the key back if it was.
+    pub fn insert_if_absent(&mut self, key: Vec<u8>, value: V) -> Result<(), Vec<u8>> {
+        let hash = hash_of(&self.hasher, &key);
+        let entries = &self.entries;
+        if self
+            .index
+            .find(hash, |&i| *entries[i as usize].0 == *key)
+            .is_some()
+        {
+            return Err(key);
+        }
+        self.insert_hashed(hash, CompactBytes::from(key), value);
+        Ok(())
+    }
+
+    /// Makes room for `additional` more keys at once (a snapshot says how
+    /// many it holds), so loading never rehashes.
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index
+            .reserve(additional, |&i| hash_of(hasher, &entries[i as usize].0));
+    }
+
+    fn insert_hashed(&mut self, hash: u64, key: CompactBytes, value: V) {
         let position = self.entries.len() as u32;
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.index

@@ -262,6 +262,33 @@ impl Db {
         }
     }
 
+    /// Adds a key read from a snapshot: not a change (nothing to save or
+    /// log), hashed once. The key back if it is already there.
+    pub fn load(
+        &mut self,
+        key: Vec<u8>,
+        value: Value,
+        expire_ms: Option<i64>,
+    ) -> Result<(), Vec<u8>> {
+        if let Some(when) = expire_ms {
+            if self.dict.contains_key(&key) {
+                return Err(key);
+            }
+            self.expires.insert(&key, when);
+        }
+        let entry = Entry {
+            value,
+            touched: self.clock,
+        };
+        self.dict.insert_if_absent(key, entry)
+    }
+
+    /// Makes room for the keys a snapshot announces for this database.
+    pub fn reserve(&mut self, keys: usize, expires: usize) {
+        self.dict.reserve(keys);
+        self.expires.reserve(expires);
+    }
+
     /// Sets the expiry of an existing key.
     pub fn set_expire(&mut self, key: &[u8], when_ms: i64) {
         self.modified(key);

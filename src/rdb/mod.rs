@@ -537,6 +537,18 @@ pub struct LoadedKey {
     pub expire_ms: Option<i64>,
 }
 
+/// What a snapshot hands its reader, in file order.
+pub enum LoadEvent {
+    /// `RESIZEDB`: how many keys, and keys with an expiry, database `db`
+    /// holds (a hint from the file: never trusted beyond a reservation).
+    Resize {
+        db: usize,
+        keys: u64,
+        expires: u64,
+    },
+    Key(LoadedKey),
+}
+
 /// What the aux fields said, for the log.
 #[derive(Debug, Default)]
 pub struct Header {
@@ -551,18 +563,47 @@ pub struct Header {
 pub struct Decoder<R: Read> {
     input: R,
     crc: crc::Digest<'static, u64, Table<16>>,
+    /// Small reads not yet folded into `crc`: most reads are a byte or
+    /// two, and the checksum runs far faster over a few KB at a time.
+    crc_pending: Vec<u8>,
     consumed: u64,
     limits: Limits,
 }
+
+/// How many small reads' bytes the decoder gathers before checksumming.
+const CRC_BATCH: usize = 4096;
 
 impl<R: Read> Decoder<R> {
     pub fn new(input: R, limits: Limits) -> Self {
         Decoder {
             input,
             crc: CRC64.digest(),
+            crc_pending: Vec::with_capacity(CRC_BATCH),
             consumed: 0,
             limits,
         }
+    }
+
+    /// Folds `bytes`, just read, into the checksum (after what is pending).
+    fn checksum(&mut self, bytes: &[u8]) {
+        if bytes.len() <= 64 {
+            if self.crc_pending.len() + bytes.len() > CRC_BATCH {
+                self.crc.update(&self.crc_pending);
+                self.crc_pending.clear();
+            }
+            self.crc_pending.extend_from_slice(bytes);
+        } else {
+            self.crc.update(&self.crc_pending);
+            self.crc_pending.clear();
+            self.crc.update(bytes);
+        }
+    }
+
+    /// The checksum of everything read so far.
+    fn checksum_so_far(&mut self) -> u64 {
+        self.crc.update(&self.crc_pending);
+        self.crc_pending.clear();
+        self.crc.clone().finalize()
     }
 
     /// Bytes read so far.
@@ -572,7 +613,7 @@ impl<R: Read> Decoder<R> {
 
     fn exact(&mut self, buf: &mut [u8]) -> Result<(), LoadError> {
         self.input.read_exact(buf)?;
-        self.crc.update(buf);
+        self.checksum(buf);
         self.consumed += buf.len() as u64;
         Ok(())
     }
@@ -586,12 +627,21 @@ impl<R: Read> Decoder<R> {
     /// Reads `n` bytes without trusting `n`: memory grows with what is
     /// really there, so a corrupt length cannot allocate gigabytes.
     fn bytes(&mut self, n: u64) -> Result<Vec<u8>, LoadError> {
-        let mut out = Vec::with_capacity(n.min(1 << 20) as usize);
-        let got = (&mut self.input).take(n).read_to_end(&mut out)?;
-        if got as u64 != n {
-            return Err(LoadError::Io(io::ErrorKind::UnexpectedEof.into()));
-        }
-        self.crc.update(&out);
+        const TRUSTED: u64 = 1 << 20;
+        let out = if n <= TRUSTED {
+            // Small enough to allocate before reading.
+            let mut out = vec![0u8; n as usize];
+            self.input.read_exact(&mut out)?;
+            out
+        } else {
+            let mut out = Vec::with_capacity(TRUSTED as usize);
+            let got = (&mut self.input).take(n).read_to_end(&mut out)?;
+            if got as u64 != n {
+                return Err(LoadError::Io(io::ErrorKind::UnexpectedEof.into()));
+            }
+            out
+        };
+        self.checksum(&out);
         self.consumed += n;
         Ok(out)
     }
@@ -875,7 +925,7 @@ impl<R: Read> Decoder<R> {
     /// read so far (Redis's `loading_process_events_interval_bytes`).
     pub fn snapshot(
         mut self,
-        sink: &mut dyn FnMut(LoadedKey) -> Result<(), LoadError>,
+        sink: &mut dyn FnMut(LoadEvent) -> Result<(), LoadError>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Header, LoadError> {
         let mut magic = [0u8; 9];
@@ -934,8 +984,9 @@ impl<R: Read> Decoder<R> {
                     continue;
                 }
                 OP_RESIZEDB => {
-                    self.len()?;
-                    self.len()?;
+                    let keys = self.len()?;
+                    let expires = self.len()?;
+                    sink(LoadEvent::Resize { db, keys, expires })?;
                     continue;
                 }
                 OP_AUX => {
@@ -967,16 +1018,16 @@ impl<R: Read> Decoder<R> {
             let value = self.value(kind)?;
             let expire = expire_ms.take();
             if let Some(value) = value {
-                sink(LoadedKey {
+                sink(LoadEvent::Key(LoadedKey {
                     db,
                     key,
                     value,
                     expire_ms: expire,
-                })?;
+                }))?;
             }
         }
         if version >= 5 {
-            let expected = self.crc.clone().finalize();
+            let expected = self.checksum_so_far();
             let mut b = [0u8; 8];
             self.input.read_exact(&mut b)?;
             self.consumed += 8;
@@ -1134,8 +1185,10 @@ mod tests {
         let mut keys = Vec::new();
         Decoder::new(&bytes[..], limits())
             .snapshot(
-                &mut |k| {
-                    keys.push((k.db, k.key, k.expire_ms));
+                &mut |event| {
+                    if let LoadEvent::Key(k) = event {
+                        keys.push((k.db, k.key, k.expire_ms));
+                    }
                     Ok(())
                 },
                 &mut |_| {},

@@ -96,21 +96,29 @@ impl ServerProcess {
         server
     }
 
-    /// The reference `redis-server` with extra arguments, which come last
-    /// and so override the defaults of [`ServerProcess::redis`].
+    /// The reference `redis-server` with extra arguments, in a fresh
+    /// directory of its own unless `--dir` is among them.
     pub fn redis_with(extra: &[&str]) -> ServerProcess {
-        Self::start(|port| {
+        let owned_dir = (!extra.contains(&"--dir")).then(|| fresh_dir("redis"));
+        let mut server = Self::start(|port| {
             let mut cmd = Command::new("redis-server");
-            cmd.args(["--port", &port.to_string(), "--loglevel", "warning"])
-                .args(extra);
+            cmd.args(["--port", &port.to_string(), "--loglevel", "warning"]);
+            if let Some(dir) = &owned_dir {
+                cmd.arg("--dir").arg(dir);
+            }
+            cmd.args(extra);
             cmd
-        })
+        });
+        server.owned_dir = owned_dir;
+        server
     }
 
     /// Starts the reference `redis-server`; the differential tests need it
-    /// (`.ci/run` installs Debian's package).
+    /// (`.ci/run` installs Debian's package). It works in a fresh directory
+    /// of its own, so no stray dump.rdb is ever loaded.
     pub fn redis() -> ServerProcess {
-        Self::start(|port| {
+        let dir = fresh_dir("redis");
+        let mut server = Self::start(|port| {
             let mut cmd = Command::new("redis-server");
             cmd.args([
                 "--port",
@@ -122,9 +130,12 @@ impl ServerProcess {
                 "--loglevel",
                 "warning",
             ])
-            .args(["--dir", &std::env::temp_dir().display().to_string()]);
+            .arg("--dir")
+            .arg(&dir);
             cmd
-        })
+        });
+        server.owned_dir = Some(dir);
+        server
     }
 
     /// Starts a server on a free port, trying another port if the first
