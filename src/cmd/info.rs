@@ -225,7 +225,7 @@ fn memory(ctx: &Ctx, s: &mut Section) {
                 }
             ),
         )
-        .field("mem_allocator", "libc");
+        .field("mem_allocator", "jemalloc-5.3.0");
 }
 
 fn persistence(ctx: &Ctx, s: &mut Section) {
