@@ -154,6 +154,11 @@ pub struct Aof {
     /// The incremental file the parent switched to when the running
     /// rewrite forked, and the base the child writes.
     pub rewrite_target: Option<(AofFile, AofFile)>,
+    /// `aof-timestamp-enabled`: a `#TS:<unix time>` line goes before the
+    /// first command of each new second (refreshed from the config before
+    /// every flush).
+    pub timestamps: bool,
+    last_timestamp: i64,
 }
 
 impl Default for Aof {
@@ -173,6 +178,8 @@ impl Default for Aof {
             last_rewrite_seconds: -1,
             rewrites: 0,
             rewrite_scheduled: false,
+            timestamps: false,
+            last_timestamp: 0,
             delayed_fsync: 0,
             postponed_since: None,
             last_fsync: Instant::now(),
@@ -249,6 +256,14 @@ impl Aof {
     pub fn end_call(&mut self, was_exec: bool) {
         if self.pending.is_empty() {
             return;
+        }
+        if self.timestamps {
+            let now = crate::state::unix_millis() / 1000;
+            if now > self.last_timestamp {
+                self.buf
+                    .extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+                self.last_timestamp = now;
+            }
         }
         let pending = std::mem::take(&mut self.pending);
         let wrap = was_exec && pending.len() > 1;
@@ -602,6 +617,10 @@ pub fn write_base_file(path: &Path, dbs: &[crate::db::Db], config: &Config) -> i
         return crate::persist::write_snapshot_file(path, dbs, config, true);
     }
     let mut out = io::BufWriter::new(File::create(path)?);
+    if config.aof_timestamp_enabled {
+        let now = crate::state::unix_millis() / 1000;
+        out.write_all(format!("#TS:{now}\r\n").as_bytes())?;
+    }
     write_command_base(&mut out, dbs)?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()

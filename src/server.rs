@@ -957,6 +957,7 @@ impl Server {
         if self.state.aof.logging() {
             cmd::log_expired(&mut self.state);
             self.state.aof.end_call(false);
+            self.state.aof.timestamps = self.state.config.aof_timestamp_enabled;
             if !self.state.aof.flush(self.state.config.appendfsync) {
                 warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
                 std::process::exit(1);

@@ -277,3 +277,49 @@ fn config_set_appendonly_starts_a_rewrite() {
     let again = ServerProcess::rudis(&["--dir", &d, "--appendonly", "yes", DEBUG, "yes"]);
     assert_eq!(digest(&mut again.connect()), expected);
 }
+
+/// `aof-timestamp-enabled yes` annotates the log with `#TS:` lines, as
+/// Redis does; the files stay valid for redis-check-aof and redis-server.
+#[test]
+fn timestamp_annotations_are_written_and_accepted() {
+    let dir = fresh_dir("aof-ts");
+    let d = dir.display().to_string();
+    let args = [
+        "--dir",
+        d.as_str(),
+        "--appendonly",
+        "yes",
+        "--aof-timestamp-enabled",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+        "--save",
+        "",
+    ];
+    {
+        let rudis = ServerProcess::rudis(&args);
+        let mut conn = rudis.connect();
+        conn.run("set a 1");
+        std::thread::sleep(Duration::from_millis(1100));
+        conn.run("set b 2");
+        assert_eq!(conn.run("bgrewriteaof")[0], b'+');
+        // A new second: the incremental file gets its own annotation.
+        std::thread::sleep(Duration::from_millis(1100));
+        conn.run("set c 3");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let texts: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+        .unwrap()
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned())
+        .collect();
+    let annotations: usize = texts.iter().map(|t| t.matches("#TS:").count()).sum();
+    assert!(annotations >= 2, "{texts:?}");
+    check_aof(&dir);
+    let redis = ServerProcess::redis_with(&["--dir", &d, "--appendonly", "yes", "--save", ""]);
+    assert_eq!(
+        redis.connect().run("mget a b c"),
+        b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"
+    );
+    drop(redis);
+    let _ = std::fs::remove_dir_all(dir);
+}
