@@ -145,6 +145,8 @@ pub struct Aof {
     pub last_rewrite_ok: bool,
     pub last_rewrite_seconds: i64,
     pub rewrites: u64,
+    /// Rewrites that failed since the last that succeeded.
+    pub rewrites_consecutive_failures: u64,
     pub rewrite_scheduled: bool,
     pub delayed_fsync: u64,
     postponed_since: Option<Instant>,
@@ -177,6 +179,7 @@ impl Default for Aof {
             last_rewrite_ok: true,
             last_rewrite_seconds: -1,
             rewrites: 0,
+            rewrites_consecutive_failures: 0,
             rewrite_scheduled: false,
             timestamps: false,
             last_timestamp: 0,
@@ -492,6 +495,7 @@ impl Aof {
         if !ok {
             warn!("Background AOF rewrite terminated with error");
             self.last_rewrite_ok = false;
+            self.rewrites_consecutive_failures += 1;
             let _ = fs::remove_file(temp);
             return;
         }
@@ -520,6 +524,7 @@ impl Aof {
                 self.base_size = self.current_size;
                 self.last_rewrite_ok = true;
                 self.rewrites += 1;
+                self.rewrites_consecutive_failures = 0;
                 if self.state == AofState::WaitRewrite {
                     self.state = AofState::On;
                 }
@@ -532,6 +537,7 @@ impl Aof {
                     crate::errors::os_error_text(&e)
                 );
                 self.last_rewrite_ok = false;
+                self.rewrites_consecutive_failures += 1;
             }
         }
     }
@@ -629,7 +635,18 @@ pub fn write_base_file(path: &Path, dbs: &[crate::db::Db], config: &Config) -> i
 /// `BGREWRITEAOF`, an automatic rewrite, or turning the AOF on: switch to
 /// a new incremental file and fork a child that writes the new base.
 pub fn start_rewrite(state: &mut crate::state::ServerState) -> io::Result<()> {
-    let temp = state.aof.prepare_rewrite(&state.config)?;
+    let temp = match state.aof.prepare_rewrite(&state.config) {
+        Ok(temp) => temp,
+        Err(e) => {
+            // No new incremental file (a full disk): the rewrite failed.
+            warn!(
+                "Can't open new incr AOF for the rewrite: {}",
+                crate::errors::os_error_text(&e)
+            );
+            state.aof.last_rewrite_ok = false;
+            return Err(e);
+        }
+    };
     let (dbs, config) = (&state.dbs, &state.config);
     let result = crate::persist::fork_child(
         &mut state.persist,

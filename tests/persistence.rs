@@ -630,3 +630,55 @@ fn persistence_settings_answer_as_redis() {
         "debug digest",
     ]);
 }
+
+/// With the AOF on a full disk: a failed rewrite is counted and keeps the
+/// old files; failed appends refuse writes with Redis's MISCONF text; when
+/// space returns the log is written again and writes flow.
+#[test]
+fn a_full_disk_under_the_aof_refuses_writes_until_space_returns() {
+    let Some(disk) = SmallDisk::mount(512) else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let d = dir_arg(&disk.path);
+    let rudis = ServerProcess::rudis(&["--dir", &d, "--save", "", "--appendonly", "yes"]);
+    let mut conn = rudis.connect();
+    let field = |conn: &mut Conn, f: &str| common::info_field(conn, "persistence", f);
+    conn.run("set a 1");
+    let noise: Vec<u8> = (0..100_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect();
+    assert_eq!(conn.cmd(&[b"set", b"big", &noise]), b"+OK\r\n");
+    disk.fill();
+    let rewrite = String::from_utf8(conn.run("bgrewriteaof")).unwrap();
+    assert_eq!(rewrite, "-ERR Can't execute an AOF background rewriting. Please check the server logs for more information.\r\n");
+    assert_eq!(field(&mut conn, "aof_last_bgrewrite_status"), "err");
+    // An append that cannot be written: later writes are refused.
+    conn.cmd(&[b"set", b"big2", &noise]);
+    wait_for(
+        || field(&mut conn, "aof_last_write_status") == "err",
+        "the failed append",
+    );
+    let refused = String::from_utf8(conn.run("set c 3")).unwrap();
+    assert!(
+        refused.starts_with("-MISCONF Errors writing to the AOF file: No space left on device"),
+        "{refused}"
+    );
+    assert_eq!(conn.run("get a"), b"$1\r\n1\r\n");
+    disk.free();
+    wait_for(
+        || field(&mut conn, "aof_last_write_status") == "ok",
+        "the log written again",
+    );
+    assert_eq!(conn.run("set c 3"), b"+OK\r\n");
+    assert!(conn
+        .run("bgrewriteaof")
+        .starts_with(b"+Background append only file rewriting"));
+    wait_for(
+        || field(&mut conn, "aof_last_bgrewrite_status") == "ok",
+        "a good rewrite",
+    );
+    assert_eq!(field(&mut conn, "aof_rewrites_consecutive_failures"), "0");
+    drop(conn);
+    drop(rudis);
+}

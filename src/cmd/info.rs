@@ -272,7 +272,10 @@ fn persistence(ctx: &Ctx, s: &mut Section) {
         )
         .field("aof_last_bgrewrite_status", ok(aof.last_rewrite_ok))
         .field("aof_rewrites", aof.rewrites)
-        .field("aof_rewrites_consecutive_failures", 0)
+        .field(
+            "aof_rewrites_consecutive_failures",
+            ctx.state.aof.rewrites_consecutive_failures,
+        )
         .field("aof_last_write_status", ok(aof.last_write_ok))
         .field("aof_last_cow_size", p.last_aof_cow_bytes)
         .field("module_fork_in_progress", 0)
