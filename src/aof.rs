@@ -291,9 +291,11 @@ impl Aof {
     /// `flushAppendOnlyFile`, called before replies are written). Returns
     /// false when a write failed under `appendfsync always`, which Redis
     /// cannot recover from.
-    pub fn flush(&mut self, policy: AppendFsync) -> bool {
+    /// `skip_fsync`: `no-appendfsync-on-rewrite` while a child writes,
+    /// so the log's fsyncs do not queue behind the child's writes.
+    pub fn flush(&mut self, policy: AppendFsync, skip_fsync: bool) -> bool {
         if self.buf.is_empty() {
-            if policy == AppendFsync::EverySec && self.needs_fsync() {
+            if policy == AppendFsync::EverySec && !skip_fsync && self.needs_fsync() {
                 self.background_fsync();
             }
             return true;
@@ -330,6 +332,9 @@ impl Aof {
                 let _ = file.set_len(self.current_size);
                 return policy != AppendFsync::Always;
             }
+        }
+        if skip_fsync {
+            return true;
         }
         match policy {
             AppendFsync::Always => {
@@ -431,6 +436,20 @@ impl Aof {
         Ok(())
     }
 
+    /// Deletes the files a rewrite replaced and drops them from the
+    /// manifest (Redis's `aofDelHistoryFiles`).
+    pub fn delete_history(&mut self, config: &Config) {
+        if self.manifest.history.is_empty() {
+            return;
+        }
+        let dir = dir(config);
+        for old in std::mem::take(&mut self.manifest.history) {
+            let _ = fs::remove_file(dir.join(&old.name));
+            info!("Removing the history file {} in the background", old.name);
+        }
+        let _ = write_manifest(config, &self.manifest);
+    }
+
     fn files_size(&self, config: &Config) -> u64 {
         let dir = dir(config);
         self.manifest
@@ -444,7 +463,7 @@ impl Aof {
 
     /// Flushes, fsyncs and closes the log (`stopAppendOnly`, shutdown).
     pub fn close(&mut self, config: &Config) {
-        self.flush(AppendFsync::Always);
+        self.flush(AppendFsync::Always, false);
         let _ = config;
         if let Some(file) = self.file.take() {
             let _ = file.sync_all();
@@ -459,7 +478,7 @@ impl Aof {
     pub fn prepare_rewrite(&mut self, config: &Config) -> io::Result<PathBuf> {
         fs::create_dir_all(dir(config))?;
         self.end_call(false);
-        self.flush(AppendFsync::Always);
+        self.flush(AppendFsync::Always, false);
         let next_incr = self.manifest.incrs.last().map_or(1, |f| f.seq + 1);
         let incr = AofFile {
             name: incr_name(config, next_incr),
@@ -515,11 +534,11 @@ impl Aof {
         })();
         match switched {
             Ok(()) => {
-                for old in std::mem::take(&mut self.manifest.history) {
-                    let _ = fs::remove_file(dir.join(&old.name));
-                    info!("Removing the history file {} in the background", old.name);
+                // With `aof-disable-auto-gc` the replaced files stay, named
+                // as history in the manifest.
+                if !config.aof_disable_auto_gc {
+                    self.delete_history(config);
                 }
-                let _ = write_manifest(config, &self.manifest);
                 self.current_size = self.files_size(config);
                 self.base_size = self.current_size;
                 self.last_rewrite_ok = true;
@@ -652,7 +671,10 @@ pub fn start_rewrite(state: &mut crate::state::ServerState) -> io::Result<()> {
         &mut state.persist,
         crate::persist::ChildKind::Aof,
         &state.listener_fds,
-        || write_base_file(&temp, dbs, config),
+        || {
+            crate::persist::pin_to_cpus(&config.aof_rewrite_cpulist);
+            write_base_file(&temp, dbs, config)
+        },
     );
     match &result {
         Ok(()) => {

@@ -52,6 +52,45 @@ pub enum AppendFsync {
 const APPENDFSYNC: &[&str] = &["everysec", "always", "no"];
 
 /// Settings CONFIG SET refuses unless `enable-protected-configs` allows it
+/// Old names Redis 7.0 still accepts, each answering for the setting it
+/// was renamed to; `CONFIG GET` lists both.
+const ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+];
+
+/// Settings for tests, left out of `CONFIG GET` patterns as Redis leaves
+/// out its HIDDEN_CONFIG ones (named exactly, they answer).
+const HIDDEN: &[&str] = &["rdb-key-save-delay"];
+
+/// The CPUs of a `*_cpulist` setting (`0,2,4-7`, `1-7:2` with a step),
+/// as Redis's `setcpuaffinity` reads it.
+pub fn parse_cpulist(text: &str) -> Result<Vec<usize>, String> {
+    let bad = || "Invalid cpu list".to_string();
+    let mut cpus = Vec::new();
+    for item in text.split(',').filter(|i| !i.is_empty()) {
+        let (range, step) = match item.split_once(':') {
+            Some((range, step)) => (range, step.parse::<usize>().map_err(|_| bad())?),
+            None => (item, 1),
+        };
+        let (first, last) = match range.split_once('-') {
+            Some((a, b)) => (a.parse::<usize>(), b.parse::<usize>()),
+            None => (range.parse::<usize>(), range.parse::<usize>()),
+        };
+        let (Ok(first), Ok(last)) = (first, last) else {
+            return Err(bad());
+        };
+        if step == 0 || first > last || last >= 1024 {
+            return Err(bad());
+        }
+        cpus.extend((first..=last).step_by(step));
+    }
+    Ok(cpus)
+}
+
 /// (Redis 7.0's PROTECTED_CONFIG): where files are written.
 const PROTECTED: &[&str] = &["dir", "dbfilename"];
 
@@ -111,6 +150,18 @@ pub struct Config {
     pub set_max_intset_entries: usize,
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    /// `list-max-listpack-size`: negative, a node size class; positive,
+    /// elements per node.
+    pub list_max_listpack_size: i64,
+    /// `sanitize-dump-payload` (no, yes, clients). rudis validates every
+    /// payload and file whole whatever it says: the setting is kept for
+    /// configs and tools that read it.
+    pub sanitize_dump_payload: usize,
+    /// `aof-disable-auto-gc`: keep the files a rewrite replaced.
+    pub aof_disable_auto_gc: bool,
+    /// CPUs the snapshot and AOF-rewrite children run on (empty: any).
+    pub bgsave_cpulist: String,
+    pub aof_rewrite_cpulist: String,
 }
 
 type IntGet = fn(&Config) -> i64;
@@ -448,6 +499,55 @@ static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        name: "list-max-listpack-size",
+        mutable: true,
+        default: "-2",
+        kind: Kind::Int {
+            min: i32::MIN as i64,
+            max: INT_MAX,
+            memory: false,
+            get: |c| c.list_max_listpack_size,
+            set: |c, v| c.list_max_listpack_size = v,
+        },
+    },
+    Setting {
+        name: "sanitize-dump-payload",
+        mutable: true,
+        default: "no",
+        kind: Kind::Enum {
+            values: &["no", "yes", "clients"],
+            get: |c| c.sanitize_dump_payload,
+            set: |c, i| c.sanitize_dump_payload = i,
+        },
+    },
+    bool_setting!("aof-disable-auto-gc", true, "no", aof_disable_auto_gc),
+    Setting {
+        name: "bgsave_cpulist",
+        mutable: false,
+        default: "",
+        kind: Kind::Text {
+            get: |c| c.bgsave_cpulist.clone(),
+            set: |c, v| {
+                parse_cpulist(v)?;
+                c.bgsave_cpulist = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Setting {
+        name: "aof_rewrite_cpulist",
+        mutable: false,
+        default: "",
+        kind: Kind::Text {
+            get: |c| c.aof_rewrite_cpulist.clone(),
+            set: |c, v| {
+                parse_cpulist(v)?;
+                c.aof_rewrite_cpulist = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Setting {
         name: "appendfilename",
         mutable: false,
         default: "appendonly.aof",
@@ -744,6 +844,11 @@ impl Default for Config {
             set_max_intset_entries: 0,
             zset_max_listpack_entries: 0,
             zset_max_listpack_value: 0,
+            list_max_listpack_size: 0,
+            sanitize_dump_payload: 0,
+            aof_disable_auto_gc: false,
+            bgsave_cpulist: String::new(),
+            aof_rewrite_cpulist: String::new(),
         };
         for setting in SETTINGS {
             if let Err(e) = config.apply(setting, setting.default) {
@@ -762,6 +867,8 @@ pub enum ConfigError {
     /// The setting exists but the value is bad; Redis's wording follows
     /// "CONFIG SET failed (possibly related to argument '<name>') - ".
     Invalid(String),
+    /// The same name twice in one CONFIG SET.
+    Duplicate,
 }
 
 impl Config {
@@ -792,12 +899,21 @@ impl Config {
     }
 
     fn lookup(name: &str) -> Option<&'static Setting> {
+        let name = ALIASES
+            .iter()
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+            .map_or(name, |&(_, canonical)| canonical);
         SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
     }
 
-    /// The canonical name of a setting, if it exists.
+    /// A setting's own name, in lower case (an old alias keeps its name),
+    /// if it exists.
     pub fn canonical_name(name: &str) -> Option<&'static str> {
-        Self::lookup(name).map(|s| s.name)
+        ALIASES
+            .iter()
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+            .map(|&(alias, _)| alias)
+            .or_else(|| Self::lookup(name).map(|s| s.name))
     }
 
     fn apply(&mut self, setting: &Setting, value: &str) -> Result<(), String> {
@@ -861,18 +977,18 @@ impl Config {
     /// any is changed, so a failure leaves the config as it was.
     pub fn set_many(&mut self, pairs: &[(&str, &str)]) -> Result<(), (String, ConfigError)> {
         let mut updated = self.clone();
+        // Duplicates are by name: an alias and its setting may both be
+        // given (the last wins), as in Redis.
         let mut seen: Vec<&str> = Vec::new();
         for &(name, value) in pairs {
-            let Some(setting) = Self::lookup(name) else {
+            let (Some(setting), Some(own_name)) = (Self::lookup(name), Self::canonical_name(name))
+            else {
                 return Err((name.to_string(), ConfigError::Unknown));
             };
-            if seen.contains(&setting.name) {
-                return Err((
-                    name.to_string(),
-                    ConfigError::Invalid("duplicate parameter".into()),
-                ));
+            if seen.contains(&own_name) {
+                return Err((name.to_string(), ConfigError::Duplicate));
             }
-            seen.push(setting.name);
+            seen.push(own_name);
             if PROTECTED.contains(&setting.name) {
                 return Err((
                     name.to_string(),
@@ -914,10 +1030,19 @@ impl Config {
             }
             for setting in SETTINGS {
                 if !seen.contains(&setting.name)
+                    && !HIDDEN.contains(&setting.name)
                     && glob_match(pattern, setting.name.as_bytes(), true)
                 {
                     seen.push(setting.name);
                     found.push((setting.name.to_string(), self.value_of(setting)));
+                }
+            }
+            for &(alias, canonical) in ALIASES {
+                if !seen.contains(&alias) && glob_match(pattern, alias.as_bytes(), true) {
+                    if let Some(setting) = Self::lookup(canonical) {
+                        seen.push(alias);
+                        found.push((alias.to_string(), self.value_of(setting)));
+                    }
                 }
             }
         }
@@ -1080,6 +1205,22 @@ mod tests {
             err.contains("argument must be between 0 and 65535 inclusive"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn cpu_lists_read_as_redis_reads_them() {
+        assert_eq!(parse_cpulist(""), Ok(vec![]));
+        assert_eq!(parse_cpulist("0,2"), Ok(vec![0, 2]));
+        assert_eq!(parse_cpulist("1-3,8"), Ok(vec![1, 2, 3, 8]));
+        assert_eq!(parse_cpulist("0-7:3"), Ok(vec![0, 3, 6]));
+        for bad in ["x", "3-1", "1-2:0", "2000", "1-"] {
+            assert!(parse_cpulist(bad).is_err(), "{bad}");
+        }
+        let mut c = Config::default();
+        assert!(c.set_directive("bgsave_cpulist", &["0-1".into()]).is_ok());
+        assert!(c
+            .set_directive("aof_rewrite_cpulist", &["zz".into()])
+            .is_err());
     }
 
     #[test]

@@ -172,7 +172,8 @@ pub fn write_snapshot_file(
         let encoder = Encoder::new(
             BufWriter::with_capacity(WRITE_BUFFER, out),
             config.rdbcompression,
-        );
+        )
+        .with_list_fill(config.list_max_listpack_size);
         let encoder = if delay != 0 {
             encoder.with_key_delay_us(delay)
         } else {
@@ -268,6 +269,32 @@ pub fn save(state: &mut Persistence, dbs: &[Db], config: &Config) -> io::Result<
     }
 }
 
+/// Runs this process on the CPUs of a `*_cpulist` setting (a forked
+/// child, as Redis's `redisSetCpuAffinity`); an empty list leaves it be.
+pub fn pin_to_cpus(cpulist: &str) {
+    let Ok(cpus) = crate::config::parse_cpulist(cpulist) else {
+        return;
+    };
+    if cpus.is_empty() {
+        return;
+    }
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET only writes
+    // inside it (the list is capped below 1024, CPU_SETSIZE); the call
+    // reads the set we pass for this process.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            warn!(
+                "Failed to set the child's CPU affinity: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
+}
+
 /// Forks a child that runs `work` and exits with 0 on success. The
 /// parent gets the child's record (`redisFork`).
 /// `close_in_child` are descriptors the child must not keep, the
@@ -345,6 +372,7 @@ pub fn bgsave(
     state.last_bgsave_try_unix = unix_millis() / 1000;
     let path = rdb_path(config);
     let result = fork_child(state, ChildKind::Rdb, close_in_child, || {
+        pin_to_cpus(&config.bgsave_cpulist);
         let written = write_snapshot_file(&path, dbs, config, false);
         if written.is_ok() {
             info!("DB saved on disk");

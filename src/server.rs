@@ -958,7 +958,13 @@ impl Server {
             cmd::log_expired(&mut self.state);
             self.state.aof.end_call(false);
             self.state.aof.timestamps = self.state.config.aof_timestamp_enabled;
-            if !self.state.aof.flush(self.state.config.appendfsync) {
+            let skip_fsync =
+                self.state.config.no_appendfsync_on_rewrite && self.state.persist.child.is_some();
+            if !self
+                .state
+                .aof
+                .flush(self.state.config.appendfsync, skip_fsync)
+            {
                 warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
                 std::process::exit(1);
             }

@@ -323,3 +323,40 @@ fn timestamp_annotations_are_written_and_accepted() {
     drop(redis);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `aof-disable-auto-gc yes` keeps the files a rewrite replaced, named as
+/// history in the manifest; turning it off deletes them, as Redis does.
+#[test]
+fn history_files_stay_while_auto_gc_is_disabled() {
+    let dir = fresh_dir("aof-gc");
+    let d = dir.display().to_string();
+    let args = [
+        "--dir",
+        d.as_str(),
+        "--appendonly",
+        "yes",
+        "--aof-disable-auto-gc",
+        "yes",
+    ];
+    let rudis = ServerProcess::rudis(&args);
+    let mut conn = rudis.connect();
+    let aof_dir = dir.join("appendonlydir");
+    let files = || std::fs::read_dir(&aof_dir).unwrap().count();
+    let manifest = || std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+    conn.run("set a 1");
+    let before = files();
+    assert!(conn.run("bgrewriteaof").starts_with(b"+Background"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !manifest().contains("type h") {
+        assert!(Instant::now() < deadline, "no history in {}", manifest());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(files() > before, "the replaced files were deleted");
+    assert_eq!(conn.run("config set aof-disable-auto-gc no"), b"+OK\r\n");
+    assert!(!manifest().contains("type h"), "{}", manifest());
+    assert_eq!(files(), 3, "manifest, base and incremental file");
+    check_aof(&dir);
+    drop(conn);
+    drop(rudis);
+    let _ = std::fs::remove_dir_all(dir);
+}

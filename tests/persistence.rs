@@ -616,6 +616,15 @@ fn a_full_disk_keeps_the_old_file_and_refuses_writes() {
 
 #[test]
 fn persistence_settings_answer_as_redis() {
+    // Forty 150-byte elements: several 4 KB nodes under
+    // `list-max-listpack-size -1`.
+    let long_elements_push = format!(
+        "rpush sized {}",
+        (0..40)
+            .map(|i| format!("{i:03}{}", "x".repeat(147)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     common::assert_same_replies(&[
         "config get rdbcompression",
         "config get rdbchecksum",
@@ -628,6 +637,35 @@ fn persistence_settings_answer_as_redis() {
         "config get auto-aof-rewrite-min-size",
         "config get aof-use-rdb-preamble",
         "debug digest",
+        "~config get rdb*",
+        "~config get aof*",
+        "config get rdb-key-save-delay",
+        "config get sanitize-dump-payload",
+        "config set sanitize-dump-payload clients",
+        "config get sanitize-dump-payload",
+        "config set sanitize-dump-payload maybe",
+        "config get bgsave_cpulist",
+        "config set bgsave_cpulist 0",
+        "config get aof_rewrite_cpulist",
+        "config set aof-disable-auto-gc yes",
+        "config get aof-disable-auto-gc",
+        "~config get *ziplist*",
+        "~config get hash-max-*",
+        "~config get zset-max-*",
+        "~config get list-max-*",
+        "config set hash-max-ziplist-entries 100",
+        "config get hash-max-listpack-entries",
+        "config get HASH-MAX-ZIPLIST-ENTRIES",
+        "config set list-max-ziplist-size 5",
+        "config get list-max-listpack-size",
+        "config set hash-max-ziplist-entries 1 hash-max-listpack-entries 2",
+        "config set list-max-listpack-size x",
+        "config set list-max-listpack-size 5",
+        "rpush counted 1 2 3 4 5 6 7 8 9 10 11 12 13",
+        "dump counted",
+        "config set list-max-listpack-size -1",
+        &long_elements_push,
+        "dump sized",
     ]);
 }
 

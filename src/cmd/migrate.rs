@@ -231,6 +231,7 @@ fn migrate(ctx: &mut Ctx, args: Args) {
     // are gone by now, so every one has a TTL of at least 1 ms.
     let now_ms = ctx.now_ms;
     let mut found: Vec<(&[u8], i64, Vec<u8>)> = Vec::new();
+    let fill = ctx.state.config.list_max_listpack_size;
     {
         let (mut keys, _) = ctx.keys();
         for j in 0..options.num_keys {
@@ -238,7 +239,7 @@ fn migrate(ctx: &mut Ctx, args: Args) {
             let Some(value) = keys.read(key) else {
                 continue;
             };
-            let payload = rdb::dump_payload(value);
+            let payload = rdb::dump_payload(value, fill);
             let ttl = keys.db.expire_of(key).map_or(0, |at| (at - now_ms).max(1));
             found.push((key, ttl, payload));
         }

@@ -221,9 +221,10 @@ fn lastsave(ctx: &mut Ctx, _args: Args) {
 }
 
 fn dump(ctx: &mut Ctx, args: Args) {
+    let fill = ctx.state.config.list_max_listpack_size;
     let (mut keys, reply) = ctx.keys();
     match keys.read(args.get(1)) {
-        Some(value) => reply.bulk(&rdb::dump_payload(value)),
+        Some(value) => reply.bulk(&rdb::dump_payload(value, fill)),
         None => reply.null(),
     }
 }

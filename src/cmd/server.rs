@@ -575,6 +575,10 @@ fn config_set(ctx: &mut Ctx, args: Args) {
                     "ERR The operating system is not able to handle the specified number of clients, try with {possible}"
                 ));
             }
+            if before.aof_disable_auto_gc && !ctx.state.config.aof_disable_auto_gc {
+                let state = &mut *ctx.state;
+                state.aof.delete_history(&state.config);
+            }
             if ctx.state.config.appendonly != before.appendonly {
                 if let Err(e) = super::persist::appendonly_changed(ctx.state) {
                     ctx.state.config.appendonly = before.appendonly;
@@ -585,6 +589,9 @@ fn config_set(ctx: &mut Ctx, args: Args) {
         }
         Err((name, ConfigError::Unknown)) => ctx.reply.error(&format!(
             "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+        )),
+        Err((name, ConfigError::Duplicate)) => ctx.reply.error(&format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
         )),
         Err((name, ConfigError::Invalid(why))) => {
             let name = Config::canonical_name(&name).unwrap_or(&name).to_string();

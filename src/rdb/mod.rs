@@ -82,9 +82,16 @@ const ENC_LZF: u8 = 3;
 const CONTAINER_PLAIN: u64 = 1;
 const CONTAINER_PACKED: u64 = 2;
 
-/// Redis's `list-max-listpack-size -2` default: a quicklist node holds up
-/// to 8 KB of listpack.
-const QUICKLIST_NODE_BYTES: usize = 8192;
+/// A quicklist node's size limit for `list-max-listpack-size` -1 .. -5
+/// (Redis's `optimization_level`).
+const QUICKLIST_SIZE_LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+
+/// A node limited by count is still kept under 8 KB (Redis's
+/// `SIZE_SAFETY_LIMIT`).
+const QUICKLIST_SAFETY_LIMIT: usize = 8192;
+
+/// Redis's default `list-max-listpack-size`: nodes of up to 8 KB.
+pub const DEFAULT_LIST_FILL: i64 = -2;
 
 /// Elements at least this big get a plain quicklist node of their own
 /// (Redis's `packed_threshold`, 1 GB).
@@ -107,6 +114,8 @@ pub struct Encoder<W: Write> {
     compress: bool,
     /// `rdb-key-save-delay`: microseconds to sleep after each key.
     key_delay_us: i64,
+    /// `list-max-listpack-size`: how lists are cut into quicklist nodes.
+    list_fill: i64,
 }
 
 impl<W: Write> Encoder<W> {
@@ -117,7 +126,14 @@ impl<W: Write> Encoder<W> {
             written: 0,
             compress,
             key_delay_us: 0,
+            list_fill: DEFAULT_LIST_FILL,
         }
+    }
+
+    /// Cuts lists into nodes as `list-max-listpack-size` says.
+    pub fn with_list_fill(mut self, fill: i64) -> Self {
+        self.list_fill = fill;
+        self
     }
 
     /// Sleeps after every key of a snapshot (`rdb-key-save-delay`), so
@@ -271,10 +287,11 @@ impl<W: Write> Encoder<W> {
     }
 
     /// A list as Redis 7.0's quicklist of listpack nodes, split where
-    /// appending one element at a time would have split it (8 KB nodes).
+    /// appending one element at a time would have split it.
     fn quicklist(&mut self, list: &ListValue) -> io::Result<()> {
         let mut nodes: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut current: Option<ListpackWriter> = None;
+        let mut count = 0;
         for element in list {
             if element.len() >= PACKED_THRESHOLD {
                 if let Some(lp) = current.take() {
@@ -283,17 +300,19 @@ impl<W: Write> Encoder<W> {
                 nodes.push((CONTAINER_PLAIN, element.to_vec()));
                 continue;
             }
-            let fits = current
-                .as_ref()
-                .is_some_and(|lp| node_allows_insert(lp.size(), element.len()));
+            let fits = current.as_ref().is_some_and(|lp| {
+                node_allows_insert(self.list_fill, lp.size(), count, element.len())
+            });
             if !fits {
                 if let Some(lp) = current.take() {
                     nodes.push((CONTAINER_PACKED, lp.finish()));
                 }
                 current = Some(ListpackWriter::new());
+                count = 0;
             }
             if let Some(lp) = current.as_mut() {
                 lp.push(element);
+                count += 1;
             }
         }
         if let Some(lp) = current.take() {
@@ -359,13 +378,22 @@ impl<W: Write> Encoder<W> {
     }
 }
 
-/// Whether a quicklist node of `node_bytes` takes one more element of
-/// `element_len` bytes under the default fill -2 (Redis 7.0's
+/// Whether a quicklist node of `node_bytes` holding `count` elements takes
+/// one more of `element_len` bytes under `fill` (Redis 7.0's
 /// `_quicklistNodeAllowInsert`): the element's length plus an 8-byte
-/// estimate of its header and back-length, weighed against 8 KB.
-fn node_allows_insert(node_bytes: usize, element_len: usize) -> bool {
+/// estimate of its header and back-length, weighed against the size limit
+/// of a negative fill, or the count of a positive one (within 8 KB).
+fn node_allows_insert(fill: i64, node_bytes: usize, count: usize, element_len: usize) -> bool {
     const SIZE_ESTIMATE_OVERHEAD: usize = 8;
-    node_bytes + element_len + SIZE_ESTIMATE_OVERHEAD <= QUICKLIST_NODE_BYTES
+    let new_size = node_bytes + element_len + SIZE_ESTIMATE_OVERHEAD;
+    if fill < 0 {
+        let level = usize::try_from(-fill - 1).unwrap_or(usize::MAX);
+        let limit = QUICKLIST_SIZE_LEVELS[level.min(QUICKLIST_SIZE_LEVELS.len() - 1)];
+        new_size <= limit
+    } else {
+        let most = usize::try_from(fill.max(1)).unwrap_or(usize::MAX);
+        new_size <= QUICKLIST_SAFETY_LIMIT && count < most
+    }
 }
 
 /// A score as a listpack stores it (Redis's `d2string`): integral values
@@ -423,8 +451,8 @@ fn lzf_decompress(input: &[u8], expected: usize) -> Option<Vec<u8>> {
 
 /// A DUMP payload: the value, the RDB version and a CRC64 of both
 /// (`createDumpPayload`).
-pub fn dump_payload(value: &Value) -> Vec<u8> {
-    let mut encoder = Encoder::new(Vec::with_capacity(64), true);
+pub fn dump_payload(value: &Value, list_fill: i64) -> Vec<u8> {
+    let mut encoder = Encoder::new(Vec::with_capacity(64), true).with_list_fill(list_fill);
     // Writing to a Vec cannot fail.
     let _ = encoder.value(value);
     let mut out = encoder.out;
@@ -1049,7 +1077,7 @@ mod tests {
     }
 
     fn round_trip(value: &Value) -> Value {
-        let payload = dump_payload(value);
+        let payload = dump_payload(value, DEFAULT_LIST_FILL);
         restore_payload(&payload, &Config::default()).expect("restores")
     }
 
@@ -1084,7 +1112,7 @@ mod tests {
     #[test]
     fn string_dump_matches_redis() {
         // redis-server 7.0: SET k hello; DUMP k
-        let payload = dump_payload(&Value::string(b"hello"));
+        let payload = dump_payload(&Value::string(b"hello"), DEFAULT_LIST_FILL);
         assert_eq!(payload, b"\x00\x05hello\x0a\x00cr\xdfve4 \x0a".to_vec());
     }
 
@@ -1150,13 +1178,16 @@ mod tests {
         for value in &values {
             let back = round_trip(value);
             assert_eq!(back.encoding(), value.encoding());
-            assert_eq!(dump_payload(&back), dump_payload(value));
+            assert_eq!(
+                dump_payload(&back, DEFAULT_LIST_FILL),
+                dump_payload(value, DEFAULT_LIST_FILL)
+            );
         }
     }
 
     #[test]
     fn bad_payloads_are_refused() {
-        let mut payload = dump_payload(&Value::string(b"hello"));
+        let mut payload = dump_payload(&Value::string(b"hello"), DEFAULT_LIST_FILL);
         let config = Config::default();
         payload[2] ^= 1;
         assert_eq!(
