@@ -161,6 +161,9 @@ pub struct Aof {
     /// every flush).
     pub timestamps: bool,
     last_timestamp: i64,
+    /// Writes and fsyncs that took a millisecond or more, for the latency
+    /// monitor: (event, milliseconds). The loop drains it.
+    pub slow_io: Vec<(&'static str, u64)>,
 }
 
 impl Default for Aof {
@@ -183,6 +186,7 @@ impl Default for Aof {
             rewrite_scheduled: false,
             timestamps: false,
             last_timestamp: 0,
+            slow_io: Vec::new(),
             delayed_fsync: 0,
             postponed_since: None,
             last_fsync: Instant::now(),
@@ -313,7 +317,13 @@ impl Aof {
             info!("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis.");
         }
         self.postponed_since = None;
-        match file.write_all(&self.buf) {
+        let write_started = Instant::now();
+        let written = file.write_all(&self.buf);
+        let write_ms = write_started.elapsed().as_millis() as u64;
+        if write_ms > 0 {
+            self.slow_io.push(("aof-write", write_ms));
+        }
+        match written {
             Ok(()) => {
                 self.current_size += self.buf.len() as u64;
                 self.buf.clear();
@@ -338,7 +348,13 @@ impl Aof {
         }
         match policy {
             AppendFsync::Always => {
-                if let Err(e) = file.sync_data() {
+                let sync_started = Instant::now();
+                let synced = file.sync_data();
+                let sync_ms = sync_started.elapsed().as_millis() as u64;
+                if sync_ms > 0 {
+                    self.slow_io.push(("aof-fsync-always", sync_ms));
+                }
+                if let Err(e) = synced {
                     warn!(
                         "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
                         crate::errors::os_error_text(&e)

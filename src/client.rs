@@ -77,6 +77,8 @@ pub struct Client {
     /// Full name of the last command run, e.g. `client|list`.
     pub last_command: &'static str,
     pub no_evict: bool,
+    /// In MONITOR mode: hears every command the server runs.
+    pub monitor: bool,
     pub parser: RequestParser,
     pub reply: Reply,
     /// Bytes at the front of `reply` already written to the socket.
@@ -129,6 +131,7 @@ impl Client {
             last_interaction: now,
             last_command: "NULL",
             no_evict: false,
+            monitor: false,
             parser: RequestParser::new(),
             reply: Reply::new(),
             sent: 0,

@@ -162,6 +162,13 @@ pub struct Config {
     /// CPUs the snapshot and AOF-rewrite children run on (empty: any).
     pub bgsave_cpulist: String,
     pub aof_rewrite_cpulist: String,
+    /// Microseconds; -1 disables the slow log.
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: u64,
+    /// Milliseconds; 0 disables the latency monitor.
+    pub latency_monitor_threshold: u64,
+    pub latency_tracking: bool,
+    pub latency_tracking_info_percentiles: Vec<f64>,
 }
 
 type IntGet = fn(&Config) -> i64;
@@ -499,6 +506,72 @@ static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        name: "slowlog-log-slower-than",
+        mutable: true,
+        default: "10000",
+        kind: Kind::Int {
+            min: -1,
+            max: i64::MAX,
+            memory: false,
+            get: |c| c.slowlog_log_slower_than,
+            set: |c, v| c.slowlog_log_slower_than = v,
+        },
+    },
+    Setting {
+        name: "slowlog-max-len",
+        mutable: true,
+        default: "128",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: false,
+            get: |c| c.slowlog_max_len as i64,
+            set: |c, v| c.slowlog_max_len = v as u64,
+        },
+    },
+    Setting {
+        name: "latency-monitor-threshold",
+        mutable: true,
+        default: "0",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: false,
+            get: |c| c.latency_monitor_threshold as i64,
+            set: |c, v| c.latency_monitor_threshold = v as u64,
+        },
+    },
+    bool_setting!("latency-tracking", true, "yes", latency_tracking),
+    Setting {
+        name: "latency-tracking-info-percentiles",
+        mutable: true,
+        default: "50 99 99.9",
+        kind: Kind::Text {
+            get: |c| {
+                let names: Vec<String> = c
+                    .latency_tracking_info_percentiles
+                    .iter()
+                    .map(|p| crate::cmdstats::percentile_name(*p))
+                    .collect();
+                names.join(" ")
+            },
+            set: |c, v| {
+                let mut values = Vec::new();
+                for word in v.split_whitespace() {
+                    let p = crate::float::parse_double(word.as_bytes()).ok_or_else(|| {
+                        "Invalid latency-tracking-info-percentiles parameters".to_string()
+                    })?;
+                    if !(0.0..=100.0).contains(&p) {
+                        return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
+                    }
+                    values.push(p);
+                }
+                c.latency_tracking_info_percentiles = values;
+                Ok(())
+            },
+        },
+    },
+    Setting {
         name: "list-max-listpack-size",
         mutable: true,
         default: "-2",
@@ -751,6 +824,15 @@ fn parse_output_limits(c: &mut Config, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The hard output limit of the `replica` class (also named `slave`),
+/// which MONITOR clients are held to; 0: none.
+pub fn replica_hard_output_limit(config: &Config) -> u64 {
+    parse_other_limits(&config.output_limit_others)
+        .into_iter()
+        .find(|(class, _)| class == "replica" || class == "slave")
+        .map_or(0, |(_, limits)| limits[0])
+}
+
 fn parse_other_limits(text: &str) -> Vec<(String, [u64; 3])> {
     let words: Vec<&str> = text.split_whitespace().collect();
     words
@@ -849,6 +931,11 @@ impl Default for Config {
             aof_disable_auto_gc: false,
             bgsave_cpulist: String::new(),
             aof_rewrite_cpulist: String::new(),
+            slowlog_log_slower_than: 0,
+            slowlog_max_len: 0,
+            latency_monitor_threshold: 0,
+            latency_tracking: false,
+            latency_tracking_info_percentiles: Vec::new(),
         };
         for setting in SETTINGS {
             if let Err(e) = config.apply(setting, setting.default) {

@@ -86,8 +86,29 @@ pub fn os_error_text(e: &std::io::Error) -> String {
 }
 
 pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const MONITOR_IN_MULTI: &str = "ERR MONITOR isn't allowed for DENY BLOCKING client";
 pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
 pub const BGSAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
 pub const DUMP_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
 pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+
+/// Appends `bytes` quoted as Redis's `sdscatrepr` quotes them (MONITOR
+/// lines, CLIENT LIST): `"`, backslash escapes for `\` `"` `\n` `\r` `\t`
+/// `\a` `\b`, printable ASCII as is, anything else as `\xNN`.
+pub fn push_repr(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for &b in bytes {
+        match b {
+            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(b),
+            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}

@@ -7,19 +7,23 @@
 pub mod alloc;
 pub mod aof;
 pub mod client;
+pub mod clock;
 pub mod cmd;
+pub mod cmdstats;
 pub mod coalesce;
 pub mod config;
 pub mod db;
 pub mod errors;
 pub mod float;
 pub mod glob;
+pub mod latency;
 pub mod logging;
 pub mod persist;
 pub mod propagate;
 pub mod protocol;
 pub mod rdb;
 pub mod server;
+pub mod slowlog;
 pub mod state;
 
 /// The Redis feature level rudis implements; clients gate features on the

@@ -79,6 +79,22 @@ pub struct Server {
     expire_backlog: bool,
     last_fast_expire: Instant,
     coalescer: Coalescer,
+    /// Where the running loop iteration's time went.
+    cycle: Cycle,
+    /// `total_forks` when the cron last looked.
+    forks_seen: u64,
+}
+
+/// Clock readings of one loop iteration, from poll's return to the end of
+/// `before_sleep`: its phases are what a stall report names.
+#[derive(Default, Clone, Copy)]
+struct Cycle {
+    running: bool,
+    woke: u64,
+    events_done: u64,
+    cron_done: u64,
+    /// Ticks the cron spent deleting expired keys (inside the cron phase).
+    expiry: u64,
 }
 
 impl Server {
@@ -146,6 +162,8 @@ impl Server {
             expire_backlog: false,
             last_fast_expire: Instant::now(),
             coalescer: Coalescer::default(),
+            cycle: Cycle::default(),
+            forks_seen: 0,
         })
     }
 
@@ -160,9 +178,12 @@ impl Server {
     /// Runs until a signal or `SHUTDOWN` stops it.
     pub fn run(mut self) -> io::Result<()> {
         info!("Ready to accept connections tcp");
+        crate::clock::init();
+        self.state.refresh_thresholds();
         let mut events = Events::with_capacity(1024);
         loop {
             self.before_sleep();
+            self.end_cycle();
             if let Some(reason) = self.state.shutdown.take() {
                 if self.shut_down(reason) {
                     return Ok(());
@@ -184,13 +205,16 @@ impl Server {
                 crate::coalesce::sleep_precisely(nap);
             }
             self.coalescer.start_round();
+            let polled = crate::clock::now();
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
                 return Err(e);
             }
+            self.start_cycle(polled, timeout);
             self.handle_events(&events);
+            self.cycle.events_done = crate::clock::now();
             let now = Instant::now();
             if !self.block_deadlines.is_empty() {
                 self.expire_blocked_clients(now);
@@ -198,7 +222,80 @@ impl Server {
             if now >= self.next_cron {
                 self.cron();
             }
+            self.cycle.cron_done = crate::clock::now();
         }
+    }
+
+    /// Poll returned: a loop iteration starts. A poll that overran its
+    /// timeout by the latency threshold means the process was not running.
+    fn start_cycle(&mut self, polled: u64, timeout: Duration) {
+        let woke = crate::clock::now();
+        self.cycle = Cycle {
+            running: true,
+            woke,
+            events_done: woke,
+            cron_done: woke,
+            expiry: 0,
+        };
+        self.state.cycle_slowest = (0, 0);
+        let threshold = self.state.config.latency_monitor_threshold;
+        if threshold > 0 {
+            let waited_ms = crate::clock::to_micros(woke.wrapping_sub(polled)) / 1000;
+            let overrun = waited_ms.saturating_sub(timeout.as_millis() as u64);
+            self.state
+                .latency
+                .add_if_needed(threshold, "eventloop-poll", overrun);
+        }
+    }
+
+    /// `before_sleep` finished: the iteration is over. Counts it for INFO
+    /// and, if it took the latency threshold or more, records a stall
+    /// under the phase it spent most in, with its slowest command.
+    fn end_cycle(&mut self) {
+        if !self.cycle.running {
+            return;
+        }
+        let cycle = self.cycle;
+        self.cycle.running = false;
+        let ended = crate::clock::now();
+        let total = ended.wrapping_sub(cycle.woke);
+        let state = &mut self.state;
+        state.stats.eventloop_cycles += 1;
+        state.stats.eventloop_ticks += total;
+        if total < state.thresholds.latency_ticks {
+            return;
+        }
+        let cron = cycle.cron_done.wrapping_sub(cycle.events_done);
+        let phases = [
+            (
+                "eventloop-read-execute",
+                cycle.events_done.wrapping_sub(cycle.woke),
+            ),
+            ("eventloop-cron", cron.saturating_sub(cycle.expiry)),
+            ("eventloop-expiry", cycle.expiry),
+            ("eventloop-write", ended.wrapping_sub(cycle.cron_done)),
+        ];
+        let Some(&(phase, _)) = phases.iter().max_by_key(|(_, ticks)| *ticks) else {
+            return;
+        };
+        let (slowest_ticks, slowest_id) = state.cycle_slowest;
+        let detail = if slowest_ticks > 0 && phase == "eventloop-read-execute" {
+            cmd::all_commands()
+                .get(slowest_id)
+                .map(|c| {
+                    format!(
+                        "{} ({} ms)",
+                        c.name.to_ascii_uppercase(),
+                        crate::clock::to_micros(slowest_ticks) / 1000
+                    )
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let millis = crate::clock::to_micros(total) / 1000;
+        let now = crate::state::unix_millis() / 1000;
+        state.latency.add(phase, millis, now, &detail);
     }
 
     /// Handles one poll's events: signals, accepts, reads and writes, then
@@ -435,6 +532,7 @@ impl Server {
                         me: fake,
                         reply: &mut reply,
                         now_ms: crate::state::unix_millis(),
+                        last_tick: crate::clock::now(),
                     };
                     cmd::dispatch(&mut ctx, owned.args());
                     self.state.block_request = None;
@@ -665,6 +763,7 @@ impl Server {
         let now = Instant::now();
         let now_ms = crate::state::unix_millis();
         client.last_interaction = now;
+        let mut last_tick = crate::clock::now();
         loop {
             match parser.next(max_bulk) {
                 Parsed::Incomplete => break,
@@ -683,8 +782,10 @@ impl Server {
                         me: key,
                         reply: &mut reply,
                         now_ms,
+                        last_tick,
                     };
                     cmd::dispatch(&mut ctx, parser.args());
+                    last_tick = ctx.last_tick;
                     if let Some(request) = self.state.block_request.take() {
                         self.park(key, request, parser.args());
                         break;
@@ -794,6 +895,7 @@ impl Server {
             me: key,
             reply: &mut reply,
             now_ms: crate::state::unix_millis(),
+            last_tick: crate::clock::now(),
         };
         cmd::dispatch(&mut ctx, command.args());
         self.clients[key].reply = reply;
@@ -822,12 +924,42 @@ impl Server {
             {
                 continue;
             }
+            if let Some(blocked) = self.clients[key].blocked.as_ref() {
+                let name = blocked.command.args().get(0).to_vec();
+                cmd::count_timed_out(&mut self.state, &name);
+            }
             self.unpark(key);
             self.clients[key].reply.null_array();
             self.flag_pending_write(key);
             self.process_input(key);
         }
         self.serve_ready_keys();
+    }
+
+    /// Schedules the writes of clients another client's command gave
+    /// output (MONITOR lines). A monitor is held to the `replica` class of
+    /// `client-output-buffer-limit`, as in Redis, where monitors are
+    /// replicas: one that stops reading is closed at the hard limit.
+    fn schedule_woken_writes(&mut self) {
+        let woken = std::mem::take(&mut self.state.output_woken);
+        let hard_limit = crate::config::replica_hard_output_limit(&self.state.config);
+        for &key in &woken {
+            let Some(client) = self.clients.get(key) else {
+                continue;
+            };
+            if hard_limit > 0 && client.pending_output() as u64 >= hard_limit {
+                warn!(
+                    "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                    client.id, client.addr
+                );
+                self.close(key, Closing::Now);
+                continue;
+            }
+            self.flag_pending_write(key);
+        }
+        let mut woken = woken;
+        woken.clear();
+        self.state.output_woken = woken;
     }
 
     fn flag_pending_write(&mut self, key: usize) {
@@ -968,6 +1100,15 @@ impl Server {
                 warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
                 std::process::exit(1);
             }
+            if !self.state.aof.slow_io.is_empty() {
+                let threshold = self.state.config.latency_monitor_threshold;
+                for (event, millis) in std::mem::take(&mut self.state.aof.slow_io) {
+                    self.state.latency.add_if_needed(threshold, event, millis);
+                }
+            }
+        }
+        if !self.state.output_woken.is_empty() {
+            self.schedule_woken_writes();
         }
         // Swap the list out (keeping both allocations) rather than take it:
         // this runs every iteration and must not allocate.
@@ -1000,6 +1141,9 @@ impl Server {
         }
         self.unpark(key);
         let mut client = self.clients.remove(key);
+        if client.monitor {
+            self.state.monitors.retain(|&k| k != key);
+        }
         for (db, watched, _) in &client.watching {
             self.state.dbs[*db].unwatch(watched);
         }
@@ -1017,12 +1161,29 @@ impl Server {
         self.cron_ticks += 1;
         self.coalescer.end_epoch();
         crate::alloc::note_peak();
+        crate::clock::recalibrate();
+        self.state.refresh_thresholds();
         let stats = &mut self.state.stats;
         stats.ops.sample(stats.total_commands_processed, now);
+        stats
+            .eventloop_cycles_rate
+            .sample(stats.eventloop_cycles, now);
+        let loop_micros = crate::clock::to_micros(stats.eventloop_ticks);
+        stats
+            .eventloop_duration
+            .sample(loop_micros, stats.eventloop_cycles);
         stats.input_bytes.sample(stats.total_net_input_bytes, now);
         stats.output_bytes.sample(stats.total_net_output_bytes, now);
         if self.state.active_expire_enabled {
+            let started = crate::clock::now();
             self.active_expire(crate::db::expire_cycle_budget(hz));
+            let spent = crate::clock::now().wrapping_sub(started);
+            self.cycle.expiry += spent;
+            let millis = crate::clock::to_micros(spent) / 1000;
+            let threshold = self.state.config.latency_monitor_threshold;
+            self.state
+                .latency
+                .add_if_needed(threshold, "expire-cycle", millis);
         }
         self.persistence_cron();
         // Client checks once a second: idle timeout and buffer shrinking.
@@ -1036,6 +1197,13 @@ impl Server {
     /// a save point is due (the persistence part of Redis's `serverCron`).
     fn persistence_cron(&mut self) {
         let state = &mut self.state;
+        // A fork since the last look: its duration for the latency monitor.
+        if state.persist.total_forks != self.forks_seen {
+            self.forks_seen = state.persist.total_forks;
+            let millis = state.persist.latest_fork_usec / 1000;
+            let threshold = state.config.latency_monitor_threshold;
+            state.latency.add_if_needed(threshold, "fork", millis);
+        }
         if let Some(outcome) = persist::reap_child(&mut state.persist) {
             match outcome.kind {
                 persist::ChildKind::Rdb => persist::bgsave_done(&mut state.persist, &outcome),

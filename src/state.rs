@@ -40,6 +40,30 @@ impl RateSampler {
     }
 }
 
+/// An average of one growing counter per unit of another, over the last
+/// samples (Redis's `trackInstantaneousMetric` with a base other than
+/// time: microseconds per loop iteration).
+#[derive(Debug, Default)]
+pub struct RatioSampler {
+    samples: [u64; METRIC_SAMPLES],
+    next: usize,
+    last: (u64, u64),
+}
+
+impl RatioSampler {
+    pub fn sample(&mut self, numerator: u64, denominator: u64) {
+        let delta_den = denominator.saturating_sub(self.last.1);
+        let delta_num = numerator.saturating_sub(self.last.0);
+        self.samples[self.next] = delta_num.checked_div(delta_den).unwrap_or(0);
+        self.next = (self.next + 1) % METRIC_SAMPLES;
+        self.last = (numerator, denominator);
+    }
+
+    pub fn average(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / METRIC_SAMPLES as u64
+    }
+}
+
 /// Counters reported by `INFO stats`; `CONFIG RESETSTAT` zeroes them.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -61,6 +85,14 @@ pub struct Stats {
     pub ops: RateSampler,
     pub input_bytes: RateSampler,
     pub output_bytes: RateSampler,
+    /// Loop iterations, and clock ticks spent in them (not in poll) and in
+    /// commands: Redis 7.2's `eventloop_*` fields.
+    pub eventloop_cycles: u64,
+    pub eventloop_ticks: u64,
+    pub command_ticks: u64,
+    pub eventloop_cycles_rate: RateSampler,
+    /// Microseconds per iteration.
+    pub eventloop_duration: RatioSampler,
 }
 
 impl Stats {
@@ -95,6 +127,23 @@ pub struct BlockRequest {
     /// Where blocking is not allowed (inside MULTI) the command answers at
     /// once: a null bulk for BLMOVE/BRPOPLPUSH, a null array for the rest.
     pub null_bulk_when_not_blocking: bool,
+}
+
+/// Thresholds of the slow log and the latency monitor in clock ticks;
+/// `u64::MAX` when off.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    pub slowlog_ticks: u64,
+    pub latency_ticks: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            slowlog_ticks: u64::MAX,
+            latency_ticks: u64::MAX,
+        }
+    }
 }
 
 /// How `SHUTDOWN` or a signal asked the server to stop.
@@ -147,6 +196,20 @@ pub struct ServerState {
     pub force_propagate: bool,
     /// DEBUG SET-ACTIVE-EXPIRE 0 stops the cron deleting expired keys.
     pub active_expire_enabled: bool,
+    /// Per-command calls, time, failures and latency histograms.
+    pub command_stats: crate::cmdstats::CommandStats,
+    pub slowlog: crate::slowlog::SlowLog,
+    pub latency: crate::latency::LatencyMonitor,
+    /// The configured thresholds in clock ticks (see `refresh_thresholds`).
+    pub thresholds: Thresholds,
+    /// The slowest command of the running loop iteration: (ticks, command
+    /// number), for the stall report.
+    pub cycle_slowest: (u64, usize),
+    /// Slab keys of clients in MONITOR mode.
+    pub monitors: Vec<usize>,
+    /// Clients that got output from another client's command (MONITOR
+    /// lines): the loop schedules their writes.
+    pub output_woken: Vec<usize>,
     /// Connections MIGRATE keeps open to its targets.
     pub migrate_sockets: crate::cmd::migrate::MigrateSockets,
 }
@@ -175,6 +238,13 @@ impl ServerState {
             replaying: false,
             listener_fds: Vec::new(),
             force_propagate: false,
+            command_stats: Default::default(),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            thresholds: Thresholds::default(),
+            cycle_slowest: (0, 0),
+            monitors: Vec::new(),
+            output_woken: Vec::new(),
             active_expire_enabled: true,
             migrate_sockets: Default::default(),
         }
@@ -186,6 +256,25 @@ impl ServerState {
         if !self.blocked.is_empty() && self.blocked.contains_key(&(db, key.to_vec())) {
             self.ready_keys.push((db, key.to_vec()));
         }
+    }
+
+    /// Converts `slowlog-log-slower-than` and `latency-monitor-threshold`
+    /// to clock ticks, so each command compares two integers. Called at
+    /// start, after CONFIG SET and from the cron (the tick rate is refined
+    /// there).
+    pub fn refresh_thresholds(&mut self) {
+        let slower = self.config.slowlog_log_slower_than;
+        self.thresholds.slowlog_ticks = if slower < 0 {
+            u64::MAX
+        } else {
+            crate::clock::from_micros(slower as u64)
+        };
+        let millis = self.config.latency_monitor_threshold;
+        self.thresholds.latency_ticks = if millis == 0 {
+            u64::MAX
+        } else {
+            crate::clock::from_micros(millis.saturating_mul(1000))
+        };
     }
 
     pub fn allocate_client_id(&mut self) -> u64 {

@@ -9,6 +9,25 @@ use crate::protocol::request::Args;
 use crate::state::unix_micros;
 use std::fmt::{Display, Write};
 
+/// Every section, in Redis's order.
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
+
+/// What INFO with no argument (or `default`) shows: all but the
+/// per-command sections.
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",
     "clients",
@@ -38,15 +57,13 @@ pub fn info(ctx: &mut Ctx, args: Args) {
         .from(1)
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
         .collect();
-    if wanted.is_empty()
-        || wanted
-            .iter()
-            .any(|w| w == "default" || w == "all" || w == "everything")
-    {
-        wanted = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
+    if wanted.iter().any(|w| w == "all" || w == "everything") {
+        wanted = ALL_SECTIONS.iter().map(|s| s.to_string()).collect();
+    } else if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
     }
     let mut out = String::with_capacity(4096);
-    for name in DEFAULT_SECTIONS
+    for name in ALL_SECTIONS
         .iter()
         .filter(|s| wanted.iter().any(|w| w == *s))
     {
@@ -73,6 +90,8 @@ pub fn info(ctx: &mut Ctx, args: Args) {
             }
             "keyspace" => keyspace(ctx, &mut section),
             "errorstats" => errorstats(ctx, &mut section),
+            "commandstats" => commandstats(ctx, &mut section),
+            "latencystats" => latencystats(ctx, &mut section),
             _ => {}
         }
     }
@@ -314,12 +333,50 @@ fn stats(ctx: &Ctx, s: &mut Section) {
         .field("pubsub_patterns", 0)
         .field("latest_fork_usec", ctx.state.persist.latest_fork_usec)
         .field("total_forks", ctx.state.persist.total_forks)
+        .field("migrate_cached_sockets", ctx.state.migrate_sockets.len())
         .field("total_error_replies", st.total_error_replies)
         .field("total_reads_processed", st.total_reads_processed)
         .field("total_writes_processed", st.total_writes_processed)
         .field("io_threaded_reads_processed", 0)
         .field("io_threaded_writes_processed", 0)
+        .field("eventloop_cycles", st.eventloop_cycles)
+        .field(
+            "eventloop_duration_sum",
+            crate::clock::to_micros(st.eventloop_ticks),
+        )
+        .field(
+            "eventloop_duration_cmd_sum",
+            crate::clock::to_micros(st.command_ticks),
+        )
+        .field(
+            "instantaneous_eventloop_cycles_per_sec",
+            st.eventloop_cycles_rate.per_second(),
+        )
+        .field(
+            "instantaneous_eventloop_duration_usec",
+            st.eventloop_duration.average(),
+        )
         .field("pipeline_coalesce_naps", st.pipeline_coalesce_naps);
+}
+
+fn commandstats(ctx: &Ctx, s: &mut Section) {
+    for (command, stat) in ctx.state.command_stats.reported() {
+        let _ = write!(
+            s.0,
+            "{}\r\n",
+            crate::cmdstats::commandstats_line(command, stat)
+        );
+    }
+}
+
+fn latencystats(ctx: &Ctx, s: &mut Section) {
+    let percentiles = &ctx.state.config.latency_tracking_info_percentiles;
+    for (command, stat) in ctx.state.command_stats.reported() {
+        if let Some(histogram) = stat.histogram.as_deref() {
+            let line = crate::cmdstats::latencystats_line(command, histogram, percentiles);
+            let _ = write!(s.0, "{line}\r\n");
+        }
+    }
 }
 
 fn errorstats(ctx: &Ctx, s: &mut Section) {

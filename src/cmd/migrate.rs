@@ -78,6 +78,14 @@ pub struct MigrateSocket {
 pub struct MigrateSockets(HashMap<Vec<u8>, MigrateSocket>);
 
 impl MigrateSockets {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Closes connections unused for ten seconds (from the cron).
     pub fn close_idle(&mut self, now: Instant) {
         self.0

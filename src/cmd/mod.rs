@@ -12,6 +12,7 @@ mod client;
 mod connection;
 mod hash;
 mod info;
+mod introspect;
 mod keys;
 mod list;
 pub mod migrate;
@@ -43,6 +44,9 @@ pub struct Ctx<'a> {
     /// (Redis takes it per command, `commandTimeSnapshot`; a batch runs in
     /// well under a millisecond): every expiry decision of a command agrees.
     pub now_ms: i64,
+    /// When the previous command of the batch ended, in clock ticks: the
+    /// next one starts there (see `dispatch`).
+    pub last_tick: u64,
 }
 
 impl Ctx<'_> {
@@ -291,6 +295,7 @@ pub fn table() -> &'static [&'static Command] {
         all.extend(multi::COMMANDS.iter());
         all.extend(persist::COMMANDS.iter());
         all.extend(migrate::COMMANDS.iter());
+        all.extend(introspect::COMMANDS.iter());
         all
     })
 }
@@ -318,18 +323,54 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
-type CommandIndex = HashMap<&'static [u8], &'static Command, std::hash::BuildHasherDefault<Fnv>>;
+/// A command found by name, with its number in [`all_commands`] and the
+/// number of its first subcommand (subcommands are numbered in order).
+#[derive(Clone, Copy)]
+struct Indexed {
+    command: &'static Command,
+    id: u16,
+    first_sub: u16,
+}
+
+type CommandIndex = HashMap<&'static [u8], Indexed, std::hash::BuildHasherDefault<Fnv>>;
+
+/// Every command and subcommand, numbered: per-command statistics live in
+/// a vector indexed by these numbers.
+pub fn all_commands() -> &'static [&'static Command] {
+    &numbering().1
+}
+
+fn numbering() -> &'static (CommandIndex, Vec<&'static Command>) {
+    static NUMBERING: OnceLock<(CommandIndex, Vec<&'static Command>)> = OnceLock::new();
+    NUMBERING.get_or_init(|| {
+        let mut all: Vec<&'static Command> = Vec::new();
+        let mut index = CommandIndex::default();
+        for &command in table() {
+            let id = all.len() as u16;
+            all.push(command);
+            let first_sub = all.len() as u16;
+            all.extend(command.subcommands.iter());
+            index.insert(
+                command.name.as_bytes(),
+                Indexed {
+                    command,
+                    id,
+                    first_sub,
+                },
+            );
+        }
+        (index, all)
+    })
+}
 
 fn index() -> &'static CommandIndex {
-    static INDEX: OnceLock<CommandIndex> = OnceLock::new();
-    INDEX.get_or_init(|| table().iter().map(|c| (c.name.as_bytes(), *c)).collect())
+    &numbering().0
 }
 
 /// Longest command name accepted; longer ones cannot exist.
 const MAX_NAME: usize = 32;
 
-/// Looks a command up by name, case-insensitively, without allocating.
-pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+fn lookup_indexed(name: &[u8]) -> Option<Indexed> {
     let mut lower = [0u8; MAX_NAME];
     let folded = lower.get_mut(..name.len())?;
     for (dst, src) in folded.iter_mut().zip(name) {
@@ -338,30 +379,162 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     index().get(&folded[..]).copied()
 }
 
-fn lookup_subcommand(parent: &'static Command, name: &[u8]) -> Option<&'static Command> {
+/// Looks a command up by name, case-insensitively, without allocating.
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    lookup_indexed(name).map(|found| found.command)
+}
+
+fn lookup_subcommand(parent: &'static Command, name: &[u8]) -> Option<(usize, &'static Command)> {
     parent
         .subcommands
         .iter()
-        .find(|sub| sub.short_name().as_bytes().eq_ignore_ascii_case(name))
+        .enumerate()
+        .find(|(_, sub)| sub.short_name().as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// What became of a command line.
+#[derive(Clone, Copy)]
+enum Outcome {
+    /// It ran: command number and name.
+    Ran(usize, &'static str),
+    /// Queued inside MULTI.
+    Queued,
+    /// Refused before running; the command number when it was known.
+    Rejected(Option<usize>),
 }
 
 /// Runs one command: lookup, arity check, handler, counters. Mirrors the
-/// checks at the top of Redis's `processCommand`.
+/// checks at the top of Redis's `processCommand`, and what `call()` does
+/// around the handler: time it, count it, log it if slow, show it to
+/// MONITOR, write its effect to the AOF.
+///
+/// Timing reads the clock once per command: a command starts when the
+/// one before it in the batch ended (`Ctx::last_tick`), so its time
+/// includes parsing its arguments, a few nanoseconds.
 pub fn dispatch(ctx: &mut Ctx, args: Args) {
+    let started = ctx.last_tick;
     let start = ctx.reply.len();
     let dirty_before = crate::db::dirty();
     let db_before = ctx.db_index();
     ctx.state.call_depth += 1;
-    let name = run(ctx, args);
+    let outcome = run(ctx, args);
     ctx.state.call_depth -= 1;
-    ctx.state.stats.total_commands_processed += 1;
-    if let Some([b'-', line @ ..]) = ctx.reply.as_bytes().get(start..) {
-        ctx.state.stats.count_error_reply(line);
-    }
+    let ended = crate::clock::now();
+    ctx.last_tick = ended;
+    let failed = match ctx.reply.as_bytes().get(start..) {
+        Some([b'-', line @ ..]) => {
+            ctx.state.stats.count_error_reply(line);
+            true
+        }
+        _ => false,
+    };
+    let name = match outcome {
+        Outcome::Ran(id, name) => {
+            // A client that blocked is counted when it is served.
+            if ctx.state.block_request.is_none()
+                && after_call(ctx, args, id, ended.wrapping_sub(started), failed)
+            {
+                // The slow log or MONITOR took time of its own: the next
+                // command must not be charged with it.
+                ctx.last_tick = crate::clock::now();
+            }
+            name
+        }
+        Outcome::Rejected(Some(id)) => {
+            ctx.state.command_stats.reject(id);
+            ""
+        }
+        Outcome::Rejected(None) | Outcome::Queued => "",
+    };
     if ctx.state.aof.logging() {
         log_command(ctx, name, args, start, dirty_before, db_before);
     }
     ctx.state.force_propagate = false;
+}
+
+/// The bookkeeping of a command that ran (Redis's `call()` after the
+/// handler): statistics, the slow log, the latency monitor, MONITOR.
+/// True if it did more than count (it then took measurable time).
+fn after_call(ctx: &mut Ctx, args: Args, id: usize, ticks: u64, failed: bool) -> bool {
+    let state = &mut *ctx.state;
+    state.stats.total_commands_processed += 1;
+    state.stats.command_ticks += ticks;
+    let track = state.config.latency_tracking;
+    let mut extra_work = state.command_stats.record(id, ticks, failed, track);
+    if ticks > state.cycle_slowest.0 {
+        state.cycle_slowest = (ticks, id);
+    }
+    let traits = state.command_stats.traits(id);
+    if ticks >= state.thresholds.slowlog_ticks && !traits.skip_slowlog {
+        extra_work = true;
+        let client = &ctx.clients[ctx.me];
+        state.slowlog.push(
+            args.iter(),
+            crate::clock::to_micros(ticks),
+            client.addr.to_string(),
+            client.name.as_deref().unwrap_or_default(),
+            state.config.slowlog_max_len as usize,
+        );
+    }
+    if ticks >= state.thresholds.latency_ticks {
+        extra_work = true;
+        let event = if traits.fast {
+            "fast-command"
+        } else {
+            "command"
+        };
+        let millis = crate::clock::to_micros(ticks) / 1000;
+        state
+            .latency
+            .add_if_needed(state.config.latency_monitor_threshold, event, millis);
+    }
+    if !state.monitors.is_empty() && !traits.hidden_from_monitor {
+        extra_work = true;
+        feed_monitors(ctx, args);
+    }
+    extra_work
+}
+
+/// Counts the call of a blocked command that timed out: it ran when it
+/// blocked, but Redis counts it when the client is released.
+pub fn count_timed_out(state: &mut ServerState, name: &[u8]) {
+    if let Some(found) = lookup_indexed(name) {
+        state.stats.total_commands_processed += 1;
+        let track = state.config.latency_tracking;
+        state
+            .command_stats
+            .record(usize::from(found.id), 0, false, track);
+    }
+}
+
+/// Shows a command to every MONITOR client in Redis's line format:
+/// `+<unix time.us> [<db> <peer>] "arg" ...`.
+fn feed_monitors(ctx: &mut Ctx, args: Args) {
+    let client = &ctx.clients[ctx.me];
+    let micros = crate::state::unix_micros();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        micros / 1_000_000,
+        micros % 1_000_000,
+        client.db,
+        client.addr
+    )
+    .into_bytes();
+    for arg in args.iter() {
+        line.push(b' ');
+        errors::push_repr(&mut line, arg);
+    }
+    line.extend_from_slice(b"\r\n");
+    let monitors = std::mem::take(&mut ctx.state.monitors);
+    for &key in &monitors {
+        if key == ctx.me {
+            ctx.reply.raw(&line);
+        } else if let Some(monitor) = ctx.clients.get_mut(key) {
+            monitor.reply.raw(&line);
+            ctx.state.output_woken.push(key);
+        }
+    }
+    ctx.state.monitors = monitors;
 }
 
 /// Logs a command that changed the dataset, in its effect form, after the
@@ -405,14 +578,24 @@ pub fn log_expired(state: &mut ServerState) {
     }
 }
 
-/// Runs a command; returns the name of what ran ("" if it was refused).
-fn run(ctx: &mut Ctx, args: Args) -> &'static str {
-    let Some(command) = resolve(ctx, args).filter(|c| allowed_now(ctx, c)) else {
-        // A refused command makes a pending transaction fail at EXEC.
-        if let Some(transaction) = ctx.client().multi.as_mut() {
-            transaction.failed = true;
+/// Runs a command, or queues it inside MULTI.
+fn run(ctx: &mut Ctx, args: Args) -> Outcome {
+    let resolved = resolve(ctx, args).and_then(|(command, id)| {
+        if allowed_now(ctx, command) {
+            Ok((command, id))
+        } else {
+            Err(Some(id))
         }
-        return "";
+    });
+    let (command, id) = match resolved {
+        Ok(found) => found,
+        Err(known) => {
+            // A refused command makes a pending transaction fail at EXEC.
+            if let Some(transaction) = ctx.client().multi.as_mut() {
+                transaction.failed = true;
+            }
+            return Outcome::Rejected(known);
+        }
     };
     ctx.client().last_command = command.name;
     let in_multi = ctx.clients[ctx.me].multi.is_some();
@@ -426,10 +609,10 @@ fn run(ctx: &mut Ctx, args: Args) -> &'static str {
             transaction.queue(args);
         }
         ctx.reply.simple("QUEUED");
-        return command.name;
+        return Outcome::Queued;
     }
     (command.handler)(ctx, args);
-    command.name
+    Outcome::Ran(id, command.name)
 }
 
 /// The refusals of Redis's `processCommand` that depend on the server's
@@ -470,27 +653,32 @@ fn has_flag(command: &Command, flag: &str) -> bool {
 }
 
 /// Finds the command (or subcommand) and checks its arity, replying
-/// Redis's error when either fails.
-fn resolve(ctx: &mut Ctx, args: Args) -> Option<&'static Command> {
-    let Some(mut command) = lookup(args.get(0)) else {
+/// Redis's error when either fails. An arity error still names the
+/// command (Redis counts it as a rejected call of that command).
+fn resolve(ctx: &mut Ctx, args: Args) -> Result<(&'static Command, usize), Option<usize>> {
+    let Some(found) = lookup_indexed(args.get(0)) else {
         ctx.reply.error_bytes(&errors::unknown_command(args));
-        return None;
+        return Err(None);
     };
+    let (mut command, mut id) = (found.command, usize::from(found.id));
     if !command.subcommands.is_empty() && args.len() >= 2 {
         match lookup_subcommand(command, args.get(1)) {
-            Some(sub) => command = sub,
+            Some((position, sub)) => {
+                command = sub;
+                id = usize::from(found.first_sub) + position;
+            }
             None => {
                 ctx.reply
                     .error_bytes(&errors::unknown_subcommand(args.get(1), command.name));
-                return None;
+                return Err(None);
             }
         }
     }
     if !command.arity_fits(args.len()) {
         ctx.reply.error(&errors::wrong_arity(command.name));
-        return None;
+        return Err(Some(id));
     }
-    Some(command)
+    Ok((command, id))
 }
 
 /// Parses an integer argument as Redis's `getLongLongFromObjectOrReply`.

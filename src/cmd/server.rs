@@ -562,6 +562,7 @@ fn config_set(ctx: &mut Ctx, args: Args) {
     let before = ctx.state.config.clone();
     match ctx.state.config.set_many(&pairs) {
         Ok(()) => {
+            ctx.state.refresh_thresholds();
             if ctx.state.config.loglevel != before.loglevel {
                 logging::set_level(ctx.state.config.loglevel);
             }
@@ -602,8 +603,13 @@ fn config_set(ctx: &mut Ctx, args: Args) {
     }
 }
 
+/// `CONFIG RESETSTAT`: the INFO counters, error and command statistics
+/// (latency histograms included); as in Redis the slow log and the
+/// latency monitor keep their entries.
 fn config_resetstat(ctx: &mut Ctx, _args: Args) {
     ctx.state.stats = Default::default();
+    ctx.state.command_stats.reset();
+    ctx.state.aof.delayed_fsync = 0;
     ctx.reply.ok();
 }
 
