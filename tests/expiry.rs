@@ -4,22 +4,8 @@
 
 mod common;
 
-use common::{info_field, ServerProcess};
+use common::{eventually, info_field, ServerProcess};
 use std::time::{Duration, Instant};
-
-/// Polls `check` every 10 ms until it holds or `within` passes.
-fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn an_expired_key_vanishes_on_access() {

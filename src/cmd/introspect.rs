@@ -226,7 +226,8 @@ fn slowlog_help(ctx: &mut Ctx, _args: Args) {
     );
 }
 
-/// `SLOWLOG GET [count]`: newest first; -1 for all.
+/// `SLOWLOG GET [count]`: newest first; -1 for all. Anything else, a
+/// non-number included, gets Redis's one error text.
 fn slowlog_get(ctx: &mut Ctx, args: Args) {
     let mut count = 10usize;
     if args.len() == 3 {

@@ -409,3 +409,18 @@ pub fn bulk_payload(reply: &[u8]) -> Vec<u8> {
     };
     reply[header_end + 2..reply.len().saturating_sub(2)].to_vec()
 }
+
+/// Polls `check` every 10 ms until it holds or `within` passes; whether
+/// it held.
+pub fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

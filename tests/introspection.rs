@@ -1,0 +1,293 @@
+//! What the server says about its own time, against redis-server where
+//! the replies can be compared: command statistics, the slow log, the
+//! latency monitor (including stalls of the loop and where they were
+//! spent), MONITOR, and redis-cli's latency mode.
+
+mod common;
+
+use common::{info_field, Conn, ServerProcess};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const DEBUG: &str = "--enable-debug-command";
+
+fn text(reply: Vec<u8>) -> String {
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// The INFO section's lines, with timing-dependent numbers masked.
+fn commandstats(conn: &mut Conn) -> Vec<String> {
+    let info = text(common::bulk_payload(&conn.run("INFO commandstats")));
+    let mut lines: Vec<String> = info
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_"))
+        .map(|l| {
+            l.split(',')
+                .map(|field| {
+                    if field.starts_with("usec") {
+                        field.split('=').next().unwrap_or("").to_string()
+                    } else {
+                        field.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// Calls, rejected and failed calls are counted where Redis counts them:
+/// arity errors and refusals are rejected, error replies failed, queued
+/// commands not counted until EXEC runs them.
+#[test]
+fn command_statistics_count_as_redis_counts() {
+    let redis = ServerProcess::redis();
+    let rudis = ServerProcess::rudis(&[]);
+    let mut got = Vec::new();
+    for server in [&redis, &rudis] {
+        let mut conn = server.connect();
+        let script = "CONFIG RESETSTAT\r\nfoo\r\nget\r\nSET a 1\r\nINCR a\r\nLPUSH a x\r\nMULTI\r\nSET b 1\r\nGET\r\nEXEC\r\nMULTI\r\nINCR b\r\nLPUSH b x\r\nEXEC\r\nCONFIG GET maxclients\r\nCONFIG FOO\r\nBLPOP nothing 0.01\r\nDEL a b\r\n";
+        conn.send(script.as_bytes());
+        for _ in 0..18 {
+            conn.read_reply();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let processed = info_field(&mut conn, "stats", "total_commands_processed");
+        got.push((commandstats(&mut conn), processed));
+    }
+    assert_eq!(got[0], got[1], "left: redis-server, right: rudis");
+}
+
+/// `CONFIG RESETSTAT` clears the command statistics and histograms.
+#[test]
+fn resetstat_clears_command_statistics() {
+    let rudis = ServerProcess::rudis(&[]);
+    let mut conn = rudis.connect();
+    conn.run("SET a 1");
+    assert!(text(conn.run("LATENCY HISTOGRAM set")).contains("calls"));
+    assert_eq!(conn.run("CONFIG RESETSTAT"), b"+OK\r\n");
+    assert_eq!(conn.run("LATENCY HISTOGRAM set"), b"*0\r\n");
+    let stats = commandstats(&mut conn);
+    assert_eq!(
+        stats,
+        vec![
+            "cmdstat_config|resetstat:calls=1,usec,usec_per_call,rejected_calls=0,failed_calls=0",
+            "cmdstat_latency|histogram:calls=1,usec,usec_per_call,rejected_calls=0,failed_calls=0"
+        ]
+    );
+}
+
+/// The slow log keeps what Redis keeps: the newest first, at most 32
+/// arguments, each cut at 128 bytes, the client's address and name;
+/// EXEC itself is not logged, the commands it ran are.
+#[test]
+fn slow_log_entries_read_as_redis() {
+    let redis = ServerProcess::redis();
+    let rudis = ServerProcess::rudis(&[]);
+    let long = "x".repeat(300);
+    let many: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+    let mut shapes = Vec::new();
+    for server in [&redis, &rudis] {
+        let mut conn = server.connect();
+        conn.run("CONFIG SET slowlog-log-slower-than 0");
+        conn.run("CLIENT SETNAME watcher");
+        conn.run("SLOWLOG RESET");
+        conn.run(&format!("SET k {long}"));
+        conn.run(&format!("SADD s {}", many.join(" ")));
+        conn.run("MULTI");
+        conn.run("INCR n");
+        conn.run("EXEC");
+        let entries = common::array_items(&conn.run("SLOWLOG GET -1"));
+        // Each entry: id, time, duration, arguments, address, name.
+        let mut shape = Vec::new();
+        for entry in entries {
+            let fields = common::array_items(&entry);
+            assert_eq!(fields.len(), 6);
+            assert_eq!(fields[0][0], b':');
+            assert_eq!(fields[2][0], b':');
+            let args: Vec<String> = common::array_items(&fields[3])
+                .into_iter()
+                .map(|a| text(common::bulk_payload(&a)))
+                .collect();
+            assert!(text(fields[4].clone()).contains("127.0.0.1:"));
+            shape.push((args, text(fields[5].clone())));
+        }
+        // SLOWLOG GET itself was logged after it replied.
+        assert_eq!(
+            text(conn.run("SLOWLOG LEN")),
+            format!(":{}\r\n", shape.len() + 1)
+        );
+        assert_eq!(
+            conn.run("SLOWLOG GET x"),
+            b"-ERR count should be greater than or equal to -1\r\n"
+        );
+        assert_eq!(
+            conn.run("SLOWLOG GET -2"),
+            b"-ERR count should be greater than or equal to -1\r\n"
+        );
+        conn.run("CONFIG SET slowlog-max-len 2");
+        conn.run("PING");
+        assert_eq!(conn.run("SLOWLOG LEN"), b":2\r\n");
+        shapes.push(shape);
+    }
+    assert_eq!(shapes[0], shapes[1], "left: redis-server, right: rudis");
+    let sadd = shapes[1]
+        .iter()
+        .find(|(args, _)| args[0] == "SADD")
+        .unwrap();
+    assert_eq!(sadd.0.len(), 32);
+    assert_eq!(sadd.0[31], "... (11 more arguments)");
+}
+
+/// A slow command is a `command` latency event, and the loop iteration it
+/// stalled is recorded under read+execute with the command named; the
+/// doctor says so. The graph and history have Redis's shapes.
+#[test]
+fn a_slow_command_stalls_the_loop_and_is_named() {
+    let rudis = ServerProcess::rudis(&[DEBUG, "yes", "--latency-monitor-threshold", "50"]);
+    let mut conn = rudis.connect();
+    assert_eq!(conn.run("DEBUG SLEEP 0.2"), b"+OK\r\n");
+    let latest = text(conn.run("LATENCY LATEST"));
+    assert!(latest.contains("command"), "{latest}");
+    assert!(latest.contains("eventloop-read-execute"), "{latest}");
+    let history = common::array_items(&conn.run("LATENCY HISTORY command"));
+    assert_eq!(history.len(), 1);
+    let sample = common::array_items(&history[0]);
+    let millis: u64 = text(sample[1].clone())[1..].trim().parse().unwrap();
+    assert!((200..1000).contains(&millis), "{millis}");
+    let doctor = text(common::bulk_payload(&conn.run("LATENCY DOCTOR")));
+    assert!(doctor.contains("stalled in read+execute"), "{doctor}");
+    assert!(doctor.contains("DEBUG"), "{doctor}");
+    let graph = text(common::bulk_payload(&conn.run("LATENCY GRAPH command")));
+    assert!(graph.starts_with("command - high "), "{graph}");
+    assert_eq!(
+        conn.run("LATENCY GRAPH nothing"),
+        b"-ERR No samples available for event 'nothing'\r\n"
+    );
+    assert_eq!(conn.run("LATENCY RESET command"), b":1\r\n");
+    assert_eq!(conn.run("LATENCY HISTORY command"), b"*0\r\n");
+}
+
+/// A mass expiry that takes the cron long is recorded as such.
+#[test]
+fn a_mass_expiry_is_a_latency_event() {
+    let rudis = ServerProcess::rudis(&["--latency-monitor-threshold", "1"]);
+    let mut conn = rudis.connect();
+    let mut pipeline = Vec::new();
+    for i in 0..200_000 {
+        let key = format!("e:{i}");
+        pipeline.extend(common::encode(&[
+            b"SET",
+            key.as_bytes(),
+            b"v",
+            b"PX",
+            b"300",
+        ]));
+    }
+    conn.send(&pipeline);
+    for _ in 0..200_000 {
+        conn.read_reply();
+    }
+    conn.run("LATENCY RESET");
+    assert!(common::eventually(Duration::from_secs(10), || conn
+        .run("DBSIZE")
+        == b":0\r\n"));
+    let latest = text(conn.run("LATENCY LATEST"));
+    assert!(
+        latest.contains("expire-cycle") || latest.contains("eventloop-expiry"),
+        "{latest}"
+    );
+}
+
+/// INFO's event-loop fields move as the loop runs.
+#[test]
+fn event_loop_figures_are_reported() {
+    let rudis = ServerProcess::rudis(&[]);
+    let mut conn = rudis.connect();
+    for _ in 0..50 {
+        conn.run("PING");
+    }
+    let cycles: u64 = info_field(&mut conn, "stats", "eventloop_cycles")
+        .parse()
+        .unwrap();
+    assert!(cycles >= 50, "{cycles}");
+    let total: u64 = info_field(&mut conn, "stats", "eventloop_duration_sum")
+        .parse()
+        .unwrap();
+    let commands: u64 = info_field(&mut conn, "stats", "eventloop_duration_cmd_sum")
+        .parse()
+        .unwrap();
+    assert!(total > 0 && commands <= total, "{commands} of {total}");
+    for field in [
+        "instantaneous_eventloop_cycles_per_sec",
+        "instantaneous_eventloop_duration_usec",
+    ] {
+        info_field(&mut conn, "stats", field)
+            .parse::<u64>()
+            .unwrap();
+    }
+}
+
+/// `redis-cli monitor` shows every command, in Redis's format.
+#[test]
+fn redis_cli_monitor_shows_commands() {
+    let rudis = ServerProcess::rudis(&[]);
+    let monitor = Command::new("redis-cli")
+        .args(["-p", &rudis.port.to_string(), "monitor"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut conn = rudis.connect();
+    conn.cmd(&[b"SET", b"key", b"a \"b\"\n\x01"]);
+    conn.run("SELECT 3");
+    conn.run("CONFIG GET maxclients");
+    std::thread::sleep(Duration::from_millis(300));
+    unsafe { libc::kill(monitor.id() as i32, libc::SIGINT) };
+    let out = monitor.wait_with_output().unwrap();
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines[0], "OK");
+    assert!(
+        lines[1].ends_with(r#"] "SET" "key" "a \"b\"\n\x01""#),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains(" [0 127.0.0.1:"), "{lines:?}");
+    assert!(lines[2].contains(" [3 127.0.0.1:"), "{lines:?}");
+    assert!(lines[2].ends_with(r#"] "SELECT" "3""#), "{lines:?}");
+    assert_eq!(lines.len(), 3, "admin commands are not shown: {lines:?}");
+}
+
+/// `redis-cli --latency` sees a stall caused by another client.
+#[test]
+fn redis_cli_latency_sees_a_stall() {
+    let rudis = ServerProcess::rudis(&[DEBUG, "yes"]);
+    let port = rudis.port;
+    let sleeper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        Conn::new(port).run("DEBUG SLEEP 0.3");
+    });
+    let out = Command::new("timeout")
+        .args([
+            "2",
+            "redis-cli",
+            "-p",
+            &port.to_string(),
+            "--latency",
+            "--raw",
+        ])
+        .output()
+        .unwrap();
+    sleeper.join().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let fields: Vec<f64> = line
+        .split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    assert_eq!(fields.len(), 4, "{line}");
+    assert!(fields[1] >= 250.0, "max latency {line}");
+}
