@@ -946,6 +946,34 @@ impl Default for Config {
     }
 }
 
+/// A setting as `CONFIG REWRITE` writes it: its lines, and whether they
+/// must be in the file (the value is not the default).
+pub struct Rendered {
+    pub name: &'static str,
+    pub lines: Vec<String>,
+    pub forced: bool,
+}
+
+/// Bytes as Redis writes them in a config file: `1gb`, `64mb`, `16kb` when
+/// exact, else a plain number (`rewriteConfigFormatMemory`).
+fn format_memory(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    match bytes {
+        0 => "0".into(),
+        b if b % (KB * KB * KB) == 0 => format!("{}gb", b / (KB * KB * KB)),
+        b if b % (KB * KB) == 0 => format!("{}mb", b / (KB * KB)),
+        b if b % KB == 0 => format!("{}kb", b / KB),
+        b => b.to_string(),
+    }
+}
+
+/// A string value quoted as Redis's `sdscatrepr` quotes it.
+fn repr(value: &str) -> String {
+    let mut out = Vec::new();
+    crate::errors::push_repr(&mut out, value.as_bytes());
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Why a `CONFIG SET` or a config directive was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
@@ -991,6 +1019,73 @@ impl Config {
             .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
             .map_or(name, |&(_, canonical)| canonical);
         SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The setting a config file directive sets, by its current name (old
+    /// names map to it, as Redis rewrites them).
+    pub fn rewrite_name(directive: &str) -> Option<&'static str> {
+        Self::lookup(directive).map(|s| s.name)
+    }
+
+    /// Every setting as `CONFIG REWRITE` writes it, compared with
+    /// `defaults`.
+    pub fn rendered(&self, defaults: &Config) -> Vec<Rendered> {
+        let mut out = Vec::new();
+        for setting in SETTINGS {
+            let value = self.value_of(setting);
+            let changed = value != defaults.value_of(setting);
+            let line = |v: &str| format!("{} {v}", setting.name);
+            let (lines, forced) = match (setting.name, &setting.kind) {
+                ("save", _) => {
+                    let points = self.save_points();
+                    if points.is_empty() {
+                        (vec![line("\"\"")], true)
+                    } else {
+                        let lines = points
+                            .iter()
+                            .map(|(s, c)| line(&format!("{s} {c}")))
+                            .collect();
+                        (lines, true)
+                    }
+                }
+                ("client-output-buffer-limit", _) => {
+                    let n = self.output_limit_normal;
+                    let mut classes =
+                        vec![("normal".to_string(), [n.hard, n.soft, n.soft_seconds])];
+                    classes.extend(parse_other_limits(&self.output_limit_others));
+                    let lines: Vec<String> = classes
+                        .iter()
+                        .map(|(class, v)| {
+                            let class = if class == "slave" { "replica" } else { class };
+                            line(&format!(
+                                "{class} {} {} {}",
+                                format_memory(v[0]),
+                                format_memory(v[1]),
+                                v[2]
+                            ))
+                        })
+                        .collect();
+                    (lines, changed)
+                }
+                ("dir", _) => (vec![line(&repr(&value))], true),
+                ("bind" | "latency-tracking-info-percentiles", _) => (vec![line(&value)], changed),
+                (_, Kind::Text { .. }) if value.is_empty() && !changed => (Vec::new(), false),
+                (_, Kind::Text { .. }) => (vec![line(&repr(&value))], changed),
+                (
+                    _,
+                    Kind::Int {
+                        memory: true, get, ..
+                    },
+                ) => (vec![line(&format_memory(get(self).max(0) as u64))], changed),
+                _ => (vec![line(&value)], changed),
+            };
+            out.push(Rendered {
+                name: setting.name,
+                lines,
+                forced,
+            });
+        }
+        out
     }
 
     /// A setting's own name, in lower case (an old alias keeps its name),
@@ -1161,7 +1256,11 @@ impl Config {
                     .map_err(|e| format!("Fatal error, can't open config file '{first}': {e}"))?;
                 text.push_str(&contents);
                 text.push('\n');
-                file = Some(first.clone());
+                // Absolute, as Redis keeps it: `dir` changes the working
+                // directory, and CONFIG REWRITE must still find the file.
+                let absolute = std::fs::canonicalize(first)
+                    .map_or_else(|_| first.clone(), |p| p.to_string_lossy().into_owned());
+                file = Some(absolute);
                 rest = &rest[1..];
             }
         }

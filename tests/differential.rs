@@ -244,6 +244,64 @@ fn client_commands() {
     ]);
 }
 
+/// COMMAND GETKEYS and GETKEYSANDFLAGS follow the key specs (and the
+/// commands' own rules where Redis has them) to the same keys and flags.
+#[test]
+fn getkeys_finds_what_redis_finds() {
+    assert_same_replies(&[
+        "command getkeys set a b",
+        "command getkeysandflags set a b",
+        "command getkeysandflags set a b get",
+        "command getkeys get a",
+        "command getkeysandflags lmove a b left right",
+        "command getkeys mset a 1 b 2",
+        "command getkeys mset a 1 b",
+        "command getkeys zunionstore d 2 a b",
+        "command getkeysandflags zunionstore d 2 a b weights 1 2",
+        "command getkeys zunionstore d 3 a b",
+        "command getkeys zunion 2 a b",
+        "command getkeys blpop a b c 0",
+        "command getkeys lmpop 2 a b left",
+        "command getkeys zmpop 1 z min count 2",
+        "command getkeys bzmpop 1 1 z min",
+        "command getkeys migrate h 1 k 0 10",
+        "command getkeysandflags migrate h 1 \"\" 0 10 auth keys keys a b",
+        "command getkeys migrate h 1 k 0 10 keys a",
+        "command getkeys ping",
+        "command getkeys nosuch",
+        "command getkeys get",
+        "command getkeys config get x",
+        "command getkeys object encoding k",
+        "command getkeysandflags object encoding k",
+        "command getkeys sintercard 2 a b",
+        "command getkeys exists a b c",
+        "command getkeys del",
+        "command getkeys rename a b",
+        "command getkeys copy a b",
+        "command getkeys client list",
+        "command getkeys smove a b m",
+        "command getkeysandflags getex k",
+        "command getkeys zinterstore d 0 a",
+        "command getkeys zrangestore d s 0 1",
+        "command getkeys watch a b",
+        "command getkeys hset h f v",
+        "command help",
+    ]);
+}
+
+/// Every HELP reply is Redis's, word for word, and a whole reply.
+#[test]
+fn help_replies_are_redis_s() {
+    assert_same_replies(&[
+        "command help",
+        "config help",
+        "object help",
+        "slowlog help",
+        "latency help",
+        "ping",
+    ]);
+}
+
 #[test]
 fn server_commands() {
     assert_same_replies(&[

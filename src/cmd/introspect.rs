@@ -6,7 +6,6 @@ use super::{Arg, Command, Ctx};
 use crate::cmdstats;
 use crate::errors;
 use crate::protocol::request::Args;
-use crate::protocol::Reply;
 
 pub static COMMANDS: [Command; 3] = [
     Command {
@@ -194,22 +193,10 @@ pub static COMMANDS: [Command; 3] = [
     },
 ];
 
-/// A HELP reply whose last entry is written by the caller (SLOWLOG and
-/// LATENCY still say "Prints this help.").
-fn help(reply: &mut Reply, command: &str, lines: &[&str]) {
-    reply.array(lines.len() + 1);
-    reply.simple(&format!(
-        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
-    for line in lines {
-        reply.simple(line);
-    }
-}
-
 fn slowlog_help(ctx: &mut Ctx, _args: Args) {
-    help(
+    super::reply_help(
         ctx.reply,
-        "SLOWLOG",
+        "slowlog",
         &[
             "GET [<count>]",
             "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
@@ -220,8 +207,6 @@ fn slowlog_help(ctx: &mut Ctx, _args: Args) {
             "    Return the length of the slowlog.",
             "RESET",
             "    Reset the slowlog.",
-            "HELP",
-            "    Prints this help.",
         ],
     );
 }
@@ -268,9 +253,9 @@ fn slowlog_reset(ctx: &mut Ctx, _args: Args) {
 }
 
 fn latency_help(ctx: &mut Ctx, _args: Args) {
-    help(
+    super::reply_help(
         ctx.reply,
-        "LATENCY",
+        "latency",
         &[
             "DOCTOR",
             "    Return a human readable latency analysis report.",
@@ -286,8 +271,6 @@ fn latency_help(ctx: &mut Ctx, _args: Args) {
             "HISTOGRAM [COMMAND ...]",
             "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
             "    If no commands are specified then all histograms are replied.",
-            "HELP",
-            "    Prints this help.",
         ],
     );
 }

@@ -392,6 +392,128 @@ fn lookup_subcommand(parent: &'static Command, name: &[u8]) -> Option<(usize, &'
         .find(|(_, sub)| sub.short_name().as_bytes().eq_ignore_ascii_case(name))
 }
 
+/// The command, or subcommand, a command line names (Redis's
+/// `lookupCommand`): a container without a subcommand is itself.
+pub fn command_of(line: &[&[u8]]) -> Option<&'static Command> {
+    let first = lookup(line.first()?)?;
+    match line.get(1) {
+        Some(sub) if !first.subcommands.is_empty() => {
+            lookup_subcommand(first, sub).map(|(_, command)| command)
+        }
+        _ => Some(first),
+    }
+}
+
+/// The positions of a command line's keys with their flags, followed
+/// through the command's key specs (Redis's `getKeysUsingKeySpecs`).
+/// `None` when a spec cannot be followed to the end (an incomplete spec,
+/// a bad key count): the caller falls back to the command's own rule.
+pub fn keys_of(command: &Command, line: &[&[u8]]) -> Option<Vec<(usize, &'static str)>> {
+    // A spec whose flags depend on the arguments: the command's own rule
+    // says which (Redis's `setGetKeys`).
+    if command.name == "set" {
+        let get = line.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+        let flags = if get { "RW access update" } else { "OW update" };
+        return Some(vec![(1, flags)]);
+    }
+    match keys_by_specs(command, line) {
+        Some(found) => Some(found),
+        None if command.name == "migrate" => Some(migrate_keys(line)),
+        None => None,
+    }
+}
+
+fn keys_by_specs(command: &Command, line: &[&[u8]]) -> Option<Vec<(usize, &'static str)>> {
+    let argc = line.len() as i64;
+    let mut found = Vec::new();
+    for spec in command.key_specs {
+        let first = match spec.begin {
+            BeginSearch::Index(index) => i64::from(index),
+            BeginSearch::Keyword(keyword, startfrom) => {
+                let startfrom = i64::from(startfrom);
+                let (start, end) = if startfrom > 0 {
+                    (startfrom, argc - 1)
+                } else {
+                    (argc + startfrom, 1)
+                };
+                let mut at = None;
+                let mut i = start;
+                while i != end {
+                    if i >= argc || i < 1 {
+                        break;
+                    }
+                    if line[i as usize].eq_ignore_ascii_case(keyword.as_bytes()) {
+                        at = Some(i + 1);
+                        break;
+                    }
+                    i += if start <= end { 1 } else { -1 };
+                }
+                match at {
+                    Some(first) => first,
+                    None => continue,
+                }
+            }
+        };
+        let (first, last, step) = match spec.find {
+            FindKeys::Range(lastkey, step, limit) => {
+                let (lastkey, limit) = (i64::from(lastkey), i64::from(limit));
+                let last = if lastkey >= 0 {
+                    first + lastkey
+                } else if limit == 0 {
+                    argc + lastkey
+                } else {
+                    first + ((argc - first) / limit + lastkey)
+                };
+                (first, last, i64::from(step))
+            }
+            FindKeys::Keynum(keynum_index, first_key, step) => {
+                let at = usize::try_from(first + i64::from(keynum_index)).ok()?;
+                let count = crate::protocol::parse_i64(line.get(at)?).filter(|&n| n >= 0)?;
+                let first = first + i64::from(first_key);
+                (first, first + count - 1, i64::from(step))
+            }
+        };
+        if last >= argc || last < first || first >= argc || step <= 0 {
+            return None;
+        }
+        let mut i = first;
+        while i <= last {
+            found.push((i as usize, spec.flags));
+            i += step;
+        }
+        if spec.flags.split(' ').any(|f| f == "incomplete") {
+            return None;
+        }
+    }
+    Some(found)
+}
+
+/// MIGRATE's keys: the key argument, or with `KEYS` every argument after
+/// it, skipping the arguments of AUTH and AUTH2 (Redis's `migrateGetKeys`).
+fn migrate_keys(line: &[&[u8]]) -> Vec<(usize, &'static str)> {
+    const FLAGS: &str = "RW access delete";
+    let (mut first, mut count) = (3, 1);
+    let mut i = 6;
+    while i < line.len() {
+        let word = line[i].to_ascii_lowercase();
+        match word.as_slice() {
+            b"keys" => {
+                if line.get(3).is_some_and(|k| !k.is_empty()) {
+                    return Vec::new();
+                }
+                first = i + 1;
+                count = line.len() - first;
+                break;
+            }
+            b"auth" => i += 1,
+            b"auth2" => i += 2,
+            _ => {}
+        }
+        i += 1;
+    }
+    (first..first + count).map(|p| (p, FLAGS)).collect()
+}
+
 /// What became of a command line.
 #[derive(Clone, Copy)]
 enum Outcome {
@@ -729,7 +851,8 @@ pub fn int_arg(reply: &mut Reply, arg: &[u8], message: Option<&str>) -> Option<i
 
 /// The `HELP` reply of a container command: one status line per entry.
 pub fn reply_help(reply: &mut Reply, command: &str, lines: &[&str]) {
-    reply.array(lines.len() + 2);
+    // The header, the lines, and HELP with its line.
+    reply.array(lines.len() + 3);
     reply.simple(&format!(
         "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         command.to_ascii_uppercase()
@@ -738,7 +861,7 @@ pub fn reply_help(reply: &mut Reply, command: &str, lines: &[&str]) {
         reply.simple(line);
     }
     reply.simple("HELP");
-    reply.simple("    Print this help.");
+    reply.simple("    Prints this help.");
 }
 
 /// A base entry for the table: fill in what differs with `..Command::BASE`.

@@ -98,6 +98,38 @@ pub static COMMANDS: [Command; 5] = [
                 summary: "Show helpful text about the different subcommands",
                 ..Command::BASE
             },
+            Command {
+                name: "command|getkeys",
+                handler: command_getkeys,
+                arity: -4,
+                flags: "loading stale",
+                acl: "slow connection",
+                group: "server",
+                since: "2.8.13",
+                summary: "Extract keys given a full Redis command",
+                complexity: "O(N) where N is the number of arguments to the command",
+                args: &[
+                    Arg { name: "command", kind: "string", ..Arg::BASE },
+                    Arg { name: "arg", kind: "string", flags: "optional multiple", ..Arg::BASE },
+                ],
+                ..Command::BASE
+            },
+            Command {
+                name: "command|getkeysandflags",
+                handler: command_getkeysandflags,
+                arity: -4,
+                flags: "loading stale",
+                acl: "slow connection",
+                group: "server",
+                since: "7.0.0",
+                summary: "Extract keys and access flags given a full Redis command",
+                complexity: "O(N) where N is the number of arguments to the command",
+                args: &[
+                    Arg { name: "command", kind: "string", ..Arg::BASE },
+                    Arg { name: "arg", kind: "string", flags: "optional multiple", ..Arg::BASE },
+                ],
+                ..Command::BASE
+            },
         ],
         ..Command::BASE
     },
@@ -157,6 +189,18 @@ pub static COMMANDS: [Command; 5] = [
                 group: "server",
                 since: "2.0.0",
                 summary: "Reset the stats returned by INFO",
+                ..Command::BASE
+            },
+            Command {
+                name: "config|rewrite",
+                handler: config_rewrite,
+                arity: 2,
+                flags: "admin noscript loading stale",
+                acl: "admin slow dangerous",
+                group: "server",
+                since: "2.8.0",
+                summary: "Rewrite the configuration file with the in memory configuration",
+                complexity: "O(1)",
                 ..Command::BASE
             },
             Command {
@@ -321,6 +365,57 @@ fn command_all(ctx: &mut Ctx, _args: Args) {
     ctx.reply.array(table().len());
     for c in table() {
         reply_command_info(ctx.reply, c);
+    }
+}
+
+fn command_getkeys(ctx: &mut Ctx, args: Args) {
+    getkeys(ctx, args, false);
+}
+
+fn command_getkeysandflags(ctx: &mut Ctx, args: Args) {
+    getkeys(ctx, args, true);
+}
+
+/// `COMMAND GETKEYS|GETKEYSANDFLAGS command arg ...` (Redis's
+/// `getKeysSubcommandImpl`): the keys the command line names, found
+/// through the command's key specs, with their flags on request.
+fn getkeys(ctx: &mut Ctx, args: Args, with_flags: bool) {
+    let line: Vec<&[u8]> = args.from(2).collect();
+    let Some(command) = super::command_of(&line) else {
+        return ctx.reply.error("ERR Invalid command specified");
+    };
+    if command.key_specs.is_empty() {
+        return ctx.reply.error("ERR The command has no key arguments");
+    }
+    let argc = line.len() as i64;
+    let arity = i64::from(command.arity);
+    if (arity > 0 && arity != argc) || argc < -arity {
+        return ctx
+            .reply
+            .error("ERR Invalid number of arguments specified for command");
+    }
+    let found = match super::keys_of(command, &line) {
+        Some(found) if !found.is_empty() => found,
+        _ if command.flags.split(' ').any(|f| f == "no_mandatory_keys") => Vec::new(),
+        _ => {
+            return ctx
+                .reply
+                .error("ERR Invalid arguments specified for command")
+        }
+    };
+    ctx.reply.array(found.len());
+    for (position, flags) in found {
+        if with_flags {
+            ctx.reply.array(2);
+            ctx.reply.bulk(line[position]);
+            let words: Vec<&str> = flags.split(' ').filter(|w| !w.is_empty()).collect();
+            ctx.reply.array(words.len());
+            for word in words {
+                ctx.reply.simple(word);
+            }
+        } else {
+            ctx.reply.bulk(line[position]);
+        }
     }
 }
 
@@ -531,8 +626,16 @@ fn command_help(ctx: &mut Ctx, _args: Args) {
             "    Return a list of all commands in this Redis server.",
             "INFO [<command-name> ...]",
             "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
             "DOCS [<command-name> ...]",
             "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
         ],
     );
 }
@@ -613,6 +716,28 @@ fn config_resetstat(ctx: &mut Ctx, _args: Args) {
     ctx.reply.ok();
 }
 
+/// `CONFIG REWRITE`: the config file brought up to date (see
+/// `config_rewrite`).
+fn config_rewrite(ctx: &mut Ctx, _args: Args) {
+    let Some(path) = ctx.state.config_file.clone() else {
+        return ctx
+            .reply
+            .error("ERR The server is running without a config file");
+    };
+    match crate::config_rewrite::rewrite(std::path::Path::new(&path), &ctx.state.config) {
+        Ok(()) => {
+            log::info!("CONFIG REWRITE executed with success.");
+            ctx.reply.ok();
+        }
+        Err(e) => {
+            let text = crate::errors::os_error_text(&e);
+            log::warn!("CONFIG REWRITE failed: {text}");
+            ctx.reply
+                .error(&format!("ERR Rewriting config file: {text}"));
+        }
+    }
+}
+
 fn config_help(ctx: &mut Ctx, _args: Args) {
     reply_help(
         ctx.reply,
@@ -624,6 +749,8 @@ fn config_help(ctx: &mut Ctx, _args: Args) {
             "    Set the configuration <directive> to <value>.",
             "RESETSTAT",
             "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
         ],
     );
 }
