@@ -36,6 +36,8 @@ pub struct Traits {
     pub skip_slowlog: bool,
     /// Neither shown to MONITOR (`skip_monitor`, or an admin command).
     pub hidden_from_monitor: bool,
+    /// Refused inside MULTI.
+    pub no_multi: bool,
 }
 
 pub struct CommandStats {
@@ -55,6 +57,7 @@ impl Default for CommandStats {
                     fast: flag(c, "fast"),
                     skip_slowlog: flag(c, "skip_slowlog"),
                     hidden_from_monitor: flag(c, "skip_monitor") || flag(c, "admin"),
+                    no_multi: flag(c, "no_multi"),
                 })
                 .collect(),
         }

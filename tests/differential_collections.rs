@@ -501,6 +501,15 @@ fn type_errors_across_types() {
 #[test]
 fn transactions() {
     assert_same_replies(&[
+        "multi",
+        "save",
+        "set a 1",
+        "exec",
+        "get a",
+        "multi",
+        "shutdown",
+        "exec",
+        "config resetstat",
         "exec",
         "discard",
         "multi",

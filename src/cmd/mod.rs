@@ -721,6 +721,14 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
     };
     ctx.client().last_command = command.name;
     let in_multi = ctx.clients[ctx.me].multi.is_some();
+    if in_multi && ctx.state.command_stats.traits(id).no_multi {
+        ctx.reply
+            .error("ERR Command not allowed inside a transaction");
+        if let Some(transaction) = ctx.client().multi.as_mut() {
+            transaction.failed = true;
+        }
+        return Outcome::Rejected(Some(id));
+    }
     if in_multi
         && !matches!(
             command.name,
