@@ -79,6 +79,16 @@ pub struct Client {
     pub no_evict: bool,
     /// In MONITOR mode: hears every command the server runs.
     pub monitor: bool,
+    /// `CLIENT REPLY OFF`: replies are dropped.
+    pub reply_off: bool,
+    /// `CLIENT REPLY SKIP` ran: the next command's reply is dropped.
+    pub skip_requested: bool,
+    /// This command's reply is the one SKIP asked to drop.
+    pub skip_next: bool,
+    /// The command a pause caught, run first when the pause ends.
+    pub paused_command: Option<crate::protocol::request::OwnedArgs>,
+    /// Waiting for a paused server (`CLIENT PAUSE`) to run its commands.
+    pub paused: bool,
     pub parser: RequestParser,
     pub reply: Reply,
     /// Bytes at the front of `reply` already written to the socket.
@@ -132,6 +142,11 @@ impl Client {
             last_command: "NULL",
             no_evict: false,
             monitor: false,
+            reply_off: false,
+            skip_requested: false,
+            skip_next: false,
+            paused_command: None,
+            paused: false,
             parser: RequestParser::new(),
             reply: Reply::new(),
             sent: 0,

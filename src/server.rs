@@ -83,6 +83,28 @@ pub struct Server {
     cycle: Cycle,
     /// `total_forks` when the cron last looked.
     forks_seen: u64,
+    /// Clients a `CLIENT PAUSE` holds, in the order it caught them.
+    paused_keys: Vec<usize>,
+}
+
+/// Whether a pause holds this command back: every command under `ALL`;
+/// under `WRITE`, writes and commands that may write (Redis's
+/// `blockPostponeClient` rules: `write` or `may_replicate` flags).
+fn pause_holds(pause: crate::state::Pause, args: crate::protocol::request::Args) -> bool {
+    if pause.until <= Instant::now() {
+        return false;
+    }
+    if pause.all {
+        return true;
+    }
+    let line: Vec<&[u8]> = args.iter().take(2).collect();
+    cmd::command_of(&line)
+        .or_else(|| cmd::command_of(&line[..1]))
+        .is_some_and(|c| {
+            c.flags
+                .split(' ')
+                .any(|f| f == "write" || f == "may_replicate")
+        })
 }
 
 /// Clock readings of one loop iteration, from poll's return to the end of
@@ -164,6 +186,7 @@ impl Server {
             coalescer: Coalescer::default(),
             cycle: Cycle::default(),
             forks_seen: 0,
+            paused_keys: Vec::new(),
         })
     }
 
@@ -194,6 +217,9 @@ impl Server {
             if let Some(&(when, _, _)) = self.block_deadlines.first() {
                 wake_at = wake_at.min(when);
             }
+            if let Some(pause) = self.state.pause {
+                wake_at = wake_at.min(pause.until);
+            }
             let timeout = if self.pending_reads.is_empty() {
                 wake_at.saturating_duration_since(now)
             } else {
@@ -218,6 +244,11 @@ impl Server {
             let now = Instant::now();
             if !self.block_deadlines.is_empty() {
                 self.expire_blocked_clients(now);
+            }
+            if !self.paused_keys.is_empty() {
+                self.end_pause_if_due(now);
+            } else if self.state.pause.is_some_and(|p| p.until <= now) {
+                self.state.pause = None;
             }
             if now >= self.next_cron {
                 self.cron();
@@ -734,6 +765,9 @@ impl Server {
                 self.coalescer
                     .client_read(&mut client.pipeline_epoch, reads, commands);
             }
+            if !self.state.unblock_requests.is_empty() {
+                self.serve_unblock_requests();
+            }
             self.serve_ready_keys();
         }
         if eof {
@@ -750,8 +784,9 @@ impl Server {
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
-        if client.blocked.is_some() {
-            // Input waits in the query buffer until the client is unblocked.
+        if client.blocked.is_some() || client.paused {
+            // Input waits in the query buffer until the client is unblocked
+            // or the pause ends.
             return;
         }
         // The parser and the reply leave the client while commands run, so
@@ -776,6 +811,19 @@ impl Server {
                     break;
                 }
                 Parsed::Command => {
+                    if self
+                        .state
+                        .pause
+                        .is_some_and(|p| pause_holds(p, parser.args()))
+                    {
+                        let client = &mut self.clients[key];
+                        client.paused = true;
+                        client.paused_command = Some(OwnedArgs::new(parser.args()));
+                        self.paused_keys.push(key);
+                        break;
+                    }
+                    let start = reply.len();
+                    let skip = std::mem::take(&mut self.clients[key].skip_next);
                     let mut ctx = Ctx {
                         state: &mut self.state,
                         clients: &mut self.clients,
@@ -786,6 +834,11 @@ impl Server {
                     };
                     cmd::dispatch(&mut ctx, parser.args());
                     last_tick = ctx.last_tick;
+                    let client = &mut self.clients[key];
+                    if skip || client.reply_off {
+                        reply.truncate(start);
+                    }
+                    client.skip_next = std::mem::take(&mut client.skip_requested);
                     if let Some(request) = self.state.block_request.take() {
                         self.park(key, request, parser.args());
                         break;
@@ -960,6 +1013,67 @@ impl Server {
         let mut woken = woken;
         woken.clear();
         self.state.output_woken = woken;
+    }
+
+    /// Releases the clients `CLIENT UNBLOCK` named: as if they timed out,
+    /// or with `-UNBLOCKED`.
+    fn serve_unblock_requests(&mut self) {
+        for (key, error) in std::mem::take(&mut self.state.unblock_requests) {
+            let Some(blocked) = self.clients.get(key).and_then(|c| c.blocked.as_ref()) else {
+                continue;
+            };
+            let name = blocked.command.args().get(0).to_vec();
+            cmd::count_timed_out(&mut self.state, &name);
+            self.unpark(key);
+            let reply = &mut self.clients[key].reply;
+            if error {
+                reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                self.state
+                    .stats
+                    .count_error_reply(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            } else {
+                reply.null_array();
+            }
+            self.flag_pending_write(key);
+            self.process_input(key);
+        }
+    }
+
+    /// Ends a `CLIENT PAUSE` whose time is up (or that UNPAUSE lifted):
+    /// every client it held runs the command it was stopped at, then the
+    /// rest of its input, in the order they were caught.
+    fn end_pause_if_due(&mut self, now: Instant) {
+        if self.state.pause.is_some_and(|p| p.until > now) {
+            return;
+        }
+        self.state.pause = None;
+        for key in std::mem::take(&mut self.paused_keys) {
+            let Some(client) = self.clients.get_mut(key) else {
+                continue;
+            };
+            client.paused = false;
+            let Some(command) = client.paused_command.take() else {
+                continue;
+            };
+            let mut reply = std::mem::take(&mut client.reply);
+            let mut ctx = Ctx {
+                state: &mut self.state,
+                clients: &mut self.clients,
+                me: key,
+                reply: &mut reply,
+                now_ms: crate::state::unix_millis(),
+                last_tick: crate::clock::now(),
+            };
+            cmd::dispatch(&mut ctx, command.args());
+            self.clients[key].reply = reply;
+            if let Some(request) = self.state.block_request.take() {
+                self.park(key, request, command.args());
+            } else {
+                self.process_input(key);
+            }
+            self.flag_pending_write(key);
+        }
+        self.serve_ready_keys();
     }
 
     fn flag_pending_write(&mut self, key: usize) {
@@ -1143,6 +1257,9 @@ impl Server {
         let mut client = self.clients.remove(key);
         if client.monitor {
             self.state.monitors.retain(|&k| k != key);
+        }
+        if client.paused {
+            self.paused_keys.retain(|&k| k != key);
         }
         for (db, watched, _) in &client.watching {
             self.state.dbs[*db].unwatch(watched);

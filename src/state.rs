@@ -146,6 +146,14 @@ impl Default for Thresholds {
     }
 }
 
+/// `CLIENT PAUSE`: until when, and whether every command waits (`ALL`) or
+/// only writes (`WRITE`).
+#[derive(Debug, Clone, Copy)]
+pub struct Pause {
+    pub until: Instant,
+    pub all: bool,
+}
+
 /// How `SHUTDOWN` or a signal asked the server to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shutdown {
@@ -210,6 +218,11 @@ pub struct ServerState {
     /// Clients that got output from another client's command (MONITOR
     /// lines): the loop schedules their writes.
     pub output_woken: Vec<usize>,
+    /// `CLIENT PAUSE` in force.
+    pub pause: Option<Pause>,
+    /// `CLIENT UNBLOCK` requests: (slab key, with an error rather than as
+    /// a timeout), carried out by the loop after the command.
+    pub unblock_requests: Vec<(usize, bool)>,
     /// Connections MIGRATE keeps open to its targets.
     pub migrate_sockets: crate::cmd::migrate::MigrateSockets,
 }
@@ -244,6 +257,8 @@ impl ServerState {
             thresholds: Thresholds::default(),
             cycle_slowest: (0, 0),
             monitors: Vec::new(),
+            pause: None,
+            unblock_requests: Vec::new(),
             output_woken: Vec::new(),
             active_expire_enabled: true,
             migrate_sockets: Default::default(),

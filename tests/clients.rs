@@ -373,3 +373,95 @@ fn the_redis_crate_runs_atomic_pipelines() {
         .unwrap();
     assert_eq!((a, b), (1, 11));
 }
+
+/// CLIENT REPLY drops exactly the replies Redis drops: the whole output of
+/// a pipeline is byte for byte Redis's.
+#[test]
+fn client_reply_drops_what_redis_drops() {
+    let script = b"CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nGET\r\nCLIENT REPLY ON\r\nGET a\r\nCLIENT REPLY SKIP\r\nGET a\r\nGET a\r\nCLIENT REPLY FOO\r\nQUIT\r\n";
+    let mut outputs = Vec::new();
+    for server in [ServerProcess::redis(), ServerProcess::rudis(&[])] {
+        let mut conn = server.connect();
+        conn.send(script);
+        outputs.push(String::from_utf8_lossy(&conn.read_to_eof()).into_owned());
+    }
+    assert_eq!(outputs[0], outputs[1], "left: redis-server, right: rudis");
+}
+
+/// RESET and the CLIENT errors answer as Redis does.
+#[test]
+fn client_errors_and_reset_read_as_redis() {
+    common::assert_same_replies(&[
+        "client pause x",
+        "client pause -1",
+        "client pause 10 foo",
+        "client pause 10 all extra",
+        "client unblock 999",
+        "client unblock x",
+        "client unblock 1 foo",
+        "client getredir",
+        "multi",
+        "select 3",
+        "client setname n",
+        "reset",
+        "client getname",
+        "exec",
+        "client help",
+    ]);
+}
+
+/// CLIENT PAUSE holds every client's commands (or only writes) in the
+/// loop until the time is up; CLIENT UNPAUSE lets them through at once.
+#[test]
+fn client_pause_holds_commands_until_the_time_is_up() {
+    let rudis = ServerProcess::rudis(&[]);
+    let mut admin = rudis.connect();
+    let mut other = rudis.connect();
+    assert_eq!(admin.run("CLIENT PAUSE 300 WRITE"), b"+OK\r\n");
+    let started = Instant::now();
+    assert_eq!(other.run("GET k"), b"$-1\r\n", "reads pass a WRITE pause");
+    assert!(started.elapsed() < Duration::from_millis(200));
+    assert_eq!(other.run("SET k v"), b"+OK\r\n");
+    assert!(
+        started.elapsed() >= Duration::from_millis(280),
+        "the write waited"
+    );
+    // ALL holds every command, from every client.
+    assert_eq!(admin.run("CLIENT PAUSE 300 ALL"), b"+OK\r\n");
+    let started = Instant::now();
+    assert_eq!(other.run("PING"), b"+PONG\r\n");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // UNPAUSE (not a write) lifts a WRITE pause at once.
+    assert_eq!(admin.run("CLIENT PAUSE 10000 WRITE"), b"+OK\r\n");
+    other.send(b"SET k w\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    assert_eq!(admin.run("CLIENT UNPAUSE"), b"+OK\r\n");
+    assert_eq!(other.read_reply(), b"+OK\r\n");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(admin.run("GET k"), b"$1\r\nw\r\n");
+}
+
+/// CLIENT UNBLOCK releases a blocked client as a timeout or with an
+/// error, and says whether it found one.
+#[test]
+fn client_unblock_releases_a_blocked_client() {
+    let rudis = ServerProcess::rudis(&[]);
+    let mut blocked = rudis.connect();
+    let mut admin = rudis.connect();
+    let id = String::from_utf8(blocked.run("CLIENT ID")).unwrap();
+    let id = id.trim_start_matches(':').trim();
+    blocked.send(b"BLPOP list 0\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(admin.run(&format!("CLIENT UNBLOCK {id}")), b":1\r\n");
+    assert_eq!(blocked.read_reply(), b"*-1\r\n");
+    assert_eq!(admin.run(&format!("CLIENT UNBLOCK {id}")), b":0\r\n");
+    blocked.send(b"BLPOP list 0\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(admin.run(&format!("CLIENT UNBLOCK {id} ERROR")), b":1\r\n");
+    assert_eq!(
+        blocked.read_reply(),
+        b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+    );
+    assert_eq!(blocked.run("PING"), b"+PONG\r\n");
+}

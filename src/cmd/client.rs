@@ -154,6 +154,85 @@ pub static COMMANDS: [Command; 1] = [Command {
             ..Command::BASE
         },
         Command {
+            name: "client|reply",
+            handler: client_reply,
+            arity: 3,
+            flags: "noscript loading stale",
+            acl: "slow connection",
+            group: "connection",
+            since: "3.2.0",
+            summary: "Instruct the server whether to reply to commands",
+            args: &[
+                Arg { name: "on_off_skip", kind: "oneof", args: &[
+                    Arg { name: "on", kind: "pure-token", token: "ON", ..Arg::BASE },
+                    Arg { name: "off", kind: "pure-token", token: "OFF", ..Arg::BASE },
+                    Arg { name: "skip", kind: "pure-token", token: "SKIP", ..Arg::BASE },
+                    ], ..Arg::BASE },
+            ],
+            ..Command::BASE
+        },
+        Command {
+            name: "client|pause",
+            handler: client_pause,
+            arity: -3,
+            flags: "admin noscript loading stale",
+            acl: "admin slow dangerous connection",
+            group: "connection",
+            since: "2.9.50",
+            summary: "Stop processing commands from clients for some time",
+            history: &[("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option.")],
+            args: &[
+                Arg { name: "timeout", kind: "integer", ..Arg::BASE },
+                Arg { name: "mode", kind: "oneof", since: "6.2.0", flags: "optional", args: &[
+                    Arg { name: "write", kind: "pure-token", token: "WRITE", ..Arg::BASE },
+                    Arg { name: "all", kind: "pure-token", token: "ALL", ..Arg::BASE },
+                    ], ..Arg::BASE },
+            ],
+            ..Command::BASE
+        },
+        Command {
+            name: "client|unpause",
+            handler: client_unpause,
+            arity: 2,
+            flags: "admin noscript loading stale",
+            acl: "admin slow dangerous connection",
+            group: "connection",
+            since: "6.2.0",
+            summary: "Resume processing of clients that were paused",
+            complexity: "O(N) Where N is the number of paused clients",
+            ..Command::BASE
+        },
+        Command {
+            name: "client|unblock",
+            handler: client_unblock,
+            arity: -3,
+            flags: "admin noscript loading stale",
+            acl: "admin slow dangerous connection",
+            group: "connection",
+            since: "5.0.0",
+            summary: "Unblock a client blocked in a blocking command from a different connection",
+            complexity: "O(log N) where N is the number of client connections",
+            args: &[
+                Arg { name: "client-id", kind: "integer", ..Arg::BASE },
+                Arg { name: "timeout_error", kind: "oneof", flags: "optional", args: &[
+                    Arg { name: "timeout", kind: "pure-token", token: "TIMEOUT", ..Arg::BASE },
+                    Arg { name: "error", kind: "pure-token", token: "ERROR", ..Arg::BASE },
+                    ], ..Arg::BASE },
+            ],
+            ..Command::BASE
+        },
+        Command {
+            name: "client|getredir",
+            handler: client_getredir,
+            arity: 2,
+            flags: "noscript loading stale",
+            acl: "slow connection",
+            group: "connection",
+            since: "6.0.0",
+            summary: "Get tracking notifications redirection client ID if any",
+            ..Command::BASE
+        },
+        Command {
             name: "client|help",
             handler: client_help,
             arity: 2,
@@ -173,6 +252,10 @@ fn client_help(ctx: &mut Ctx, _args: Args) {
         ctx.reply,
         "client",
         &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "GETNAME",
             "    Return the name of the current connection.",
             "ID",
@@ -182,15 +265,38 @@ fn client_help(ctx: &mut Ctx, _args: Args) {
             "KILL <ip:port>",
             "    Kill connection made from <ip:port>.",
             "KILL <option> <value> [<option> <value> [...]]",
-            "    Kill connections. Options are: ID, ADDR, LADDR, SKIPME (yes|no), TYPE, USER.",
-            "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
-            "    Return information about client connections.",
-            "NO-EVICT (ON|OFF)",
-            "    Protect the current client connection from eviction.",
-            "SETINFO <LIB-NAME|LIB-VER> <value>",
-            "    Set the client library name or version.",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
         ],
     );
 }
@@ -239,6 +345,104 @@ fn client_setinfo(ctx: &mut Ctx, args: Args) {
         client.lib_ver = value;
     }
     ctx.reply.ok();
+}
+
+/// `CLIENT REPLY ON|OFF|SKIP`: the loop drops the replies of a client
+/// that turned them off, and of the one command after a SKIP.
+fn client_reply(ctx: &mut Ctx, args: Args) {
+    let mode = args.get(2);
+    if mode.eq_ignore_ascii_case(b"on") {
+        ctx.client().reply_off = false;
+        ctx.reply.ok();
+    } else if mode.eq_ignore_ascii_case(b"off") {
+        ctx.client().reply_off = true;
+    } else if mode.eq_ignore_ascii_case(b"skip") {
+        ctx.client().skip_requested = true;
+    } else {
+        ctx.reply.error(errors::SYNTAX);
+    }
+}
+
+/// `CLIENT PAUSE timeout [WRITE|ALL]`: clients' commands (or only their
+/// writes) wait in their query buffers until the time is up; the loop
+/// runs them then (Redis's `pauseClients`).
+fn client_pause(ctx: &mut Ctx, args: Args) {
+    let millis = match parse_i64(args.get(2)) {
+        Some(ms) if ms < 0 => return ctx.reply.error("ERR timeout is negative"),
+        Some(ms) => ms as u64,
+        None => {
+            return ctx
+                .reply
+                .error("ERR timeout is not an integer or out of range")
+        }
+    };
+    let all = match args.len() {
+        3 => true,
+        4 if args.get(3).eq_ignore_ascii_case(b"all") => true,
+        4 if args.get(3).eq_ignore_ascii_case(b"write") => false,
+        4 => {
+            return ctx
+                .reply
+                .error("ERR CLIENT PAUSE mode must be WRITE or ALL")
+        }
+        _ => {
+            return ctx
+                .reply
+                .error_bytes(&errors::subcommand_syntax(b"pause", "client"))
+        }
+    };
+    let until = Instant::now() + std::time::Duration::from_millis(millis);
+    // A pause never shortens one in force, and ALL wins over WRITE.
+    let pause = match ctx.state.pause {
+        Some(current) => crate::state::Pause {
+            until: current.until.max(until),
+            all: current.all || all,
+        },
+        None => crate::state::Pause { until, all },
+    };
+    ctx.state.pause = Some(pause);
+    ctx.reply.ok();
+}
+
+fn client_unpause(ctx: &mut Ctx, _args: Args) {
+    ctx.state.pause = None;
+    ctx.reply.ok();
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: 1 if that client was blocked; the
+/// loop releases it after this command, as if it timed out or with an
+/// `-UNBLOCKED` error.
+fn client_unblock(ctx: &mut Ctx, args: Args) {
+    let error = match args.len() {
+        3 => false,
+        4 if args.get(3).eq_ignore_ascii_case(b"timeout") => false,
+        4 if args.get(3).eq_ignore_ascii_case(b"error") => true,
+        _ => {
+            return ctx
+                .reply
+                .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        }
+    };
+    let Some(id) = super::i64_arg(ctx.reply, args.get(2)) else {
+        return;
+    };
+    let target = ctx
+        .clients
+        .iter()
+        .find(|(_, c)| c.id as i64 == id && c.blocked.is_some())
+        .map(|(key, _)| key);
+    match target {
+        Some(key) if !ctx.state.unblock_requests.iter().any(|(k, _)| *k == key) => {
+            ctx.state.unblock_requests.push((key, error));
+            ctx.reply.int(1);
+        }
+        _ => ctx.reply.int(0),
+    }
+}
+
+/// `CLIENT GETREDIR`: -1, as for any client not tracking keys.
+fn client_getredir(ctx: &mut Ctx, _args: Args) {
+    ctx.reply.int(-1);
 }
 
 fn client_no_evict(ctx: &mut Ctx, args: Args) {

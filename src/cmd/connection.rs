@@ -1,4 +1,4 @@
-//! Connection commands: PING, ECHO, QUIT, HELLO, SELECT.
+//! Connection commands: PING, ECHO, QUIT, HELLO, SELECT, RESET.
 
 use super::{int_arg, Arg, Command, Ctx};
 use crate::client::Closing;
@@ -6,7 +6,7 @@ use crate::errors;
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 
-pub static COMMANDS: [Command; 5] = [
+pub static COMMANDS: [Command; 6] = [
     Command {
         name: "ping",
         handler: ping,
@@ -32,6 +32,17 @@ pub static COMMANDS: [Command; 5] = [
         args: &[
             Arg { name: "message", kind: "string", ..Arg::BASE },
         ],
+        ..Command::BASE
+    },
+    Command {
+        name: "reset",
+        handler: reset,
+        arity: 1,
+        flags: "noscript loading stale fast no_auth allow_busy",
+        acl: "fast connection",
+        group: "connection",
+        since: "6.2.0",
+        summary: "Reset the connection",
         ..Command::BASE
     },
     Command {
@@ -93,6 +104,27 @@ fn ping(ctx: &mut Ctx, args: Args) {
 
 fn echo(ctx: &mut Ctx, args: Args) {
     ctx.reply.bulk(args.get(1));
+}
+
+/// `RESET`: the connection as it was when it opened (Redis's
+/// `clearClientConnectionState`): out of MONITOR and MULTI, no watched
+/// keys, database 0, RESP2, no name, replies and eviction back on.
+fn reset(ctx: &mut Ctx, _args: Args) {
+    let me = ctx.me;
+    if ctx.clients[me].monitor {
+        ctx.clients[me].monitor = false;
+        ctx.state.monitors.retain(|&k| k != me);
+    }
+    ctx.client().multi = None;
+    super::multi::unwatch_all(ctx);
+    let client = ctx.client();
+    client.db = 0;
+    client.name = None;
+    client.no_evict = false;
+    client.reply_off = false;
+    client.skip_requested = false;
+    ctx.reply.set_resp3(false);
+    ctx.reply.simple("RESET");
 }
 
 fn quit(ctx: &mut Ctx, _args: Args) {

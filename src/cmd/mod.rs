@@ -732,7 +732,7 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
     if in_multi
         && !matches!(
             command.name,
-            "exec" | "discard" | "multi" | "watch" | "quit"
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
         )
     {
         if let Some(transaction) = ctx.client().multi.as_mut() {
