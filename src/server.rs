@@ -564,6 +564,7 @@ impl Server {
                         reply: &mut reply,
                         now_ms: crate::state::unix_millis(),
                         last_tick: crate::clock::now(),
+                        input: None,
                     };
                     cmd::dispatch(&mut ctx, owned.args());
                     self.state.block_request = None;
@@ -831,6 +832,7 @@ impl Server {
                         reply: &mut reply,
                         now_ms,
                         last_tick,
+                        input: Some(&parser),
                     };
                     cmd::dispatch(&mut ctx, parser.args());
                     last_tick = ctx.last_tick;
@@ -949,6 +951,7 @@ impl Server {
             reply: &mut reply,
             now_ms: crate::state::unix_millis(),
             last_tick: crate::clock::now(),
+            input: None,
         };
         cmd::dispatch(&mut ctx, command.args());
         self.clients[key].reply = reply;
@@ -1063,6 +1066,7 @@ impl Server {
                 reply: &mut reply,
                 now_ms: crate::state::unix_millis(),
                 last_tick: crate::clock::now(),
+                input: None,
             };
             cmd::dispatch(&mut ctx, command.args());
             self.clients[key].reply = reply;

@@ -457,19 +457,40 @@ fn client_no_evict(ctx: &mut Ctx, args: Args) {
     ctx.reply.ok();
 }
 
-/// One `CLIENT LIST` line, newline included. The running client's buffers
-/// are out on loan while its command runs, so their sizes are passed in.
-fn describe(
-    out: &mut String,
-    c: &Client,
-    now: Instant,
-    current: Option<(u64, bool)>,
-    command: &str,
-) {
-    let (obuf, resp3) = current.unwrap_or((c.pending_output() as u64, c.reply.is_resp3()));
-    let qbuf = c.parser.len();
-    let qbuf_free = c.parser.capacity() - qbuf;
+/// What only the loop knows of the client running the command: its
+/// buffers are out on loan while the command runs.
+struct Running {
+    output: u64,
+    resp3: bool,
+    qbuf: usize,
+    qbuf_capacity: usize,
+    argv_mem: usize,
+}
+
+/// Redis's reply buffer: the first 16 KB of output is `obl`, the rest is
+/// counted as a list of 16 KB blocks (`oll`, `omem`).
+const REPLY_CHUNK: u64 = 16 * 1024;
+
+/// One `CLIENT LIST` line, newline included, with Redis 7.0's fields in
+/// Redis's order.
+fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>, command: &str) {
+    let running = running.unwrap_or(Running {
+        output: c.pending_output() as u64,
+        resp3: c.reply.is_resp3(),
+        qbuf: c.parser.len(),
+        qbuf_capacity: c.parser.capacity(),
+        argv_mem: 0,
+    });
     let mut flags = String::new();
+    if c.monitor {
+        flags.push('O');
+    }
+    if c.multi.is_some() {
+        flags.push('x');
+    }
+    if c.blocked.is_some() {
+        flags.push('b');
+    }
     if c.closing == Closing::AfterReply {
         flags.push('c');
     }
@@ -487,12 +508,27 @@ fn describe(
             .map(String::from_utf8_lossy)
             .unwrap_or_default()
     }
-    let tot_mem = std::mem::size_of::<Client>() + c.parser.capacity() + c.reply.capacity();
+    let (multi, multi_mem) = match &c.multi {
+        Some(t) => (
+            t.queued.len() as i64,
+            t.queued.iter().map(|q| q.memory()).sum::<usize>(),
+        ),
+        None => (-1, 0),
+    };
+    let obl = running.output.min(REPLY_CHUNK);
+    let omem = running.output - obl;
+    let oll = omem.div_ceil(REPLY_CHUNK);
+    let rbs = (c.reply.capacity() as u64).clamp(1024, REPLY_CHUNK);
+    let tot_mem = std::mem::size_of::<Client>()
+        + running.qbuf_capacity
+        + c.reply.capacity()
+        + running.argv_mem
+        + multi_mem;
     let _ = writeln!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
-         qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem=0 tot-mem={} events={} \
-         cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} \
+         qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} \
+         cmd={} user=default redir=-1 resp={}",
         c.id,
         c.addr,
         c.local_addr,
@@ -502,23 +538,39 @@ fn describe(
         now.duration_since(c.last_interaction).as_secs(),
         flags,
         c.db,
-        qbuf,
-        qbuf_free,
-        c.parser.capacity(),
-        obuf,
+        multi,
+        running.qbuf,
+        running.qbuf_capacity.saturating_sub(running.qbuf),
+        running.argv_mem,
+        multi_mem,
+        rbs,
+        rbs,
+        obl,
+        oll,
+        omem,
         tot_mem,
         if c.wants_writable { "rw" } else { "r" },
         command,
-        if resp3 { 3 } else { 2 },
-        text(&c.lib_name),
-        text(&c.lib_ver),
+        if running.resp3 { 3 } else { 2 },
     );
 }
 
 fn describe_client(ctx: &Ctx, key: usize, now: Instant, out: &mut String) {
     let client = &ctx.clients[key];
-    let current = (key == ctx.me).then(|| (ctx.reply.len() as u64, ctx.reply.is_resp3()));
-    describe(out, client, now, current, client.last_command);
+    let running = (key == ctx.me).then(|| {
+        let (qbuf, qbuf_capacity, argv_mem) = ctx.input.map_or((0, 0, 0), |parser| {
+            let argv: usize = parser.args().iter().map(<[u8]>::len).sum();
+            (parser.len(), parser.capacity(), argv)
+        });
+        Running {
+            output: ctx.reply.len() as u64,
+            resp3: ctx.reply.is_resp3(),
+            qbuf,
+            qbuf_capacity,
+            argv_mem,
+        }
+    });
+    describe(out, client, now, running, client.last_command);
 }
 
 fn client_info(ctx: &mut Ctx, _args: Args) {

@@ -47,6 +47,9 @@ pub struct Ctx<'a> {
     /// When the previous command of the batch ended, in clock ticks: the
     /// next one starts there (see `dispatch`).
     pub last_tick: u64,
+    /// The running client's query buffer, out on loan while its commands
+    /// run (CLIENT LIST reads its size); `None` outside a read.
+    pub input: Option<&'a crate::protocol::request::RequestParser>,
 }
 
 impl Ctx<'_> {

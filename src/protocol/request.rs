@@ -369,6 +369,11 @@ pub struct OwnedArgs {
 }
 
 impl OwnedArgs {
+    /// Bytes held (CLIENT LIST's `multi-mem`).
+    pub fn memory(&self) -> usize {
+        self.bytes.len() + self.spans.len() * std::mem::size_of::<(usize, usize)>()
+    }
+
     pub fn new(args: Args) -> Self {
         let mut owned = OwnedArgs {
             bytes: Vec::new(),
