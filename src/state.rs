@@ -169,6 +169,8 @@ pub struct ServerState {
     pub stats: Stats,
     pub started: Instant,
     pub run_id: String,
+    /// The replication id (`master_replid`); DEBUG CHANGE-REPL-ID renews it.
+    pub replid: String,
     pub next_client_id: u64,
     /// Slab keys of clients a command killed; the loop frees them at the end
     /// of the event batch.
@@ -237,6 +239,7 @@ impl ServerState {
             stats: Stats::default(),
             started: Instant::now(),
             run_id: random_hex_id(),
+            replid: random_hex_id(),
             next_client_id: 1,
             killed: Vec::new(),
             shutdown: None,
@@ -313,7 +316,7 @@ pub fn unix_micros() -> u64 {
 }
 
 /// A 40-hex-digit id like Redis's `run_id`, unique per process start.
-fn random_hex_id() -> String {
+pub fn random_hex_id() -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     let mut out = String::with_capacity(40);

@@ -291,3 +291,76 @@ fn redis_cli_latency_sees_a_stall() {
     assert_eq!(fields.len(), 4, "{line}");
     assert!(fields[1] >= 250.0, "max latency {line}");
 }
+
+/// DEBUG PROTOCOL's sample replies, in RESP2 and RESP3, are Redis's.
+#[test]
+fn debug_protocol_replies_as_redis() {
+    let mut script: Vec<String> = vec!["config get enable-debug-command".into()];
+    let types = [
+        "string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib", "push",
+        "verbatim", "true", "false", "bogus",
+    ];
+    for t in types {
+        script.push(format!("debug protocol {t}"));
+    }
+    script.push("?hello 3".into());
+    for t in types {
+        script.push(format!("debug protocol {t}"));
+    }
+    let script: Vec<&str> = script.iter().map(String::as_str).collect();
+    common::assert_same_replies_with(&[DEBUG, "yes"], &script);
+}
+
+/// DEBUG OBJECT describes values as Redis does (addresses and clocks
+/// aside), and the other DEBUG subcommands answer the same.
+#[test]
+fn debug_object_and_friends_read_as_redis() {
+    let big = "x".repeat(100);
+    let mut replies = Vec::new();
+    for server in [
+        ServerProcess::redis_with(&[DEBUG, "yes", "--save", ""]),
+        ServerProcess::rudis(&[DEBUG, "yes"]),
+    ] {
+        let mut conn = server.connect();
+        conn.run("SET s hello");
+        conn.run("SET n 12");
+        conn.run(&format!("SET big {big}"));
+        conn.run("RPUSH l a b c");
+        conn.run("HSET h f v");
+        conn.run("ZADD z 1 a");
+        conn.run("SADD si 1 2");
+        let mut out = Vec::new();
+        for key in ["s", "n", "big", "l", "h", "z", "si", "nokey"] {
+            let line = text(conn.run(&format!("DEBUG OBJECT {key}")));
+            let masked: Vec<&str> = line
+                .split(' ')
+                .map(|f| {
+                    if f.starts_with("at:") {
+                        "at:ADDR"
+                    } else if f.starts_with("lru:") {
+                        "lru:L"
+                    } else if f.starts_with("lru_seconds_idle:") {
+                        "lru_seconds_idle:I"
+                    } else {
+                        f
+                    }
+                })
+                .collect();
+            out.push(masked.join(" "));
+        }
+        for line in [
+            "DEBUG LISTPACK h",
+            "DEBUG LISTPACK l",
+            "DEBUG LISTPACK nokey",
+            "DEBUG QUICKLIST-PACKED-THRESHOLD x",
+            "DEBUG QUICKLIST-PACKED-THRESHOLD 0",
+            "DEBUG CHANGE-REPL-ID",
+            "DEBUG NOSUCH",
+            "DEBUG OBJECT",
+        ] {
+            out.push(text(conn.run(line)));
+        }
+        replies.push(out);
+    }
+    assert_eq!(replies[0], replies[1], "left: redis-server, right: rudis");
+}

@@ -390,7 +390,7 @@ fn replication(ctx: &Ctx, s: &mut Section) {
     s.field("role", "master")
         .field("connected_slaves", 0)
         .field("master_failover_state", "no-failover")
-        .field("master_replid", &ctx.state.run_id)
+        .field("master_replid", &ctx.state.replid)
         .field("master_replid2", "0".repeat(40))
         .field("master_repl_offset", 0)
         .field("second_repl_offset", -1)

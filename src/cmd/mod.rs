@@ -10,6 +10,7 @@
 mod blocking;
 mod client;
 mod connection;
+mod debug;
 mod hash;
 mod info;
 mod introspect;
@@ -297,6 +298,7 @@ pub fn table() -> &'static [&'static Command] {
         all.extend(zset::COMMANDS.iter());
         all.extend(multi::COMMANDS.iter());
         all.extend(persist::COMMANDS.iter());
+        all.extend(debug::COMMANDS.iter());
         all.extend(migrate::COMMANDS.iter());
         all.extend(introspect::COMMANDS.iter());
         all

@@ -1,17 +1,15 @@
 //! Persistence and serialization commands: SAVE, BGSAVE, LASTSAVE, DUMP,
-//! RESTORE and DEBUG (RELOAD, DIGEST, DIGEST-VALUE, SLEEP). The formats
+//! RESTORE. The formats
 //! are `rdb`'s, the file policy `persist`'s; these handlers only parse
 //! arguments and reply as Redis does.
 
 use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
-use crate::db::digest;
 use crate::errors;
 use crate::persist;
 use crate::protocol::request::Args;
 use crate::rdb::{self, RestoreError};
-use log::{info, warn};
 
-pub static COMMANDS: [Command; 7] = [
+pub static COMMANDS: [Command; 6] = [
     Command {
         name: "bgrewriteaof",
         handler: bgrewriteaof,
@@ -106,18 +104,6 @@ pub static COMMANDS: [Command; 7] = [
             Arg { name: "seconds", kind: "integer", token: "IDLETIME", since: "5.0.0", flags: "optional", ..Arg::BASE },
             Arg { name: "frequency", kind: "integer", token: "FREQ", since: "5.0.0", flags: "optional", ..Arg::BASE },
         ],
-        ..Command::BASE
-    },
-    Command {
-        name: "debug",
-        handler: debug,
-        arity: -2,
-        flags: "admin noscript loading stale",
-        acl: "admin slow dangerous",
-        group: "server",
-        summary: "A container for debugging commands",
-        complexity: "Depends on subcommand.",
-        doc_flags: "syscmd",
         ..Command::BASE
     },
 ];
@@ -312,191 +298,4 @@ fn restore(ctx: &mut Ctx, args: Args) {
         keys.db.set_idle(key, secs as u64);
     }
     reply.ok();
-}
-
-/// `DEBUG <subcommand>`: the parts of Redis's DEBUG that tests and
-/// operators use to compare and reload datasets.
-fn debug(ctx: &mut Ctx, args: Args) {
-    let allowed = match ctx.state.config.enable_debug_command {
-        1 => true,
-        2 => ctx.client().addr.ip().is_loopback(),
-        _ => false,
-    };
-    if !allowed {
-        return ctx.reply.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
-    }
-    let sub = args.get(1).to_ascii_lowercase();
-    match sub.as_slice() {
-        b"help" => super::reply_help(
-            ctx.reply,
-            "debug",
-            &[
-                "DIGEST",
-                "    Output a hex signature representing the current DB content.",
-                "DIGEST-VALUE <key> [<key> ...]",
-                "    Output a hex signature of the values of all the specified keys.",
-                "RELOAD [option ...]",
-                "    Save the RDB on disk and reload it back to memory. Options: MERGE, NOFLUSH, NOSAVE.",
-                "ERROR <string>",
-                "    Return a Redis protocol error with <string> as message. Useful for clients",
-                "    unit tests to simulate Redis errors.",
-                "LOG <message>",
-                "    Write <message> to the server log.",
-                "POPULATE <count> [<prefix>] [<size>]",
-                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
-                "    it is used instead of the 'key' prefix. These are not propagated to",
-                "    replicas. Cluster slots are not respected so keys not belonging to the",
-                "    current node can be created in cluster mode.",
-                "SET-ACTIVE-EXPIRE <0|1>",
-                "    Setting it to 0 disables expiring keys in background when they are not",
-                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-                "    default.",
-                "SLEEP <seconds>",
-                "    Stop the server for <seconds>. Decimals allowed.",
-            ],
-        ),
-        b"digest" if args.len() == 2 => {
-            let digest = digest::dataset_digest(&ctx.state.dbs);
-            ctx.reply.simple(&digest::hex(&digest));
-        }
-        b"digest-value" if args.len() >= 2 => {
-            let db = ctx.clients[ctx.me].db;
-            ctx.reply.array(args.len() - 2);
-            for key in args.from(2) {
-                let mut out = [0u8; 20];
-                let db = &ctx.state.dbs[db];
-                if let Some(value) = db.get(key) {
-                    digest::fold_value(&mut out, value, db.expire_of(key).is_some());
-                }
-                ctx.reply.simple(&digest::hex(&out));
-            }
-        }
-        b"reload" => debug_reload(ctx, args),
-        b"sleep" if args.len() == 3 => {
-            let secs = crate::float::parse_double(args.get(2)).unwrap_or(0.0);
-            if secs > 0.0 && secs.is_finite() {
-                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
-            }
-            ctx.reply.ok();
-        }
-        b"populate" if (3..=5).contains(&args.len()) => debug_populate(ctx, args),
-        b"set-active-expire" if args.len() == 3 => {
-            ctx.state.active_expire_enabled = crate::protocol::parse_i64(args.get(2)) != Some(0);
-            ctx.reply.ok();
-        }
-        b"log" if args.len() == 3 => {
-            warn!("DEBUG LOG: {}", String::from_utf8_lossy(args.get(2)));
-            ctx.reply.ok();
-        }
-        b"error" if args.len() == 3 => {
-            // The text is the whole error, code included.
-            let text: Vec<u8> = args
-                .get(2)
-                .iter()
-                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
-                .collect();
-            ctx.reply.error_bytes(&text);
-        }
-        _ => ctx
-            .reply
-            .error_bytes(&errors::subcommand_syntax(args.get(1), "debug")),
-    }
-}
-
-/// `DEBUG POPULATE count [prefix] [size]`: string keys `prefix:N` holding
-/// `value:N` (zero-padded or cut to `size`), skipping keys that exist. As
-/// in Redis they are not changes: no save point counts them and the AOF
-/// never sees them.
-fn debug_populate(ctx: &mut Ctx, args: Args) {
-    let Some(Some(count)) = super::optional_count_arg(ctx.reply, &args, 2) else {
-        return;
-    };
-    let Some(size) = super::optional_count_arg(ctx.reply, &args, 4) else {
-        return;
-    };
-    let prefix = if args.len() >= 4 { args.get(3) } else { b"key" };
-    let dirty_before = crate::db::dirty();
-    let (mut keys, reply) = ctx.keys();
-    let mut key = Vec::new();
-    let mut value = Vec::new();
-    for j in 0..count {
-        key.clear();
-        key.extend_from_slice(prefix);
-        key.extend_from_slice(format!(":{j}").as_bytes());
-        // Redis formats the name into 128 bytes.
-        key.truncate(127);
-        if keys.exists(&key) {
-            continue;
-        }
-        value.clear();
-        value.extend_from_slice(format!("value:{j}").as_bytes());
-        if let Some(size) = size.filter(|&s| s > 0) {
-            value.resize(size, 0);
-        }
-        keys.db.set(&key, crate::db::Value::string(&value), false);
-    }
-    crate::db::restore_dirty(dirty_before);
-    reply.ok();
-}
-
-/// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: save, empty, load again.
-fn debug_reload(ctx: &mut Ctx, args: Args) {
-    let (mut merge, mut flush, mut save) = (false, true, true);
-    for option in args.from(2) {
-        if option.eq_ignore_ascii_case(b"merge") {
-            merge = true;
-        } else if option.eq_ignore_ascii_case(b"noflush") {
-            flush = false;
-        } else if option.eq_ignore_ascii_case(b"nosave") {
-            save = false;
-        } else {
-            return ctx
-                .reply
-                .error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
-        }
-    }
-    let state = &mut *ctx.state;
-    if save && persist::save(&mut state.persist, &state.dbs, &state.config).is_err() {
-        return ctx.reply.error("ERR");
-    }
-    let loaded = persist::load_snapshot(
-        &persist::rdb_path(&state.config),
-        &state.config,
-        ctx.now_ms,
-        &mut |_| {},
-    );
-    let loaded = match loaded {
-        Ok(Some(loaded)) => loaded,
-        Ok(None) => persist::Loaded::empty(state.dbs.len()),
-        Err(e) => {
-            warn!("{e}");
-            return ctx
-                .reply
-                .error("ERR Error trying to load the RDB dump, check server logs.");
-        }
-    };
-    if flush {
-        for db in &mut state.dbs {
-            db.clear();
-        }
-    }
-    for (index, source) in loaded.dbs.into_iter().enumerate() {
-        let Some(target) = state.dbs.get_mut(index) else {
-            continue;
-        };
-        for (key, value, expire) in source.into_entries() {
-            if target.contains_key(&key) && !merge {
-                return ctx
-                    .reply
-                    .error("ERR Error trying to load the RDB dump, check server logs.");
-            }
-            target.set(&key, value, false);
-            if let Some(when) = expire {
-                target.set_expire(&key, when);
-            }
-        }
-    }
-    state.persist.dirty_at_last_save = crate::db::dirty();
-    info!("DB reloaded by DEBUG RELOAD");
-    ctx.reply.ok();
 }

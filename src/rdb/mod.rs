@@ -94,8 +94,59 @@ const QUICKLIST_SAFETY_LIMIT: usize = 8192;
 pub const DEFAULT_LIST_FILL: i64 = -2;
 
 /// Elements at least this big get a plain quicklist node of their own
-/// (Redis's `packed_threshold`, 1 GB).
-const PACKED_THRESHOLD: usize = 1 << 30;
+/// (Redis's `packed_threshold`: 1 GB, changed by DEBUG
+/// QUICKLIST-PACKED-THRESHOLD).
+static PACKED_THRESHOLD: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(1 << 30);
+
+/// `DEBUG QUICKLIST-PACKED-THRESHOLD`.
+pub fn set_packed_threshold(bytes: usize) {
+    PACKED_THRESHOLD.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A list cut into quicklist nodes as Redis 7.0 cuts it when elements are
+/// appended one at a time: (container, listpack or plain element bytes).
+pub fn quicklist_nodes(list: &ListValue, fill: i64) -> Vec<(u64, Vec<u8>)> {
+    let threshold = PACKED_THRESHOLD.load(std::sync::atomic::Ordering::Relaxed);
+    let mut nodes: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut current: Option<ListpackWriter> = None;
+    let mut count = 0;
+    for element in list {
+        if element.len() >= threshold {
+            if let Some(lp) = current.take() {
+                nodes.push((CONTAINER_PACKED, lp.finish()));
+            }
+            nodes.push((CONTAINER_PLAIN, element.to_vec()));
+            continue;
+        }
+        let fits = current
+            .as_ref()
+            .is_some_and(|lp| node_allows_insert(fill, lp.size(), count, element.len()));
+        if !fits {
+            if let Some(lp) = current.take() {
+                nodes.push((CONTAINER_PACKED, lp.finish()));
+            }
+            current = Some(ListpackWriter::new());
+            count = 0;
+        }
+        if let Some(lp) = current.as_mut() {
+            lp.push(element);
+            count += 1;
+        }
+    }
+    if let Some(lp) = current.take() {
+        nodes.push((CONTAINER_PACKED, lp.finish()));
+    }
+    nodes
+}
+
+/// How many bytes a value takes in an RDB file, its type byte and key
+/// aside (Redis's `rdbSavedObjectLen`, DEBUG OBJECT's `serializedlength`).
+pub fn serialized_len(value: &Value, list_fill: i64) -> u64 {
+    let mut encoder = Encoder::new(io::sink(), true).with_list_fill(list_fill);
+    let _ = encoder.body(value);
+    encoder.bytes_written()
+}
 
 /// What gets written besides the data.
 #[derive(Debug, Clone, Copy)]
@@ -289,35 +340,7 @@ impl<W: Write> Encoder<W> {
     /// A list as Redis 7.0's quicklist of listpack nodes, split where
     /// appending one element at a time would have split it.
     fn quicklist(&mut self, list: &ListValue) -> io::Result<()> {
-        let mut nodes: Vec<(u64, Vec<u8>)> = Vec::new();
-        let mut current: Option<ListpackWriter> = None;
-        let mut count = 0;
-        for element in list {
-            if element.len() >= PACKED_THRESHOLD {
-                if let Some(lp) = current.take() {
-                    nodes.push((CONTAINER_PACKED, lp.finish()));
-                }
-                nodes.push((CONTAINER_PLAIN, element.to_vec()));
-                continue;
-            }
-            let fits = current.as_ref().is_some_and(|lp| {
-                node_allows_insert(self.list_fill, lp.size(), count, element.len())
-            });
-            if !fits {
-                if let Some(lp) = current.take() {
-                    nodes.push((CONTAINER_PACKED, lp.finish()));
-                }
-                current = Some(ListpackWriter::new());
-                count = 0;
-            }
-            if let Some(lp) = current.as_mut() {
-                lp.push(element);
-                count += 1;
-            }
-        }
-        if let Some(lp) = current.take() {
-            nodes.push((CONTAINER_PACKED, lp.finish()));
-        }
+        let nodes = quicklist_nodes(list, self.list_fill);
         self.len(nodes.len() as u64)?;
         for (container, blob) in nodes {
             self.len(container)?;

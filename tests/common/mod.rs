@@ -356,8 +356,18 @@ pub fn array_items(reply: &[u8]) -> Vec<Vec<u8>> {
 /// `~` compares the array reply as an unordered collection; `?` only checks
 /// that both replies have the same RESP type (volatile values).
 pub fn assert_same_replies(script: &[&str]) {
-    let redis = ServerProcess::redis();
-    let rudis = ServerProcess::rudis(&["--save", ""]);
+    assert_same_replies_with(&[], script);
+}
+
+/// [`assert_same_replies`] with the same extra arguments given to both
+/// servers.
+pub fn assert_same_replies_with(extra: &[&str], script: &[&str]) {
+    let mut redis_args = vec!["--save", "", "--appendonly", "no"];
+    redis_args.extend_from_slice(extra);
+    let redis = ServerProcess::redis_with(&redis_args);
+    let mut rudis_args = vec!["--save", ""];
+    rudis_args.extend_from_slice(extra);
+    let rudis = ServerProcess::rudis(&rudis_args);
     let mut a = redis.connect();
     let mut b = rudis.connect();
     for line in script {
