@@ -69,3 +69,60 @@ pub fn peak_bytes() -> u64 {
 pub fn note_peak() {
     PEAK.fetch_max(ALLOCATED.load(Relaxed), Relaxed);
 }
+
+/// jemalloc's own figures (MEMORY STATS): bytes the program holds
+/// (`allocated`), in pages in use (`active`), and resident (`resident`).
+pub struct AllocatorStats {
+    pub allocated: u64,
+    pub active: u64,
+    pub resident: u64,
+}
+
+pub fn allocator_stats() -> AllocatorStats {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // The figures are cached until the epoch advances.
+    let _ = epoch::advance();
+    AllocatorStats {
+        allocated: stats::allocated::read().unwrap_or(0) as u64,
+        active: stats::active::read().unwrap_or(0) as u64,
+        resident: stats::resident::read().unwrap_or(0) as u64,
+    }
+}
+
+/// jemalloc's statistics report (MEMORY MALLOC-STATS).
+pub fn allocator_report() -> String {
+    let mut out = Vec::new();
+    let options = tikv_jemalloc_ctl::stats_print::Options::default();
+    let _ = tikv_jemalloc_ctl::stats_print::stats_print(&mut out, options);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Gives dirty pages of every arena back to the system (MEMORY PURGE).
+pub fn purge() {
+    // `arena.<MALLCTL_ARENAS_ALL>.purge`, a control that takes no value.
+    let name = b"arena.4096.purge\0";
+    // SAFETY: a NUL-terminated control name, and no buffers for a control
+    // that reads and writes nothing.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr().cast(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+    }
+}
+
+/// The process's resident set size, from `/proc/self/statm`.
+pub fn resident_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    pages * 4096
+}

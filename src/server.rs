@@ -203,6 +203,7 @@ impl Server {
         info!("Ready to accept connections tcp");
         crate::clock::init();
         self.state.refresh_thresholds();
+        self.state.startup_allocated = crate::alloc::allocated_bytes();
         let mut events = Events::with_capacity(1024);
         loop {
             self.before_sleep();

@@ -220,6 +220,9 @@ pub struct ServerState {
     /// Clients that got output from another client's command (MONITOR
     /// lines): the loop schedules their writes.
     pub output_woken: Vec<usize>,
+    /// Bytes allocated when the server was ready (MEMORY STATS's
+    /// `startup.allocated`).
+    pub startup_allocated: u64,
     /// `CLIENT PAUSE` in force.
     pub pause: Option<Pause>,
     /// `CLIENT UNBLOCK` requests: (slab key, with an error rather than as
@@ -261,6 +264,7 @@ impl ServerState {
             cycle_slowest: (0, 0),
             monitors: Vec::new(),
             pause: None,
+            startup_allocated: 0,
             unblock_requests: Vec::new(),
             output_woken: Vec::new(),
             active_expire_enabled: true,

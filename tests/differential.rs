@@ -298,6 +298,7 @@ fn help_replies_are_redis_s() {
         "object help",
         "slowlog help",
         "latency help",
+        "memory help",
         "ping",
     ]);
 }

@@ -364,3 +364,26 @@ fn debug_object_and_friends_read_as_redis() {
     }
     assert_eq!(replies[0], replies[1], "left: redis-server, right: rudis");
 }
+
+/// MEMORY STATS has Redis's fields in Redis's order; DOCTOR, PURGE and
+/// MALLOC-STATS answer with real content.
+#[test]
+fn memory_stats_has_redis_fields() {
+    let mut names = Vec::new();
+    for server in [ServerProcess::redis(), ServerProcess::rudis(&[])] {
+        let mut conn = server.connect();
+        conn.run("SET a 1");
+        let items = common::array_items(&conn.run("MEMORY STATS"));
+        let keys: Vec<String> = items
+            .iter()
+            .step_by(2)
+            .map(|k| text(common::bulk_payload(k)))
+            .collect();
+        names.push(keys);
+        assert_eq!(conn.run("MEMORY PURGE"), b"+OK\r\n");
+        let report = text(common::bulk_payload(&conn.run("MEMORY MALLOC-STATS")));
+        assert!(report.contains("jemalloc"), "{report}");
+        assert_eq!(conn.run("MEMORY DOCTOR")[0], b'$');
+    }
+    assert_eq!(names[0], names[1], "left: redis-server, right: rudis");
+}

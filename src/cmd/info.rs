@@ -196,22 +196,10 @@ pub fn human_bytes(n: u64) -> String {
     format!("{}B", n as u64)
 }
 
-fn resident_bytes() -> u64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .unwrap_or(0);
-    pages * 4096
-}
-
 fn memory(ctx: &Ctx, s: &mut Section) {
     let used = alloc::allocated_bytes();
     let peak = alloc::peak_bytes().max(used);
-    let rss = resident_bytes();
+    let rss = alloc::resident_bytes();
     let maxmemory = ctx.state.config.maxmemory;
     s.field("used_memory", used)
         .field("used_memory_human", human_bytes(used))

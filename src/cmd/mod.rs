@@ -16,6 +16,7 @@ mod info;
 mod introspect;
 mod keys;
 mod list;
+mod memory;
 pub mod migrate;
 pub mod multi;
 pub mod persist;

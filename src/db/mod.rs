@@ -212,6 +212,11 @@ impl Db {
             .map(|e| u64::from(self.clock.saturating_sub(e.touched)))
     }
 
+    /// Bytes of the key table itself (MEMORY STATS's overhead).
+    pub fn table_bytes(&self) -> usize {
+        self.dict.table_bytes()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.dict.is_empty()
     }
