@@ -62,6 +62,20 @@ const ALIASES: &[(&str, &str)] = &[
     ("list-max-ziplist-size", "list-max-listpack-size"),
 ];
 
+use crate::config_pending::{Check, PENDING, PENDING_ALIASES};
+
+/// The pending setting (see `config_pending`) a name or old name stands
+/// for: its index in `PENDING`.
+fn pending_index(name: &str) -> Option<usize> {
+    let name = PENDING_ALIASES
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+        .map_or(name, |&(_, canonical)| canonical);
+    PENDING
+        .iter()
+        .position(|(n, _, _, _)| n.eq_ignore_ascii_case(name))
+}
+
 /// Settings for tests, left out of `CONFIG GET` patterns as Redis leaves
 /// out its HIDDEN_CONFIG ones (named exactly, they answer).
 const HIDDEN: &[&str] = &["rdb-key-save-delay"];
@@ -169,6 +183,8 @@ pub struct Config {
     pub latency_monitor_threshold: u64,
     pub latency_tracking: bool,
     pub latency_tracking_info_percentiles: Vec<f64>,
+    /// Settings accepted but not acted on yet (`config_pending`), by name.
+    pub pending: std::collections::BTreeMap<&'static str, String>,
 }
 
 type IntGet = fn(&Config) -> i64;
@@ -936,6 +952,10 @@ impl Default for Config {
             latency_monitor_threshold: 0,
             latency_tracking: false,
             latency_tracking_info_percentiles: Vec::new(),
+            pending: PENDING
+                .iter()
+                .map(|&(name, default, _, _)| (name, default.to_string()))
+                .collect(),
         };
         for setting in SETTINGS {
             if let Err(e) = config.apply(setting, setting.default) {
@@ -1024,7 +1044,9 @@ impl Config {
     /// The setting a config file directive sets, by its current name (old
     /// names map to it, as Redis rewrites them).
     pub fn rewrite_name(directive: &str) -> Option<&'static str> {
-        Self::lookup(directive).map(|s| s.name)
+        Self::lookup(directive)
+            .map(|s| s.name)
+            .or_else(|| pending_index(directive).map(|i| PENDING[i].0))
     }
 
     /// Every setting as `CONFIG REWRITE` writes it, compared with
@@ -1085,7 +1107,27 @@ impl Config {
                 forced,
             });
         }
+        for &(name, default, check, _) in PENDING {
+            let value = self.pending.get(name).map_or(default, String::as_str);
+            let text = match check {
+                Check::Text => repr(value),
+                _ => value.to_string(),
+            };
+            out.push(Rendered {
+                name,
+                lines: vec![format!("{name} {text}")],
+                forced: value != default,
+            });
+        }
         out
+    }
+
+    /// Sets a pending setting, checked as Redis checks its type.
+    fn apply_pending(&mut self, index: usize, value: &str) -> Result<(), String> {
+        let (name, _, check, _) = PENDING[index];
+        let stored = crate::config_pending::check(check, value)?;
+        self.pending.insert(name, stored);
+        Ok(())
     }
 
     /// A setting's own name, in lower case (an old alias keeps its name),
@@ -1093,9 +1135,11 @@ impl Config {
     pub fn canonical_name(name: &str) -> Option<&'static str> {
         ALIASES
             .iter()
+            .chain(PENDING_ALIASES)
             .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
             .map(|&(alias, _)| alias)
             .or_else(|| Self::lookup(name).map(|s| s.name))
+            .or_else(|| pending_index(name).map(|i| PENDING[i].0))
     }
 
     fn apply(&mut self, setting: &Setting, value: &str) -> Result<(), String> {
@@ -1163,14 +1207,28 @@ impl Config {
         // given (the last wins), as in Redis.
         let mut seen: Vec<&str> = Vec::new();
         for &(name, value) in pairs {
-            let (Some(setting), Some(own_name)) = (Self::lookup(name), Self::canonical_name(name))
-            else {
+            let Some(own_name) = Self::canonical_name(name) else {
                 return Err((name.to_string(), ConfigError::Unknown));
             };
             if seen.contains(&own_name) {
                 return Err((name.to_string(), ConfigError::Duplicate));
             }
             seen.push(own_name);
+            let Some(setting) = Self::lookup(name) else {
+                let Some(index) = pending_index(name) else {
+                    return Err((name.to_string(), ConfigError::Unknown));
+                };
+                if !PENDING[index].3 {
+                    return Err((
+                        name.to_string(),
+                        ConfigError::Invalid("can't set immutable config".into()),
+                    ));
+                }
+                updated
+                    .apply_pending(index, value)
+                    .map_err(|e| (name.to_string(), ConfigError::Invalid(e)))?;
+                continue;
+            };
             if PROTECTED.contains(&setting.name) {
                 return Err((
                     name.to_string(),
@@ -1202,11 +1260,16 @@ impl Config {
             let is_glob = pattern.iter().any(|b| matches!(b, b'[' | b'*' | b'?'));
             if !is_glob {
                 let name = String::from_utf8_lossy(pattern);
+                if found.iter().any(|(n, _)| *n == name) {
+                    continue;
+                }
                 if let Some(setting) = Self::lookup(&name) {
-                    if !found.iter().any(|(n, _)| *n == name) {
-                        seen.push(setting.name);
-                        found.push((name.into_owned(), self.value_of(setting)));
-                    }
+                    seen.push(setting.name);
+                    found.push((name.into_owned(), self.value_of(setting)));
+                } else if let Some(index) = pending_index(&name) {
+                    let value = self.pending_value(index);
+                    seen.push(PENDING[index].0);
+                    found.push((name.into_owned(), value));
                 }
                 continue;
             }
@@ -1217,6 +1280,20 @@ impl Config {
                 {
                     seen.push(setting.name);
                     found.push((setting.name.to_string(), self.value_of(setting)));
+                }
+            }
+            for (index, &(name, _, _, _)) in PENDING.iter().enumerate() {
+                if !seen.contains(&name) && glob_match(pattern, name.as_bytes(), true) {
+                    seen.push(name);
+                    found.push((name.to_string(), self.pending_value(index)));
+                }
+            }
+            for &(alias, canonical) in PENDING_ALIASES {
+                if !seen.contains(&alias) && glob_match(pattern, alias.as_bytes(), true) {
+                    if let Some(index) = pending_index(canonical) {
+                        seen.push(alias);
+                        found.push((alias.to_string(), self.pending_value(index)));
+                    }
                 }
             }
             for &(alias, canonical) in ALIASES {
@@ -1234,12 +1311,25 @@ impl Config {
     /// Applies one directive from the config file or the command line.
     /// Several arguments are joined with spaces (`bind a b`, `save 60 1`).
     pub fn set_directive(&mut self, name: &str, args: &[String]) -> Result<(), String> {
-        let setting = Self::lookup(name)
-            .ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
         if args.is_empty() {
             return Err("Bad directive or wrong number of arguments".into());
         }
-        self.apply(setting, &args.join(" "))
+        match Self::lookup(name) {
+            Some(setting) => self.apply(setting, &args.join(" ")),
+            None => {
+                let index = pending_index(name)
+                    .ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+                self.apply_pending(index, &args.join(" "))
+            }
+        }
+    }
+
+    fn pending_value(&self, index: usize) -> String {
+        let (name, default, _, _) = PENDING[index];
+        self.pending
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
     }
 
     /// Builds a config from redis-server style arguments:

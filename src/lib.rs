@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod cmdstats;
 pub mod coalesce;
 pub mod config;
+pub mod config_pending;
 pub mod config_rewrite;
 pub mod db;
 pub mod errors;

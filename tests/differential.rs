@@ -449,3 +449,44 @@ fn raw_requests_match_byte_for_byte() {
         );
     }
 }
+
+/// CONFIG GET knows every Redis 7.0 setting, with Redis's defaults (those
+/// rudis does not act on yet included), and CONFIG SET checks them as
+/// Redis does.
+#[test]
+fn every_redis_setting_is_known() {
+    let redis = ServerProcess::redis_with(&["--save", "", "--appendonly", "no"]);
+    let rudis = ServerProcess::rudis(&["--save", ""]);
+    let all = |server: &ServerProcess| {
+        let items = common::array_items(&server.connect().run("config get *"));
+        let mut pairs: Vec<(String, String)> = items
+            .chunks(2)
+            .map(|p| {
+                (
+                    String::from_utf8_lossy(&common::bulk_payload(&p[0])).into_owned(),
+                    String::from_utf8_lossy(&common::bulk_payload(&p[1])).into_owned(),
+                )
+            })
+            // Where the servers run, and rudis's own setting.
+            .filter(|(name, _)| {
+                !["bind", "port", "dir", "pipeline-coalesce-us"].contains(&name.as_str())
+            })
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    assert_eq!(all(&redis), all(&rudis));
+    assert_same_replies(&[
+        "config set replica-read-only no",
+        "config get replica-read-only",
+        "config get slave-read-only",
+        "~config get slave*",
+        "config set io-threads 2",
+        "config set acllog-max-len x",
+        "config set acllog-max-len -1",
+        "config set oom-score-adj maybe",
+        "config set repl-backlog-size 2mb",
+        "config get repl-backlog-size",
+        "config set activedefrag perhaps",
+    ]);
+}
