@@ -747,8 +747,94 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
         ctx.reply.simple("QUEUED");
         return Outcome::Queued;
     }
+    let guard = WatchGuard::before(ctx, command, args);
     (command.handler)(ctx, args);
+    if let Some(guard) = guard {
+        guard.after(ctx);
+    }
     Outcome::Ran(id, command.name)
+}
+
+/// Commands that may find nothing to change (SADD of members already
+/// there, HDEL of absent fields, LREM that matches nothing...). Redis
+/// signals a change to WATCH only when they change something; rudis's
+/// handlers open the value for writing first, so when a watched key is
+/// involved the value is compared before and after.
+const SIGNAL_ONLY_ON_CHANGE: &[&str] = &[
+    "sadd",
+    "srem",
+    "smove",
+    "hdel",
+    "hsetnx",
+    "zadd",
+    "zrem",
+    "zremrangebyscore",
+    "zremrangebyrank",
+    "zremrangebylex",
+    "lrem",
+    "linsert",
+    "setrange",
+    "persist",
+];
+
+/// What a watched key looked like before such a command ran.
+struct WatchGuard {
+    db: usize,
+    keys: Vec<Vec<u8>>,
+    versions: Vec<Option<u64>>,
+    looks: Vec<([u8; 20], Option<i64>)>,
+    dirty: u64,
+}
+
+impl WatchGuard {
+    /// `None` (and no work) unless the command is one of those above and
+    /// the database has watched keys.
+    fn before(ctx: &Ctx, command: &Command, args: Args) -> Option<WatchGuard> {
+        let db = ctx.db_index();
+        if !ctx.state.dbs[db].has_watchers() || !SIGNAL_ONLY_ON_CHANGE.contains(&command.name) {
+            return None;
+        }
+        let line: Vec<&[u8]> = args.iter().collect();
+        let keys: Vec<Vec<u8>> = keys_of(command, &line)?
+            .into_iter()
+            .map(|(position, _)| line[position].to_vec())
+            .collect();
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let versions = ctx.state.dbs[db].watch_versions(&refs);
+        let looks = keys.iter().map(|k| look(&ctx.state.dbs[db], k)).collect();
+        Some(WatchGuard {
+            db,
+            keys,
+            versions,
+            looks,
+            dirty: crate::db::dirty(),
+        })
+    }
+
+    /// If nothing changed, takes back the change the handler counted.
+    fn after(self, ctx: &mut Ctx) {
+        let db = &mut ctx.state.dbs[self.db];
+        let unchanged = self
+            .keys
+            .iter()
+            .zip(&self.looks)
+            .all(|(key, before)| look(db, key) == *before);
+        if unchanged {
+            let refs: Vec<&[u8]> = self.keys.iter().map(Vec::as_slice).collect();
+            db.restore_watch_versions(&refs, &self.versions);
+            crate::db::restore_dirty(self.dirty);
+        }
+    }
+}
+
+/// A key's value digest and expiry.
+fn look(db: &Db, key: &[u8]) -> ([u8; 20], Option<i64>) {
+    let mut digest = [0u8; 20];
+    let expire = db.expire_of(key);
+    if let Some(value) = db.get(key) {
+        crate::db::digest::fold_value(&mut digest, value, expire.is_some());
+    }
+    (digest, expire)
 }
 
 /// The refusals of Redis's `processCommand` that depend on the server's

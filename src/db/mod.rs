@@ -102,7 +102,9 @@ impl Db {
     /// The value of `key` for changing it: counts as a modification for
     /// WATCH.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        self.modified(key);
+        if !self.watched.is_empty() && self.dict.contains_key(key) {
+            self.modified(key);
+        }
         let entry = self.dict.get_mut(key)?;
         add_dirty(1);
         Some(&mut entry.value)
@@ -169,22 +171,54 @@ impl Db {
     /// Exchanges the data of two databases (SWAPDB). Watches stay with the
     /// database number, as in Redis, and all of them see a change.
     pub fn swap_data(&mut self, other: &mut Db) {
+        // A watched key changes if it exists on either side (Redis's
+        // `touchAllWatchedKeysInDb` with the database replacing it).
+        self.modified_existing(Some(other));
+        other.modified_existing(Some(self));
         std::mem::swap(&mut self.dict, &mut other.dict);
         std::mem::swap(&mut self.expires, &mut other.expires);
         std::mem::swap(&mut self.avg_ttl, &mut other.avg_ttl);
         self.expire_cursor = 0;
         other.expire_cursor = 0;
-        self.modified_all();
-        other.modified_all();
         add_dirty(1);
     }
 
     /// Every watched key of this database may have changed (FLUSHDB,
     /// FLUSHALL, SWAPDB).
-    pub fn modified_all(&mut self) {
-        for entry in self.watched.values_mut() {
-            entry.version += 1;
+    /// Every watched key that exists here, or in `replaced_with`, counts
+    /// as changed (FLUSHDB, FLUSHALL, SWAPDB): a watched key that exists
+    /// on neither side is left alone, as Redis leaves it.
+    pub fn modified_existing(&mut self, replaced_with: Option<&Db>) {
+        let dict = &self.dict;
+        for (key, entry) in self.watched.iter_mut() {
+            let exists = dict.contains_key(key)
+                || replaced_with.is_some_and(|other| other.dict.contains_key(key));
+            if exists {
+                entry.version += 1;
+            }
         }
+    }
+
+    /// The change counts of this database's watched keys, to take a
+    /// command's changes back when it changed nothing (see `dispatch`).
+    pub fn watch_versions(&self, keys: &[&[u8]]) -> Vec<Option<u64>> {
+        keys.iter()
+            .map(|k| self.watched.get(*k).map(|w| w.version))
+            .collect()
+    }
+
+    /// Puts back the change counts `watch_versions` read.
+    pub fn restore_watch_versions(&mut self, keys: &[&[u8]], versions: &[Option<u64>]) {
+        for (key, version) in keys.iter().zip(versions) {
+            if let (Some(entry), Some(v)) = (self.watched.get_mut(*key), version) {
+                entry.version = *v;
+            }
+        }
+    }
+
+    /// Whether any key of this database is watched.
+    pub fn has_watchers(&self) -> bool {
+        !self.watched.is_empty()
     }
 
     /// Records an access to `key` at the current clock.
@@ -232,8 +266,8 @@ impl Db {
 
     /// Removes a key and its expiry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        self.modified(key);
         let (_, entry) = self.dict.remove(key)?;
+        self.modified(key);
         add_dirty(1);
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -303,16 +337,16 @@ impl Db {
 
     /// Drops the expiry; true if there was one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
-        self.modified(key);
         let had = self.expires.remove(key).is_some();
         if had {
+            self.modified(key);
             add_dirty(1);
         }
         had
     }
 
     pub fn clear(&mut self) {
-        self.modified_all();
+        self.modified_existing(None);
         add_dirty(self.dict.len() as u64);
         self.dict.clear();
         self.expires.clear();
