@@ -79,6 +79,9 @@ pub struct Client {
     pub no_evict: bool,
     /// In MONITOR mode: hears every command the server runs.
     pub monitor: bool,
+    /// Whether the first bytes said RESP (or an HTTP scrape, see
+    /// `metrics`).
+    pub protocol_known: bool,
     /// `CLIENT REPLY OFF`: replies are dropped.
     pub reply_off: bool,
     /// `CLIENT REPLY SKIP` ran: the next command's reply is dropped.
@@ -142,6 +145,7 @@ impl Client {
             last_command: "NULL",
             no_evict: false,
             monitor: false,
+            protocol_known: false,
             reply_off: false,
             skip_requested: false,
             skip_next: false,

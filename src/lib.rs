@@ -20,6 +20,7 @@ pub mod float;
 pub mod glob;
 pub mod latency;
 pub mod logging;
+pub mod metrics;
 pub mod persist;
 pub mod propagate;
 pub mod protocol;

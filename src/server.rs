@@ -791,6 +791,12 @@ impl Server {
             // or the pause ends.
             return;
         }
+        if !client.protocol_known && !self.tell_protocol(key) {
+            return;
+        }
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
         // The parser and the reply leave the client while commands run, so
         // that a command can look at every client (CLIENT LIST) while the
         // arguments it runs with stay borrowed from the query buffer.
@@ -861,6 +867,32 @@ impl Server {
         let killed = std::mem::take(&mut self.state.killed);
         for victim in killed {
             self.close(victim, Closing::Now);
+        }
+    }
+
+    /// Looks at a new connection's first bytes: an HTTP `GET /` is a
+    /// metrics scrape, answered and closed (see `metrics`). True when the
+    /// input is RESP and can be parsed.
+    fn tell_protocol(&mut self, key: usize) -> bool {
+        let client = &mut self.clients[key];
+        match crate::metrics::classify(client.parser.buffer_mut()) {
+            crate::metrics::FirstBytes::Resp => {
+                client.protocol_known = true;
+                true
+            }
+            crate::metrics::FirstBytes::Undecided | crate::metrics::FirstBytes::HttpIncomplete => {
+                false
+            }
+            crate::metrics::FirstBytes::Http(path) => {
+                client.protocol_known = true;
+                let response = crate::metrics::respond(&path, &self.state, &self.clients);
+                let client = &mut self.clients[key];
+                client.parser.buffer_mut().clear();
+                client.reply.raw(&response);
+                self.flag_pending_write(key);
+                self.close(key, Closing::AfterReply);
+                false
+            }
         }
     }
 

@@ -387,3 +387,45 @@ fn memory_stats_has_redis_fields() {
     }
     assert_eq!(names[0], names[1], "left: redis-server, right: rudis");
 }
+
+/// `GET /metrics` on the RESP port answers in Prometheus's text format
+/// with the exporter's metric names; RESP clients on the same port are
+/// unaffected, inline commands included.
+#[test]
+fn prometheus_metrics_on_the_resp_port() {
+    use std::io::{Read, Write};
+    let rudis = ServerProcess::rudis(&[]);
+    let mut conn = rudis.connect();
+    conn.run("SET a 1");
+    conn.run("GET a");
+    conn.run("GET");
+    let scrape = |path: &str| {
+        let mut http = std::net::TcpStream::connect(("127.0.0.1", rudis.port)).unwrap();
+        http.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut out = String::new();
+        http.read_to_string(&mut out).unwrap();
+        out
+    };
+    let page = scrape("/metrics");
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    let body = page.split("\r\n\r\n").nth(1).unwrap();
+    for line in [
+        "redis_up 1",
+        "redis_db_keys{db=\"db0\"} 1",
+        "redis_commands_total{cmd=\"set\"} 1",
+        "redis_commands_rejected_calls_total{cmd=\"get\"} 1",
+        "redis_errors_total{err=\"ERR\"} 1",
+        "# TYPE redis_commands_duration_seconds_total counter",
+        "redis_latency_percentiles_usec{cmd=\"get\",quantile=\"0.5\"}",
+        "rudis_eventloop_cycles_total",
+    ] {
+        assert!(body.contains(line), "{line} missing:\n{body}");
+    }
+    assert!(scrape("/other").starts_with("HTTP/1.1 404"));
+    // Inline RESP that starts like a scrape but is not one.
+    let mut inline = rudis.connect();
+    inline.send(b"GET a\r\n");
+    assert_eq!(inline.read_reply(), b"$1\r\n1\r\n");
+    assert_eq!(conn.run("PING"), b"+PONG\r\n");
+}
