@@ -807,6 +807,7 @@ impl Server {
         let now_ms = crate::state::unix_millis();
         client.last_interaction = now;
         let mut last_tick = crate::clock::now();
+        let mut skip_this = std::mem::take(&mut self.clients[key].skip_next);
         loop {
             match parser.next(max_bulk) {
                 Parsed::Incomplete => break,
@@ -831,7 +832,6 @@ impl Server {
                         break;
                     }
                     let start = reply.len();
-                    let skip = std::mem::take(&mut self.clients[key].skip_next);
                     let mut ctx = Ctx {
                         state: &mut self.state,
                         clients: &mut self.clients,
@@ -844,15 +844,17 @@ impl Server {
                     cmd::dispatch(&mut ctx, parser.args());
                     last_tick = ctx.last_tick;
                     let client = &mut self.clients[key];
-                    if skip || client.reply_off {
+                    // CLIENT REPLY OFF, or the one command after a SKIP.
+                    if skip_this || client.reply_off {
                         reply.truncate(start);
                     }
-                    client.skip_next = std::mem::take(&mut client.skip_requested);
+                    skip_this = std::mem::take(&mut client.skip_requested);
+                    let closing = client.closing != Closing::No;
                     if let Some(request) = self.state.block_request.take() {
                         self.park(key, request, parser.args());
                         break;
                     }
-                    if self.clients[key].closing != Closing::No {
+                    if closing {
                         break;
                     }
                 }
@@ -860,6 +862,7 @@ impl Server {
         }
         parser.compact();
         let client = &mut self.clients[key];
+        client.skip_next = skip_this;
         client.parser = parser;
         client.reply = reply;
         self.flag_pending_write(key);
