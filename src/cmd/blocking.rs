@@ -5,136 +5,12 @@
 //! null reply. No thread ever waits.
 
 use super::list::{move_element, multi_pop, parse_end, parse_multi_pop, pop, End};
-use super::{Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use super::Ctx;
 use crate::errors;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
 use crate::state::BlockRequest;
 use std::time::Duration;
-
-pub static COMMANDS: [Command; 5] = [
-    Command {
-        name: "blpop",
-        handler: blpop,
-        arity: -3,
-        flags: "write noscript blocking",
-        acl: "write list slow blocking",
-        keys: (1, -2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(-2, 1, 0) },
-        ],
-        group: "list",
-        since: "2.0.0",
-        summary: "Remove and get the first element in a list, or block until one is available",
-        complexity: "O(N) where N is the number of provided keys.",
-        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "timeout", kind: "double", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "brpop",
-        handler: brpop,
-        arity: -3,
-        flags: "write noscript blocking",
-        acl: "write list slow blocking",
-        keys: (1, -2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(-2, 1, 0) },
-        ],
-        group: "list",
-        since: "2.0.0",
-        summary: "Remove and get the last element in a list, or block until one is available",
-        complexity: "O(N) where N is the number of provided keys.",
-        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "timeout", kind: "double", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "blmove",
-        handler: blmove,
-        arity: 6,
-        flags: "write denyoom noscript blocking",
-        acl: "write list slow blocking",
-        keys: (1, 2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        since: "6.2.0",
-        summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
-        args: &[
-            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
-            Arg { name: "wherefrom", kind: "oneof", args: &[
-                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
-                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "whereto", kind: "oneof", args: &[
-                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
-                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "timeout", kind: "double", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "brpoplpush",
-        handler: brpoplpush,
-        arity: 4,
-        flags: "write denyoom noscript blocking",
-        acl: "write list slow blocking",
-        keys: (1, 2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        since: "2.2.0",
-        summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
-        doc_flags: "deprecated",
-        deprecated_since: "6.2.0",
-        replaced_by: "`BLMOVE` with the `RIGHT` and `LEFT` arguments",
-        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
-        args: &[
-            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
-            Arg { name: "timeout", kind: "double", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "blmpop",
-        handler: blmpop,
-        arity: -5,
-        flags: "write blocking movablekeys",
-        acl: "write list slow blocking",
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(2), find: FindKeys::Keynum(0, 1, 1) },
-        ],
-        group: "list",
-        since: "7.0.0",
-        summary: "Pop elements from a list, or block until one is available",
-        complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
-        args: &[
-            Arg { name: "timeout", kind: "double", ..Arg::BASE },
-            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "where", kind: "oneof", args: &[
-                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
-                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-];
 
 /// Parses a blocking timeout in seconds (decimals allowed) as Redis's
 /// `getTimeoutFromObjectOrReply`; `Some(None)` means wait for ever.
@@ -186,11 +62,11 @@ fn bpop(ctx: &mut Ctx, args: Args, end: End) {
     block(ctx, key_args.map(|i| args.get(i).to_vec()), timeout);
 }
 
-fn blpop(ctx: &mut Ctx, args: Args) {
+pub(super) fn blpop(ctx: &mut Ctx, args: Args) {
     bpop(ctx, args, End::Left);
 }
 
-fn brpop(ctx: &mut Ctx, args: Args) {
+pub(super) fn brpop(ctx: &mut Ctx, args: Args) {
     bpop(ctx, args, End::Right);
 }
 
@@ -215,18 +91,18 @@ fn blocking_move(ctx: &mut Ctx, args: Args, from: End, to: End, timeout_at: usiz
     }
 }
 
-fn blmove(ctx: &mut Ctx, args: Args) {
+pub(super) fn blmove(ctx: &mut Ctx, args: Args) {
     let (Some(from), Some(to)) = (parse_end(args.get(3)), parse_end(args.get(4))) else {
         return ctx.reply.error(errors::SYNTAX);
     };
     blocking_move(ctx, args, from, to, 5);
 }
 
-fn brpoplpush(ctx: &mut Ctx, args: Args) {
+pub(super) fn brpoplpush(ctx: &mut Ctx, args: Args) {
     blocking_move(ctx, args, End::Right, End::Left, 3);
 }
 
-fn blmpop(ctx: &mut Ctx, args: Args) {
+pub(super) fn blmpop(ctx: &mut Ctx, args: Args) {
     let Some(timeout) = timeout_arg(ctx.reply, args.get(1)) else {
         return;
     };

@@ -3,7 +3,7 @@
 //! Redis's fields in Redis's order; client libraries parse it.
 
 use super::connection::valid_client_attr;
-use super::{reply_help, Arg, Command, Ctx};
+use super::{reply_help, Ctx};
 use crate::client::{Client, Closing};
 use crate::errors;
 use crate::protocol::parse_i64;
@@ -11,243 +11,7 @@ use crate::protocol::request::Args;
 use std::fmt::Write;
 use std::time::Instant;
 
-pub static COMMANDS: [Command; 1] = [Command {
-    name: "client",
-    arity: -2,
-    acl: "slow",
-    group: "connection",
-    since: "2.4.0",
-    summary: "A container for client connection commands",
-    complexity: "Depends on subcommand.",
-    subcommands: &[
-        Command {
-            name: "client|id",
-            handler: client_id,
-            arity: 2,
-            flags: "noscript loading stale",
-            acl: "slow connection",
-            group: "connection",
-            since: "5.0.0",
-            summary: "Returns the client ID for the current connection",
-            ..Command::BASE
-        },
-        Command {
-            name: "client|setname",
-            handler: client_setname,
-            arity: 3,
-            flags: "noscript loading stale",
-            acl: "slow connection",
-            group: "connection",
-            since: "2.6.9",
-            summary: "Set the current connection name",
-            args: &[
-                Arg { name: "connection-name", kind: "string", ..Arg::BASE },
-            ],
-            ..Command::BASE
-        },
-        Command {
-            name: "client|getname",
-            handler: client_getname,
-            arity: 2,
-            flags: "noscript loading stale",
-            acl: "slow connection",
-            group: "connection",
-            since: "2.6.9",
-            summary: "Get the current connection name",
-            ..Command::BASE
-        },
-        Command {
-            name: "client|setinfo",
-            handler: client_setinfo,
-            arity: 4,
-            flags: "noscript loading stale",
-            acl: "slow connection",
-            group: "connection",
-            since: "7.2.0",
-            summary: "Set client or connection specific info",
-            ..Command::BASE
-        },
-        Command {
-            name: "client|info",
-            handler: client_info,
-            arity: 2,
-            flags: "noscript loading stale",
-            acl: "slow connection",
-            tips: "nondeterministic_output",
-            group: "connection",
-            since: "6.2.0",
-            summary: "Returns information about the current client connection.",
-            ..Command::BASE
-        },
-        Command {
-            name: "client|list",
-            handler: client_list,
-            arity: -2,
-            flags: "admin noscript loading stale",
-            acl: "admin slow dangerous connection",
-            tips: "nondeterministic_output",
-            group: "connection",
-            since: "2.4.0",
-            summary: "Get the list of client connections",
-            complexity: "O(N) where N is the number of client connections",
-            history: &[("2.8.12", "Added unique client `id` field."), ("5.0.0", "Added optional `TYPE` filter."), ("6.0.0", "Added `user` field."), ("6.2.0", "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter."), ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."), ("7.0.3", "Added `ssub` field.")],
-            args: &[
-                Arg { name: "normal_master_replica_pubsub", kind: "oneof", token: "TYPE", since: "5.0.0", flags: "optional", args: &[
-                    Arg { name: "normal", kind: "pure-token", token: "NORMAL", ..Arg::BASE },
-                    Arg { name: "master", kind: "pure-token", token: "MASTER", ..Arg::BASE },
-                    Arg { name: "replica", kind: "pure-token", token: "REPLICA", ..Arg::BASE },
-                    Arg { name: "pubsub", kind: "pure-token", token: "PUBSUB", ..Arg::BASE },
-                    ], ..Arg::BASE },
-                Arg { name: "id", kind: "block", token: "ID", since: "6.2.0", flags: "optional", args: &[
-                    Arg { name: "client-id", kind: "integer", flags: "multiple", ..Arg::BASE },
-                    ], ..Arg::BASE },
-            ],
-            ..Command::BASE
-        },
-        Command {
-            name: "client|kill",
-            handler: client_kill,
-            arity: -3,
-            flags: "admin noscript loading stale",
-            acl: "admin slow dangerous connection",
-            group: "connection",
-            since: "2.4.0",
-            summary: "Kill the connection of a client",
-            complexity: "O(N) where N is the number of client connections",
-            history: &[("2.8.12", "Added new filter format."), ("2.8.12", "`ID` option."), ("3.2.0", "Added `master` type in for `TYPE` option."), ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility."), ("6.2.0", "`LADDR` option.")],
-            args: &[
-                Arg { name: "filter", kind: "oneof", args: &[
-                    Arg { name: "ip:port", kind: "string", deprecated_since: "2.8.12", ..Arg::BASE },
-                    Arg { name: "new-format", kind: "oneof", flags: "multiple", args: &[
-                        Arg { name: "client-id", kind: "integer", token: "ID", since: "2.8.12", flags: "optional", ..Arg::BASE },
-                        Arg { name: "normal_master_slave_pubsub", kind: "oneof", token: "TYPE", since: "2.8.12", flags: "optional", args: &[
-                            Arg { name: "normal", kind: "pure-token", token: "NORMAL", ..Arg::BASE },
-                            Arg { name: "master", kind: "pure-token", token: "MASTER", since: "3.2.0", ..Arg::BASE },
-                            Arg { name: "slave", kind: "pure-token", token: "SLAVE", ..Arg::BASE },
-                            Arg { name: "replica", kind: "pure-token", token: "REPLICA", since: "5.0.0", ..Arg::BASE },
-                            Arg { name: "pubsub", kind: "pure-token", token: "PUBSUB", ..Arg::BASE },
-                            ], ..Arg::BASE },
-                        Arg { name: "username", kind: "string", token: "USER", flags: "optional", ..Arg::BASE },
-                        Arg { name: "ip:port", kind: "string", token: "ADDR", flags: "optional", ..Arg::BASE },
-                        Arg { name: "ip:port", kind: "string", token: "LADDR", since: "6.2.0", flags: "optional", ..Arg::BASE },
-                        Arg { name: "yes/no", kind: "string", token: "SKIPME", flags: "optional", ..Arg::BASE },
-                        ], ..Arg::BASE },
-                    ], ..Arg::BASE },
-            ],
-            ..Command::BASE
-        },
-        Command {
-            name: "client|no-evict",
-            handler: client_no_evict,
-            arity: 3,
-            flags: "admin noscript loading stale",
-            acl: "admin slow dangerous connection",
-            group: "connection",
-            since: "7.0.0",
-            summary: "Set client eviction mode for the current connection",
-            args: &[
-                Arg { name: "enabled", kind: "oneof", args: &[
-                    Arg { name: "on", kind: "pure-token", token: "ON", ..Arg::BASE },
-                    Arg { name: "off", kind: "pure-token", token: "OFF", ..Arg::BASE },
-                    ], ..Arg::BASE },
-            ],
-            ..Command::BASE
-        },
-        Command {
-            name: "client|reply",
-            handler: client_reply,
-            arity: 3,
-            flags: "noscript loading stale",
-            acl: "slow connection",
-            group: "connection",
-            since: "3.2.0",
-            summary: "Instruct the server whether to reply to commands",
-            args: &[
-                Arg { name: "on_off_skip", kind: "oneof", args: &[
-                    Arg { name: "on", kind: "pure-token", token: "ON", ..Arg::BASE },
-                    Arg { name: "off", kind: "pure-token", token: "OFF", ..Arg::BASE },
-                    Arg { name: "skip", kind: "pure-token", token: "SKIP", ..Arg::BASE },
-                    ], ..Arg::BASE },
-            ],
-            ..Command::BASE
-        },
-        Command {
-            name: "client|pause",
-            handler: client_pause,
-            arity: -3,
-            flags: "admin noscript loading stale",
-            acl: "admin slow dangerous connection",
-            group: "connection",
-            since: "2.9.50",
-            summary: "Stop processing commands from clients for some time",
-            history: &[("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option.")],
-            args: &[
-                Arg { name: "timeout", kind: "integer", ..Arg::BASE },
-                Arg { name: "mode", kind: "oneof", since: "6.2.0", flags: "optional", args: &[
-                    Arg { name: "write", kind: "pure-token", token: "WRITE", ..Arg::BASE },
-                    Arg { name: "all", kind: "pure-token", token: "ALL", ..Arg::BASE },
-                    ], ..Arg::BASE },
-            ],
-            ..Command::BASE
-        },
-        Command {
-            name: "client|unpause",
-            handler: client_unpause,
-            arity: 2,
-            flags: "admin noscript loading stale",
-            acl: "admin slow dangerous connection",
-            group: "connection",
-            since: "6.2.0",
-            summary: "Resume processing of clients that were paused",
-            complexity: "O(N) Where N is the number of paused clients",
-            ..Command::BASE
-        },
-        Command {
-            name: "client|unblock",
-            handler: client_unblock,
-            arity: -3,
-            flags: "admin noscript loading stale",
-            acl: "admin slow dangerous connection",
-            group: "connection",
-            since: "5.0.0",
-            summary: "Unblock a client blocked in a blocking command from a different connection",
-            complexity: "O(log N) where N is the number of client connections",
-            args: &[
-                Arg { name: "client-id", kind: "integer", ..Arg::BASE },
-                Arg { name: "timeout_error", kind: "oneof", flags: "optional", args: &[
-                    Arg { name: "timeout", kind: "pure-token", token: "TIMEOUT", ..Arg::BASE },
-                    Arg { name: "error", kind: "pure-token", token: "ERROR", ..Arg::BASE },
-                    ], ..Arg::BASE },
-            ],
-            ..Command::BASE
-        },
-        Command {
-            name: "client|getredir",
-            handler: client_getredir,
-            arity: 2,
-            flags: "noscript loading stale",
-            acl: "slow connection",
-            group: "connection",
-            since: "6.0.0",
-            summary: "Get tracking notifications redirection client ID if any",
-            ..Command::BASE
-        },
-        Command {
-            name: "client|help",
-            handler: client_help,
-            arity: 2,
-            flags: "loading stale",
-            acl: "slow connection",
-            group: "connection",
-            since: "5.0.0",
-            summary: "Show helpful text about the different subcommands",
-            ..Command::BASE
-        },
-    ],
-    ..Command::BASE
-}];
-
-fn client_help(ctx: &mut Ctx, _args: Args) {
+pub(super) fn client_help(ctx: &mut Ctx, _args: Args) {
     reply_help(
         ctx.reply,
         "client",
@@ -301,12 +65,12 @@ fn client_help(ctx: &mut Ctx, _args: Args) {
     );
 }
 
-fn client_id(ctx: &mut Ctx, _args: Args) {
+pub(super) fn client_id(ctx: &mut Ctx, _args: Args) {
     let id = ctx.client().id;
     ctx.reply.int(id as i64);
 }
 
-fn client_setname(ctx: &mut Ctx, args: Args) {
+pub(super) fn client_setname(ctx: &mut Ctx, args: Args) {
     let name = args.get(2);
     if !valid_client_attr(name) {
         return ctx.reply.error(errors::CLIENT_NAME_CHARS);
@@ -315,14 +79,14 @@ fn client_setname(ctx: &mut Ctx, args: Args) {
     ctx.reply.ok();
 }
 
-fn client_getname(ctx: &mut Ctx, _args: Args) {
+pub(super) fn client_getname(ctx: &mut Ctx, _args: Args) {
     match ctx.clients[ctx.me].name.as_deref() {
         Some(name) => ctx.reply.bulk(name),
         None => ctx.reply.null(),
     }
 }
 
-fn client_setinfo(ctx: &mut Ctx, args: Args) {
+pub(super) fn client_setinfo(ctx: &mut Ctx, args: Args) {
     let (attr, value) = (args.get(2), args.get(3));
     let lib_name = attr.eq_ignore_ascii_case(b"lib-name");
     if !lib_name && !attr.eq_ignore_ascii_case(b"lib-ver") {
@@ -349,7 +113,7 @@ fn client_setinfo(ctx: &mut Ctx, args: Args) {
 
 /// `CLIENT REPLY ON|OFF|SKIP`: the loop drops the replies of a client
 /// that turned them off, and of the one command after a SKIP.
-fn client_reply(ctx: &mut Ctx, args: Args) {
+pub(super) fn client_reply(ctx: &mut Ctx, args: Args) {
     let mode = args.get(2);
     if mode.eq_ignore_ascii_case(b"on") {
         ctx.client().reply_off = false;
@@ -366,7 +130,7 @@ fn client_reply(ctx: &mut Ctx, args: Args) {
 /// `CLIENT PAUSE timeout [WRITE|ALL]`: clients' commands (or only their
 /// writes) wait in their query buffers until the time is up; the loop
 /// runs them then (Redis's `pauseClients`).
-fn client_pause(ctx: &mut Ctx, args: Args) {
+pub(super) fn client_pause(ctx: &mut Ctx, args: Args) {
     let millis = match parse_i64(args.get(2)) {
         Some(ms) if ms < 0 => return ctx.reply.error("ERR timeout is negative"),
         Some(ms) => ms as u64,
@@ -404,7 +168,7 @@ fn client_pause(ctx: &mut Ctx, args: Args) {
     ctx.reply.ok();
 }
 
-fn client_unpause(ctx: &mut Ctx, _args: Args) {
+pub(super) fn client_unpause(ctx: &mut Ctx, _args: Args) {
     ctx.state.pause = None;
     ctx.reply.ok();
 }
@@ -412,7 +176,7 @@ fn client_unpause(ctx: &mut Ctx, _args: Args) {
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: 1 if that client was blocked; the
 /// loop releases it after this command, as if it timed out or with an
 /// `-UNBLOCKED` error.
-fn client_unblock(ctx: &mut Ctx, args: Args) {
+pub(super) fn client_unblock(ctx: &mut Ctx, args: Args) {
     let error = match args.len() {
         3 => false,
         4 if args.get(3).eq_ignore_ascii_case(b"timeout") => false,
@@ -441,11 +205,11 @@ fn client_unblock(ctx: &mut Ctx, args: Args) {
 }
 
 /// `CLIENT GETREDIR`: -1, as for any client not tracking keys.
-fn client_getredir(ctx: &mut Ctx, _args: Args) {
+pub(super) fn client_getredir(ctx: &mut Ctx, _args: Args) {
     ctx.reply.int(-1);
 }
 
-fn client_no_evict(ctx: &mut Ctx, args: Args) {
+pub(super) fn client_no_evict(ctx: &mut Ctx, args: Args) {
     let mode = args.get(2);
     if mode.eq_ignore_ascii_case(b"on") {
         ctx.client().no_evict = true;
@@ -573,13 +337,13 @@ fn describe_client(ctx: &Ctx, key: usize, now: Instant, out: &mut String) {
     describe(out, client, now, running, client.last_command);
 }
 
-fn client_info(ctx: &mut Ctx, _args: Args) {
+pub(super) fn client_info(ctx: &mut Ctx, _args: Args) {
     let mut out = String::new();
     describe_client(ctx, ctx.me, Instant::now(), &mut out);
     ctx.reply.verbatim(out.as_bytes());
 }
 
-fn client_list(ctx: &mut Ctx, args: Args) {
+pub(super) fn client_list(ctx: &mut Ctx, args: Args) {
     let mut ids: Option<Vec<u64>> = None;
     let mut only_normal = true;
     if args.len() >= 4 && args.get(2).eq_ignore_ascii_case(b"type") && args.len() == 4 {
@@ -646,7 +410,7 @@ impl KillFilter<'_> {
     }
 }
 
-fn client_kill(ctx: &mut Ctx, args: Args) {
+pub(super) fn client_kill(ctx: &mut Ctx, args: Args) {
     let old_form = args.len() == 3;
     let mut filter = KillFilter {
         skip_me: !old_form,

@@ -1,98 +1,12 @@
 //! Connection commands: PING, ECHO, QUIT, HELLO, SELECT, RESET.
 
-use super::{int_arg, Arg, Command, Ctx};
+use super::{int_arg, Ctx};
 use crate::client::Closing;
 use crate::errors;
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 
-pub static COMMANDS: [Command; 6] = [
-    Command {
-        name: "ping",
-        handler: ping,
-        arity: -1,
-        flags: "fast",
-        acl: "fast connection",
-        tips: "request_policy:all_shards response_policy:all_succeeded",
-        group: "connection",
-        summary: "Ping the server",
-        args: &[
-            Arg { name: "message", kind: "string", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "echo",
-        handler: echo,
-        arity: 2,
-        flags: "loading stale fast",
-        acl: "fast connection",
-        group: "connection",
-        summary: "Echo the given string",
-        args: &[
-            Arg { name: "message", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "reset",
-        handler: reset,
-        arity: 1,
-        flags: "noscript loading stale fast no_auth allow_busy",
-        acl: "fast connection",
-        group: "connection",
-        since: "6.2.0",
-        summary: "Reset the connection",
-        ..Command::BASE
-    },
-    Command {
-        name: "quit",
-        handler: quit,
-        arity: -1,
-        flags: "noscript loading stale fast no_auth allow_busy",
-        acl: "fast connection",
-        group: "connection",
-        summary: "Close the connection",
-        ..Command::BASE
-    },
-    Command {
-        name: "hello",
-        handler: hello,
-        arity: -1,
-        flags: "noscript loading stale fast no_auth allow_busy",
-        acl: "fast connection",
-        group: "connection",
-        since: "6.0.0",
-        summary: "Handshake with Redis",
-        history: &[("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context.")],
-        args: &[
-            Arg { name: "arguments", kind: "block", flags: "optional", args: &[
-                Arg { name: "protover", kind: "integer", ..Arg::BASE },
-                Arg { name: "username_password", kind: "block", token: "AUTH", flags: "optional", args: &[
-                    Arg { name: "username", kind: "string", ..Arg::BASE },
-                    Arg { name: "password", kind: "string", ..Arg::BASE },
-                    ], ..Arg::BASE },
-                Arg { name: "clientname", kind: "string", token: "SETNAME", flags: "optional", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "select",
-        handler: select,
-        arity: 2,
-        flags: "loading stale fast",
-        acl: "fast connection",
-        group: "connection",
-        summary: "Change the selected database for the current connection",
-        args: &[
-            Arg { name: "index", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-];
-
-fn ping(ctx: &mut Ctx, args: Args) {
+pub(super) fn ping(ctx: &mut Ctx, args: Args) {
     if args.len() > 2 {
         ctx.reply.error(&errors::wrong_arity("ping"));
     } else if args.len() == 2 {
@@ -102,14 +16,14 @@ fn ping(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn echo(ctx: &mut Ctx, args: Args) {
+pub(super) fn echo(ctx: &mut Ctx, args: Args) {
     ctx.reply.bulk(args.get(1));
 }
 
 /// `RESET`: the connection as it was when it opened (Redis's
 /// `clearClientConnectionState`): out of MONITOR and MULTI, no watched
 /// keys, database 0, RESP2, no name, replies and eviction back on.
-fn reset(ctx: &mut Ctx, _args: Args) {
+pub(super) fn reset(ctx: &mut Ctx, _args: Args) {
     let me = ctx.me;
     if ctx.clients[me].monitor {
         ctx.clients[me].monitor = false;
@@ -127,7 +41,7 @@ fn reset(ctx: &mut Ctx, _args: Args) {
     ctx.reply.simple("RESET");
 }
 
-fn quit(ctx: &mut Ctx, _args: Args) {
+pub(super) fn quit(ctx: &mut Ctx, _args: Args) {
     ctx.reply.ok();
     ctx.client().closing = Closing::AfterReply;
 }
@@ -138,7 +52,7 @@ pub fn valid_client_attr(name: &[u8]) -> bool {
     name.iter().all(|&b| (b'!'..=b'~').contains(&b))
 }
 
-fn hello(ctx: &mut Ctx, args: Args) {
+pub(super) fn hello(ctx: &mut Ctx, args: Args) {
     let mut next = 1;
     let mut version = None;
     if args.len() >= 2 {
@@ -203,7 +117,7 @@ fn hello(ctx: &mut Ctx, args: Args) {
     reply.array(0);
 }
 
-fn select(ctx: &mut Ctx, args: Args) {
+pub(super) fn select(ctx: &mut Ctx, args: Args) {
     let Some(index) = int_arg(ctx.reply, args.get(1), None) else {
         return;
     };

@@ -4,29 +4,16 @@
 //! RESP3 type), LISTPACK, QUICKLIST-PACKED-THRESHOLD, SET-ACTIVE-EXPIRE,
 //! CHANGE-REPL-ID, LOG and ERROR.
 
-use super::{Command, Ctx};
+use super::Ctx;
 use crate::db::digest;
 use crate::errors;
 use crate::persist;
 use crate::protocol::request::Args;
 use log::{info, warn};
 
-pub static COMMANDS: [Command; 1] = [Command {
-    name: "debug",
-    handler: debug,
-    arity: -2,
-    flags: "admin noscript loading stale",
-    acl: "admin slow dangerous",
-    group: "server",
-    summary: "A container for debugging commands",
-    complexity: "Depends on subcommand.",
-    doc_flags: "syscmd",
-    ..Command::BASE
-}];
-
 /// `DEBUG <subcommand>`: the parts of Redis's DEBUG that tests and
 /// operators use to compare and reload datasets.
-fn debug(ctx: &mut Ctx, args: Args) {
+pub(super) fn debug(ctx: &mut Ctx, args: Args) {
     let allowed = match ctx.state.config.enable_debug_command {
         1 => true,
         2 => ctx.client().addr.ip().is_loopback(),

@@ -3,7 +3,7 @@
 use super::keys::{
     collection_scan_options, random_below, random_count_arg, random_picks, scan_positions,
 };
-use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use super::{i64_arg, Ctx, Keys};
 use crate::db::hash::HashValue;
 use crate::db::Value;
 use crate::errors;
@@ -11,342 +11,6 @@ use crate::float::{add_long_double, FloatError};
 use crate::glob::glob_match;
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
-
-pub static COMMANDS: [Command; 16] = [
-    Command {
-        name: "hset",
-        handler: hset,
-        arity: -4,
-        flags: "write denyoom fast",
-        acl: "write hash fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Set the string value of a hash field",
-        complexity: "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
-        history: &[("4.0.0", "Accepts multiple `field` and `value` arguments.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "field_value", kind: "block", flags: "multiple", args: &[
-                Arg { name: "field", kind: "string", ..Arg::BASE },
-                Arg { name: "value", kind: "string", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hsetnx",
-        handler: hsetnx,
-        arity: 4,
-        flags: "write denyoom fast",
-        acl: "write hash fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Set the value of a hash field, only if the field does not exist",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "field", kind: "string", ..Arg::BASE },
-            Arg { name: "value", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hget",
-        handler: hget,
-        arity: 3,
-        flags: "readonly fast",
-        acl: "read hash fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Get the value of a hash field",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "field", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hmget",
-        handler: hmget,
-        arity: -3,
-        flags: "readonly fast",
-        acl: "read hash fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Get the values of all the given hash fields",
-        complexity: "O(N) where N is the number of fields being requested.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "field", kind: "string", flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hmset",
-        handler: hmset,
-        arity: -4,
-        flags: "write denyoom fast",
-        acl: "write hash fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Set multiple hash fields to multiple values",
-        complexity: "O(N) where N is the number of fields being set.",
-        doc_flags: "deprecated",
-        deprecated_since: "4.0.0",
-        replaced_by: "`HSET` with multiple field-value pairs",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "field_value", kind: "block", flags: "multiple", args: &[
-                Arg { name: "field", kind: "string", ..Arg::BASE },
-                Arg { name: "value", kind: "string", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hdel",
-        handler: hdel,
-        arity: -3,
-        flags: "write fast",
-        acl: "write hash fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Delete one or more hash fields",
-        complexity: "O(N) where N is the number of fields to be removed.",
-        history: &[("2.4.0", "Accepts multiple `field` arguments.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "field", kind: "string", flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hlen",
-        handler: hlen,
-        arity: 2,
-        flags: "readonly fast",
-        acl: "read hash fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Get the number of fields in a hash",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hstrlen",
-        handler: hstrlen,
-        arity: 3,
-        flags: "readonly fast",
-        acl: "read hash fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "3.2.0",
-        summary: "Get the length of the value of a hash field",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "field", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hexists",
-        handler: hexists,
-        arity: 3,
-        flags: "readonly fast",
-        acl: "read hash fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Determine if a hash field exists",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "field", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hgetall",
-        handler: hgetall,
-        arity: 2,
-        flags: "readonly",
-        acl: "read hash slow",
-        tips: "nondeterministic_output_order",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Get all the fields and values in a hash",
-        complexity: "O(N) where N is the size of the hash.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hkeys",
-        handler: hkeys,
-        arity: 2,
-        flags: "readonly",
-        acl: "read hash slow",
-        tips: "nondeterministic_output_order",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Get all the fields in a hash",
-        complexity: "O(N) where N is the size of the hash.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hvals",
-        handler: hvals,
-        arity: 2,
-        flags: "readonly",
-        acl: "read hash slow",
-        tips: "nondeterministic_output_order",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Get all the values in a hash",
-        complexity: "O(N) where N is the size of the hash.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hincrby",
-        handler: hincrby,
-        arity: 4,
-        flags: "write denyoom fast",
-        acl: "write hash fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.0.0",
-        summary: "Increment the integer value of a hash field by the given number",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "field", kind: "string", ..Arg::BASE },
-            Arg { name: "increment", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hincrbyfloat",
-        handler: hincrbyfloat,
-        arity: 4,
-        flags: "write denyoom fast",
-        acl: "write hash fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.6.0",
-        summary: "Increment the float value of a hash field by the given amount",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "field", kind: "string", ..Arg::BASE },
-            Arg { name: "increment", kind: "double", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hrandfield",
-        handler: hrandfield,
-        arity: -2,
-        flags: "readonly",
-        acl: "read hash slow",
-        tips: "nondeterministic_output",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "6.2.0",
-        summary: "Get one or multiple random fields from a hash",
-        complexity: "O(N) where N is the number of fields returned",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "options", kind: "block", flags: "optional", args: &[
-                Arg { name: "count", kind: "integer", ..Arg::BASE },
-                Arg { name: "withvalues", kind: "pure-token", token: "WITHVALUES", flags: "optional", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "hscan",
-        handler: hscan,
-        arity: -3,
-        flags: "readonly",
-        acl: "read hash slow",
-        tips: "nondeterministic_output",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "hash",
-        since: "2.8.0",
-        summary: "Incrementally iterate hash fields and associated values",
-        complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "cursor", kind: "integer", ..Arg::BASE },
-            Arg { name: "pattern", kind: "pattern", token: "MATCH", flags: "optional", ..Arg::BASE },
-            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-];
 
 /// The hash at `key` for reading: `Ok(None)` if missing.
 fn read<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k HashValue>, ()> {
@@ -391,15 +55,15 @@ fn hset_generic(ctx: &mut Ctx, args: Args, command: &str) {
     }
 }
 
-fn hset(ctx: &mut Ctx, args: Args) {
+pub(super) fn hset(ctx: &mut Ctx, args: Args) {
     hset_generic(ctx, args, "hset");
 }
 
-fn hmset(ctx: &mut Ctx, args: Args) {
+pub(super) fn hmset(ctx: &mut Ctx, args: Args) {
     hset_generic(ctx, args, "hmset");
 }
 
-fn hsetnx(ctx: &mut Ctx, args: Args) {
+pub(super) fn hsetnx(ctx: &mut Ctx, args: Args) {
     let limits = ctx.state.config.hash_limits();
     let (mut keys, reply) = ctx.keys();
     match write(&mut keys, args.get(1), true) {
@@ -416,7 +80,7 @@ fn hsetnx(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn hget(ctx: &mut Ctx, args: Args) {
+pub(super) fn hget(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match read(&mut keys, args.get(1)) {
         Err(()) => reply.error(errors::WRONGTYPE),
@@ -427,7 +91,7 @@ fn hget(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn hmget(ctx: &mut Ctx, args: Args) {
+pub(super) fn hmget(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     let hash = match read(&mut keys, args.get(1)) {
         Err(()) => return reply.error(errors::WRONGTYPE),
@@ -442,7 +106,7 @@ fn hmget(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn hdel(ctx: &mut Ctx, args: Args) {
+pub(super) fn hdel(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let (mut keys, reply) = ctx.keys();
     let hash = match write(&mut keys, key, false) {
@@ -457,7 +121,7 @@ fn hdel(ctx: &mut Ctx, args: Args) {
     reply.int(removed as i64);
 }
 
-fn hlen(ctx: &mut Ctx, args: Args) {
+pub(super) fn hlen(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match read(&mut keys, args.get(1)) {
         Err(()) => reply.error(errors::WRONGTYPE),
@@ -465,7 +129,7 @@ fn hlen(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn hstrlen(ctx: &mut Ctx, args: Args) {
+pub(super) fn hstrlen(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match read(&mut keys, args.get(1)) {
         Err(()) => reply.error(errors::WRONGTYPE),
@@ -476,7 +140,7 @@ fn hstrlen(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn hexists(ctx: &mut Ctx, args: Args) {
+pub(super) fn hexists(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match read(&mut keys, args.get(1)) {
         Err(()) => reply.error(errors::WRONGTYPE),
@@ -513,19 +177,19 @@ fn hget_many(ctx: &mut Ctx, args: Args, fields: bool, values: bool) {
     }
 }
 
-fn hgetall(ctx: &mut Ctx, args: Args) {
+pub(super) fn hgetall(ctx: &mut Ctx, args: Args) {
     hget_many(ctx, args, true, true);
 }
 
-fn hkeys(ctx: &mut Ctx, args: Args) {
+pub(super) fn hkeys(ctx: &mut Ctx, args: Args) {
     hget_many(ctx, args, true, false);
 }
 
-fn hvals(ctx: &mut Ctx, args: Args) {
+pub(super) fn hvals(ctx: &mut Ctx, args: Args) {
     hget_many(ctx, args, false, true);
 }
 
-fn hincrby(ctx: &mut Ctx, args: Args) {
+pub(super) fn hincrby(ctx: &mut Ctx, args: Args) {
     let Some(delta) = i64_arg(ctx.reply, args.get(3)) else {
         return;
     };
@@ -551,7 +215,7 @@ fn hincrby(ctx: &mut Ctx, args: Args) {
     reply.int(next);
 }
 
-fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
+pub(super) fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
     let limits = ctx.state.config.hash_limits();
     let (field, increment) = (args.get(2), args.get(3));
     // The increment is checked before the hash is touched, as in Redis.
@@ -579,7 +243,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn hrandfield(ctx: &mut Ctx, args: Args) {
+pub(super) fn hrandfield(ctx: &mut Ctx, args: Args) {
     // The count is parsed before the options are checked, as in Redis.
     let count = if args.len() >= 3 {
         match random_count_arg(ctx.reply, args.get(2)) {
@@ -632,7 +296,7 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn hscan(ctx: &mut Ctx, args: Args) {
+pub(super) fn hscan(ctx: &mut Ctx, args: Args) {
     let Some(options) = collection_scan_options(ctx, &args, |v| matches!(v, Value::Hash(_))) else {
         return;
     };

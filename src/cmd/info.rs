@@ -52,7 +52,7 @@ impl Section<'_> {
     }
 }
 
-pub fn info(ctx: &mut Ctx, args: Args) {
+pub(super) fn info(ctx: &mut Ctx, args: Args) {
     let mut wanted: Vec<String> = args
         .from(1)
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())

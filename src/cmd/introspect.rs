@@ -2,198 +2,12 @@
 //! monitor and the per-command histograms) and MONITOR. The data is kept
 //! by `slowlog`, `latency` and `cmdstats`; dispatch feeds them.
 
-use super::{Arg, Command, Ctx};
+use super::Ctx;
 use crate::cmdstats;
 use crate::errors;
 use crate::protocol::request::Args;
 
-pub static COMMANDS: [Command; 3] = [
-    Command {
-        name: "slowlog",
-        arity: -2,
-        acl: "slow",
-        group: "server",
-        since: "2.2.12",
-        summary: "A container for slow log commands",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            Command {
-                name: "slowlog|help",
-                handler: slowlog_help,
-                arity: 2,
-                flags: "loading stale",
-                acl: "slow",
-                group: "server",
-                since: "6.2.0",
-                summary: "Show helpful text about the different subcommands",
-                complexity: "O(1)",
-                ..Command::BASE
-            },
-            Command {
-                name: "slowlog|get",
-                handler: slowlog_get,
-                arity: -2,
-                flags: "admin loading stale",
-                acl: "admin slow dangerous",
-                tips: "request_policy:all_nodes nondeterministic_output",
-                group: "server",
-                since: "2.2.12",
-                summary: "Get the slow log's entries",
-                complexity: "O(N) where N is the number of entries returned",
-                history: &[("4.0.0", "Added client IP address, port and name to the reply.")],
-                args: &[Arg { name: "count", kind: "integer", flags: "optional", ..Arg::BASE }],
-                ..Command::BASE
-            },
-            Command {
-                name: "slowlog|len",
-                handler: slowlog_len,
-                arity: 2,
-                flags: "admin loading stale",
-                acl: "admin slow dangerous",
-                tips: "request_policy:all_nodes response_policy:agg_sum nondeterministic_output",
-                group: "server",
-                since: "2.2.12",
-                summary: "Get the slow log's length",
-                complexity: "O(1)",
-                ..Command::BASE
-            },
-            Command {
-                name: "slowlog|reset",
-                handler: slowlog_reset,
-                arity: 2,
-                flags: "admin loading stale",
-                acl: "admin slow dangerous",
-                tips: "request_policy:all_nodes response_policy:all_succeeded",
-                group: "server",
-                since: "2.2.12",
-                summary: "Clear all entries from the slow log",
-                complexity: "O(N) where N is the number of entries in the slowlog",
-                ..Command::BASE
-            },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "latency",
-        arity: -2,
-        acl: "slow",
-        group: "server",
-        since: "2.8.13",
-        summary: "A container for latency diagnostics commands",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            Command {
-                name: "latency|histogram",
-                handler: latency_histogram,
-                arity: -2,
-                flags: "admin noscript loading stale",
-                acl: "admin slow dangerous",
-                tips: "nondeterministic_output request_policy:all_nodes response_policy:special",
-                group: "server",
-                since: "7.0.0",
-                summary: "Return the cumulative distribution of latencies of a subset of commands or all.",
-                complexity: "O(N) where N is the number of commands with latency information being retrieved.",
-                args: &[Arg { name: "command", kind: "string", flags: "optional multiple", ..Arg::BASE }],
-                ..Command::BASE
-            },
-            Command {
-                name: "latency|doctor",
-                handler: latency_doctor,
-                arity: 2,
-                flags: "admin noscript loading stale",
-                acl: "admin slow dangerous",
-                tips: "nondeterministic_output request_policy:all_nodes response_policy:special",
-                group: "server",
-                since: "2.8.13",
-                summary: "Return a human readable latency analysis report.",
-                complexity: "O(1)",
-                ..Command::BASE
-            },
-            Command {
-                name: "latency|graph",
-                handler: latency_graph,
-                arity: 3,
-                flags: "admin noscript loading stale",
-                acl: "admin slow dangerous",
-                tips: "nondeterministic_output request_policy:all_nodes response_policy:special",
-                group: "server",
-                since: "2.8.13",
-                summary: "Return a latency graph for the event.",
-                complexity: "O(1)",
-                args: &[Arg { name: "event", kind: "string", ..Arg::BASE }],
-                ..Command::BASE
-            },
-            Command {
-                name: "latency|help",
-                handler: latency_help,
-                arity: 2,
-                flags: "loading stale",
-                acl: "slow",
-                group: "server",
-                since: "2.8.13",
-                summary: "Show helpful text about the different subcommands.",
-                complexity: "O(1)",
-                ..Command::BASE
-            },
-            Command {
-                name: "latency|latest",
-                handler: latency_latest,
-                arity: 2,
-                flags: "admin noscript loading stale",
-                acl: "admin slow dangerous",
-                tips: "nondeterministic_output request_policy:all_nodes response_policy:special",
-                group: "server",
-                since: "2.8.13",
-                summary: "Return the latest latency samples for all events.",
-                complexity: "O(1)",
-                ..Command::BASE
-            },
-            Command {
-                name: "latency|history",
-                handler: latency_history,
-                arity: 3,
-                flags: "admin noscript loading stale",
-                acl: "admin slow dangerous",
-                tips: "nondeterministic_output request_policy:all_nodes response_policy:special",
-                group: "server",
-                since: "2.8.13",
-                summary: "Return timestamp-latency samples for the event.",
-                complexity: "O(1)",
-                args: &[Arg { name: "event", kind: "string", ..Arg::BASE }],
-                ..Command::BASE
-            },
-            Command {
-                name: "latency|reset",
-                handler: latency_reset,
-                arity: -2,
-                flags: "admin noscript loading stale",
-                acl: "admin slow dangerous",
-                tips: "request_policy:all_nodes response_policy:all_succeeded",
-                group: "server",
-                since: "2.8.13",
-                summary: "Reset latency data for one or more events.",
-                complexity: "O(1)",
-                args: &[Arg { name: "event", kind: "string", flags: "optional multiple", ..Arg::BASE }],
-                ..Command::BASE
-            },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "monitor",
-        handler: monitor,
-        arity: 1,
-        flags: "admin noscript loading stale",
-        acl: "admin slow dangerous",
-        group: "server",
-        since: "1.0.0",
-        summary: "Listen for all requests received by the server in real time",
-        complexity: "",
-        ..Command::BASE
-    },
-];
-
-fn slowlog_help(ctx: &mut Ctx, _args: Args) {
+pub(super) fn slowlog_help(ctx: &mut Ctx, _args: Args) {
     super::reply_help(
         ctx.reply,
         "slowlog",
@@ -213,7 +27,7 @@ fn slowlog_help(ctx: &mut Ctx, _args: Args) {
 
 /// `SLOWLOG GET [count]`: newest first; -1 for all. Anything else, a
 /// non-number included, gets Redis's one error text.
-fn slowlog_get(ctx: &mut Ctx, args: Args) {
+pub(super) fn slowlog_get(ctx: &mut Ctx, args: Args) {
     let mut count = 10usize;
     if args.len() == 3 {
         match crate::protocol::parse_i64(args.get(2)) {
@@ -243,16 +57,16 @@ fn slowlog_get(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn slowlog_len(ctx: &mut Ctx, _args: Args) {
+pub(super) fn slowlog_len(ctx: &mut Ctx, _args: Args) {
     ctx.reply.int(ctx.state.slowlog.entries.len() as i64);
 }
 
-fn slowlog_reset(ctx: &mut Ctx, _args: Args) {
+pub(super) fn slowlog_reset(ctx: &mut Ctx, _args: Args) {
     ctx.state.slowlog.reset();
     ctx.reply.ok();
 }
 
-fn latency_help(ctx: &mut Ctx, _args: Args) {
+pub(super) fn latency_help(ctx: &mut Ctx, _args: Args) {
     super::reply_help(
         ctx.reply,
         "latency",
@@ -277,7 +91,7 @@ fn latency_help(ctx: &mut Ctx, _args: Args) {
 
 /// `LATENCY LATEST`: per event, the time and value of its last sample and
 /// its all-time worst.
-fn latency_latest(ctx: &mut Ctx, _args: Args) {
+pub(super) fn latency_latest(ctx: &mut Ctx, _args: Args) {
     let events = &ctx.state.latency.events;
     ctx.reply.array(events.len());
     for (name, series) in events {
@@ -297,7 +111,7 @@ fn latency_latest(ctx: &mut Ctx, _args: Args) {
     }
 }
 
-fn latency_history(ctx: &mut Ctx, args: Args) {
+pub(super) fn latency_history(ctx: &mut Ctx, args: Args) {
     let name = String::from_utf8_lossy(args.get(2));
     let Some(series) = ctx.state.latency.events.get(name.as_ref()) else {
         return ctx.reply.array(0);
@@ -310,13 +124,13 @@ fn latency_history(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn latency_reset(ctx: &mut Ctx, args: Args) {
+pub(super) fn latency_reset(ctx: &mut Ctx, args: Args) {
     let events: Vec<&[u8]> = args.from(2).collect();
     let count = ctx.state.latency.reset(&events);
     ctx.reply.int(count as i64);
 }
 
-fn latency_graph(ctx: &mut Ctx, args: Args) {
+pub(super) fn latency_graph(ctx: &mut Ctx, args: Args) {
     let name = String::from_utf8_lossy(args.get(2)).into_owned();
     let now = crate::state::unix_millis() / 1000;
     match ctx.state.latency.graph(&name, now) {
@@ -329,7 +143,7 @@ fn latency_graph(ctx: &mut Ctx, args: Args) {
 
 /// `LATENCY DOCTOR`: what the monitor saw, in words, with where each loop
 /// stall was spent.
-fn latency_doctor(ctx: &mut Ctx, _args: Args) {
+pub(super) fn latency_doctor(ctx: &mut Ctx, _args: Args) {
     let report = crate::latency::doctor(
         &ctx.state.latency,
         ctx.state.config.latency_monitor_threshold,
@@ -339,7 +153,7 @@ fn latency_doctor(ctx: &mut Ctx, _args: Args) {
 
 /// `LATENCY HISTOGRAM [command ...]`: for each command with calls, its
 /// call count and cumulative latency distribution in microseconds.
-fn latency_histogram(ctx: &mut Ctx, args: Args) {
+pub(super) fn latency_histogram(ctx: &mut Ctx, args: Args) {
     let stats = &ctx.state.command_stats;
     let all = super::all_commands();
     let mut chosen: Vec<usize> = Vec::new();
@@ -381,7 +195,7 @@ fn latency_histogram(ctx: &mut Ctx, args: Args) {
 }
 
 /// `MONITOR`: from now on the client hears every command the server runs.
-fn monitor(ctx: &mut Ctx, _args: Args) {
+pub(super) fn monitor(ctx: &mut Ctx, _args: Args) {
     let me = ctx.me;
     if ctx.clients[me].monitor {
         return ctx.reply.ok();

@@ -3,722 +3,46 @@
 //! family, PERSIST) and whole databases (DBSIZE, SWAPDB, FLUSHDB,
 //! FLUSHALL).
 
-use super::{i64_arg, int_arg, reply_help, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use super::{i64_arg, int_arg, reply_help, Ctx};
 use crate::db::Value;
 use crate::errors;
 use crate::glob::glob_match;
 use crate::protocol::request::Args;
 
-pub static COMMANDS: [Command; 27] = [
-    Command {
-        name: "del",
-        handler: del,
-        arity: -2,
-        flags: "write",
-        acl: "keyspace write slow",
-        tips: "request_policy:multi_shard response_policy:agg_sum",
-        keys: (1, -1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RM delete", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
-        ],
-        group: "generic",
-        summary: "Delete a key",
-        complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "unlink",
-        handler: unlink,
-        arity: -2,
-        flags: "write fast",
-        acl: "keyspace write fast",
-        tips: "request_policy:multi_shard response_policy:agg_sum",
-        keys: (1, -1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RM delete", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
-        ],
-        group: "generic",
-        since: "4.0.0",
-        summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
-        complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "exists",
-        handler: exists,
-        arity: -2,
-        flags: "readonly fast",
-        acl: "keyspace read fast",
-        tips: "request_policy:multi_shard response_policy:agg_sum",
-        keys: (1, -1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
-        ],
-        group: "generic",
-        summary: "Determine if a key exists",
-        complexity: "O(N) where N is the number of keys to check.",
-        history: &[("3.0.3", "Accepts multiple `key` arguments.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "type",
-        handler: type_of,
-        arity: 2,
-        flags: "readonly fast",
-        acl: "keyspace read fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        summary: "Determine the type stored at key",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "keys",
-        handler: keys,
-        arity: 2,
-        flags: "readonly",
-        acl: "keyspace read slow dangerous",
-        tips: "request_policy:all_shards nondeterministic_output_order",
-        group: "generic",
-        summary: "Find all keys matching the given pattern",
-        complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
-        args: &[
-            Arg { name: "pattern", kind: "pattern", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "scan",
-        handler: scan,
-        arity: -2,
-        flags: "readonly",
-        acl: "keyspace read slow",
-        tips: "nondeterministic_output request_policy:special",
-        group: "generic",
-        since: "2.8.0",
-        summary: "Incrementally iterate the keys space",
-        complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
-        history: &[("6.0.0", "Added the `TYPE` subcommand.")],
-        args: &[
-            Arg { name: "cursor", kind: "integer", ..Arg::BASE },
-            Arg { name: "pattern", kind: "pattern", token: "MATCH", flags: "optional", ..Arg::BASE },
-            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
-            Arg { name: "type", kind: "string", token: "TYPE", since: "6.0.0", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "randomkey",
-        handler: randomkey,
-        arity: 1,
-        flags: "readonly",
-        acl: "keyspace read slow",
-        tips: "request_policy:all_shards nondeterministic_output",
-        group: "generic",
-        summary: "Return a random key from the keyspace",
-        ..Command::BASE
-    },
-    Command {
-        name: "rename",
-        handler: rename,
-        arity: 3,
-        flags: "write",
-        acl: "keyspace write slow",
-        keys: (1, 2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        summary: "Rename a key",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "newkey", kind: "key", key_spec_index: 1, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "renamenx",
-        handler: renamenx,
-        arity: 3,
-        flags: "write fast",
-        acl: "keyspace write fast",
-        keys: (1, 2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "OW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        summary: "Rename a key, only if the new key does not exist",
-        history: &[("3.2.0", "The command no longer returns an error when source and destination names are the same.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "newkey", kind: "key", key_spec_index: 1, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "copy",
-        handler: copy,
-        arity: -3,
-        flags: "write denyoom",
-        acl: "keyspace write slow",
-        keys: (1, 2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        since: "6.2.0",
-        summary: "Copy a key",
-        complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
-        args: &[
-            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
-            Arg { name: "destination-db", kind: "integer", token: "DB", flags: "optional", ..Arg::BASE },
-            Arg { name: "replace", kind: "pure-token", token: "REPLACE", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "touch",
-        handler: touch,
-        arity: -2,
-        flags: "readonly fast",
-        acl: "keyspace read fast",
-        tips: "request_policy:multi_shard response_policy:agg_sum",
-        keys: (1, -1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
-        ],
-        group: "generic",
-        since: "3.2.1",
-        summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.",
-        complexity: "O(N) where N is the number of keys that will be touched.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "object",
-        arity: -2,
-        acl: "slow",
-        group: "generic",
-        since: "2.2.3",
-        summary: "A container for object introspection commands",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            Command {
-                name: "object|encoding",
-                handler: object_encoding,
-                arity: 3,
-                flags: "readonly",
-                acl: "keyspace read slow",
-                tips: "nondeterministic_output",
-                keys: (2, 2, 1),
-                key_specs: &[
-                    KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-                ],
-                group: "generic",
-                since: "2.2.3",
-                summary: "Inspect the internal encoding of a Redis object",
-                args: &[
-                    Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-            Command {
-                name: "object|refcount",
-                handler: object_refcount,
-                arity: 3,
-                flags: "readonly",
-                acl: "keyspace read slow",
-                tips: "nondeterministic_output",
-                keys: (2, 2, 1),
-                key_specs: &[
-                    KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-                ],
-                group: "generic",
-                since: "2.2.3",
-                summary: "Get the number of references to the value of the key",
-                args: &[
-                    Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-            Command {
-                name: "object|idletime",
-                handler: object_idletime,
-                arity: 3,
-                flags: "readonly",
-                acl: "keyspace read slow",
-                tips: "nondeterministic_output",
-                keys: (2, 2, 1),
-                key_specs: &[
-                    KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-                ],
-                group: "generic",
-                since: "2.2.3",
-                summary: "Get the time since a Redis object was last accessed",
-                args: &[
-                    Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-            Command {
-                name: "object|freq",
-                handler: object_freq,
-                arity: 3,
-                flags: "readonly",
-                acl: "keyspace read slow",
-                tips: "nondeterministic_output",
-                keys: (2, 2, 1),
-                key_specs: &[
-                    KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-                ],
-                group: "generic",
-                since: "4.0.0",
-                summary: "Get the logarithmic access frequency counter of a Redis object",
-                args: &[
-                    Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-            Command {
-                name: "object|help",
-                handler: object_help,
-                arity: 2,
-                flags: "loading stale",
-                acl: "keyspace slow",
-                group: "generic",
-                since: "6.2.0",
-                summary: "Show helpful text about the different subcommands",
-                ..Command::BASE
-            },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "expire",
-        handler: expire,
-        arity: -3,
-        flags: "write fast",
-        acl: "keyspace write fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        summary: "Set a key's time to live in seconds",
-        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "seconds", kind: "integer", ..Arg::BASE },
-            Arg { name: "condition", kind: "oneof", since: "7.0.0", flags: "optional", args: &[
-                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
-                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
-                Arg { name: "gt", kind: "pure-token", token: "GT", ..Arg::BASE },
-                Arg { name: "lt", kind: "pure-token", token: "LT", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "pexpire",
-        handler: pexpire,
-        arity: -3,
-        flags: "write fast",
-        acl: "keyspace write fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        since: "2.6.0",
-        summary: "Set a key's time to live in milliseconds",
-        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "milliseconds", kind: "integer", ..Arg::BASE },
-            Arg { name: "condition", kind: "oneof", since: "7.0.0", flags: "optional", args: &[
-                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
-                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
-                Arg { name: "gt", kind: "pure-token", token: "GT", ..Arg::BASE },
-                Arg { name: "lt", kind: "pure-token", token: "LT", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "expireat",
-        handler: expireat,
-        arity: -3,
-        flags: "write fast",
-        acl: "keyspace write fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        since: "1.2.0",
-        summary: "Set the expiration for a key as a UNIX timestamp",
-        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "unix-time-seconds", kind: "unix-time", ..Arg::BASE },
-            Arg { name: "condition", kind: "oneof", since: "7.0.0", flags: "optional", args: &[
-                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
-                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
-                Arg { name: "gt", kind: "pure-token", token: "GT", ..Arg::BASE },
-                Arg { name: "lt", kind: "pure-token", token: "LT", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "pexpireat",
-        handler: pexpireat,
-        arity: -3,
-        flags: "write fast",
-        acl: "keyspace write fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        since: "2.6.0",
-        summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "unix-time-milliseconds", kind: "unix-time", ..Arg::BASE },
-            Arg { name: "condition", kind: "oneof", since: "7.0.0", flags: "optional", args: &[
-                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
-                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
-                Arg { name: "gt", kind: "pure-token", token: "GT", ..Arg::BASE },
-                Arg { name: "lt", kind: "pure-token", token: "LT", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "ttl",
-        handler: ttl,
-        arity: 2,
-        flags: "readonly fast",
-        acl: "keyspace read fast",
-        tips: "nondeterministic_output",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        summary: "Get the time to live for a key in seconds",
-        history: &[("2.8.0", "Added the -2 reply.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "pttl",
-        handler: pttl,
-        arity: 2,
-        flags: "readonly fast",
-        acl: "keyspace read fast",
-        tips: "nondeterministic_output",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        since: "2.6.0",
-        summary: "Get the time to live for a key in milliseconds",
-        history: &[("2.8.0", "Added the -2 reply.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "expiretime",
-        handler: expiretime,
-        arity: 2,
-        flags: "readonly fast",
-        acl: "keyspace read fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        since: "7.0.0",
-        summary: "Get the expiration Unix timestamp for a key",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "pexpiretime",
-        handler: pexpiretime,
-        arity: 2,
-        flags: "readonly fast",
-        acl: "keyspace read fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        since: "7.0.0",
-        summary: "Get the expiration Unix timestamp for a key in milliseconds",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "persist",
-        handler: persist,
-        arity: 2,
-        flags: "write fast",
-        acl: "keyspace write fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        since: "2.2.0",
-        summary: "Remove the expiration from a key",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "move",
-        handler: move_key,
-        arity: 3,
-        flags: "write fast",
-        acl: "keyspace write fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        summary: "Move a key to another database",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "db", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "swapdb",
-        handler: swapdb,
-        arity: 3,
-        flags: "write fast",
-        acl: "keyspace write fast dangerous",
-        group: "server",
-        since: "4.0.0",
-        summary: "Swaps two Redis databases",
-        complexity: "O(N) where N is the count of clients watching or blocking on keys from both databases.",
-        args: &[
-            Arg { name: "index1", kind: "integer", ..Arg::BASE },
-            Arg { name: "index2", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "flushdb",
-        handler: flushdb,
-        arity: -1,
-        flags: "write",
-        acl: "keyspace write slow dangerous",
-        tips: "request_policy:all_shards response_policy:all_succeeded",
-        group: "server",
-        summary: "Remove all keys from the current database",
-        complexity: "O(N) where N is the number of keys in the selected database",
-        history: &[("4.0.0", "Added the `ASYNC` flushing mode modifier."), ("6.2.0", "Added the `SYNC` flushing mode modifier.")],
-        args: &[
-            Arg { name: "async", kind: "oneof", flags: "optional", args: &[
-                Arg { name: "async", kind: "pure-token", token: "ASYNC", since: "4.0.0", ..Arg::BASE },
-                Arg { name: "sync", kind: "pure-token", token: "SYNC", since: "6.2.0", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "flushall",
-        handler: flushall,
-        arity: -1,
-        flags: "write",
-        acl: "keyspace write slow dangerous",
-        tips: "request_policy:all_shards response_policy:all_succeeded",
-        group: "server",
-        summary: "Remove all keys from all databases",
-        complexity: "O(N) where N is the total number of keys in all databases",
-        history: &[("4.0.0", "Added the `ASYNC` flushing mode modifier."), ("6.2.0", "Added the `SYNC` flushing mode modifier.")],
-        args: &[
-            Arg { name: "async", kind: "oneof", flags: "optional", args: &[
-                Arg { name: "async", kind: "pure-token", token: "ASYNC", since: "4.0.0", ..Arg::BASE },
-                Arg { name: "sync", kind: "pure-token", token: "SYNC", since: "6.2.0", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "memory",
-        arity: -2,
-        acl: "slow",
-        group: "server",
-        since: "4.0.0",
-        summary: "A container for memory diagnostics commands",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            Command {
-                name: "memory|usage",
-                handler: memory_usage,
-                arity: -3,
-                flags: "readonly",
-                acl: "read slow",
-                keys: (2, 2, 1),
-                key_specs: &[
-                    KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-                ],
-                group: "server",
-                since: "4.0.0",
-                summary: "Estimate the memory usage of a key",
-                complexity: "O(N) where N is the number of samples.",
-                args: &[
-                    Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-                    Arg { name: "count", kind: "integer", token: "SAMPLES", flags: "optional", ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-            Command {
-                name: "memory|doctor",
-                handler: super::memory::memory_doctor,
-                arity: 2,
-                acl: "slow",
-                tips: "nondeterministic_output request_policy:all_shards response_policy:special",
-                group: "server",
-                since: "4.0.0",
-                summary: "Outputs memory problems report",
-                complexity: "O(1)",
-                ..Command::BASE
-            },
-            Command {
-                name: "memory|malloc-stats",
-                handler: super::memory::memory_malloc_stats,
-                arity: 2,
-                acl: "slow",
-                tips: "nondeterministic_output request_policy:all_shards response_policy:special",
-                group: "server",
-                since: "4.0.0",
-                summary: "Show allocator internal stats",
-                complexity: "Depends on how much memory is allocated, could be slow",
-                ..Command::BASE
-            },
-            Command {
-                name: "memory|purge",
-                handler: super::memory::memory_purge,
-                arity: 2,
-                acl: "slow",
-                tips: "request_policy:all_shards response_policy:all_succeeded",
-                group: "server",
-                since: "4.0.0",
-                summary: "Ask the allocator to release memory",
-                complexity: "Depends on how much memory is allocated, could be slow",
-                ..Command::BASE
-            },
-            Command {
-                name: "memory|stats",
-                handler: super::memory::memory_stats,
-                arity: 2,
-                acl: "slow",
-                tips: "nondeterministic_output request_policy:all_shards response_policy:special",
-                group: "server",
-                since: "4.0.0",
-                summary: "Show memory usage details",
-                complexity: "O(1)",
-                ..Command::BASE
-            },
-            Command {
-                name: "memory|help",
-                handler: memory_help,
-                arity: 2,
-                flags: "loading stale",
-                acl: "slow",
-                group: "server",
-                since: "4.0.0",
-                summary: "Show helpful text about the different subcommands",
-                ..Command::BASE
-            },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "dbsize",
-        handler: dbsize,
-        arity: 1,
-        flags: "readonly fast",
-        acl: "keyspace read fast",
-        tips: "request_policy:all_shards response_policy:agg_sum",
-        group: "server",
-        summary: "Return the number of keys in the selected database",
-        ..Command::BASE
-    },
-];
-
-fn del(ctx: &mut Ctx, args: Args) {
+pub(super) fn del(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     let deleted = args.from(1).filter(|key| keys.delete(key)).count();
     reply.int(deleted as i64);
 }
 
-fn unlink(ctx: &mut Ctx, args: Args) {
+pub(super) fn unlink(ctx: &mut Ctx, args: Args) {
     del(ctx, args);
 }
 
-fn exists(ctx: &mut Ctx, args: Args) {
+pub(super) fn exists(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     let found = args.from(1).filter(|key| keys.read(key).is_some()).count();
     reply.int(found as i64);
 }
 
-fn touch(ctx: &mut Ctx, args: Args) {
+pub(super) fn touch(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     let found = args.from(1).filter(|key| keys.exists(key)).count();
     reply.int(found as i64);
 }
 
-fn type_of(ctx: &mut Ctx, args: Args) {
+pub(super) fn type_of(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     let name = keys.peek(args.get(1)).map_or("none", Value::type_name);
     reply.simple(name);
 }
 
-fn dbsize(ctx: &mut Ctx, _args: Args) {
+pub(super) fn dbsize(ctx: &mut Ctx, _args: Args) {
     let (keys, reply) = ctx.keys();
     reply.int(keys.db.len() as i64);
 }
 
-fn keys(ctx: &mut Ctx, args: Args) {
+pub(super) fn keys(ctx: &mut Ctx, args: Args) {
     let pattern = args.get(1);
     let (keys, reply) = ctx.keys();
     let now = keys.now_ms;
@@ -875,7 +199,7 @@ pub fn scan_positions(cursor: u64, len: usize, count: usize) -> (u64, std::ops::
 /// walked from the end towards 0 (see `db::dict`): every key present for
 /// the whole scan is returned at least once, however the table grows or
 /// shrinks in between.
-fn scan(ctx: &mut Ctx, args: Args) {
+pub(super) fn scan(ctx: &mut Ctx, args: Args) {
     let Some(ScanOptions {
         cursor,
         pattern,
@@ -911,7 +235,7 @@ fn scan(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn randomkey(ctx: &mut Ctx, _args: Args) {
+pub(super) fn randomkey(ctx: &mut Ctx, _args: Args) {
     let (mut keys, reply) = ctx.keys();
     // Like Redis, give up on expired picks after a while rather than loop
     // forever over a table full of keys about to expire.
@@ -1019,11 +343,11 @@ fn rename_generic(ctx: &mut Ctx, args: Args, only_if_new: bool) {
     }
 }
 
-fn rename(ctx: &mut Ctx, args: Args) {
+pub(super) fn rename(ctx: &mut Ctx, args: Args) {
     rename_generic(ctx, args, false);
 }
 
-fn renamenx(ctx: &mut Ctx, args: Args) {
+pub(super) fn renamenx(ctx: &mut Ctx, args: Args) {
     rename_generic(ctx, args, true);
 }
 
@@ -1039,7 +363,7 @@ fn db_arg(ctx: &mut Ctx, arg: &[u8]) -> Option<usize> {
     }
 }
 
-fn copy(ctx: &mut Ctx, args: Args) {
+pub(super) fn copy(ctx: &mut Ctx, args: Args) {
     let (from, to) = (args.get(1), args.get(2));
     let source_db = ctx.db_index();
     let mut target_db = source_db;
@@ -1081,7 +405,7 @@ fn copy(ctx: &mut Ctx, args: Args) {
     ctx.reply.int(1);
 }
 
-fn move_key(ctx: &mut Ctx, args: Args) {
+pub(super) fn move_key(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let Some(target_db) = db_arg(ctx, args.get(2)) else {
         return;
@@ -1113,7 +437,7 @@ fn move_key(ctx: &mut Ctx, args: Args) {
     ctx.reply.int(1);
 }
 
-fn swapdb(ctx: &mut Ctx, args: Args) {
+pub(super) fn swapdb(ctx: &mut Ctx, args: Args) {
     let Some(a) = int_arg(ctx.reply, args.get(1), Some("ERR invalid first DB index")) else {
         return;
     };
@@ -1149,7 +473,7 @@ fn flush_mode_ok(ctx: &mut Ctx, args: &Args) -> bool {
     ok
 }
 
-fn flushdb(ctx: &mut Ctx, args: Args) {
+pub(super) fn flushdb(ctx: &mut Ctx, args: Args) {
     if flush_mode_ok(ctx, &args) {
         let (keys, reply) = ctx.keys();
         keys.db.clear();
@@ -1161,7 +485,7 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
 /// `FLUSHALL`: with save points set, the now empty dataset is saved at
 /// once, replacing the snapshot, as Redis's `flushAllDataAndResetRDB`
 /// does. Like FLUSHDB it reaches the AOF even when nothing was there.
-fn flushall(ctx: &mut Ctx, args: Args) {
+pub(super) fn flushall(ctx: &mut Ctx, args: Args) {
     if !flush_mode_ok(ctx, &args) {
         return;
     }
@@ -1258,19 +582,19 @@ fn expire_generic(ctx: &mut Ctx, args: Args, seconds: bool, relative: bool, comm
     reply.int(1);
 }
 
-fn expire(ctx: &mut Ctx, args: Args) {
+pub(super) fn expire(ctx: &mut Ctx, args: Args) {
     expire_generic(ctx, args, true, true, "expire");
 }
 
-fn pexpire(ctx: &mut Ctx, args: Args) {
+pub(super) fn pexpire(ctx: &mut Ctx, args: Args) {
     expire_generic(ctx, args, false, true, "pexpire");
 }
 
-fn expireat(ctx: &mut Ctx, args: Args) {
+pub(super) fn expireat(ctx: &mut Ctx, args: Args) {
     expire_generic(ctx, args, true, false, "expireat");
 }
 
-fn pexpireat(ctx: &mut Ctx, args: Args) {
+pub(super) fn pexpireat(ctx: &mut Ctx, args: Args) {
     expire_generic(ctx, args, false, false, "pexpireat");
 }
 
@@ -1292,30 +616,30 @@ fn ttl_generic(ctx: &mut Ctx, args: Args, millis: bool, absolute: bool) {
     reply.int(value);
 }
 
-fn ttl(ctx: &mut Ctx, args: Args) {
+pub(super) fn ttl(ctx: &mut Ctx, args: Args) {
     ttl_generic(ctx, args, false, false);
 }
 
-fn pttl(ctx: &mut Ctx, args: Args) {
+pub(super) fn pttl(ctx: &mut Ctx, args: Args) {
     ttl_generic(ctx, args, true, false);
 }
 
-fn expiretime(ctx: &mut Ctx, args: Args) {
+pub(super) fn expiretime(ctx: &mut Ctx, args: Args) {
     ttl_generic(ctx, args, false, true);
 }
 
-fn pexpiretime(ctx: &mut Ctx, args: Args) {
+pub(super) fn pexpiretime(ctx: &mut Ctx, args: Args) {
     ttl_generic(ctx, args, true, true);
 }
 
-fn persist(ctx: &mut Ctx, args: Args) {
+pub(super) fn persist(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let (mut keys, reply) = ctx.keys();
     let removed = keys.write(key).is_some() && keys.db.persist(key);
     reply.int(i64::from(removed));
 }
 
-fn object_encoding(ctx: &mut Ctx, args: Args) {
+pub(super) fn object_encoding(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match keys.peek(args.get(2)) {
         Some(value) => reply.bulk(value.encoding().as_bytes()),
@@ -1323,7 +647,7 @@ fn object_encoding(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn object_refcount(ctx: &mut Ctx, args: Args) {
+pub(super) fn object_refcount(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match keys.peek(args.get(2)) {
         Some(Value::Str(s)) if crate::db::value::is_shared_integer(s) => {
@@ -1334,7 +658,7 @@ fn object_refcount(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn object_idletime(ctx: &mut Ctx, args: Args) {
+pub(super) fn object_idletime(ctx: &mut Ctx, args: Args) {
     let key = args.get(2);
     let (mut keys, reply) = ctx.keys();
     if keys.peek(key).is_none() {
@@ -1343,7 +667,7 @@ fn object_idletime(ctx: &mut Ctx, args: Args) {
     reply.int(keys.db.idle_secs(key).unwrap_or(0) as i64);
 }
 
-fn object_freq(ctx: &mut Ctx, args: Args) {
+pub(super) fn object_freq(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match keys.peek(args.get(2)) {
         Some(_) => reply.error(
@@ -1354,7 +678,7 @@ fn object_freq(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn object_help(ctx: &mut Ctx, _args: Args) {
+pub(super) fn object_help(ctx: &mut Ctx, _args: Args) {
     reply_help(
         ctx.reply,
         "object",
@@ -1377,7 +701,7 @@ fn object_help(ctx: &mut Ctx, _args: Args) {
 
 /// `MEMORY USAGE key [SAMPLES n]`: the entry in the table plus the value's
 /// heap bytes.
-fn memory_usage(ctx: &mut Ctx, args: Args) {
+pub(super) fn memory_usage(ctx: &mut Ctx, args: Args) {
     if args.len() == 5 && args.get(3).eq_ignore_ascii_case(b"samples") {
         if i64_arg(ctx.reply, args.get(4)).is_none() {
             return;
@@ -1398,7 +722,7 @@ fn memory_usage(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn memory_help(ctx: &mut Ctx, _args: Args) {
+pub(super) fn memory_help(ctx: &mut Ctx, _args: Args) {
     reply_help(
         ctx.reply,
         "memory",

@@ -2,377 +2,13 @@
 //! LTRIM, LINSERT, LPOS, LMOVE/RPOPLPUSH and LMPOP. A list that becomes
 //! empty is deleted, as in Redis.
 
-use super::{i64_arg, optional_count_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use super::{i64_arg, optional_count_arg, Ctx, Keys};
 use crate::db::value::ListValue;
 use crate::db::{CompactBytes, Value};
 use crate::errors;
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
-
-pub static COMMANDS: [Command; 17] = [
-    Command {
-        name: "lpush",
-        handler: lpush,
-        arity: -3,
-        flags: "write denyoom fast",
-        acl: "write list fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        summary: "Prepend one or multiple elements to a list",
-        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
-        history: &[("2.4.0", "Accepts multiple `element` arguments.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "element", kind: "string", flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "rpush",
-        handler: rpush,
-        arity: -3,
-        flags: "write denyoom fast",
-        acl: "write list fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        summary: "Append one or multiple elements to a list",
-        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
-        history: &[("2.4.0", "Accepts multiple `element` arguments.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "element", kind: "string", flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "lpushx",
-        handler: lpushx,
-        arity: -3,
-        flags: "write denyoom fast",
-        acl: "write list fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        since: "2.2.0",
-        summary: "Prepend an element to a list, only if the list exists",
-        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
-        history: &[("4.0.0", "Accepts multiple `element` arguments.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "element", kind: "string", flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "rpushx",
-        handler: rpushx,
-        arity: -3,
-        flags: "write denyoom fast",
-        acl: "write list fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        since: "2.2.0",
-        summary: "Append an element to a list, only if the list exists",
-        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
-        history: &[("4.0.0", "Accepts multiple `element` arguments.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "element", kind: "string", flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "lpop",
-        handler: lpop,
-        arity: -2,
-        flags: "write fast",
-        acl: "write list fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        summary: "Remove and get the first elements in a list",
-        complexity: "O(N) where N is the number of elements returned",
-        history: &[("6.2.0", "Added the `count` argument.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "count", kind: "integer", since: "6.2.0", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "rpop",
-        handler: rpop,
-        arity: -2,
-        flags: "write fast",
-        acl: "write list fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        summary: "Remove and get the last elements in a list",
-        complexity: "O(N) where N is the number of elements returned",
-        history: &[("6.2.0", "Added the `count` argument.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "count", kind: "integer", since: "6.2.0", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "llen",
-        handler: llen,
-        arity: 2,
-        flags: "readonly fast",
-        acl: "read list fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        summary: "Get the length of a list",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "lrange",
-        handler: lrange,
-        arity: 4,
-        flags: "readonly",
-        acl: "read list slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        summary: "Get a range of elements from a list",
-        complexity: "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "start", kind: "integer", ..Arg::BASE },
-            Arg { name: "stop", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "lindex",
-        handler: lindex,
-        arity: 3,
-        flags: "readonly",
-        acl: "read list slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        summary: "Get an element from a list by its index",
-        complexity: "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "index", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "lset",
-        handler: lset,
-        arity: 4,
-        flags: "write denyoom",
-        acl: "write list slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        summary: "Set the value of an element in a list by its index",
-        complexity: "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "index", kind: "integer", ..Arg::BASE },
-            Arg { name: "element", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "lrem",
-        handler: lrem,
-        arity: 4,
-        flags: "write",
-        acl: "write list slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        summary: "Remove elements from a list",
-        complexity: "O(N+M) where N is the length of the list and M is the number of elements removed.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "count", kind: "integer", ..Arg::BASE },
-            Arg { name: "element", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "ltrim",
-        handler: ltrim,
-        arity: 4,
-        flags: "write",
-        acl: "write list slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        summary: "Trim a list to the specified range",
-        complexity: "O(N) where N is the number of elements to be removed by the operation.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "start", kind: "integer", ..Arg::BASE },
-            Arg { name: "stop", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "linsert",
-        handler: linsert,
-        arity: 5,
-        flags: "write denyoom",
-        acl: "write list slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        since: "2.2.0",
-        summary: "Insert an element before or after another element in a list",
-        complexity: "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "where", kind: "oneof", args: &[
-                Arg { name: "before", kind: "pure-token", token: "BEFORE", ..Arg::BASE },
-                Arg { name: "after", kind: "pure-token", token: "AFTER", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "pivot", kind: "string", ..Arg::BASE },
-            Arg { name: "element", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "lpos",
-        handler: lpos,
-        arity: -3,
-        flags: "readonly",
-        acl: "read list slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        since: "6.0.6",
-        summary: "Return the index of matching elements on a list",
-        complexity: "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "element", kind: "string", ..Arg::BASE },
-            Arg { name: "rank", kind: "integer", token: "RANK", flags: "optional", ..Arg::BASE },
-            Arg { name: "num-matches", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
-            Arg { name: "len", kind: "integer", token: "MAXLEN", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "lmove",
-        handler: lmove,
-        arity: 5,
-        flags: "write denyoom",
-        acl: "write list slow",
-        keys: (1, 2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        since: "6.2.0",
-        summary: "Pop an element from a list, push it to another list and return it",
-        args: &[
-            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
-            Arg { name: "wherefrom", kind: "oneof", args: &[
-                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
-                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "whereto", kind: "oneof", args: &[
-                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
-                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "rpoplpush",
-        handler: rpoplpush,
-        arity: 3,
-        flags: "write denyoom",
-        acl: "write list slow",
-        keys: (1, 2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "list",
-        since: "1.2.0",
-        summary: "Remove the last element in a list, prepend it to another list and return it",
-        doc_flags: "deprecated",
-        deprecated_since: "6.2.0",
-        replaced_by: "`LMOVE` with the `RIGHT` and `LEFT` arguments",
-        args: &[
-            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "lmpop",
-        handler: lmpop,
-        arity: -4,
-        flags: "write movablekeys",
-        acl: "write list slow",
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Keynum(0, 1, 1) },
-        ],
-        group: "list",
-        since: "7.0.0",
-        summary: "Pop elements from a list",
-        complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
-        args: &[
-            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "where", kind: "oneof", args: &[
-                Arg { name: "left", kind: "pure-token", token: "LEFT", ..Arg::BASE },
-                Arg { name: "right", kind: "pure-token", token: "RIGHT", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum End {
@@ -444,19 +80,19 @@ fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) {
     ctx.state.signal_key_ready(db, key);
 }
 
-fn lpush(ctx: &mut Ctx, args: Args) {
+pub(super) fn lpush(ctx: &mut Ctx, args: Args) {
     push_generic(ctx, args, End::Left, false);
 }
 
-fn rpush(ctx: &mut Ctx, args: Args) {
+pub(super) fn rpush(ctx: &mut Ctx, args: Args) {
     push_generic(ctx, args, End::Right, false);
 }
 
-fn lpushx(ctx: &mut Ctx, args: Args) {
+pub(super) fn lpushx(ctx: &mut Ctx, args: Args) {
     push_generic(ctx, args, End::Left, true);
 }
 
-fn rpushx(ctx: &mut Ctx, args: Args) {
+pub(super) fn rpushx(ctx: &mut Ctx, args: Args) {
     push_generic(ctx, args, End::Right, true);
 }
 
@@ -497,15 +133,15 @@ fn reply_popped(keys: &mut Keys, reply: &mut Reply, key: &[u8], end: End, count:
     }
 }
 
-fn lpop(ctx: &mut Ctx, args: Args) {
+pub(super) fn lpop(ctx: &mut Ctx, args: Args) {
     pop_generic(ctx, args, End::Left, "lpop");
 }
 
-fn rpop(ctx: &mut Ctx, args: Args) {
+pub(super) fn rpop(ctx: &mut Ctx, args: Args) {
     pop_generic(ctx, args, End::Right, "rpop");
 }
 
-fn llen(ctx: &mut Ctx, args: Args) {
+pub(super) fn llen(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match keys.read(args.get(1)).map(Value::as_list) {
         None => reply.int(0),
@@ -514,7 +150,7 @@ fn llen(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn lrange(ctx: &mut Ctx, args: Args) {
+pub(super) fn lrange(ctx: &mut Ctx, args: Args) {
     let Some(start) = i64_arg(ctx.reply, args.get(2)) else {
         return;
     };
@@ -560,7 +196,7 @@ fn index_of(index: i64, len: usize) -> Option<usize> {
     (0..len as i64).contains(&i).then_some(i as usize)
 }
 
-fn lindex(ctx: &mut Ctx, args: Args) {
+pub(super) fn lindex(ctx: &mut Ctx, args: Args) {
     // The key is looked up (and type-checked) before the index is parsed,
     // as in Redis.
     let (mut keys, reply) = ctx.keys();
@@ -578,7 +214,7 @@ fn lindex(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn lset(ctx: &mut Ctx, args: Args) {
+pub(super) fn lset(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     let list = match list_mut(&mut keys, args.get(1)) {
         Err(()) => return reply.error(errors::WRONGTYPE),
@@ -597,7 +233,7 @@ fn lset(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn lrem(ctx: &mut Ctx, args: Args) {
+pub(super) fn lrem(ctx: &mut Ctx, args: Args) {
     let Some(count) = i64_arg(ctx.reply, args.get(2)) else {
         return;
     };
@@ -639,7 +275,7 @@ fn lrem(ctx: &mut Ctx, args: Args) {
     reply.int(removed as i64);
 }
 
-fn ltrim(ctx: &mut Ctx, args: Args) {
+pub(super) fn ltrim(ctx: &mut Ctx, args: Args) {
     let Some(start) = i64_arg(ctx.reply, args.get(2)) else {
         return;
     };
@@ -666,7 +302,7 @@ fn ltrim(ctx: &mut Ctx, args: Args) {
     reply.ok();
 }
 
-fn linsert(ctx: &mut Ctx, args: Args) {
+pub(super) fn linsert(ctx: &mut Ctx, args: Args) {
     let after = if args.get(2).eq_ignore_ascii_case(b"after") {
         true
     } else if args.get(2).eq_ignore_ascii_case(b"before") {
@@ -690,7 +326,7 @@ fn linsert(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn lpos(ctx: &mut Ctx, args: Args) {
+pub(super) fn lpos(ctx: &mut Ctx, args: Args) {
     let (mut rank, mut count, mut maxlen): (i64, Option<i64>, i64) = (1, None, 0);
     // As Redis's lposCommand: the option name decides, then its value is
     // parsed with the option's own error text.
@@ -818,14 +454,14 @@ pub fn move_element(ctx: &mut Ctx, source: &[u8], destination: &[u8], from: End,
     true
 }
 
-fn lmove(ctx: &mut Ctx, args: Args) {
+pub(super) fn lmove(ctx: &mut Ctx, args: Args) {
     let (Some(from), Some(to)) = (parse_end(args.get(3)), parse_end(args.get(4))) else {
         return ctx.reply.error(errors::SYNTAX);
     };
     move_element(ctx, args.get(1), args.get(2), from, to);
 }
 
-fn rpoplpush(ctx: &mut Ctx, args: Args) {
+pub(super) fn rpoplpush(ctx: &mut Ctx, args: Args) {
     move_element(ctx, args.get(1), args.get(2), End::Right, End::Left);
 }
 
@@ -896,7 +532,7 @@ pub fn multi_pop(ctx: &mut Ctx, keys_list: &[&[u8]], end: End, count: usize) -> 
     false
 }
 
-fn lmpop(ctx: &mut Ctx, args: Args) {
+pub(super) fn lmpop(ctx: &mut Ctx, args: Args) {
     let Some((keys, end, count)) = parse_multi_pop(ctx.reply, &args, 1, parse_end) else {
         return;
     };

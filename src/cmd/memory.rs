@@ -65,7 +65,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 /// `MEMORY STATS`.
-pub fn memory_stats(ctx: &mut Ctx, _args: Args) {
+pub(super) fn memory_stats(ctx: &mut Ctx, _args: Args) {
     let o = overhead(ctx);
     let reply = &mut *ctx.reply;
     reply.map(27 + o.dbs.len());
@@ -137,7 +137,7 @@ pub fn memory_stats(ctx: &mut Ctx, _args: Args) {
 }
 
 /// `MEMORY DOCTOR`: what in the figures above deserves attention.
-pub fn memory_doctor(ctx: &mut Ctx, _args: Args) {
+pub(super) fn memory_doctor(ctx: &mut Ctx, _args: Args) {
     let o = overhead(ctx);
     const MB: u64 = 1 << 20;
     let mut findings: Vec<String> = Vec::new();
@@ -185,12 +185,12 @@ pub fn memory_doctor(ctx: &mut Ctx, _args: Args) {
 }
 
 /// `MEMORY MALLOC-STATS`: jemalloc's own report.
-pub fn memory_malloc_stats(ctx: &mut Ctx, _args: Args) {
+pub(super) fn memory_malloc_stats(ctx: &mut Ctx, _args: Args) {
     ctx.reply.verbatim(alloc::allocator_report().as_bytes());
 }
 
 /// `MEMORY PURGE`.
-pub fn memory_purge(ctx: &mut Ctx, _args: Args) {
+pub(super) fn memory_purge(ctx: &mut Ctx, _args: Args) {
     alloc::purge();
     ctx.reply.ok();
 }

@@ -5,7 +5,7 @@
 //! kept per `host:port` and reused for ten seconds, so a stream of
 //! MIGRATEs pays one connect and one SELECT.
 
-use super::{Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use super::Ctx;
 use crate::errors;
 use crate::protocol::request::Args;
 use crate::rdb;
@@ -13,51 +13,6 @@ use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
-
-pub static COMMANDS: [Command; 1] = [Command {
-    name: "migrate",
-    handler: migrate,
-    arity: -6,
-    flags: "write movablekeys",
-    acl: "keyspace write slow dangerous",
-    tips: "nondeterministic_output",
-    keys: (3, 3, 1),
-    key_specs: &[
-        KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(3), find: FindKeys::Range(0, 1, 0) },
-        KeySpec { notes: "", flags: "RW access delete incomplete", begin: BeginSearch::Keyword("KEYS", -2), find: FindKeys::Range(-1, 1, 0) },
-    ],
-    group: "generic",
-    since: "2.6.0",
-    summary: "Atomically transfer a key from a Redis instance to another one.",
-    complexity: "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.",
-    history: &[
-        ("3.0.0", "Added the `COPY` and `REPLACE` options."),
-        ("3.0.6", "Added the `KEYS` option."),
-        ("4.0.7", "Added the `AUTH` option."),
-        ("6.0.0", "Added the `AUTH2` option."),
-    ],
-    args: &[
-        Arg { name: "host", kind: "string", ..Arg::BASE },
-        Arg { name: "port", kind: "integer", ..Arg::BASE },
-        Arg { name: "key_or_empty_string", kind: "oneof", args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "empty_string", kind: "pure-token", ..Arg::BASE },
-        ], ..Arg::BASE },
-        Arg { name: "destination-db", kind: "integer", ..Arg::BASE },
-        Arg { name: "timeout", kind: "integer", ..Arg::BASE },
-        Arg { name: "copy", kind: "pure-token", token: "COPY", since: "3.0.0", flags: "optional", ..Arg::BASE },
-        Arg { name: "replace", kind: "pure-token", token: "REPLACE", since: "3.0.0", flags: "optional", ..Arg::BASE },
-        Arg { name: "authentication", kind: "oneof", flags: "optional", args: &[
-            Arg { name: "password", kind: "string", token: "AUTH", since: "4.0.7", flags: "optional", ..Arg::BASE },
-            Arg { name: "username_password", kind: "block", token: "AUTH2", since: "6.0.0", flags: "optional", args: &[
-                Arg { name: "username", kind: "string", ..Arg::BASE },
-                Arg { name: "password", kind: "string", ..Arg::BASE },
-            ], ..Arg::BASE },
-        ], ..Arg::BASE },
-        Arg { name: "key", kind: "key", key_spec_index: 1, token: "KEYS", since: "3.0.6", flags: "optional multiple", ..Arg::BASE },
-    ],
-    ..Command::BASE
-}];
 
 /// Redis's `MIGRATE_SOCKET_CACHE_ITEMS` and `MIGRATE_SOCKET_CACHE_TTL`.
 const CACHE_ITEMS: usize = 64;
@@ -223,7 +178,7 @@ fn parse_options<'a>(ctx: &mut Ctx, args: &Args<'a>) -> Option<Options<'a>> {
 
 /// `MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE]
 /// [AUTH password | AUTH2 username password] [KEYS key ...]`.
-fn migrate(ctx: &mut Ctx, args: Args) {
+pub(super) fn migrate(ctx: &mut Ctx, args: Args) {
     let Some(options) = parse_options(ctx, &args) else {
         return;
     };

@@ -3,9 +3,13 @@
 //! `COMMAND DOCS` serves; `COMMAND`, `COMMAND INFO/COUNT/LIST/DOCS` are all
 //! generated from it, so they stay true as commands are added.
 //!
+//! The table is data: one file per command in `commands/*.json` (as Redis
+//! keeps `src/commands/*.json`), turned into a static table by build.rs.
+//! The family files (`string.rs`, `list.rs`...) hold only handlers; a new
+//! command is one data file naming its handler, and that function.
+//!
 //! Dispatch checks that the command exists and that its arity fits, once,
-//! with Redis's error texts, so handlers never re-check them. Handlers live
-//! one file per family.
+//! with Redis's error texts, so handlers never re-check them.
 
 mod blocking;
 mod client;
@@ -197,20 +201,6 @@ pub struct Arg {
     pub args: &'static [Arg],
 }
 
-impl Arg {
-    pub const BASE: Arg = Arg {
-        name: "",
-        kind: "string",
-        key_spec_index: -1,
-        token: "",
-        summary: "",
-        since: "",
-        deprecated_since: "",
-        flags: "",
-        args: &[],
-    };
-}
-
 /// Where a command's keys are (Redis 7 key specs), for `COMMAND INFO`.
 pub struct KeySpec {
     pub notes: &'static str,
@@ -282,28 +272,17 @@ impl Command {
     }
 }
 
-/// Every top-level command, in no particular order.
+// The table itself: generated from commands/*.json by build.rs.
+include!(concat!(env!("OUT_DIR"), "/command_table.rs"));
+
+/// What a container command (CONFIG, CLIENT...) runs: nothing, since
+/// dispatch always resolves one of its subcommands.
+fn container(_ctx: &mut Ctx, _args: Args) {}
+
+/// Every top-level command, in the order of their data files.
 pub fn table() -> &'static [&'static Command] {
     static TABLE: OnceLock<Vec<&'static Command>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut all: Vec<&'static Command> = Vec::new();
-        all.extend(connection::COMMANDS.iter());
-        all.extend(server::COMMANDS.iter());
-        all.extend(client::COMMANDS.iter());
-        all.extend(keys::COMMANDS.iter());
-        all.extend(string::COMMANDS.iter());
-        all.extend(list::COMMANDS.iter());
-        all.extend(blocking::COMMANDS.iter());
-        all.extend(hash::COMMANDS.iter());
-        all.extend(set::COMMANDS.iter());
-        all.extend(zset::COMMANDS.iter());
-        all.extend(multi::COMMANDS.iter());
-        all.extend(persist::COMMANDS.iter());
-        all.extend(debug::COMMANDS.iter());
-        all.extend(migrate::COMMANDS.iter());
-        all.extend(introspect::COMMANDS.iter());
-        all
-    })
+    TABLE.get_or_init(|| GENERATED_COMMANDS.iter().collect())
 }
 
 /// FNV-1a: the command index is fixed, so it needs no defence against
@@ -962,28 +941,4 @@ pub fn reply_help(reply: &mut Reply, command: &str, lines: &[&str]) {
     }
     reply.simple("HELP");
     reply.simple("    Prints this help.");
-}
-
-/// A base entry for the table: fill in what differs with `..Command::BASE`.
-impl Command {
-    pub const BASE: Command = Command {
-        name: "",
-        handler: |_, _| {},
-        arity: 1,
-        flags: "",
-        acl: "",
-        tips: "",
-        keys: (0, 0, 0),
-        key_specs: &[],
-        group: "generic",
-        since: "1.0.0",
-        summary: "",
-        complexity: "O(1)",
-        doc_flags: "",
-        deprecated_since: "",
-        replaced_by: "",
-        history: &[],
-        args: &[],
-        subcommands: &[],
-    };
 }

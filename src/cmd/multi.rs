@@ -3,79 +3,11 @@
 //! DISCARD drops them. WATCH makes EXEC fail with a null reply if a watched
 //! key was modified since (see `Db::watch`).
 
-use super::{BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use super::Ctx;
 
 use crate::protocol::request::{Args, OwnedArgs};
 
-pub static COMMANDS: [Command; 5] = [
-    Command {
-        name: "multi",
-        handler: multi,
-        arity: 1,
-        flags: "noscript loading stale fast allow_busy",
-        acl: "fast transaction",
-        group: "transactions",
-        since: "1.2.0",
-        summary: "Mark the start of a transaction block",
-        ..Command::BASE
-    },
-    Command {
-        name: "exec",
-        handler: exec,
-        arity: 1,
-        flags: "noscript loading stale skip_slowlog",
-        acl: "slow transaction",
-        group: "transactions",
-        since: "1.2.0",
-        summary: "Execute all commands issued after MULTI",
-        complexity: "Depends on commands in the transaction",
-        ..Command::BASE
-    },
-    Command {
-        name: "discard",
-        handler: discard,
-        arity: 1,
-        flags: "noscript loading stale fast allow_busy",
-        acl: "fast transaction",
-        group: "transactions",
-        since: "2.0.0",
-        summary: "Discard all commands issued after MULTI",
-        complexity: "O(N), when N is the number of queued commands",
-        ..Command::BASE
-    },
-    Command {
-        name: "watch",
-        handler: watch,
-        arity: -2,
-        flags: "noscript loading stale fast allow_busy",
-        acl: "fast transaction",
-        keys: (1, -1, 1),
-        key_specs: &[KeySpec {
-            notes: "",
-            flags: "RO",
-            begin: BeginSearch::Index(1),
-            find: FindKeys::Range(-1, 1, 0),
-        }],
-        group: "transactions",
-        since: "2.2.0",
-        summary: "Watch the given keys to determine execution of the MULTI/EXEC block",
-        complexity: "O(1) for every key.",
-        ..Command::BASE
-    },
-    Command {
-        name: "unwatch",
-        handler: unwatch,
-        arity: 1,
-        flags: "noscript loading stale fast allow_busy",
-        acl: "fast transaction",
-        group: "transactions",
-        since: "2.2.0",
-        summary: "Forget about all watched keys",
-        ..Command::BASE
-    },
-];
-
-fn multi(ctx: &mut Ctx, _args: Args) {
+pub(super) fn multi(ctx: &mut Ctx, _args: Args) {
     let client = ctx.client();
     if client.multi.is_some() {
         return ctx.reply.error("ERR MULTI calls can not be nested");
@@ -84,7 +16,7 @@ fn multi(ctx: &mut Ctx, _args: Args) {
     ctx.reply.ok();
 }
 
-fn discard(ctx: &mut Ctx, _args: Args) {
+pub(super) fn discard(ctx: &mut Ctx, _args: Args) {
     if ctx.client().multi.take().is_none() {
         return ctx.reply.error("ERR DISCARD without MULTI");
     }
@@ -92,7 +24,7 @@ fn discard(ctx: &mut Ctx, _args: Args) {
     ctx.reply.ok();
 }
 
-fn exec(ctx: &mut Ctx, _args: Args) {
+pub(super) fn exec(ctx: &mut Ctx, _args: Args) {
     let Some(transaction) = ctx.client().multi.take() else {
         return ctx.reply.error("ERR EXEC without MULTI");
     };
@@ -125,7 +57,7 @@ fn exec(ctx: &mut Ctx, _args: Args) {
     ctx.state.in_exec = false;
 }
 
-fn watch(ctx: &mut Ctx, args: Args) {
+pub(super) fn watch(ctx: &mut Ctx, args: Args) {
     if ctx.client().multi.is_some() {
         return ctx.reply.error("ERR WATCH inside MULTI is not allowed");
     }
@@ -144,7 +76,7 @@ fn watch(ctx: &mut Ctx, args: Args) {
     ctx.reply.ok();
 }
 
-fn unwatch(ctx: &mut Ctx, _args: Args) {
+pub(super) fn unwatch(ctx: &mut Ctx, _args: Args) {
     unwatch_all(ctx);
     ctx.reply.ok();
 }

@@ -3,112 +3,13 @@
 //! are `rdb`'s, the file policy `persist`'s; these handlers only parse
 //! arguments and reply as Redis does.
 
-use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use super::{i64_arg, Ctx};
 use crate::errors;
 use crate::persist;
 use crate::protocol::request::Args;
 use crate::rdb::{self, RestoreError};
 
-pub static COMMANDS: [Command; 6] = [
-    Command {
-        name: "bgrewriteaof",
-        handler: bgrewriteaof,
-        arity: 1,
-        flags: "admin noscript no_async_loading",
-        acl: "admin slow dangerous",
-        group: "server",
-        summary: "Asynchronously rewrite the append-only file",
-        ..Command::BASE
-    },
-    Command {
-        name: "save",
-        handler: save,
-        arity: 1,
-        flags: "admin noscript no_async_loading no_multi",
-        acl: "admin slow dangerous",
-        group: "server",
-        summary: "Synchronously save the dataset to disk",
-        complexity: "O(N) where N is the total number of keys in all databases",
-        ..Command::BASE
-    },
-    Command {
-        name: "bgsave",
-        handler: bgsave,
-        arity: -1,
-        flags: "admin noscript no_async_loading",
-        acl: "admin slow dangerous",
-        group: "server",
-        summary: "Asynchronously save the dataset to disk",
-        history: &[("3.2.2", "Added the `SCHEDULE` option.")],
-        args: &[
-            Arg { name: "schedule", kind: "pure-token", token: "SCHEDULE", since: "3.2.2", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "lastsave",
-        handler: lastsave,
-        arity: 1,
-        flags: "loading stale fast",
-        acl: "admin fast dangerous",
-        tips: "nondeterministic_output",
-        group: "server",
-        summary: "Get the UNIX time stamp of the last successful save to disk",
-        ..Command::BASE
-    },
-    Command {
-        name: "dump",
-        handler: dump,
-        arity: 2,
-        flags: "readonly",
-        acl: "keyspace read slow",
-        tips: "nondeterministic_output",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        since: "2.6.0",
-        summary: "Return a serialized version of the value stored at the specified key.",
-        complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "restore",
-        handler: restore,
-        arity: -4,
-        flags: "write denyoom",
-        acl: "keyspace write slow dangerous",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "generic",
-        since: "2.6.0",
-        summary: "Create a key using the provided serialized value, previously obtained using DUMP.",
-        complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
-        history: &[
-            ("3.0.0", "Added the `REPLACE` modifier."),
-            ("5.0.0", "Added the `ABSTTL` modifier."),
-            ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
-        ],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "ttl", kind: "integer", ..Arg::BASE },
-            Arg { name: "serialized-value", kind: "string", ..Arg::BASE },
-            Arg { name: "replace", kind: "pure-token", token: "REPLACE", since: "3.0.0", flags: "optional", ..Arg::BASE },
-            Arg { name: "absttl", kind: "pure-token", token: "ABSTTL", since: "5.0.0", flags: "optional", ..Arg::BASE },
-            Arg { name: "seconds", kind: "integer", token: "IDLETIME", since: "5.0.0", flags: "optional", ..Arg::BASE },
-            Arg { name: "frequency", kind: "integer", token: "FREQ", since: "5.0.0", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-];
-
-fn save(ctx: &mut Ctx, _args: Args) {
+pub(super) fn save(ctx: &mut Ctx, _args: Args) {
     let state = &mut *ctx.state;
     if state.persist.child.is_some() {
         return ctx.reply.error(errors::BGSAVE_IN_PROGRESS);
@@ -123,7 +24,7 @@ fn save(ctx: &mut Ctx, _args: Args) {
 }
 
 /// `BGSAVE [SCHEDULE]` (Redis's `bgsaveCommand`).
-fn bgsave(ctx: &mut Ctx, args: Args) {
+pub(super) fn bgsave(ctx: &mut Ctx, args: Args) {
     let schedule = match args.len() {
         1 => false,
         2 if args.get(1).eq_ignore_ascii_case(b"schedule") => true,
@@ -153,7 +54,7 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
 }
 
 /// `BGREWRITEAOF` (Redis's `bgrewriteaofCommand`).
-fn bgrewriteaof(ctx: &mut Ctx, _args: Args) {
+pub(super) fn bgrewriteaof(ctx: &mut Ctx, _args: Args) {
     let state = &mut *ctx.state;
     match state.persist.child.as_ref().map(|c| c.kind) {
         Some(persist::ChildKind::Aof) => ctx
@@ -202,11 +103,11 @@ pub fn appendonly_changed(state: &mut crate::state::ServerState) -> Result<(), S
     Ok(())
 }
 
-fn lastsave(ctx: &mut Ctx, _args: Args) {
+pub(super) fn lastsave(ctx: &mut Ctx, _args: Args) {
     ctx.reply.int(ctx.state.persist.last_save_unix);
 }
 
-fn dump(ctx: &mut Ctx, args: Args) {
+pub(super) fn dump(ctx: &mut Ctx, args: Args) {
     let fill = ctx.state.config.list_max_listpack_size;
     let (mut keys, reply) = ctx.keys();
     match keys.read(args.get(1)) {
@@ -217,7 +118,7 @@ fn dump(ctx: &mut Ctx, args: Args) {
 
 /// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`,
 /// checked in the order of Redis's `restoreCommand`.
-fn restore(ctx: &mut Ctx, args: Args) {
+pub(super) fn restore(ctx: &mut Ctx, args: Args) {
     let (mut replace, mut absttl) = (false, false);
     let mut idle: Option<i64> = None;
     let mut freq: Option<i64> = None;

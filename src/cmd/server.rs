@@ -1,7 +1,7 @@
 //! Server commands: COMMAND (generated from the command table), CONFIG
 //! (served by the config table), INFO, DBSIZE, TIME, SHUTDOWN.
 
-use super::{info, lookup, reply_help, table, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use super::{lookup, reply_help, table, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
 use crate::config::{Config, ConfigError};
 use crate::errors;
 use crate::glob::glob_match;
@@ -9,263 +9,6 @@ use crate::logging;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
 use crate::state::{unix_micros, Shutdown};
-
-pub static COMMANDS: [Command; 5] = [
-    Command {
-        name: "command",
-        handler: command_all,
-        arity: -1,
-        flags: "loading stale",
-        acl: "slow connection",
-        tips: "nondeterministic_output_order",
-        group: "server",
-        since: "2.8.13",
-        summary: "Get array of Redis command details",
-        complexity: "O(N) where N is the total number of Redis commands",
-        subcommands: &[
-            Command {
-                name: "command|count",
-                handler: command_count,
-                arity: 2,
-                flags: "loading stale",
-                acl: "slow connection",
-                group: "server",
-                since: "2.8.13",
-                summary: "Get total number of Redis commands",
-                ..Command::BASE
-            },
-            Command {
-                name: "command|info",
-                handler: command_info,
-                arity: -2,
-                flags: "loading stale",
-                acl: "slow connection",
-                tips: "nondeterministic_output_order",
-                group: "server",
-                since: "2.8.13",
-                summary: "Get array of specific Redis command details, or all when no argument is given.",
-                complexity: "O(N) where N is the number of commands to look up",
-                history: &[("7.0.0", "Allowed to be called with no argument to get info on all commands.")],
-                args: &[
-                    Arg { name: "command-name", kind: "string", flags: "optional multiple", ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-            Command {
-                name: "command|docs",
-                handler: command_docs,
-                arity: -2,
-                flags: "loading stale",
-                acl: "slow connection",
-                tips: "nondeterministic_output_order",
-                group: "server",
-                since: "7.0.0",
-                summary: "Get array of specific Redis command documentation",
-                complexity: "O(N) where N is the number of commands to look up",
-                args: &[
-                    Arg { name: "command-name", kind: "string", flags: "optional multiple", ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-            Command {
-                name: "command|list",
-                handler: command_list,
-                arity: -2,
-                flags: "loading stale",
-                acl: "slow connection",
-                tips: "nondeterministic_output_order",
-                group: "server",
-                since: "7.0.0",
-                summary: "Get an array of Redis command names",
-                complexity: "O(N) where N is the total number of Redis commands",
-                args: &[
-                    Arg { name: "filterby", kind: "oneof", token: "FILTERBY", flags: "optional", args: &[
-                        Arg { name: "module-name", kind: "string", token: "MODULE", ..Arg::BASE },
-                        Arg { name: "category", kind: "string", token: "ACLCAT", ..Arg::BASE },
-                        Arg { name: "pattern", kind: "pattern", token: "PATTERN", ..Arg::BASE },
-                        ], ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-            Command {
-                name: "command|help",
-                handler: command_help,
-                arity: 2,
-                flags: "loading stale",
-                acl: "slow connection",
-                group: "server",
-                since: "5.0.0",
-                summary: "Show helpful text about the different subcommands",
-                ..Command::BASE
-            },
-            Command {
-                name: "command|getkeys",
-                handler: command_getkeys,
-                arity: -4,
-                flags: "loading stale",
-                acl: "slow connection",
-                group: "server",
-                since: "2.8.13",
-                summary: "Extract keys given a full Redis command",
-                complexity: "O(N) where N is the number of arguments to the command",
-                args: &[
-                    Arg { name: "command", kind: "string", ..Arg::BASE },
-                    Arg { name: "arg", kind: "string", flags: "optional multiple", ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-            Command {
-                name: "command|getkeysandflags",
-                handler: command_getkeysandflags,
-                arity: -4,
-                flags: "loading stale",
-                acl: "slow connection",
-                group: "server",
-                since: "7.0.0",
-                summary: "Extract keys and access flags given a full Redis command",
-                complexity: "O(N) where N is the number of arguments to the command",
-                args: &[
-                    Arg { name: "command", kind: "string", ..Arg::BASE },
-                    Arg { name: "arg", kind: "string", flags: "optional multiple", ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "config",
-        arity: -2,
-        acl: "slow",
-        group: "server",
-        since: "2.0.0",
-        summary: "A container for server configuration commands",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            Command {
-                name: "config|get",
-                handler: config_get,
-                arity: -3,
-                flags: "admin noscript loading stale",
-                acl: "admin slow dangerous",
-                group: "server",
-                since: "2.0.0",
-                summary: "Get the values of configuration parameters",
-                complexity: "O(N) when N is the number of configuration parameters provided",
-                history: &[("7.0.0", "Added the ability to pass multiple pattern parameters in one call")],
-                args: &[
-                    Arg { name: "parameter", kind: "block", flags: "multiple", args: &[
-                        Arg { name: "parameter", kind: "string", ..Arg::BASE },
-                        ], ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-            Command {
-                name: "config|set",
-                handler: config_set,
-                arity: -4,
-                flags: "admin noscript loading stale",
-                acl: "admin slow dangerous",
-                tips: "request_policy:all_nodes response_policy:all_succeeded",
-                group: "server",
-                since: "2.0.0",
-                summary: "Set configuration parameters to the given values",
-                complexity: "O(N) when N is the number of configuration parameters provided",
-                history: &[("7.0.0", "Added the ability to set multiple parameters in one call.")],
-                args: &[
-                    Arg { name: "parameter_value", kind: "block", flags: "multiple", args: &[
-                        Arg { name: "parameter", kind: "string", ..Arg::BASE },
-                        Arg { name: "value", kind: "string", ..Arg::BASE },
-                        ], ..Arg::BASE },
-                ],
-                ..Command::BASE
-            },
-            Command {
-                name: "config|resetstat",
-                handler: config_resetstat,
-                arity: 2,
-                flags: "admin noscript loading stale",
-                acl: "admin slow dangerous",
-                group: "server",
-                since: "2.0.0",
-                summary: "Reset the stats returned by INFO",
-                ..Command::BASE
-            },
-            Command {
-                name: "config|rewrite",
-                handler: config_rewrite,
-                arity: 2,
-                flags: "admin noscript loading stale",
-                acl: "admin slow dangerous",
-                group: "server",
-                since: "2.8.0",
-                summary: "Rewrite the configuration file with the in memory configuration",
-                complexity: "O(1)",
-                ..Command::BASE
-            },
-            Command {
-                name: "config|help",
-                handler: config_help,
-                arity: 2,
-                flags: "loading stale",
-                acl: "slow",
-                group: "server",
-                since: "5.0.0",
-                summary: "Show helpful text about the different subcommands",
-                ..Command::BASE
-            },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "info",
-        handler: info::info,
-        arity: -1,
-        flags: "loading stale",
-        acl: "slow dangerous",
-        tips: "nondeterministic_output request_policy:all_shards response_policy:special",
-        group: "server",
-        summary: "Get information and statistics about the server",
-        history: &[("7.0.0", "Added support for taking multiple section arguments.")],
-        args: &[
-            Arg { name: "section", kind: "string", flags: "optional multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "time",
-        handler: time,
-        arity: 1,
-        flags: "loading stale fast",
-        acl: "fast",
-        tips: "nondeterministic_output",
-        group: "server",
-        since: "2.6.0",
-        summary: "Return the current server time",
-        ..Command::BASE
-    },
-    Command {
-        name: "shutdown",
-        handler: shutdown,
-        arity: -1,
-        flags: "admin noscript loading stale no_multi allow_busy",
-        acl: "admin slow dangerous",
-        group: "server",
-        summary: "Synchronously save the dataset to disk and then shut down the server",
-        complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
-        history: &[("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers.")],
-        args: &[
-            Arg { name: "nosave_save", kind: "oneof", flags: "optional", args: &[
-                Arg { name: "nosave", kind: "pure-token", token: "NOSAVE", ..Arg::BASE },
-                Arg { name: "save", kind: "pure-token", token: "SAVE", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "now", kind: "pure-token", token: "NOW", since: "7.0.0", flags: "optional", ..Arg::BASE },
-            Arg { name: "force", kind: "pure-token", token: "FORCE", since: "7.0.0", flags: "optional", ..Arg::BASE },
-            Arg { name: "abort", kind: "pure-token", token: "ABORT", since: "7.0.0", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-];
 
 fn words(text: &str) -> impl Iterator<Item = &str> + Clone {
     text.split_whitespace()
@@ -361,18 +104,18 @@ fn reply_key_spec(reply: &mut Reply, spec: &KeySpec) {
     }
 }
 
-fn command_all(ctx: &mut Ctx, _args: Args) {
+pub(super) fn command_all(ctx: &mut Ctx, _args: Args) {
     ctx.reply.array(table().len());
     for c in table() {
         reply_command_info(ctx.reply, c);
     }
 }
 
-fn command_getkeys(ctx: &mut Ctx, args: Args) {
+pub(super) fn command_getkeys(ctx: &mut Ctx, args: Args) {
     getkeys(ctx, args, false);
 }
 
-fn command_getkeysandflags(ctx: &mut Ctx, args: Args) {
+pub(super) fn command_getkeysandflags(ctx: &mut Ctx, args: Args) {
     getkeys(ctx, args, true);
 }
 
@@ -419,11 +162,11 @@ fn getkeys(ctx: &mut Ctx, args: Args, with_flags: bool) {
     }
 }
 
-fn command_count(ctx: &mut Ctx, _args: Args) {
+pub(super) fn command_count(ctx: &mut Ctx, _args: Args) {
     ctx.reply.int(table().len() as i64);
 }
 
-fn command_info(ctx: &mut Ctx, args: Args) {
+pub(super) fn command_info(ctx: &mut Ctx, args: Args) {
     if args.len() == 2 {
         return command_all(ctx, args);
     }
@@ -555,7 +298,7 @@ fn reply_args(reply: &mut Reply, args: &[Arg]) {
     }
 }
 
-fn command_docs(ctx: &mut Ctx, args: Args) {
+pub(super) fn command_docs(ctx: &mut Ctx, args: Args) {
     let found: Vec<&Command> = if args.len() == 2 {
         table().to_vec()
     } else {
@@ -568,7 +311,7 @@ fn command_docs(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn command_list(ctx: &mut Ctx, args: Args) {
+pub(super) fn command_list(ctx: &mut Ctx, args: Args) {
     let mut names: Vec<&str> = Vec::new();
     for c in table() {
         names.push(c.name);
@@ -613,7 +356,7 @@ fn lookup_full(name: &str) -> Option<&'static Command> {
     }
 }
 
-fn command_help(ctx: &mut Ctx, _args: Args) {
+pub(super) fn command_help(ctx: &mut Ctx, _args: Args) {
     reply_help(
         ctx.reply,
         "command",
@@ -640,7 +383,7 @@ fn command_help(ctx: &mut Ctx, _args: Args) {
     );
 }
 
-fn config_get(ctx: &mut Ctx, args: Args) {
+pub(super) fn config_get(ctx: &mut Ctx, args: Args) {
     let patterns: Vec<&[u8]> = args.from(2).collect();
     let found = ctx.state.config.get_matching(&patterns);
     ctx.reply.map(found.len());
@@ -650,7 +393,7 @@ fn config_get(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn config_set(ctx: &mut Ctx, args: Args) {
+pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
     if !args.len().is_multiple_of(2) {
         return ctx.reply.error(errors::SYNTAX);
     }
@@ -709,7 +452,7 @@ fn config_set(ctx: &mut Ctx, args: Args) {
 /// `CONFIG RESETSTAT`: the INFO counters, error and command statistics
 /// (latency histograms included); as in Redis the slow log and the
 /// latency monitor keep their entries.
-fn config_resetstat(ctx: &mut Ctx, _args: Args) {
+pub(super) fn config_resetstat(ctx: &mut Ctx, _args: Args) {
     ctx.state.stats = Default::default();
     ctx.state.command_stats.reset();
     ctx.state.aof.delayed_fsync = 0;
@@ -718,7 +461,7 @@ fn config_resetstat(ctx: &mut Ctx, _args: Args) {
 
 /// `CONFIG REWRITE`: the config file brought up to date (see
 /// `config_rewrite`).
-fn config_rewrite(ctx: &mut Ctx, _args: Args) {
+pub(super) fn config_rewrite(ctx: &mut Ctx, _args: Args) {
     let Some(path) = ctx.state.config_file.clone() else {
         return ctx
             .reply
@@ -738,7 +481,7 @@ fn config_rewrite(ctx: &mut Ctx, _args: Args) {
     }
 }
 
-fn config_help(ctx: &mut Ctx, _args: Args) {
+pub(super) fn config_help(ctx: &mut Ctx, _args: Args) {
     reply_help(
         ctx.reply,
         "config",
@@ -755,7 +498,7 @@ fn config_help(ctx: &mut Ctx, _args: Args) {
     );
 }
 
-fn time(ctx: &mut Ctx, _args: Args) {
+pub(super) fn time(ctx: &mut Ctx, _args: Args) {
     let micros = unix_micros();
     ctx.reply.array(2);
     ctx.reply.bulk_int((micros / 1_000_000) as i64);
@@ -766,7 +509,7 @@ fn time(ctx: &mut Ctx, _args: Args) {
 /// points are set (or SAVE says so), and stays up if that fails unless
 /// FORCE. On success there is no reply, the connection just closes, as in
 /// Redis.
-fn shutdown(ctx: &mut Ctx, args: Args) {
+pub(super) fn shutdown(ctx: &mut Ctx, args: Args) {
     let (mut save, mut nosave, mut abort, mut force) = (false, false, false, false);
     for arg in args.from(1) {
         if arg.eq_ignore_ascii_case(b"nosave") {

@@ -4,352 +4,13 @@
 use super::keys::{
     collection_scan_options, random_below, random_count_arg, random_picks, scan_positions,
 };
-use super::{optional_count_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use super::{optional_count_arg, Ctx, Keys};
 use crate::db::set::SetValue;
 use crate::db::Value;
 use crate::errors;
 use crate::glob::glob_match;
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
-
-pub static COMMANDS: [Command; 17] = [
-    Command {
-        name: "sadd",
-        handler: sadd,
-        arity: -3,
-        flags: "write denyoom fast",
-        acl: "write set fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "set",
-        summary: "Add one or more members to a set",
-        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
-        history: &[("2.4.0", "Accepts multiple `member` arguments.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "member", kind: "string", flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "srem",
-        handler: srem,
-        arity: -3,
-        flags: "write fast",
-        acl: "write set fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "set",
-        summary: "Remove one or more members from a set",
-        complexity: "O(N) where N is the number of members to be removed.",
-        history: &[("2.4.0", "Accepts multiple `member` arguments.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "member", kind: "string", flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "scard",
-        handler: scard,
-        arity: 2,
-        flags: "readonly fast",
-        acl: "read set fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "set",
-        summary: "Get the number of members in a set",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "sismember",
-        handler: sismember,
-        arity: 3,
-        flags: "readonly fast",
-        acl: "read set fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "set",
-        summary: "Determine if a given value is a member of a set",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "member", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "smismember",
-        handler: smismember,
-        arity: -3,
-        flags: "readonly fast",
-        acl: "read set fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "set",
-        since: "6.2.0",
-        summary: "Returns the membership associated with the given elements for a set",
-        complexity: "O(N) where N is the number of elements being checked for membership",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "member", kind: "string", flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "smembers",
-        handler: smembers,
-        arity: 2,
-        flags: "readonly",
-        acl: "read set slow",
-        tips: "nondeterministic_output_order",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "set",
-        summary: "Get all the members in a set",
-        complexity: "O(N) where N is the set cardinality.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "spop",
-        handler: spop,
-        arity: -2,
-        flags: "write fast",
-        acl: "write set fast",
-        tips: "nondeterministic_output",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "set",
-        summary: "Remove and return one or multiple random members from a set",
-        complexity: "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.",
-        history: &[("3.2.0", "Added the `count` argument.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "count", kind: "integer", since: "3.2.0", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "srandmember",
-        handler: srandmember,
-        arity: -2,
-        flags: "readonly",
-        acl: "read set slow",
-        tips: "nondeterministic_output",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "set",
-        summary: "Get one or multiple random members from a set",
-        complexity: "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.",
-        history: &[("2.6.0", "Added the optional `count` argument.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "count", kind: "integer", since: "2.6.0", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "smove",
-        handler: smove,
-        arity: 4,
-        flags: "write fast",
-        acl: "write set fast",
-        keys: (1, 2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "set",
-        summary: "Move a member from one set to another",
-        args: &[
-            Arg { name: "source", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "destination", kind: "key", key_spec_index: 1, ..Arg::BASE },
-            Arg { name: "member", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "sinter",
-        handler: sinter,
-        arity: -2,
-        flags: "readonly",
-        acl: "read set slow",
-        tips: "nondeterministic_output_order",
-        keys: (1, -1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
-        ],
-        group: "set",
-        summary: "Intersect multiple sets",
-        complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "sunion",
-        handler: sunion,
-        arity: -2,
-        flags: "readonly",
-        acl: "read set slow",
-        tips: "nondeterministic_output_order",
-        keys: (1, -1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
-        ],
-        group: "set",
-        summary: "Add multiple sets",
-        complexity: "O(N) where N is the total number of elements in all given sets.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "sdiff",
-        handler: sdiff,
-        arity: -2,
-        flags: "readonly",
-        acl: "read set slow",
-        tips: "nondeterministic_output_order",
-        keys: (1, -1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
-        ],
-        group: "set",
-        summary: "Subtract multiple sets",
-        complexity: "O(N) where N is the total number of elements in all given sets.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "sinterstore",
-        handler: sinterstore,
-        arity: -3,
-        flags: "write denyoom",
-        acl: "write set slow",
-        keys: (1, -1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(2), find: FindKeys::Range(-1, 1, 0) },
-        ],
-        group: "set",
-        summary: "Intersect multiple sets and store the resulting set in a key",
-        complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
-        args: &[
-            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "sunionstore",
-        handler: sunionstore,
-        arity: -3,
-        flags: "write denyoom",
-        acl: "write set slow",
-        keys: (1, -1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(2), find: FindKeys::Range(-1, 1, 0) },
-        ],
-        group: "set",
-        summary: "Add multiple sets and store the resulting set in a key",
-        complexity: "O(N) where N is the total number of elements in all given sets.",
-        args: &[
-            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "sdiffstore",
-        handler: sdiffstore,
-        arity: -3,
-        flags: "write denyoom",
-        acl: "write set slow",
-        keys: (1, -1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(2), find: FindKeys::Range(-1, 1, 0) },
-        ],
-        group: "set",
-        summary: "Subtract multiple sets and store the resulting set in a key",
-        complexity: "O(N) where N is the total number of elements in all given sets.",
-        args: &[
-            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "sintercard",
-        handler: sintercard,
-        arity: -3,
-        flags: "readonly movablekeys",
-        acl: "read set slow",
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Keynum(0, 1, 1) },
-        ],
-        group: "set",
-        since: "7.0.0",
-        summary: "Intersect multiple sets and return the cardinality of the result",
-        complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
-        args: &[
-            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "limit", kind: "integer", token: "LIMIT", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "sscan",
-        handler: sscan,
-        arity: -3,
-        flags: "readonly",
-        acl: "read set slow",
-        tips: "nondeterministic_output",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "set",
-        since: "2.8.0",
-        summary: "Incrementally iterate Set elements",
-        complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "cursor", kind: "integer", ..Arg::BASE },
-            Arg { name: "pattern", kind: "pattern", token: "MATCH", flags: "optional", ..Arg::BASE },
-            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-];
 
 fn read<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k SetValue>, ()> {
     keys.read_as(key, Value::as_set).map_err(|_| ())
@@ -364,7 +25,7 @@ fn write<'k>(keys: &'k mut Keys, key: &[u8], create: bool) -> Result<Option<&'k 
     .map_err(|_| ())
 }
 
-fn sadd(ctx: &mut Ctx, args: Args) {
+pub(super) fn sadd(ctx: &mut Ctx, args: Args) {
     let max_intset = ctx.state.config.set_max_intset_entries;
     let (mut keys, reply) = ctx.keys();
     match write(&mut keys, args.get(1), true) {
@@ -377,7 +38,7 @@ fn sadd(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn srem(ctx: &mut Ctx, args: Args) {
+pub(super) fn srem(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let (mut keys, reply) = ctx.keys();
     match write(&mut keys, key, false) {
@@ -393,7 +54,7 @@ fn srem(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn scard(ctx: &mut Ctx, args: Args) {
+pub(super) fn scard(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match read(&mut keys, args.get(1)) {
         Err(()) => reply.error(errors::WRONGTYPE),
@@ -401,7 +62,7 @@ fn scard(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn sismember(ctx: &mut Ctx, args: Args) {
+pub(super) fn sismember(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match read(&mut keys, args.get(1)) {
         Err(()) => reply.error(errors::WRONGTYPE),
@@ -409,7 +70,7 @@ fn sismember(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn smismember(ctx: &mut Ctx, args: Args) {
+pub(super) fn smismember(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     let set = match read(&mut keys, args.get(1)) {
         Err(()) => return reply.error(errors::WRONGTYPE),
@@ -421,7 +82,7 @@ fn smismember(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn smembers(ctx: &mut Ctx, args: Args) {
+pub(super) fn smembers(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match read(&mut keys, args.get(1)) {
         Err(()) => reply.error(errors::WRONGTYPE),
@@ -436,7 +97,7 @@ fn smembers(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn spop(ctx: &mut Ctx, args: Args) {
+pub(super) fn spop(ctx: &mut Ctx, args: Args) {
     if args.len() > 3 {
         return ctx.reply.error(errors::SYNTAX);
     }
@@ -481,7 +142,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn srandmember(ctx: &mut Ctx, args: Args) {
+pub(super) fn srandmember(ctx: &mut Ctx, args: Args) {
     if args.len() > 3 {
         return ctx.reply.error(errors::SYNTAX);
     }
@@ -525,7 +186,7 @@ fn srandmember(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn smove(ctx: &mut Ctx, args: Args) {
+pub(super) fn smove(ctx: &mut Ctx, args: Args) {
     let (source, destination, member) = (args.get(1), args.get(2), args.get(3));
     let max_intset = ctx.state.config.set_max_intset_entries;
     let (mut keys, reply) = ctx.keys();
@@ -659,31 +320,31 @@ fn set_algebra(ctx: &mut Ctx, args: Args, op: Algebra, store: bool) {
     }
 }
 
-fn sinter(ctx: &mut Ctx, args: Args) {
+pub(super) fn sinter(ctx: &mut Ctx, args: Args) {
     set_algebra(ctx, args, Algebra::Inter, false);
 }
 
-fn sunion(ctx: &mut Ctx, args: Args) {
+pub(super) fn sunion(ctx: &mut Ctx, args: Args) {
     set_algebra(ctx, args, Algebra::Union, false);
 }
 
-fn sdiff(ctx: &mut Ctx, args: Args) {
+pub(super) fn sdiff(ctx: &mut Ctx, args: Args) {
     set_algebra(ctx, args, Algebra::Diff, false);
 }
 
-fn sinterstore(ctx: &mut Ctx, args: Args) {
+pub(super) fn sinterstore(ctx: &mut Ctx, args: Args) {
     set_algebra(ctx, args, Algebra::Inter, true);
 }
 
-fn sunionstore(ctx: &mut Ctx, args: Args) {
+pub(super) fn sunionstore(ctx: &mut Ctx, args: Args) {
     set_algebra(ctx, args, Algebra::Union, true);
 }
 
-fn sdiffstore(ctx: &mut Ctx, args: Args) {
+pub(super) fn sdiffstore(ctx: &mut Ctx, args: Args) {
     set_algebra(ctx, args, Algebra::Diff, true);
 }
 
-fn sintercard(ctx: &mut Ctx, args: Args) {
+pub(super) fn sintercard(ctx: &mut Ctx, args: Args) {
     let numkeys = match parse_i64(args.get(1)) {
         Some(n) if n >= 1 => n as usize,
         _ => return ctx.reply.error("ERR numkeys should be greater than 0"),
@@ -715,7 +376,7 @@ fn sintercard(ctx: &mut Ctx, args: Args) {
     reply.int(if limit > 0 { count.min(limit) } else { count } as i64);
 }
 
-fn sscan(ctx: &mut Ctx, args: Args) {
+pub(super) fn sscan(ctx: &mut Ctx, args: Args) {
     let Some(options) = collection_scan_options(ctx, &args, |v| matches!(v, Value::Set(_))) else {
         return;
     };

@@ -1,444 +1,14 @@
 //! String commands: GET, SET and its variants, MGET/MSET, the INCR family,
 //! APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE, GETDEL, GETEX, GETSET.
 
-use super::{i64_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec};
+use super::{i64_arg, Ctx};
 use crate::db::Value;
 use crate::errors;
 use crate::float::{add_long_double, FloatError};
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 
-pub static COMMANDS: [Command; 21] = [
-    Command {
-        name: "get",
-        handler: get,
-        arity: 2,
-        flags: "readonly fast",
-        acl: "read string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        summary: "Get the value of a key",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "set",
-        handler: set,
-        arity: -3,
-        flags: "write denyoom",
-        acl: "write string slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "RW and ACCESS due to the optional `GET` argument", flags: "RW access update variable_flags", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        summary: "Set the string value of a key",
-        history: &[("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."), ("6.0.0", "Added the `KEEPTTL` option."), ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."), ("7.0.0", "Allowed the `NX` and `GET` options to be used together.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "value", kind: "string", ..Arg::BASE },
-            Arg { name: "condition", kind: "oneof", since: "2.6.12", flags: "optional", args: &[
-                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
-                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "get", kind: "pure-token", token: "GET", since: "6.2.0", flags: "optional", ..Arg::BASE },
-            Arg { name: "expiration", kind: "oneof", flags: "optional", args: &[
-                Arg { name: "seconds", kind: "integer", token: "EX", since: "2.6.12", ..Arg::BASE },
-                Arg { name: "milliseconds", kind: "integer", token: "PX", since: "2.6.12", ..Arg::BASE },
-                Arg { name: "unix-time-seconds", kind: "unix-time", token: "EXAT", since: "6.2.0", ..Arg::BASE },
-                Arg { name: "unix-time-milliseconds", kind: "unix-time", token: "PXAT", since: "6.2.0", ..Arg::BASE },
-                Arg { name: "keepttl", kind: "pure-token", token: "KEEPTTL", since: "6.0.0", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "setnx",
-        handler: setnx,
-        arity: 3,
-        flags: "write denyoom fast",
-        acl: "write string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        summary: "Set the value of a key, only if the key does not exist",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "value", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "setex",
-        handler: setex,
-        arity: 4,
-        flags: "write denyoom",
-        acl: "write string slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        since: "2.0.0",
-        summary: "Set the value and expiration of a key",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "seconds", kind: "integer", ..Arg::BASE },
-            Arg { name: "value", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "psetex",
-        handler: psetex,
-        arity: 4,
-        flags: "write denyoom",
-        acl: "write string slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        since: "2.6.0",
-        summary: "Set the value and expiration in milliseconds of a key",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "milliseconds", kind: "integer", ..Arg::BASE },
-            Arg { name: "value", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "mget",
-        handler: mget,
-        arity: -2,
-        flags: "readonly fast",
-        acl: "read string fast",
-        tips: "request_policy:multi_shard",
-        keys: (1, -1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 1, 0) },
-        ],
-        group: "string",
-        summary: "Get the values of all the given keys",
-        complexity: "O(N) where N is the number of keys to retrieve.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "mset",
-        handler: mset,
-        arity: -3,
-        flags: "write denyoom",
-        acl: "write string slow",
-        tips: "request_policy:multi_shard response_policy:all_succeeded",
-        keys: (1, -1, 2),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 2, 0) },
-        ],
-        group: "string",
-        since: "1.0.1",
-        summary: "Set multiple keys to multiple values",
-        complexity: "O(N) where N is the number of keys to set.",
-        args: &[
-            Arg { name: "key_value", kind: "block", flags: "multiple", args: &[
-                Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-                Arg { name: "value", kind: "string", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "msetnx",
-        handler: msetnx,
-        arity: -3,
-        flags: "write denyoom",
-        acl: "write string slow",
-        tips: "request_policy:multi_shard response_policy:agg_min",
-        keys: (1, -1, 2),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(-1, 2, 0) },
-        ],
-        group: "string",
-        since: "1.0.1",
-        summary: "Set multiple keys to multiple values, only if none of the keys exist",
-        complexity: "O(N) where N is the number of keys to set.",
-        args: &[
-            Arg { name: "key_value", kind: "block", flags: "multiple", args: &[
-                Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-                Arg { name: "value", kind: "string", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "incr",
-        handler: incr,
-        arity: 2,
-        flags: "write denyoom fast",
-        acl: "write string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        summary: "Increment the integer value of a key by one",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "decr",
-        handler: decr,
-        arity: 2,
-        flags: "write denyoom fast",
-        acl: "write string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        summary: "Decrement the integer value of a key by one",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "incrby",
-        handler: incrby,
-        arity: 3,
-        flags: "write denyoom fast",
-        acl: "write string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        summary: "Increment the integer value of a key by the given amount",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "increment", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "decrby",
-        handler: decrby,
-        arity: 3,
-        flags: "write denyoom fast",
-        acl: "write string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        summary: "Decrement the integer value of a key by the given number",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "decrement", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "incrbyfloat",
-        handler: incrbyfloat,
-        arity: 3,
-        flags: "write denyoom fast",
-        acl: "write string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        since: "2.6.0",
-        summary: "Increment the float value of a key by the given amount",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "increment", kind: "double", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "append",
-        handler: append,
-        arity: 3,
-        flags: "write denyoom fast",
-        acl: "write string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW insert", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        since: "2.0.0",
-        summary: "Append a value to a key",
-        complexity: "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "value", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "strlen",
-        handler: strlen,
-        arity: 2,
-        flags: "readonly fast",
-        acl: "read string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        since: "2.2.0",
-        summary: "Get the length of the value stored in a key",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "getrange",
-        handler: getrange,
-        arity: 4,
-        flags: "readonly",
-        acl: "read string slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        since: "2.4.0",
-        summary: "Get a substring of the string stored at a key",
-        complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "start", kind: "integer", ..Arg::BASE },
-            Arg { name: "end", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "substr",
-        handler: substr,
-        arity: 4,
-        flags: "readonly",
-        acl: "read string slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        summary: "Get a substring of the string stored at a key",
-        complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
-        doc_flags: "deprecated",
-        deprecated_since: "2.0.0",
-        replaced_by: "`GETRANGE`",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "start", kind: "integer", ..Arg::BASE },
-            Arg { name: "end", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "setrange",
-        handler: setrange,
-        arity: 4,
-        flags: "write denyoom",
-        acl: "write string slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        since: "2.2.0",
-        summary: "Overwrite part of a string at key starting at the specified offset",
-        complexity: "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "offset", kind: "integer", ..Arg::BASE },
-            Arg { name: "value", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "getdel",
-        handler: getdel,
-        arity: 2,
-        flags: "write fast",
-        acl: "write string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        since: "6.2.0",
-        summary: "Get the value of a key and delete the key",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "getex",
-        handler: getex,
-        arity: -2,
-        flags: "write fast",
-        acl: "write string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "RW and UPDATE because it changes the TTL", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        since: "6.2.0",
-        summary: "Get the value of a key and optionally set its expiration",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "expiration", kind: "oneof", flags: "optional", args: &[
-                Arg { name: "seconds", kind: "integer", token: "EX", ..Arg::BASE },
-                Arg { name: "milliseconds", kind: "integer", token: "PX", ..Arg::BASE },
-                Arg { name: "unix-time-seconds", kind: "unix-time", token: "EXAT", ..Arg::BASE },
-                Arg { name: "unix-time-milliseconds", kind: "unix-time", token: "PXAT", ..Arg::BASE },
-                Arg { name: "persist", kind: "pure-token", token: "PERSIST", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "getset",
-        handler: getset,
-        arity: 3,
-        flags: "write denyoom fast",
-        acl: "write string fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "string",
-        summary: "Set the string value of a key and return its old value",
-        doc_flags: "deprecated",
-        deprecated_since: "6.2.0",
-        replaced_by: "`SET` with the `!GET` argument",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "value", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-];
-
-fn get(ctx: &mut Ctx, args: Args) {
+pub(super) fn get(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match keys.read_str(args.get(1)) {
         Ok(Some(value)) => reply.bulk(value),
@@ -533,7 +103,7 @@ fn expire_at_ms(ctx: &mut Ctx, arg: &[u8], unit: Unit, command: &str) -> Option<
     Some(ms)
 }
 
-fn set(ctx: &mut Ctx, args: Args) {
+pub(super) fn set(ctx: &mut Ctx, args: Args) {
     let Some(options) = parse_options(&args, 3, true) else {
         return ctx.reply.error(errors::SYNTAX);
     };
@@ -569,7 +139,7 @@ fn set(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn setnx(ctx: &mut Ctx, args: Args) {
+pub(super) fn setnx(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     if keys.exists(args.get(1)) {
         reply.int(0);
@@ -589,15 +159,15 @@ fn set_with_expire(ctx: &mut Ctx, args: Args, unit: Unit, command: &str) {
     reply.ok();
 }
 
-fn setex(ctx: &mut Ctx, args: Args) {
+pub(super) fn setex(ctx: &mut Ctx, args: Args) {
     set_with_expire(ctx, args, Unit::Ex, "setex");
 }
 
-fn psetex(ctx: &mut Ctx, args: Args) {
+pub(super) fn psetex(ctx: &mut Ctx, args: Args) {
     set_with_expire(ctx, args, Unit::Px, "psetex");
 }
 
-fn mget(ctx: &mut Ctx, args: Args) {
+pub(super) fn mget(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     reply.array(args.len() - 1);
     for key in args.from(1) {
@@ -608,7 +178,7 @@ fn mget(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn mset(ctx: &mut Ctx, args: Args) {
+pub(super) fn mset(ctx: &mut Ctx, args: Args) {
     if args.len().is_multiple_of(2) {
         return ctx.reply.error(&errors::wrong_arity("mset"));
     }
@@ -620,7 +190,7 @@ fn mset(ctx: &mut Ctx, args: Args) {
     reply.ok();
 }
 
-fn msetnx(ctx: &mut Ctx, args: Args) {
+pub(super) fn msetnx(ctx: &mut Ctx, args: Args) {
     if args.len().is_multiple_of(2) {
         return ctx.reply.error(&errors::wrong_arity("msetnx"));
     }
@@ -657,21 +227,21 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
     reply.int(next);
 }
 
-fn incr(ctx: &mut Ctx, args: Args) {
+pub(super) fn incr(ctx: &mut Ctx, args: Args) {
     incr_by(ctx, args.get(1), 1);
 }
 
-fn decr(ctx: &mut Ctx, args: Args) {
+pub(super) fn decr(ctx: &mut Ctx, args: Args) {
     incr_by(ctx, args.get(1), -1);
 }
 
-fn incrby(ctx: &mut Ctx, args: Args) {
+pub(super) fn incrby(ctx: &mut Ctx, args: Args) {
     if let Some(delta) = i64_arg(ctx.reply, args.get(2)) {
         incr_by(ctx, args.get(1), delta);
     }
 }
 
-fn decrby(ctx: &mut Ctx, args: Args) {
+pub(super) fn decrby(ctx: &mut Ctx, args: Args) {
     let Some(delta) = i64_arg(ctx.reply, args.get(2)) else {
         return;
     };
@@ -681,7 +251,7 @@ fn decrby(ctx: &mut Ctx, args: Args) {
     incr_by(ctx, args.get(1), -delta);
 }
 
-fn incrbyfloat(ctx: &mut Ctx, args: Args) {
+pub(super) fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let (mut keys, reply) = ctx.keys();
     let current = match keys.write(key) {
@@ -704,7 +274,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn append(ctx: &mut Ctx, args: Args) {
+pub(super) fn append(ctx: &mut Ctx, args: Args) {
     let (key, tail) = (args.get(1), args.get(2));
     let max = ctx.state.config.proto_max_bulk_len;
     let (mut keys, reply) = ctx.keys();
@@ -732,7 +302,7 @@ fn append(ctx: &mut Ctx, args: Args) {
     reply.int(len as i64);
 }
 
-fn strlen(ctx: &mut Ctx, args: Args) {
+pub(super) fn strlen(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match keys.read_str(args.get(1)) {
         Ok(value) => reply.int(value.map_or(0, |v| v.len() as i64)),
@@ -764,7 +334,7 @@ fn clamp_range(mut start: i64, mut end: i64, len: usize) -> Option<(usize, usize
     Some((start as usize, end as usize))
 }
 
-fn getrange(ctx: &mut Ctx, args: Args) {
+pub(super) fn getrange(ctx: &mut Ctx, args: Args) {
     let Some(start) = i64_arg(ctx.reply, args.get(2)) else {
         return;
     };
@@ -782,11 +352,11 @@ fn getrange(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn substr(ctx: &mut Ctx, args: Args) {
+pub(super) fn substr(ctx: &mut Ctx, args: Args) {
     getrange(ctx, args);
 }
 
-fn setrange(ctx: &mut Ctx, args: Args) {
+pub(super) fn setrange(ctx: &mut Ctx, args: Args) {
     let (key, patch) = (args.get(1), args.get(3));
     let Some(offset) = i64_arg(ctx.reply, args.get(2)) else {
         return;
@@ -822,7 +392,7 @@ fn setrange(ctx: &mut Ctx, args: Args) {
     reply.int(len as i64);
 }
 
-fn getdel(ctx: &mut Ctx, args: Args) {
+pub(super) fn getdel(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let (mut keys, reply) = ctx.keys();
     match keys.read_str(key) {
@@ -835,7 +405,7 @@ fn getdel(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn getex(ctx: &mut Ctx, args: Args) {
+pub(super) fn getex(ctx: &mut Ctx, args: Args) {
     let Some(options) = parse_options(&args, 2, false) else {
         return ctx.reply.error(errors::SYNTAX);
     };
@@ -872,7 +442,7 @@ fn getex(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn getset(ctx: &mut Ctx, args: Args) {
+pub(super) fn getset(ctx: &mut Ctx, args: Args) {
     let (key, value) = (args.get(1), args.get(2));
     let (mut keys, reply) = ctx.keys();
     match keys.read_str(key) {

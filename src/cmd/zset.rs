@@ -8,7 +8,7 @@ use super::keys::{
     collection_scan_options, random_below, random_count_arg, random_picks, scan_positions,
 };
 use super::list::range;
-use super::{i64_arg, optional_count_arg, Arg, BeginSearch, Command, Ctx, FindKeys, KeySpec, Keys};
+use super::{i64_arg, optional_count_arg, Ctx, Keys};
 use crate::db::zset::{order, ZSetValue};
 use crate::db::Value;
 use crate::errors;
@@ -18,820 +18,6 @@ use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
 use std::cmp::Ordering;
-
-pub static COMMANDS: [Command; 34] = [
-    Command {
-        name: "zadd",
-        handler: zadd,
-        arity: -4,
-        flags: "write denyoom fast",
-        acl: "write sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "1.2.0",
-        summary: "Add one or more members to a sorted set, or update its score if it already exists",
-        complexity: "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
-        history: &[("2.4.0", "Accepts multiple elements."), ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."), ("6.2.0", "Added the `GT` and `LT` options.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "condition", kind: "oneof", since: "3.0.2", flags: "optional", args: &[
-                Arg { name: "nx", kind: "pure-token", token: "NX", ..Arg::BASE },
-                Arg { name: "xx", kind: "pure-token", token: "XX", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "comparison", kind: "oneof", since: "6.2.0", flags: "optional", args: &[
-                Arg { name: "gt", kind: "pure-token", token: "GT", ..Arg::BASE },
-                Arg { name: "lt", kind: "pure-token", token: "LT", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "change", kind: "pure-token", token: "CH", since: "3.0.2", flags: "optional", ..Arg::BASE },
-            Arg { name: "increment", kind: "pure-token", token: "INCR", since: "3.0.2", flags: "optional", ..Arg::BASE },
-            Arg { name: "score_member", kind: "block", flags: "multiple", args: &[
-                Arg { name: "score", kind: "double", ..Arg::BASE },
-                Arg { name: "member", kind: "string", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zincrby",
-        handler: zincrby,
-        arity: 4,
-        flags: "write denyoom fast",
-        acl: "write sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "1.2.0",
-        summary: "Increment the score of a member in a sorted set",
-        complexity: "O(log(N)) where N is the number of elements in the sorted set.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "increment", kind: "integer", ..Arg::BASE },
-            Arg { name: "member", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zscore",
-        handler: zscore,
-        arity: 3,
-        flags: "readonly fast",
-        acl: "read sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "1.2.0",
-        summary: "Get the score associated with the given member in a sorted set",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "member", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zmscore",
-        handler: zmscore,
-        arity: -3,
-        flags: "readonly fast",
-        acl: "read sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "6.2.0",
-        summary: "Get the score associated with the given members in a sorted set",
-        complexity: "O(N) where N is the number of members being requested.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "member", kind: "string", flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zcard",
-        handler: zcard,
-        arity: 2,
-        flags: "readonly fast",
-        acl: "read sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "1.2.0",
-        summary: "Get the number of members in a sorted set",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zcount",
-        handler: zcount,
-        arity: 4,
-        flags: "readonly fast",
-        acl: "read sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "2.0.0",
-        summary: "Count the members in a sorted set with scores within the given values",
-        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "min", kind: "double", ..Arg::BASE },
-            Arg { name: "max", kind: "double", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zlexcount",
-        handler: zlexcount,
-        arity: 4,
-        flags: "readonly fast",
-        acl: "read sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "2.8.9",
-        summary: "Count the number of members in a sorted set between a given lexicographical range",
-        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "min", kind: "string", ..Arg::BASE },
-            Arg { name: "max", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zrange",
-        handler: zrange,
-        arity: -4,
-        flags: "readonly",
-        acl: "read sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "1.2.0",
-        summary: "Return a range of members in a sorted set",
-        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
-        history: &[("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "start", kind: "string", ..Arg::BASE },
-            Arg { name: "stop", kind: "string", ..Arg::BASE },
-            Arg { name: "sortby", kind: "oneof", since: "6.2.0", flags: "optional", args: &[
-                Arg { name: "byscore", kind: "pure-token", token: "BYSCORE", ..Arg::BASE },
-                Arg { name: "bylex", kind: "pure-token", token: "BYLEX", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "rev", kind: "pure-token", token: "REV", since: "6.2.0", flags: "optional", ..Arg::BASE },
-            Arg { name: "offset_count", kind: "block", token: "LIMIT", since: "6.2.0", flags: "optional", args: &[
-                Arg { name: "offset", kind: "integer", ..Arg::BASE },
-                Arg { name: "count", kind: "integer", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zrangebyscore",
-        handler: zrangebyscore,
-        arity: -4,
-        flags: "readonly",
-        acl: "read sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "1.0.5",
-        summary: "Return a range of members in a sorted set, by score",
-        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
-        doc_flags: "deprecated",
-        deprecated_since: "6.2.0",
-        replaced_by: "`ZRANGE` with the `BYSCORE` argument",
-        history: &[("2.0.0", "Added the `WITHSCORES` modifier.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "min", kind: "double", ..Arg::BASE },
-            Arg { name: "max", kind: "double", ..Arg::BASE },
-            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", since: "2.0.0", flags: "optional", ..Arg::BASE },
-            Arg { name: "offset_count", kind: "block", token: "LIMIT", flags: "optional", args: &[
-                Arg { name: "offset", kind: "integer", ..Arg::BASE },
-                Arg { name: "count", kind: "integer", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zrevrange",
-        handler: zrevrange,
-        arity: -4,
-        flags: "readonly",
-        acl: "read sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "1.2.0",
-        summary: "Return a range of members in a sorted set, by index, with scores ordered from high to low",
-        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
-        doc_flags: "deprecated",
-        deprecated_since: "6.2.0",
-        replaced_by: "`ZRANGE` with the `REV` argument",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "start", kind: "integer", ..Arg::BASE },
-            Arg { name: "stop", kind: "integer", ..Arg::BASE },
-            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zrevrangebyscore",
-        handler: zrevrangebyscore,
-        arity: -4,
-        flags: "readonly",
-        acl: "read sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "2.2.0",
-        summary: "Return a range of members in a sorted set, by score, with scores ordered from high to low",
-        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
-        doc_flags: "deprecated",
-        deprecated_since: "6.2.0",
-        replaced_by: "`ZRANGE` with the `REV` and `BYSCORE` arguments",
-        history: &[("2.1.6", "`min` and `max` can be exclusive.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "max", kind: "double", ..Arg::BASE },
-            Arg { name: "min", kind: "double", ..Arg::BASE },
-            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
-            Arg { name: "offset_count", kind: "block", token: "LIMIT", flags: "optional", args: &[
-                Arg { name: "offset", kind: "integer", ..Arg::BASE },
-                Arg { name: "count", kind: "integer", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zrangebylex",
-        handler: zrangebylex,
-        arity: -4,
-        flags: "readonly",
-        acl: "read sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "2.8.9",
-        summary: "Return a range of members in a sorted set, by lexicographical range",
-        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
-        doc_flags: "deprecated",
-        deprecated_since: "6.2.0",
-        replaced_by: "`ZRANGE` with the `BYLEX` argument",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "min", kind: "string", ..Arg::BASE },
-            Arg { name: "max", kind: "string", ..Arg::BASE },
-            Arg { name: "offset_count", kind: "block", token: "LIMIT", flags: "optional", args: &[
-                Arg { name: "offset", kind: "integer", ..Arg::BASE },
-                Arg { name: "count", kind: "integer", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zrevrangebylex",
-        handler: zrevrangebylex,
-        arity: -4,
-        flags: "readonly",
-        acl: "read sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "2.8.9",
-        summary: "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
-        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
-        doc_flags: "deprecated",
-        deprecated_since: "6.2.0",
-        replaced_by: "`ZRANGE` with the `REV` and `BYLEX` arguments",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "max", kind: "string", ..Arg::BASE },
-            Arg { name: "min", kind: "string", ..Arg::BASE },
-            Arg { name: "offset_count", kind: "block", token: "LIMIT", flags: "optional", args: &[
-                Arg { name: "offset", kind: "integer", ..Arg::BASE },
-                Arg { name: "count", kind: "integer", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zrangestore",
-        handler: zrangestore,
-        arity: -5,
-        flags: "write denyoom",
-        acl: "write sortedset slow",
-        keys: (1, 2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(2), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "6.2.0",
-        summary: "Store a range of members from sorted set into another key",
-        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
-        args: &[
-            Arg { name: "dst", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "src", kind: "key", key_spec_index: 1, ..Arg::BASE },
-            Arg { name: "min", kind: "string", ..Arg::BASE },
-            Arg { name: "max", kind: "string", ..Arg::BASE },
-            Arg { name: "sortby", kind: "oneof", flags: "optional", args: &[
-                Arg { name: "byscore", kind: "pure-token", token: "BYSCORE", ..Arg::BASE },
-                Arg { name: "bylex", kind: "pure-token", token: "BYLEX", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "rev", kind: "pure-token", token: "REV", flags: "optional", ..Arg::BASE },
-            Arg { name: "offset_count", kind: "block", token: "LIMIT", flags: "optional", args: &[
-                Arg { name: "offset", kind: "integer", ..Arg::BASE },
-                Arg { name: "count", kind: "integer", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zrank",
-        handler: zrank,
-        arity: 3,
-        flags: "readonly fast",
-        acl: "read sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "2.0.0",
-        summary: "Determine the index of a member in a sorted set",
-        complexity: "O(log(N))",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "member", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zrevrank",
-        handler: zrevrank,
-        arity: 3,
-        flags: "readonly fast",
-        acl: "read sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "2.0.0",
-        summary: "Determine the index of a member in a sorted set, with scores ordered from high to low",
-        complexity: "O(log(N))",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "member", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zrem",
-        handler: zrem,
-        arity: -3,
-        flags: "write fast",
-        acl: "write sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "1.2.0",
-        summary: "Remove one or more members from a sorted set",
-        complexity: "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.",
-        history: &[("2.4.0", "Accepts multiple elements.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "member", kind: "string", flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zremrangebyscore",
-        handler: zremrangebyscore,
-        arity: 4,
-        flags: "write",
-        acl: "write sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "1.2.0",
-        summary: "Remove all members in a sorted set within the given scores",
-        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "min", kind: "double", ..Arg::BASE },
-            Arg { name: "max", kind: "double", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zremrangebyrank",
-        handler: zremrangebyrank,
-        arity: 4,
-        flags: "write",
-        acl: "write sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "2.0.0",
-        summary: "Remove all members in a sorted set within the given indexes",
-        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "start", kind: "integer", ..Arg::BASE },
-            Arg { name: "stop", kind: "integer", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zremrangebylex",
-        handler: zremrangebylex,
-        arity: 4,
-        flags: "write",
-        acl: "write sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "2.8.9",
-        summary: "Remove all members in a sorted set between the given lexicographical range",
-        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "min", kind: "string", ..Arg::BASE },
-            Arg { name: "max", kind: "string", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zpopmin",
-        handler: zpopmin,
-        arity: -2,
-        flags: "write fast",
-        acl: "write sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "5.0.0",
-        summary: "Remove and return members with the lowest scores in a sorted set",
-        complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "count", kind: "integer", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zpopmax",
-        handler: zpopmax,
-        arity: -2,
-        flags: "write fast",
-        acl: "write sortedset fast",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "5.0.0",
-        summary: "Remove and return members with the highest scores in a sorted set",
-        complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "count", kind: "integer", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "bzpopmin",
-        handler: bzpopmin,
-        arity: -3,
-        flags: "write noscript blocking fast",
-        acl: "write sortedset fast blocking",
-        keys: (1, -2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(-2, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "5.0.0",
-        summary: "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
-        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
-        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "timeout", kind: "double", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "bzpopmax",
-        handler: bzpopmax,
-        arity: -3,
-        flags: "write noscript blocking fast",
-        acl: "write sortedset fast blocking",
-        keys: (1, -2, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Range(-2, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "5.0.0",
-        summary: "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
-        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
-        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "timeout", kind: "double", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zmpop",
-        handler: zmpop,
-        arity: -4,
-        flags: "write movablekeys",
-        acl: "write sortedset slow",
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(1), find: FindKeys::Keynum(0, 1, 1) },
-        ],
-        group: "sorted-set",
-        since: "7.0.0",
-        summary: "Remove and return members with scores in a sorted set",
-        complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
-        args: &[
-            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "where", kind: "oneof", args: &[
-                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
-                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "bzmpop",
-        handler: bzmpop,
-        arity: -5,
-        flags: "write blocking movablekeys",
-        acl: "write sortedset slow blocking",
-        key_specs: &[
-            KeySpec { notes: "", flags: "RW access delete", begin: BeginSearch::Index(2), find: FindKeys::Keynum(0, 1, 1) },
-        ],
-        group: "sorted-set",
-        since: "7.0.0",
-        summary: "Remove and return members with scores in a sorted set or block until one is available",
-        complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
-        args: &[
-            Arg { name: "timeout", kind: "double", ..Arg::BASE },
-            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "where", kind: "oneof", args: &[
-                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
-                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zrandmember",
-        handler: zrandmember,
-        arity: -2,
-        flags: "readonly",
-        acl: "read sortedset slow",
-        tips: "nondeterministic_output",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "6.2.0",
-        summary: "Get one or multiple random elements from a sorted set",
-        complexity: "O(N) where N is the number of elements returned",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "options", kind: "block", flags: "optional", args: &[
-                Arg { name: "count", kind: "integer", ..Arg::BASE },
-                Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zscan",
-        handler: zscan,
-        arity: -3,
-        flags: "readonly",
-        acl: "read sortedset slow",
-        tips: "nondeterministic_output",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-        ],
-        group: "sorted-set",
-        since: "2.8.0",
-        summary: "Incrementally iterate sorted sets elements and associated scores",
-        complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
-        args: &[
-            Arg { name: "key", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "cursor", kind: "integer", ..Arg::BASE },
-            Arg { name: "pattern", kind: "pattern", token: "MATCH", flags: "optional", ..Arg::BASE },
-            Arg { name: "count", kind: "integer", token: "COUNT", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zunionstore",
-        handler: zunionstore,
-        arity: -4,
-        flags: "write denyoom movablekeys",
-        acl: "write sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(2), find: FindKeys::Keynum(0, 1, 1) },
-        ],
-        group: "sorted-set",
-        since: "2.0.0",
-        summary: "Add multiple sorted sets and store the resulting sorted set in a new key",
-        complexity: "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
-        args: &[
-            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
-            Arg { name: "weight", kind: "integer", token: "WEIGHTS", flags: "optional multiple", ..Arg::BASE },
-            Arg { name: "aggregate", kind: "oneof", token: "AGGREGATE", flags: "optional", args: &[
-                Arg { name: "sum", kind: "pure-token", token: "SUM", ..Arg::BASE },
-                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
-                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zinterstore",
-        handler: zinterstore,
-        arity: -4,
-        flags: "write denyoom movablekeys",
-        acl: "write sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(2), find: FindKeys::Keynum(0, 1, 1) },
-        ],
-        group: "sorted-set",
-        since: "2.0.0",
-        summary: "Intersect multiple sorted sets and store the resulting sorted set in a new key",
-        complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
-        args: &[
-            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
-            Arg { name: "weight", kind: "integer", token: "WEIGHTS", flags: "optional multiple", ..Arg::BASE },
-            Arg { name: "aggregate", kind: "oneof", token: "AGGREGATE", flags: "optional", args: &[
-                Arg { name: "sum", kind: "pure-token", token: "SUM", ..Arg::BASE },
-                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
-                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
-                ], ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zdiffstore",
-        handler: zdiffstore,
-        arity: -4,
-        flags: "write denyoom movablekeys",
-        acl: "write sortedset slow",
-        keys: (1, 1, 1),
-        key_specs: &[
-            KeySpec { notes: "", flags: "OW update", begin: BeginSearch::Index(1), find: FindKeys::Range(0, 1, 0) },
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(2), find: FindKeys::Keynum(0, 1, 1) },
-        ],
-        group: "sorted-set",
-        since: "6.2.0",
-        summary: "Subtract multiple sorted sets and store the resulting sorted set in a new key",
-        complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
-        args: &[
-            Arg { name: "destination", kind: "key", key_spec_index: 0, ..Arg::BASE },
-            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 1, flags: "multiple", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zunion",
-        handler: zunion,
-        arity: -3,
-        flags: "readonly movablekeys",
-        acl: "read sortedset slow",
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Keynum(0, 1, 1) },
-        ],
-        group: "sorted-set",
-        since: "6.2.0",
-        summary: "Add multiple sorted sets",
-        complexity: "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
-        args: &[
-            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "weight", kind: "integer", token: "WEIGHTS", flags: "optional multiple", ..Arg::BASE },
-            Arg { name: "aggregate", kind: "oneof", token: "AGGREGATE", flags: "optional", args: &[
-                Arg { name: "sum", kind: "pure-token", token: "SUM", ..Arg::BASE },
-                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
-                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zinter",
-        handler: zinter,
-        arity: -3,
-        flags: "readonly movablekeys",
-        acl: "read sortedset slow",
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Keynum(0, 1, 1) },
-        ],
-        group: "sorted-set",
-        since: "6.2.0",
-        summary: "Intersect multiple sorted sets",
-        complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
-        args: &[
-            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "weight", kind: "integer", token: "WEIGHTS", flags: "optional multiple", ..Arg::BASE },
-            Arg { name: "aggregate", kind: "oneof", token: "AGGREGATE", flags: "optional", args: &[
-                Arg { name: "sum", kind: "pure-token", token: "SUM", ..Arg::BASE },
-                Arg { name: "min", kind: "pure-token", token: "MIN", ..Arg::BASE },
-                Arg { name: "max", kind: "pure-token", token: "MAX", ..Arg::BASE },
-                ], ..Arg::BASE },
-            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-    Command {
-        name: "zdiff",
-        handler: zdiff,
-        arity: -3,
-        flags: "readonly movablekeys",
-        acl: "read sortedset slow",
-        key_specs: &[
-            KeySpec { notes: "", flags: "RO access", begin: BeginSearch::Index(1), find: FindKeys::Keynum(0, 1, 1) },
-        ],
-        group: "sorted-set",
-        since: "6.2.0",
-        summary: "Subtract multiple sorted sets",
-        complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
-        args: &[
-            Arg { name: "numkeys", kind: "integer", ..Arg::BASE },
-            Arg { name: "key", kind: "key", key_spec_index: 0, flags: "multiple", ..Arg::BASE },
-            Arg { name: "withscores", kind: "pure-token", token: "WITHSCORES", flags: "optional", ..Arg::BASE },
-        ],
-        ..Command::BASE
-    },
-];
 
 const NOT_A_FLOAT_RANGE: &str = "ERR min or max is not a float";
 const NOT_A_LEX_RANGE: &str = "ERR min or max not valid string range item";
@@ -979,11 +165,11 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, mut flags: AddFlags) {
     }
 }
 
-fn zadd(ctx: &mut Ctx, args: Args) {
+pub(super) fn zadd(ctx: &mut Ctx, args: Args) {
     zadd_generic(ctx, args, AddFlags::default());
 }
 
-fn zincrby(ctx: &mut Ctx, args: Args) {
+pub(super) fn zincrby(ctx: &mut Ctx, args: Args) {
     let Some(increment) = parse_double(args.get(2)) else {
         return ctx.reply.error(errors::NOT_A_FLOAT);
     };
@@ -1006,7 +192,7 @@ fn zincrby(ctx: &mut Ctx, args: Args) {
     ctx.state.signal_key_ready(db, key);
 }
 
-fn zscore(ctx: &mut Ctx, args: Args) {
+pub(super) fn zscore(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match read(&mut keys, args.get(1)) {
         Err(()) => reply.error(errors::WRONGTYPE),
@@ -1017,7 +203,7 @@ fn zscore(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn zmscore(ctx: &mut Ctx, args: Args) {
+pub(super) fn zmscore(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     let zset = match read(&mut keys, args.get(1)) {
         Err(()) => return reply.error(errors::WRONGTYPE),
@@ -1032,7 +218,7 @@ fn zmscore(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn zcard(ctx: &mut Ctx, args: Args) {
+pub(super) fn zcard(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
     match read(&mut keys, args.get(1)) {
         Err(()) => reply.error(errors::WRONGTYPE),
@@ -1231,11 +417,11 @@ fn zcount_generic(ctx: &mut Ctx, args: Args, lex: bool) {
     }
 }
 
-fn zcount(ctx: &mut Ctx, args: Args) {
+pub(super) fn zcount(ctx: &mut Ctx, args: Args) {
     zcount_generic(ctx, args, false);
 }
 
-fn zlexcount(ctx: &mut Ctx, args: Args) {
+pub(super) fn zlexcount(ctx: &mut Ctx, args: Args) {
     zcount_generic(ctx, args, true);
 }
 
@@ -1440,31 +626,31 @@ fn zrange_generic(ctx: &mut Ctx, args: Args, preset: Option<(By, bool)>) {
     }
 }
 
-fn zrange(ctx: &mut Ctx, args: Args) {
+pub(super) fn zrange(ctx: &mut Ctx, args: Args) {
     zrange_generic(ctx, args, None);
 }
 
-fn zrangebyscore(ctx: &mut Ctx, args: Args) {
+pub(super) fn zrangebyscore(ctx: &mut Ctx, args: Args) {
     zrange_generic(ctx, args, Some((By::Score, false)));
 }
 
-fn zrevrangebyscore(ctx: &mut Ctx, args: Args) {
+pub(super) fn zrevrangebyscore(ctx: &mut Ctx, args: Args) {
     zrange_generic(ctx, args, Some((By::Score, true)));
 }
 
-fn zrevrange(ctx: &mut Ctx, args: Args) {
+pub(super) fn zrevrange(ctx: &mut Ctx, args: Args) {
     zrange_generic(ctx, args, Some((By::Rank, true)));
 }
 
-fn zrangebylex(ctx: &mut Ctx, args: Args) {
+pub(super) fn zrangebylex(ctx: &mut Ctx, args: Args) {
     zrange_generic(ctx, args, Some((By::Lex, false)));
 }
 
-fn zrevrangebylex(ctx: &mut Ctx, args: Args) {
+pub(super) fn zrevrangebylex(ctx: &mut Ctx, args: Args) {
     zrange_generic(ctx, args, Some((By::Lex, true)));
 }
 
-fn zrangestore(ctx: &mut Ctx, args: Args) {
+pub(super) fn zrangestore(ctx: &mut Ctx, args: Args) {
     let Some(request) = parse_range_request(ctx.reply, &args, 5, None, true) else {
         return;
     };
@@ -1516,15 +702,15 @@ fn zrank_generic(ctx: &mut Ctx, args: Args, rev: bool) {
     }
 }
 
-fn zrank(ctx: &mut Ctx, args: Args) {
+pub(super) fn zrank(ctx: &mut Ctx, args: Args) {
     zrank_generic(ctx, args, false);
 }
 
-fn zrevrank(ctx: &mut Ctx, args: Args) {
+pub(super) fn zrevrank(ctx: &mut Ctx, args: Args) {
     zrank_generic(ctx, args, true);
 }
 
-fn zrem(ctx: &mut Ctx, args: Args) {
+pub(super) fn zrem(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let (mut keys, reply) = ctx.keys();
     let zset = match write(&mut keys, key, false) {
@@ -1581,15 +767,15 @@ fn zremrange_generic(ctx: &mut Ctx, args: Args, by: By) {
     reply.int(members.len() as i64);
 }
 
-fn zremrangebyscore(ctx: &mut Ctx, args: Args) {
+pub(super) fn zremrangebyscore(ctx: &mut Ctx, args: Args) {
     zremrange_generic(ctx, args, By::Score);
 }
 
-fn zremrangebyrank(ctx: &mut Ctx, args: Args) {
+pub(super) fn zremrangebyrank(ctx: &mut Ctx, args: Args) {
     zremrange_generic(ctx, args, By::Rank);
 }
 
-fn zremrangebylex(ctx: &mut Ctx, args: Args) {
+pub(super) fn zremrangebylex(ctx: &mut Ctx, args: Args) {
     zremrange_generic(ctx, args, By::Lex);
 }
 
@@ -1642,11 +828,11 @@ fn zpop_generic(ctx: &mut Ctx, args: Args, max: bool) {
     }
 }
 
-fn zpopmin(ctx: &mut Ctx, args: Args) {
+pub(super) fn zpopmin(ctx: &mut Ctx, args: Args) {
     zpop_generic(ctx, args, false);
 }
 
-fn zpopmax(ctx: &mut Ctx, args: Args) {
+pub(super) fn zpopmax(ctx: &mut Ctx, args: Args) {
     zpop_generic(ctx, args, true);
 }
 
@@ -1677,11 +863,11 @@ fn bzpop(ctx: &mut Ctx, args: Args, max: bool) {
     block(ctx, key_args.map(|i| args.get(i).to_vec()), timeout);
 }
 
-fn bzpopmin(ctx: &mut Ctx, args: Args) {
+pub(super) fn bzpopmin(ctx: &mut Ctx, args: Args) {
     bzpop(ctx, args, false);
 }
 
-fn bzpopmax(ctx: &mut Ctx, args: Args) {
+pub(super) fn bzpopmax(ctx: &mut Ctx, args: Args) {
     bzpop(ctx, args, true);
 }
 
@@ -1723,7 +909,7 @@ fn zmpop_from(ctx: &mut Ctx, names: &[&[u8]], max: bool, count: usize) -> bool {
     false
 }
 
-fn zmpop(ctx: &mut Ctx, args: Args) {
+pub(super) fn zmpop(ctx: &mut Ctx, args: Args) {
     let Some((names, max, count)) =
         super::list::parse_multi_pop(ctx.reply, &args, 1, parse_min_max)
     else {
@@ -1734,7 +920,7 @@ fn zmpop(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn bzmpop(ctx: &mut Ctx, args: Args) {
+pub(super) fn bzmpop(ctx: &mut Ctx, args: Args) {
     let Some(timeout) = timeout_arg(ctx.reply, args.get(1)) else {
         return;
     };
@@ -1748,7 +934,7 @@ fn bzmpop(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn zrandmember(ctx: &mut Ctx, args: Args) {
+pub(super) fn zrandmember(ctx: &mut Ctx, args: Args) {
     // The count is parsed before the options are checked, as in Redis.
     let count = if args.len() >= 3 {
         match random_count_arg(ctx.reply, args.get(2)) {
@@ -1785,7 +971,7 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
     reply_elements(reply, zset, &ranks, with_scores);
 }
 
-fn zscan(ctx: &mut Ctx, args: Args) {
+pub(super) fn zscan(ctx: &mut Ctx, args: Args) {
     let Some(options) = collection_scan_options(ctx, &args, |v| matches!(v, Value::ZSet(_))) else {
         return;
     };
@@ -2020,26 +1206,26 @@ fn zsetop(ctx: &mut Ctx, args: Args, op: SetOp, store: bool, command: &str) {
     }
 }
 
-fn zunionstore(ctx: &mut Ctx, args: Args) {
+pub(super) fn zunionstore(ctx: &mut Ctx, args: Args) {
     zsetop(ctx, args, SetOp::Union, true, "zunionstore");
 }
 
-fn zinterstore(ctx: &mut Ctx, args: Args) {
+pub(super) fn zinterstore(ctx: &mut Ctx, args: Args) {
     zsetop(ctx, args, SetOp::Inter, true, "zinterstore");
 }
 
-fn zdiffstore(ctx: &mut Ctx, args: Args) {
+pub(super) fn zdiffstore(ctx: &mut Ctx, args: Args) {
     zsetop(ctx, args, SetOp::Diff, true, "zdiffstore");
 }
 
-fn zunion(ctx: &mut Ctx, args: Args) {
+pub(super) fn zunion(ctx: &mut Ctx, args: Args) {
     zsetop(ctx, args, SetOp::Union, false, "zunion");
 }
 
-fn zinter(ctx: &mut Ctx, args: Args) {
+pub(super) fn zinter(ctx: &mut Ctx, args: Args) {
     zsetop(ctx, args, SetOp::Inter, false, "zinter");
 }
 
-fn zdiff(ctx: &mut Ctx, args: Args) {
+pub(super) fn zdiff(ctx: &mut Ctx, args: Args) {
     zsetop(ctx, args, SetOp::Diff, false, "zdiff");
 }
