@@ -99,6 +99,9 @@ fn slow_log_entries_read_as_redis() {
         conn.run("MULTI");
         conn.run("INCR n");
         conn.run("EXEC");
+        // Passwords never reach the log.
+        conn.run("MIGRATE 127.0.0.1 1 k 0 10 AUTH secret");
+        conn.run("MIGRATE 127.0.0.1 1 \"\" 0 10 AUTH2 someone secret KEYS a");
         let entries = common::array_items(&conn.run("SLOWLOG GET -1"));
         // Each entry: id, time, duration, arguments, address, name.
         let mut shape = Vec::new();

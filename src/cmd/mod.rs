@@ -575,8 +575,9 @@ fn after_call(ctx: &mut Ctx, args: Args, id: usize, ticks: u64, failed: bool) ->
     if ticks >= state.thresholds.slowlog_ticks && !traits.skip_slowlog {
         extra_work = true;
         let client = &ctx.clients[ctx.me];
+        let name = all_commands().get(id).map_or("", |c| c.name);
         state.slowlog.push(
-            args.iter(),
+            shown_args(name, args).into_iter(),
             crate::clock::to_micros(ticks),
             client.addr.to_string(),
             client.name.as_deref().unwrap_or_default(),
@@ -597,7 +598,8 @@ fn after_call(ctx: &mut Ctx, args: Args, id: usize, ticks: u64, failed: bool) ->
     }
     if !state.monitors.is_empty() && !traits.hidden_from_monitor {
         extra_work = true;
-        feed_monitors(ctx, args);
+        let name = all_commands().get(id).map_or("", |c| c.name);
+        feed_monitors(ctx, &shown_args(name, args));
     }
     extra_work
 }
@@ -614,9 +616,63 @@ pub fn count_timed_out(state: &mut ServerState, name: &[u8]) {
     }
 }
 
+/// Which arguments the slow log and MONITOR show as `(redacted)`:
+/// passwords and user names of AUTH, HELLO ... AUTH, MIGRATE ... AUTH and
+/// AUTH2 (Redis's `redactClientCommandArgument`).
+fn redacted(name: &str, args: Args) -> Vec<usize> {
+    let mut hidden = Vec::new();
+    match name {
+        "auth" => hidden.extend(1..args.len()),
+        "hello" => {
+            let mut i = 2;
+            while i < args.len() {
+                if args.get(i).eq_ignore_ascii_case(b"auth") {
+                    hidden.extend((i + 1..i + 3).filter(|&j| j < args.len()));
+                    i += 2;
+                }
+                i += 1;
+            }
+        }
+        "migrate" => {
+            let mut i = 6;
+            while i < args.len() {
+                let word = args.get(i);
+                if word.eq_ignore_ascii_case(b"keys") {
+                    break;
+                }
+                if word.eq_ignore_ascii_case(b"auth") {
+                    hidden.extend((i + 1..i + 2).filter(|&j| j < args.len()));
+                    i += 1;
+                } else if word.eq_ignore_ascii_case(b"auth2") {
+                    hidden.extend((i + 1..i + 3).filter(|&j| j < args.len()));
+                    i += 2;
+                }
+                i += 1;
+            }
+        }
+        _ => {}
+    }
+    hidden
+}
+
+/// The arguments as the slow log and MONITOR show them.
+fn shown_args<'a>(name: &str, args: Args<'a>) -> Vec<&'a [u8]> {
+    let hidden = redacted(name, args);
+    args.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if hidden.contains(&i) {
+                &b"(redacted)"[..]
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
 /// Shows a command to every MONITOR client in Redis's line format:
 /// `+<unix time.us> [<db> <peer>] "arg" ...`.
-fn feed_monitors(ctx: &mut Ctx, args: Args) {
+fn feed_monitors(ctx: &mut Ctx, args: &[&[u8]]) {
     let client = &ctx.clients[ctx.me];
     let micros = crate::state::unix_micros();
     let mut line = format!(
@@ -627,7 +683,7 @@ fn feed_monitors(ctx: &mut Ctx, args: Args) {
         client.addr
     )
     .into_bytes();
-    for arg in args.iter() {
+    for arg in args {
         line.push(b' ');
         errors::push_repr(&mut line, arg);
     }
