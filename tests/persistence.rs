@@ -578,6 +578,16 @@ fn a_full_disk_keeps_the_old_file_and_refuses_writes() {
         .collect();
     assert_eq!(conn.cmd(&[b"set", b"big", &noise]), b"+OK\r\n");
     disk.fill();
+    // CONFIG SET is all or nothing: the AOF cannot start, so the other
+    // setting of the same call stays as it was.
+    assert_eq!(
+        conn.run("config set slowlog-max-len 5 appendonly yes"),
+        b"-ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.\r\n".to_vec()
+    );
+    assert_eq!(
+        conn.run("config get slowlog-max-len"),
+        b"*2\r\n$15\r\nslowlog-max-len\r\n$3\r\n128\r\n"
+    );
     assert_eq!(conn.run("bgsave"), b"+Background saving started\r\n");
     wait_for(
         || common::info_field(&mut conn, "persistence", "rdb_bgsave_in_progress") == "0",

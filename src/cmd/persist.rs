@@ -90,7 +90,14 @@ pub fn appendonly_changed(state: &mut crate::state::ServerState) -> Result<(), S
             db.expired_log = Some(Vec::new());
         }
         state.aof.state = crate::aof::AofState::WaitRewrite;
-        crate::aof::start_rewrite(state).map_err(|e| e.to_string())?;
+        if let Err(e) = crate::aof::start_rewrite(state) {
+            // Back to how it was: the AOF stays off.
+            state.aof.state = crate::aof::AofState::Off;
+            for db in &mut state.dbs {
+                db.expired_log = None;
+            }
+            return Err(e.to_string());
+        }
     } else {
         if state.persist.child.as_ref().map(|c| c.kind) == Some(persist::ChildKind::Aof) {
             persist::kill_child(&mut state.persist);

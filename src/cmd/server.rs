@@ -418,6 +418,8 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
                 // As Redis's updateMaxclients: refuse what the OS cannot give.
                 let possible = crate::server::raise_open_files_limit(before.maxclients);
                 ctx.state.config = before;
+                ctx.state.refresh_thresholds();
+                logging::set_level(ctx.state.config.loglevel);
                 return ctx.reply.error(&format!(
                     "ERR The operating system is not able to handle the specified number of clients, try with {possible}"
                 ));
@@ -428,8 +430,12 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
             }
             if ctx.state.config.appendonly != before.appendonly {
                 if let Err(e) = super::persist::appendonly_changed(ctx.state) {
-                    ctx.state.config.appendonly = before.appendonly;
-                    return ctx.reply.error(&format!("ERR {e}"));
+                    log::warn!("Unable to turn on AOF: {e}");
+                    // All or nothing: every setting of this CONFIG SET goes back.
+                    ctx.state.config = before;
+                    ctx.state.refresh_thresholds();
+                    logging::set_level(ctx.state.config.loglevel);
+                    return ctx.reply.error("ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.");
                 }
             }
             ctx.reply.ok();
