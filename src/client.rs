@@ -79,6 +79,7 @@ pub struct Client {
     pub no_evict: bool,
     /// In MONITOR mode: hears every command the server runs.
     pub monitor: bool,
+    pub subscriptions: Subscriptions,
     /// Whether the first bytes said RESP (or an HTTP scrape, see
     /// `metrics`).
     pub protocol_known: bool,
@@ -119,6 +120,21 @@ pub struct Client {
 
 /// A client parked by BLPOP and friends: what it waits for, until when, and
 /// the command to run again when a key it waits on gets elements.
+/// A client's pub/sub subscriptions, in the order they were made.
+#[derive(Default)]
+pub struct Subscriptions {
+    pub channels: Vec<Vec<u8>>,
+    pub patterns: Vec<Vec<u8>>,
+    pub shard: Vec<Vec<u8>>,
+}
+
+impl Subscriptions {
+    /// Any subscription at all: the client is in pub/sub mode.
+    pub fn any(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard.is_empty())
+    }
+}
+
 pub struct Blocked {
     pub db: usize,
     pub keys: Vec<Vec<u8>>,
@@ -145,6 +161,7 @@ impl Client {
             last_command: "NULL",
             no_evict: false,
             monitor: false,
+            subscriptions: Subscriptions::default(),
             protocol_known: false,
             reply_off: false,
             skip_requested: false,

@@ -849,6 +849,15 @@ pub fn replica_hard_output_limit(config: &Config) -> u64 {
         .map_or(0, |(_, limits)| limits[0])
 }
 
+/// The hard limit, soft limit and soft seconds of a client class other
+/// than `normal` (`pubsub`, `slave`); zeros when none is set.
+pub fn class_output_limit(config: &Config, class: &str) -> [u64; 3] {
+    parse_other_limits(&config.output_limit_others)
+        .into_iter()
+        .find(|(name, _)| name == class)
+        .map_or([0, 0, 0], |(_, limits)| limits)
+}
+
 fn parse_other_limits(text: &str) -> Vec<(String, [u64; 3])> {
     let words: Vec<&str> = text.split_whitespace().collect();
     words

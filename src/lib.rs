@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod persist;
 pub mod propagate;
 pub mod protocol;
+pub mod pubsub;
 pub mod rdb;
 pub mod server;
 pub mod slowlog;

@@ -1034,12 +1034,28 @@ impl Server {
     /// replicas: one that stops reading is closed at the hard limit.
     fn schedule_woken_writes(&mut self) {
         let woken = std::mem::take(&mut self.state.output_woken);
-        let hard_limit = crate::config::replica_hard_output_limit(&self.state.config);
+        let monitor_limit = crate::config::replica_hard_output_limit(&self.state.config);
+        let pubsub_limit = crate::config::class_output_limit(&self.state.config, "pubsub");
+        let now = Instant::now();
         for &key in &woken {
-            let Some(client) = self.clients.get(key) else {
+            let Some(client) = self.clients.get_mut(key) else {
                 continue;
             };
-            if hard_limit > 0 && client.pending_output() as u64 >= hard_limit {
+            let used = client.pending_output() as u64;
+            let over = if client.subscriptions.any() {
+                // The `pubsub` class: hard limit, or soft for long enough.
+                let [hard, soft, seconds] = pubsub_limit;
+                let soft_over = soft > 0 && used >= soft;
+                if !soft_over {
+                    client.soft_limit_since = None;
+                }
+                let since = soft_over.then(|| *client.soft_limit_since.get_or_insert(now));
+                (hard > 0 && used >= hard)
+                    || since.is_some_and(|t| now.duration_since(t).as_secs() >= seconds)
+            } else {
+                monitor_limit > 0 && used >= monitor_limit
+            };
+            if over {
                 warn!(
                     "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
                     client.id, client.addr
@@ -1297,6 +1313,17 @@ impl Server {
         let mut client = self.clients.remove(key);
         if client.monitor {
             self.state.monitors.retain(|&k| k != key);
+        }
+        let who = (key, client.id);
+        let subs = std::mem::take(&mut client.subscriptions);
+        for (kind, names) in [
+            (crate::pubsub::Kind::Channel, subs.channels),
+            (crate::pubsub::Kind::Pattern, subs.patterns),
+            (crate::pubsub::Kind::Shard, subs.shard),
+        ] {
+            for name in names {
+                self.state.pubsub.remove(kind, &name, who);
+            }
         }
         if client.paused {
             self.paused_keys.retain(|&k| k != key);

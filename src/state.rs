@@ -223,6 +223,8 @@ pub struct ServerState {
     /// Bytes allocated when the server was ready (MEMORY STATS's
     /// `startup.allocated`).
     pub startup_allocated: u64,
+    /// Pub/Sub subscriptions of every client.
+    pub pubsub: crate::pubsub::PubSub,
     /// `CLIENT PAUSE` in force.
     pub pause: Option<Pause>,
     /// `CLIENT UNBLOCK` requests: (slab key, with an error rather than as
@@ -264,6 +266,7 @@ impl ServerState {
             cycle_slowest: (0, 0),
             monitors: Vec::new(),
             pause: None,
+            pubsub: Default::default(),
             startup_allocated: 0,
             unblock_requests: Vec::new(),
             output_woken: Vec::new(),

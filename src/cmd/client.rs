@@ -249,6 +249,9 @@ fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>
     if c.monitor {
         flags.push('O');
     }
+    if c.subscriptions.any() {
+        flags.push('P');
+    }
     if c.multi.is_some() {
         flags.push('x');
     }
@@ -290,7 +293,7 @@ fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>
         + multi_mem;
     let _ = writeln!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
          qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} \
          cmd={} user=default redir=-1 resp={}",
         c.id,
@@ -302,6 +305,9 @@ fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>
         now.duration_since(c.last_interaction).as_secs(),
         flags,
         c.db,
+        c.subscriptions.channels.len(),
+        c.subscriptions.patterns.len(),
+        c.subscriptions.shard.len(),
         multi,
         running.qbuf,
         running.qbuf_capacity.saturating_sub(running.qbuf),
@@ -345,16 +351,11 @@ pub(super) fn client_info(ctx: &mut Ctx, _args: Args) {
 
 pub(super) fn client_list(ctx: &mut Ctx, args: Args) {
     let mut ids: Option<Vec<u64>> = None;
-    let mut only_normal = true;
+    let mut wanted_type: Option<&'static str> = None;
     if args.len() >= 4 && args.get(2).eq_ignore_ascii_case(b"type") && args.len() == 4 {
         let kind = args.get(3);
-        if kind.eq_ignore_ascii_case(b"normal") {
-            only_normal = true;
-        } else if [&b"master"[..], b"replica", b"slave", b"pubsub"]
-            .iter()
-            .any(|k| kind.eq_ignore_ascii_case(k))
-        {
-            only_normal = false;
+        if let Some(kind) = type_named(kind) {
+            wanted_type = Some(kind);
         } else {
             let mut message = b"ERR Unknown client type '".to_vec();
             message.extend_from_slice(kind);
@@ -375,18 +376,40 @@ pub(super) fn client_list(ctx: &mut Ctx, args: Args) {
     }
     let now = Instant::now();
     let mut out = String::new();
-    if only_normal {
-        let keys: Vec<usize> = ctx
-            .clients
-            .iter()
-            .filter(|(_, c)| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
-            .map(|(k, _)| k)
-            .collect();
-        for key in keys {
-            describe_client(ctx, key, now, &mut out);
-        }
+    let keys: Vec<usize> = ctx
+        .clients
+        .iter()
+        .filter(|(_, c)| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
+        .filter(|(_, c)| wanted_type.is_none_or(|t| client_type(c) == t))
+        .map(|(k, _)| k)
+        .collect();
+    for key in keys {
+        describe_client(ctx, key, now, &mut out);
     }
     ctx.reply.verbatim(out.as_bytes());
+}
+
+/// A client's type for CLIENT LIST/KILL TYPE and the output buffer limit
+/// classes (Redis's `getClientType`): `pubsub` while it has
+/// subscriptions, else `normal` (MONITOR clients included).
+pub fn client_type(c: &Client) -> &'static str {
+    if c.subscriptions.any() {
+        "pubsub"
+    } else {
+        "normal"
+    }
+}
+
+/// The type a `TYPE` option names (`slave` is `replica`).
+fn type_named(name: &[u8]) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    match lower.as_slice() {
+        b"normal" => Some("normal"),
+        b"master" => Some("master"),
+        b"replica" | b"slave" => Some("replica"),
+        b"pubsub" => Some("pubsub"),
+        _ => None,
+    }
 }
 
 /// Which clients `CLIENT KILL` aims at.
@@ -395,7 +418,7 @@ struct KillFilter<'a> {
     id: Option<u64>,
     addr: Option<&'a [u8]>,
     laddr: Option<&'a [u8]>,
-    normal_only: Option<bool>,
+    kind: Option<&'static str>,
     skip_me: bool,
 }
 
@@ -406,7 +429,7 @@ impl KillFilter<'_> {
             && self
                 .laddr
                 .is_none_or(|a| c.local_addr.to_string().as_bytes() == a)
-            && self.normal_only.unwrap_or(true)
+            && self.kind.is_none_or(|t| client_type(c) == t)
     }
 }
 
@@ -442,13 +465,8 @@ pub(super) fn client_kill(ctx: &mut Ctx, args: Args) {
             } else if option.eq_ignore_ascii_case(b"laddr") {
                 filter.laddr = Some(value);
             } else if option.eq_ignore_ascii_case(b"type") {
-                if value.eq_ignore_ascii_case(b"normal") {
-                    filter.normal_only = Some(true);
-                } else if [&b"master"[..], b"replica", b"slave", b"pubsub"]
-                    .iter()
-                    .any(|k| value.eq_ignore_ascii_case(k))
-                {
-                    filter.normal_only = Some(false);
+                if let Some(kind) = type_named(value) {
+                    filter.kind = Some(kind);
                 } else {
                     let mut message = b"ERR Unknown client type '".to_vec();
                     message.extend_from_slice(value);

@@ -9,6 +9,12 @@ use crate::protocol::request::Args;
 pub(super) fn ping(ctx: &mut Ctx, args: Args) {
     if args.len() > 2 {
         ctx.reply.error(&errors::wrong_arity("ping"));
+    } else if ctx.clients[ctx.me].subscriptions.any() && !ctx.reply.is_resp3() {
+        // Subscribed mode in RESP2: a message-shaped reply.
+        ctx.reply.array(2);
+        ctx.reply.bulk(b"pong");
+        ctx.reply
+            .bulk(if args.len() == 2 { args.get(1) } else { b"" });
     } else if args.len() == 2 {
         ctx.reply.bulk(args.get(1));
     } else {
@@ -31,6 +37,7 @@ pub(super) fn reset(ctx: &mut Ctx, _args: Args) {
     }
     ctx.client().multi = None;
     super::multi::unwatch_all(ctx);
+    super::pubsub::unsubscribe_all(ctx);
     let client = ctx.client();
     client.db = 0;
     client.name = None;

@@ -24,6 +24,7 @@ mod memory;
 pub mod migrate;
 pub mod multi;
 pub mod persist;
+mod pubsub;
 mod server;
 mod set;
 mod string;
@@ -761,6 +762,31 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
         }
     };
     ctx.client().last_command = command.name;
+    // RESP2 subscribed mode: only what Redis allows there.
+    if ctx.clients[ctx.me].subscriptions.any()
+        && !ctx.reply.is_resp3()
+        && !matches!(
+            command.name,
+            "ping"
+                | "subscribe"
+                | "ssubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "psubscribe"
+                | "punsubscribe"
+                | "quit"
+                | "reset"
+        )
+    {
+        ctx.reply.error(&format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            command.name
+        ));
+        if let Some(transaction) = ctx.client().multi.as_mut() {
+            transaction.failed = true;
+        }
+        return Outcome::Rejected(Some(id));
+    }
     let in_multi = ctx.clients[ctx.me].multi.is_some();
     if in_multi && ctx.state.command_stats.traits(id).no_multi {
         ctx.reply

@@ -121,6 +121,12 @@ impl Reply {
         }
     }
 
+    /// An out-of-band frame (pub/sub messages): `>` in RESP3, an array in
+    /// RESP2.
+    pub fn push(&mut self, len: usize) {
+        self.header(if self.resp3 { b'>' } else { b'*' }, len as i64);
+    }
+
     /// A missing aggregate: `*-1` in RESP2, `_` in RESP3.
     pub fn null_array(&mut self) {
         if self.resp3 {

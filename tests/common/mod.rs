@@ -263,6 +263,21 @@ impl Conn {
     }
 
     /// Reads until the server closes the connection.
+    /// Whatever has arrived and can be read without waiting.
+    pub fn read_available(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.buf);
+        let mut buf = [0u8; 65536];
+        self.stream.set_nonblocking(true).unwrap();
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+        self.stream.set_nonblocking(false).unwrap();
+        out
+    }
+
     pub fn read_to_eof(&mut self) -> Vec<u8> {
         let mut out = std::mem::take(&mut self.buf);
         let _ = self.stream.read_to_end(&mut out);

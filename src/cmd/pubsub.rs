@@ -1,0 +1,264 @@
+//! Pub/Sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, the
+//! sharded SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH, and PUBSUB's questions.
+//! Replies and message frames are Redis's, byte for byte: arrays in
+//! RESP2, push frames in RESP3. The registry is `crate::pubsub`.
+
+use super::Ctx;
+use crate::glob::glob_match;
+use crate::protocol::request::Args;
+use crate::pubsub::{frame, Kind, Subscriber};
+
+/// Subscriptions counted in a reply: channels and patterns together, or
+/// shard channels alone (Redis's `clientSubscriptionsCount` and
+/// `clientShardSubscriptionsCount`).
+fn count(ctx: &mut Ctx, kind: Kind) -> i64 {
+    let subs = &ctx.client().subscriptions;
+    match kind {
+        Kind::Shard => subs.shard.len() as i64,
+        _ => (subs.channels.len() + subs.patterns.len()) as i64,
+    }
+}
+
+fn list<'c>(ctx: &'c mut Ctx, kind: Kind) -> &'c mut Vec<Vec<u8>> {
+    let subs = &mut ctx.client().subscriptions;
+    match kind {
+        Kind::Channel => &mut subs.channels,
+        Kind::Pattern => &mut subs.patterns,
+        Kind::Shard => &mut subs.shard,
+    }
+}
+
+/// A subscription reply: `[word, name, count]`.
+fn confirm(ctx: &mut Ctx, word: &[u8], name: Option<&[u8]>, kind: Kind) {
+    let n = count(ctx, kind);
+    let reply = &mut *ctx.reply;
+    reply.push(3);
+    reply.bulk(word);
+    match name {
+        Some(name) => reply.bulk(name),
+        None => reply.null(),
+    }
+    reply.int(n);
+}
+
+fn subscribe_to(ctx: &mut Ctx, args: Args, kind: Kind, word: &[u8]) {
+    let who = (ctx.me, ctx.client().id);
+    for name in args.from(1) {
+        if !list(ctx, kind).iter().any(|n| n == name) {
+            list(ctx, kind).push(name.to_vec());
+            ctx.state.pubsub.add(kind, name, who);
+        }
+        confirm(ctx, word, Some(name), kind);
+    }
+}
+
+/// Drops one subscription, or all of the kind with no names; one reply
+/// per name, or a single one with a null name when there were none.
+fn unsubscribe_from(ctx: &mut Ctx, args: Args, kind: Kind, word: &[u8]) {
+    let names: Vec<Vec<u8>> = if args.len() > 1 {
+        args.from(1).map(<[u8]>::to_vec).collect()
+    } else {
+        list(ctx, kind).clone()
+    };
+    if names.is_empty() {
+        return confirm(ctx, word, None, kind);
+    }
+    for name in names {
+        drop_subscription(ctx, kind, &name);
+        confirm(ctx, word, Some(&name), kind);
+    }
+}
+
+fn drop_subscription(ctx: &mut Ctx, kind: Kind, name: &[u8]) {
+    let who = (ctx.me, ctx.client().id);
+    let own = list(ctx, kind);
+    if let Some(i) = own.iter().position(|n| n == name) {
+        own.remove(i);
+        ctx.state.pubsub.remove(kind, name, who);
+    }
+}
+
+/// Every subscription of the running client goes (RESET), without replies.
+pub fn unsubscribe_all(ctx: &mut Ctx) {
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        for name in list(ctx, kind).clone() {
+            drop_subscription(ctx, kind, &name);
+        }
+    }
+}
+
+pub(super) fn subscribe(ctx: &mut Ctx, args: Args) {
+    subscribe_to(ctx, args, Kind::Channel, b"subscribe");
+}
+
+pub(super) fn unsubscribe(ctx: &mut Ctx, args: Args) {
+    unsubscribe_from(ctx, args, Kind::Channel, b"unsubscribe");
+}
+
+pub(super) fn psubscribe(ctx: &mut Ctx, args: Args) {
+    subscribe_to(ctx, args, Kind::Pattern, b"psubscribe");
+}
+
+pub(super) fn punsubscribe(ctx: &mut Ctx, args: Args) {
+    unsubscribe_from(ctx, args, Kind::Pattern, b"punsubscribe");
+}
+
+pub(super) fn ssubscribe(ctx: &mut Ctx, args: Args) {
+    subscribe_to(ctx, args, Kind::Shard, b"ssubscribe");
+}
+
+pub(super) fn sunsubscribe(ctx: &mut Ctx, args: Args) {
+    unsubscribe_from(ctx, args, Kind::Shard, b"sunsubscribe");
+}
+
+/// Appends a frame to a receiver: the running client's own buffer, or
+/// another client's, whose write the loop then schedules.
+fn deliver(
+    ctx: &mut Ctx,
+    key: usize,
+    id: u64,
+    frames: &mut [Option<Vec<u8>>; 2],
+    make: &dyn Fn(bool) -> Vec<u8>,
+) -> bool {
+    let resp3 = if key == ctx.me {
+        ctx.reply.is_resp3()
+    } else {
+        match ctx.clients.get(key) {
+            Some(c) if c.id == id => c.reply.is_resp3(),
+            _ => return false,
+        }
+    };
+    let bytes = frames[usize::from(resp3)].get_or_insert_with(|| make(resp3));
+    if key == ctx.me {
+        ctx.reply.raw(bytes);
+    } else if let Some(client) = ctx.clients.get_mut(key) {
+        client.reply.raw(bytes);
+        ctx.state.output_woken.push(key);
+    }
+    true
+}
+
+/// `PUBLISH channel message`: to the channel's subscribers, then to each
+/// matching pattern's; the number of deliveries.
+pub(super) fn publish(ctx: &mut Ctx, args: Args) {
+    let (channel, payload) = (args.get(1), args.get(2));
+    let mut delivered = 0i64;
+    let receivers = ctx
+        .state
+        .pubsub
+        .channels
+        .get(channel)
+        .cloned()
+        .unwrap_or_default();
+    let mut frames = [None, None];
+    let make = |resp3: bool| frame(resp3, b"message", None, channel, payload);
+    for (key, id) in receivers {
+        delivered += i64::from(deliver(ctx, key, id, &mut frames, &make));
+    }
+    let patterns: Vec<(Vec<u8>, Vec<Subscriber>)> = ctx
+        .state
+        .pubsub
+        .patterns
+        .iter()
+        .filter(|(pattern, _)| glob_match(pattern, channel, false))
+        .cloned()
+        .collect();
+    for (pattern, receivers) in patterns {
+        let mut frames = [None, None];
+        let make = |resp3: bool| frame(resp3, b"pmessage", Some(&pattern), channel, payload);
+        for (key, id) in receivers {
+            delivered += i64::from(deliver(ctx, key, id, &mut frames, &make));
+        }
+    }
+    ctx.reply.int(delivered);
+}
+
+/// `SPUBLISH shardchannel message`.
+pub(super) fn spublish(ctx: &mut Ctx, args: Args) {
+    let (channel, payload) = (args.get(1), args.get(2));
+    let receivers = ctx
+        .state
+        .pubsub
+        .shard_channels
+        .get(channel)
+        .cloned()
+        .unwrap_or_default();
+    let mut frames = [None, None];
+    let make = |resp3: bool| frame(resp3, b"smessage", None, channel, payload);
+    let mut delivered = 0i64;
+    for (key, id) in receivers {
+        delivered += i64::from(deliver(ctx, key, id, &mut frames, &make));
+    }
+    ctx.reply.int(delivered);
+}
+
+fn channels_matching(ctx: &mut Ctx, args: Args, shard: bool) {
+    let map = if shard {
+        &ctx.state.pubsub.shard_channels
+    } else {
+        &ctx.state.pubsub.channels
+    };
+    let pattern = (args.len() > 2).then(|| args.get(2));
+    let names: Vec<&Vec<u8>> = map
+        .keys()
+        .filter(|name| pattern.is_none_or(|p| glob_match(p, name, false)))
+        .collect();
+    ctx.reply.array(names.len());
+    for name in names {
+        ctx.reply.bulk(name);
+    }
+}
+
+fn subscriber_counts(ctx: &mut Ctx, args: Args, shard: bool) {
+    ctx.reply.array((args.len() - 2) * 2);
+    for name in args.from(2) {
+        let map = if shard {
+            &ctx.state.pubsub.shard_channels
+        } else {
+            &ctx.state.pubsub.channels
+        };
+        let n = map.get(name).map_or(0, Vec::len);
+        ctx.reply.bulk(name);
+        ctx.reply.int(n as i64);
+    }
+}
+
+pub(super) fn pubsub_channels(ctx: &mut Ctx, args: Args) {
+    channels_matching(ctx, args, false);
+}
+
+pub(super) fn pubsub_shardchannels(ctx: &mut Ctx, args: Args) {
+    channels_matching(ctx, args, true);
+}
+
+pub(super) fn pubsub_numsub(ctx: &mut Ctx, args: Args) {
+    subscriber_counts(ctx, args, false);
+}
+
+pub(super) fn pubsub_shardnumsub(ctx: &mut Ctx, args: Args) {
+    subscriber_counts(ctx, args, true);
+}
+
+pub(super) fn pubsub_numpat(ctx: &mut Ctx, _args: Args) {
+    ctx.reply.int(ctx.state.pubsub.patterns.len() as i64);
+}
+
+pub(super) fn pubsub_help(ctx: &mut Ctx, _args: Args) {
+    super::reply_help(
+        ctx.reply,
+        "pubsub",
+        &[
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
+        ],
+    );
+}

@@ -1,0 +1,94 @@
+//! Who is subscribed to what: channels, patterns and shard channels, each
+//! with its subscribers in subscription order (slab key and client id, the
+//! id guarding against a reused slot). The client keeps its own side
+//! (`client::Subscriptions`), so either can be found from the other.
+//!
+//! Publishing encodes a message once per protocol and appends the same
+//! bytes to every receiver's output buffer.
+
+use std::collections::HashMap;
+
+pub type Subscriber = (usize, u64);
+
+#[derive(Default)]
+pub struct PubSub {
+    pub channels: HashMap<Vec<u8>, Vec<Subscriber>>,
+    /// Patterns in the order they were first subscribed to.
+    pub patterns: Vec<(Vec<u8>, Vec<Subscriber>)>,
+    pub shard_channels: HashMap<Vec<u8>, Vec<Subscriber>>,
+}
+
+/// Which namespace a subscription lives in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl PubSub {
+    pub fn add(&mut self, kind: Kind, name: &[u8], who: Subscriber) {
+        let list = match kind {
+            Kind::Channel => self.channels.entry(name.to_vec()).or_default(),
+            Kind::Shard => self.shard_channels.entry(name.to_vec()).or_default(),
+            Kind::Pattern => match self.patterns.iter().position(|(p, _)| p == name) {
+                Some(i) => &mut self.patterns[i].1,
+                None => {
+                    self.patterns.push((name.to_vec(), Vec::new()));
+                    let last = self.patterns.len() - 1;
+                    &mut self.patterns[last].1
+                }
+            },
+        };
+        if !list.contains(&who) {
+            list.push(who);
+        }
+    }
+
+    pub fn remove(&mut self, kind: Kind, name: &[u8], who: Subscriber) {
+        match kind {
+            Kind::Channel | Kind::Shard => {
+                let map = if kind == Kind::Channel {
+                    &mut self.channels
+                } else {
+                    &mut self.shard_channels
+                };
+                if let Some(list) = map.get_mut(name) {
+                    list.retain(|s| *s != who);
+                    if list.is_empty() {
+                        map.remove(name);
+                    }
+                }
+            }
+            Kind::Pattern => {
+                if let Some(i) = self.patterns.iter().position(|(p, _)| p == name) {
+                    self.patterns[i].1.retain(|s| *s != who);
+                    if self.patterns[i].1.is_empty() {
+                        self.patterns.remove(i);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A message frame as Redis sends it: `message`/`smessage` with channel
+/// and payload, or `pmessage` with the pattern first; `>` in RESP3.
+pub fn frame(
+    resp3: bool,
+    kind: &[u8],
+    pattern: Option<&[u8]>,
+    channel: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut reply = crate::protocol::Reply::new();
+    reply.set_resp3(resp3);
+    reply.push(if pattern.is_some() { 4 } else { 3 });
+    reply.bulk(kind);
+    if let Some(pattern) = pattern {
+        reply.bulk(pattern);
+    }
+    reply.bulk(channel);
+    reply.bulk(payload);
+    reply.as_bytes().to_vec()
+}

@@ -1,0 +1,95 @@
+//! Pub/Sub against redis-server: subscription replies, message frames in
+//! RESP2 and RESP3, subscribed mode, PUBSUB's answers, CLIENT LIST's
+//! counts, and a subscriber that never reads.
+
+mod common;
+
+use common::{Conn, ServerProcess};
+use std::time::Duration;
+
+/// Everything that arrived on a connection within a short wait.
+fn drain(conn: &mut Conn) -> Vec<u8> {
+    std::thread::sleep(Duration::from_millis(60));
+    conn.read_available()
+}
+
+/// One scripted session: three clients, one of them in RESP3; the bytes
+/// each received, CLIENT LIST's volatile fields masked.
+fn session(server: &ServerProcess) -> Vec<Vec<u8>> {
+    let mut a = server.connect();
+    let mut b = server.connect();
+    let mut r3 = server.connect();
+    let mut out = Vec::new();
+    r3.send(b"HELLO 3\r\n");
+    drain(&mut r3);
+    a.send(b"SUBSCRIBE x y\r\nPSUBSCRIBE h?llo\r\nSSUBSCRIBE sh\r\n");
+    out.push(drain(&mut a));
+    r3.send(b"SUBSCRIBE x\r\nPSUBSCRIBE *\r\nGET k\r\n");
+    out.push(drain(&mut r3));
+    b.send(b"PUBLISH x m1\r\nPUBLISH hello m2\r\nSPUBLISH sh m3\r\nPUBLISH nobody m4\r\nPUBSUB NUMSUB x y z\r\nPUBSUB NUMPAT\r\nPUBSUB SHARDCHANNELS\r\nPUBSUB SHARDNUMSUB sh\r\nPUBSUB CHANNELS h*\r\n");
+    out.push(drain(&mut b));
+    out.push(drain(&mut a));
+    out.push(drain(&mut r3));
+    b.send(b"CLIENT LIST TYPE pubsub\r\n");
+    let list = String::from_utf8_lossy(&drain(&mut b)).into_owned();
+    let counts: Vec<String> = list
+        .split_whitespace()
+        .filter(|f| {
+            ["flags=", "sub=", "psub=", "ssub=", "resp="]
+                .iter()
+                .any(|p| f.starts_with(p))
+        })
+        .map(str::to_string)
+        .collect();
+    out.push(counts.join(" ").into_bytes());
+    // Unsubscribing from all answers in the server's own order (a hash
+    // order in Redis): leave one channel for it.
+    a.send(b"GET k\r\nPING\r\nPING hi\r\nUNSUBSCRIBE y\r\nUNSUBSCRIBE\r\nPUNSUBSCRIBE\r\nSUNSUBSCRIBE\r\nUNSUBSCRIBE\r\nPING\r\n");
+    out.push(drain(&mut a));
+    r3.send(b"RESET\r\nPING\r\n");
+    out.push(drain(&mut r3));
+    b.send(b"PUBLISH x again\r\nPUBSUB NUMPAT\r\n");
+    out.push(drain(&mut b));
+    out
+}
+
+#[test]
+fn replies_and_frames_match_redis() {
+    let redis = ServerProcess::redis();
+    let rudis = ServerProcess::rudis(&[]);
+    let (theirs, ours) = (session(&redis), session(&rudis));
+    for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(t),
+            String::from_utf8_lossy(o),
+            "step {i} (left: redis-server, right: rudis)"
+        );
+    }
+}
+
+/// A subscriber that stops reading is disconnected at the pubsub class's
+/// hard limit; the publisher and other subscribers carry on.
+#[test]
+fn a_subscriber_that_never_reads_is_cut_off() {
+    let rudis = ServerProcess::rudis(&["--client-output-buffer-limit", "pubsub 1mb 512kb 60"]);
+    let mut stuck = rudis.connect();
+    stuck.send(b"SUBSCRIBE news\r\n");
+    let mut reader = rudis.connect();
+    reader.send(b"SUBSCRIBE news\r\n");
+    std::thread::sleep(Duration::from_millis(50));
+    drain(&mut reader);
+    let mut publisher = rudis.connect();
+    let payload = vec![b'x'; 16 * 1024];
+    let mut got = 0usize;
+    for _ in 0..400 {
+        publisher.cmd(&[b"PUBLISH", b"news", &payload]);
+        got += reader.read_available().len();
+    }
+    assert!(got > 0);
+    let numsub = publisher.run("PUBSUB NUMSUB news");
+    assert_eq!(
+        numsub, b"*2\r\n$4\r\nnews\r\n:1\r\n",
+        "the stuck subscriber is gone"
+    );
+    assert_eq!(publisher.run("PING"), b"+PONG\r\n");
+}
