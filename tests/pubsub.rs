@@ -93,3 +93,33 @@ fn a_subscriber_that_never_reads_is_cut_off() {
     );
     assert_eq!(publisher.run("PING"), b"+PONG\r\n");
 }
+
+/// `redis-cli subscribe` in a pseudo-terminal prints what it prints
+/// against Redis.
+#[test]
+fn redis_cli_subscribe_in_a_terminal() {
+    let rudis = ServerProcess::rudis(&[]);
+    let port = rudis.port.to_string();
+    let child = std::process::Command::new("script")
+        .args([
+            "-qfec",
+            &format!("timeout 2 redis-cli -p {port} subscribe news"),
+            "/dev/null",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let mut publisher = rudis.connect();
+    assert_eq!(publisher.run("PUBLISH news hello"), b":1\r\n");
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(
+        text.contains("1) \"subscribe\"\n2) \"news\"\n3) (integer) 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1) \"message\"\n2) \"news\"\n3) \"hello\""),
+        "{text}"
+    );
+}
