@@ -13,8 +13,9 @@ pub type Subscriber = (usize, u64);
 #[derive(Default)]
 pub struct PubSub {
     pub channels: HashMap<Vec<u8>, Vec<Subscriber>>,
-    /// Patterns in the order they were first subscribed to.
-    pub patterns: Vec<(Vec<u8>, Vec<Subscriber>)>,
+    /// Redis keeps patterns in a dict too: publishing visits them in the
+    /// table's order.
+    pub patterns: HashMap<Vec<u8>, Vec<Subscriber>>,
     pub shard_channels: HashMap<Vec<u8>, Vec<Subscriber>>,
 }
 
@@ -27,46 +28,38 @@ pub enum Kind {
 }
 
 impl PubSub {
-    pub fn add(&mut self, kind: Kind, name: &[u8], who: Subscriber) {
-        let list = match kind {
-            Kind::Channel => self.channels.entry(name.to_vec()).or_default(),
-            Kind::Shard => self.shard_channels.entry(name.to_vec()).or_default(),
-            Kind::Pattern => match self.patterns.iter().position(|(p, _)| p == name) {
-                Some(i) => &mut self.patterns[i].1,
-                None => {
-                    self.patterns.push((name.to_vec(), Vec::new()));
-                    let last = self.patterns.len() - 1;
-                    &mut self.patterns[last].1
-                }
-            },
+    fn map(&mut self, kind: Kind) -> &mut HashMap<Vec<u8>, Vec<Subscriber>> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard_channels,
+        }
+    }
+
+    /// Whether `who` is subscribed to `name` (a hash lookup, then the
+    /// channel's own subscribers).
+    pub fn has(&self, kind: Kind, name: &[u8], who: Subscriber) -> bool {
+        let map = match kind {
+            Kind::Channel => &self.channels,
+            Kind::Pattern => &self.patterns,
+            Kind::Shard => &self.shard_channels,
         };
+        map.get(name).is_some_and(|list| list.contains(&who))
+    }
+
+    pub fn add(&mut self, kind: Kind, name: &[u8], who: Subscriber) {
+        let list = self.map(kind).entry(name.to_vec()).or_default();
         if !list.contains(&who) {
             list.push(who);
         }
     }
 
     pub fn remove(&mut self, kind: Kind, name: &[u8], who: Subscriber) {
-        match kind {
-            Kind::Channel | Kind::Shard => {
-                let map = if kind == Kind::Channel {
-                    &mut self.channels
-                } else {
-                    &mut self.shard_channels
-                };
-                if let Some(list) = map.get_mut(name) {
-                    list.retain(|s| *s != who);
-                    if list.is_empty() {
-                        map.remove(name);
-                    }
-                }
-            }
-            Kind::Pattern => {
-                if let Some(i) = self.patterns.iter().position(|(p, _)| p == name) {
-                    self.patterns[i].1.retain(|s| *s != who);
-                    if self.patterns[i].1.is_empty() {
-                        self.patterns.remove(i);
-                    }
-                }
+        let map = self.map(kind);
+        if let Some(list) = map.get_mut(name) {
+            list.retain(|s| *s != who);
+            if list.is_empty() {
+                map.remove(name);
             }
         }
     }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 /// Everything that arrived on a connection within a short wait.
 fn drain(conn: &mut Conn) -> Vec<u8> {
-    std::thread::sleep(Duration::from_millis(60));
+    // Generous for a slow machine: each step's bytes must all be in.
+    std::thread::sleep(Duration::from_millis(150));
     conn.read_available()
 }
 
@@ -122,4 +123,55 @@ fn redis_cli_subscribe_in_a_terminal() {
         text.contains("1) \"message\"\n2) \"news\"\n3) \"hello\""),
         "{text}"
     );
+}
+
+/// Subscribers that disconnect in the middle of a fan-out, and a client
+/// with 100k subscriptions that quits: the server keeps serving, the
+/// registry forgets them, and nobody gets another's messages.
+#[test]
+fn disconnects_and_big_subscribers_leave_no_trace() {
+    let rudis = ServerProcess::rudis(&[]);
+    let mut big = rudis.connect();
+    let mut command: Vec<Vec<u8>> = vec![b"SUBSCRIBE".to_vec()];
+    command.extend((0..100_000).map(|i| format!("c{i}").into_bytes()));
+    let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
+    big.send(&common::encode(&args));
+    std::thread::sleep(Duration::from_millis(300));
+    let mut admin = rudis.connect();
+    assert_eq!(
+        admin.run("PUBSUB NUMSUB c99999"),
+        b"*2\r\n$6\r\nc99999\r\n:1\r\n"
+    );
+    drop(big);
+    // Subscribers that leave while messages are being published.
+    let mut leaving: Vec<Conn> = (0..50).map(|_| rudis.connect()).collect();
+    for c in &mut leaving {
+        c.send(b"SUBSCRIBE fan\r\n");
+    }
+    let mut stayer = rudis.connect();
+    stayer.send(b"SUBSCRIBE fan\r\n");
+    // Subscribed for sure before anything is published.
+    assert_eq!(
+        stayer.read_reply(),
+        b"*3\r\n$9\r\nsubscribe\r\n$3\r\nfan\r\n:1\r\n"
+    );
+    for (i, c) in leaving.into_iter().enumerate() {
+        admin.run(&format!("PUBLISH fan m{i}"));
+        drop(c);
+    }
+    assert!(common::eventually(Duration::from_secs(5), || {
+        admin.run("PUBSUB NUMSUB c99999 fan") == b"*4\r\n$6\r\nc99999\r\n:0\r\n$3\r\nfan\r\n:1\r\n"
+    }));
+    assert_eq!(admin.run("PUBSUB CHANNELS c*"), b"*0\r\n");
+    let got = String::from_utf8_lossy(&drain(&mut stayer)).into_owned();
+    for i in 0..50 {
+        assert!(
+            got.contains(&format!(
+                "$3\r\nfan\r\n${}\r\nm{i}\r\n",
+                format!("m{i}").len()
+            )),
+            "m{i} missing in {got:?}"
+        );
+    }
+    assert_eq!(admin.run("PING"), b"+PONG\r\n");
 }

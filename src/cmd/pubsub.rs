@@ -44,7 +44,7 @@ fn confirm(ctx: &mut Ctx, word: &[u8], name: Option<&[u8]>, kind: Kind) {
 fn subscribe_to(ctx: &mut Ctx, args: Args, kind: Kind, word: &[u8]) {
     let who = (ctx.me, ctx.client().id);
     for name in args.from(1) {
-        if !list(ctx, kind).iter().any(|n| n == name) {
+        if !ctx.state.pubsub.has(kind, name, who) {
             list(ctx, kind).push(name.to_vec());
             ctx.state.pubsub.add(kind, name, who);
         }
@@ -55,34 +55,49 @@ fn subscribe_to(ctx: &mut Ctx, args: Args, kind: Kind, word: &[u8]) {
 /// Drops one subscription, or all of the kind with no names; one reply
 /// per name, or a single one with a null name when there were none.
 fn unsubscribe_from(ctx: &mut Ctx, args: Args, kind: Kind, word: &[u8]) {
-    let names: Vec<Vec<u8>> = if args.len() > 1 {
-        args.from(1).map(<[u8]>::to_vec).collect()
-    } else {
-        list(ctx, kind).clone()
-    };
-    if names.is_empty() {
-        return confirm(ctx, word, None, kind);
+    if args.len() == 1 {
+        // All of them: taken whole, then replied one by one with the
+        // count going down, as Redis replies.
+        let names = std::mem::take(list(ctx, kind));
+        if names.is_empty() {
+            return confirm(ctx, word, None, kind);
+        }
+        let who = (ctx.me, ctx.client().id);
+        let mut left = count(ctx, kind) + names.len() as i64;
+        for name in names {
+            ctx.state.pubsub.remove(kind, &name, who);
+            left -= 1;
+            ctx.reply.push(3);
+            ctx.reply.bulk(word);
+            ctx.reply.bulk(&name);
+            ctx.reply.int(left);
+        }
+        return;
     }
-    for name in names {
-        drop_subscription(ctx, kind, &name);
-        confirm(ctx, word, Some(&name), kind);
+    for name in args.from(1) {
+        drop_subscription(ctx, kind, name);
+        confirm(ctx, word, Some(name), kind);
     }
 }
 
 fn drop_subscription(ctx: &mut Ctx, kind: Kind, name: &[u8]) {
     let who = (ctx.me, ctx.client().id);
+    if !ctx.state.pubsub.has(kind, name, who) {
+        return;
+    }
     let own = list(ctx, kind);
     if let Some(i) = own.iter().position(|n| n == name) {
         own.remove(i);
-        ctx.state.pubsub.remove(kind, name, who);
     }
+    ctx.state.pubsub.remove(kind, name, who);
 }
 
 /// Every subscription of the running client goes (RESET), without replies.
 pub fn unsubscribe_all(ctx: &mut Ctx) {
+    let who = (ctx.me, ctx.client().id);
     for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
-        for name in list(ctx, kind).clone() {
-            drop_subscription(ctx, kind, &name);
+        for name in std::mem::take(list(ctx, kind)) {
+            ctx.state.pubsub.remove(kind, &name, who);
         }
     }
 }
@@ -161,7 +176,7 @@ pub(super) fn publish(ctx: &mut Ctx, args: Args) {
         .patterns
         .iter()
         .filter(|(pattern, _)| glob_match(pattern, channel, false))
-        .cloned()
+        .map(|(pattern, receivers)| (pattern.clone(), receivers.clone()))
         .collect();
     for (pattern, receivers) in patterns {
         let mut frames = [None, None];
