@@ -3,7 +3,14 @@
 subscribers that read everything.
 
 Usage: scripts/pubsub_bench.py [subscribers] [messages] [rounds]
+       scripts/pubsub_bench.py --wide [rounds]
 (needs `cargo build --release`, redis-server and redis-benchmark)
+
+--wide: 10,000 channels with one subscriber each and 1,000 patterns (that
+match nothing) held by one more client; `redis-benchmark -P 16 -c 50
+PUBLISH ch:__rand_int__ hello` over the 10,000 channels: PUBLISH rps and
+server CPU per request. It also reports memory per subscription
+(used_memory before and after subscribing).
 
 The server runs on CPU 0; the subscribers (this script, reading with
 selectors) and the publisher (`redis-benchmark -c 1 -P 16 PUBLISH ...`) on
@@ -28,7 +35,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 def start(server):
     binary = os.path.join(ROOT, "target/release/rudis-server") if server == "rudis" else "redis-server"
     proc = subprocess.Popen(["taskset", "-c", "0", binary, "--port", str(PORT), "--save", "",
-                             "--appendonly", "no", "--loglevel", "warning"],
+                             "--appendonly", "no", "--loglevel", "warning", "--maxclients", "15000"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
@@ -86,7 +93,67 @@ def one_run(server, subscribers, messages):
     return delivered / elapsed, ticks / CLK_TCK * 1e9 / max(delivered, 1), delivered
 
 
+def used_memory():
+    s = socket.create_connection(("127.0.0.1", PORT))
+    s.sendall(b"INFO memory\r\n")
+    time.sleep(0.1)
+    text = s.recv(1 << 16).decode(errors="replace")
+    s.close()
+    for line in text.splitlines():
+        if line.startswith("used_memory:"):
+            return int(line.split(":")[1])
+    return 0
+
+
+def wide_run(server):
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    proc = start(server)
+    before = used_memory()
+    socks = []
+    for i in range(10_000):
+        s = socket.create_connection(("127.0.0.1", PORT))
+        s.sendall(b"SUBSCRIBE ch:%012d\r\n" % i)
+        socks.append(s)
+    patterns = socket.create_connection(("127.0.0.1", PORT))
+    patterns.sendall(b"PSUBSCRIBE " + b" ".join(b"nomatch%d:*" % i for i in range(1000)) + b"\r\n")
+    time.sleep(1.0)
+    per_subscription = (used_memory() - before) / 11_000
+    for s in socks:
+        s.setblocking(False)
+    requests = 500_000
+    ticks0 = cpu_ticks(proc.pid)
+    out = subprocess.run(
+        ["taskset", "-c", "1", "redis-benchmark", "-p", str(PORT), "-c", "50", "-P", "16",
+         "-r", "10000", "-n", str(requests), "-q", "PUBLISH", "ch:__rand_int__", "hello"],
+        capture_output=True, text=True).stdout
+    ticks = cpu_ticks(proc.pid) - ticks0
+    rps = float(out.split("requests per second")[0].split()[-1]) if "requests per second" in out else 0.0
+    for s in socks:
+        s.close()
+    patterns.close()
+    proc.terminate()
+    proc.wait()
+    return rps, ticks / CLK_TCK * 1e9 / requests, per_subscription
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--wide":
+        rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+        os.sched_setaffinity(0, {1})
+        results = {"rudis": [], "redis": []}
+        for r in range(rounds):
+            for server in ("rudis", "redis"):
+                rps, ns, mem = wide_run(server)
+                results[server].append((rps, ns, mem))
+                print(f"round {r + 1} {server}: {rps:,.0f} PUBLISH/s, {ns:.0f} ns CPU per PUBLISH, "
+                      f"{mem:.0f} bytes per subscription", flush=True)
+        for server, runs in results.items():
+            print(f"{server}: median {statistics.median(x[0] for x in runs):,.0f} PUBLISH/s, "
+                  f"{statistics.median(x[1] for x in runs):.0f} ns per PUBLISH, "
+                  f"{statistics.median(x[2] for x in runs):.0f} bytes per subscription")
+        return
     subscribers = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     messages = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
