@@ -19,4 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# redis-py, for the client-library integration tests (tests/python/).
+python3 -c "import redis" 2>/dev/null || python3 -m pip install -q "redis>=5,<6"
+
 cargo test --all-targets "$@"
