@@ -1363,6 +1363,7 @@ impl Server {
             self.active_expire(crate::db::expire_cycle_budget(hz));
             let spent = crate::clock::now().wrapping_sub(started);
             self.cycle.expiry += spent;
+            self.state.stats.expire_cycle_ticks += spent;
             let millis = crate::clock::to_micros(spent) / 1000;
             let threshold = self.state.config.latency_monitor_threshold;
             self.state

@@ -88,6 +88,8 @@ pub struct Stats {
     /// Loop iterations, and clock ticks spent in them (not in poll) and in
     /// commands: Redis 7.2's `eventloop_*` fields.
     pub eventloop_cycles: u64,
+    /// Clock ticks the cron spent deleting expired keys.
+    pub expire_cycle_ticks: u64,
     pub eventloop_ticks: u64,
     pub command_ticks: u64,
     pub eventloop_cycles_rate: RateSampler,

@@ -490,3 +490,48 @@ fn every_redis_setting_is_known() {
         "config set activedefrag perhaps",
     ]);
 }
+
+/// INFO has every field Redis 7.0's INFO has, section by section and in
+/// Redis's order (rudis may add its own after them): scrapers find what
+/// they look for.
+#[test]
+fn info_has_every_redis_field_in_order() {
+    let redis = ServerProcess::redis();
+    let rudis = ServerProcess::rudis(&[]);
+    let fields = |server: &ServerProcess| -> Vec<(String, Vec<String>)> {
+        let text = String::from_utf8_lossy(&common::bulk_payload(
+            &server.connect().run("INFO everything"),
+        ))
+        .into_owned();
+        let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+        for line in text.lines() {
+            if let Some(title) = line.strip_prefix("# ") {
+                sections.push((title.to_string(), Vec::new()));
+            } else if let Some((name, _)) = line.split_once(':') {
+                let volatile = ["cmdstat_", "errorstat_", "latency_percentiles", "db"]
+                    .iter()
+                    .any(|p| name.starts_with(p));
+                if let (false, Some(section)) = (volatile, sections.last_mut()) {
+                    section.1.push(name.to_string());
+                }
+            }
+        }
+        sections
+    };
+    let (theirs, ours) = (fields(&redis), fields(&rudis));
+    for (title, names) in &theirs {
+        let mine = &ours
+            .iter()
+            .find(|(t, _)| t == title)
+            .unwrap_or_else(|| panic!("section {title} missing"))
+            .1;
+        let mut at = 0;
+        for name in names {
+            let found = mine[at..]
+                .iter()
+                .position(|m| m == name)
+                .unwrap_or_else(|| panic!("{title}: {name} missing or out of order in {mine:?}"));
+            at += found + 1;
+        }
+    }
+}

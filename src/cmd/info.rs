@@ -4,7 +4,6 @@
 //! monitoring tools read them).
 
 use super::Ctx;
-use crate::alloc;
 use crate::protocol::request::Args;
 use crate::state::unix_micros;
 use std::fmt::{Display, Write};
@@ -197,42 +196,103 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 fn memory(ctx: &Ctx, s: &mut Section) {
-    let used = alloc::allocated_bytes();
-    let peak = alloc::peak_bytes().max(used);
-    let rss = alloc::resident_bytes();
+    let o = super::memory::overhead(ctx);
+    let ratio = super::memory::ratio;
+    let used = o.total;
     let maxmemory = ctx.state.config.maxmemory;
+    let dataset = used.saturating_sub(o.overhead_total);
+    let net = used.saturating_sub(o.startup);
+    let a = &o.allocator;
+    let system = total_system_memory();
     s.field("used_memory", used)
         .field("used_memory_human", human_bytes(used))
-        .field("used_memory_rss", rss)
-        .field("used_memory_rss_human", human_bytes(rss))
-        .field("used_memory_peak", peak)
-        .field("used_memory_peak_human", human_bytes(peak))
+        .field("used_memory_rss", o.rss)
+        .field("used_memory_rss_human", human_bytes(o.rss))
+        .field("used_memory_peak", o.peak)
+        .field("used_memory_peak_human", human_bytes(o.peak))
         .field(
             "used_memory_peak_perc",
-            format!(
-                "{:.2}%",
-                if peak > 0 {
-                    used as f64 * 100.0 / peak as f64
-                } else {
-                    100.0
-                }
-            ),
+            format!("{:.2}%", ratio(used, o.peak) * 100.0),
         )
-        .field("maxmemory", maxmemory)
+        .field("used_memory_overhead", o.overhead_total)
+        .field("used_memory_startup", o.startup)
+        .field("used_memory_dataset", dataset)
+        .field(
+            "used_memory_dataset_perc",
+            format!("{:.2}%", ratio(dataset, net) * 100.0),
+        )
+        .field("allocator_allocated", a.allocated)
+        .field("allocator_active", a.active)
+        .field("allocator_resident", a.resident)
+        .field("total_system_memory", system)
+        .field("total_system_memory_human", human_bytes(system));
+    // No scripting engine yet: nothing is held for scripts or functions.
+    for name in [
+        "used_memory_lua",
+        "used_memory_vm_eval",
+        "used_memory_lua_human",
+        "used_memory_scripts_eval",
+        "number_of_cached_scripts",
+        "number_of_functions",
+        "number_of_libraries",
+        "used_memory_vm_functions",
+        "used_memory_vm_total",
+        "used_memory_vm_total_human",
+        "used_memory_functions",
+        "used_memory_scripts",
+        "used_memory_scripts_human",
+    ] {
+        if name.ends_with("_human") {
+            s.field(name, "0B");
+        } else {
+            s.field(name, 0);
+        }
+    }
+    s.field("maxmemory", maxmemory)
         .field("maxmemory_human", human_bytes(maxmemory))
         .field("maxmemory_policy", &ctx.state.config.maxmemory_policy)
         .field(
-            "mem_fragmentation_ratio",
-            format!(
-                "{:.2}",
-                if used > 0 {
-                    rss as f64 / used as f64
-                } else {
-                    0.0
-                }
-            ),
+            "allocator_frag_ratio",
+            format!("{:.2}", ratio(a.active, a.allocated)),
         )
-        .field("mem_allocator", "jemalloc-5.3.0");
+        .field("allocator_frag_bytes", a.active.saturating_sub(a.allocated))
+        .field(
+            "allocator_rss_ratio",
+            format!("{:.2}", ratio(a.resident, a.active)),
+        )
+        .field("allocator_rss_bytes", a.resident.saturating_sub(a.active))
+        .field(
+            "rss_overhead_ratio",
+            format!("{:.2}", ratio(o.rss, a.resident)),
+        )
+        .field("rss_overhead_bytes", o.rss.saturating_sub(a.resident))
+        .field(
+            "mem_fragmentation_ratio",
+            format!("{:.2}", ratio(o.rss, used)),
+        )
+        .field("mem_fragmentation_bytes", o.rss.saturating_sub(used))
+        .field("mem_not_counted_for_evict", o.aof_buffer)
+        .field("mem_replication_backlog", 0)
+        .field("mem_total_replication_buffers", 0)
+        .field("mem_clients_slaves", 0)
+        .field("mem_clients_normal", o.clients)
+        .field("mem_cluster_links", 0)
+        .field("mem_aof_buffer", o.aof_buffer)
+        .field("mem_allocator", "jemalloc-5.3.0")
+        .field("active_defrag_running", 0)
+        .field("lazyfree_pending_objects", 0)
+        .field("lazyfreed_objects", 0);
+}
+
+/// The machine's memory, from /proc/meminfo (`total_system_memory`).
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 fn persistence(ctx: &Ctx, s: &mut Section) {
@@ -302,31 +362,60 @@ fn stats(ctx: &Ctx, s: &mut Section) {
     let kbps = |sampler: &crate::state::RateSampler| {
         format!("{:.2}", sampler.per_second() as f64 / 1024.0)
     };
+    let pubsub = &ctx.state.pubsub;
     s.field("total_connections_received", st.total_connections_received)
         .field("total_commands_processed", st.total_commands_processed)
         .field("instantaneous_ops_per_sec", st.ops.per_second())
         .field("total_net_input_bytes", st.total_net_input_bytes)
         .field("total_net_output_bytes", st.total_net_output_bytes)
+        .field("total_net_repl_input_bytes", 0)
+        .field("total_net_repl_output_bytes", 0)
         .field("instantaneous_input_kbps", kbps(&st.input_bytes))
         .field("instantaneous_output_kbps", kbps(&st.output_bytes))
+        .field("instantaneous_input_repl_kbps", "0.00")
+        .field("instantaneous_output_repl_kbps", "0.00")
         .field("rejected_connections", st.rejected_connections)
         .field("sync_full", 0)
         .field("sync_partial_ok", 0)
         .field("sync_partial_err", 0)
         .field("expired_keys", st.expired_keys)
+        .field("expired_stale_perc", "0.00")
+        .field("expired_time_cap_reached_count", 0)
+        .field(
+            "expire_cycle_cpu_milliseconds",
+            crate::clock::to_micros(st.expire_cycle_ticks) / 1000,
+        )
         .field("evicted_keys", 0)
+        .field("evicted_clients", 0)
+        .field("total_eviction_exceeded_time", 0)
+        .field("current_eviction_exceeded_time", 0)
         .field("keyspace_hits", st.keyspace_hits)
         .field("keyspace_misses", st.keyspace_misses)
-        .field("pubsub_channels", 0)
-        .field("pubsub_patterns", 0)
+        .field("pubsub_channels", pubsub.channels.len())
+        .field("pubsub_patterns", pubsub.patterns.len())
+        .field("pubsubshard_channels", pubsub.shard_channels.len())
         .field("latest_fork_usec", ctx.state.persist.latest_fork_usec)
         .field("total_forks", ctx.state.persist.total_forks)
         .field("migrate_cached_sockets", ctx.state.migrate_sockets.len())
+        .field("slave_expires_tracked_keys", 0)
+        .field("active_defrag_hits", 0)
+        .field("active_defrag_misses", 0)
+        .field("active_defrag_key_hits", 0)
+        .field("active_defrag_key_misses", 0)
+        .field("total_active_defrag_time", 0)
+        .field("current_active_defrag_time", 0)
+        .field("tracking_total_keys", 0)
+        .field("tracking_total_items", 0)
+        .field("tracking_total_prefixes", 0)
+        .field("unexpected_error_replies", 0)
         .field("total_error_replies", st.total_error_replies)
+        .field("dump_payload_sanitizations", 0)
         .field("total_reads_processed", st.total_reads_processed)
         .field("total_writes_processed", st.total_writes_processed)
         .field("io_threaded_reads_processed", 0)
         .field("io_threaded_writes_processed", 0)
+        .field("reply_buffer_shrinks", 0)
+        .field("reply_buffer_expands", 0)
         .field("eventloop_cycles", st.eventloop_cycles)
         .field(
             "eventloop_duration_sum",

@@ -7,22 +7,22 @@ use crate::alloc;
 use crate::protocol::request::Args;
 
 /// The figures MEMORY STATS and DOCTOR are made of.
-struct Overhead {
-    peak: u64,
-    total: u64,
-    startup: u64,
-    clients: u64,
-    aof_buffer: u64,
+pub(super) struct Overhead {
+    pub peak: u64,
+    pub total: u64,
+    pub startup: u64,
+    pub clients: u64,
+    pub aof_buffer: u64,
     /// (database, main table bytes, expires table bytes) for each that
     /// has keys.
     dbs: Vec<(usize, u64, u64)>,
-    overhead_total: u64,
+    pub overhead_total: u64,
     keys: u64,
-    allocator: alloc::AllocatorStats,
-    rss: u64,
+    pub allocator: alloc::AllocatorStats,
+    pub rss: u64,
 }
 
-fn overhead(ctx: &Ctx) -> Overhead {
+pub(super) fn overhead(ctx: &Ctx) -> Overhead {
     let total = alloc::allocated_bytes();
     let peak = alloc::peak_bytes().max(total);
     let startup = ctx.state.startup_allocated.min(total);
@@ -56,7 +56,7 @@ fn overhead(ctx: &Ctx) -> Overhead {
     }
 }
 
-fn ratio(a: u64, b: u64) -> f64 {
+pub(super) fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 {
         0.0
     } else {
