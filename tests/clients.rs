@@ -493,3 +493,20 @@ fn client_unblock_releases_a_blocked_client() {
     );
     assert_eq!(blocked.run("PING"), b"+PONG\r\n");
 }
+
+/// An HTTP POST (or a Host: header) on the RESP port is a cross-protocol
+/// attack: the connection is closed at once, replies still pending
+/// included, as Redis closes it.
+#[test]
+fn cross_protocol_requests_are_cut_off() {
+    let rudis = ServerProcess::rudis(&[]);
+    for request in [
+        &b"POST / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"PING\r\nHost: evil\r\n",
+    ] {
+        let mut conn = rudis.connect();
+        conn.send(request);
+        assert_eq!(conn.read_to_eof(), b"");
+    }
+    assert_eq!(rudis.connect().run("PING"), b"+PONG\r\n");
+}

@@ -940,6 +940,17 @@ fn has_flag(command: &Command, flag: &str) -> bool {
 /// command (Redis counts it as a rejected call of that command).
 fn resolve(ctx: &mut Ctx, args: Args) -> Result<(&'static Command, usize), Option<usize>> {
     let Some(found) = lookup_indexed(args.get(0)) else {
+        let name = args.get(0);
+        if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
+            // An HTTP request sent to the RESP port by a browser or a
+            // forged form: closed without a reply, as Redis does.
+            log::warn!("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.");
+            // Stop reading its input now; the loop closes it at the end of
+            // the batch, without writing what was pending.
+            ctx.client().closing = crate::client::Closing::AfterReply;
+            ctx.state.killed.push(ctx.me);
+            return Err(None);
+        }
         ctx.reply.error_bytes(&errors::unknown_command(args));
         return Err(None);
     };
