@@ -1342,6 +1342,9 @@ impl Server {
         let now = Instant::now();
         let hz = self.state.config.hz.max(1);
         self.next_cron = now + Duration::from_millis(1000 / u64::from(hz));
+        if self.state.cron_paused {
+            return;
+        }
         self.cron_ticks += 1;
         self.coalescer.end_epoch();
         crate::alloc::note_peak();

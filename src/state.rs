@@ -206,6 +206,8 @@ pub struct ServerState {
     /// The command just run goes to the AOF even if it changed nothing
     /// (Redis's `forceCommandPropagation`: FLUSHALL on an empty server).
     pub force_propagate: bool,
+    /// DEBUG PAUSE-CRON 1: the periodic tasks do not run.
+    pub cron_paused: bool,
     /// DEBUG SET-ACTIVE-EXPIRE 0 stops the cron deleting expired keys.
     pub active_expire_enabled: bool,
     /// Per-command calls, time, failures and latency histograms.
@@ -273,6 +275,7 @@ impl ServerState {
             unblock_requests: Vec::new(),
             output_woken: Vec::new(),
             active_expire_enabled: true,
+            cron_paused: false,
             migrate_sockets: Default::default(),
         }
     }

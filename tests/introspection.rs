@@ -432,3 +432,20 @@ fn prometheus_metrics_on_the_resp_port() {
     assert_eq!(inline.read_reply(), b"$1\r\n1\r\n");
     assert_eq!(conn.run("PING"), b"+PONG\r\n");
 }
+
+/// DEBUG PAUSE-CRON stops the periodic tasks (here: active expiry) until
+/// it is lifted.
+#[test]
+fn debug_pause_cron_stops_periodic_tasks() {
+    let rudis = ServerProcess::rudis(&[DEBUG, "yes"]);
+    let mut conn = rudis.connect();
+    assert_eq!(conn.run("DEBUG PAUSE-CRON 1"), b"+OK\r\n");
+    conn.run("SET k v PX 50");
+    std::thread::sleep(Duration::from_millis(400));
+    // Nobody touched the key and the cron is paused: still counted.
+    assert_eq!(conn.run("DBSIZE"), b":1\r\n");
+    assert_eq!(conn.run("DEBUG PAUSE-CRON 0"), b"+OK\r\n");
+    assert!(common::eventually(Duration::from_secs(3), || conn
+        .run("DBSIZE")
+        == b":0\r\n"));
+}

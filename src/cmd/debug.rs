@@ -62,6 +62,8 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
                 "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
+                "PAUSE-CRON <0|1>",
+                "    Stop periodic cron job processing.",
                 "LISTPACK <key>",
                 "    Show low level info about the listpack encoding of <key>.",
             ],
@@ -111,6 +113,12 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
         }
         b"change-repl-id" if args.len() == 2 => {
             ctx.state.replid = crate::state::random_hex_id();
+            ctx.reply.ok();
+        }
+        b"pause-cron" if args.len() == 3 => {
+            // atoi, as Redis reads it: anything but a non-zero number resumes.
+            let n = crate::protocol::parse_i64(args.get(2)).unwrap_or(0);
+            ctx.state.cron_paused = n != 0;
             ctx.reply.ok();
         }
         b"set-active-expire" if args.len() == 3 => {
