@@ -80,6 +80,8 @@ pub struct Client {
     /// In MONITOR mode: hears every command the server runs.
     pub monitor: bool,
     pub subscriptions: Subscriptions,
+    /// EXEC is running this client's transaction: (commands, bytes).
+    pub exec_running: Option<(usize, usize)>,
     /// Whether the first bytes said RESP (or an HTTP scrape, see
     /// `metrics`).
     pub protocol_known: bool,
@@ -163,6 +165,7 @@ impl Client {
             monitor: false,
             subscriptions: Subscriptions::default(),
             protocol_known: false,
+            exec_running: None,
             reply_off: false,
             skip_requested: false,
             skip_next: false,

@@ -252,7 +252,7 @@ fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>
     if c.subscriptions.any() {
         flags.push('P');
     }
-    if c.multi.is_some() {
+    if c.multi.is_some() || c.exec_running.is_some() {
         flags.push('x');
     }
     if c.blocked.is_some() {
@@ -275,12 +275,13 @@ fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>
             .map(String::from_utf8_lossy)
             .unwrap_or_default()
     }
-    let (multi, multi_mem) = match &c.multi {
-        Some(t) => (
+    let (multi, multi_mem) = match (&c.multi, c.exec_running) {
+        (Some(t), _) => (
             t.queued.len() as i64,
             t.queued.iter().map(|q| q.memory()).sum::<usize>(),
         ),
-        None => (-1, 0),
+        (None, Some((count, memory))) => (count as i64, memory),
+        (None, None) => (-1, 0),
     };
     let obl = running.output.min(REPLY_CHUNK);
     let omem = running.output - obl;

@@ -761,7 +761,11 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
             return Outcome::Rejected(known);
         }
     };
-    ctx.client().last_command = command.name;
+    // The command a client last sent (CLIENT LIST's `cmd`): EXEC's own
+    // commands do not replace it.
+    if ctx.state.call_depth == 1 {
+        ctx.client().last_command = command.name;
+    }
     // RESP2 subscribed mode: only what Redis allows there.
     if ctx.clients[ctx.me].subscriptions.any()
         && !ctx.reply.is_resp3()

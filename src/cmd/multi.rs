@@ -44,6 +44,9 @@ pub(super) fn exec(ctx: &mut Ctx, _args: Args) {
     }
     ctx.reply.array(transaction.queued.len());
     ctx.state.in_exec = true;
+    // CLIENT LIST shows the transaction while it runs, as Redis does.
+    let memory = transaction.queued.iter().map(|q| q.memory()).sum();
+    ctx.client().exec_running = Some((transaction.queued.len(), memory));
     for command in &transaction.queued {
         super::dispatch(ctx, command.args());
         // Inside a transaction a blocking command does not block: it
@@ -54,6 +57,7 @@ pub(super) fn exec(ctx: &mut Ctx, _args: Args) {
             None => {}
         }
     }
+    ctx.client().exec_running = None;
     ctx.state.in_exec = false;
 }
 
