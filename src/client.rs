@@ -80,6 +80,8 @@ pub struct Client {
     /// In MONITOR mode: hears every command the server runs.
     pub monitor: bool,
     pub subscriptions: Subscriptions,
+    /// Accepted on `metrics-port`: an HTTP scrape or nothing.
+    pub scrapes_only: bool,
     /// EXEC is running this client's transaction: (commands, bytes).
     pub exec_running: Option<(usize, usize)>,
     /// Whether the first bytes said RESP (or an HTTP scrape, see
@@ -166,6 +168,7 @@ impl Client {
             subscriptions: Subscriptions::default(),
             protocol_known: false,
             exec_running: None,
+            scrapes_only: false,
             reply_off: false,
             skip_requested: false,
             skip_next: false,

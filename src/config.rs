@@ -183,6 +183,8 @@ pub struct Config {
     pub latency_monitor_threshold: u64,
     pub latency_tracking: bool,
     pub latency_tracking_info_percentiles: Vec<f64>,
+    /// rudis's own: a port that serves only Prometheus scrapes (0: none).
+    pub metrics_port: u16,
     /// Settings accepted but not acted on yet (`config_pending`), by name.
     pub pending: std::collections::BTreeMap<&'static str, String>,
 }
@@ -519,6 +521,18 @@ static SETTINGS: &[Setting] = &[
             memory: false,
             get: |c| c.rdb_key_save_delay,
             set: |c, v| c.rdb_key_save_delay = v,
+        },
+    },
+    Setting {
+        name: "metrics-port",
+        mutable: false,
+        default: "0",
+        kind: Kind::Int {
+            min: 0,
+            max: 65535,
+            memory: false,
+            get: |c| c.metrics_port.into(),
+            set: |c, v| c.metrics_port = v as u16,
         },
     },
     Setting {
@@ -961,6 +975,7 @@ impl Default for Config {
             latency_monitor_threshold: 0,
             latency_tracking: false,
             latency_tracking_info_percentiles: Vec::new(),
+            metrics_port: 0,
             pending: PENDING
                 .iter()
                 .map(|&(name, default, _, _)| (name, default.to_string()))

@@ -85,6 +85,8 @@ pub struct Server {
     forks_seen: u64,
     /// Clients a `CLIENT PAUSE` holds, in the order it caught them.
     paused_keys: Vec<usize>,
+    /// Which listener is `metrics-port`'s, if any.
+    metrics_listener: Option<usize>,
 }
 
 /// Whether a pause holds this command back: every command under `ALL`;
@@ -148,12 +150,31 @@ impl Server {
                 }
             }
         }
-        listeners.truncate(MAX_LISTENERS);
+        listeners.truncate(MAX_LISTENERS - 1);
         if listeners.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "no address to listen on",
             ));
+        }
+        // `metrics-port`: scrapes only, on the first bind address.
+        let mut metrics_listener = None;
+        if config.metrics_port > 0 {
+            let host = listeners[0]
+                .local_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_else(|_| "127.0.0.1".into());
+            let listener = listen(&host, config.metrics_port, config.tcp_backlog).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "Failed listening on metrics port {}: {e}",
+                        config.metrics_port
+                    ),
+                )
+            })?;
+            metrics_listener = Some(listeners.len());
+            listeners.push(listener);
         }
         let mut state = ServerState::new(config, config_file);
         state.listener_fds = listeners.iter().map(|l| l.as_raw_fd()).collect();
@@ -187,6 +208,7 @@ impl Server {
             cycle: Cycle::default(),
             forks_seen: 0,
             paused_keys: Vec::new(),
+            metrics_listener,
         })
     }
 
@@ -664,7 +686,10 @@ impl Server {
                 return;
             };
             match listener.accept() {
-                Ok((socket, addr)) => self.add_client(socket, addr),
+                Ok((socket, addr)) => {
+                    let scrapes_only = self.metrics_listener == Some(index);
+                    self.add_client(socket, addr, scrapes_only);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -677,7 +702,7 @@ impl Server {
         }
     }
 
-    fn add_client(&mut self, mut socket: TcpStream, addr: SocketAddr) {
+    fn add_client(&mut self, mut socket: TcpStream, addr: SocketAddr, scrapes_only: bool) {
         if self.clients.len() as u64 >= self.state.config.maxclients {
             self.state.stats.rejected_connections += 1;
             Client::refuse(socket, MAX_CLIENTS_REACHED);
@@ -698,7 +723,9 @@ impl Server {
         }
         let id = self.state.allocate_client_id();
         debug!("Accepted {addr}");
-        entry.insert(Client::new(id, socket, addr, Instant::now()));
+        let mut client = Client::new(id, socket, addr, Instant::now());
+        client.scrapes_only = scrapes_only;
+        entry.insert(client);
         self.state.stats.total_connections_received += 1;
     }
 
@@ -879,6 +906,11 @@ impl Server {
     fn tell_protocol(&mut self, key: usize) -> bool {
         let client = &mut self.clients[key];
         match crate::metrics::classify(client.parser.buffer_mut()) {
+            crate::metrics::FirstBytes::Resp if client.scrapes_only => {
+                // The metrics port speaks HTTP only.
+                self.close(key, Closing::Now);
+                false
+            }
             crate::metrics::FirstBytes::Resp => {
                 client.protocol_known = true;
                 true

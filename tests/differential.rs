@@ -469,7 +469,14 @@ fn every_redis_setting_is_known() {
             })
             // Where the servers run, and rudis's own setting.
             .filter(|(name, _)| {
-                !["bind", "port", "dir", "pipeline-coalesce-us"].contains(&name.as_str())
+                ![
+                    "bind",
+                    "port",
+                    "dir",
+                    "pipeline-coalesce-us",
+                    "metrics-port",
+                ]
+                .contains(&name.as_str())
             })
             .collect();
         pairs.sort();

@@ -449,3 +449,22 @@ fn debug_pause_cron_stops_periodic_tasks() {
         .run("DBSIZE")
         == b":0\r\n"));
 }
+
+/// `metrics-port` serves scrapes only: a RESP client there is closed.
+#[test]
+fn the_metrics_port_serves_scrapes_only() {
+    use std::io::{Read, Write};
+    let port = common::free_port();
+    let rudis = ServerProcess::rudis(&["--metrics-port", &port.to_string()]);
+    rudis.connect().run("SET a 1");
+    let mut http = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    http.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut page = String::new();
+    http.read_to_string(&mut page).unwrap();
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    assert!(page.contains("redis_db_keys{db=\"db0\"} 1"), "{page}");
+    let mut resp = Conn::new(port);
+    resp.send(b"PING\r\n");
+    assert_eq!(resp.read_to_eof(), b"");
+    assert_eq!(rudis.connect().run("PING"), b"+PONG\r\n");
+}
