@@ -1004,13 +1004,9 @@ impl Server {
         }
     }
 
-    /// Runs a blocked client's command again. Returns true if it was served
-    /// (and is now unblocked), false if it still has nothing.
-    fn rerun_blocked(&mut self, key: usize) -> bool {
-        let Some(blocked) = self.clients[key].blocked.as_ref() else {
-            return false;
-        };
-        let command = blocked.command.clone();
+    /// Runs a command kept outside the query buffer (a blocked or paused
+    /// client's) for client `key`, its reply into that client's buffer.
+    fn run_stored(&mut self, key: usize, command: &OwnedArgs) {
         let mut reply = std::mem::take(&mut self.clients[key].reply);
         let mut ctx = Ctx {
             state: &mut self.state,
@@ -1023,6 +1019,16 @@ impl Server {
         };
         cmd::dispatch(&mut ctx, command.args());
         self.clients[key].reply = reply;
+    }
+
+    /// Runs a blocked client's command again. Returns true if it was served
+    /// (and is now unblocked), false if it still has nothing.
+    fn rerun_blocked(&mut self, key: usize) -> bool {
+        let Some(blocked) = self.clients[key].blocked.as_ref() else {
+            return false;
+        };
+        let command = blocked.command.clone();
+        self.run_stored(key, &command);
         if self.state.block_request.take().is_some() {
             return false;
         }
@@ -1142,18 +1148,7 @@ impl Server {
             let Some(command) = client.paused_command.take() else {
                 continue;
             };
-            let mut reply = std::mem::take(&mut client.reply);
-            let mut ctx = Ctx {
-                state: &mut self.state,
-                clients: &mut self.clients,
-                me: key,
-                reply: &mut reply,
-                now_ms: crate::state::unix_millis(),
-                last_tick: crate::clock::now(),
-                input: None,
-            };
-            cmd::dispatch(&mut ctx, command.args());
-            self.clients[key].reply = reply;
+            self.run_stored(key, &command);
             if let Some(request) = self.state.block_request.take() {
                 self.park(key, request, command.args());
             } else {
