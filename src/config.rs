@@ -182,6 +182,8 @@ pub struct Config {
     /// Milliseconds; 0 disables the latency monitor.
     pub latency_monitor_threshold: u64,
     pub latency_tracking: bool,
+    /// `notify-keyspace-events` as flags (`crate::notify`).
+    pub notify_keyspace_events: u32,
     pub latency_tracking_info_percentiles: Vec<f64>,
     /// rudis's own: a port that serves only Prometheus scrapes (0: none).
     pub metrics_port: u16,
@@ -572,6 +574,18 @@ static SETTINGS: &[Setting] = &[
         },
     },
     bool_setting!("latency-tracking", true, "yes", latency_tracking),
+    Setting {
+        name: "notify-keyspace-events",
+        mutable: true,
+        default: "",
+        kind: Kind::Text {
+            get: |c| crate::notify::flags_to_string(c.notify_keyspace_events),
+            set: |c, v| {
+                c.notify_keyspace_events = crate::notify::parse_flags(v)?;
+                Ok(())
+            },
+        },
+    },
     Setting {
         name: "latency-tracking-info-percentiles",
         mutable: true,
@@ -974,6 +988,7 @@ impl Default for Config {
             slowlog_max_len: 0,
             latency_monitor_threshold: 0,
             latency_tracking: false,
+            notify_keyspace_events: 0,
             latency_tracking_info_percentiles: Vec::new(),
             metrics_port: 0,
             pending: PENDING

@@ -169,7 +169,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         Check::Int(0, i32::MAX as i64),
         true,
     ),
-    ("notify-keyspace-events", "", Check::Text, true),
     (
         "oom-score-adj",
         "no",

@@ -21,6 +21,7 @@ pub mod glob;
 pub mod latency;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod persist;
 pub mod propagate;
 pub mod protocol;

@@ -6,6 +6,10 @@
 //! Publishing encodes a message once per protocol and appends the same
 //! bytes to every receiver's output buffer.
 
+use crate::client::Client;
+use crate::glob::glob_match;
+use crate::protocol::Reply;
+use slab::Slab;
 use std::collections::HashMap;
 
 pub type Subscriber = (usize, u64);
@@ -62,6 +66,81 @@ impl PubSub {
                 map.remove(name);
             }
         }
+    }
+}
+
+/// Where message frames go: every client's reply buffer, the running
+/// client's being on loan to its command; clients given output this way
+/// are noted in `woken` so the loop schedules their writes.
+pub struct Outboxes<'a> {
+    pub clients: &'a mut Slab<Client>,
+    pub running: Option<(usize, &'a mut Reply)>,
+    pub woken: &'a mut Vec<usize>,
+}
+
+impl Outboxes<'_> {
+    /// Appends a frame to a subscriber, encoded at most once per protocol
+    /// across the subscribers of one message; false if the subscriber is
+    /// gone.
+    fn deliver(
+        &mut self,
+        (key, id): Subscriber,
+        frames: &mut [Option<Vec<u8>>; 2],
+        make: &dyn Fn(bool) -> Vec<u8>,
+    ) -> bool {
+        let reply = match &mut self.running {
+            Some((me, reply)) if *me == key => &mut **reply,
+            _ => match self.clients.get_mut(key) {
+                Some(client) if client.id == id => {
+                    self.woken.push(key);
+                    &mut client.reply
+                }
+                _ => return false,
+            },
+        };
+        let resp3 = reply.is_resp3();
+        let bytes = frames[usize::from(resp3)].get_or_insert_with(|| make(resp3));
+        reply.raw(bytes);
+        true
+    }
+}
+
+impl PubSub {
+    /// Sends `payload` to the channel's subscribers, then to those of each
+    /// matching pattern; the number of deliveries (PUBLISH's reply).
+    pub fn publish(&self, out: &mut Outboxes, channel: &[u8], payload: &[u8]) -> i64 {
+        let mut delivered = 0i64;
+        if let Some(receivers) = self.channels.get(channel) {
+            let mut frames = [None, None];
+            let make = |resp3: bool| frame(resp3, b"message", None, channel, payload);
+            for &who in receivers {
+                delivered += i64::from(out.deliver(who, &mut frames, &make));
+            }
+        }
+        for (pattern, receivers) in &self.patterns {
+            if !glob_match(pattern, channel, false) {
+                continue;
+            }
+            let mut frames = [None, None];
+            let make = |resp3: bool| frame(resp3, b"pmessage", Some(pattern), channel, payload);
+            for &who in receivers {
+                delivered += i64::from(out.deliver(who, &mut frames, &make));
+            }
+        }
+        delivered
+    }
+
+    /// Sends `payload` to a shard channel's subscribers (SPUBLISH).
+    pub fn spublish(&self, out: &mut Outboxes, channel: &[u8], payload: &[u8]) -> i64 {
+        let Some(receivers) = self.shard_channels.get(channel) else {
+            return 0;
+        };
+        let mut frames = [None, None];
+        let make = |resp3: bool| frame(resp3, b"smessage", None, channel, payload);
+        receivers
+            .iter()
+            .map(|&who| i64::from(out.deliver(who, &mut frames, &make)))
+            .sum()
     }
 }
 

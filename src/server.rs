@@ -1478,6 +1478,16 @@ impl Server {
                 break;
             }
         }
+        let flags = self.state.config.notify_keyspace_events;
+        if flags != 0 {
+            let state = &mut self.state;
+            let mut out = crate::pubsub::Outboxes {
+                clients: &mut self.clients,
+                running: None,
+                woken: &mut state.output_woken,
+            };
+            crate::notify::publish_queued(&mut state.dbs, &state.pubsub, &mut out, flags);
+        }
     }
 
     fn clients_cron(&mut self, now: Instant) {

@@ -289,10 +289,15 @@ impl ServerState {
     }
 
     /// Converts `slowlog-log-slower-than` and `latency-monitor-threshold`
-    /// to clock ticks, so each command compares two integers. Called at
-    /// start, after CONFIG SET and from the cron (the tick rate is refined
-    /// there).
+    /// to clock ticks, so each command compares two integers, and tells
+    /// the databases which events to queue for keyspace notifications.
+    /// Called at start, after CONFIG SET and from the cron (the tick rate
+    /// is refined there).
     pub fn refresh_thresholds(&mut self) {
+        let classes = crate::notify::queued_classes(self.config.notify_keyspace_events);
+        for db in &mut self.dbs {
+            db.event_classes = classes;
+        }
         let slower = self.config.slowlog_log_slower_than;
         self.thresholds.slowlog_ticks = if slower < 0 {
             u64::MAX

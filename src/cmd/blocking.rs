@@ -54,7 +54,7 @@ fn bpop(ctx: &mut Ctx, args: Args, end: End) {
                         reply.bulk(key);
                         reply.bulk(&element);
                     }
-                    return;
+                    return super::list::notify_popped(ctx, key, end);
                 }
             }
         }

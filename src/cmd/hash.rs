@@ -9,6 +9,7 @@ use crate::db::Value;
 use crate::errors;
 use crate::float::{add_long_double, FloatError};
 use crate::glob::glob_match;
+use crate::notify::HASH;
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 
@@ -53,6 +54,7 @@ fn hset_generic(ctx: &mut Ctx, args: Args, command: &str) {
     } else {
         reply.int(created);
     }
+    ctx.notify(HASH, "hset", args.get(1));
 }
 
 pub(super) fn hset(ctx: &mut Ctx, args: Args) {
@@ -75,6 +77,7 @@ pub(super) fn hsetnx(ctx: &mut Ctx, args: Args) {
             } else {
                 hash.set(args.get(2), args.get(3), limits);
                 reply.int(1);
+                ctx.notify(HASH, "hset", args.get(1));
             }
         }
     }
@@ -119,6 +122,10 @@ pub(super) fn hdel(ctx: &mut Ctx, args: Args) {
         keys.db.remove(key);
     }
     reply.int(removed as i64);
+    if removed > 0 {
+        ctx.notify(HASH, "hdel", key);
+        super::list::notify_if_deleted(ctx, key);
+    }
 }
 
 pub(super) fn hlen(ctx: &mut Ctx, args: Args) {
@@ -213,6 +220,7 @@ pub(super) fn hincrby(ctx: &mut Ctx, args: Args) {
     };
     hash.set(field, itoa::Buffer::new().format(next).as_bytes(), limits);
     reply.int(next);
+    ctx.notify(HASH, "hincrby", args.get(1));
 }
 
 pub(super) fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
@@ -235,6 +243,7 @@ pub(super) fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
         Ok(text) => {
             hash.set(field, &text, limits);
             reply.bulk(&text);
+            ctx.notify(HASH, "hincrbyfloat", args.get(1));
         }
         Err(FloatError::NotAFloat) => reply.error("ERR hash value is not a float"),
         Err(FloatError::NanOrInfinity) => {

@@ -7,12 +7,19 @@ use super::{i64_arg, int_arg, reply_help, Ctx};
 use crate::db::Value;
 use crate::errors;
 use crate::glob::glob_match;
+use crate::notify::{GENERIC, NEW};
 use crate::protocol::request::Args;
 
 pub(super) fn del(ctx: &mut Ctx, args: Args) {
-    let (mut keys, reply) = ctx.keys();
-    let deleted = args.from(1).filter(|key| keys.delete(key)).count();
-    reply.int(deleted as i64);
+    let mut deleted = 0;
+    for key in args.from(1) {
+        let (mut keys, _) = ctx.keys();
+        if keys.delete(key) {
+            deleted += 1;
+            ctx.notify(GENERIC, "del", key);
+        }
+    }
+    ctx.reply.int(deleted);
 }
 
 pub(super) fn unlink(ctx: &mut Ctx, args: Args) {
@@ -332,14 +339,46 @@ fn rename_generic(ctx: &mut Ctx, args: Args, only_if_new: bool) {
     let Some(value) = keys.db.remove(from) else {
         return reply.error(errors::NO_SUCH_KEY);
     };
+    // Redis deletes the old target and adds the key anew: a `new` event
+    // even when the name was taken.
+    if keys.exists(to) {
+        keys.db.note_event(NEW, "new", to);
+    }
     keys.db.set(to, value, false);
     if let Some(when) = expire {
         keys.db.set_expire(to, when);
     }
+    ctx.notify(GENERIC, "rename_from", from);
+    ctx.notify(GENERIC, "rename_to", to);
     if only_if_new {
-        reply.int(1);
+        ctx.reply.int(1);
     } else {
-        reply.ok();
+        ctx.reply.ok();
+    }
+}
+
+/// Stores the result of a *STORE command (Redis's `setKey`, or the
+/// destination's deletion when the result is empty) and announces it:
+/// `event` of `class`, or `del` if an old destination went away.
+pub fn store_result(
+    ctx: &mut Ctx,
+    destination: &[u8],
+    result: Option<Value>,
+    class: u32,
+    event: &str,
+) {
+    let (mut keys, _) = ctx.keys();
+    keys.expire_if_needed(destination);
+    match result {
+        Some(value) => {
+            keys.db.set(destination, value, false);
+            ctx.notify(class, event, destination);
+        }
+        None => {
+            if keys.db.remove(destination).is_some() {
+                ctx.notify(GENERIC, "del", destination);
+            }
+        }
     }
 }
 
@@ -395,13 +434,18 @@ pub(super) fn copy(ctx: &mut Ctx, args: Args) {
     let now = ctx.now_ms;
     let target = &mut ctx.state.dbs[target_db];
     target.clock = (now / 1000) as u32;
-    if target.contains_key(to) && !target.is_expired(to, now) && !replace {
-        return ctx.reply.int(0);
+    if target.contains_key(to) && !target.is_expired(to, now) {
+        if !replace {
+            return ctx.reply.int(0);
+        }
+        // Replaced by delete and add, as Redis: a `new` event.
+        target.note_event(NEW, "new", to);
     }
     target.set(to, value, false);
     if let Some(when) = expire {
         target.set_expire(to, when);
     }
+    ctx.notify_in(target_db, GENERIC, "copy_to", to);
     ctx.reply.int(1);
 }
 
@@ -434,6 +478,8 @@ pub(super) fn move_key(ctx: &mut Ctx, args: Args) {
     if let Some(when) = expire {
         target.set_expire(key, when);
     }
+    ctx.notify_in(source_db, GENERIC, "move_from", key);
+    ctx.notify_in(target_db, GENERIC, "move_to", key);
     ctx.reply.int(1);
 }
 
@@ -576,10 +622,12 @@ fn expire_generic(ctx: &mut Ctx, args: Args, seconds: bool, relative: bool, comm
     }
     if when <= now {
         keys.db.remove(key);
+        ctx.notify(GENERIC, "del", key);
     } else {
         keys.db.set_expire(key, when);
+        ctx.notify(GENERIC, "expire", key);
     }
-    reply.int(1);
+    ctx.reply.int(1);
 }
 
 pub(super) fn expire(ctx: &mut Ctx, args: Args) {
@@ -634,9 +682,12 @@ pub(super) fn pexpiretime(ctx: &mut Ctx, args: Args) {
 
 pub(super) fn persist(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    let (mut keys, reply) = ctx.keys();
+    let (mut keys, _) = ctx.keys();
     let removed = keys.write(key).is_some() && keys.db.persist(key);
-    reply.int(i64::from(removed));
+    if removed {
+        ctx.notify(GENERIC, "persist", key);
+    }
+    ctx.reply.int(i64::from(removed));
 }
 
 pub(super) fn object_encoding(ctx: &mut Ctx, args: Args) {

@@ -6,6 +6,7 @@ use super::{i64_arg, optional_count_arg, Ctx, Keys};
 use crate::db::value::ListValue;
 use crate::db::{CompactBytes, Value};
 use crate::errors;
+use crate::notify::{GENERIC, LIST};
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
@@ -14,6 +15,38 @@ use crate::protocol::Reply;
 pub enum End {
     Left,
     Right,
+}
+
+impl End {
+    /// The event a pop from this end announces.
+    fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        }
+    }
+
+    /// The event a push at this end announces.
+    fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
+    }
+}
+
+/// Announces a pop from `key`, then its deletion if the pop emptied it.
+pub fn notify_popped(ctx: &mut Ctx, key: &[u8], end: End) {
+    ctx.notify(LIST, end.pop_event(), key);
+    notify_if_deleted(ctx, key);
+}
+
+/// Announces `del` for a key the command emptied (and so deleted).
+pub fn notify_if_deleted(ctx: &mut Ctx, key: &[u8]) {
+    let db = ctx.db_index();
+    if !ctx.state.dbs[db].contains_key(key) {
+        ctx.notify(GENERIC, "del", key);
+    }
 }
 
 pub fn parse_end(arg: &[u8]) -> Option<End> {
@@ -55,15 +88,25 @@ pub fn push(
 
 /// Pops one element; deletes the key when the list empties.
 pub fn pop(keys: &mut Keys, key: &[u8], end: End) -> Option<CompactBytes> {
+    let element = pop_keeping_key(keys, key, end);
+    delete_if_empty(keys, key);
+    element
+}
+
+/// Pops one element and leaves an emptied list in place, for a push to
+/// the same key that follows (LMOVE of a one-element list onto itself).
+fn pop_keeping_key(keys: &mut Keys, key: &[u8], end: End) -> Option<CompactBytes> {
     let list = keys.db.get_mut(key)?.as_list_mut().ok()?;
-    let element = match end {
+    match end {
         End::Left => list.pop_front(),
         End::Right => list.pop_back(),
-    };
-    if list.is_empty() {
+    }
+}
+
+fn delete_if_empty(keys: &mut Keys, key: &[u8]) {
+    if keys.db.get(key).is_some_and(|v| v.is_empty()) {
         keys.db.remove(key);
     }
-    element
 }
 
 fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) {
@@ -78,6 +121,7 @@ fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) {
     reply.int(len as i64);
     let db = ctx.db_index();
     ctx.state.signal_key_ready(db, key);
+    ctx.notify(LIST, end.push_event(), key);
 }
 
 pub(super) fn lpush(ctx: &mut Ctx, args: Args) {
@@ -117,8 +161,10 @@ fn pop_generic(ctx: &mut Ctx, args: Args, end: End, command: &str) {
                 reply.bulk(&element);
             }
         }
+        Some(0) => return reply.array(0),
         Some(count) => reply_popped(&mut keys, reply, key, end, count),
     }
+    notify_popped(ctx, key, end);
 }
 
 /// Pops up to `count` elements and replies them as an array.
@@ -228,6 +274,7 @@ pub(super) fn lset(ctx: &mut Ctx, args: Args) {
         Some(i) => {
             list[i] = CompactBytes::new(args.get(3));
             reply.ok();
+            ctx.notify(LIST, "lset", args.get(1));
         }
         None => reply.error("ERR index out of range"),
     }
@@ -273,6 +320,10 @@ pub(super) fn lrem(ctx: &mut Ctx, args: Args) {
         keys.db.remove(key);
     }
     reply.int(removed as i64);
+    if removed > 0 {
+        ctx.notify(LIST, "lrem", key);
+        notify_if_deleted(ctx, key);
+    }
 }
 
 pub(super) fn ltrim(ctx: &mut Ctx, args: Args) {
@@ -300,6 +351,8 @@ pub(super) fn ltrim(ctx: &mut Ctx, args: Args) {
         keys.db.remove(key);
     }
     reply.ok();
+    ctx.notify(LIST, "ltrim", key);
+    notify_if_deleted(ctx, key);
 }
 
 pub(super) fn linsert(ctx: &mut Ctx, args: Args) {
@@ -321,6 +374,7 @@ pub(super) fn linsert(ctx: &mut Ctx, args: Args) {
         Some(i) => {
             list.insert(if after { i + 1 } else { i }, CompactBytes::new(element));
             reply.int(list.len() as i64);
+            ctx.notify(LIST, "linsert", args.get(1));
         }
         None => reply.int(-1),
     }
@@ -444,13 +498,17 @@ pub fn move_element(ctx: &mut Ctx, source: &[u8], destination: &[u8], from: End,
         reply.error(errors::WRONGTYPE);
         return false;
     }
-    let Some(element) = pop(&mut keys, source, from) else {
+    let Some(element) = pop_keeping_key(&mut keys, source, from) else {
         reply.null();
         return false;
     };
     reply.bulk(&element);
     push(&mut keys, destination, std::iter::once(element), to);
+    delete_if_empty(&mut keys, source);
     ctx.state.signal_key_ready(db, destination);
+    // As Redis: the push is announced before the pop.
+    ctx.notify(LIST, to.push_event(), destination);
+    notify_popped(ctx, source, from);
     true
 }
 
@@ -525,6 +583,7 @@ pub fn multi_pop(ctx: &mut Ctx, keys_list: &[&[u8]], end: End, count: usize) -> 
                 reply.array(2);
                 reply.bulk(key);
                 reply_popped(&mut keys, reply, key, end, count);
+                notify_popped(ctx, key, end);
                 return true;
             }
         }

@@ -250,9 +250,10 @@ pub(super) fn migrate(ctx: &mut Ctx, args: Args) {
             socket.last_dbid = dbid;
         }
         if !options.copy {
-            let (keys, _) = ctx.keys();
             for &j in &outcome.acked {
+                let (keys, _) = ctx.keys();
                 keys.db.remove(found[j].0);
+                ctx.notify(crate::notify::GENERIC, "del", found[j].0);
             }
         }
         if let Some(error) = outcome.target_error {

@@ -65,6 +65,44 @@ impl Ctx<'_> {
         &mut self.clients[self.me]
     }
 
+    /// Announces a keyspace event of the running command on `key` in the
+    /// client's database (Redis's `notifyKeyspaceEvent`), after whatever
+    /// the databases queued themselves; a flag test when nobody asked
+    /// for events.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.db_index();
+        self.notify_in(db, class, event, key);
+    }
+
+    /// `notify` for a key of another database (MOVE, COPY ... DB).
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+        let flags = self.state.config.notify_keyspace_events;
+        if !crate::notify::wanted(flags, class) {
+            return;
+        }
+        self.publish_queued_events();
+        let state = &mut *self.state;
+        let mut out = crate::pubsub::Outboxes {
+            clients: self.clients,
+            running: Some((self.me, &mut *self.reply)),
+            woken: &mut state.output_woken,
+        };
+        crate::notify::publish(&state.pubsub, &mut out, flags, class, event, key, db);
+    }
+
+    /// Publishes the events the databases queued (keys found expired or
+    /// created): before the command's next event, and when it ends.
+    pub fn publish_queued_events(&mut self) {
+        let state = &mut *self.state;
+        let mut out = crate::pubsub::Outboxes {
+            clients: self.clients,
+            running: Some((self.me, &mut *self.reply)),
+            woken: &mut state.output_woken,
+        };
+        let flags = state.config.notify_keyspace_events;
+        crate::notify::publish_queued(&mut state.dbs, &state.pubsub, &mut out, flags);
+    }
+
     /// Index of the client's selected database.
     pub fn db_index(&self) -> usize {
         self.clients[self.me].db
@@ -116,6 +154,12 @@ impl Keys<'_> {
     /// `LOOKUP_NOTOUCH`: TYPE, TTL, OBJECT).
     pub fn peek(&mut self, key: &[u8]) -> Option<&Value> {
         self.expire_if_needed(key);
+        if self.db.event_classes & crate::notify::KEY_MISS != 0 && !self.db.contains_key(key) {
+            // A second lookup, only while `keymiss` events are wanted.
+            self.stats.keyspace_misses += 1;
+            self.db.note_event(crate::notify::KEY_MISS, "keymiss", key);
+            return None;
+        }
         let found = self.db.get(key);
         if found.is_some() {
             self.stats.keyspace_hits += 1;
@@ -814,6 +858,9 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
     }
     let guard = WatchGuard::before(ctx, command, args);
     (command.handler)(ctx, args);
+    if ctx.state.config.notify_keyspace_events != 0 {
+        ctx.publish_queued_events();
+    }
     if let Some(guard) = guard {
         guard.after(ctx);
     }

@@ -188,15 +188,16 @@ pub(super) fn restore(ctx: &mut Ctx, args: Args) {
         Err(RestoreError::Checksum) => return reply.error(errors::DUMP_PAYLOAD),
         Err(RestoreError::BadFormat) => return reply.error(errors::BAD_DATA_FORMAT),
     };
-    if replace {
-        keys.delete(key);
-    }
+    let replaced = replace && keys.delete(key);
     if ttl > 0 && !absttl {
         ttl = ttl.saturating_add(now_ms);
     }
     if ttl > 0 && ttl <= now_ms {
         // Already expired: nothing to create (the old key, if replaced, is gone).
-        return reply.ok();
+        if replaced {
+            ctx.notify(crate::notify::GENERIC, "del", key);
+        }
+        return ctx.reply.ok();
     }
     keys.db.set(key, value, false);
     if ttl > 0 {
@@ -205,5 +206,6 @@ pub(super) fn restore(ctx: &mut Ctx, args: Args) {
     if let Some(secs) = idle {
         keys.db.set_idle(key, secs as u64);
     }
-    reply.ok();
+    ctx.notify(crate::notify::GENERIC, "restore", key);
+    ctx.reply.ok();
 }

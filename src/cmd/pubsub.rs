@@ -6,7 +6,7 @@
 use super::Ctx;
 use crate::glob::glob_match;
 use crate::protocol::request::Args;
-use crate::pubsub::{frame, Kind, Subscriber};
+use crate::pubsub::{Kind, Outboxes};
 
 /// Subscriptions counted in a reply: channels and patterns together, or
 /// shard channels alone (Redis's `clientSubscriptionsCount` and
@@ -126,84 +126,28 @@ pub(super) fn sunsubscribe(ctx: &mut Ctx, args: Args) {
     unsubscribe_from(ctx, args, Kind::Shard, b"sunsubscribe");
 }
 
-/// Appends a frame to a receiver: the running client's own buffer, or
-/// another client's, whose write the loop then schedules.
-fn deliver(
-    ctx: &mut Ctx,
-    key: usize,
-    id: u64,
-    frames: &mut [Option<Vec<u8>>; 2],
-    make: &dyn Fn(bool) -> Vec<u8>,
-) -> bool {
-    let resp3 = if key == ctx.me {
-        ctx.reply.is_resp3()
-    } else {
-        match ctx.clients.get(key) {
-            Some(c) if c.id == id => c.reply.is_resp3(),
-            _ => return false,
-        }
+/// Where a message from the running command goes.
+fn outboxes<'c>(ctx: &'c mut Ctx) -> (&'c crate::pubsub::PubSub, Outboxes<'c>) {
+    let out = Outboxes {
+        clients: ctx.clients,
+        running: Some((ctx.me, &mut *ctx.reply)),
+        woken: &mut ctx.state.output_woken,
     };
-    let bytes = frames[usize::from(resp3)].get_or_insert_with(|| make(resp3));
-    if key == ctx.me {
-        ctx.reply.raw(bytes);
-    } else if let Some(client) = ctx.clients.get_mut(key) {
-        client.reply.raw(bytes);
-        ctx.state.output_woken.push(key);
-    }
-    true
+    (&ctx.state.pubsub, out)
 }
 
 /// `PUBLISH channel message`: to the channel's subscribers, then to each
 /// matching pattern's; the number of deliveries.
 pub(super) fn publish(ctx: &mut Ctx, args: Args) {
-    let (channel, payload) = (args.get(1), args.get(2));
-    let mut delivered = 0i64;
-    let receivers = ctx
-        .state
-        .pubsub
-        .channels
-        .get(channel)
-        .cloned()
-        .unwrap_or_default();
-    let mut frames = [None, None];
-    let make = |resp3: bool| frame(resp3, b"message", None, channel, payload);
-    for (key, id) in receivers {
-        delivered += i64::from(deliver(ctx, key, id, &mut frames, &make));
-    }
-    let patterns: Vec<(Vec<u8>, Vec<Subscriber>)> = ctx
-        .state
-        .pubsub
-        .patterns
-        .iter()
-        .filter(|(pattern, _)| glob_match(pattern, channel, false))
-        .map(|(pattern, receivers)| (pattern.clone(), receivers.clone()))
-        .collect();
-    for (pattern, receivers) in patterns {
-        let mut frames = [None, None];
-        let make = |resp3: bool| frame(resp3, b"pmessage", Some(&pattern), channel, payload);
-        for (key, id) in receivers {
-            delivered += i64::from(deliver(ctx, key, id, &mut frames, &make));
-        }
-    }
+    let (pubsub, mut out) = outboxes(ctx);
+    let delivered = pubsub.publish(&mut out, args.get(1), args.get(2));
     ctx.reply.int(delivered);
 }
 
 /// `SPUBLISH shardchannel message`.
 pub(super) fn spublish(ctx: &mut Ctx, args: Args) {
-    let (channel, payload) = (args.get(1), args.get(2));
-    let receivers = ctx
-        .state
-        .pubsub
-        .shard_channels
-        .get(channel)
-        .cloned()
-        .unwrap_or_default();
-    let mut frames = [None, None];
-    let make = |resp3: bool| frame(resp3, b"smessage", None, channel, payload);
-    let mut delivered = 0i64;
-    for (key, id) in receivers {
-        delivered += i64::from(deliver(ctx, key, id, &mut frames, &make));
-    }
+    let (pubsub, mut out) = outboxes(ctx);
+    let delivered = pubsub.spublish(&mut out, args.get(1), args.get(2));
     ctx.reply.int(delivered);
 }
 

@@ -9,6 +9,7 @@ use crate::db::set::SetValue;
 use crate::db::Value;
 use crate::errors;
 use crate::glob::glob_match;
+use crate::notify::{GENERIC, SET};
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 
@@ -34,6 +35,9 @@ pub(super) fn sadd(ctx: &mut Ctx, args: Args) {
         Ok(Some(set)) => {
             let added = args.from(2).filter(|m| set.add(m, max_intset)).count();
             reply.int(added as i64);
+            if added > 0 {
+                ctx.notify(SET, "sadd", args.get(1));
+            }
         }
     }
 }
@@ -50,6 +54,10 @@ pub(super) fn srem(ctx: &mut Ctx, args: Args) {
                 keys.db.remove(key);
             }
             reply.int(removed as i64);
+            if removed > 0 {
+                ctx.notify(SET, "srem", key);
+                super::list::notify_if_deleted(ctx, key);
+            }
         }
     }
 }
@@ -140,6 +148,10 @@ pub(super) fn spop(ctx: &mut Ctx, args: Args) {
             }
         }
     }
+    if !popped.is_empty() {
+        ctx.notify(SET, "spop", key);
+        super::list::notify_if_deleted(ctx, key);
+    }
 }
 
 pub(super) fn srandmember(ctx: &mut Ctx, args: Args) {
@@ -212,13 +224,23 @@ pub(super) fn smove(ctx: &mut Ctx, args: Args) {
     if !set.remove(member) {
         return reply.int(0);
     }
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         keys.db.remove(source);
     }
-    if let Ok(Some(target)) = write(&mut keys, destination, true) {
-        target.add(member, max_intset);
+    ctx.notify(SET, "srem", source);
+    if emptied {
+        ctx.notify(GENERIC, "del", source);
     }
-    reply.int(1);
+    let (mut keys, _) = ctx.keys();
+    let added = match write(&mut keys, destination, true) {
+        Ok(Some(target)) => target.add(member, max_intset),
+        _ => false,
+    };
+    if added {
+        ctx.notify(SET, "sadd", destination);
+    }
+    ctx.reply.int(1);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -302,16 +324,21 @@ fn set_algebra(ctx: &mut Ctx, args: Args, op: Algebra, store: bool) {
     };
     let result = compute(op, &sets);
     if store {
-        let destination = args.get(1);
-        keys.db.remove(destination);
-        if !result.is_empty() {
+        let count = result.len();
+        let value = (count > 0).then(|| {
             let mut set = SetValue::default();
             for member in &result {
                 set.add(member, max_intset);
             }
-            keys.db.set(destination, Value::Set(Box::new(set)), false);
-        }
-        reply.int(result.len() as i64);
+            Value::Set(Box::new(set))
+        });
+        reply.int(count as i64);
+        let event = match op {
+            Algebra::Inter => "sinterstore",
+            Algebra::Union => "sunionstore",
+            Algebra::Diff => "sdiffstore",
+        };
+        super::keys::store_result(ctx, args.get(1), value, SET, event);
     } else {
         reply.set(result.len());
         for member in &result {

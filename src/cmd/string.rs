@@ -5,6 +5,7 @@ use super::{i64_arg, Ctx};
 use crate::db::Value;
 use crate::errors;
 use crate::float::{add_long_double, FloatError};
+use crate::notify::{GENERIC, STRING};
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 
@@ -134,8 +135,12 @@ pub(super) fn set(ctx: &mut Ctx, args: Args) {
     if let Some(when) = expire {
         keys.db.set_expire(key, when);
     }
+    ctx.notify(STRING, "set", key);
+    if expire.is_some() {
+        ctx.notify(GENERIC, "expire", key);
+    }
     if !options.get {
-        reply.ok();
+        ctx.reply.ok();
     }
 }
 
@@ -145,7 +150,8 @@ pub(super) fn setnx(ctx: &mut Ctx, args: Args) {
         reply.int(0);
     } else {
         keys.db.set(args.get(1), Value::string(args.get(2)), false);
-        reply.int(1);
+        ctx.notify(STRING, "set", args.get(1));
+        ctx.reply.int(1);
     }
 }
 
@@ -153,10 +159,12 @@ fn set_with_expire(ctx: &mut Ctx, args: Args, unit: Unit, command: &str) {
     let Some(when) = expire_at_ms(ctx, args.get(2), unit, command) else {
         return;
     };
-    let (keys, reply) = ctx.keys();
+    let (keys, _) = ctx.keys();
     keys.db.set(args.get(1), Value::string(args.get(3)), false);
     keys.db.set_expire(args.get(1), when);
-    reply.ok();
+    ctx.notify(STRING, "set", args.get(1));
+    ctx.notify(GENERIC, "expire", args.get(1));
+    ctx.reply.ok();
 }
 
 pub(super) fn setex(ctx: &mut Ctx, args: Args) {
@@ -182,12 +190,13 @@ pub(super) fn mset(ctx: &mut Ctx, args: Args) {
     if args.len().is_multiple_of(2) {
         return ctx.reply.error(&errors::wrong_arity("mset"));
     }
-    let (keys, reply) = ctx.keys();
     for i in (1..args.len()).step_by(2) {
+        let (keys, _) = ctx.keys();
         keys.db
             .set(args.get(i), Value::string(args.get(i + 1)), false);
+        ctx.notify(STRING, "set", args.get(i));
     }
-    reply.ok();
+    ctx.reply.ok();
 }
 
 pub(super) fn msetnx(ctx: &mut Ctx, args: Args) {
@@ -199,10 +208,12 @@ pub(super) fn msetnx(ctx: &mut Ctx, args: Args) {
         return reply.int(0);
     }
     for i in (1..args.len()).step_by(2) {
+        let (keys, _) = ctx.keys();
         keys.db
             .set(args.get(i), Value::string(args.get(i + 1)), false);
+        ctx.notify(STRING, "set", args.get(i));
     }
-    reply.int(1);
+    ctx.reply.int(1);
 }
 
 /// INCR, DECR, INCRBY, DECRBY (Redis's `incrDecrCommand`). The TTL stays.
@@ -224,7 +235,8 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
     let mut digits = itoa::Buffer::new();
     keys.db
         .set(key, Value::string(digits.format(next).as_bytes()), true);
-    reply.int(next);
+    ctx.notify(STRING, "incrby", key);
+    ctx.reply.int(next);
 }
 
 pub(super) fn incr(ctx: &mut Ctx, args: Args) {
@@ -266,6 +278,7 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx, args: Args) {
             reply.bulk(&text);
             keys.db
                 .set(key, Value::PlainStr(text.into_boxed_slice()), true);
+            ctx.notify(STRING, "incrbyfloat", key);
         }
         Err(FloatError::NotAFloat) => reply.error(errors::NOT_A_FLOAT),
         Err(FloatError::NanOrInfinity) => {
@@ -299,7 +312,8 @@ pub(super) fn append(ctx: &mut Ctx, args: Args) {
         Value::string(&value)
     };
     keys.db.set(key, value, true);
-    reply.int(len as i64);
+    ctx.notify(STRING, "append", key);
+    ctx.reply.int(len as i64);
 }
 
 pub(super) fn strlen(ctx: &mut Ctx, args: Args) {
@@ -389,7 +403,8 @@ pub(super) fn setrange(ctx: &mut Ctx, args: Args) {
     let len = value.len();
     keys.db
         .set(key, Value::RawStr(value.into_boxed_slice()), had_key);
-    reply.int(len as i64);
+    ctx.notify(STRING, "setrange", key);
+    ctx.reply.int(len as i64);
 }
 
 pub(super) fn getdel(ctx: &mut Ctx, args: Args) {
@@ -401,6 +416,7 @@ pub(super) fn getdel(ctx: &mut Ctx, args: Args) {
         Ok(Some(value)) => {
             reply.bulk(value);
             keys.db.remove(key);
+            ctx.notify(GENERIC, "del", key);
         }
     }
 }
@@ -433,10 +449,14 @@ pub(super) fn getex(ctx: &mut Ctx, args: Args) {
     match expire {
         Some((when, Unit::ExAt | Unit::PxAt)) if when <= now => {
             keys.db.remove(key);
+            ctx.notify(GENERIC, "del", key);
         }
-        Some((when, _)) => keys.db.set_expire(key, when),
-        None if options.persist => {
-            keys.db.persist(key);
+        Some((when, _)) => {
+            keys.db.set_expire(key, when);
+            ctx.notify(GENERIC, "expire", key);
+        }
+        None if options.persist && keys.db.persist(key) => {
+            ctx.notify(GENERIC, "persist", key);
         }
         None => {}
     }
@@ -451,6 +471,7 @@ pub(super) fn getset(ctx: &mut Ctx, args: Args) {
         Ok(None) => reply.null(),
     }
     keys.db.set(key, Value::string(value), false);
+    ctx.notify(STRING, "set", key);
 }
 
 #[cfg(test)]

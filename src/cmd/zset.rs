@@ -14,6 +14,7 @@ use crate::db::Value;
 use crate::errors;
 use crate::float::parse_double;
 use crate::glob::glob_match;
+use crate::notify::ZSET;
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
@@ -162,6 +163,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, mut flags: AddFlags) {
     }
     if added + updated > 0 {
         ctx.state.signal_key_ready(db, key);
+        ctx.notify(ZSET, if flags.incr { "zincr" } else { "zadd" }, key);
     }
 }
 
@@ -190,6 +192,7 @@ pub(super) fn zincrby(ctx: &mut Ctx, args: Args) {
     zset.insert(member, score, limits);
     reply.double(score);
     ctx.state.signal_key_ready(db, key);
+    ctx.notify(ZSET, "zincr", key);
 }
 
 pub(super) fn zscore(ctx: &mut Ctx, args: Args) {
@@ -683,12 +686,9 @@ pub(super) fn zrangestore(ctx: &mut Ctx, args: Args) {
         }
     }
     let count = result.len();
-    keys.db.remove(destination);
-    if count > 0 {
-        keys.db
-            .set(destination, Value::ZSet(Box::new(result)), false);
-    }
     reply.int(count as i64);
+    let value = (count > 0).then(|| Value::ZSet(Box::new(result)));
+    super::keys::store_result(ctx, destination, value, ZSET, "zrangestore");
 }
 
 fn zrank_generic(ctx: &mut Ctx, args: Args, rev: bool) {
@@ -721,6 +721,10 @@ pub(super) fn zrem(ctx: &mut Ctx, args: Args) {
     let removed = args.from(2).filter(|m| zset.remove(m)).count();
     drop_if_empty(&mut keys, key);
     reply.int(removed as i64);
+    if removed > 0 {
+        ctx.notify(ZSET, "zrem", key);
+        super::list::notify_if_deleted(ctx, key);
+    }
 }
 
 fn zremrange_generic(ctx: &mut Ctx, args: Args, by: By) {
@@ -765,6 +769,15 @@ fn zremrange_generic(ctx: &mut Ctx, args: Args, by: By) {
     }
     drop_if_empty(&mut keys, key);
     reply.int(members.len() as i64);
+    if !members.is_empty() {
+        let event = match by {
+            By::Rank => "zremrangebyrank",
+            By::Score => "zremrangebyscore",
+            By::Lex => "zremrangebylex",
+        };
+        ctx.notify(ZSET, event, key);
+        super::list::notify_if_deleted(ctx, key);
+    }
 }
 
 pub(super) fn zremrangebyscore(ctx: &mut Ctx, args: Args) {
@@ -819,6 +832,7 @@ fn zpop_generic(ctx: &mut Ctx, args: Args, max: bool) {
     } else {
         popped.len() * 2
     });
+    let any = !popped.is_empty();
     for (member, score) in popped {
         if nested {
             reply.array(2);
@@ -826,6 +840,15 @@ fn zpop_generic(ctx: &mut Ctx, args: Args, max: bool) {
         reply.bulk(&member);
         reply.double(score);
     }
+    if any {
+        notify_popped(ctx, key, max);
+    }
+}
+
+/// Announces a pop from `key`, then its deletion if the pop emptied it.
+fn notify_popped(ctx: &mut Ctx, key: &[u8], max: bool) {
+    ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    super::list::notify_if_deleted(ctx, key);
 }
 
 pub(super) fn zpopmin(ctx: &mut Ctx, args: Args) {
@@ -855,7 +878,7 @@ fn bzpop(ctx: &mut Ctx, args: Args, max: bool) {
                         reply.bulk(&member);
                         reply.double(score);
                     }
-                    return;
+                    return notify_popped(ctx, key, max);
                 }
             }
         }
@@ -902,6 +925,7 @@ fn zmpop_from(ctx: &mut Ctx, names: &[&[u8]], max: bool, count: usize) -> bool {
                     reply.bulk(&member);
                     reply.double(score);
                 }
+                notify_popped(ctx, key, max);
                 return true;
             }
         }
@@ -1179,17 +1203,15 @@ fn zsetop(ctx: &mut Ctx, args: Args, op: SetOp, store: bool, command: &str) {
     result.sort_by(|a, b| order((a.1, &a.0), (b.1, &b.0)));
     if store {
         let limits = ctx.state.config.zset_limits();
-        let destination = args.get(1);
-        let (keys, reply) = ctx.keys();
-        keys.db.remove(destination);
-        if !result.is_empty() {
+        ctx.reply.int(result.len() as i64);
+        let value = (!result.is_empty()).then(|| {
             let mut zset = ZSetValue::default();
             for (member, score) in &result {
                 zset.insert(member, *score, limits);
             }
-            keys.db.set(destination, Value::ZSet(Box::new(zset)), false);
-        }
-        reply.int(result.len() as i64);
+            Value::ZSet(Box::new(zset))
+        });
+        super::keys::store_result(ctx, args.get(1), value, ZSET, command);
     } else {
         let reply = &mut *ctx.reply;
         let pairs = with_scores && reply.is_resp3();

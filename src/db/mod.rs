@@ -71,6 +71,12 @@ pub struct Db {
     /// Keys deleted because their time came, kept while the AOF is on so
     /// each becomes a DEL in the log (Redis propagates expiry as DEL).
     pub expired_log: Option<Vec<CompactBytes>>,
+    /// Events the database notices on its own (a key found expired, a
+    /// key created, a read that missed), queued for keyspace notifications
+    /// (see `crate::notify`): (class, event, key). Only the classes in
+    /// `event_classes` are queued; none unless notifications want them.
+    pub events: Vec<(u32, &'static str, CompactBytes)>,
+    pub event_classes: u32,
     /// While the AOF replays, nothing expires: a command later in the log
     /// may depend on the key (Redis does not expire keys while loading).
     pub expiry_paused: bool,
@@ -275,12 +281,21 @@ impl Db {
         Some(entry.value)
     }
 
-    /// Deletes a key whose time has come, noting it for the AOF.
+    /// Queues an event of `class` if notifications want it.
+    pub fn note_event(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        if self.event_classes & class != 0 {
+            self.events.push((class, event, CompactBytes::new(key)));
+        }
+    }
+
+    /// Deletes a key whose time has come, noting it for the AOF and for
+    /// keyspace notifications.
     pub fn remove_expired(&mut self, key: &[u8]) {
         if self.remove(key).is_some() {
             if let Some(log) = &mut self.expired_log {
                 log.push(CompactBytes::new(key));
             }
+            self.note_event(crate::notify::EXPIRED, "expired", key);
         }
     }
 
@@ -289,6 +304,9 @@ impl Db {
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         self.modified(key);
         add_dirty(1);
+        if self.event_classes & crate::notify::NEW != 0 && !self.dict.contains_key(key) {
+            self.note_event(crate::notify::NEW, "new", key);
+        }
         self.dict.insert(
             key,
             Entry {

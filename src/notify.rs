@@ -1,0 +1,173 @@
+//! Keyspace notifications: the event classes of `notify-keyspace-events`
+//! and the two channels an event is published on,
+//! `__keyspace@<db>__:<key>` (payload: the event) and
+//! `__keyevent@<db>__:<event>` (payload: the key).
+//!
+//! Command handlers announce their events through `cmd::Ctx::notify`;
+//! events a database notices on its own (a key found expired, a key
+//! created) wait in its `Db::events` queue until the next announcement or
+//! the end of the command, so subscribers see them in Redis's order.
+
+use crate::db::Db;
+use crate::pubsub::{Outboxes, PubSub};
+
+pub const KEYSPACE: u32 = 1 << 0; // K
+pub const KEYEVENT: u32 = 1 << 1; // E
+pub const GENERIC: u32 = 1 << 2; // g
+pub const STRING: u32 = 1 << 3; // $
+pub const LIST: u32 = 1 << 4; // l
+pub const SET: u32 = 1 << 5; // s
+pub const HASH: u32 = 1 << 6; // h
+pub const ZSET: u32 = 1 << 7; // z
+pub const EXPIRED: u32 = 1 << 8; // x
+pub const EVICTED: u32 = 1 << 9; // e
+pub const STREAM: u32 = 1 << 10; // t
+pub const KEY_MISS: u32 = 1 << 11; // m
+pub const MODULE: u32 = 1 << 12; // d
+pub const NEW: u32 = 1 << 13; // n
+/// `A`: every type class; not `m` nor `n`, as in Redis 7.0.
+pub const ALL: u32 =
+    GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+
+/// The type classes in the order Redis prints them, `n` last.
+const CLASS_CHARS: [(u32, char); 11] = [
+    (GENERIC, 'g'),
+    (STRING, '$'),
+    (LIST, 'l'),
+    (SET, 's'),
+    (HASH, 'h'),
+    (ZSET, 'z'),
+    (EXPIRED, 'x'),
+    (EVICTED, 'e'),
+    (STREAM, 't'),
+    (MODULE, 'd'),
+    (NEW, 'n'),
+];
+
+/// Parses a `notify-keyspace-events` value (Redis's
+/// `keyspaceEventsStringToFlags`).
+pub fn parse_flags(text: &str) -> Result<u32, String> {
+    let mut flags = 0;
+    for c in text.chars() {
+        flags |= match c {
+            'A' => ALL,
+            'K' => KEYSPACE,
+            'E' => KEYEVENT,
+            'm' => KEY_MISS,
+            _ => match CLASS_CHARS.iter().find(|(_, ch)| *ch == c) {
+                Some((flag, _)) => *flag,
+                None => {
+                    return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())
+                }
+            },
+        };
+    }
+    Ok(flags)
+}
+
+/// The value as CONFIG GET shows it: `A` for all the type classes (which
+/// then hides `n`), else each class, then `K`, `E`, `m`.
+pub fn flags_to_string(flags: u32) -> String {
+    let mut out = String::new();
+    if flags & ALL == ALL {
+        out.push('A');
+    } else {
+        for (flag, c) in CLASS_CHARS {
+            if flags & flag != 0 {
+                out.push(c);
+            }
+        }
+    }
+    for (flag, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm')] {
+        if flags & flag != 0 {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether events of `class` are published at all: the class is on, and
+/// at least one of the two channel kinds.
+pub fn wanted(flags: u32, class: u32) -> bool {
+    flags & class != 0 && flags & (KEYSPACE | KEYEVENT) != 0
+}
+
+/// Publishes one event on the channels `flags` ask for (Redis's
+/// `notifyKeyspaceEvent`).
+pub fn publish(
+    pubsub: &PubSub,
+    out: &mut Outboxes,
+    flags: u32,
+    class: u32,
+    event: &str,
+    key: &[u8],
+    db: usize,
+) {
+    if !wanted(flags, class) {
+        return;
+    }
+    if flags & KEYSPACE != 0 {
+        let mut channel = format!("__keyspace@{db}__:").into_bytes();
+        channel.extend_from_slice(key);
+        pubsub.publish(out, &channel, event.as_bytes());
+    }
+    if flags & KEYEVENT != 0 {
+        let channel = format!("__keyevent@{db}__:{event}");
+        pubsub.publish(out, channel.as_bytes(), key);
+    }
+}
+
+/// Publishes, and empties, the events the databases queued themselves.
+pub fn publish_queued(dbs: &mut [Db], pubsub: &PubSub, out: &mut Outboxes, flags: u32) {
+    for (index, db) in dbs.iter_mut().enumerate() {
+        for (class, event, key) in db.events.drain(..) {
+            publish(pubsub, out, flags, class, event, &key, index);
+        }
+    }
+}
+
+/// The classes databases queue themselves, as `notify-keyspace-events`
+/// asks for them (`Db::event_classes`).
+pub fn queued_classes(flags: u32) -> u32 {
+    if flags & (KEYSPACE | KEYEVENT) == 0 {
+        return 0;
+    }
+    flags & (EXPIRED | NEW | KEY_MISS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_print_as_redis_prints_them() {
+        for (given, shown) in [
+            ("KEA", "AKE"),
+            ("Ex", "xE"),
+            ("g$lshzxetdKEmn", "AKEm"),
+            ("KEn", "nKE"),
+            ("nd", "dn"),
+            ("mtng", "gtnm"),
+            ("", ""),
+            ("AA", "A"),
+        ] {
+            assert_eq!(
+                flags_to_string(parse_flags(given).unwrap()),
+                shown,
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_class_is_refused() {
+        assert!(parse_flags("KEq").is_err());
+    }
+
+    #[test]
+    fn nothing_is_published_without_a_channel_kind() {
+        assert!(!wanted(ALL, GENERIC));
+        assert!(wanted(ALL | KEYEVENT, GENERIC));
+        assert!(!wanted(KEYSPACE | STRING, LIST));
+    }
+}
