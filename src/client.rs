@@ -80,6 +80,8 @@ pub struct Client {
     /// In MONITOR mode: hears every command the server runs.
     pub monitor: bool,
     pub subscriptions: Subscriptions,
+    /// Client-side caching settings while `CLIENT TRACKING` is on.
+    pub tracking: Option<Box<crate::tracking::ClientTracking>>,
     /// Accepted on `metrics-port`: an HTTP scrape or nothing.
     pub scrapes_only: bool,
     /// EXEC is running this client's transaction: (commands, bytes).
@@ -166,6 +168,7 @@ impl Client {
             no_evict: false,
             monitor: false,
             subscriptions: Subscriptions::default(),
+            tracking: None,
             protocol_known: false,
             exec_running: None,
             scrapes_only: false,

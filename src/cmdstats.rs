@@ -38,6 +38,9 @@ pub struct Traits {
     pub hidden_from_monitor: bool,
     /// Refused inside MULTI.
     pub no_multi: bool,
+    /// Only reads keys: what it read may be cached by a tracking client.
+    pub readonly: bool,
+    pub pubsub: bool,
 }
 
 pub struct CommandStats {
@@ -58,6 +61,8 @@ impl Default for CommandStats {
                     skip_slowlog: flag(c, "skip_slowlog"),
                     hidden_from_monitor: flag(c, "skip_monitor") || flag(c, "admin"),
                     no_multi: flag(c, "no_multi"),
+                    readonly: flag(c, "readonly"),
+                    pubsub: flag(c, "pubsub"),
                 })
                 .collect(),
         }

@@ -182,6 +182,9 @@ pub struct Config {
     /// Milliseconds; 0 disables the latency monitor.
     pub latency_monitor_threshold: u64,
     pub latency_tracking: bool,
+    /// Keys remembered for client-side caching before the oldest are
+    /// invalidated to make room; 0 for no limit.
+    pub tracking_table_max_keys: u64,
     /// `notify-keyspace-events` as flags (`crate::notify`).
     pub notify_keyspace_events: u32,
     pub latency_tracking_info_percentiles: Vec<f64>,
@@ -574,6 +577,18 @@ static SETTINGS: &[Setting] = &[
         },
     },
     bool_setting!("latency-tracking", true, "yes", latency_tracking),
+    Setting {
+        name: "tracking-table-max-keys",
+        mutable: true,
+        default: "1000000",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: false,
+            get: |c| c.tracking_table_max_keys as i64,
+            set: |c, v| c.tracking_table_max_keys = v as u64,
+        },
+    },
     Setting {
         name: "notify-keyspace-events",
         mutable: true,
@@ -989,6 +1004,7 @@ impl Default for Config {
             latency_monitor_threshold: 0,
             latency_tracking: false,
             notify_keyspace_events: 0,
+            tracking_table_max_keys: 0,
             latency_tracking_info_percentiles: Vec::new(),
             metrics_port: 0,
             pending: PENDING

@@ -304,12 +304,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         true,
     ),
     ("tls-session-caching", "yes", Check::Bool, true),
-    (
-        "tracking-table-max-keys",
-        "1000000",
-        Check::Int(0, i64::MAX),
-        true,
-    ),
     ("unixsocket", "", Check::Text, false),
     ("unixsocketperm", "0", Check::Int(0, 0o777), false),
 ];

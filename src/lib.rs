@@ -30,6 +30,7 @@ pub mod rdb;
 pub mod server;
 pub mod slowlog;
 pub mod state;
+pub mod tracking;
 
 /// The Redis feature level rudis implements; clients gate features on the
 /// `redis_version` INFO field and the HELLO reply.

@@ -3,13 +3,20 @@
 //! `__keyspace@<db>__:<key>` (payload: the event) and
 //! `__keyevent@<db>__:<event>` (payload: the key).
 //!
-//! Command handlers announce their events through `cmd::Ctx::notify`;
-//! events a database notices on its own (a key found expired, a key
-//! created) wait in its `Db::events` queue until the next announcement or
-//! the end of the command, so subscribers see them in Redis's order.
+//! Command handlers announce each change through `cmd::Ctx::notify`,
+//! which lands in [`key_changed`]: the change also invalidates the key in
+//! client-side caches (`crate::tracking`), as Redis's `signalModifiedKey`
+//! does beside its notification. Events a database notices on its own (a
+//! key found expired, a key created, a read that missed) wait in its
+//! `Db::events` queue until the next announcement or the end of the
+//! command, so subscribers see them in Redis's order.
 
-use crate::db::Db;
+use crate::client::Client;
+use crate::protocol::Reply;
 use crate::pubsub::{Outboxes, PubSub};
+use crate::state::ServerState;
+use crate::tracking::{self, Invalidated, Tracking};
+use slab::Slab;
 
 pub const KEYSPACE: u32 = 1 << 0; // K
 pub const KEYEVENT: u32 = 1 << 1; // E
@@ -117,11 +124,130 @@ pub fn publish(
     }
 }
 
-/// Publishes, and empties, the events the databases queued themselves.
-pub fn publish_queued(dbs: &mut [Db], pubsub: &PubSub, out: &mut Outboxes, flags: u32) {
-    for (index, db) in dbs.iter_mut().enumerate() {
+/// The running client (slab key) with its reply on loan, if a command is
+/// running.
+pub type Running<'a> = Option<(usize, &'a mut Reply)>;
+
+fn outboxes<'a>(
+    clients: &'a mut Slab<Client>,
+    running: &'a mut Running,
+    woken: &'a mut Vec<usize>,
+) -> Outboxes<'a> {
+    Outboxes {
+        clients,
+        running: running.as_mut().map(|(key, reply)| (*key, &mut **reply)),
+        woken,
+    }
+}
+
+/// A key changed (Redis's `signalModifiedKey` with `notifyKeyspaceEvent`):
+/// its readers' caches are invalidated and the event is published, after
+/// whatever the databases queued before it.
+pub fn key_changed(
+    state: &mut ServerState,
+    clients: &mut Slab<Client>,
+    mut running: Running,
+    db: usize,
+    class: u32,
+    event: &str,
+    key: &[u8],
+) {
+    let flags = state.config.notify_keyspace_events;
+    let tracking = state.tracking.active();
+    if !tracking && !wanted(flags, class) {
+        return;
+    }
+    publish_queued(state, clients, &mut running);
+    let mut out = outboxes(clients, &mut running, &mut state.output_woken);
+    if tracking {
+        invalidate(&mut state.tracking, &mut out, key, true);
+    }
+    publish(&state.pubsub, &mut out, flags, class, event, key, db);
+}
+
+/// Publishes, and empties, the events the databases queued themselves;
+/// an expired key is also invalidated.
+pub fn publish_queued(state: &mut ServerState, clients: &mut Slab<Client>, running: &mut Running) {
+    let flags = state.config.notify_keyspace_events;
+    let tracking = state.tracking.active();
+    let mut out = outboxes(clients, running, &mut state.output_woken);
+    for (index, db) in state.dbs.iter_mut().enumerate() {
         for (class, event, key) in db.events.drain(..) {
-            publish(pubsub, out, flags, class, event, &key, index);
+            if tracking && class == EXPIRED {
+                invalidate(&mut state.tracking, &mut out, &key, true);
+            }
+            publish(&state.pubsub, &mut out, flags, class, event, &key, index);
+        }
+    }
+}
+
+/// Keeps the table within `tracking-table-max-keys` (Redis's
+/// `trackingLimitUsedSlots`): up to `effort` keys are invalidated, as if
+/// changed, without a broadcast. True once the table fits.
+pub fn limit_tracking_table(
+    state: &mut ServerState,
+    clients: &mut Slab<Client>,
+    effort: usize,
+) -> bool {
+    let max = state.config.tracking_table_max_keys as usize;
+    let size = state.tracking.total_keys();
+    if max == 0 || size <= max {
+        return true;
+    }
+    let victims = state.tracking.some_keys(effort.min(size - max));
+    let mut running = None;
+    let mut out = outboxes(clients, &mut running, &mut state.output_woken);
+    for key in victims {
+        invalidate(&mut state.tracking, &mut out, &key, false);
+    }
+    state.tracking.total_keys() <= max
+}
+
+/// A database, or every one, was emptied (Redis's
+/// `trackingInvalidateKeysOnFlush`): every tracking client is told to
+/// drop everything, and what they read is forgotten.
+pub fn flushed(state: &mut ServerState, clients: &mut Slab<Client>, mut running: Running) {
+    if !state.tracking.active() {
+        return;
+    }
+    let me = running.as_ref().map(|(me, _)| *me);
+    let trackers: Vec<(usize, u64)> = clients
+        .iter()
+        .filter(|(_, c)| c.tracking.is_some())
+        .map(|(key, c)| (key, c.id))
+        .collect();
+    let mut out = outboxes(clients, &mut running, &mut state.output_woken);
+    for tracker in trackers {
+        if Some(tracker.0) == me {
+            state.tracking.pending_self.push(None);
+        } else {
+            tracking::send(&mut out, tracker, &Invalidated::All);
+        }
+    }
+    state.tracking.forget_all();
+}
+
+/// Tells the clients that read `key` it changed (Redis's
+/// `trackingInvalidateKey`). The running client hears of its own change
+/// after its reply, unless it asked for NOLOOP.
+fn invalidate(tracking: &mut Tracking, out: &mut Outboxes, key: &[u8], broadcast: bool) {
+    let running = out.running.as_ref().map(|(me, _)| *me);
+    let changed_by = running
+        .and_then(|me| out.clients.get(me))
+        .map_or(0, |c| c.id);
+    for reader in tracking.key_changed(key, changed_by, broadcast) {
+        let Some(settings) = tracking::tracking_of(out.clients, reader) else {
+            continue;
+        };
+        if settings.bcast {
+            continue;
+        }
+        if Some(reader.0) == running {
+            if !settings.noloop {
+                tracking.pending_self.push(Some(key.to_vec()));
+            }
+        } else {
+            tracking::send(out, reader, &Invalidated::Keys(&[key]));
         }
     }
 }

@@ -79,24 +79,43 @@ pub struct Outboxes<'a> {
 }
 
 impl Outboxes<'_> {
+    /// The reply buffer of a live client, noted for a write; `None` if the
+    /// client is gone.
+    pub fn reply_of(&mut self, (key, id): Subscriber) -> Option<&mut Reply> {
+        let live = self.clients.get(key).is_some_and(|c| c.id == id);
+        match &mut self.running {
+            Some((me, reply)) if *me == key && live => Some(&mut **reply),
+            _ if live => {
+                self.woken.push(key);
+                self.clients.get_mut(key).map(|c| &mut c.reply)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a live client speaks RESP3; `None` if it is gone.
+    pub fn is_resp3(&self, (key, id): Subscriber) -> Option<bool> {
+        match &self.running {
+            Some((me, reply)) if *me == key => Some(reply.is_resp3()),
+            _ => self
+                .clients
+                .get(key)
+                .filter(|c| c.id == id)
+                .map(|c| c.reply.is_resp3()),
+        }
+    }
+
     /// Appends a frame to a subscriber, encoded at most once per protocol
     /// across the subscribers of one message; false if the subscriber is
     /// gone.
     fn deliver(
         &mut self,
-        (key, id): Subscriber,
+        who: Subscriber,
         frames: &mut [Option<Vec<u8>>; 2],
         make: &dyn Fn(bool) -> Vec<u8>,
     ) -> bool {
-        let reply = match &mut self.running {
-            Some((me, reply)) if *me == key => &mut **reply,
-            _ => match self.clients.get_mut(key) {
-                Some(client) if client.id == id => {
-                    self.woken.push(key);
-                    &mut client.reply
-                }
-                _ => return false,
-            },
+        let Some(reply) = self.reply_of(who) else {
+            return false;
         };
         let resp3 = reply.is_resp3();
         let bytes = frames[usize::from(resp3)].get_or_insert_with(|| make(resp3));

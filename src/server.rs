@@ -77,6 +77,9 @@ pub struct Server {
     block_deadlines: BTreeSet<(Instant, usize, u64)>,
     /// The last expire cycle ran out of time: expired keys remain.
     expire_backlog: bool,
+    /// Iterations in a row the tracking table stayed over
+    /// `tracking-table-max-keys`.
+    tracking_overflows: usize,
     last_fast_expire: Instant,
     coalescer: Coalescer,
     /// Where the running loop iteration's time went.
@@ -203,6 +206,7 @@ impl Server {
             cron_ticks: 0,
             block_deadlines: BTreeSet::new(),
             expire_backlog: false,
+            tracking_overflows: 0,
             last_fast_expire: Instant::now(),
             coalescer: Coalescer::default(),
             cycle: Cycle::default(),
@@ -1304,6 +1308,18 @@ impl Server {
                 }
             }
         }
+        if self.state.tracking.total_prefixes() > 0 {
+            self.broadcast_invalidations();
+        }
+        if self.state.tracking.active() {
+            // Redis's effort grows while the table stays over its limit.
+            let effort = 100 * (self.tracking_overflows + 1);
+            if crate::notify::limit_tracking_table(&mut self.state, &mut self.clients, effort) {
+                self.tracking_overflows = 0;
+            } else {
+                self.tracking_overflows += 1;
+            }
+        }
         if !self.state.output_woken.is_empty() {
             self.schedule_woken_writes();
         }
@@ -1355,6 +1371,10 @@ impl Server {
         if client.paused {
             self.paused_keys.retain(|&k| k != key);
         }
+        if client.tracking.is_some() {
+            self.state.tracking.disable(&mut client.tracking, who);
+            self.state.refresh_event_classes();
+        }
         for (db, watched, _) in &client.watching {
             self.state.dbs[*db].unwatch(watched);
         }
@@ -1362,6 +1382,36 @@ impl Server {
         self.pending_reads.retain(|&k| k != key);
         self.pending_writes.retain(|&k| k != key);
         debug!("Freed client id={} addr={}", client.id, client.addr);
+    }
+
+    /// Sends the BCAST clients the keys changed under their prefixes since
+    /// the last iteration, one message per prefix (Redis's
+    /// `trackingBroadcastInvalidationMessages`). A NOLOOP client is not
+    /// told of its own changes.
+    fn broadcast_invalidations(&mut self) {
+        for (listeners, keys) in self.state.tracking.take_broadcasts() {
+            let mut out = crate::pubsub::Outboxes {
+                clients: &mut self.clients,
+                running: None,
+                woken: &mut self.state.output_woken,
+            };
+            for who in listeners {
+                let noloop =
+                    crate::tracking::tracking_of(out.clients, who).is_some_and(|t| t.noloop);
+                let told: Vec<&[u8]> = keys
+                    .iter()
+                    .filter(|(_, by)| !(noloop && *by == who.1))
+                    .map(|(key, _)| key.as_slice())
+                    .collect();
+                if !told.is_empty() {
+                    crate::tracking::send(
+                        &mut out,
+                        who,
+                        &crate::tracking::Invalidated::Keys(&told),
+                    );
+                }
+            }
+        }
     }
 
     /// Redis's `serverCron`, run `hz` times a second.
@@ -1478,15 +1528,8 @@ impl Server {
                 break;
             }
         }
-        let flags = self.state.config.notify_keyspace_events;
-        if flags != 0 {
-            let state = &mut self.state;
-            let mut out = crate::pubsub::Outboxes {
-                clients: &mut self.clients,
-                running: None,
-                woken: &mut state.output_woken,
-            };
-            crate::notify::publish_queued(&mut state.dbs, &state.pubsub, &mut out, flags);
+        if self.state.config.notify_keyspace_events != 0 || self.state.tracking.active() {
+            crate::notify::publish_queued(&mut self.state, &mut self.clients, &mut None);
         }
     }
 

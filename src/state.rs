@@ -229,6 +229,8 @@ pub struct ServerState {
     pub startup_allocated: u64,
     /// Pub/Sub subscriptions of every client.
     pub pubsub: crate::pubsub::PubSub,
+    /// Client-side caching: who may hold which keys.
+    pub tracking: crate::tracking::Tracking,
     /// `CLIENT PAUSE` in force.
     pub pause: Option<Pause>,
     /// `CLIENT UNBLOCK` requests: (slab key, with an error rather than as
@@ -271,6 +273,7 @@ impl ServerState {
             monitors: Vec::new(),
             pause: None,
             pubsub: Default::default(),
+            tracking: Default::default(),
             startup_allocated: 0,
             unblock_requests: Vec::new(),
             output_woken: Vec::new(),
@@ -294,10 +297,7 @@ impl ServerState {
     /// Called at start, after CONFIG SET and from the cron (the tick rate
     /// is refined there).
     pub fn refresh_thresholds(&mut self) {
-        let classes = crate::notify::queued_classes(self.config.notify_keyspace_events);
-        for db in &mut self.dbs {
-            db.event_classes = classes;
-        }
+        self.refresh_event_classes();
         let slower = self.config.slowlog_log_slower_than;
         self.thresholds.slowlog_ticks = if slower < 0 {
             u64::MAX
@@ -310,6 +310,18 @@ impl ServerState {
         } else {
             crate::clock::from_micros(millis.saturating_mul(1000))
         };
+    }
+
+    /// Tells the databases which events to queue: what keyspace
+    /// notifications ask for, and expiry while clients track keys.
+    pub fn refresh_event_classes(&mut self) {
+        let mut classes = crate::notify::queued_classes(self.config.notify_keyspace_events);
+        if self.tracking.active() {
+            classes |= crate::notify::EXPIRED;
+        }
+        for db in &mut self.dbs {
+            db.event_classes = classes;
+        }
     }
 
     pub fn allocate_client_id(&mut self) -> u64 {

@@ -181,19 +181,5 @@ fn disconnects_and_big_subscribers_leave_no_trace() {
 #[test]
 fn redis_py_pubsub_works() {
     let rudis = ServerProcess::rudis(&[]);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/pubsub_redis_py.py"
-    );
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .arg(rudis.port.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("ok"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_python_ok("pubsub_redis_py.py", &rudis);
 }

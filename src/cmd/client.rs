@@ -8,6 +8,7 @@ use crate::client::{Client, Closing};
 use crate::errors;
 use crate::protocol::parse_i64;
 use crate::protocol::request::Args;
+use crate::tracking::ClientTracking;
 use std::fmt::Write;
 use std::time::Instant;
 
@@ -204,9 +205,163 @@ pub(super) fn client_unblock(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// `CLIENT GETREDIR`: -1, as for any client not tracking keys.
+/// `CLIENT GETREDIR`: the redirect's id, 0 for none, -1 when not
+/// tracking.
 pub(super) fn client_getredir(ctx: &mut Ctx, _args: Args) {
-    ctx.reply.int(-1);
+    let redirect = ctx.client().tracking.as_ref().map(|t| t.redirect_id);
+    ctx.reply.int(redirect.map_or(-1, |id| id as i64));
+}
+
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN]
+/// [OPTOUT] [NOLOOP]`, checked in the order of Redis's `clientCommand`.
+pub(super) fn client_tracking(ctx: &mut Ctx, args: Args) {
+    let mut options = ClientTracking::default();
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    let mut j = 3;
+    while j < args.len() {
+        let option = args.get(j);
+        let more = j + 1 < args.len();
+        let is = |name: &[u8]| option.eq_ignore_ascii_case(name);
+        if is(b"redirect") && more {
+            j += 1;
+            if options.redirect.is_some() {
+                return ctx
+                    .reply
+                    .error("ERR A client can only redirect to a single other client");
+            }
+            let Some(id) = super::i64_arg(ctx.reply, args.get(j)) else {
+                return;
+            };
+            let target = ctx.clients.iter().find(|(_, c)| c.id as i64 == id);
+            let Some((key, _)) = target else {
+                return ctx
+                    .reply
+                    .error("ERR The client ID you want redirect to does not exist");
+            };
+            options.redirect = Some((key, id as u64));
+            options.redirect_id = id as u64;
+        } else if is(b"bcast") {
+            options.bcast = true;
+        } else if is(b"optin") {
+            options.optin = true;
+        } else if is(b"optout") {
+            options.optout = true;
+        } else if is(b"noloop") {
+            options.noloop = true;
+        } else if is(b"prefix") && more {
+            j += 1;
+            prefixes.push(args.get(j));
+        } else {
+            return ctx.reply.error(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    let who = (ctx.me, ctx.clients[ctx.me].id);
+    let mode = args.get(2);
+    if mode.eq_ignore_ascii_case(b"off") {
+        let state = &mut ctx.state.tracking;
+        state.disable(&mut ctx.clients[ctx.me].tracking, who);
+        ctx.state.refresh_event_classes();
+        return ctx.reply.ok();
+    }
+    if !mode.eq_ignore_ascii_case(b"on") {
+        return ctx.reply.error(errors::SYNTAX);
+    }
+    if !options.bcast && !prefixes.is_empty() {
+        return ctx
+            .reply
+            .error("ERR PREFIX option requires BCAST mode to be enabled");
+    }
+    let current = ctx.clients[ctx.me].tracking.as_deref();
+    if current.is_some_and(|t| t.bcast != options.bcast) {
+        return ctx.reply.error("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.");
+    }
+    if options.bcast && (options.optin || options.optout) {
+        return ctx
+            .reply
+            .error("ERR OPTIN and OPTOUT are not compatible with BCAST");
+    }
+    if options.optin && options.optout {
+        return ctx
+            .reply
+            .error("ERR You can't specify both OPTIN mode and OPTOUT mode");
+    }
+    if current.is_some_and(|t| (options.optin && t.optout) || (options.optout && t.optin)) {
+        return ctx.reply.error("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.");
+    }
+    if options.bcast {
+        let empty = std::collections::BTreeSet::new();
+        let existing = current.map_or(&empty, |t| &t.prefixes);
+        if let Some(error) = crate::tracking::prefix_collision(existing, &prefixes) {
+            return ctx.reply.error(&error);
+        }
+    }
+    let state = &mut ctx.state.tracking;
+    state.enable(&mut ctx.clients[ctx.me].tracking, who, &options, &prefixes);
+    ctx.state.refresh_event_classes();
+    ctx.reply.ok();
+}
+
+/// `CLIENT CACHING YES|NO`: whether the next command's reads are tracked,
+/// in OPTIN and OPTOUT modes.
+pub(super) fn client_caching(ctx: &mut Ctx, args: Args) {
+    let Some(tracking) = ctx.clients[ctx.me].tracking.as_deref_mut() else {
+        return ctx.reply.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+    };
+    let answer = args.get(2);
+    if answer.eq_ignore_ascii_case(b"yes") {
+        if !tracking.optin {
+            return ctx.reply.error(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+        }
+    } else if answer.eq_ignore_ascii_case(b"no") {
+        if !tracking.optout {
+            return ctx.reply.error(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+        }
+    } else {
+        return ctx.reply.error(errors::SYNTAX);
+    }
+    tracking.caching = true;
+    ctx.reply.ok();
+}
+
+/// `CLIENT TRACKINGINFO`: flags, redirect and prefixes, as Redis lists
+/// them.
+pub(super) fn client_trackinginfo(ctx: &mut Ctx, _args: Args) {
+    let tracking = ctx.clients[ctx.me].tracking.as_deref();
+    let mut flags: Vec<&str> = vec![if tracking.is_some() { "on" } else { "off" }];
+    if let Some(t) = tracking {
+        let marks = [
+            (t.bcast, "bcast"),
+            (t.optin, "optin"),
+            (t.optin && t.caching, "caching-yes"),
+            (t.optout, "optout"),
+            (t.optout && t.caching, "caching-no"),
+            (t.noloop, "noloop"),
+            (t.broken_redirect, "broken_redirect"),
+        ];
+        flags.extend(marks.iter().filter(|(on, _)| *on).map(|(_, name)| *name));
+    }
+    let redirect = tracking.map_or(-1, |t| t.redirect_id as i64);
+    let prefixes: Vec<Vec<u8>> =
+        tracking.map_or_else(Vec::new, |t| t.prefixes.iter().cloned().collect());
+    let reply = &mut *ctx.reply;
+    reply.map(3);
+    reply.bulk(b"flags");
+    reply.set(flags.len());
+    for flag in flags {
+        reply.bulk(flag.as_bytes());
+    }
+    reply.bulk(b"redirect");
+    reply.int(redirect);
+    reply.bulk(b"prefixes");
+    reply.array(prefixes.len());
+    for prefix in prefixes {
+        reply.bulk(&prefix);
+    }
 }
 
 pub(super) fn client_no_evict(ctx: &mut Ctx, args: Args) {
@@ -258,6 +413,15 @@ fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>
     if c.blocked.is_some() {
         flags.push('b');
     }
+    if let Some(tracking) = &c.tracking {
+        flags.push('t');
+        if tracking.broken_redirect {
+            flags.push('R');
+        }
+        if tracking.bcast {
+            flags.push('B');
+        }
+    }
     if c.closing == Closing::AfterReply {
         flags.push('c');
     }
@@ -296,7 +460,7 @@ fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
          qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} \
-         cmd={} user=default redir=-1 resp={}",
+         cmd={} user=default redir={} resp={}",
         c.id,
         c.addr,
         c.local_addr,
@@ -322,6 +486,7 @@ fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>
         tot_mem,
         if c.wants_writable { "rw" } else { "r" },
         command,
+        c.tracking.as_ref().map_or(-1, |t| t.redirect_id as i64),
         if running.resp3 { 3 } else { 2 },
     );
 }

@@ -38,6 +38,13 @@ pub(super) fn reset(ctx: &mut Ctx, _args: Args) {
     ctx.client().multi = None;
     super::multi::unwatch_all(ctx);
     super::pubsub::unsubscribe_all(ctx);
+    let who = (me, ctx.clients[me].id);
+    if ctx.clients[me].tracking.is_some() {
+        ctx.state
+            .tracking
+            .disable(&mut ctx.clients[me].tracking, who);
+        ctx.state.refresh_event_classes();
+    }
     let client = ctx.client();
     client.db = 0;
     client.name = None;

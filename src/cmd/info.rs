@@ -173,7 +173,7 @@ fn clients(ctx: &Ctx, s: &mut Section) {
         .field("client_recent_max_input_buffer", max_in)
         .field("client_recent_max_output_buffer", max_out)
         .field("blocked_clients", ctx.state.blocked_clients)
-        .field("tracking_clients", 0)
+        .field("tracking_clients", ctx.state.tracking.clients)
         .field("clients_in_timeout_table", 0);
 }
 
@@ -404,9 +404,12 @@ fn stats(ctx: &Ctx, s: &mut Section) {
         .field("active_defrag_key_misses", 0)
         .field("total_active_defrag_time", 0)
         .field("current_active_defrag_time", 0)
-        .field("tracking_total_keys", 0)
-        .field("tracking_total_items", 0)
-        .field("tracking_total_prefixes", 0)
+        .field("tracking_total_keys", ctx.state.tracking.total_keys())
+        .field("tracking_total_items", ctx.state.tracking.total_items())
+        .field(
+            "tracking_total_prefixes",
+            ctx.state.tracking.total_prefixes(),
+        )
         .field("unexpected_error_replies", 0)
         .field("total_error_replies", st.total_error_replies)
         .field("dump_payload_sanitizations", 0)

@@ -521,9 +521,10 @@ fn flush_mode_ok(ctx: &mut Ctx, args: &Args) -> bool {
 
 pub(super) fn flushdb(ctx: &mut Ctx, args: Args) {
     if flush_mode_ok(ctx, &args) {
-        let (keys, reply) = ctx.keys();
+        let (keys, _) = ctx.keys();
         keys.db.clear();
-        reply.ok();
+        crate::notify::flushed(ctx.state, ctx.clients, Some((ctx.me, &mut *ctx.reply)));
+        ctx.reply.ok();
         ctx.state.force_propagate = true;
     }
 }
@@ -537,6 +538,7 @@ pub(super) fn flushall(ctx: &mut Ctx, args: Args) {
     }
     let state = &mut *ctx.state;
     state.dbs.iter_mut().for_each(|db| db.clear());
+    crate::notify::flushed(state, ctx.clients, Some((ctx.me, &mut *ctx.reply)));
     if state.persist.child.as_ref().map(|c| c.kind) == Some(crate::persist::ChildKind::Rdb) {
         crate::persist::kill_child(&mut state.persist);
     }

@@ -65,10 +65,10 @@ impl Ctx<'_> {
         &mut self.clients[self.me]
     }
 
-    /// Announces a keyspace event of the running command on `key` in the
-    /// client's database (Redis's `notifyKeyspaceEvent`), after whatever
-    /// the databases queued themselves; a flag test when nobody asked
-    /// for events.
+    /// Announces a change the running command made to `key` in the
+    /// client's database: a keyspace event (Redis's `notifyKeyspaceEvent`)
+    /// and an invalidation for the clients caching it. Two flag tests
+    /// when neither is in use.
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
         let db = self.db_index();
         self.notify_in(db, class, event, key);
@@ -76,31 +76,15 @@ impl Ctx<'_> {
 
     /// `notify` for a key of another database (MOVE, COPY ... DB).
     pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
-        let flags = self.state.config.notify_keyspace_events;
-        if !crate::notify::wanted(flags, class) {
-            return;
-        }
-        self.publish_queued_events();
-        let state = &mut *self.state;
-        let mut out = crate::pubsub::Outboxes {
-            clients: self.clients,
-            running: Some((self.me, &mut *self.reply)),
-            woken: &mut state.output_woken,
-        };
-        crate::notify::publish(&state.pubsub, &mut out, flags, class, event, key, db);
+        let running = Some((self.me, &mut *self.reply));
+        crate::notify::key_changed(self.state, self.clients, running, db, class, event, key);
     }
 
     /// Publishes the events the databases queued (keys found expired or
     /// created): before the command's next event, and when it ends.
     pub fn publish_queued_events(&mut self) {
-        let state = &mut *self.state;
-        let mut out = crate::pubsub::Outboxes {
-            clients: self.clients,
-            running: Some((self.me, &mut *self.reply)),
-            woken: &mut state.output_woken,
-        };
-        let flags = state.config.notify_keyspace_events;
-        crate::notify::publish_queued(&mut state.dbs, &state.pubsub, &mut out, flags);
+        let mut running = Some((self.me, &mut *self.reply));
+        crate::notify::publish_queued(self.state, self.clients, &mut running);
     }
 
     /// Index of the client's selected database.
@@ -602,6 +586,62 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
         log_command(ctx, name, args, start, dirty_before, db_before);
     }
     ctx.state.force_propagate = false;
+    if ctx.state.call_depth == 0 && ctx.state.tracking.active() {
+        end_tracked_call(ctx, args);
+    }
+}
+
+/// After a client's command (a whole transaction for EXEC), while clients
+/// track keys: the invalidations of keys it changed itself follow its
+/// reply, and a `CLIENT CACHING` answer lapses unless the command was
+/// another CLIENT one or a transaction is open (Redis's `resetClient`).
+fn end_tracked_call(ctx: &mut Ctx, args: Args) {
+    let pending = std::mem::take(&mut ctx.state.tracking.pending_self);
+    if !pending.is_empty() {
+        let me = (ctx.me, ctx.clients[ctx.me].id);
+        let mut out = crate::pubsub::Outboxes {
+            clients: ctx.clients,
+            running: Some((ctx.me, &mut *ctx.reply)),
+            woken: &mut ctx.state.output_woken,
+        };
+        for key in &pending {
+            let what = match key {
+                Some(key) => crate::tracking::Invalidated::Keys(&[key]),
+                None => crate::tracking::Invalidated::All,
+            };
+            crate::tracking::send(&mut out, me, &what);
+        }
+    }
+    let client = &mut ctx.clients[ctx.me];
+    if let Some(tracking) = client.tracking.as_deref_mut() {
+        if client.multi.is_none() && !args.get(0).eq_ignore_ascii_case(b"client") {
+            tracking.caching = false;
+        }
+    }
+}
+
+/// Remembers the keys a read-only command read for the running client's
+/// cache (Redis's `trackingRememberKeys`).
+fn remember_read_keys(ctx: &mut Ctx, command: &Command, id: usize, args: Args) {
+    let traits = ctx.state.command_stats.traits(id);
+    if !traits.readonly || traits.pubsub {
+        return;
+    }
+    let client = &ctx.clients[ctx.me];
+    if !client
+        .tracking
+        .as_ref()
+        .is_some_and(|t| t.remembers_reads())
+    {
+        return;
+    }
+    let who = (ctx.me, client.id);
+    let line: Vec<&[u8]> = args.iter().collect();
+    for (position, _) in keys_of(command, &line).unwrap_or_default() {
+        if let Some(key) = line.get(position) {
+            ctx.state.tracking.remember(key, who);
+        }
+    }
 }
 
 /// The bookkeeping of a command that ran (Redis's `call()` after the
@@ -858,8 +898,11 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
     }
     let guard = WatchGuard::before(ctx, command, args);
     (command.handler)(ctx, args);
-    if ctx.state.config.notify_keyspace_events != 0 {
+    if ctx.state.config.notify_keyspace_events != 0 || ctx.state.tracking.active() {
         ctx.publish_queued_events();
+        if ctx.clients[ctx.me].tracking.is_some() {
+            remember_read_keys(ctx, command, id, args);
+        }
     }
     if let Some(guard) = guard {
         guard.after(ctx);
