@@ -4,6 +4,8 @@ subscribers that read everything.
 
 Usage: scripts/pubsub_bench.py [subscribers] [messages] [rounds]
        scripts/pubsub_bench.py --wide [rounds]
+       scripts/pubsub_bench.py --keyspace [rounds]
+       scripts/pubsub_bench.py --bcast [rounds]
 (needs `cargo build --release`, redis-server and redis-benchmark)
 
 --wide: 10,000 channels with one subscriber each and 1,000 patterns (that
@@ -11,6 +13,12 @@ match nothing) held by one more client; `redis-benchmark -P 16 -c 50
 PUBLISH ch:__rand_int__ hello` over the 10,000 channels: PUBLISH rps and
 server CPU per request. It also reports memory per subscription
 (used_memory before and after subscribing).
+
+--keyspace: `notify-keyspace-events KEA` with one client subscribed to
+`__key*__:*`, reading everything; `redis-benchmark -P 16 -c 50 -t set`
+over 100,000 keys: SET rps and server CPU per SET (two messages each).
+--bcast: one RESP3 client with `CLIENT TRACKING on BCAST` (every key),
+reading its invalidations, under the same SET load.
 
 The server runs on CPU 0; the subscribers (this script, reading with
 selectors) and the publisher (`redis-benchmark -c 1 -P 16 PUBLISH ...`) on
@@ -32,10 +40,11 @@ PORT = 7494
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def start(server):
+def start(server, extra=()):
     binary = os.path.join(ROOT, "target/release/rudis-server") if server == "rudis" else "redis-server"
     proc = subprocess.Popen(["taskset", "-c", "0", binary, "--port", str(PORT), "--save", "",
-                             "--appendonly", "no", "--loglevel", "warning", "--maxclients", "15000"],
+                             "--appendonly", "no", "--loglevel", "warning", "--maxclients", "15000",
+                             *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
@@ -138,7 +147,57 @@ def wide_run(server):
     return rps, ticks / CLK_TCK * 1e9 / requests, per_subscription
 
 
+def drain_forever(sock):
+    """Reads and discards everything: a subscriber that keeps up."""
+    try:
+        while sock.recv(1 << 20):
+            pass
+    except OSError:
+        pass
+
+
+def events_run(server, mode):
+    import threading
+    extra = ["--notify-keyspace-events", "KEA"] if mode == "--keyspace" else []
+    proc = start(server, extra)
+    listener = socket.create_connection(("127.0.0.1", PORT))
+    if mode == "--keyspace":
+        listener.sendall(b"PSUBSCRIBE __key*__:*\r\n")
+    else:
+        listener.sendall(b"HELLO 3\r\nCLIENT TRACKING on BCAST\r\n")
+    time.sleep(0.2)
+    threading.Thread(target=drain_forever, args=(listener,), daemon=True).start()
+    requests = 2_000_000
+    ticks0 = cpu_ticks(proc.pid)
+    out = subprocess.run(
+        ["taskset", "-c", "1", "redis-benchmark", "-p", str(PORT), "-c", "50", "-P", "16",
+         "-r", "100000", "-n", str(requests), "-q", "-t", "set"],
+        capture_output=True, text=True).stdout
+    ticks = cpu_ticks(proc.pid) - ticks0
+    rps = float(out.split("requests per second")[0].split()[-1]) if "requests per second" in out else 0.0
+    listener.close()
+    proc.terminate()
+    proc.wait()
+    return rps, ticks / CLK_TCK * 1e9 / requests
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ("--keyspace", "--bcast"):
+        mode = sys.argv[1]
+        rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+        os.sched_setaffinity(0, {1})
+        results = {"rudis": [], "redis": []}
+        for r in range(rounds):
+            for server in ("rudis", "redis"):
+                rps, ns = events_run(server, mode)
+                results[server].append((rps, ns))
+                print(f"round {r + 1} {server}: {rps:,.0f} SET/s, {ns:.0f} ns CPU per SET", flush=True)
+        for server, runs in results.items():
+            print(f"{server}: median {statistics.median(x[0] for x in runs):,.0f} SET/s, "
+                  f"{statistics.median(x[1] for x in runs):.0f} ns per SET")
+        ratio = statistics.median(x[1] for x in results["rudis"]) / statistics.median(x[1] for x in results["redis"])
+        print(f"CPU per SET, rudis / redis: {ratio:.2f}x")
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--wide":
         rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
         os.sched_setaffinity(0, {1})

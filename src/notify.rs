@@ -95,6 +95,7 @@ pub fn flags_to_string(flags: u32) -> String {
 
 /// Whether events of `class` are published at all: the class is on, and
 /// at least one of the two channel kinds.
+#[inline]
 pub fn wanted(flags: u32, class: u32) -> bool {
     flags & class != 0 && flags & (KEYSPACE | KEYEVENT) != 0
 }

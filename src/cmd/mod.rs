@@ -69,9 +69,13 @@ impl Ctx<'_> {
     /// client's database: a keyspace event (Redis's `notifyKeyspaceEvent`)
     /// and an invalidation for the clients caching it. Two flag tests
     /// when neither is in use.
+    #[inline]
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
-        let db = self.db_index();
-        self.notify_in(db, class, event, key);
+        let flags = self.state.config.notify_keyspace_events;
+        if crate::notify::wanted(flags, class) || self.state.tracking.active() {
+            let db = self.db_index();
+            self.notify_in(db, class, event, key);
+        }
     }
 
     /// `notify` for a key of another database (MOVE, COPY ... DB).
