@@ -27,6 +27,7 @@ pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
+pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod state;

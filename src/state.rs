@@ -229,6 +229,11 @@ pub struct ServerState {
     pub startup_allocated: u64,
     /// Pub/Sub subscriptions of every client.
     pub pubsub: crate::pubsub::PubSub,
+    /// The Lua engine and script cache; out of the state while a script
+    /// runs, and `None` after SCRIPT FLUSH until the next script.
+    pub scripting: Option<Box<crate::scripting::Engine>>,
+    /// A running script's `redis.set_repl` lets its writes reach the AOF.
+    pub script_propagates_aof: bool,
     /// Client-side caching: who may hold which keys.
     pub tracking: crate::tracking::Tracking,
     /// `CLIENT PAUSE` in force.
@@ -274,6 +279,8 @@ impl ServerState {
             pause: None,
             pubsub: Default::default(),
             tracking: Default::default(),
+            scripting: crate::scripting::Engine::new().ok().map(Box::new),
+            script_propagates_aof: true,
             startup_allocated: 0,
             unblock_requests: Vec::new(),
             output_woken: Vec::new(),

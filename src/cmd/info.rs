@@ -226,28 +226,23 @@ fn memory(ctx: &Ctx, s: &mut Section) {
         .field("allocator_resident", a.resident)
         .field("total_system_memory", system)
         .field("total_system_memory_human", human_bytes(system));
-    // No scripting engine yet: nothing is held for scripts or functions.
-    for name in [
-        "used_memory_lua",
-        "used_memory_vm_eval",
-        "used_memory_lua_human",
-        "used_memory_scripts_eval",
-        "number_of_cached_scripts",
-        "number_of_functions",
-        "number_of_libraries",
-        "used_memory_vm_functions",
-        "used_memory_vm_total",
-        "used_memory_vm_total_human",
-        "used_memory_functions",
-        "used_memory_scripts",
-        "used_memory_scripts_human",
-    ] {
-        if name.ends_with("_human") {
-            s.field(name, "0B");
-        } else {
-            s.field(name, 0);
-        }
-    }
+    // Scripts (EVAL); functions (FUNCTION LOAD) hold nothing yet.
+    let engine = ctx.state.scripting.as_deref();
+    let vm = engine.map_or(0, |e| e.memory());
+    let bodies = engine.map_or(0, |e| e.bodies_memory());
+    s.field("used_memory_lua", vm)
+        .field("used_memory_vm_eval", vm)
+        .field("used_memory_lua_human", human_bytes(vm as u64))
+        .field("used_memory_scripts_eval", bodies)
+        .field("number_of_cached_scripts", engine.map_or(0, |e| e.len()))
+        .field("number_of_functions", 0)
+        .field("number_of_libraries", 0)
+        .field("used_memory_vm_functions", 0)
+        .field("used_memory_vm_total", vm)
+        .field("used_memory_vm_total_human", human_bytes(vm as u64))
+        .field("used_memory_functions", 0)
+        .field("used_memory_scripts", bodies)
+        .field("used_memory_scripts_human", human_bytes(bodies as u64));
     s.field("maxmemory", maxmemory)
         .field("maxmemory_human", human_bytes(maxmemory))
         .field("maxmemory_policy", &ctx.state.config.maxmemory_policy)

@@ -25,6 +25,7 @@ pub mod migrate;
 pub mod multi;
 pub mod persist;
 mod pubsub;
+mod scripting;
 mod server;
 mod set;
 mod string;
@@ -294,7 +295,7 @@ impl Command {
         self.name.rsplit('|').next().unwrap_or(self.name)
     }
 
-    fn arity_fits(&self, argc: usize) -> bool {
+    pub fn arity_fits(&self, argc: usize) -> bool {
         let argc = argc as i64;
         let arity = i64::from(self.arity);
         if arity >= 0 {
@@ -801,7 +802,11 @@ fn log_command(
 ) {
     log_expired(ctx.state);
     let changed = crate::db::dirty() != dirty_before || ctx.state.force_propagate;
-    if changed && name != "exec" {
+    // Transactions and scripts are logged as the commands they ran; a
+    // script's `redis.set_repl` may keep them out.
+    let effects_only = runs_commands(name);
+    let wanted = ctx.state.call_depth == 0 || ctx.state.script_propagates_aof;
+    if changed && !effects_only && wanted {
         let reply = ctx.reply.as_bytes().get(reply_start..).unwrap_or(&[]);
         let state = &mut *ctx.state;
         let effect = crate::propagate::effect_form(name, args, reply, &state.dbs[db]);
@@ -815,8 +820,33 @@ fn log_command(
         }
     }
     if ctx.state.call_depth == 0 {
-        ctx.state.aof.end_call(name == "exec");
+        ctx.state.aof.end_call(effects_only);
     }
+}
+
+/// Commands that run other commands (EXEC, scripts): what reaches the AOF
+/// is the commands they ran, wrapped in MULTI/EXEC when there are several.
+fn runs_commands(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
+}
+
+/// Runs a command for a script's `redis.call`, as the calling client but
+/// replying into `reply` (Redis's script client).
+pub fn run_for_script(ctx: &mut Ctx, reply: &mut Reply, args: Args) {
+    let mut inner = Ctx {
+        state: ctx.state,
+        clients: ctx.clients,
+        me: ctx.me,
+        reply,
+        now_ms: ctx.now_ms,
+        last_tick: ctx.last_tick,
+        input: None,
+    };
+    dispatch(&mut inner, args);
+    ctx.last_tick = inner.last_tick;
 }
 
 /// Turns the keys the databases saw expire into DELs in the log.

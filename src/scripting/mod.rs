@@ -1,0 +1,442 @@
+//! Lua scripting (EVAL and friends): the Lua 5.1 state, the script cache,
+//! and running a script against the keyspace.
+//!
+//! Lua comes from the `mlua` crate with its vendored Lua 5.1.5, the
+//! version Redis embeds, so scripts see the same language, the same
+//! number formatting and the same table iteration order. The sandbox
+//! (globals, read-only library tables, the `redis` library's argument
+//! checks, the error handler) is Lua code of rudis's own in
+//! `sandbox.lua`; what needs the server (running a command, logging,
+//! SHA-1, the PRNG) is native, here and in `bitop.rs`.
+//!
+//! A script's `redis.call` runs the command through `cmd::dispatch` as
+//! the calling client, with its reply going to a buffer of its own that
+//! `convert` reads back into Lua. The engine is taken out of the server
+//! state while a script runs, so the command has the whole state to
+//! itself.
+
+mod bitop;
+pub mod convert;
+mod rand48;
+
+use crate::cmd::Ctx;
+use crate::protocol::request::OwnedArgs;
+use crate::protocol::Reply;
+use mlua::{Function, Lua, MultiValue, StdLib, Table, Value};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+const SANDBOX: &str = include_str!("sandbox.lua");
+
+/// What a script's shebang, or the command that runs it, allows.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct ScriptFlags {
+    /// `#!lua` was there: the flags below are the script's own.
+    pub declared: bool,
+    pub no_writes: bool,
+    pub allow_oom: bool,
+    pub allow_stale: bool,
+    pub no_cluster: bool,
+    pub allow_cross_slot_keys: bool,
+}
+
+/// A cached script: its body and compiled function.
+struct Script {
+    body: Vec<u8>,
+    function: Function,
+    flags: ScriptFlags,
+}
+
+/// What the native functions share with the engine during a run.
+#[derive(Default)]
+struct RunState {
+    /// `redis.setresp`: the protocol commands reply in.
+    resp3: Cell<bool>,
+    /// `redis.set_repl`: whether the script's writes reach the AOF.
+    propagate_aof: Cell<bool>,
+    rand: Cell<u64>,
+}
+
+pub struct Engine {
+    lua: Lua,
+    runtime: Table,
+    scripts: HashMap<String, Script>,
+    run: Rc<RunState>,
+}
+
+/// Why a script could not run, as the error reply says it.
+pub type ScriptError = String;
+
+impl Engine {
+    pub fn new() -> mlua::Result<Engine> {
+        let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
+        // SAFETY: `debug` is loaded for the sandbox's error handler only:
+        // the sandbox keeps it in a local and scripts never see it (nor
+        // any other way to load C code).
+        let lua = unsafe { Lua::unsafe_new_with(libs, mlua::LuaOptions::default()) };
+        let run = Rc::new(RunState::default());
+        let seed = crate::state::unix_micros() as i32 ^ std::process::id() as i32;
+        rand48::seed(&run.rand, seed);
+        let native = lua.create_table()?;
+        native.set("version", crate::REDIS_VERSION)?;
+        native.set("version_num", redis_version_num())?;
+        let state = run.clone();
+        native.set(
+            "rand48",
+            lua.create_function(move |_, ()| Ok(rand48::next(&state.rand)))?,
+        )?;
+        let state = run.clone();
+        native.set(
+            "srand48",
+            lua.create_function(move |_, seed: i64| {
+                rand48::seed(&state.rand, seed as i32);
+                Ok(())
+            })?,
+        )?;
+        let state = run.clone();
+        native.set(
+            "setresp",
+            lua.create_function(move |_, version: u8| {
+                state.resp3.set(version == 3);
+                Ok(())
+            })?,
+        )?;
+        let state = run.clone();
+        native.set(
+            "set_repl",
+            lua.create_function(move |_, flags: u8| {
+                state.propagate_aof.set(flags & 1 != 0);
+                Ok(())
+            })?,
+        )?;
+        native.set("log", lua.create_function(log_from_script)?)?;
+        native.set(
+            "sha1hex",
+            lua.create_function(|_, text: mlua::String| Ok(sha1_hex(&text.as_bytes())))?,
+        )?;
+        native.set(
+            "command_exists",
+            lua.create_function(|_, name: mlua::String| {
+                Ok(crate::cmd::lookup(&name.as_bytes()).is_some())
+            })?,
+        )?;
+        native.set("bit", bitop::library(&lua)?)?;
+        // SAFETY: `make_raising` only manipulates the Lua stack through the
+        // C API and keeps no Rust values alive across a Lua error.
+        native.set("make_raising", unsafe {
+            lua.create_c_function(make_raising)?
+        })?;
+        let runtime: Table = lua.load(SANDBOX).set_name("=rudis").call(native)?;
+        Ok(Engine {
+            lua,
+            runtime,
+            scripts: HashMap::new(),
+            run,
+        })
+    }
+
+    pub fn has(&self, sha: &str) -> bool {
+        self.scripts.contains_key(sha)
+    }
+
+    pub fn len(&self) -> usize {
+        self.scripts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scripts.is_empty()
+    }
+
+    /// Bytes the Lua state holds (INFO's `used_memory_lua`).
+    pub fn memory(&self) -> usize {
+        self.lua.used_memory()
+    }
+
+    /// Bytes of cached script bodies (INFO's `used_memory_scripts_eval`).
+    pub fn bodies_memory(&self) -> usize {
+        self.scripts.values().map(|s| s.body.len() + 40).sum()
+    }
+
+    /// Compiles and caches a script (SCRIPT LOAD, and EVAL of a new one);
+    /// its SHA-1.
+    pub fn load(&mut self, body: &[u8]) -> Result<String, ScriptError> {
+        let sha = sha1_hex(body);
+        if self.scripts.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let (flags, code) = parse_shebang(body)?;
+        let compile: Function = self.runtime.get("compile").map_err(|e| e.to_string())?;
+        let (function, error): (Option<Function>, Option<String>) = compile
+            .call(self.lua.create_string(code).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        let Some(function) = function else {
+            return Err(format!(
+                "ERR Error compiling script (new function): {}",
+                error.unwrap_or_default()
+            ));
+        };
+        self.scripts.insert(
+            sha.clone(),
+            Script {
+                body: body.to_vec(),
+                function,
+                flags,
+            },
+        );
+        Ok(sha)
+    }
+
+    pub fn flags(&self, sha: &str) -> Option<ScriptFlags> {
+        self.scripts.get(sha).map(|s| s.flags)
+    }
+}
+
+/// Wraps the function given (which returns its result, or nil and an
+/// error) into a C closure that raises the error. Scripts call library
+/// functions as C functions, as in Redis: a `return f(...)` keeps the
+/// script's frame (a Lua wrapper would be tail-called and the error would
+/// lose its line), and a string error gets its caller's position, as
+/// `luaL_error` gives it.
+unsafe extern "C-unwind" fn make_raising(state: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    ffi::luaL_checktype(state, 1, ffi::LUA_TFUNCTION);
+    ffi::lua_settop(state, 1);
+    ffi::lua_pushcclosure(state, raising_call, 1);
+    1
+}
+
+/// The closure `make_raising` makes. It holds no Rust values, so a Lua
+/// error may unwind through it.
+unsafe extern "C-unwind" fn raising_call(state: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let args = ffi::lua_gettop(state);
+    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(state, 1);
+    ffi::lua_call(state, args, 2);
+    if ffi::lua_type(state, -1) == ffi::LUA_TNIL {
+        ffi::lua_pop(state, 1);
+        return 1;
+    }
+    if ffi::lua_type(state, -1) == ffi::LUA_TSTRING {
+        ffi::luaL_where(state, 1);
+        ffi::lua_insert(state, -2);
+        ffi::lua_concat(state, 2);
+    }
+    ffi::lua_error(state)
+}
+
+/// Redis's version as `REDIS_VERSION_NUM`: 0x00MMmmpp.
+fn redis_version_num() -> i64 {
+    let mut parts = crate::REDIS_VERSION
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0));
+    let (major, minor, patch) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    (major << 16) | (minor << 8) | patch
+}
+
+pub fn sha1_hex(bytes: &[u8]) -> String {
+    sha1_smol::Sha1::from(bytes).digest().to_string()
+}
+
+/// `redis.log(level, ...)`: the arguments that are strings or numbers,
+/// joined by spaces, logged at the level given (checked by the sandbox).
+fn log_from_script(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    let mut args = args.into_iter();
+    let level = match args.next() {
+        Some(Value::Integer(n)) => n,
+        Some(Value::Number(n)) => n as i64,
+        _ => 0,
+    };
+    let mut text = Vec::new();
+    for value in args {
+        if let Ok(Some(s)) = lua.coerce_string(value) {
+            if !text.is_empty() {
+                text.push(b' ');
+            }
+            text.extend_from_slice(&s.as_bytes());
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    match level {
+        0 => log::debug!("{text}"),
+        1 => log::info!("{text}"),
+        2 => log::info!("{text}"),
+        _ => log::warn!("{text}"),
+    }
+    Ok(())
+}
+
+/// Reads a `#!lua` first line (Redis 7.0's `evalExtractShebangFlags`):
+/// the flags, and the code to compile. The shebang line itself is
+/// replaced by an empty line, so error line numbers stay right.
+fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), ScriptError> {
+    let mut flags = ScriptFlags::default();
+    if !body.starts_with(b"#!") {
+        return Ok((flags, body.to_vec()));
+    }
+    let Some(end) = memchr::memchr(b'\n', body) else {
+        return Err("ERR Invalid script shebang".into());
+    };
+    let line = String::from_utf8_lossy(&body[..end]).into_owned();
+    let mut words = line.split(' ').filter(|w| !w.is_empty());
+    let engine = words.next().unwrap_or_default();
+    if engine != "#!lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
+    }
+    flags.declared = true;
+    for word in words {
+        let Some(list) = word.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {word}"));
+        };
+        for flag in list.split(',').filter(|f| !f.is_empty()) {
+            match flag {
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" => flags.allow_oom = true,
+                "allow-stale" => flags.allow_stale = true,
+                "no-cluster" => flags.no_cluster = true,
+                "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
+                other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
+            }
+        }
+    }
+    let mut code = b"\n".to_vec();
+    code.extend_from_slice(&body[end + 1..]);
+    Ok((flags, code))
+}
+
+/// Runs a cached script for the running client, replying its result.
+pub fn run(
+    ctx: &mut Ctx,
+    engine: &mut Engine,
+    sha: &str,
+    keys: Vec<Vec<u8>>,
+    argv: Vec<Vec<u8>>,
+    read_only: bool,
+) {
+    let Some(script) = engine.scripts.get(sha) else {
+        return ctx
+            .reply
+            .error("NOSCRIPT No matching script. Please use EVAL.");
+    };
+    let function = script.function.clone();
+    let read_only = read_only || script.flags.no_writes;
+    engine.run.resp3.set(false);
+    engine.run.propagate_aof.set(true);
+    let lua = &engine.lua;
+    let caller_db = ctx.db_index();
+    let outcome = lua.scope(|scope| {
+        let call = scope.create_function_mut(|lua, args: MultiValue| {
+            call_command(lua, ctx, &engine.run, args, read_only)
+        })?;
+        let run: Function = engine.runtime.get("run")?;
+        let keys = lua.create_sequence_from(
+            keys.iter()
+                .map(|k| lua.create_string(k))
+                .collect::<mlua::Result<Vec<_>>>()?,
+        )?;
+        let argv = lua.create_sequence_from(
+            argv.iter()
+                .map(|a| lua.create_string(a))
+                .collect::<mlua::Result<Vec<_>>>()?,
+        )?;
+        run.call::<(bool, Value)>((function, keys, argv, call))
+    });
+    ctx.client().db = caller_db;
+    match outcome {
+        Ok((true, result)) => {
+            convert::lua_to_reply(lua, &result, ctx.reply, engine.run.resp3.get())
+        }
+        Ok((false, Value::Table(error))) => reply_script_error(ctx.reply, &error, sha),
+        Ok((false, other)) => {
+            let text = lua
+                .coerce_string(other)
+                .ok()
+                .flatten()
+                .map(|s| String::from_utf8_lossy(&s.as_bytes()).into_owned())
+                .unwrap_or_else(|| "execution failure".into());
+            ctx.reply
+                .error(&format!("ERR Error running script {sha}, {text}"));
+        }
+        Err(e) => ctx
+            .reply
+            .error(&format!("ERR Error running script {sha}, {e}")),
+    }
+}
+
+/// The error reply of a script that raised: the error's text, then which
+/// script and where (Redis 7.0's format).
+fn reply_script_error(reply: &mut Reply, error: &Table, sha: &str) {
+    let text: Vec<u8> = match error.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => s.as_bytes().to_vec(),
+        _ => b"ERR unknown error".to_vec(),
+    };
+    let mut message = text;
+    let source = error.raw_get::<Option<String>>("source").ok().flatten();
+    let line = error.raw_get::<Option<i64>>("line").ok().flatten();
+    if let (Some(source), Some(line)) = (source, line) {
+        message.extend_from_slice(format!(" script: {sha}, on {source}:{line}.").as_bytes());
+    }
+    reply.error_bytes(&message);
+}
+
+/// `redis.call` / `redis.pcall`: the command's reply as a Lua value, and
+/// whether it is an error that `redis.call` raises.
+fn call_command(
+    lua: &Lua,
+    ctx: &mut Ctx,
+    run: &RunState,
+    args: MultiValue,
+    read_only: bool,
+) -> mlua::Result<(Value, bool)> {
+    let fail = |text: &str| -> mlua::Result<(Value, bool)> {
+        let t = lua.create_table()?;
+        t.raw_set("err", text)?;
+        Ok((Value::Table(t), true))
+    };
+    if args.is_empty() {
+        return fail("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    for value in args {
+        match value {
+            Value::String(s) => argv.push(s.as_bytes().to_vec()),
+            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(value)? {
+                Some(s) => argv.push(s.as_bytes().to_vec()),
+                None => {
+                    return fail("ERR Lua redis lib command arguments must be strings or integers")
+                }
+            },
+            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    let line: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    let Some(command) = crate::cmd::command_of(&line) else {
+        return fail("ERR Unknown Redis command called from script");
+    };
+    if !command.arity_fits(argv.len()) {
+        return fail("ERR Wrong number of args calling Redis command from script");
+    }
+    let flags = command.flags;
+    let has = |f: &str| flags.split(' ').any(|x| x == f);
+    if has("noscript") {
+        return fail("ERR This Redis command is not allowed from script");
+    }
+    if read_only && has("write") {
+        return fail("ERR Write commands are not allowed from read-only scripts.");
+    }
+    let owned = OwnedArgs::from_vecs(&argv);
+    let mut reply = Reply::new();
+    reply.set_resp3(run.resp3.get());
+    let aof_was = ctx.state.script_propagates_aof;
+    ctx.state.script_propagates_aof = run.propagate_aof.get();
+    crate::cmd::run_for_script(ctx, &mut reply, owned.args());
+    ctx.state.script_propagates_aof = aof_was;
+    let value = convert::reply_to_lua(lua, reply.as_bytes())?;
+    let failed = reply.as_bytes().first() == Some(&b'-');
+    Ok((value, failed))
+}

@@ -1,0 +1,309 @@
+-- rudis's script sandbox, run once when the Lua state is created, with
+-- the full standard library still at hand. It receives the functions
+-- rudis implements in Rust and returns the runtime the server drives:
+-- compile a script body, run a compiled script with its KEYS and ARGV.
+--
+-- Scripts see an environment that behaves as Redis 7.0's read-only
+-- globals: reading an unknown name or writing any name is an error, and
+-- the library tables (redis, string, math, ...) cannot be changed, so
+-- nothing a script does survives into the next one. Lua 5.1 has no
+-- read-only tables, so each protected table is an empty proxy whose
+-- metatable reads through to the real one; the few built-ins that bypass
+-- metatables (rawset, rawget, next, pairs, setmetatable) are wrapped to
+-- see through proxies and refuse to write.
+
+local native = ...
+
+local error, type, tostring, tonumber, select = error, type, tostring, tonumber, select
+local rawget, rawset, next, pairs = rawget, rawset, next, pairs
+local setmetatable, getmetatable, setfenv = setmetatable, getmetatable, setfenv
+local loadstring, load, xpcall, getinfo = loadstring, load, xpcall, debug.getinfo
+
+local READONLY = "Attempt to modify a readonly table"
+
+-- proxy -> the table it protects
+local protected = setmetatable({}, { __mode = "k" })
+
+local function refuse()
+    error(READONLY, 2)
+end
+
+local function readonly(t, index)
+    local proxy = {}
+    local meta = { __index = index or t, __newindex = refuse }
+    meta.__metatable = setmetatable({}, { __index = meta, __newindex = refuse })
+    protected[proxy] = t
+    return setmetatable(proxy, meta)
+end
+
+local function real(t)
+    return protected[t] or t
+end
+
+-- The names scripts see.
+local visible = {}
+
+for _, name in ipairs({ "assert", "collectgarbage", "error", "gcinfo", "getmetatable",
+    "ipairs", "pcall", "rawequal", "select", "tonumber", "tostring", "type", "unpack",
+    "xpcall", "_VERSION" }) do
+    visible[name] = _G[name]
+end
+
+visible.rawget = function(t, k)
+    return rawget(real(t), k)
+end
+visible.rawset = native.make_raising(function(t, k, v)
+    if protected[t] then
+        return nil, { err = "ERR " .. READONLY }
+    end
+    return rawset(t, k, v)
+end)
+visible.next = function(t, k)
+    return next(real(t), k)
+end
+visible.pairs = function(t)
+    return next, real(t), nil
+end
+visible.setmetatable = native.make_raising(function(t, mt)
+    if protected[t] then
+        return nil, { err = "ERR " .. READONLY }
+    end
+    return setmetatable(t, mt)
+end)
+
+-- math.random and math.randomseed are Redis's: the same sequence at
+-- every call of every script.
+local math_copy = {}
+for k, v in pairs(math) do
+    math_copy[k] = v
+end
+local floor = math.floor
+local make_raising = native.make_raising
+
+-- Library functions that can fail return nil and the error (a string,
+-- which gets the caller's position, or a table, raised as it is); the
+-- C closure `make_raising` builds raises it.
+local function checkint(n, fname, value)
+    local number = tonumber(value)
+    if number == nil then
+        local got = value == nil and "no value" or type(value)
+        return nil, "bad argument #" .. n .. " to '" .. fname .. "' (number expected, got " .. got .. ")"
+    end
+    return number >= 0 and floor(number) or -floor(-number)
+end
+math_copy.random = make_raising(function(...)
+    local r = (native.rand48() % 2147483647) / 2147483647
+    local n = select("#", ...)
+    if n == 0 then
+        return r
+    elseif n == 1 then
+        local upper, err = checkint(1, "random", (...))
+        if err then
+            return nil, err
+        end
+        if upper < 1 then
+            return nil, "bad argument #1 to 'random' (interval is empty)"
+        end
+        return floor(r * upper) + 1
+    elseif n == 2 then
+        local lower, err = checkint(1, "random", (...))
+        if err then
+            return nil, err
+        end
+        local upper, err2 = checkint(2, "random", (select(2, ...)))
+        if err2 then
+            return nil, err2
+        end
+        if lower > upper then
+            return nil, "bad argument #2 to 'random' (interval is empty)"
+        end
+        return floor(r * (upper - lower + 1)) + lower
+    end
+    return nil, "wrong number of arguments"
+end)
+math_copy.randomseed = make_raising(function(seed)
+    local n, err = checkint(1, "randomseed", seed)
+    if err then
+        return nil, err
+    end
+    native.srand48(n)
+end)
+
+-- Native libraries report bad arguments as a second value: raised by
+-- C closures.
+local function raising(lib)
+    local wrapped = {}
+    for name, f in pairs(lib) do
+        wrapped[name] = make_raising(f)
+    end
+    return wrapped
+end
+
+for name, lib in pairs({ string = string, table = table, coroutine = coroutine,
+    math = math_copy, bit = raising(native.bit) }) do
+    visible[name] = readonly(lib)
+end
+
+-- Strings index the protected string table, and their metatable is
+-- protected too.
+local string_meta = getmetatable("")
+string_meta.__index = visible.string
+string_meta.__metatable = readonly({ __index = visible.string })
+
+local env
+local function compile_in_env(f, err)
+    if f then
+        setfenv(f, env)
+    end
+    return f, err
+end
+visible.loadstring = function(s, name)
+    return compile_in_env(loadstring(s, name))
+end
+visible.load = function(f, name)
+    return compile_in_env(load(f, name))
+end
+
+-- The redis library. Argument checks are here, so the error texts are
+-- Redis's and carry the script's line; the work is native. `call` and
+-- `pcall` raise or return the error table the native side reports.
+local current_call -- set by runtime.run for each script
+local redis = {
+    LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+    REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
+    REDIS_VERSION = native.version, REDIS_VERSION_NUM = native.version_num,
+}
+local function fail(text)
+    return nil, { err = text }
+end
+redis.call = make_raising(function(...)
+    local reply, failed = current_call(...)
+    if failed then
+        return nil, reply
+    end
+    return reply
+end)
+redis.pcall = function(...)
+    return (current_call(...))
+end
+redis.log = make_raising(function(...)
+    if select("#", ...) < 2 then
+        return fail("ERR redis.log() requires two arguments or more.")
+    end
+    local level = tonumber((...))
+    if level == nil then
+        return fail("ERR First argument must be a number (log level).")
+    end
+    if level < 0 or level > 3 then
+        return fail("ERR Invalid debug level.")
+    end
+    native.log(level, select(2, ...))
+end)
+redis.setresp = make_raising(function(...)
+    if select("#", ...) ~= 1 then
+        return fail("ERR redis.setresp() requires one argument.")
+    end
+    local version = tonumber((...))
+    if version ~= 2 and version ~= 3 then
+        return fail("ERR RESP version must be 2 or 3.")
+    end
+    native.setresp(version)
+end)
+redis.set_repl = make_raising(function(...)
+    if select("#", ...) ~= 1 then
+        return fail("ERR redis.set_repl() requires one argument.")
+    end
+    local flags = tonumber((...))
+    if flags == nil or flags < 0 or flags > 3 or flags % 1 ~= 0 then
+        return fail("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
+    end
+    native.set_repl(flags)
+end)
+redis.replicate_commands = function()
+    return true
+end
+redis.breakpoint = function()
+    return false
+end
+redis.debug = function() end
+redis.sha1hex = make_raising(function(...)
+    if select("#", ...) ~= 1 then
+        return fail("ERR wrong number of arguments")
+    end
+    return native.sha1hex(tostring((...)))
+end)
+redis.error_reply = function(...)
+    if select("#", ...) ~= 1 or type((...)) ~= "string" then
+        return { err = "ERR wrong number or type of arguments" }
+    end
+    return { err = (...) }
+end
+redis.status_reply = function(...)
+    if select("#", ...) ~= 1 or type((...)) ~= "string" then
+        return { err = "ERR wrong number or type of arguments" }
+    end
+    return { ok = (...) }
+end
+redis.acl_check_cmd = make_raising(function(...)
+    if select("#", ...) == 0 then
+        return fail("ERR Please specify at least one argument for this redis lib call")
+    end
+    if not native.command_exists((...)) then
+        return fail("ERR Invalid command passed to redis.acl_check_cmd()")
+    end
+    return true
+end)
+visible.redis = readonly(redis)
+
+-- Errors become tables with the error text and where in the script it
+-- happened (frames of this file and of C functions are skipped).
+local function error_handler(err)
+    local level, info = 2, nil
+    while true do
+        info = getinfo(level, "Sl")
+        if not info or (info.what ~= "C" and info.source ~= "=rudis") then
+            break
+        end
+        level = level + 1
+    end
+    if type(err) ~= "table" then
+        err = { err = "ERR " .. tostring(err) }
+    end
+    if info then
+        err.source = info.source
+        err.line = info.currentline
+    end
+    return err
+end
+visible.__redis__err__handler = error_handler
+
+local globals_meta_index = function(_, name)
+    local value = visible[name]
+    if value == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+    end
+    return value
+end
+env = readonly(visible, globals_meta_index)
+visible._G = env
+
+local runtime = {}
+
+-- A script body compiled into a function running in the sandbox, or nil
+-- and Lua's error text.
+function runtime.compile(body)
+    return compile_in_env(loadstring(body, "@user_script"))
+end
+
+-- Runs a compiled script with `call` serving redis.call: true and its
+-- result, or false and the error table.
+function runtime.run(f, keys, argv, call)
+    visible.KEYS = keys
+    visible.ARGV = argv
+    current_call = call
+    local ok, result = xpcall(f, error_handler)
+    current_call = nil
+    return ok, result
+end
+
+return runtime

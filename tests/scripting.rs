@@ -1,0 +1,357 @@
+//! Lua scripting against redis-server: EVAL's replies and errors for the
+//! conversions, the redis library, the sandbox and the error texts, and
+//! EVALSHA / SCRIPT, compared byte for byte.
+
+mod common;
+
+use common::{Conn, ServerProcess};
+
+/// Scripts run with `EVAL <script> 0` on both servers.
+const SCRIPTS: &[&str] = &[
+    // Conversions, Lua to RESP.
+    "return 3.99",
+    "return -3.7",
+    "return 1e15",
+    "return {1,2,3,nil,5}",
+    "return false",
+    "return true",
+    "return nil",
+    "return {1,'a',{2,3},false,true}",
+    "return {err='My Error'}",
+    "return {err='-DENIED no'}",
+    "return {ok='fine'}",
+    "return {ok='a\\r\\nb'}",
+    "return {err='x', ok='y'}",
+    "error({err='-DENIED raised'})",
+    "redis.setresp(3) return true",
+    "redis.setresp(3) return false",
+    "redis.setresp(3) return nil",
+    "return {double=3.5}",
+    "return {big_number='123456789012345678901234567890'}",
+    "return {map={a=1}}",
+    "return {set={a=true}}",
+    "return 'a\\r\\nb'",
+    "return {}",
+    "return function() end",
+    "local t = {} t[1] = t return 1",
+    // Conversions, RESP to Lua.
+    "return redis.call('ping')",
+    "redis.call('set','k','v') return redis.call('get','k')",
+    "return redis.call('get','missing') == false",
+    "return type(redis.call('set','k2','v'))",
+    "return redis.call('set','k2','v').ok",
+    "redis.call('rpush','l','a','b') return redis.call('lrange','l',0,-1)",
+    "return redis.call('incr','counter')",
+    "return redis.pcall('incr','k')",
+    "return type(redis.pcall('incr','k'))",
+    "return redis.pcall('incr','k').err",
+    "redis.call('hset','hh','a','1') redis.setresp(3) return redis.call('hgetall','hh').map.a",
+    "redis.setresp(3) return redis.call('hgetall','nohash')",
+    "redis.setresp(3) return redis.call('get','nokey') == nil",
+    "redis.call('sadd','ss','x') redis.setresp(3) return redis.call('smembers','ss').set.x",
+    "redis.call('zadd','zz',1.5,'m') redis.setresp(3) return redis.call('zscore','zz','m').double",
+    "return redis.call('set', 'a', 1.5)",
+    "return redis.call('get', 'a')",
+    "return redis.call('set', 'n', 3)",
+    // Errors from redis.call.
+    "return redis.call('incr','k')",
+    "return redis.call('nosuch')",
+    "return redis.pcall('nosuch')",
+    "return redis.call('get')",
+    "return redis.call()",
+    "return redis.call('client','id')",
+    "return redis.call('blpop','nol',0)",
+    "return redis.call('set','k')",
+    "return redis.call('get', {})",
+    "return redis.call('get', nil)",
+    // Lua errors.
+    "error('boom')",
+    "error('boom', 0)",
+    "error({err='My Error'})",
+    "local x = nil + 1",
+    "syntax error here",
+    "return",
+    "\nerror('line two')",
+    // The redis library.
+    "return redis.error_reply('E1 x')",
+    "return redis.error_reply()",
+    "return redis.status_reply('S')",
+    "return redis.sha1hex('')",
+    "return redis.sha1hex('abc')",
+    "return redis.sha1hex()",
+    "return redis.REDIS_VERSION",
+    "return redis.REDIS_VERSION_NUM",
+    "return redis.setresp(4)",
+    "return redis.setresp()",
+    "return redis.log(99, 'x')",
+    "return redis.log(redis.LOG_WARNING)",
+    "return redis.log('x', 'y')",
+    "return redis.log(redis.LOG_DEBUG, 'from a script')",
+    "return redis.set_repl(redis.REPL_ALL)",
+    "return redis.set_repl(7)",
+    "return redis.replicate_commands()",
+    "return redis.breakpoint()",
+    "return redis.debug(1)",
+    "return redis.acl_check_cmd('get','x')",
+    "return redis.acl_check_cmd('nosuch')",
+    "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}",
+    "return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL}",
+    // The sandbox.
+    "x = 1",
+    "return x",
+    "return _G.x",
+    "rawset(_G,'x',1)",
+    "setmetatable(_G, {})",
+    "local g = getmetatable(_G) g.__index = {}",
+    "return type(getmetatable(_G))",
+    "redis = function() return 1 end",
+    "_G = {}",
+    "redis.call = function() return 1 end",
+    "string.upper = nil",
+    "bit.band = nil",
+    "math.floor = nil",
+    "local mt = getmetatable('') mt.__index = {}",
+    "getmetatable('').__index.upper = nil",
+    "return type(getmetatable(''))",
+    "return ('abc'):upper()",
+    "local n=0 for k,v in pairs(string) do n=n+1 end return n",
+    "return rawget(string, 'len') ~= nil",
+    "rawset(string, 'x', 1)",
+    "local f = loadstring('x = 5') f() return 1",
+    "return loadstring('return 1')()",
+    "return pcall(function() x = 1 end)",
+    "local t = {} setmetatable(t, {}) return 1",
+    "KEYS[1] = 'x' return KEYS[1]",
+    "local n={} for k,v in pairs(_G) do if k ~= 'cjson' and k ~= 'cmsgpack' and k ~= 'struct' then n[#n+1]=k end end table.sort(n) return n",
+    "return tostring(os)",
+    "return tostring(io)",
+    "return tostring(print)",
+    "return tostring(loadfile)",
+    "return tostring(dofile)",
+    "return tostring(require)",
+    "return tostring(debug)",
+    "return tostring(getfenv)",
+    "return tostring(newproxy)",
+    "return _VERSION",
+    // Libraries.
+    "return table.getn({1,2})",
+    "return string.format('%5.2f', 1.5)",
+    "return tostring(1e15)",
+    "return tostring(0.1)",
+    "return tostring(1/0)",
+    "local n={} for k in pairs(math) do n[#n+1]=k end table.sort(n) return n",
+    "local n={} for k in pairs(table) do n[#n+1]=k end table.sort(n) return n",
+    "local n={} for k in pairs(string) do n[#n+1]=k end table.sort(n) return n",
+    "local n={} for k in pairs(bit) do n[#n+1]=k end table.sort(n) return n",
+    "local n={} for k in pairs(redis) do n[#n+1]=k end table.sort(n) return n",
+    "return bit.band(0xff, 0x0f)",
+    "return {bit.tobit(0xffffffff), bit.tobit(2^32+5), bit.tobit(2.5), bit.tobit(3.5)}",
+    "return {bit.bor(1,2,4), bit.bxor(5,3), bit.bnot(0), bit.lshift(1,31), bit.rshift(-1,28), bit.arshift(-256,4)}",
+    "return {bit.rol(0x12345678, 12), bit.ror(0x12345678, 12), bit.bswap(0x12345678)}",
+    "return {bit.tohex(255), bit.tohex(255, -4), bit.tohex(-1, 2), bit.tohex(1, 10)}",
+    "return bit.band(1, {})",
+    "return bit.lshift(1)",
+    "return math.random(0)",
+    "return math.random('x')",
+    "return math.random(1, 2, 3)",
+    "math.randomseed(0) return {math.random(1000000), math.random(1000000), math.random(10, 20)}",
+    "math.randomseed(42) return tostring(math.random())",
+    "return math.randomseed()",
+];
+
+fn run_all(server: &ServerProcess) -> Vec<Vec<u8>> {
+    let mut conn = server.connect();
+    conn.run("SET s str");
+    SCRIPTS
+        .iter()
+        .map(|script| conn.cmd(&[b"EVAL", script.as_bytes(), b"0"]))
+        .collect()
+}
+
+#[test]
+fn eval_replies_and_errors_match_redis() {
+    let redis = ServerProcess::redis();
+    let rudis = ServerProcess::rudis(&[]);
+    let expected = run_all(&redis);
+    let got = run_all(&rudis);
+    for ((script, e), g) in SCRIPTS.iter().zip(&expected).zip(&got) {
+        assert_eq!(
+            String::from_utf8_lossy(e),
+            String::from_utf8_lossy(g),
+            "EVAL {script:?} 0 (left: redis-server, right: rudis)"
+        );
+    }
+}
+
+#[test]
+fn resp3_callers_get_resp3_results() {
+    let scripts = [
+        "return true",
+        "return false",
+        "return nil",
+        "return {double=3.5}",
+        "return {big_number='1234567890123456789012'}",
+        "return {map={a=1}}",
+        "return {set={a=true}}",
+        "return {1, {map={b='x'}}}",
+        "redis.setresp(3) return true",
+        "redis.setresp(3) return false",
+        "redis.setresp(3) return {true, false, nil}",
+        "redis.setresp(3) return redis.call('hgetall', 'none')",
+    ];
+    let run = |server: &ServerProcess| -> Vec<Vec<u8>> {
+        let mut conn = server.connect();
+        conn.run("HELLO 3");
+        scripts
+            .iter()
+            .map(|s| conn.cmd(&[b"EVAL", s.as_bytes(), b"0"]))
+            .collect()
+    };
+    let (redis, rudis) = (ServerProcess::redis(), ServerProcess::rudis(&[]));
+    for ((script, e), g) in scripts.iter().zip(run(&redis)).zip(run(&rudis)) {
+        assert_eq!(
+            String::from_utf8_lossy(&e),
+            String::from_utf8_lossy(&g),
+            "{script:?}"
+        );
+    }
+}
+
+#[test]
+fn keys_argv_evalsha_and_script_commands_match_redis() {
+    let r = "return {KEYS[1], ARGV[1], #KEYS, #ARGV}";
+    let sha = "a9b6689bf0d2962188a5fb8f2502e8921e3b4d41";
+    common::assert_same_replies(&[
+        &format!("EVAL \"{r}\" 1 key arg"),
+        &format!("EVAL \"{r}\" 0"),
+        "EVAL \"return 1\" x",
+        "EVAL \"return 1\" -1",
+        "EVAL \"return 1\" 2 a",
+        "EVAL \"return 1\"",
+        &format!("SCRIPT EXISTS {sha} nope"),
+        &format!("EVALSHA {sha} 1 k a"),
+        &format!("EVALSHA {} 1 k a", sha.to_uppercase()),
+        "EVALSHA nope 0",
+        "SCRIPT LOAD \"return 'loaded'\"",
+        "SCRIPT LOAD \"x x\"",
+        "EVALSHA 2ec6e8a7e1a7a11bcc5f2fc8a32046ce6a2dd6a5 0",
+        "SCRIPT EXISTS 2ec6e8a7e1a7a11bcc5f2fc8a32046ce6a2dd6a5",
+        "SCRIPT FLUSH",
+        "SCRIPT EXISTS 2ec6e8a7e1a7a11bcc5f2fc8a32046ce6a2dd6a5",
+        "EVALSHA 2ec6e8a7e1a7a11bcc5f2fc8a32046ce6a2dd6a5 0",
+        "SCRIPT FLUSH ASYNC",
+        "SCRIPT FLUSH SYNC",
+        "SCRIPT FLUSH foo",
+        "SCRIPT FLUSH a b",
+        "SCRIPT KILL",
+        "SCRIPT DEBUG no",
+        "SCRIPT DEBUG maybe",
+        "SCRIPT HELP",
+        "SCRIPT nosuch",
+        "EVAL_RO \"return redis.call('get','x')\" 0",
+        "EVAL_RO \"return redis.call('set','x','1')\" 0",
+        "EVALSHA_RO nope 0",
+        "EVAL \"#!lua flags=no-writes\nreturn redis.call('set','x',1)\" 0",
+        "EVAL \"#!lua\nreturn redis.call('set','x',1)\" 0",
+        "EVAL \"#!lua flags=bogus\nreturn 1\" 0",
+        "EVAL \"#!notlua\nreturn 1\" 0",
+        "EVAL \"#!lua name=x\nreturn 1\" 0",
+        "EVAL \"#!lua\nerror('x')\" 0",
+        "EVAL \"#!lua flags=no-writes,allow-oom\nreturn 1\" 0",
+        "EVAL \"#!lua  flags=no-writes\nreturn 1\" 0",
+        "EVAL \"#!lua\" 0",
+        "EVAL \"#!lua flags=\nreturn 2\" 0",
+        "EVAL \"#! lua\nreturn 2\" 0",
+        "EVAL \"return redis.call('select', 2)\" 0",
+        "SET x 1",
+        "GET x",
+    ]);
+}
+
+/// A script's writes reach the AOF as the commands it ran, several of
+/// them in MULTI/EXEC, and replay to the same data.
+#[test]
+fn script_effects_are_logged_and_replayed() {
+    let dir = common::fresh_dir("script-aof");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let args = [
+        "--appendonly",
+        "yes",
+        "--dir",
+        dir_arg.as_str(),
+        "--save",
+        "",
+    ];
+    {
+        let server = ServerProcess::rudis(&args);
+        let mut c: Conn = server.connect();
+        c.cmd(&[
+            b"EVAL",
+            b"redis.call('set',KEYS[1],'a') redis.call('incr','n') return 1",
+            b"1",
+            b"k",
+        ]);
+        c.cmd(&[b"EVAL", b"return redis.call('get','k')", b"0"]);
+        c.cmd(&[
+            b"EVAL",
+            b"redis.set_repl(redis.REPL_NONE) redis.call('set','hidden','1') return 1",
+            b"0",
+        ]);
+        c.cmd(&[b"EVAL", b"return redis.call('incr','n')", b"0"]);
+        let log = std::fs::read_dir(dir.join("appendonlydir"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".incr."))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect::<String>();
+        let mut commands = Vec::new();
+        let mut rest = log.as_bytes();
+        while let Some(len) = common::reply_len(rest) {
+            let first = common::array_items(&rest[..len])[0].clone();
+            commands.push(String::from_utf8(common::bulk_payload(&first)).unwrap());
+            rest = &rest[len..];
+        }
+        assert_eq!(
+            commands,
+            ["MULTI", "SELECT", "set", "incr", "EXEC", "incr"],
+            "{log}"
+        );
+        assert!(!log.contains("EVAL"), "{log}");
+    }
+    let server = ServerProcess::rudis(&args);
+    let mut c = server.connect();
+    assert_eq!(c.run("GET k"), b"$1\r\na\r\n");
+    assert_eq!(c.run("GET n"), b"$1\r\n2\r\n");
+    assert_eq!(c.run("EXISTS hidden"), b":0\r\n");
+}
+
+/// redis-py's Lock and register_script (scripts/test.sh installs
+/// redis-py).
+#[test]
+fn redis_py_lock_and_registered_scripts_work() {
+    let rudis = ServerProcess::rudis(&[]);
+    common::assert_python_ok("scripting_redis_py.py", &rudis);
+}
+
+/// The `redis` crate's `Script`: EVALSHA, and EVAL when the script is not
+/// cached.
+#[test]
+fn redis_crate_script_works() {
+    let rudis = ServerProcess::rudis(&[]);
+    let client = redis::Client::open(rudis.url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let script = redis::Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1]) * 2");
+    let first: i64 = script.key("n").arg(5).invoke(&mut conn).unwrap();
+    assert_eq!(first, 10);
+    redis::cmd("SCRIPT").arg("FLUSH").exec(&mut conn).unwrap();
+    let second: i64 = script.key("n").arg(1).invoke(&mut conn).unwrap();
+    assert_eq!(second, 12);
+    let err = redis::Script::new("return redis.call('nosuch')")
+        .invoke::<i64>(&mut conn)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Unknown Redis command called from script"),
+        "{err}"
+    );
+}
