@@ -60,6 +60,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("lua-time-limit", "busy-reply-threshold"),
 ];
 
 use crate::config_pending::{Check, PENDING, PENDING_ALIASES};
@@ -182,6 +183,9 @@ pub struct Config {
     /// Milliseconds; 0 disables the latency monitor.
     pub latency_monitor_threshold: u64,
     pub latency_tracking: bool,
+    /// Milliseconds a script may run before other clients are answered
+    /// `-BUSY` and SCRIPT KILL is heard.
+    pub busy_reply_threshold: u64,
     /// Keys remembered for client-side caching before the oldest are
     /// invalidated to make room; 0 for no limit.
     pub tracking_table_max_keys: u64,
@@ -577,6 +581,18 @@ static SETTINGS: &[Setting] = &[
         },
     },
     bool_setting!("latency-tracking", true, "yes", latency_tracking),
+    Setting {
+        name: "busy-reply-threshold",
+        mutable: true,
+        default: "5000",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: false,
+            get: |c| c.busy_reply_threshold as i64,
+            set: |c, v| c.busy_reply_threshold = v as u64,
+        },
+    },
     Setting {
         name: "tracking-table-max-keys",
         mutable: true,
@@ -1005,6 +1021,7 @@ impl Default for Config {
             latency_tracking: false,
             notify_keyspace_events: 0,
             tracking_table_max_keys: 0,
+            busy_reply_threshold: 0,
             latency_tracking_info_percentiles: Vec::new(),
             metrics_port: 0,
             pending: PENDING

@@ -58,12 +58,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
     ("bind-source-addr", "", Check::Text, true),
     ("bio_cpulist", "", Check::Text, false),
     (
-        "busy-reply-threshold",
-        "5000",
-        Check::Int(0, i64::MAX),
-        true,
-    ),
-    (
         "cluster-allow-pubsubshard-when-down",
         "yes",
         Check::Bool,
@@ -141,7 +135,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         Check::Int(0, i32::MAX as i64),
         true,
     ),
-    ("lua-time-limit", "5000", Check::Int(0, i64::MAX), true),
     ("masterauth", "", Check::Text, true),
     ("masteruser", "", Check::Text, true),
     ("maxmemory-clients", "0", Check::Memory, true),

@@ -181,6 +181,8 @@ impl Server {
         }
         let mut state = ServerState::new(config, config_file);
         state.listener_fds = listeners.iter().map(|l| l.as_raw_fd()).collect();
+        state.metrics_fd = metrics_listener.map(|i| state.listener_fds[i]);
+        state.registry = Some(poll.registry().try_clone()?);
         if let Ok(addr) = listeners[0].local_addr() {
             state.tcp_port = addr.port();
         }
@@ -706,31 +708,14 @@ impl Server {
         }
     }
 
-    fn add_client(&mut self, mut socket: TcpStream, addr: SocketAddr, scrapes_only: bool) {
-        if self.clients.len() as u64 >= self.state.config.maxclients {
-            self.state.stats.rejected_connections += 1;
-            Client::refuse(socket, MAX_CLIENTS_REACHED);
-            return;
-        }
-        if let Err(e) = configure_socket(&socket, self.state.config.tcp_keepalive) {
-            debug!("Configuring client socket: {e}");
-        }
-        let entry = self.clients.vacant_entry();
-        let key = entry.key();
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut socket, Token(key), Interest::READABLE)
-        {
-            warn!("Registering client socket: {e}");
-            return;
-        }
-        let id = self.state.allocate_client_id();
-        debug!("Accepted {addr}");
-        let mut client = Client::new(id, socket, addr, Instant::now());
-        client.scrapes_only = scrapes_only;
-        entry.insert(client);
-        self.state.stats.total_connections_received += 1;
+    fn add_client(&mut self, socket: TcpStream, addr: SocketAddr, scrapes_only: bool) {
+        admit_client(
+            &mut self.state,
+            &mut self.clients,
+            socket,
+            addr,
+            scrapes_only,
+        );
     }
 
     /// Reads what the socket has (up to the per-iteration cap) and runs every
@@ -1547,6 +1532,41 @@ impl Server {
             self.close(key, Closing::Now);
         }
     }
+}
+
+/// Makes an accepted connection a client: refused past `maxclients`,
+/// else configured, registered for reads under its slab key, and counted.
+/// Also used while a script keeps the loop busy (`scripting::busy`).
+pub fn admit_client(
+    state: &mut ServerState,
+    clients: &mut Slab<Client>,
+    mut socket: TcpStream,
+    addr: SocketAddr,
+    scrapes_only: bool,
+) {
+    if clients.len() as u64 >= state.config.maxclients {
+        state.stats.rejected_connections += 1;
+        Client::refuse(socket, MAX_CLIENTS_REACHED);
+        return;
+    }
+    if let Err(e) = configure_socket(&socket, state.config.tcp_keepalive) {
+        debug!("Configuring client socket: {e}");
+    }
+    let entry = clients.vacant_entry();
+    let key = entry.key();
+    let Some(registry) = state.registry.as_ref() else {
+        return;
+    };
+    if let Err(e) = registry.register(&mut socket, Token(key), Interest::READABLE) {
+        warn!("Registering client socket: {e}");
+        return;
+    }
+    let id = state.allocate_client_id();
+    debug!("Accepted {addr}");
+    let mut client = Client::new(id, socket, addr, Instant::now());
+    client.scrapes_only = scrapes_only;
+    entry.insert(client);
+    state.stats.total_connections_received += 1;
 }
 
 fn listen(host: &str, port: u16, backlog: u32) -> io::Result<TcpListener> {

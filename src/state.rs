@@ -203,6 +203,11 @@ pub struct ServerState {
     pub call_depth: usize,
     /// Listening sockets, which a forked child closes.
     pub listener_fds: Vec<std::os::fd::RawFd>,
+    /// The `metrics-port` listener among them.
+    pub metrics_fd: Option<std::os::fd::RawFd>,
+    /// The loop's poll registry, for clients accepted while a script
+    /// keeps the loop busy.
+    pub registry: Option<mio::Registry>,
     /// The command just run goes to the AOF even if it changed nothing
     /// (Redis's `forceCommandPropagation`: FLUSHALL on an empty server).
     pub force_propagate: bool,
@@ -269,6 +274,8 @@ impl ServerState {
             call_depth: 0,
             replaying: false,
             listener_fds: Vec::new(),
+            metrics_fd: None,
+            registry: None,
             force_propagate: false,
             command_stats: Default::default(),
             slowlog: Default::default(),

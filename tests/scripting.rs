@@ -34,6 +34,10 @@ const SCRIPTS: &[&str] = &[
     "return {}",
     "return function() end",
     "local t = {} t[1] = t return 1",
+    "local function f() f() end f()",
+    "local function f(n) if n == 0 then return 0 end return 1 + f(n - 1) end return f(10000)",
+    "return string.rep('ab', 3, 'x')",
+    "local t = {} for i = 1, 100000 do t[i] = i end return #t",
     // Conversions, RESP to Lua.
     "return redis.call('ping')",
     "redis.call('set','k','v') return redis.call('get','k')",
@@ -354,4 +358,108 @@ fn redis_crate_script_works() {
             .contains("Unknown Redis command called from script"),
         "{err}"
     );
+}
+
+/// Sends a command without reading its reply.
+fn send(conn: &mut Conn, args: &[&[u8]]) {
+    conn.send(&common::encode(args));
+}
+
+fn pause(ms: u64) {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+}
+
+/// A script past `busy-reply-threshold`: other clients (old and new) get
+/// -BUSY, SCRIPT KILL stops it (its caller gets the killed error, even
+/// through pcall), a script that wrote is UNKILLABLE, SHUTDOWN NOSAVE
+/// ends the server; all as redis-server does.
+fn busy_session(server: &ServerProcess) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut show = |label: &str, reply: Vec<u8>| {
+        out.push(format!("{label}: {}", String::from_utf8_lossy(&reply)));
+    };
+    let mut caller = server.connect();
+    let mut other = server.connect();
+    other.run("CONFIG SET busy-reply-threshold 100");
+    show("not busy", other.run("SCRIPT KILL"));
+    send(&mut caller, &[b"EVAL", b"while true do end", b"0"]);
+    pause(300);
+    show("ping", other.run("PING"));
+    show("get", other.run("GET x"));
+    show("new client", server.connect().run("PING"));
+    let mut transaction = server.connect();
+    show("multi", transaction.run("MULTI"));
+    show("queued get", transaction.run("GET x"));
+    show("shutdown", other.run("SHUTDOWN"));
+    show("kill", other.run("SCRIPT KILL"));
+    show("killed", caller.read_reply());
+    show("exec", transaction.run("EXEC"));
+    show("ping after", other.run("PING"));
+    send(
+        &mut caller,
+        &[
+            b"EVAL",
+            b"local n = 0 while true do pcall(function() n = n + 1 end) end",
+            b"0",
+        ],
+    );
+    pause(300);
+    show("kill pcall", other.run("SCRIPT KILL"));
+    show("killed pcall", caller.read_reply());
+    send(
+        &mut caller,
+        &[
+            b"EVAL",
+            b"redis.call('set','w','1') while true do end",
+            b"0",
+        ],
+    );
+    pause(300);
+    show("unkillable", other.run("SCRIPT KILL"));
+    other.send(b"SHUTDOWN NOSAVE\r\n");
+    out.push(format!(
+        "caller closed: {}",
+        caller.is_closed(std::time::Duration::from_secs(5))
+    ));
+    out.push(format!(
+        "other closed: {}",
+        other.is_closed(std::time::Duration::from_secs(5))
+    ));
+    out
+}
+
+#[test]
+fn busy_scripts_are_answered_killed_and_shut_down_as_redis() {
+    let redis = ServerProcess::redis();
+    let rudis = ServerProcess::rudis(&[]);
+    let expected = busy_session(&redis);
+    let got = busy_session(&rudis);
+    for (e, g) in expected.iter().zip(&got) {
+        assert_eq!(e, g, "(left: redis-server, right: rudis)");
+    }
+    assert_eq!(expected.len(), got.len());
+}
+
+/// A result that contains itself nests until Lua's C stack limit, then
+/// ends in an error, as in Redis (read raw: too deep for the test's
+/// recursive reply parser).
+#[test]
+fn self_referencing_results_end_at_the_stack_limit() {
+    let raw = |server: &ServerProcess, script: &[u8]| -> Vec<u8> {
+        let mut conn = server.connect();
+        conn.send(&common::encode(&[b"EVAL", script, b"0"]));
+        let mut got = Vec::new();
+        while !got.ends_with(b"-ERR reached lua stack limit\r\n") {
+            pause(20);
+            got.extend(conn.read_available());
+        }
+        got
+    };
+    let (redis, rudis) = (ServerProcess::redis(), ServerProcess::rudis(&[]));
+    let array = b"local t = {} t[1] = t return t";
+    assert_eq!(raw(&redis, array), raw(&rudis, array));
+    // A map nests less deep in Redis (each level takes more Lua stack);
+    // rudis stops at the same depth for every kind, and stays up.
+    raw(&rudis, b"local t = {} t.map = t return t");
+    assert_eq!(rudis.connect().run("PING"), b"+PONG\r\n");
 }

@@ -117,10 +117,16 @@ pub(super) fn script_flush(ctx: &mut Ctx, args: Args) {
     ctx.reply.ok();
 }
 
-/// `SCRIPT KILL`: no script can be running while a command is served.
+/// `SCRIPT KILL`: heard while a script runs past its threshold (from the
+/// script's hook, see `scripting::busy`).
 pub(super) fn script_kill(ctx: &mut Ctx, _args: Args) {
-    ctx.reply
-        .error("NOTBUSY No scripts in execution right now.");
+    match crate::scripting::kill() {
+        crate::scripting::KillOutcome::NotBusy => ctx
+            .reply
+            .error("NOTBUSY No scripts in execution right now."),
+        crate::scripting::KillOutcome::Unkillable => ctx.reply.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."),
+        crate::scripting::KillOutcome::Killed => ctx.reply.ok(),
+    }
 }
 
 /// `SCRIPT DEBUG`: NO is accepted; rudis has no Lua debugger, so YES and

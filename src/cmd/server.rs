@@ -537,6 +537,9 @@ pub(super) fn shutdown(ctx: &mut Ctx, args: Args) {
     if abort {
         return ctx.reply.error("ERR No shutdown in progress.");
     }
+    if crate::scripting::is_busy() && !nosave {
+        return ctx.reply.error(crate::scripting::BUSY_EVAL);
+    }
     let state = &mut *ctx.state;
     log::warn!("User requested shutdown...");
     if state.persist.child.is_some() {

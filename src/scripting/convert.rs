@@ -127,34 +127,48 @@ fn parse(lua: &Lua, bytes: &[u8], at: &mut usize, depth: usize) -> mlua::Result<
 /// Booleans follow the script's protocol (`redis.setresp`): under RESP2
 /// true is 1 and false a null, under RESP3 they are booleans (0 and 1 to
 /// a RESP2 caller); everything else follows the caller's protocol.
+///
+/// Nested tables are walked with a work list, not recursion, so a table
+/// that contains itself ends, as in Redis, with `-ERR reached lua stack
+/// limit` at Lua's C stack depth.
 pub fn lua_to_reply(lua: &Lua, value: &Value, reply: &mut Reply, script_resp3: bool) {
-    to_reply(lua, value, reply, script_resp3, 0);
-}
-
-fn to_reply(lua: &Lua, value: &Value, reply: &mut Reply, script_resp3: bool, depth: usize) {
-    match value {
-        Value::String(s) => reply.bulk(&s.as_bytes()),
-        Value::Boolean(b) if script_resp3 && reply.is_resp3() => {
-            reply.raw(if *b { b"#t\r\n" } else { b"#f\r\n" })
+    let mut work = vec![(value.clone(), 0usize)];
+    while let Some((value, depth)) = work.pop() {
+        match value {
+            Value::String(s) => reply.bulk(&s.as_bytes()),
+            Value::Boolean(b) if script_resp3 && reply.is_resp3() => {
+                reply.raw(if b { b"#t\r\n" } else { b"#f\r\n" })
+            }
+            Value::Boolean(b) if script_resp3 => reply.int(i64::from(b)),
+            Value::Boolean(true) => reply.int(1),
+            Value::Boolean(false) => reply.null(),
+            Value::Integer(n) => reply.int(n),
+            Value::Number(n) => reply.int(n as i64),
+            Value::Table(_) if depth >= MAX_RESULT_DEPTH => {
+                reply.error("ERR reached lua stack limit");
+            }
+            Value::Table(t) => {
+                let _ = lua;
+                let mut children = table_to_reply(&t, reply);
+                children.reverse();
+                work.extend(children.into_iter().map(|v| (v, depth + 1)));
+            }
+            _ => reply.null(),
         }
-        Value::Boolean(b) if script_resp3 => reply.int(i64::from(*b)),
-        Value::Boolean(true) => reply.int(1),
-        Value::Boolean(false) => reply.null(),
-        Value::Integer(n) => reply.int(*n),
-        Value::Number(n) => reply.int(*n as i64),
-        Value::Table(t) if depth >= MAX_DEPTH => {
-            let _ = t;
-            reply.error("ERR reached lua stack limit");
-        }
-        Value::Table(t) => table_to_reply(lua, t, reply, script_resp3, depth),
-        _ => reply.null(),
     }
 }
 
-fn table_to_reply(lua: &Lua, t: &Table, reply: &mut Reply, script_resp3: bool, depth: usize) {
+/// How deep a result may nest: the depth at which Redis's conversion runs
+/// out of Lua C stack (`LUAI_MAXCSTACK`).
+const MAX_RESULT_DEPTH: usize = 7995;
+
+/// Writes a table's own reply (an error, a status, a double, or the header
+/// of an aggregate) and returns the values that follow it, in order.
+fn table_to_reply(t: &Table, reply: &mut Reply) -> Vec<Value> {
     let field = |name: &str| t.raw_get::<Value>(name).unwrap_or(Value::Nil);
     if let Value::String(err) = field("err") {
-        return reply.error_bytes(&err.as_bytes());
+        reply.error_bytes(&err.as_bytes());
+        return Vec::new();
     }
     if let Value::String(ok) = field("ok") {
         let text: Vec<u8> = ok
@@ -164,27 +178,27 @@ fn table_to_reply(lua: &Lua, t: &Table, reply: &mut Reply, script_resp3: bool, d
             .collect();
         reply.raw(b"+");
         reply.raw(&text);
-        return reply.raw(b"\r\n");
+        reply.raw(b"\r\n");
+        return Vec::new();
     }
     if let Some(n) = as_number(&field("double")) {
-        return reply.double(n);
+        reply.double(n);
+        return Vec::new();
     }
     if let Value::String(big) = field("big_number") {
         if reply.is_resp3() {
             reply.raw(b"(");
             reply.raw(&big.as_bytes());
-            return reply.raw(b"\r\n");
+            reply.raw(b"\r\n");
+        } else {
+            reply.bulk(&big.as_bytes());
         }
-        return reply.bulk(&big.as_bytes());
+        return Vec::new();
     }
     if let Value::Table(map) = field("map") {
         let pairs: Vec<(Value, Value)> = map.pairs::<Value, Value>().flatten().collect();
         reply.map(pairs.len());
-        for (k, v) in &pairs {
-            to_reply(lua, k, reply, script_resp3, depth + 1);
-            to_reply(lua, v, reply, script_resp3, depth + 1);
-        }
-        return;
+        return pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
     }
     if let Value::Table(set) = field("set") {
         let members: Vec<Value> = set
@@ -193,24 +207,23 @@ fn table_to_reply(lua: &Lua, t: &Table, reply: &mut Reply, script_resp3: bool, d
             .map(|(k, _)| k)
             .collect();
         reply.set(members.len());
-        for member in &members {
-            to_reply(lua, member, reply, script_resp3, depth + 1);
-        }
-        return;
+        return members;
     }
     if let Value::Table(verbatim) = field("verbatim_string") {
         let format = verbatim.raw_get::<Value>("format").unwrap_or(Value::Nil);
         let text = verbatim.raw_get::<Value>("string").unwrap_or(Value::Nil);
         if let (Value::String(format), Value::String(text)) = (format, text) {
+            let text = text.as_bytes();
             if reply.is_resp3() {
-                let text = text.as_bytes();
                 reply.raw(format!("={}\r\n", text.len() + 4).as_bytes());
                 reply.raw(&format.as_bytes());
                 reply.raw(b":");
                 reply.raw(&text);
-                return reply.raw(b"\r\n");
+                reply.raw(b"\r\n");
+            } else {
+                reply.bulk(&text);
             }
-            return reply.bulk(&text.as_bytes());
+            return Vec::new();
         }
     }
     // An array: elements 1, 2, ... up to the first nil.
@@ -222,9 +235,7 @@ fn table_to_reply(lua: &Lua, t: &Table, reply: &mut Reply, script_resp3: bool, d
         }
     }
     reply.array(items.len());
-    for item in &items {
-        to_reply(lua, item, reply, script_resp3, depth + 1);
-    }
+    items
 }
 
 fn as_number(value: &Value) -> Option<f64> {

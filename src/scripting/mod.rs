@@ -13,19 +13,28 @@
 //! the calling client, with its reply going to a buffer of its own that
 //! `convert` reads back into Lua. The engine is taken out of the server
 //! state while a script runs, so the command has the whole state to
-//! itself.
+//! itself; the running script's context (`RUN`) is where the native
+//! functions and the instruction-count hook find it.
+//!
+//! A script that runs past `busy-reply-threshold` is not preempted: from
+//! the hook, `busy` answers the other clients (`-BUSY`, or SCRIPT KILL,
+//! SHUTDOWN NOSAVE and the other commands Redis allows then), and a kill
+//! raises an error in the script that `pcall` cannot swallow.
 
 mod bitop;
+mod busy;
 pub mod convert;
+pub use busy::BUSY_EVAL;
 mod rand48;
 
 use crate::cmd::Ctx;
 use crate::protocol::request::OwnedArgs;
 use crate::protocol::Reply;
-use mlua::{Function, Lua, MultiValue, StdLib, Table, Value};
+use mlua::{ffi, Function, Lua, MultiValue, StdLib, Table, Value};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::os::raw::c_int;
+use std::time::Instant;
 
 const SANDBOX: &str = include_str!("sandbox.lua");
 
@@ -48,21 +57,75 @@ struct Script {
     flags: ScriptFlags,
 }
 
-/// What the native functions share with the engine during a run.
-#[derive(Default)]
+/// The running script, shared by the native functions and the hook.
 struct RunState {
+    /// The command context of the EVAL: valid while `running`, and only
+    /// used from callbacks of that script, one at a time.
+    ctx: Cell<*mut Ctx<'static>>,
+    running: Cell<bool>,
+    read_only: Cell<bool>,
     /// `redis.setresp`: the protocol commands reply in.
     resp3: Cell<bool>,
     /// `redis.set_repl`: whether the script's writes reach the AOF.
     propagate_aof: Cell<bool>,
+    /// A write command ran: SCRIPT KILL is refused.
+    wrote: Cell<bool>,
+    started: Cell<Instant>,
+    /// Past `busy-reply-threshold`: other clients are being answered.
+    timed_out: Cell<bool>,
+    /// SCRIPT KILL (or SHUTDOWN NOSAVE) asked the script to stop.
+    killed: Cell<bool>,
     rand: Cell<u64>,
 }
+
+thread_local! {
+    static RUN: RunState = RunState {
+        ctx: Cell::new(std::ptr::null_mut()),
+        running: Cell::new(false),
+        read_only: Cell::new(false),
+        resp3: Cell::new(false),
+        propagate_aof: Cell::new(true),
+        wrote: Cell::new(false),
+        started: Cell::new(Instant::now()),
+        timed_out: Cell::new(false),
+        killed: Cell::new(false),
+        rand: Cell::new(0),
+    };
+}
+
+/// Instructions between two looks at the clock (Redis's hook interval).
+const HOOK_INSTRUCTIONS: c_int = 100_000;
 
 pub struct Engine {
     lua: Lua,
     runtime: Table,
     scripts: HashMap<String, Script>,
-    run: Rc<RunState>,
+}
+
+/// What SCRIPT KILL finds.
+pub enum KillOutcome {
+    NotBusy,
+    Unkillable,
+    Killed,
+}
+
+/// SCRIPT KILL: stops the running script unless it wrote.
+pub fn kill() -> KillOutcome {
+    RUN.with(|run| {
+        if !run.running.get() || !run.timed_out.get() {
+            KillOutcome::NotBusy
+        } else if run.wrote.get() {
+            KillOutcome::Unkillable
+        } else {
+            run.killed.set(true);
+            KillOutcome::Killed
+        }
+    })
+}
+
+/// Whether a script is running past its threshold (clients get `-BUSY`).
+pub fn is_busy() -> bool {
+    RUN.with(|run| run.running.get() && run.timed_out.get())
 }
 
 /// Why a script could not run, as the error reply says it.
@@ -75,41 +138,39 @@ impl Engine {
         // the sandbox keeps it in a local and scripts never see it (nor
         // any other way to load C code).
         let lua = unsafe { Lua::unsafe_new_with(libs, mlua::LuaOptions::default()) };
-        let run = Rc::new(RunState::default());
         let seed = crate::state::unix_micros() as i32 ^ std::process::id() as i32;
-        rand48::seed(&run.rand, seed);
+        RUN.with(|run| rand48::seed(&run.rand, seed));
         let native = lua.create_table()?;
         native.set("version", crate::REDIS_VERSION)?;
         native.set("version_num", redis_version_num())?;
-        let state = run.clone();
         native.set(
             "rand48",
-            lua.create_function(move |_, ()| Ok(rand48::next(&state.rand)))?,
+            lua.create_function(|_, ()| Ok(RUN.with(|run| rand48::next(&run.rand))))?,
         )?;
-        let state = run.clone();
         native.set(
             "srand48",
-            lua.create_function(move |_, seed: i64| {
-                rand48::seed(&state.rand, seed as i32);
+            lua.create_function(|_, seed: i64| {
+                RUN.with(|run| rand48::seed(&run.rand, seed as i32));
                 Ok(())
             })?,
         )?;
-        let state = run.clone();
         native.set(
             "setresp",
-            lua.create_function(move |_, version: u8| {
-                state.resp3.set(version == 3);
+            lua.create_function(|_, version: u8| {
+                RUN.with(|run| run.resp3.set(version == 3));
                 Ok(())
             })?,
         )?;
-        let state = run.clone();
         native.set(
             "set_repl",
-            lua.create_function(move |_, flags: u8| {
-                state.propagate_aof.set(flags & 1 != 0);
+            lua.create_function(|_, flags: u8| {
+                RUN.with(|run| run.propagate_aof.set(flags & 1 != 0));
                 Ok(())
             })?,
         )?;
+        native.set("call", lua.create_function(call_command)?)?;
+        // SAFETY: `arm_hook` only calls `lua_sethook` on the running state.
+        native.set("arm_hook", unsafe { lua.create_c_function(arm_hook)? })?;
         native.set("log", lua.create_function(log_from_script)?)?;
         native.set(
             "sha1hex",
@@ -132,7 +193,6 @@ impl Engine {
             lua,
             runtime,
             scripts: HashMap::new(),
-            run,
         })
     }
 
@@ -325,14 +385,9 @@ pub fn run(
     };
     let function = script.function.clone();
     let read_only = read_only || script.flags.no_writes;
-    engine.run.resp3.set(false);
-    engine.run.propagate_aof.set(true);
-    let lua = &engine.lua;
     let caller_db = ctx.db_index();
-    let outcome = lua.scope(|scope| {
-        let call = scope.create_function_mut(|lua, args: MultiValue| {
-            call_command(lua, ctx, &engine.run, args, read_only)
-        })?;
+    let lua = &engine.lua;
+    let outcome = (|| -> mlua::Result<(bool, Value)> {
         let run: Function = engine.runtime.get("run")?;
         let keys = lua.create_sequence_from(
             keys.iter()
@@ -344,13 +399,34 @@ pub fn run(
                 .map(|a| lua.create_string(a))
                 .collect::<mlua::Result<Vec<_>>>()?,
         )?;
-        run.call::<(bool, Value)>((function, keys, argv, call))
-    });
+        let ctx_ptr = (ctx as *mut Ctx).cast::<Ctx<'static>>();
+        RUN.with(|state| {
+            state.ctx.set(ctx_ptr);
+            state.running.set(true);
+            state.read_only.set(read_only);
+            state.resp3.set(false);
+            state.propagate_aof.set(true);
+            state.wrote.set(false);
+            state.started.set(Instant::now());
+            state.timed_out.set(false);
+            state.killed.set(false);
+        });
+        let result = run.call::<(bool, Value)>((function, keys, argv));
+        RUN.with(|state| {
+            state.running.set(false);
+            state.ctx.set(std::ptr::null_mut());
+        });
+        result
+    })();
     ctx.client().db = caller_db;
+    if ctx.state.shutdown.is_some() {
+        // SHUTDOWN NOSAVE stopped the script: the server exits before the
+        // caller hears anything, as Redis exits from the script's hook.
+        return;
+    }
+    let script_resp3 = RUN.with(|state| state.resp3.get());
     match outcome {
-        Ok((true, result)) => {
-            convert::lua_to_reply(lua, &result, ctx.reply, engine.run.resp3.get())
-        }
+        Ok((true, result)) => convert::lua_to_reply(lua, &result, ctx.reply, script_resp3),
         Ok((false, Value::Table(error))) => reply_script_error(ctx.reply, &error, sha),
         Ok((false, other)) => {
             let text = lua
@@ -366,6 +442,48 @@ pub fn run(
             .reply
             .error(&format!("ERR Error running script {sha}, {e}")),
     }
+}
+
+/// The running script's command context.
+///
+/// SAFETY: callers are native functions of the running script; `run`
+/// keeps the context alive and untouched while the script runs, and
+/// these callbacks never overlap (a command cannot run a script).
+unsafe fn running_ctx<'a>() -> Option<&'a mut Ctx<'static>> {
+    RUN.with(|run| {
+        let ptr = run.ctx.get();
+        (run.running.get() && !ptr.is_null()).then(|| unsafe { &mut *ptr })
+    })
+}
+
+/// Installs the instruction-count hook on the script's Lua thread
+/// (coroutines it creates inherit it).
+unsafe extern "C-unwind" fn arm_hook(state: *mut ffi::lua_State) -> c_int {
+    ffi::lua_sethook(
+        state,
+        Some(count_hook),
+        ffi::LUA_MASKCOUNT,
+        HOOK_INSTRUCTIONS,
+    );
+    0
+}
+
+/// Every `HOOK_INSTRUCTIONS`: past the threshold, other clients are
+/// served; a killed script gets an error, raised again at every line so a
+/// `pcall` cannot keep it running. No Rust value lives across
+/// `lua_error`.
+unsafe extern "C-unwind" fn count_hook(state: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
+    if !busy::check() {
+        return;
+    }
+    ffi::lua_sethook(state, Some(count_hook), ffi::LUA_MASKLINE, 0);
+    ffi::lua_createtable(state, 0, 1);
+    ffi::lua_pushstring(
+        state,
+        c"ERR Script killed by user with SCRIPT KILL...".as_ptr(),
+    );
+    ffi::lua_setfield(state, -2, c"err".as_ptr());
+    ffi::lua_error(state);
 }
 
 /// The error reply of a script that raised: the error's text, then which
@@ -386,17 +504,15 @@ fn reply_script_error(reply: &mut Reply, error: &Table, sha: &str) {
 
 /// `redis.call` / `redis.pcall`: the command's reply as a Lua value, and
 /// whether it is an error that `redis.call` raises.
-fn call_command(
-    lua: &Lua,
-    ctx: &mut Ctx,
-    run: &RunState,
-    args: MultiValue,
-    read_only: bool,
-) -> mlua::Result<(Value, bool)> {
+fn call_command(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
     let fail = |text: &str| -> mlua::Result<(Value, bool)> {
         let t = lua.create_table()?;
         t.raw_set("err", text)?;
         Ok((Value::Table(t), true))
+    };
+    // SAFETY: called from the running script only (see `running_ctx`).
+    let Some(ctx) = (unsafe { running_ctx() }) else {
+        return fail("ERR redis.call outside a running script");
     };
     if args.is_empty() {
         return fail("ERR Please specify at least one argument for this redis lib call");
@@ -421,19 +537,28 @@ fn call_command(
     if !command.arity_fits(argv.len()) {
         return fail("ERR Wrong number of args calling Redis command from script");
     }
-    let flags = command.flags;
-    let has = |f: &str| flags.split(' ').any(|x| x == f);
+    let has = |f: &str| command.flags.split(' ').any(|x| x == f);
     if has("noscript") {
         return fail("ERR This Redis command is not allowed from script");
     }
-    if read_only && has("write") {
-        return fail("ERR Write commands are not allowed from read-only scripts.");
+    let (read_only, resp3, propagate_aof) = RUN.with(|run| {
+        (
+            run.read_only.get(),
+            run.resp3.get(),
+            run.propagate_aof.get(),
+        )
+    });
+    if has("write") {
+        if read_only {
+            return fail("ERR Write commands are not allowed from read-only scripts.");
+        }
+        RUN.with(|run| run.wrote.set(true));
     }
     let owned = OwnedArgs::from_vecs(&argv);
     let mut reply = Reply::new();
-    reply.set_resp3(run.resp3.get());
+    reply.set_resp3(resp3);
     let aof_was = ctx.state.script_propagates_aof;
-    ctx.state.script_propagates_aof = run.propagate_aof.get();
+    ctx.state.script_propagates_aof = propagate_aof;
     crate::cmd::run_for_script(ctx, &mut reply, owned.args());
     ctx.state.script_propagates_aof = aof_was;
     let value = convert::reply_to_lua(lua, reply.as_bytes())?;

@@ -167,7 +167,7 @@ end
 -- The redis library. Argument checks are here, so the error texts are
 -- Redis's and carry the script's line; the work is native. `call` and
 -- `pcall` raise or return the error table the native side reports.
-local current_call -- set by runtime.run for each script
+local current_call = native.call
 local redis = {
     LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
     REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
@@ -295,15 +295,14 @@ function runtime.compile(body)
     return compile_in_env(loadstring(body, "@user_script"))
 end
 
--- Runs a compiled script with `call` serving redis.call: true and its
--- result, or false and the error table.
-function runtime.run(f, keys, argv, call)
+-- Runs a compiled script: true and its result, or false and the error
+-- table. The clock hook is armed on this thread first.
+local arm_hook = native.arm_hook
+function runtime.run(f, keys, argv)
     visible.KEYS = keys
     visible.ARGV = argv
-    current_call = call
-    local ok, result = xpcall(f, error_handler)
-    current_call = nil
-    return ok, result
+    arm_hook()
+    return xpcall(f, error_handler)
 end
 
 return runtime

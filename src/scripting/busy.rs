@@ -1,0 +1,172 @@
+//! Other clients while a script runs past `busy-reply-threshold`
+//! (Redis's `processEventsWhileBlocked` from the script hook).
+//!
+//! The loop cannot turn while a script holds it, so the hook reads the
+//! other clients' sockets itself: commands Redis allows then (SCRIPT
+//! KILL, SHUTDOWN NOSAVE, MULTI, DISCARD, WATCH, RESET, HELLO, QUIT, ...:
+//! the `allow_busy` flag) run as usual, every other one is answered
+//! `-BUSY`, and the replies are written at once. The script's own caller
+//! is not read until its script ends. New connections are accepted, so
+//! they too get their `-BUSY`.
+
+use super::RUN;
+use crate::client::{Closing, ReadOutcome};
+use crate::cmd::Ctx;
+use crate::protocol::request::Parsed;
+use std::time::Duration;
+
+pub const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// Called by the hook: whether the script must stop now (killed, or the
+/// server is shutting down).
+pub fn check() -> bool {
+    let (running, killed, started, timed_out) = RUN.with(|run| {
+        (
+            run.running.get(),
+            run.killed.get(),
+            run.started.get(),
+            run.timed_out.get(),
+        )
+    });
+    if !running {
+        return false;
+    }
+    if killed {
+        return true;
+    }
+    // SAFETY: the hook runs inside the script `run` is running.
+    let Some(ctx) = (unsafe { super::running_ctx() }) else {
+        return false;
+    };
+    let elapsed = started.elapsed();
+    if elapsed < Duration::from_millis(ctx.state.config.busy_reply_threshold) {
+        return false;
+    }
+    if !timed_out {
+        RUN.with(|run| run.timed_out.set(true));
+        log::warn!(
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.",
+            elapsed.as_millis()
+        );
+    }
+    serve_clients(ctx);
+    if ctx.state.shutdown.is_some() {
+        RUN.with(|run| run.killed.set(true));
+    }
+    RUN.with(|run| run.killed.get())
+}
+
+/// Accepts waiting connections on every listener (the loop's own accept,
+/// `server::admit_client`, does the rest).
+fn accept_clients(ctx: &mut Ctx) {
+    use std::os::fd::FromRawFd;
+    for fd in ctx.state.listener_fds.clone() {
+        let scrapes_only = ctx.state.metrics_fd == Some(fd);
+        // SAFETY: the fd is a live listener the server owns; ManuallyDrop
+        // keeps this borrowed view from closing it.
+        let listener =
+            std::mem::ManuallyDrop::new(unsafe { std::net::TcpListener::from_raw_fd(fd) });
+        while let Ok((stream, addr)) = listener.accept() {
+            if stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            let socket = mio::net::TcpStream::from_std(stream);
+            crate::server::admit_client(ctx.state, ctx.clients, socket, addr, scrapes_only);
+        }
+    }
+}
+
+/// One non-blocking round over every other client's socket.
+fn serve_clients(ctx: &mut Ctx) {
+    accept_clients(ctx);
+    let me = ctx.me;
+    let (mut fds, mut keys) = (Vec::new(), Vec::new());
+    for (key, client) in ctx.clients.iter() {
+        if key != me && client.closing == Closing::No && client.blocked.is_none() {
+            fds.push(libc::pollfd {
+                fd: client.fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            keys.push(key);
+        }
+    }
+    if fds.is_empty() {
+        return;
+    }
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfd entries.
+    let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    if ready <= 0 {
+        return;
+    }
+    for (fd, key) in fds.iter().zip(keys) {
+        if fd.revents != 0 {
+            serve_client(ctx, key);
+        }
+    }
+}
+
+/// Reads what a client sent and answers each whole command.
+fn serve_client(ctx: &mut Ctx, key: usize) {
+    let Some(client) = ctx.clients.get_mut(key) else {
+        return;
+    };
+    match client.read() {
+        ReadOutcome::Eof | ReadOutcome::Failed => {
+            client.closing = Closing::Now;
+            ctx.state.killed.push(key);
+            return;
+        }
+        ReadOutcome::WouldBlock => return,
+        ReadOutcome::Data { .. } => {}
+    }
+    let mut parser = std::mem::take(&mut client.parser);
+    let mut reply = std::mem::take(&mut client.reply);
+    let max_bulk = usize::try_from(ctx.state.config.proto_max_bulk_len).unwrap_or(usize::MAX);
+    loop {
+        match parser.next(max_bulk) {
+            Parsed::Incomplete => break,
+            Parsed::Error(e) => {
+                reply.error(&e.message());
+                ctx.clients[key].closing = Closing::AfterReply;
+                break;
+            }
+            Parsed::Command => {
+                let args = parser.args();
+                let line: Vec<&[u8]> = args.iter().take(2).collect();
+                let allowed = crate::cmd::command_of(&line)
+                    .is_some_and(|c| c.flags.split(' ').any(|f| f == "allow_busy"));
+                if allowed {
+                    let mut inner = Ctx {
+                        state: &mut *ctx.state,
+                        clients: &mut *ctx.clients,
+                        me: key,
+                        reply: &mut reply,
+                        now_ms: crate::state::unix_millis(),
+                        last_tick: crate::clock::now(),
+                        input: None,
+                    };
+                    crate::cmd::dispatch(&mut inner, args);
+                } else {
+                    reply.error(BUSY_EVAL);
+                    ctx.state.stats.count_error_reply(BUSY_EVAL.as_bytes());
+                    if let Some(transaction) = ctx.clients[key].multi.as_mut() {
+                        transaction.failed = true;
+                    }
+                }
+                if ctx.clients[key].closing != Closing::No {
+                    break;
+                }
+            }
+        }
+    }
+    parser.compact();
+    let client = &mut ctx.clients[key];
+    client.parser = parser;
+    client.reply = reply;
+    client.write();
+    if client.pending_output() > 0 || client.closing != Closing::No {
+        ctx.state.output_woken.push(key);
+    }
+}
