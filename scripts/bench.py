@@ -16,6 +16,7 @@ slept and a client's write had to wake it, which the client pays for.
     scripts/bench.py --tests set,get --pipelines 16 --requests 1000000 --keyspace 1000000
     scripts/bench.py --command "ZRANGE myzset 0 99" --pipelines 1   # any command
     scripts/bench.py --floor      # also scripts/pong_floor.c, what PING costs with no server logic
+    scripts/bench.py --script "return redis.call('INCR', KEYS[1])" --command "EVALSHA {sha} 1 counter"
 """
 
 import argparse
@@ -143,6 +144,8 @@ def main():
     parser.add_argument("--datasize", type=int, default=0, help="redis-benchmark -d")
     parser.add_argument("--prefill-zset", type=int, default=0,
                         help="load a sorted set 'bigzset' of N members into both servers first")
+    parser.add_argument("--script", help="SCRIPT LOAD this Lua body into both servers first; "
+                        "{sha} in --command stands for its SHA-1")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--floor", action="store_true",
                         help="also run scripts/pong_floor.c, a server that only answers PING (ping tests only)")
@@ -161,6 +164,11 @@ def main():
         servers[name] = (start(name, port), port)
         if args.prefill_zset:
             prefill_zset(port, args.prefill_zset)
+        if args.script and name != "floor":
+            sha = subprocess.run(["redis-cli", "-p", str(port), "SCRIPT", "LOAD", args.script],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            if args.command:
+                args.command = args.command.replace("{sha}", sha)
     try:
         print(f"# {time.strftime('%Y-%m-%d %H:%M')}  requests={args.requests} clients={args.clients} "
               f"rounds={args.rounds} keyspace={args.keyspace or '-'}")

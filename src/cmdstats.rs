@@ -41,6 +41,9 @@ pub struct Traits {
     /// Only reads keys: what it read may be cached by a tracking client.
     pub readonly: bool,
     pub pubsub: bool,
+    pub write: bool,
+    /// Refused from scripts.
+    pub noscript: bool,
 }
 
 pub struct CommandStats {
@@ -63,6 +66,8 @@ impl Default for CommandStats {
                     no_multi: flag(c, "no_multi"),
                     readonly: flag(c, "readonly"),
                     pubsub: flag(c, "pubsub"),
+                    write: flag(c, "write"),
+                    noscript: flag(c, "noscript"),
                 })
                 .collect(),
         }

@@ -398,6 +398,19 @@ fn lookup_indexed(name: &[u8]) -> Option<Indexed> {
     index().get(&folded[..]).copied()
 }
 
+/// The command or subcommand a command line names, with its number
+/// (`all_commands`), without allocating.
+pub fn resolve_line(line: &[&[u8]]) -> Option<(&'static Command, usize)> {
+    let found = lookup_indexed(line.first()?)?;
+    match line.get(1) {
+        Some(sub) if !found.command.subcommands.is_empty() => {
+            let (position, command) = lookup_subcommand(found.command, sub)?;
+            Some((command, usize::from(found.first_sub) + position))
+        }
+        _ => Some((found.command, usize::from(found.id))),
+    }
+}
+
 /// Looks a command up by name, case-insensitively, without allocating.
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     lookup_indexed(name).map(|found| found.command)

@@ -21,11 +21,9 @@ fn with_engine(ctx: &mut Ctx, work: impl FnOnce(&mut Ctx, &mut Engine)) {
     ctx.state.scripting = Some(engine);
 }
 
-type Strings = Vec<Vec<u8>>;
-
 /// The keys and arguments after `numkeys`, checked as Redis's
 /// `evalGenericCommand` checks them.
-fn keys_and_args(ctx: &mut Ctx, args: &Args) -> Option<(Strings, Strings)> {
+fn keys_and_args<'a>(ctx: &mut Ctx, args: &Args<'a>) -> Option<(Vec<&'a [u8]>, Vec<&'a [u8]>)> {
     let numkeys = super::i64_arg(ctx.reply, args.get(2))?;
     if numkeys > (args.len() - 3) as i64 {
         ctx.reply
@@ -37,8 +35,8 @@ fn keys_and_args(ctx: &mut Ctx, args: &Args) -> Option<(Strings, Strings)> {
         return None;
     }
     let split = 3 + numkeys as usize;
-    let keys = (3..split).map(|i| args.get(i).to_vec()).collect();
-    let argv = (split..args.len()).map(|i| args.get(i).to_vec()).collect();
+    let keys = (3..split).map(|i| args.get(i)).collect();
+    let argv = (split..args.len()).map(|i| args.get(i)).collect();
     Some((keys, argv))
 }
 
@@ -47,15 +45,21 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) {
         return;
     };
     with_engine(ctx, |ctx, engine| {
-        let sha = if by_sha {
-            String::from_utf8_lossy(args.get(1)).to_ascii_lowercase()
-        } else {
-            match engine.load(args.get(1)) {
-                Ok(sha) => sha,
-                Err(e) => return ctx.reply.error(&e),
+        if by_sha {
+            // A SHA-1 in any case, looked up without allocating.
+            let mut sha = [0u8; 40];
+            let given = args.get(1);
+            if given.len() == sha.len() {
+                sha.copy_from_slice(given);
+                sha.make_ascii_lowercase();
             }
-        };
-        crate::scripting::run(ctx, engine, &sha, keys, argv, read_only);
+            let sha = std::str::from_utf8(&sha).unwrap_or_default();
+            return crate::scripting::run(ctx, engine, sha, &keys, &argv, read_only);
+        }
+        match engine.load(args.get(1)) {
+            Ok(sha) => crate::scripting::run(ctx, engine, &sha, &keys, &argv, read_only),
+            Err(e) => ctx.reply.error(&e),
+        }
     });
 }
 

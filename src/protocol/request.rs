@@ -389,6 +389,18 @@ impl OwnedArgs {
     }
 
     /// Arguments given as separate byte strings (commands read from the AOF).
+    /// Empties it, keeping the allocations (a scratch line reused per call).
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+    }
+
+    pub fn push(&mut self, arg: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(arg);
+        self.spans.push((start, self.bytes.len()));
+    }
+
     pub fn from_vecs(argv: &[Vec<u8>]) -> Self {
         let mut owned = OwnedArgs::default();
         for arg in argv {

@@ -76,6 +76,8 @@ struct RunState {
     /// SCRIPT KILL (or SHUTDOWN NOSAVE) asked the script to stop.
     killed: Cell<bool>,
     rand: Cell<u64>,
+    /// `redis.call`'s command line and reply buffers, reused call to call.
+    scratch: std::cell::RefCell<(OwnedArgs, Reply)>,
 }
 
 thread_local! {
@@ -90,6 +92,7 @@ thread_local! {
         timed_out: Cell::new(false),
         killed: Cell::new(false),
         rand: Cell::new(0),
+        scratch: Default::default(),
     };
 }
 
@@ -99,6 +102,8 @@ const HOOK_INSTRUCTIONS: c_int = 100_000;
 pub struct Engine {
     lua: Lua,
     runtime: Table,
+    /// The sandbox's `runtime.run`, looked up once.
+    run: Function,
     scripts: HashMap<String, Script>,
 }
 
@@ -189,9 +194,11 @@ impl Engine {
             lua.create_c_function(make_raising)?
         })?;
         let runtime: Table = lua.load(SANDBOX).set_name("=rudis").call(native)?;
+        let run = runtime.get("run")?;
         Ok(Engine {
             lua,
             runtime,
+            run,
             scripts: HashMap::new(),
         })
     }
@@ -374,8 +381,8 @@ pub fn run(
     ctx: &mut Ctx,
     engine: &mut Engine,
     sha: &str,
-    keys: Vec<Vec<u8>>,
-    argv: Vec<Vec<u8>>,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
     read_only: bool,
 ) {
     let Some(script) = engine.scripts.get(sha) else {
@@ -383,22 +390,14 @@ pub fn run(
             .reply
             .error("NOSCRIPT No matching script. Please use EVAL.");
     };
-    let function = script.function.clone();
+    let function = &script.function;
     let read_only = read_only || script.flags.no_writes;
     let caller_db = ctx.db_index();
     let lua = &engine.lua;
+    let run = &engine.run;
     let outcome = (|| -> mlua::Result<(bool, Value)> {
-        let run: Function = engine.runtime.get("run")?;
-        let keys = lua.create_sequence_from(
-            keys.iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
-        let argv = lua.create_sequence_from(
-            argv.iter()
-                .map(|a| lua.create_string(a))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
+        let keys = strings_table(lua, keys)?;
+        let argv = strings_table(lua, argv)?;
         let ctx_ptr = (ctx as *mut Ctx).cast::<Ctx<'static>>();
         RUN.with(|state| {
             state.ctx.set(ctx_ptr);
@@ -442,6 +441,15 @@ pub fn run(
             .reply
             .error(&format!("ERR Error running script {sha}, {e}")),
     }
+}
+
+/// KEYS or ARGV: a Lua array of the strings.
+fn strings_table(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(t)
 }
 
 /// The running script's command context.
@@ -517,29 +525,50 @@ fn call_command(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
     if args.is_empty() {
         return fail("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    let (mut line, mut reply) = RUN.with(|run| std::mem::take(&mut *run.scratch.borrow_mut()));
+    line.clear();
     for value in args {
-        match value {
-            Value::String(s) => argv.push(s.as_bytes().to_vec()),
+        let text = match value {
+            Value::String(s) => s,
             Value::Integer(_) | Value::Number(_) => match lua.coerce_string(value)? {
-                Some(s) => argv.push(s.as_bytes().to_vec()),
+                Some(s) => s,
                 None => {
                     return fail("ERR Lua redis lib command arguments must be strings or integers")
                 }
             },
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
-        }
+        };
+        line.push(&text.as_bytes());
     }
-    let line: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-    let Some(command) = crate::cmd::command_of(&line) else {
-        return fail("ERR Unknown Redis command called from script");
+    let outcome = run_line(lua, ctx, &line, &mut reply);
+    RUN.with(|run| *run.scratch.borrow_mut() = (line, reply));
+    match outcome? {
+        Ok(value) => Ok(value),
+        Err(text) => fail(text),
+    }
+}
+
+/// Checks and runs one `redis.call` command line: its reply as a Lua
+/// value and whether it is an error, or the refusal's text.
+fn run_line(
+    lua: &Lua,
+    ctx: &mut Ctx,
+    line: &OwnedArgs,
+    reply: &mut Reply,
+) -> mlua::Result<Result<(Value, bool), &'static str>> {
+    let args = line.args();
+    let head: [&[u8]; 2] = [args.get(0), if args.len() > 1 { args.get(1) } else { b"" }];
+    let Some((command, id)) = crate::cmd::resolve_line(&head[..args.len().min(2)]) else {
+        return Ok(Err("ERR Unknown Redis command called from script"));
     };
-    if !command.arity_fits(argv.len()) {
-        return fail("ERR Wrong number of args calling Redis command from script");
+    if !command.arity_fits(args.len()) {
+        return Ok(Err(
+            "ERR Wrong number of args calling Redis command from script",
+        ));
     }
-    let has = |f: &str| command.flags.split(' ').any(|x| x == f);
-    if has("noscript") {
-        return fail("ERR This Redis command is not allowed from script");
+    let traits = ctx.state.command_stats.traits(id);
+    if traits.noscript {
+        return Ok(Err("ERR This Redis command is not allowed from script"));
     }
     let (read_only, resp3, propagate_aof) = RUN.with(|run| {
         (
@@ -548,20 +577,21 @@ fn call_command(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
             run.propagate_aof.get(),
         )
     });
-    if has("write") {
+    if traits.write {
         if read_only {
-            return fail("ERR Write commands are not allowed from read-only scripts.");
+            return Ok(Err(
+                "ERR Write commands are not allowed from read-only scripts.",
+            ));
         }
         RUN.with(|run| run.wrote.set(true));
     }
-    let owned = OwnedArgs::from_vecs(&argv);
-    let mut reply = Reply::new();
+    reply.clear(64 * 1024);
     reply.set_resp3(resp3);
     let aof_was = ctx.state.script_propagates_aof;
     ctx.state.script_propagates_aof = propagate_aof;
-    crate::cmd::run_for_script(ctx, &mut reply, owned.args());
+    crate::cmd::run_for_script(ctx, reply, args);
     ctx.state.script_propagates_aof = aof_was;
     let value = convert::reply_to_lua(lua, reply.as_bytes())?;
     let failed = reply.as_bytes().first() == Some(&b'-');
-    Ok((value, failed))
+    Ok(Ok((value, failed)))
 }

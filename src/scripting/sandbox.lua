@@ -28,9 +28,9 @@ local function refuse()
     error(READONLY, 2)
 end
 
-local function readonly(t, index)
+local function readonly(t)
     local proxy = {}
-    local meta = { __index = index or t, __newindex = refuse }
+    local meta = { __index = t, __newindex = refuse }
     meta.__metatable = setmetatable({}, { __index = meta, __newindex = refuse })
     protected[proxy] = t
     return setmetatable(proxy, meta)
@@ -277,14 +277,14 @@ local function error_handler(err)
 end
 visible.__redis__err__handler = error_handler
 
-local globals_meta_index = function(_, name)
-    local value = visible[name]
-    if value == nil then
+-- A global read goes from the (empty) environment to `visible` as a
+-- plain table lookup; only a miss reaches the function that raises.
+setmetatable(visible, {
+    __index = function(_, name)
         error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-    end
-    return value
-end
-env = readonly(visible, globals_meta_index)
+    end,
+})
+env = readonly(visible)
 visible._G = env
 
 local runtime = {}
