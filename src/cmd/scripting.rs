@@ -21,9 +21,11 @@ fn with_engine(ctx: &mut Ctx, work: impl FnOnce(&mut Ctx, &mut Engine)) {
     ctx.state.scripting = Some(engine);
 }
 
+type Strings<'a> = Vec<&'a [u8]>;
+
 /// The keys and arguments after `numkeys`, checked as Redis's
 /// `evalGenericCommand` checks them.
-fn keys_and_args<'a>(ctx: &mut Ctx, args: &Args<'a>) -> Option<(Vec<&'a [u8]>, Vec<&'a [u8]>)> {
+fn keys_and_args<'a>(ctx: &mut Ctx, args: &Args<'a>) -> Option<(Strings<'a>, Strings<'a>)> {
     let numkeys = super::i64_arg(ctx.reply, args.get(2))?;
     if numkeys > (args.len() - 3) as i64 {
         ctx.reply
