@@ -143,7 +143,7 @@ pub fn lua_to_reply(lua: &Lua, value: &Value, reply: &mut Reply, script_resp3: b
             Value::Boolean(true) => reply.int(1),
             Value::Boolean(false) => reply.null(),
             Value::Integer(n) => reply.int(n),
-            Value::Number(n) => reply.int(n as i64),
+            Value::Number(n) => reply.int(c_truncate(n)),
             Value::Table(_) if depth >= MAX_RESULT_DEPTH => {
                 reply.error("ERR reached lua stack limit");
             }
@@ -236,6 +236,18 @@ fn table_to_reply(t: &Table, reply: &mut Reply) -> Vec<Value> {
     }
     reply.array(items.len());
     items
+}
+
+/// A double as C's `(long long)` cast gives it on x86-64, as Redis
+/// converts a script's number: truncated, and out of range (or NaN) the
+/// "integer indefinite" value, the most negative one.
+fn c_truncate(n: f64) -> i64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if n.is_nan() || !(-LIMIT..LIMIT).contains(&n) {
+        i64::MIN
+    } else {
+        n as i64
+    }
 }
 
 fn as_number(value: &Value) -> Option<f64> {

@@ -23,6 +23,7 @@
 
 mod bitop;
 mod busy;
+mod cjson;
 pub mod convert;
 pub use busy::BUSY_EVAL;
 mod rand48;
@@ -188,6 +189,7 @@ impl Engine {
             })?,
         )?;
         native.set("bit", bitop::library(&lua)?)?;
+        native.set("cjson", cjson::library(&lua)?)?;
         // SAFETY: `make_raising` only manipulates the Lua stack through the
         // C API and keeps no Rust values alive across a Lua error.
         native.set("make_raising", unsafe {

@@ -133,14 +133,14 @@ end)
 -- C closures.
 local function raising(lib)
     local wrapped = {}
-    for name, f in pairs(lib) do
-        wrapped[name] = make_raising(f)
+    for name, value in pairs(lib) do
+        wrapped[name] = type(value) == "function" and make_raising(value) or value
     end
     return wrapped
 end
 
 for name, lib in pairs({ string = string, table = table, coroutine = coroutine,
-    math = math_copy, bit = raising(native.bit) }) do
+    math = math_copy, bit = raising(native.bit), cjson = raising(native.cjson) }) do
     visible[name] = readonly(lib)
 end
 
