@@ -24,6 +24,7 @@
 mod bitop;
 mod busy;
 mod cjson;
+mod cmsgpack;
 pub mod convert;
 pub use busy::BUSY_EVAL;
 mod rand48;
@@ -190,10 +191,15 @@ impl Engine {
         )?;
         native.set("bit", bitop::library(&lua)?)?;
         native.set("cjson", cjson::library(&lua)?)?;
+        native.set("cmsgpack", cmsgpack::library(&lua)?)?;
         // SAFETY: `make_raising` only manipulates the Lua stack through the
         // C API and keeps no Rust values alive across a Lua error.
         native.set("make_raising", unsafe {
             lua.create_c_function(make_raising)?
+        })?;
+        // SAFETY: as `make_raising`.
+        native.set("make_raising_multi", unsafe {
+            lua.create_c_function(make_raising_multi)?
         })?;
         let runtime: Table = lua.load(SANDBOX).set_name("=rudis").call(native)?;
         let run = runtime.get("run")?;
@@ -288,6 +294,37 @@ unsafe extern "C-unwind" fn raising_call(state: *mut mlua::ffi::lua_State) -> st
         return 1;
     }
     if ffi::lua_type(state, -1) == ffi::LUA_TSTRING {
+        ffi::luaL_where(state, 1);
+        ffi::lua_insert(state, -2);
+        ffi::lua_concat(state, 2);
+    }
+    ffi::lua_error(state)
+}
+
+/// Like `make_raising`, for functions with any number of results: they
+/// return their error (or nil) first, then the results.
+unsafe extern "C-unwind" fn make_raising_multi(state: *mut ffi::lua_State) -> c_int {
+    ffi::luaL_checktype(state, 1, ffi::LUA_TFUNCTION);
+    ffi::lua_settop(state, 1);
+    ffi::lua_pushcclosure(state, raising_multi_call, 1);
+    1
+}
+
+/// The closure `make_raising_multi` makes; no Rust values live in it.
+unsafe extern "C-unwind" fn raising_multi_call(state: *mut ffi::lua_State) -> c_int {
+    let args = ffi::lua_gettop(state);
+    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(state, 1);
+    ffi::lua_call(state, args, ffi::LUA_MULTRET);
+    let results = ffi::lua_gettop(state);
+    if results == 0 || ffi::lua_type(state, 1) == ffi::LUA_TNIL {
+        if results > 0 {
+            ffi::lua_remove(state, 1);
+        }
+        return (results - 1).max(0);
+    }
+    ffi::lua_settop(state, 1);
+    if ffi::lua_type(state, 1) == ffi::LUA_TSTRING {
         ffi::luaL_where(state, 1);
         ffi::lua_insert(state, -2);
         ffi::lua_concat(state, 2);

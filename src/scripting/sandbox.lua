@@ -131,16 +131,18 @@ end)
 
 -- Native libraries report bad arguments as a second value: raised by
 -- C closures.
-local function raising(lib)
+local function raising(lib, maker)
+    maker = maker or make_raising
     local wrapped = {}
     for name, value in pairs(lib) do
-        wrapped[name] = type(value) == "function" and make_raising(value) or value
+        wrapped[name] = type(value) == "function" and maker(value) or value
     end
     return wrapped
 end
 
 for name, lib in pairs({ string = string, table = table, coroutine = coroutine,
-    math = math_copy, bit = raising(native.bit), cjson = raising(native.cjson) }) do
+    math = math_copy, bit = raising(native.bit), cjson = raising(native.cjson),
+    cmsgpack = raising(native.cmsgpack, native.make_raising_multi) }) do
     visible[name] = readonly(lib)
 end
 
