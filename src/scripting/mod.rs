@@ -28,6 +28,7 @@ mod cmsgpack;
 pub mod convert;
 pub use busy::BUSY_EVAL;
 mod rand48;
+mod structlib;
 
 use crate::cmd::Ctx;
 use crate::protocol::request::OwnedArgs;
@@ -192,6 +193,7 @@ impl Engine {
         native.set("bit", bitop::library(&lua)?)?;
         native.set("cjson", cjson::library(&lua)?)?;
         native.set("cmsgpack", cmsgpack::library(&lua)?)?;
+        native.set("struct", structlib::library(&lua)?)?;
         // SAFETY: `make_raising` only manipulates the Lua stack through the
         // C API and keeps no Rust values alive across a Lua error.
         native.set("make_raising", unsafe {

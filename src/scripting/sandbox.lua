@@ -142,7 +142,8 @@ end
 
 for name, lib in pairs({ string = string, table = table, coroutine = coroutine,
     math = math_copy, bit = raising(native.bit), cjson = raising(native.cjson),
-    cmsgpack = raising(native.cmsgpack, native.make_raising_multi) }) do
+    cmsgpack = raising(native.cmsgpack, native.make_raising_multi),
+    struct = raising(native.struct, native.make_raising_multi) }) do
     visible[name] = readonly(lib)
 end
 
