@@ -57,6 +57,9 @@ const SCRIPTS: &[&str] = &[
     "return redis.call('set', 'a', 1.5)",
     "return redis.call('get', 'a')",
     "return redis.call('set', 'n', 3)",
+    "redis.call('set', 'tiny', 1e-300) return redis.call('get', 'tiny')",
+    "redis.call('set', 'negzero', -0) return redis.call('get', 'negzero')",
+    "return redis.call('get', 'nokey', 'x')",
     // Errors from redis.call.
     "return redis.call('incr','k')",
     "return redis.call('nosuch')",

@@ -1,29 +1,31 @@
 //! Conversions between RESP and Lua, as Redis documents and does them.
 //!
 //! A command run by `redis.call` replies into a buffer like any client's;
-//! [`reply_to_lua`] reads that RESP back into Lua values (RESP2: status
+//! [`push_reply`] reads that RESP back onto the Lua stack (RESP2: status
 //! `{ok=}`, error `{err=}`, nulls `false`; RESP3 after `redis.setresp(3)`:
 //! maps `{map=}`, sets `{set=}`, doubles `{double=}`, ...). A script's
 //! result goes the other way through [`lua_to_reply`], in the caller's
 //! protocol.
 
 use crate::protocol::Reply;
-use mlua::{Lua, Table, Value};
+use mlua::{ffi, Lua, Table, Value};
 
 /// How deep a reply or result may nest before conversion stops, so a
 /// self-referencing table cannot recurse without end.
 const MAX_DEPTH: usize = 1000;
 
-/// Reads one RESP value at the start of `bytes` into a Lua value; `None`
-/// if the bytes are not a whole reply (they always are: the server wrote
-/// them).
-pub fn reply_to_lua(lua: &Lua, bytes: &[u8]) -> mlua::Result<Value> {
+/// Pushes the RESP value at the start of `bytes` onto the Lua stack as
+/// Redis converts a reply for a script (`redisProtocolToLuaType`).
+///
+/// SAFETY: `state` is the running script's Lua state, inside a C
+/// function; one value is pushed.
+pub unsafe fn push_reply(state: *mut ffi::lua_State, bytes: &[u8]) {
     let mut at = 0;
-    parse(lua, bytes, &mut at, 0)
+    push_value(state, bytes, &mut at, 0);
 }
 
 fn line<'b>(bytes: &'b [u8], at: &mut usize) -> &'b [u8] {
-    let start = *at;
+    let start = (*at).min(bytes.len());
     let end = memchr::memmem::find(&bytes[start..], b"\r\n").map_or(bytes.len(), |i| start + i);
     *at = (end + 2).min(bytes.len());
     &bytes[start..end]
@@ -33,28 +35,46 @@ fn number(text: &[u8]) -> i64 {
     crate::protocol::parse_i64(text).unwrap_or(0)
 }
 
-fn parse(lua: &Lua, bytes: &[u8], at: &mut usize, depth: usize) -> mlua::Result<Value> {
+unsafe fn push_bytes(state: *mut ffi::lua_State, bytes: &[u8]) {
+    ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len());
+}
+
+/// Pushes `{name = <the value on top>}`.
+unsafe fn wrap_top(state: *mut ffi::lua_State, name: &std::ffi::CStr) {
+    ffi::lua_createtable(state, 0, 1);
+    ffi::lua_insert(state, -2);
+    ffi::lua_setfield(state, -2, name.as_ptr());
+}
+
+unsafe fn push_value(state: *mut ffi::lua_State, bytes: &[u8], at: &mut usize, depth: usize) {
+    if depth > MAX_DEPTH || ffi::lua_checkstack(state, 4) == 0 {
+        ffi::lua_pushnil(state);
+        return;
+    }
     let Some(&marker) = bytes.get(*at) else {
-        return Ok(Value::Nil);
+        ffi::lua_pushnil(state);
+        return;
     };
     *at += 1;
     let head = line(bytes, at);
-    let tagged = |key: &str, value: Value| -> mlua::Result<Value> {
-        let t = lua.create_table()?;
-        t.raw_set(key, value)?;
-        Ok(Value::Table(t))
-    };
     match marker {
-        b'+' => tagged("ok", Value::String(lua.create_string(head)?)),
-        b'-' => tagged("err", Value::String(lua.create_string(head)?)),
-        b':' => Ok(Value::Number(number(head) as f64)),
+        b'+' => {
+            push_bytes(state, head);
+            wrap_top(state, c"ok");
+        }
+        b'-' => {
+            push_bytes(state, head);
+            wrap_top(state, c"err");
+        }
+        b':' => ffi::lua_pushnumber(state, number(head) as f64),
         b'$' | b'=' | b'!' => {
             let len = number(head);
             if len < 0 {
-                return Ok(Value::Boolean(false));
+                return ffi::lua_pushboolean(state, 0);
             }
-            let end = (*at + len as usize).min(bytes.len());
-            let body = &bytes[*at..end];
+            let start = (*at).min(bytes.len());
+            let end = (start + len as usize).min(bytes.len());
+            let body = &bytes[start..end];
             *at = (end + 2).min(bytes.len());
             match marker {
                 b'=' => {
@@ -63,63 +83,86 @@ fn parse(lua: &Lua, bytes: &[u8], at: &mut usize, depth: usize) -> mlua::Result<
                     } else {
                         (&b""[..], body)
                     };
-                    let inner = lua.create_table()?;
-                    inner.raw_set("format", lua.create_string(format)?)?;
-                    inner.raw_set("string", lua.create_string(text)?)?;
-                    tagged("verbatim_string", Value::Table(inner))
+                    ffi::lua_createtable(state, 0, 2);
+                    push_bytes(state, format);
+                    ffi::lua_setfield(state, -2, c"format".as_ptr());
+                    push_bytes(state, text);
+                    ffi::lua_setfield(state, -2, c"string".as_ptr());
+                    wrap_top(state, c"verbatim_string");
                 }
-                b'!' => tagged("err", Value::String(lua.create_string(body)?)),
-                _ => Ok(Value::String(lua.create_string(body)?)),
+                b'!' => {
+                    push_bytes(state, body);
+                    wrap_top(state, c"err");
+                }
+                _ => push_bytes(state, body),
             }
         }
         b'*' | b'~' | b'%' | b'>' => {
             let len = number(head);
             if len < 0 {
-                return Ok(Value::Boolean(false));
+                return ffi::lua_pushboolean(state, 0);
             }
-            if depth >= MAX_DEPTH {
-                return Err(mlua::Error::runtime("reached lua stack limit"));
+            let slots = i32::try_from(len).unwrap_or(0);
+            match marker {
+                b'%' => ffi::lua_createtable(state, 0, slots),
+                b'~' => ffi::lua_createtable(state, 0, slots),
+                _ => ffi::lua_createtable(state, slots, 0),
             }
-            let t = lua.create_table()?;
             for i in 0..len {
                 match marker {
                     b'%' => {
-                        let key = parse(lua, bytes, at, depth + 1)?;
-                        let value = parse(lua, bytes, at, depth + 1)?;
-                        t.raw_set(key, value)?;
+                        push_value(state, bytes, at, depth + 1);
+                        push_value(state, bytes, at, depth + 1);
+                        set_pair(state);
                     }
                     b'~' => {
-                        let member = parse(lua, bytes, at, depth + 1)?;
-                        t.raw_set(member, true)?;
+                        push_value(state, bytes, at, depth + 1);
+                        ffi::lua_pushboolean(state, 1);
+                        set_pair(state);
                     }
                     _ => {
-                        let item = parse(lua, bytes, at, depth + 1)?;
-                        t.raw_set(i + 1, item)?;
+                        push_value(state, bytes, at, depth + 1);
+                        ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
                     }
                 }
             }
             match marker {
-                b'%' => tagged("map", Value::Table(t)),
-                b'~' => tagged("set", Value::Table(t)),
-                _ => Ok(Value::Table(t)),
+                b'%' => wrap_top(state, c"map"),
+                b'~' => wrap_top(state, c"set"),
+                _ => {}
             }
         }
-        b'_' => Ok(Value::Nil),
-        b'#' => Ok(Value::Boolean(head == b"t")),
+        b'_' => ffi::lua_pushnil(state),
+        b'#' => ffi::lua_pushboolean(state, i32::from(head == b"t")),
         b',' => {
             let value = crate::float::parse_double(head).unwrap_or(0.0);
-            tagged("double", Value::Number(value))
+            ffi::lua_pushnumber(state, value);
+            wrap_top(state, c"double");
         }
-        b'(' => tagged("big_number", Value::String(lua.create_string(head)?)),
+        b'(' => {
+            push_bytes(state, head);
+            wrap_top(state, c"big_number");
+        }
         b'|' => {
             // Attributes are metadata: skipped, the value follows.
             let len = number(head).max(0);
             for _ in 0..len * 2 {
-                parse(lua, bytes, at, depth + 1)?;
+                push_value(state, bytes, at, depth + 1);
+                ffi::lua_settop(state, -2);
             }
-            parse(lua, bytes, at, depth + 1)
+            push_value(state, bytes, at, depth + 1);
         }
-        _ => Ok(Value::Nil),
+        _ => ffi::lua_pushnil(state),
+    }
+}
+
+/// Sets table[-3][key at -2] = value at -1, unless the key is nil (a
+/// RESP3 null cannot be a Lua key).
+unsafe fn set_pair(state: *mut ffi::lua_State) {
+    if ffi::lua_type(state, -2) == ffi::LUA_TNIL {
+        ffi::lua_settop(state, -3);
+    } else {
+        ffi::lua_rawset(state, -3);
     }
 }
 

@@ -176,7 +176,11 @@ impl Engine {
                 Ok(())
             })?,
         )?;
-        native.set("call", lua.create_function(call_command)?)?;
+        // SAFETY: see `redis_call`.
+        native.set("redis_call", unsafe { lua.create_c_function(redis_call)? })?;
+        native.set("redis_pcall", unsafe {
+            lua.create_c_function(redis_pcall)?
+        })?;
         // SAFETY: `arm_hook` only calls `lua_sethook` on the running state.
         native.set("arm_hook", unsafe { lua.create_c_function(arm_hook)? })?;
         native.set("log", lua.create_function(log_from_script)?)?;
@@ -551,65 +555,115 @@ fn reply_script_error(reply: &mut Reply, error: &Table, sha: &str) {
     reply.error_bytes(&message);
 }
 
-/// `redis.call` / `redis.pcall`: the command's reply as a Lua value, and
-/// whether it is an error that `redis.call` raises.
-fn call_command(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
-    let fail = |text: &str| -> mlua::Result<(Value, bool)> {
-        let t = lua.create_table()?;
-        t.raw_set("err", text)?;
-        Ok((Value::Table(t), true))
-    };
-    // SAFETY: called from the running script only (see `running_ctx`).
-    let Some(ctx) = (unsafe { running_ctx() }) else {
-        return fail("ERR redis.call outside a running script");
-    };
-    if args.is_empty() {
-        return fail("ERR Please specify at least one argument for this redis lib call");
-    }
-    let (mut line, mut reply) = RUN.with(|run| std::mem::take(&mut *run.scratch.borrow_mut()));
-    line.clear();
-    for value in args {
-        let text = match value {
-            Value::String(s) => s,
-            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(value)? {
-                Some(s) => s,
-                None => {
-                    return fail("ERR Lua redis lib command arguments must be strings or integers")
-                }
-            },
-            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
-        };
-        line.push(&text.as_bytes());
-    }
-    let outcome = run_line(lua, ctx, &line, &mut reply);
-    RUN.with(|run| *run.scratch.borrow_mut() = (line, reply));
-    match outcome? {
-        Ok(value) => Ok(value),
-        Err(text) => fail(text),
+/// `redis.call`: the command's reply, or its error raised. A C function
+/// on the Lua stack, as in Redis: no conversion layer between the
+/// script's arguments and the command line, nor between the reply and
+/// the Lua values.
+///
+/// SAFETY (for both): `call_step` returns before `lua_error` runs, so no
+/// Rust value is alive when Lua unwinds; the only Lua errors `call_step`
+/// itself could meet are out-of-memory ones from pushing values.
+unsafe extern "C-unwind" fn redis_call(state: *mut ffi::lua_State) -> c_int {
+    match call_step(state, true) {
+        CallStep::Return => 1,
+        CallStep::Raise => ffi::lua_error(state),
     }
 }
 
-/// Checks and runs one `redis.call` command line: its reply as a Lua
-/// value and whether it is an error, or the refusal's text.
-fn run_line(
-    lua: &Lua,
-    ctx: &mut Ctx,
-    line: &OwnedArgs,
-    reply: &mut Reply,
-) -> mlua::Result<Result<(Value, bool), &'static str>> {
+/// `redis.pcall`: the reply, or the error table returned.
+unsafe extern "C-unwind" fn redis_pcall(state: *mut ffi::lua_State) -> c_int {
+    call_step(state, false);
+    1
+}
+
+enum CallStep {
+    /// One value (the reply or an error table) is on the stack.
+    Return,
+    /// An error table is on the stack, to be raised.
+    Raise,
+}
+
+/// Pushes `{err = text}`.
+unsafe fn push_error(state: *mut ffi::lua_State, text: &str) {
+    ffi::lua_createtable(state, 0, 1);
+    ffi::lua_pushlstring(state, text.as_ptr().cast(), text.len());
+    ffi::lua_setfield(state, -2, c"err".as_ptr());
+}
+
+/// Runs the command line made of the arguments on the stack and pushes
+/// its reply (or the refusal).
+unsafe fn call_step(state: *mut ffi::lua_State, raise: bool) -> CallStep {
+    let failed = if raise {
+        CallStep::Raise
+    } else {
+        CallStep::Return
+    };
+    // SAFETY: called from the running script only (see `running_ctx`).
+    let Some(ctx) = running_ctx() else {
+        push_error(state, "ERR redis.call outside a running script");
+        return failed;
+    };
+    let argc = ffi::lua_gettop(state);
+    if argc == 0 {
+        push_error(
+            state,
+            "ERR Please specify at least one argument for this redis lib call",
+        );
+        return failed;
+    }
+    let (mut line, mut reply) = RUN.with(|run| std::mem::take(&mut *run.scratch.borrow_mut()));
+    line.clear();
+    let mut arguments_ok = true;
+    for i in 1..=argc {
+        let kind = ffi::lua_type(state, i);
+        if kind != ffi::LUA_TSTRING && kind != ffi::LUA_TNUMBER {
+            arguments_ok = false;
+            break;
+        }
+        let mut len = 0usize;
+        let text = ffi::lua_tolstring(state, i, &mut len);
+        line.push(std::slice::from_raw_parts(text.cast::<u8>(), len));
+    }
+    let step = if !arguments_ok {
+        push_error(
+            state,
+            "ERR Lua redis lib command arguments must be strings or integers",
+        );
+        failed
+    } else {
+        match run_line(ctx, &line, &mut reply) {
+            Err(refusal) => {
+                push_error(state, refusal);
+                failed
+            }
+            Ok(()) => {
+                convert::push_reply(state, reply.as_bytes());
+                if reply.as_bytes().first() == Some(&b'-') {
+                    failed
+                } else {
+                    CallStep::Return
+                }
+            }
+        }
+    };
+    RUN.with(|run| *run.scratch.borrow_mut() = (line, reply));
+    step
+}
+
+/// Checks and runs one `redis.call` command line into `reply`, or says
+/// why it is refused.
+fn run_line(ctx: &mut Ctx, line: &OwnedArgs, reply: &mut Reply) -> Result<(), &'static str> {
     let args = line.args();
     let head: [&[u8]; 2] = [args.get(0), if args.len() > 1 { args.get(1) } else { b"" }];
     let Some((command, id)) = crate::cmd::resolve_line(&head[..args.len().min(2)]) else {
-        return Ok(Err("ERR Unknown Redis command called from script"));
+        return Err("ERR Unknown Redis command called from script");
     };
     if !command.arity_fits(args.len()) {
-        return Ok(Err(
-            "ERR Wrong number of args calling Redis command from script",
-        ));
+        return Err("ERR Wrong number of args calling Redis command from script");
     }
     let traits = ctx.state.command_stats.traits(id);
     if traits.noscript {
-        return Ok(Err("ERR This Redis command is not allowed from script"));
+        return Err("ERR This Redis command is not allowed from script");
     }
     let (read_only, resp3, propagate_aof) = RUN.with(|run| {
         (
@@ -620,9 +674,7 @@ fn run_line(
     });
     if traits.write {
         if read_only {
-            return Ok(Err(
-                "ERR Write commands are not allowed from read-only scripts.",
-            ));
+            return Err("ERR Write commands are not allowed from read-only scripts.");
         }
         RUN.with(|run| run.wrote.set(true));
     }
@@ -632,7 +684,5 @@ fn run_line(
     ctx.state.script_propagates_aof = propagate_aof;
     crate::cmd::run_for_script(ctx, reply, args);
     ctx.state.script_propagates_aof = aof_was;
-    let value = convert::reply_to_lua(lua, reply.as_bytes())?;
-    let failed = reply.as_bytes().first() == Some(&b'-');
-    Ok(Ok((value, failed)))
+    Ok(())
 }

@@ -170,7 +170,6 @@ end
 -- The redis library. Argument checks are here, so the error texts are
 -- Redis's and carry the script's line; the work is native. `call` and
 -- `pcall` raise or return the error table the native side reports.
-local current_call = native.call
 local redis = {
     LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
     REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
@@ -179,16 +178,8 @@ local redis = {
 local function fail(text)
     return nil, { err = text }
 end
-redis.call = make_raising(function(...)
-    local reply, failed = current_call(...)
-    if failed then
-        return nil, reply
-    end
-    return reply
-end)
-redis.pcall = function(...)
-    return (current_call(...))
-end
+redis.call = native.redis_call
+redis.pcall = native.redis_pcall
 redis.log = make_raising(function(...)
     if select("#", ...) < 2 then
         return fail("ERR redis.log() requires two arguments or more.")
