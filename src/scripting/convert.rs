@@ -17,8 +17,10 @@ const MAX_DEPTH: usize = 1000;
 /// Pushes the RESP value at the start of `bytes` onto the Lua stack as
 /// Redis converts a reply for a script (`redisProtocolToLuaType`).
 ///
-/// SAFETY: `state` is the running script's Lua state, inside a C
-/// function; one value is pushed.
+/// # Safety
+///
+/// `state` must be the running script's Lua state, inside a C function
+/// called by Lua; exactly one value is pushed.
 pub unsafe fn push_reply(state: *mut ffi::lua_State, bytes: &[u8]) {
     let mut at = 0;
     push_value(state, bytes, &mut at, 0);
