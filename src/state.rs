@@ -239,6 +239,8 @@ pub struct ServerState {
     pub scripting: Option<Box<crate::scripting::Engine>>,
     /// A running script's `redis.set_repl` lets its writes reach the AOF.
     pub script_propagates_aof: bool,
+    /// A command run by a script's `redis.call` is executing.
+    pub in_script_call: bool,
     /// Client-side caching: who may hold which keys.
     pub tracking: crate::tracking::Tracking,
     /// `CLIENT PAUSE` in force.
@@ -288,6 +290,7 @@ impl ServerState {
             tracking: Default::default(),
             scripting: crate::scripting::Engine::new().ok().map(Box::new),
             script_propagates_aof: true,
+            in_script_call: false,
             startup_allocated: 0,
             unblock_requests: Vec::new(),
             output_woken: Vec::new(),

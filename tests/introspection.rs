@@ -247,6 +247,11 @@ fn redis_cli_monitor_shows_commands() {
     conn.cmd(&[b"SET", b"key", b"a \"b\"\n\x01"]);
     conn.run("SELECT 3");
     conn.run("CONFIG GET maxclients");
+    conn.cmd(&[
+        b"EVAL",
+        b"redis.call('select', 5) return redis.call('get', 'k')",
+        b"0",
+    ]);
     std::thread::sleep(Duration::from_millis(300));
     unsafe { libc::kill(monitor.id() as i32, libc::SIGINT) };
     let out = monitor.wait_with_output().unwrap();
@@ -262,7 +267,15 @@ fn redis_cli_monitor_shows_commands() {
     assert!(lines[1].contains(" [0 127.0.0.1:"), "{lines:?}");
     assert!(lines[2].contains(" [3 127.0.0.1:"), "{lines:?}");
     assert!(lines[2].ends_with(r#"] "SELECT" "3""#), "{lines:?}");
-    assert_eq!(lines.len(), 3, "admin commands are not shown: {lines:?}");
+    // A script's commands come from "lua", with the database after each.
+    assert!(
+        lines[3]
+            .ends_with(r#"] "EVAL" "redis.call('select', 5) return redis.call('get', 'k')" "0""#),
+        "{lines:?}"
+    );
+    assert!(lines[4].ends_with(r#" [5 lua] "select" "5""#), "{lines:?}");
+    assert!(lines[5].ends_with(r#" [5 lua] "get" "k""#), "{lines:?}");
+    assert_eq!(lines.len(), 6, "admin commands are not shown: {lines:?}");
 }
 
 /// `redis-cli --latency` sees a stall caused by another client.

@@ -778,12 +778,18 @@ fn shown_args<'a>(name: &str, args: Args<'a>) -> Vec<&'a [u8]> {
 fn feed_monitors(ctx: &mut Ctx, args: &[&[u8]]) {
     let client = &ctx.clients[ctx.me];
     let micros = crate::state::unix_micros();
+    // A script's commands show as coming from "lua", as in Redis.
+    let source = if ctx.state.in_script_call {
+        "lua".to_string()
+    } else {
+        client.addr.to_string()
+    };
     let mut line = format!(
         "+{}.{:06} [{} {}]",
         micros / 1_000_000,
         micros % 1_000_000,
         client.db,
-        client.addr
+        source
     )
     .into_bytes();
     for arg in args {
@@ -858,7 +864,9 @@ pub fn run_for_script(ctx: &mut Ctx, reply: &mut Reply, args: Args) {
         last_tick: ctx.last_tick,
         input: None,
     };
+    let was = std::mem::replace(&mut inner.state.in_script_call, true);
     dispatch(&mut inner, args);
+    inner.state.in_script_call = was;
     ctx.last_tick = inner.last_tick;
 }
 

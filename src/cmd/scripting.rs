@@ -43,6 +43,12 @@ fn keys_and_args<'a>(ctx: &mut Ctx, args: &Args<'a>) -> Option<(Strings<'a>, Str
 }
 
 fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) {
+    // EVAL is kept from the usual MONITOR feed (which follows the
+    // command) and fed here, so the script's commands appear after it.
+    if !ctx.state.monitors.is_empty() {
+        let line: Vec<&[u8]> = args.iter().collect();
+        super::feed_monitors(ctx, &line);
+    }
     let Some((keys, argv)) = keys_and_args(ctx, &args) else {
         return;
     };
