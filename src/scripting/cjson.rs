@@ -9,50 +9,99 @@
 
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
-/// lua-cjson's `encode_max_depth` and `decode_max_depth`.
-const MAX_DEPTH: usize = 1000;
-/// `encode_sparse_ratio` and `encode_sparse_safe`.
-const SPARSE_RATIO: usize = 2;
-const SPARSE_SAFE: usize = 10;
+use std::cell::Cell;
+use std::rc::Rc;
 
-type Outcome = (Value, Option<String>);
+/// One cjson instance's settings (lua-cjson's `json_config_t`), changed by
+/// the setting functions and kept for the Lua state's life, as in Redis.
+#[derive(Clone, Copy)]
+struct Config {
+    sparse_convert: bool,
+    sparse_ratio: i64,
+    sparse_safe: i64,
+    encode_max_depth: i64,
+    decode_max_depth: i64,
+    precision: i64,
+    keep_buffer: bool,
+    /// 0 off, 1 on (`inf`, `nan`), 2 `null`.
+    encode_invalid: u8,
+    decode_invalid: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sparse_convert: false,
+            sparse_ratio: 2,
+            sparse_safe: 10,
+            encode_max_depth: 1000,
+            decode_max_depth: 1000,
+            precision: 14,
+            keep_buffer: true,
+            encode_invalid: 0,
+            decode_invalid: true,
+        }
+    }
+}
+
+type Settings = Rc<Cell<Config>>;
 
 fn null() -> Value {
     Value::LightUserData(LightUserData(std::ptr::null_mut()))
 }
 
+/// Results as the sandbox's `make_raising_multi` wants them: the error
+/// (or nil) first.
+fn results(values: Vec<Value>) -> MultiValue {
+    let mut out = MultiValue::new();
+    out.push_back(Value::Nil);
+    out.extend(values);
+    out
+}
+
+fn failure(lua: &Lua, text: &str) -> mlua::Result<MultiValue> {
+    let mut out = MultiValue::new();
+    out.push_back(Value::String(lua.create_string(text)?));
+    Ok(out)
+}
+
+/// The cjson module, with default settings; `cjson.new()` makes another.
 pub fn library(lua: &Lua) -> mlua::Result<Table> {
+    build(lua, Rc::new(Cell::new(Config::default())))
+}
+
+fn build(lua: &Lua, settings: Settings) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.set("_NAME", "cjson")?;
     t.set("_VERSION", "2.1.0")?;
     t.set("null", null())?;
+    let cfg = settings.clone();
     t.set(
         "encode",
-        lua.create_function(|lua, args: MultiValue| -> mlua::Result<Outcome> {
+        lua.create_function(move |lua, args: MultiValue| {
             if args.len() != 1 {
-                return Ok((Value::Nil, Some(arg_error("encode"))));
+                return failure(lua, &arg_error("encode"));
             }
             let mut out = Vec::new();
-            Ok(match encode(lua, &args[0], &mut out, 0) {
-                Ok(()) => (Value::String(lua.create_string(&out)?), None),
-                Err(e) => (Value::Nil, Some(e)),
-            })
+            match encode(&cfg.get(), &args[0], &mut out, 0) {
+                Ok(()) => Ok(results(vec![Value::String(lua.create_string(&out)?)])),
+                Err(e) => failure(lua, &e),
+            }
         })?,
     )?;
+    let cfg = settings.clone();
     t.set(
         "decode",
-        lua.create_function(|lua, args: MultiValue| -> mlua::Result<Outcome> {
+        lua.create_function(move |lua, args: MultiValue| {
             if args.len() != 1 {
-                return Ok((Value::Nil, Some(arg_error("decode"))));
+                return failure(lua, &arg_error("decode"));
             }
             let Some(text) = lua.coerce_string(args[0].clone())? else {
                 let got = args[0].type_name();
-                return Ok((
-                    Value::Nil,
-                    Some(format!(
-                        "bad argument #1 to 'decode' (string expected, got {got})"
-                    )),
-                ));
+                return failure(
+                    lua,
+                    &format!("bad argument #1 to 'decode' (string expected, got {got})"),
+                );
             };
             let bytes = text.as_bytes();
             let mut decoder = Decoder {
@@ -60,47 +109,290 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
                 text: &bytes,
                 at: 0,
                 depth: 0,
+                config: cfg.get(),
             };
-            Ok(match decoder.document() {
-                Ok(value) => (value, None),
-                Err(e) => (Value::Nil, Some(e)),
-            })
+            match decoder.document() {
+                Ok(value) => Ok(results(vec![value])),
+                Err(e) => failure(lua, &e),
+            }
         })?,
     )?;
+    t.set(
+        "new",
+        lua.create_function(|lua, ()| {
+            Ok(results(vec![Value::Table(build(
+                lua,
+                Rc::new(Cell::new(Config::default())),
+            )?)]))
+        })?,
+    )?;
+    settings_function(
+        lua,
+        &t,
+        &settings,
+        "encode_sparse_array",
+        3,
+        |c, args, lua| {
+            enum_option(args, 0, &mut c.sparse_convert, "encode_sparse_array", lua)?;
+            integer_option(
+                args,
+                1,
+                &mut c.sparse_ratio,
+                0,
+                i32::MAX.into(),
+                "encode_sparse_array",
+            )?;
+            integer_option(
+                args,
+                2,
+                &mut c.sparse_safe,
+                0,
+                i32::MAX.into(),
+                "encode_sparse_array",
+            )?;
+            Ok(vec![
+                Value::Boolean(c.sparse_convert),
+                Value::Number(c.sparse_ratio as f64),
+                Value::Number(c.sparse_safe as f64),
+            ])
+        },
+    )?;
+    settings_function(lua, &t, &settings, "encode_max_depth", 1, |c, args, _| {
+        integer_option(
+            args,
+            0,
+            &mut c.encode_max_depth,
+            1,
+            i32::MAX.into(),
+            "encode_max_depth",
+        )?;
+        Ok(vec![Value::Number(c.encode_max_depth as f64)])
+    })?;
+    settings_function(lua, &t, &settings, "decode_max_depth", 1, |c, args, _| {
+        integer_option(
+            args,
+            0,
+            &mut c.decode_max_depth,
+            1,
+            i32::MAX.into(),
+            "decode_max_depth",
+        )?;
+        Ok(vec![Value::Number(c.decode_max_depth as f64)])
+    })?;
+    settings_function(
+        lua,
+        &t,
+        &settings,
+        "encode_number_precision",
+        1,
+        |c, args, _| {
+            integer_option(args, 0, &mut c.precision, 1, 14, "encode_number_precision")?;
+            Ok(vec![Value::Number(c.precision as f64)])
+        },
+    )?;
+    settings_function(
+        lua,
+        &t,
+        &settings,
+        "encode_keep_buffer",
+        1,
+        |c, args, lua| {
+            enum_option(args, 0, &mut c.keep_buffer, "encode_keep_buffer", lua)?;
+            Ok(vec![Value::Boolean(c.keep_buffer)])
+        },
+    )?;
+    settings_function(
+        lua,
+        &t,
+        &settings,
+        "decode_invalid_numbers",
+        1,
+        |c, args, lua| {
+            enum_option(
+                args,
+                0,
+                &mut c.decode_invalid,
+                "decode_invalid_numbers",
+                lua,
+            )?;
+            Ok(vec![Value::Boolean(c.decode_invalid)])
+        },
+    )?;
+    settings_function(
+        lua,
+        &t,
+        &settings,
+        "encode_invalid_numbers",
+        1,
+        |c, args, lua| {
+            const OPTIONS: [&str; 3] = ["off", "on", "null"];
+            match args.first() {
+                None | Some(Value::Nil) => {}
+                Some(Value::Boolean(b)) => c.encode_invalid = u8::from(*b),
+                Some(v) => c.encode_invalid = choose(v, &OPTIONS, "encode_invalid_numbers", lua)?,
+            }
+            Ok(vec![match c.encode_invalid {
+                2 => Value::String(lua.create_string("null").map_err(|e| e.to_string())?),
+                n => Value::Boolean(n == 1),
+            }])
+        },
+    )?;
     Ok(t)
+}
+
+type Setter = fn(&mut Config, &[Value], &Lua) -> Result<Vec<Value>, String>;
+
+/// A setting function: up to `arity` arguments (nil keeps a setting);
+/// returns the settings after the change.
+fn settings_function(
+    lua: &Lua,
+    table: &Table,
+    settings: &Settings,
+    name: &'static str,
+    arity: usize,
+    apply: Setter,
+) -> mlua::Result<()> {
+    let settings = settings.clone();
+    let f = lua.create_function(move |lua, args: MultiValue| {
+        if args.len() > arity {
+            return failure(
+                lua,
+                &format!(
+                    "bad argument #{} to '{name}' (found too many arguments)",
+                    arity + 1
+                ),
+            );
+        }
+        let args: Vec<Value> = args.into_iter().collect();
+        let mut config = settings.get();
+        match apply(&mut config, &args, lua) {
+            Ok(values) => {
+                settings.set(config);
+                Ok(results(values))
+            }
+            Err(e) => failure(lua, &e),
+        }
+    })?;
+    table.set(name, f)
+}
+
+fn integer_option(
+    args: &[Value],
+    index: usize,
+    setting: &mut i64,
+    min: i64,
+    max: i64,
+    name: &str,
+) -> Result<(), String> {
+    let value = match args.get(index) {
+        None | Some(Value::Nil) => return Ok(()),
+        Some(Value::Integer(n)) => *n,
+        Some(Value::Number(n)) => *n as i64,
+        Some(Value::String(s)) => crate::protocol::parse_i64(&s.as_bytes()).ok_or_else(|| {
+            format!(
+                "bad argument #{} to '{name}' (number expected, got string)",
+                index + 1
+            )
+        })?,
+        Some(other) => {
+            return Err(format!(
+                "bad argument #{} to '{name}' (number expected, got {})",
+                index + 1,
+                other.type_name()
+            ))
+        }
+    };
+    if !(min..=max).contains(&value) {
+        return Err(format!(
+            "bad argument #1 to '{name}' (expected integer between {min} and {max})"
+        ));
+    }
+    *setting = value;
+    Ok(())
+}
+
+fn choose(value: &Value, options: &[&str], name: &str, lua: &Lua) -> Result<u8, String> {
+    let Value::String(s) = value else {
+        return Err(format!(
+            "bad argument #1 to '{name}' (string expected, got {})",
+            value.type_name()
+        ));
+    };
+    let _ = lua;
+    let text = s.to_str().map(|t| t.to_string()).unwrap_or_default();
+    options
+        .iter()
+        .position(|o| *o == text)
+        .map(|i| i as u8)
+        .ok_or_else(|| format!("bad argument #1 to '{name}' (invalid option '{text}')"))
+}
+
+fn enum_option(
+    args: &[Value],
+    index: usize,
+    setting: &mut bool,
+    name: &str,
+    lua: &Lua,
+) -> Result<(), String> {
+    match args.get(index) {
+        None | Some(Value::Nil) => {}
+        Some(Value::Boolean(b)) => *setting = *b,
+        Some(v) => *setting = choose(v, &["off", "on"], name, lua)? == 1,
+    }
+    Ok(())
 }
 
 fn arg_error(name: &str) -> String {
     format!("bad argument #1 to '{name}' (expected 1 argument)")
 }
 
-/// `%.14g`, Lua's own number format.
-fn number_text(lua: &Lua, n: f64) -> Result<Vec<u8>, String> {
-    match lua.coerce_string(Value::Number(n)) {
-        Ok(Some(s)) => Ok(s.as_bytes().to_vec()),
-        _ => Err("Cannot serialise number: conversion failed".into()),
-    }
+/// `%.<precision>g` (14 by default, Lua's own number format).
+fn number_text(n: f64, precision: i64) -> Vec<u8> {
+    let mut buf = [0u8; 64];
+    // SAFETY: the format takes an int and a double, the buffer's length
+    // bounds the output.
+    let len = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%.*g".as_ptr(),
+            precision as libc::c_int,
+            n,
+        )
+    };
+    buf[..(len.max(0) as usize).min(buf.len() - 1)].to_vec()
 }
 
-fn encode(lua: &Lua, value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
+fn encode(config: &Config, value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
     match value {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(ud) if ud.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(n) => out.extend_from_slice(&number_text(lua, *n as f64)?),
+        Value::Integer(n) => out.extend_from_slice(&number_text(*n as f64, config.precision)),
         Value::Number(n) => {
             if !n.is_finite() {
-                return Err("Cannot serialise number: must not be NaN or Inf".into());
+                match config.encode_invalid {
+                    0 => return Err("Cannot serialise number: must not be NaN or Inf".into()),
+                    2 => {
+                        out.extend_from_slice(b"null");
+                        return Ok(());
+                    }
+                    _ if n.is_nan() => {
+                        out.extend_from_slice(b"nan");
+                        return Ok(());
+                    }
+                    _ => {}
+                }
             }
-            out.extend_from_slice(&number_text(lua, *n)?);
+            out.extend_from_slice(&number_text(*n, config.precision));
         }
         Value::String(s) => escape(&s.as_bytes(), out),
         Value::Table(t) => {
             let depth = depth + 1;
-            if depth > MAX_DEPTH {
+            if depth as i64 > config.encode_max_depth {
                 return Err(format!("Cannot serialise, excessive nesting ({depth})"));
             }
-            match array_length(t)? {
+            match array_length(t, config)? {
                 Some(len) if len > 0 => {
                     out.push(b'[');
                     for i in 1..=len {
@@ -108,7 +400,7 @@ fn encode(lua: &Lua, value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(
                             out.push(b',');
                         }
                         let item: Value = t.raw_get(i).map_err(|e| e.to_string())?;
-                        encode(lua, &item, out, depth)?;
+                        encode(config, &item, out, depth)?;
                     }
                     out.push(b']');
                 }
@@ -123,8 +415,10 @@ fn encode(lua: &Lua, value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(
                         first = false;
                         match &key {
                             Value::String(s) => escape(&s.as_bytes(), out),
-                            Value::Integer(n) => quoted(out, &number_text(lua, *n as f64)?),
-                            Value::Number(n) => quoted(out, &number_text(lua, *n)?),
+                            Value::Integer(n) => {
+                                quoted(out, &number_text(*n as f64, config.precision))
+                            }
+                            Value::Number(n) => quoted(out, &number_text(*n, config.precision)),
                             other => {
                                 return Err(format!(
                                     "Cannot serialise {}: table key must be a number or string",
@@ -133,7 +427,7 @@ fn encode(lua: &Lua, value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(
                             }
                         }
                         out.push(b':');
-                        encode(lua, &item, out, depth)?;
+                        encode(config, &item, out, depth)?;
                     }
                     out.push(b'}');
                 }
@@ -157,7 +451,7 @@ fn quoted(out: &mut Vec<u8>, text: &[u8]) {
 
 /// A table's length as an array (every key a positive integer), `None`
 /// when it is an object; an error when it is too sparse to be either.
-fn array_length(t: &Table) -> Result<Option<usize>, String> {
+fn array_length(t: &Table, config: &Config) -> Result<Option<usize>, String> {
     let (mut max, mut items) = (0usize, 0usize);
     for pair in t.clone().pairs::<Value, Value>() {
         let (key, _) = pair.map_err(|e| e.to_string())?;
@@ -172,7 +466,11 @@ fn array_length(t: &Table) -> Result<Option<usize>, String> {
         max = max.max(n as usize);
         items += 1;
     }
-    if max > items * SPARSE_RATIO && max > SPARSE_SAFE {
+    let (ratio, safe) = (config.sparse_ratio as usize, config.sparse_safe as usize);
+    if ratio > 0 && max > items * ratio && max > safe {
+        if config.sparse_convert {
+            return Ok(None);
+        }
         return Err("Cannot serialise table: excessively sparse array".into());
     }
     Ok(Some(max))
@@ -239,6 +537,7 @@ struct Decoder<'a> {
     text: &'a [u8],
     at: usize,
     depth: usize,
+    config: Config,
 }
 
 impl Decoder<'_> {
@@ -272,7 +571,13 @@ impl Decoder<'_> {
             return (self.string(), start);
         }
         let rest = &self.text[start..];
-        if ch == b'-' || ch.is_ascii_digit() || self.invalid_number_start(rest) {
+        if ch == b'-' || ch.is_ascii_digit() {
+            if !self.config.decode_invalid && self.invalid_number(rest) {
+                return (Token::Error("invalid number", start), start);
+            }
+            return (self.number(), start);
+        }
+        if self.config.decode_invalid && self.invalid_number(rest) {
             return (self.number(), start);
         }
         for (word, token) in [
@@ -289,10 +594,18 @@ impl Decoder<'_> {
     }
 
     /// Numbers JSON does not allow but `strtod` reads: `+1`, hex, `inf`,
-    /// `nan` (lua-cjson's `decode_invalid_numbers`, on by default).
-    fn invalid_number_start(&self, rest: &[u8]) -> bool {
-        let lower: Vec<u8> = rest.iter().take(3).map(u8::to_ascii_lowercase).collect();
-        rest.first() == Some(&b'+') || lower.starts_with(b"inf") || lower.starts_with(b"nan")
+    /// `nan` (read when `decode_invalid_numbers` is on, the default).
+    fn invalid_number(&self, rest: &[u8]) -> bool {
+        let unsigned = rest.strip_prefix(b"-").unwrap_or(rest);
+        let lower: Vec<u8> = unsigned
+            .iter()
+            .take(3)
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        rest.first() == Some(&b'+')
+            || lower.starts_with(b"0x")
+            || lower.starts_with(b"inf")
+            || lower.starts_with(b"nan")
     }
 
     fn number(&mut self) -> Token {
@@ -413,7 +726,7 @@ impl Decoder<'_> {
 
     fn descend(&mut self) -> Result<(), String> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth as i64 > self.config.decode_max_depth {
             return Err(format!(
                 "Found too many nested data structures ({}) at character {}",
                 self.depth, self.at

@@ -140,8 +140,18 @@ local function raising(lib, maker)
     return wrapped
 end
 
+-- cjson, and each instance cjson.new() makes, raising its errors.
+local function cjson_library(native_cjson)
+    local lib = raising(native_cjson, native.make_raising_multi)
+    lib.new = function()
+        local _, instance = native_cjson.new()
+        return cjson_library(instance)
+    end
+    return lib
+end
+
 for name, lib in pairs({ string = string, table = table, coroutine = coroutine,
-    math = math_copy, bit = raising(native.bit), cjson = raising(native.cjson),
+    math = math_copy, bit = raising(native.bit), cjson = cjson_library(native.cjson),
     cmsgpack = raising(native.cmsgpack, native.make_raising_multi),
     struct = raising(native.struct, native.make_raising_multi) }) do
     visible[name] = readonly(lib)
