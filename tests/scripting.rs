@@ -576,6 +576,19 @@ fn busy_session(server: &ServerProcess) -> Vec<String> {
     pause(300);
     show("kill pcall", other.run("SCRIPT KILL"));
     show("killed pcall", caller.read_reply());
+    // A script inside MULTI/EXEC: killed, the EXEC reply carries its error.
+    send(&mut caller, &[b"MULTI"]);
+    send(&mut caller, &[b"SET", b"before", b"1"]);
+    send(&mut caller, &[b"EVAL", b"while true do end", b"0"]);
+    send(&mut caller, &[b"SET", b"after", b"1"]);
+    send(&mut caller, &[b"EXEC"]);
+    pause(300);
+    show("busy in exec", other.run("PING"));
+    show("kill in exec", other.run("SCRIPT KILL"));
+    for label in ["multi", "queued 1", "queued 2", "queued 3", "exec"] {
+        show(label, caller.read_reply());
+    }
+    show("after exec", other.run("MGET before after"));
     send(
         &mut caller,
         &[
