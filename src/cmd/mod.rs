@@ -642,7 +642,10 @@ fn end_tracked_call(ctx: &mut Ctx, args: Args) {
 /// cache (Redis's `trackingRememberKeys`).
 fn remember_read_keys(ctx: &mut Ctx, command: &Command, id: usize, args: Args) {
     let traits = ctx.state.command_stats.traits(id);
-    if !traits.readonly || traits.pubsub {
+    // A read-only script's keys are not remembered, only those of the
+    // commands it runs (as Redis: they run as the caller).
+    let script = matches!(command.name, "eval_ro" | "evalsha_ro" | "fcall_ro");
+    if !traits.readonly || traits.pubsub || script {
         return;
     }
     let client = &ctx.clients[ctx.me];
