@@ -235,7 +235,7 @@ pub fn send(out: &mut Outboxes, tracker: Subscriber, what: &Invalidated) {
     let Some(state) = tracking_of(out.clients, tracker) else {
         return;
     };
-    let redirect = state.redirect;
+    let (redirect, redirect_id) = (state.redirect, state.redirect_id);
     let Some(tracker_resp3) = out.is_resp3(tracker) else {
         return;
     };
@@ -252,11 +252,10 @@ pub fn send(out: &mut Outboxes, tracker: Subscriber, what: &Invalidated) {
                 state.broken_redirect = true;
             }
             if tracker_resp3 {
-                let id = state_redirect_id(out, tracker);
                 if let Some(reply) = out.reply_of(tracker) {
                     reply.push(2);
                     reply.bulk(b"tracking-redir-broken");
-                    reply.int(id as i64);
+                    reply.int(redirect_id as i64);
                 }
             }
             return;
@@ -291,10 +290,6 @@ pub fn send(out: &mut Outboxes, tracker: Subscriber, what: &Invalidated) {
         Invalidated::All if tracker_resp3 => reply.raw(b"_\r\n"),
         Invalidated::All => reply.raw(b"$-1\r\n"),
     }
-}
-
-fn state_redirect_id(out: &Outboxes, tracker: Subscriber) -> u64 {
-    tracking_of(out.clients, tracker).map_or(0, |s| s.redirect_id)
 }
 
 /// Checks BCAST prefixes for overlaps, with the new ones and the client's

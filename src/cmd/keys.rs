@@ -505,14 +505,21 @@ pub(super) fn swapdb(ctx: &mut Ctx, args: Args) {
 }
 
 /// `[ASYNC|SYNC]` of FLUSHDB and FLUSHALL; rudis always frees at once.
-fn flush_mode_ok(ctx: &mut Ctx, args: &Args) -> bool {
-    let ok = match args.len() {
-        1 => true,
-        2 => {
-            args.get(1).eq_ignore_ascii_case(b"sync") || args.get(1).eq_ignore_ascii_case(b"async")
+/// Whether a flush command's arguments after `at` are nothing or one
+/// `SYNC`/`ASYNC` (FLUSHDB, FLUSHALL, SCRIPT FLUSH).
+pub fn flush_mode_valid(args: &Args, at: usize) -> bool {
+    match args.len() - at {
+        0 => true,
+        1 => {
+            let mode = args.get(at);
+            mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async")
         }
         _ => false,
-    };
+    }
+}
+
+fn flush_mode_ok(ctx: &mut Ctx, args: &Args) -> bool {
+    let ok = flush_mode_valid(args, 1);
     if !ok {
         ctx.reply.error(errors::SYNTAX);
     }

@@ -112,15 +112,7 @@ pub(super) fn script_exists(ctx: &mut Ctx, args: Args) {
 /// `SCRIPT FLUSH [ASYNC|SYNC]`: the cache goes, with the Lua state (a
 /// fresh one is made when a script next runs).
 pub(super) fn script_flush(ctx: &mut Ctx, args: Args) {
-    let mode_ok = match args.len() {
-        2 => true,
-        3 => {
-            let mode = args.get(2);
-            mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async")
-        }
-        _ => false,
-    };
-    if !mode_ok {
+    if !super::keys::flush_mode_valid(&args, 2) {
         return ctx
             .reply
             .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");

@@ -132,8 +132,8 @@ fn build(lua: &Lua, settings: Settings) -> mlua::Result<Table> {
         &settings,
         "encode_sparse_array",
         3,
-        |c, args, lua| {
-            enum_option(args, 0, &mut c.sparse_convert, "encode_sparse_array", lua)?;
+        |c, args, _| {
+            enum_option(args, 0, &mut c.sparse_convert, "encode_sparse_array")?;
             integer_option(
                 args,
                 1,
@@ -190,31 +190,18 @@ fn build(lua: &Lua, settings: Settings) -> mlua::Result<Table> {
             Ok(vec![Value::Number(c.precision as f64)])
         },
     )?;
-    settings_function(
-        lua,
-        &t,
-        &settings,
-        "encode_keep_buffer",
-        1,
-        |c, args, lua| {
-            enum_option(args, 0, &mut c.keep_buffer, "encode_keep_buffer", lua)?;
-            Ok(vec![Value::Boolean(c.keep_buffer)])
-        },
-    )?;
+    settings_function(lua, &t, &settings, "encode_keep_buffer", 1, |c, args, _| {
+        enum_option(args, 0, &mut c.keep_buffer, "encode_keep_buffer")?;
+        Ok(vec![Value::Boolean(c.keep_buffer)])
+    })?;
     settings_function(
         lua,
         &t,
         &settings,
         "decode_invalid_numbers",
         1,
-        |c, args, lua| {
-            enum_option(
-                args,
-                0,
-                &mut c.decode_invalid,
-                "decode_invalid_numbers",
-                lua,
-            )?;
+        |c, args, _| {
+            enum_option(args, 0, &mut c.decode_invalid, "decode_invalid_numbers")?;
             Ok(vec![Value::Boolean(c.decode_invalid)])
         },
     )?;
@@ -229,7 +216,7 @@ fn build(lua: &Lua, settings: Settings) -> mlua::Result<Table> {
             match args.first() {
                 None | Some(Value::Nil) => {}
                 Some(Value::Boolean(b)) => c.encode_invalid = u8::from(*b),
-                Some(v) => c.encode_invalid = choose(v, &OPTIONS, "encode_invalid_numbers", lua)?,
+                Some(v) => c.encode_invalid = choose(v, &OPTIONS, "encode_invalid_numbers")?,
             }
             Ok(vec![match c.encode_invalid {
                 2 => Value::String(lua.create_string("null").map_err(|e| e.to_string())?),
@@ -311,14 +298,13 @@ fn integer_option(
     Ok(())
 }
 
-fn choose(value: &Value, options: &[&str], name: &str, lua: &Lua) -> Result<u8, String> {
+fn choose(value: &Value, options: &[&str], name: &str) -> Result<u8, String> {
     let Value::String(s) = value else {
         return Err(format!(
             "bad argument #1 to '{name}' (string expected, got {})",
             value.type_name()
         ));
     };
-    let _ = lua;
     let text = s.to_str().map(|t| t.to_string()).unwrap_or_default();
     options
         .iter()
@@ -327,17 +313,11 @@ fn choose(value: &Value, options: &[&str], name: &str, lua: &Lua) -> Result<u8, 
         .ok_or_else(|| format!("bad argument #1 to '{name}' (invalid option '{text}')"))
 }
 
-fn enum_option(
-    args: &[Value],
-    index: usize,
-    setting: &mut bool,
-    name: &str,
-    lua: &Lua,
-) -> Result<(), String> {
+fn enum_option(args: &[Value], index: usize, setting: &mut bool, name: &str) -> Result<(), String> {
     match args.get(index) {
         None | Some(Value::Nil) => {}
         Some(Value::Boolean(b)) => *setting = *b,
-        Some(v) => *setting = choose(v, &["off", "on"], name, lua)? == 1,
+        Some(v) => *setting = choose(v, &["off", "on"], name)? == 1,
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! protocol.
 
 use crate::protocol::Reply;
-use mlua::{ffi, Lua, Table, Value};
+use mlua::{ffi, Table, Value};
 
 /// How deep a reply or result may nest before conversion stops, so a
 /// self-referencing table cannot recurse without end.
@@ -75,7 +75,7 @@ unsafe fn push_value(state: *mut ffi::lua_State, bytes: &[u8], at: &mut usize, d
                 return ffi::lua_pushboolean(state, 0);
             }
             let start = (*at).min(bytes.len());
-            let end = (start + len as usize).min(bytes.len());
+            let end = start.saturating_add(len as usize).min(bytes.len());
             let body = &bytes[start..end];
             *at = (end + 2).min(bytes.len());
             match marker {
@@ -176,7 +176,7 @@ unsafe fn set_pair(state: *mut ffi::lua_State) {
 /// Nested tables are walked with a work list, not recursion, so a table
 /// that contains itself ends, as in Redis, with `-ERR reached lua stack
 /// limit` at Lua's C stack depth.
-pub fn lua_to_reply(lua: &Lua, value: &Value, reply: &mut Reply, script_resp3: bool) {
+pub fn lua_to_reply(value: &Value, reply: &mut Reply, script_resp3: bool) {
     let mut work = vec![(value.clone(), 0usize)];
     while let Some((value, depth)) = work.pop() {
         match value {
@@ -193,7 +193,6 @@ pub fn lua_to_reply(lua: &Lua, value: &Value, reply: &mut Reply, script_resp3: b
                 reply.error("ERR reached lua stack limit");
             }
             Value::Table(t) => {
-                let _ = lua;
                 let mut children = table_to_reply(&t, reply);
                 children.reverse();
                 work.extend(children.into_iter().map(|v| (v, depth + 1)));

@@ -470,7 +470,7 @@ pub fn run(
     }
     let script_resp3 = RUN.with(|state| state.resp3.get());
     match outcome {
-        Ok((true, result)) => convert::lua_to_reply(lua, &result, ctx.reply, script_resp3),
+        Ok((true, result)) => convert::lua_to_reply(&result, ctx.reply, script_resp3),
         Ok((false, Value::Table(error))) => reply_script_error(ctx.reply, &error, sha),
         Ok((false, other)) => {
             let text = lua

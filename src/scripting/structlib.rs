@@ -13,9 +13,20 @@ use mlua::{Lua, MultiValue, Table, Value};
 const MAX_INT_SIZE: usize = 32;
 const MAX_ALIGN: usize = 8;
 
+/// Byte order and alignment, as a format sets them (little-endian, no
+/// alignment, until told otherwise).
 struct Header {
     big_endian: bool,
     align: usize,
+}
+
+impl Default for Header {
+    fn default() -> Self {
+        Header {
+            big_endian: false,
+            align: 1,
+        }
+    }
 }
 
 struct Format<'a> {
@@ -24,7 +35,15 @@ struct Format<'a> {
     function: &'static str,
 }
 
-impl Format<'_> {
+impl<'a> Format<'a> {
+    fn new(fmt: &'a [u8], function: &'static str) -> Self {
+        Format {
+            fmt,
+            at: 0,
+            function,
+        }
+    }
+
     fn next(&mut self) -> Option<u8> {
         let opt = *self.fmt.get(self.at)?;
         self.at += 1;
@@ -143,15 +162,8 @@ fn number_arg(lua: &Lua, args: &MultiValue, index: usize) -> Result<f64, String>
 
 fn pack(lua: &Lua, args: &MultiValue) -> Result<Vec<u8>, String> {
     let fmt = format_arg(lua, args, "pack")?;
-    let mut format = Format {
-        fmt: &fmt,
-        at: 0,
-        function: "pack",
-    };
-    let mut header = Header {
-        big_endian: false,
-        align: 1,
-    };
+    let mut format = Format::new(&fmt, "pack");
+    let mut header = Header::default();
     let mut out: Vec<u8> = Vec::new();
     let mut arg = 1;
     while let Some(opt) = format.next() {
@@ -269,15 +281,8 @@ fn unpack(lua: &Lua, args: &MultiValue) -> Result<Vec<Value>, String> {
     if start < 1.0 || pos > len {
         return Err("bad argument #3 to 'unpack' (offset out of range)".into());
     }
-    let mut format = Format {
-        fmt: &fmt,
-        at: 0,
-        function: "unpack",
-    };
-    let mut header = Header {
-        big_endian: false,
-        align: 1,
-    };
+    let mut format = Format::new(&fmt, "unpack");
+    let mut header = Header::default();
     let mut results: Vec<Value> = Vec::new();
     let too_short = "bad argument #2 to 'unpack' (data string too short)";
     while let Some(opt) = format.next() {
@@ -349,15 +354,8 @@ fn unpack(lua: &Lua, args: &MultiValue) -> Result<Vec<Value>, String> {
 
 fn size(lua: &Lua, args: &MultiValue) -> Result<usize, String> {
     let fmt = format_arg(lua, args, "size")?;
-    let mut format = Format {
-        fmt: &fmt,
-        at: 0,
-        function: "size",
-    };
-    let mut header = Header {
-        big_endian: false,
-        align: 1,
-    };
+    let mut format = Format::new(&fmt, "size");
+    let mut header = Header::default();
     let mut pos = 0;
     while let Some(opt) = format.next() {
         let size = format.size(opt)?;
