@@ -587,12 +587,23 @@ impl Aof {
     }
 }
 
-/// Writes a base file of commands (without RDB preamble): every key as the
-/// command that recreates it, then its expiry (`rewriteAppendOnlyFileRio`).
-pub fn write_command_base(out: &mut impl Write, dbs: &[crate::db::Db]) -> io::Result<()> {
+/// Writes a base file of commands (without RDB preamble): each function
+/// library as its FUNCTION LOAD, then every key as the command that
+/// recreates it, then its expiry (`rewriteAppendOnlyFileRio`).
+pub fn write_command_base(
+    out: &mut impl Write,
+    dbs: &[crate::db::Db],
+    libraries: &[&[u8]],
+) -> io::Result<()> {
     use crate::db::hash::HashValue;
     use crate::db::Value;
     let mut buf = Vec::with_capacity(64 * 1024);
+    for code in libraries {
+        encode_command(
+            &mut buf,
+            &[b"FUNCTION".to_vec(), b"LOAD".to_vec(), code.to_vec()],
+        );
+    }
     for (index, db) in dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
@@ -653,16 +664,21 @@ pub fn write_command_base(out: &mut impl Write, dbs: &[crate::db::Db]) -> io::Re
 
 /// Writes a base file at `path`: an RDB preamble, or commands when
 /// `aof-use-rdb-preamble` is off. Flushed and fsynced before returning.
-pub fn write_base_file(path: &Path, dbs: &[crate::db::Db], config: &Config) -> io::Result<()> {
+pub fn write_base_file(
+    path: &Path,
+    dbs: &[crate::db::Db],
+    libraries: &[&[u8]],
+    config: &Config,
+) -> io::Result<()> {
     if config.aof_use_rdb_preamble {
-        return crate::persist::write_snapshot_file(path, dbs, config, true);
+        return crate::persist::write_snapshot_file(path, dbs, libraries, config, true);
     }
     let mut out = io::BufWriter::new(File::create(path)?);
     if config.aof_timestamp_enabled {
         let now = crate::state::unix_millis() / 1000;
         out.write_all(format!("#TS:{now}\r\n").as_bytes())?;
     }
-    write_command_base(&mut out, dbs)?;
+    write_command_base(&mut out, dbs, libraries)?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()
 }
@@ -683,13 +699,14 @@ pub fn start_rewrite(state: &mut crate::state::ServerState) -> io::Result<()> {
         }
     };
     let (dbs, config) = (&state.dbs, &state.config);
+    let libraries = state.functions.codes();
     let result = crate::persist::fork_child(
         &mut state.persist,
         crate::persist::ChildKind::Aof,
         &state.listener_fds,
         || {
             crate::persist::pin_to_cpus(&config.aof_rewrite_cpulist);
-            write_base_file(&temp, dbs, config)
+            write_base_file(&temp, dbs, &libraries, config)
         },
     );
     match &result {

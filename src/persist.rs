@@ -150,6 +150,7 @@ fn options(config: &Config, aof_base: bool) -> SaveOptions {
 pub fn write_snapshot_file(
     path: &Path,
     dbs: &[Db],
+    libraries: &[&[u8]],
     config: &Config,
     aof_base: bool,
 ) -> io::Result<()> {
@@ -179,7 +180,8 @@ pub fn write_snapshot_file(
         } else {
             encoder
         };
-        let mut writer = encoder.snapshot(dbs, options(config, aof_base), unix_millis())?;
+        let mut writer =
+            encoder.snapshot(dbs, libraries, options(config, aof_base), unix_millis())?;
         writer.flush()?;
         let file = writer
             .into_inner()
@@ -253,10 +255,15 @@ pub fn rdb_path(config: &Config) -> PathBuf {
 
 /// `SAVE` and the saves of SHUTDOWN and DEBUG RELOAD: a snapshot written by
 /// the loop itself.
-pub fn save(state: &mut Persistence, dbs: &[Db], config: &Config) -> io::Result<()> {
+pub fn save(
+    state: &mut Persistence,
+    dbs: &[Db],
+    libraries: &[&[u8]],
+    config: &Config,
+) -> io::Result<()> {
     let started = unix_millis() / 1000;
     let dirty = crate::db::dirty();
-    match write_snapshot_file(&rdb_path(config), dbs, config, false) {
+    match write_snapshot_file(&rdb_path(config), dbs, libraries, config, false) {
         Ok(()) => {
             info!("DB saved on disk");
             state.saved(dirty, started);
@@ -364,6 +371,7 @@ fn set_nonblocking(file: &File) {
 pub fn bgsave(
     state: &mut Persistence,
     dbs: &[Db],
+    libraries: &[&[u8]],
     config: &Config,
     close_in_child: &[RawFd],
 ) -> io::Result<()> {
@@ -373,7 +381,7 @@ pub fn bgsave(
     let path = rdb_path(config);
     let result = fork_child(state, ChildKind::Rdb, close_in_child, || {
         pin_to_cpus(&config.bgsave_cpulist);
-        let written = write_snapshot_file(&path, dbs, config, false);
+        let written = write_snapshot_file(&path, dbs, libraries, config, false);
         if written.is_ok() {
             info!("DB saved on disk");
         }
@@ -495,6 +503,8 @@ fn private_dirty_bytes() -> u64 {
 /// A dataset read from a file, not yet in service.
 pub struct Loaded {
     pub dbs: Vec<Db>,
+    /// The function libraries' code, in file order.
+    pub libraries: Vec<Vec<u8>>,
     pub keys_loaded: u64,
     pub keys_expired: u64,
     pub header: Header,
@@ -504,6 +514,7 @@ impl Loaded {
     pub fn empty(databases: usize) -> Loaded {
         Loaded {
             dbs: (0..databases).map(|_| Db::default()).collect(),
+            libraries: Vec::new(),
             keys_loaded: 0,
             keys_expired: 0,
             header: Header::default(),
@@ -556,8 +567,9 @@ pub fn read_into<R: Read>(
         db.clock = clock;
     }
     let databases = loaded.dbs.len();
-    let (dbs, keys_loaded, keys_expired) = (
+    let (dbs, libraries, keys_loaded, keys_expired) = (
         &mut loaded.dbs,
+        &mut loaded.libraries,
         &mut loaded.keys_loaded,
         &mut loaded.keys_expired,
     );
@@ -569,6 +581,10 @@ pub fn read_into<R: Read>(
                         let cap = |n: u64| n.min(MAX_RESERVED_KEYS) as usize;
                         db.reserve(cap(keys), cap(expires));
                     }
+                    return Ok(());
+                }
+                LoadEvent::Library(code) => {
+                    libraries.push(code);
                     return Ok(());
                 }
                 LoadEvent::Key(key) => key,

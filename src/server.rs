@@ -95,6 +95,14 @@ pub struct Server {
 /// Whether a pause holds this command back: every command under `ALL`;
 /// under `WRITE`, writes and commands that may write (Redis's
 /// `blockPostponeClient` rules: `write` or `may_replicate` flags).
+/// The function libraries a loaded file holds, compiled.
+fn libraries_of(
+    loaded: &persist::Loaded,
+) -> Result<crate::scripting::functions::Functions, String> {
+    crate::scripting::functions::Functions::from_codes(&loaded.libraries)
+        .map_err(|e| format!("Failed loading library, {e}"))
+}
+
 fn pause_holds(pause: crate::state::Pause, args: crate::protocol::request::Args) -> bool {
     if pause.until <= Instant::now() {
         return false;
@@ -409,7 +417,14 @@ impl Server {
             if !self.state.config.save.is_empty() {
                 warn!("Saving the final RDB snapshot before exiting.");
                 let state = &mut self.state;
-                if persist::save(&mut state.persist, &state.dbs, &state.config).is_err() {
+                if persist::save(
+                    &mut state.persist,
+                    &state.dbs,
+                    &state.functions.codes(),
+                    &state.config,
+                )
+                .is_err()
+                {
                     warn!("Error trying to save the DB, can't exit.");
                     warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
                     return false;
@@ -469,6 +484,7 @@ impl Server {
                     "Done loading RDB, keys loaded: {}, keys expired: {}.",
                     loaded.keys_loaded, loaded.keys_expired
                 );
+                self.state.functions = libraries_of(&loaded)?;
                 self.state.persist.last_load_keys_loaded = loaded.keys_loaded;
                 self.state.persist.last_load_keys_expired = loaded.keys_expired;
                 for (db, mut fresh) in self.state.dbs.iter_mut().zip(loaded.dbs) {
@@ -509,6 +525,7 @@ impl Server {
                     crate::rdb::Decoder::new(&bytes[..], crate::rdb::Limits::from(&config));
                 persist::read_into(decoder, &mut loaded, now_ms, false, &mut |_| {})
                     .map_err(|e| format!("{e} ({})", base.name))?;
+                self.state.functions = libraries_of(&loaded)?;
                 for (db, mut fresh) in self.state.dbs.iter_mut().zip(loaded.dbs) {
                     db.swap_data(&mut fresh);
                 }
@@ -649,10 +666,11 @@ impl Server {
     fn open_aof(&mut self) -> Result<(), String> {
         let state = &mut self.state;
         let (dbs, config) = (&state.dbs, &state.config);
+        let libraries = state.functions.codes();
         state
             .aof
             .open(config, &mut |path| {
-                crate::aof::write_base_file(path, dbs, config)
+                crate::aof::write_base_file(path, dbs, &libraries, config)
             })
             .map_err(|e| {
                 format!(
@@ -1492,6 +1510,7 @@ impl Server {
             let _ = persist::bgsave(
                 &mut state.persist,
                 &state.dbs,
+                &state.functions.codes(),
                 &state.config,
                 &state.listener_fds,
             );

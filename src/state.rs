@@ -237,6 +237,8 @@ pub struct ServerState {
     /// The Lua engine and script cache; out of the state while a script
     /// runs, and `None` after SCRIPT FLUSH until the next script.
     pub scripting: Option<Box<crate::scripting::Engine>>,
+    /// Function libraries (FUNCTION LOAD), with their own Lua state.
+    pub functions: crate::scripting::functions::Functions,
     /// A running script's `redis.set_repl` lets its writes reach the AOF.
     pub script_propagates_aof: bool,
     /// A command run by a script's `redis.call` is executing.
@@ -289,6 +291,7 @@ impl ServerState {
             pubsub: Default::default(),
             tracking: Default::default(),
             scripting: crate::scripting::Engine::new().ok().map(Box::new),
+            functions: Default::default(),
             script_propagates_aof: true,
             in_script_call: false,
             startup_allocated: 0,

@@ -9,6 +9,7 @@ use crate::db::digest;
 use crate::errors;
 use crate::persist;
 use crate::protocol::request::Args;
+use crate::scripting::functions::{Functions, RestorePolicy};
 use log::{info, warn};
 
 /// `DEBUG <subcommand>`: the parts of Redis's DEBUG that tests and
@@ -320,7 +321,15 @@ fn debug_reload(ctx: &mut Ctx, args: Args) {
         }
     }
     let state = &mut *ctx.state;
-    if save && persist::save(&mut state.persist, &state.dbs, &state.config).is_err() {
+    if save
+        && persist::save(
+            &mut state.persist,
+            &state.dbs,
+            &state.functions.codes(),
+            &state.config,
+        )
+        .is_err()
+    {
         return ctx.reply.error("ERR");
     }
     let loaded = persist::load_snapshot(
@@ -339,6 +348,25 @@ fn debug_reload(ctx: &mut Ctx, args: Args) {
                 .error("ERR Error trying to load the RDB dump, check server logs.");
         }
     };
+    // The file's libraries replace the ones loaded (or join them with
+    // NOFLUSH, replacing namesakes with MERGE), as the keys do.
+    let restored = if flush {
+        Functions::from_codes(&loaded.libraries).map(|functions| state.functions = functions)
+    } else if merge {
+        state
+            .functions
+            .restore(&loaded.libraries, RestorePolicy::Replace)
+    } else {
+        state
+            .functions
+            .restore(&loaded.libraries, RestorePolicy::Append)
+    };
+    if let Err(e) = restored {
+        warn!("Failed loading library, {e}");
+        return ctx
+            .reply
+            .error("ERR Error trying to load the RDB dump, check server logs.");
+    }
     if flush {
         for db in &mut state.dbs {
             db.clear();

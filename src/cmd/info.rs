@@ -226,23 +226,30 @@ fn memory(ctx: &Ctx, s: &mut Section) {
         .field("allocator_resident", a.resident)
         .field("total_system_memory", system)
         .field("total_system_memory_human", human_bytes(system));
-    // Scripts (EVAL); functions (FUNCTION LOAD) hold nothing yet.
+    // Scripts (EVAL) and functions (FUNCTION LOAD), each with a Lua state.
     let engine = ctx.state.scripting.as_deref();
-    let vm = engine.map_or(0, |e| e.memory());
+    let vm_eval = engine.map_or(0, |e| e.memory());
     let bodies = engine.map_or(0, |e| e.bodies_memory());
-    s.field("used_memory_lua", vm)
-        .field("used_memory_vm_eval", vm)
-        .field("used_memory_lua_human", human_bytes(vm as u64))
+    let functions = &ctx.state.functions;
+    let vm_functions = functions.vm_memory();
+    let registry = functions.registry_memory();
+    let vm_total = vm_eval + vm_functions;
+    s.field("used_memory_lua", vm_eval)
+        .field("used_memory_vm_eval", vm_eval)
+        .field("used_memory_lua_human", human_bytes(vm_eval as u64))
         .field("used_memory_scripts_eval", bodies)
         .field("number_of_cached_scripts", engine.map_or(0, |e| e.len()))
-        .field("number_of_functions", 0)
-        .field("number_of_libraries", 0)
-        .field("used_memory_vm_functions", 0)
-        .field("used_memory_vm_total", vm)
-        .field("used_memory_vm_total_human", human_bytes(vm as u64))
-        .field("used_memory_functions", 0)
-        .field("used_memory_scripts", bodies)
-        .field("used_memory_scripts_human", human_bytes(bodies as u64));
+        .field("number_of_functions", functions.function_count())
+        .field("number_of_libraries", functions.library_count())
+        .field("used_memory_vm_functions", vm_functions)
+        .field("used_memory_vm_total", vm_total)
+        .field("used_memory_vm_total_human", human_bytes(vm_total as u64))
+        .field("used_memory_functions", registry)
+        .field("used_memory_scripts", bodies + registry)
+        .field(
+            "used_memory_scripts_human",
+            human_bytes((bodies + registry) as u64),
+        );
     s.field("maxmemory", maxmemory)
         .field("maxmemory_human", human_bytes(maxmemory))
         .field("maxmemory_policy", &ctx.state.config.maxmemory_policy)

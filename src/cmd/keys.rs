@@ -550,7 +550,12 @@ pub(super) fn flushall(ctx: &mut Ctx, args: Args) {
         crate::persist::kill_child(&mut state.persist);
     }
     if !state.config.save_points().is_empty() {
-        let _ = crate::persist::save(&mut state.persist, &state.dbs, &state.config);
+        let _ = crate::persist::save(
+            &mut state.persist,
+            &state.dbs,
+            &state.functions.codes(),
+            &state.config,
+        );
     }
     state.force_propagate = true;
     ctx.reply.ok();

@@ -15,6 +15,7 @@ mod blocking;
 mod client;
 mod connection;
 mod debug;
+mod functions;
 mod hash;
 mod info;
 mod introspect;

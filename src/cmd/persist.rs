@@ -17,7 +17,12 @@ pub(super) fn save(ctx: &mut Ctx, _args: Args) {
     // Counted when tried, as Redis counts SAVE and BGSAVE (not the saves
     // of SHUTDOWN, FLUSHALL or DEBUG RELOAD).
     state.persist.rdb_saves += 1;
-    match persist::save(&mut state.persist, &state.dbs, &state.config) {
+    match persist::save(
+        &mut state.persist,
+        &state.dbs,
+        &state.functions.codes(),
+        &state.config,
+    ) {
         Ok(()) => ctx.reply.ok(),
         Err(_) => ctx.reply.error("ERR"),
     }
@@ -44,6 +49,7 @@ pub(super) fn bgsave(ctx: &mut Ctx, args: Args) {
         _ => match persist::bgsave(
             &mut state.persist,
             &state.dbs,
+            &state.functions.codes(),
             &state.config,
             &state.listener_fds,
         ) {

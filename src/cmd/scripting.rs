@@ -124,12 +124,20 @@ pub(super) fn script_flush(ctx: &mut Ctx, args: Args) {
 /// `SCRIPT KILL`: heard while a script runs past its threshold (from the
 /// script's hook, see `scripting::busy`).
 pub(super) fn script_kill(ctx: &mut Ctx, _args: Args) {
-    match crate::scripting::kill() {
-        crate::scripting::KillOutcome::NotBusy => ctx
+    reply_kill(ctx, false);
+}
+
+/// SCRIPT KILL's and FUNCTION KILL's reply (`scriptKill`).
+pub(super) fn reply_kill(ctx: &mut Ctx, function: bool) {
+    use crate::scripting::KillOutcome;
+    match crate::scripting::kill(function) {
+        KillOutcome::NotBusy => ctx
             .reply
             .error("NOTBUSY No scripts in execution right now."),
-        crate::scripting::KillOutcome::Unkillable => ctx.reply.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."),
-        crate::scripting::KillOutcome::Killed => ctx.reply.ok(),
+        KillOutcome::Unkillable => ctx.reply.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."),
+        KillOutcome::WrongKind if function => ctx.reply.error(crate::scripting::BUSY_EVAL),
+        KillOutcome::WrongKind => ctx.reply.error(crate::scripting::BUSY_FUNCTION),
+        KillOutcome::Killed => ctx.reply.ok(),
     }
 }
 

@@ -538,7 +538,7 @@ pub(super) fn shutdown(ctx: &mut Ctx, args: Args) {
         return ctx.reply.error("ERR No shutdown in progress.");
     }
     if crate::scripting::is_busy() && !nosave {
-        return ctx.reply.error(crate::scripting::BUSY_EVAL);
+        return ctx.reply.error(crate::scripting::busy_error());
     }
     let state = &mut *ctx.state;
     log::warn!("User requested shutdown...");
@@ -548,7 +548,15 @@ pub(super) fn shutdown(ctx: &mut Ctx, args: Args) {
     }
     if save || (!nosave && !state.config.save.is_empty()) {
         log::warn!("Saving the final RDB snapshot before exiting.");
-        if crate::persist::save(&mut state.persist, &state.dbs, &state.config).is_err() && !force {
+        if crate::persist::save(
+            &mut state.persist,
+            &state.dbs,
+            &state.functions.codes(),
+            &state.config,
+        )
+        .is_err()
+            && !force
+        {
             log::warn!("Error trying to save the DB, can't exit.");
             return ctx
                 .reply

@@ -349,6 +349,15 @@ impl<W: Write> Encoder<W> {
         Ok(())
     }
 
+    /// The function section: each library's code (`rdbSaveFunctions`).
+    fn libraries(&mut self, libraries: &[&[u8]]) -> io::Result<()> {
+        for code in libraries {
+            self.byte(OP_FUNCTION2)?;
+            self.string(code)?;
+        }
+        Ok(())
+    }
+
     fn aux(&mut self, key: &str, value: &[u8]) -> io::Result<()> {
         self.byte(OP_AUX)?;
         self.string(key.as_bytes())?;
@@ -357,7 +366,13 @@ impl<W: Write> Encoder<W> {
 
     /// A whole snapshot: header, aux fields, every non-empty database,
     /// EOF and checksum (`rdbSaveRio`). Returns the writer.
-    pub fn snapshot(mut self, dbs: &[Db], options: SaveOptions, now_ms: i64) -> io::Result<W> {
+    pub fn snapshot(
+        mut self,
+        dbs: &[Db],
+        libraries: &[&[u8]],
+        options: SaveOptions,
+        now_ms: i64,
+    ) -> io::Result<W> {
         self.raw(format!("REDIS{RDB_VERSION:04}").as_bytes())?;
         self.aux("redis-ver", crate::REDIS_VERSION.as_bytes())?;
         self.aux("redis-bits", b"64")?;
@@ -367,6 +382,7 @@ impl<W: Write> Encoder<W> {
             crate::alloc::allocated_bytes().to_string().as_bytes(),
         )?;
         self.aux("aof-base", if options.aof_base { b"1" } else { b"0" })?;
+        self.libraries(libraries)?;
         for (index, db) in dbs.iter().enumerate() {
             if db.is_empty() {
                 continue;
@@ -485,18 +501,54 @@ pub fn dump_payload(value: &Value, list_fill: i64) -> Vec<u8> {
     out
 }
 
+/// A payload's body once its version and checksum hold
+/// (`verifyDumpPayload`).
+fn verified_body(payload: &[u8]) -> Option<&[u8]> {
+    let body_len = payload.len().checked_sub(10)?;
+    let (body, footer) = payload.split_at(body_len);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..10].try_into().ok()?);
+    (version <= RDB_VERSION && crc64(&payload[..body_len + 2]) == crc).then_some(body)
+}
+
+/// FUNCTION DUMP's payload: the function section of an RDB, then the
+/// RDB version and a CRC64, as a DUMP payload ends.
+pub fn functions_payload(libraries: &[&[u8]]) -> Vec<u8> {
+    let mut encoder = Encoder::new(Vec::new(), true);
+    // Writing to a Vec cannot fail.
+    let _ = encoder.libraries(libraries);
+    let mut out = encoder.out;
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The library codes of a FUNCTION RESTORE payload, or the error text
+/// (`functionRestoreCommand`).
+pub fn functions_from_payload(payload: &[u8], config: &Config) -> Result<Vec<Vec<u8>>, String> {
+    let body = verified_body(payload).ok_or("DUMP payload version or checksum are wrong")?;
+    let mut decoder = Decoder::new(body, Limits::from(config));
+    let mut codes = Vec::new();
+    while decoder.consumed < body.len() as u64 {
+        match decoder.byte() {
+            Err(_) => return Err("can not read data type".into()),
+            Ok(OP_FUNCTION) => return Err("Pre-GA function format not supported".into()),
+            Ok(OP_FUNCTION2) => {}
+            Ok(_) => return Err("given type is not a function".into()),
+        }
+        let code = decoder
+            .any_string()
+            .map_err(|_| "failed loading the given functions payload".to_string())?;
+        codes.push(code);
+    }
+    Ok(codes)
+}
+
 /// Checks a DUMP payload's version and checksum (`verifyDumpPayload`) and
 /// decodes its value.
 pub fn restore_payload(payload: &[u8], config: &Config) -> Result<Value, RestoreError> {
-    let Some(body_len) = payload.len().checked_sub(10) else {
-        return Err(RestoreError::Checksum);
-    };
-    let (body, footer) = payload.split_at(body_len);
-    let version = u16::from_le_bytes([footer[0], footer[1]]);
-    let crc = u64::from_le_bytes(footer[2..10].try_into().unwrap_or([0; 8]));
-    if version > RDB_VERSION || crc64(&payload[..body_len + 2]) != crc {
-        return Err(RestoreError::Checksum);
-    }
+    let body = verified_body(payload).ok_or(RestoreError::Checksum)?;
     let mut decoder = Decoder::new(body, Limits::from(config));
     let kind = decoder.byte().map_err(|_| RestoreError::BadFormat)?;
     let value = decoder
@@ -598,6 +650,8 @@ pub enum LoadEvent {
         expires: u64,
     },
     Key(LoadedKey),
+    /// A function library's code.
+    Library(Vec<u8>),
 }
 
 /// What the aux fields said, for the log.
@@ -1058,10 +1112,13 @@ impl<R: Read> Decoder<R> {
                         "The RDB holds module data, and rudis has no modules".into(),
                     ))
                 }
-                OP_FUNCTION | OP_FUNCTION2 => {
-                    return Err(LoadError::Unsupported(
-                        "The RDB holds function libraries, which rudis does not support yet".into(),
-                    ))
+                OP_FUNCTION => {
+                    return Err(corrupt("Pre-release function format not supported."));
+                }
+                OP_FUNCTION2 => {
+                    let code = self.any_string()?;
+                    sink(LoadEvent::Library(code))?;
+                    continue;
                 }
                 _ => {}
             }
@@ -1224,6 +1281,35 @@ mod tests {
     }
 
     #[test]
+    fn function_dump_matches_redis() {
+        // FUNCTION DUMP of this one library, from redis-server 7.0.15.
+        let code: &[u8] = b"#!lua name=lib1\nredis.register_function('g', function() return 1 end)";
+        let mut expected = vec![0xf5, 0x40, 0x45];
+        expected.extend_from_slice(code);
+        expected.extend_from_slice(&[0x0a, 0x00, 0xc6, 0x03, 0x52, 0x09, 0xb9, 0x0c, 0xeb, 0xb8]);
+        assert_eq!(functions_payload(&[code]), expected);
+        let config = Config::default();
+        assert_eq!(
+            functions_from_payload(&expected, &config),
+            Ok(vec![code.to_vec()])
+        );
+        assert_eq!(
+            functions_from_payload(&functions_payload(&[]), &config),
+            Ok(vec![])
+        );
+        let mut not_function = dump_payload(&Value::string(b"x"), DEFAULT_LIST_FILL);
+        assert_eq!(
+            functions_from_payload(&not_function, &config),
+            Err("given type is not a function".into())
+        );
+        not_function[0] ^= 1;
+        assert_eq!(
+            functions_from_payload(&not_function, &config),
+            Err("DUMP payload version or checksum are wrong".into())
+        );
+    }
+
+    #[test]
     fn snapshot_round_trips_with_expiry() {
         let mut dbs: Vec<Db> = (0..3).map(|_| Db::default()).collect();
         dbs[0].set(b"a", Value::string(b"1"), false);
@@ -1233,13 +1319,18 @@ mod tests {
             checksum: true,
             aof_base: false,
         };
+        let library: &[u8] = b"#!lua name=lib\nredis.register_function('f', function() end)";
         let bytes = Encoder::new(Vec::new(), true)
-            .snapshot(&dbs, options, 0)
+            .snapshot(&dbs, &[library], options, 0)
             .unwrap();
         let mut keys = Vec::new();
+        let mut libraries = Vec::new();
         Decoder::new(&bytes[..], limits())
             .snapshot(
                 &mut |event| {
+                    if let LoadEvent::Library(code) = &event {
+                        libraries.push(code.clone());
+                    }
                     if let LoadEvent::Key(k) = event {
                         keys.push((k.db, k.key, k.expire_ms));
                     }
@@ -1255,6 +1346,7 @@ mod tests {
                 (2, b"b".to_vec(), Some(4_000_000_000_000))
             ]
         );
+        assert_eq!(libraries, vec![library.to_vec()]);
         let mut flipped = bytes.clone();
         let at = flipped.len() - 12;
         flipped[at] ^= 0x40;

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 pub const BUSY_EVAL: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 /// Called by the hook: whether the script must stop now (killed, or the
 /// server is shutting down).
@@ -149,8 +151,9 @@ fn serve_client(ctx: &mut Ctx, key: usize) {
                     };
                     crate::cmd::dispatch(&mut inner, args);
                 } else {
-                    reply.error(BUSY_EVAL);
-                    ctx.state.stats.count_error_reply(BUSY_EVAL.as_bytes());
+                    let busy = super::busy_error();
+                    reply.error(busy);
+                    ctx.state.stats.count_error_reply(busy.as_bytes());
                     if let Some(transaction) = ctx.clients[key].multi.as_mut() {
                         transaction.failed = true;
                     }

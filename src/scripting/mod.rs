@@ -26,12 +26,13 @@ mod busy;
 mod cjson;
 mod cmsgpack;
 pub mod convert;
-pub use busy::BUSY_EVAL;
+pub mod functions;
+pub use busy::{BUSY_EVAL, BUSY_FUNCTION};
 mod rand48;
 mod structlib;
 
 use crate::cmd::Ctx;
-use crate::protocol::request::OwnedArgs;
+use crate::protocol::request::{Args, OwnedArgs};
 use crate::protocol::Reply;
 use mlua::{ffi, Function, Lua, MultiValue, StdLib, Table, Value};
 use std::cell::Cell;
@@ -81,6 +82,13 @@ struct RunState {
     rand: Cell<u64>,
     /// `redis.call`'s command line and reply buffers, reused call to call.
     scratch: std::cell::RefCell<(OwnedArgs, Reply)>,
+    /// The function running (FCALL), null for a script (EVAL): valid
+    /// while `running`, as the caller holds it.
+    function: Cell<*const functions::FunctionInfo>,
+    /// The FCALL's command line, for FUNCTION STATS; valid while `running`.
+    command: Cell<Option<Args<'static>>>,
+    /// When a library being loaded must have finished (FUNCTION LOAD).
+    load_deadline: Cell<Option<Instant>>,
 }
 
 thread_local! {
@@ -96,6 +104,9 @@ thread_local! {
         killed: Cell::new(false),
         rand: Cell::new(0),
         scratch: Default::default(),
+        function: Cell::new(std::ptr::null()),
+        command: Cell::new(None),
+        load_deadline: Cell::new(None),
     };
 }
 
@@ -110,20 +121,25 @@ pub struct Engine {
     scripts: HashMap<String, Script>,
 }
 
-/// What SCRIPT KILL finds.
+/// What SCRIPT KILL and FUNCTION KILL find.
 pub enum KillOutcome {
     NotBusy,
     Unkillable,
+    /// A function, for SCRIPT KILL; a script, for FUNCTION KILL.
+    WrongKind,
     Killed,
 }
 
-/// SCRIPT KILL: stops the running script unless it wrote.
-pub fn kill() -> KillOutcome {
+/// SCRIPT KILL (`function` false) or FUNCTION KILL: stops the running
+/// script or function unless it wrote (`scriptKill`).
+pub fn kill(function: bool) -> KillOutcome {
     RUN.with(|run| {
         if !run.running.get() || !run.timed_out.get() {
             KillOutcome::NotBusy
         } else if run.wrote.get() {
             KillOutcome::Unkillable
+        } else if run.function.get().is_null() == function {
+            KillOutcome::WrongKind
         } else {
             run.killed.set(true);
             KillOutcome::Killed
@@ -134,6 +150,41 @@ pub fn kill() -> KillOutcome {
 /// Whether a script is running past its threshold (clients get `-BUSY`).
 pub fn is_busy() -> bool {
     RUN.with(|run| run.running.get() && run.timed_out.get())
+}
+
+/// Whether what runs past its threshold is a function (FCALL).
+pub fn busy_with_function() -> bool {
+    RUN.with(|run| is_busy() && !run.function.get().is_null())
+}
+
+/// The `-BUSY` error other clients get while a script or function runs
+/// past its threshold.
+pub fn busy_error() -> &'static str {
+    if busy_with_function() {
+        BUSY_FUNCTION
+    } else {
+        BUSY_EVAL
+    }
+}
+
+/// The function running, for FUNCTION STATS: its name, the command that
+/// called it, and milliseconds so far.
+pub fn running_function() -> Option<(String, Vec<Vec<u8>>, u128)> {
+    RUN.with(|run| {
+        let function = run.function.get();
+        if !run.running.get() || function.is_null() {
+            return None;
+        }
+        // SAFETY: `function` is set by `call_function` from a reference
+        // its caller holds for the whole run, and cleared before it ends.
+        let name = unsafe { (*function).name.clone() };
+        let command = run
+            .command
+            .get()
+            .map(|args| args.iter().map(<[u8]>::to_vec).collect())
+            .unwrap_or_default();
+        Some((name, command, run.started.get().elapsed().as_millis()))
+    })
 }
 
 /// Why a script could not run, as the error reply says it.
@@ -181,8 +232,14 @@ impl Engine {
         native.set("redis_pcall", unsafe {
             lua.create_c_function(redis_pcall)?
         })?;
-        // SAFETY: `arm_hook` only calls `lua_sethook` on the running state.
+        // SAFETY: these only call `lua_sethook` on the running state.
         native.set("arm_hook", unsafe { lua.create_c_function(arm_hook)? })?;
+        native.set("arm_load_hook", unsafe {
+            lua.create_c_function(arm_load_hook)?
+        })?;
+        native.set("disarm_hook", unsafe {
+            lua.create_c_function(disarm_hook)?
+        })?;
         native.set("log", lua.create_function(log_from_script)?)?;
         native.set(
             "sha1hex",
@@ -270,6 +327,79 @@ impl Engine {
 
     pub fn flags(&self, sha: &str) -> Option<ScriptFlags> {
         self.scripts.get(sha).map(|s| s.flags)
+    }
+
+    /// Runs a function library's body (FUNCTION LOAD): the functions it
+    /// registered, or the error text.
+    pub fn load_library(
+        &self,
+        body: &[u8],
+        timeout_ms: u64,
+    ) -> Result<Vec<functions::FunctionInfo>, String> {
+        let load: Function = self
+            .runtime
+            .get("load_library")
+            .map_err(|e| e.to_string())?;
+        let body = self.lua.create_string(body).map_err(|e| e.to_string())?;
+        let (registered, error): (Option<Table>, Option<String>) =
+            load.call((body, timeout_ms)).map_err(|e| e.to_string())?;
+        let Some(registered) = registered else {
+            return Err(error.unwrap_or_default());
+        };
+        let mut functions = Vec::new();
+        for entry in registered.sequence_values::<Table>() {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let mut flags = ScriptFlags {
+                declared: true,
+                ..ScriptFlags::default()
+            };
+            for flag in entry
+                .get::<Table>("flags")
+                .map_err(|e| e.to_string())?
+                .sequence_values::<String>()
+                .flatten()
+            {
+                flags.set(&flag);
+            }
+            functions.push(functions::FunctionInfo {
+                name: entry.get("name").map_err(|e| e.to_string())?,
+                description: entry
+                    .get::<Option<mlua::String>>("description")
+                    .map_err(|e| e.to_string())?
+                    .map(|d| d.as_bytes().to_vec()),
+                flags,
+                callback: entry.get("callback").map_err(|e| e.to_string())?,
+            });
+        }
+        Ok(functions)
+    }
+}
+
+impl ScriptFlags {
+    /// Sets a flag by its name; false if there is no such flag.
+    fn set(&mut self, name: &str) -> bool {
+        match name {
+            "no-writes" => self.no_writes = true,
+            "allow-oom" => self.allow_oom = true,
+            "allow-stale" => self.allow_stale = true,
+            "no-cluster" => self.no_cluster = true,
+            "allow-cross-slot-keys" => self.allow_cross_slot_keys = true,
+            _ => return false,
+        }
+        true
+    }
+
+    /// The flags set, by name, in Redis's order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> {
+        [
+            (self.no_writes, "no-writes"),
+            (self.allow_oom, "allow-oom"),
+            (self.allow_stale, "allow-stale"),
+            (self.no_cluster, "no-cluster"),
+            (self.allow_cross_slot_keys, "allow-cross-slot-keys"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
     }
 }
 
@@ -406,19 +536,38 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), ScriptError> {
             return Err(format!("ERR Unknown lua shebang option: {word}"));
         };
         for flag in list.split(',').filter(|f| !f.is_empty()) {
-            match flag {
-                "no-writes" => flags.no_writes = true,
-                "allow-oom" => flags.allow_oom = true,
-                "allow-stale" => flags.allow_stale = true,
-                "no-cluster" => flags.no_cluster = true,
-                "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
-                other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
+            if !flags.set(flag) {
+                return Err(format!("ERR Unexpected flag in script shebang: {flag}"));
             }
         }
     }
     let mut code = b"\n".to_vec();
     code.extend_from_slice(&body[end + 1..]);
     Ok((flags, code))
+}
+
+/// Why a script with declared flags (a shebang, or any function) may not
+/// run now (Redis's `scriptPrepareForRun`): one that may write is refused
+/// by a `*_RO` command and while writes fail on disk.
+pub fn refusal_before_run(ctx: &Ctx, flags: ScriptFlags, ro_command: bool) -> Option<String> {
+    if !flags.declared || flags.no_writes {
+        return None;
+    }
+    let persist = &ctx.state.persist;
+    if persist.disk_error_possible() && persist.rdb_refuses_writes(&ctx.state.config) {
+        return Some("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.".into());
+    }
+    let aof = &ctx.state.aof;
+    if !aof.last_write_ok && aof.logging() {
+        return Some(format!(
+            "MISCONF Errors writing to the AOF file: {}",
+            aof.last_write_error
+        ));
+    }
+    if ro_command {
+        return Some("ERR Can not execute a script with write flag using *_ro command.".into());
+    }
+    None
 }
 
 /// Runs a cached script for the running client, replying its result.
@@ -435,11 +584,73 @@ pub fn run(
             .reply
             .error("NOSCRIPT No matching script. Please use EVAL.");
     };
-    let function = &script.function;
+    if let Some(refusal) = refusal_before_run(ctx, script.flags, read_only) {
+        return ctx.reply.error(&refusal);
+    }
     let read_only = read_only || script.flags.no_writes;
+    let target = Target {
+        entry: &engine.run,
+        function: &script.function,
+        label: sha,
+        info: std::ptr::null(),
+        command: None,
+    };
+    execute(ctx, &engine.lua, target, keys, argv, read_only);
+}
+
+/// Runs a function (FCALL) with its keys and arguments, replying its
+/// result. `engine` is the functions' Lua state, which compiled it.
+pub fn call_function(
+    ctx: &mut Ctx,
+    engine: &Engine,
+    function: &functions::FunctionInfo,
+    command: Args,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+) {
+    let Ok(entry) = engine.runtime.get::<Function>("call_function") else {
+        return ctx.reply.error("ERR Lua engine: no function runtime");
+    };
+    // SAFETY: the lifetime is only erased for FUNCTION STATS to read the
+    // command while the function runs; `execute` clears it before it
+    // returns, and `command` outlives this call.
+    let command = unsafe { std::mem::transmute::<Args<'_>, Args<'static>>(command) };
+    let target = Target {
+        entry: &entry,
+        function: &function.callback,
+        label: &function.name,
+        info: function,
+        command: Some(command),
+    };
+    execute(
+        ctx,
+        &engine.lua,
+        target,
+        keys,
+        argv,
+        function.flags.no_writes,
+    );
+}
+
+/// What `execute` runs: the sandbox's entry (`run` or `call_function`)
+/// with the compiled function, and the name errors give.
+struct Target<'a> {
+    entry: &'a Function,
+    function: &'a Function,
+    label: &'a str,
+    info: *const functions::FunctionInfo,
+    command: Option<Args<'static>>,
+}
+
+fn execute(
+    ctx: &mut Ctx,
+    lua: &Lua,
+    target: Target,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+    read_only: bool,
+) {
     let caller_db = ctx.db_index();
-    let lua = &engine.lua;
-    let run = &engine.run;
     let outcome = (|| -> mlua::Result<(bool, Value)> {
         let keys = strings_table(lua, keys)?;
         let argv = strings_table(lua, argv)?;
@@ -454,11 +665,17 @@ pub fn run(
             state.started.set(Instant::now());
             state.timed_out.set(false);
             state.killed.set(false);
+            state.function.set(target.info);
+            state.command.set(target.command);
         });
-        let result = run.call::<(bool, Value)>((function, keys, argv));
+        let result = target
+            .entry
+            .call::<(bool, Value)>((target.function, keys, argv));
         RUN.with(|state| {
             state.running.set(false);
             state.ctx.set(std::ptr::null_mut());
+            state.function.set(std::ptr::null());
+            state.command.set(None);
         });
         result
     })();
@@ -469,9 +686,10 @@ pub fn run(
         return;
     }
     let script_resp3 = RUN.with(|state| state.resp3.get());
+    let label = target.label;
     match outcome {
         Ok((true, result)) => convert::lua_to_reply(&result, ctx.reply, script_resp3),
-        Ok((false, Value::Table(error))) => reply_script_error(ctx.reply, &error, sha),
+        Ok((false, Value::Table(error))) => reply_script_error(ctx.reply, &error, label),
         Ok((false, other)) => {
             let text = lua
                 .coerce_string(other)
@@ -480,11 +698,11 @@ pub fn run(
                 .map(|s| String::from_utf8_lossy(&s.as_bytes()).into_owned())
                 .unwrap_or_else(|| "execution failure".into());
             ctx.reply
-                .error(&format!("ERR Error running script {sha}, {text}"));
+                .error(&format!("ERR Error running script {label}, {text}"));
         }
         Err(e) => ctx
             .reply
-            .error(&format!("ERR Error running script {sha}, {e}")),
+            .error(&format!("ERR Error running script {label}, {e}")),
     }
 }
 
@@ -521,6 +739,42 @@ unsafe extern "C-unwind" fn arm_hook(state: *mut ffi::lua_State) -> c_int {
     0
 }
 
+/// Installs the hook that ends a library's load after `timeout_ms`
+/// (0: no limit) on the loading thread.
+unsafe extern "C-unwind" fn arm_load_hook(state: *mut ffi::lua_State) -> c_int {
+    let timeout_ms = ffi::lua_tointeger(state, 1);
+    let deadline = (timeout_ms > 0)
+        .then(|| Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
+    RUN.with(|run| run.load_deadline.set(deadline));
+    ffi::lua_sethook(
+        state,
+        Some(load_hook),
+        ffi::LUA_MASKCOUNT,
+        HOOK_INSTRUCTIONS,
+    );
+    0
+}
+
+unsafe extern "C-unwind" fn disarm_hook(state: *mut ffi::lua_State) -> c_int {
+    ffi::lua_sethook(state, None, 0, 0);
+    RUN.with(|run| run.load_deadline.set(None));
+    0
+}
+
+/// A library past its load time gets an error, raised again at every line
+/// so that nothing it does keeps it running (`luaEngineLoadHook`).
+unsafe extern "C-unwind" fn load_hook(state: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
+    let late = RUN.with(|run| run.load_deadline.get().is_some_and(|d| Instant::now() > d));
+    if !late {
+        return;
+    }
+    ffi::lua_sethook(state, Some(load_hook), ffi::LUA_MASKLINE, 0);
+    ffi::lua_createtable(state, 0, 1);
+    ffi::lua_pushstring(state, c"ERR FUNCTION LOAD timeout".as_ptr());
+    ffi::lua_setfield(state, -2, c"err".as_ptr());
+    ffi::lua_error(state);
+}
+
 /// Every `HOOK_INSTRUCTIONS`: past the threshold, other clients are
 /// served; a killed script gets an error, raised again at every line so a
 /// `pcall` cannot keep it running. No Rust value lives across
@@ -541,7 +795,7 @@ unsafe extern "C-unwind" fn count_hook(state: *mut ffi::lua_State, _ar: *mut ffi
 
 /// The error reply of a script that raised: the error's text, then which
 /// script and where (Redis 7.0's format).
-fn reply_script_error(reply: &mut Reply, error: &Table, sha: &str) {
+fn reply_script_error(reply: &mut Reply, error: &Table, label: &str) {
     let text: Vec<u8> = match error.raw_get::<Value>("err") {
         Ok(Value::String(s)) => s.as_bytes().to_vec(),
         _ => b"ERR unknown error".to_vec(),
@@ -550,7 +804,7 @@ fn reply_script_error(reply: &mut Reply, error: &Table, sha: &str) {
     let source = error.raw_get::<Option<String>>("source").ok().flatten();
     let line = error.raw_get::<Option<i64>>("line").ok().flatten();
     if let (Some(source), Some(line)) = (source, line) {
-        message.extend_from_slice(format!(" script: {sha}, on {source}:{line}.").as_bytes());
+        message.extend_from_slice(format!(" script: {label}, on {source}:{line}.").as_bytes());
     }
     reply.error_bytes(&message);
 }

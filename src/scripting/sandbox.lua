@@ -28,12 +28,14 @@ local function refuse()
     error(READONLY, 2)
 end
 
+-- The proxy, and its metatable (the globals' is switched while a
+-- function library loads).
 local function readonly(t)
     local proxy = {}
     local meta = { __index = t, __newindex = refuse }
     meta.__metatable = setmetatable({}, { __index = meta, __newindex = refuse })
     protected[proxy] = t
-    return setmetatable(proxy, meta)
+    return setmetatable(proxy, meta), meta
 end
 
 local function real(t)
@@ -283,13 +285,148 @@ visible.__redis__err__handler = error_handler
 
 -- A global read goes from the (empty) environment to `visible` as a
 -- plain table lookup; only a miss reaches the function that raises.
-setmetatable(visible, {
+local missing_global = {
     __index = function(_, name)
         error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
     end,
-})
-env = readonly(visible)
+}
+setmetatable(visible, missing_global)
+local env_meta
+env, env_meta = readonly(visible)
 visible._G = env
+
+-- Function libraries (FUNCTION LOAD). A library's code runs once, with
+-- one global: a `redis` table of `register_function`, `log`, the log
+-- levels and the version. The functions it registers keep the same
+-- environment, which reads the full API again once loading is over (as
+-- Redis swaps its globals' metatable).
+local registering -- the functions registered so far, while loading
+local lower, find = string.lower, string.find
+
+local FLAGS = { "no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys" }
+local function raise(text)
+    error({ err = "ERR " .. text })
+end
+local function is_string(v)
+    local t = type(v)
+    return t == "string" or t == "number"
+end
+
+-- A flags table's flags, canonical names in Redis's order.
+local function read_flags(given)
+    local seen, j = {}, 1
+    while true do
+        local flag = given[j]
+        if flag == nil then
+            break
+        end
+        if not is_string(flag) then
+            raise("unknown flag given")
+        end
+        local name = lower(tostring(flag))
+        local known = false
+        for _, canonical in ipairs(FLAGS) do
+            if canonical == name then
+                known = true
+            end
+        end
+        if not known then
+            raise("unknown flag given")
+        end
+        seen[name] = true
+        j = j + 1
+    end
+    local flags = {}
+    for _, canonical in ipairs(FLAGS) do
+        if seen[canonical] then
+            flags[#flags + 1] = canonical
+        end
+    end
+    return flags
+end
+
+local function register_named(args)
+    if type(args) ~= "table" then
+        raise("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).")
+    end
+    local f = { flags = {} }
+    for key, value in next, args do
+        if not is_string(key) then
+            raise("named argument key given to redis.register_function is not a string")
+        end
+        local name = lower(tostring(key))
+        if name == "function_name" then
+            if not is_string(value) then
+                raise("function_name argument given to redis.register_function must be a string")
+            end
+            f.name = tostring(value)
+        elseif name == "description" then
+            if not is_string(value) then
+                raise("description argument given to redis.register_function must be a string")
+            end
+            f.description = tostring(value)
+        elseif name == "callback" then
+            if type(value) ~= "function" then
+                raise("callback argument given to redis.register_function must be a function")
+            end
+            f.callback = value
+        elseif name == "flags" then
+            if type(value) ~= "table" then
+                raise("flags argument to redis.register_function must be a table representing function flags")
+            end
+            f.flags = read_flags(value)
+        else
+            raise("unknown argument given to redis.register_function")
+        end
+    end
+    if f.name == nil then
+        raise("redis.register_function must get a function name argument")
+    end
+    if f.callback == nil then
+        raise("redis.register_function must get a callback argument")
+    end
+    return f
+end
+
+local function register_function(...)
+    if not registering then
+        raise("redis.register_function can only be called on FUNCTION LOAD command")
+    end
+    local argc = select("#", ...)
+    if argc < 1 or argc > 2 then
+        raise("wrong number of arguments to redis.register_function")
+    end
+    local f
+    if argc == 1 then
+        f = register_named((...))
+    else
+        local name, callback = ...
+        if not is_string(name) then
+            raise("first argument to redis.register_function must be a string")
+        end
+        if type(callback) ~= "function" then
+            raise("second argument to redis.register_function must be a function")
+        end
+        f = { name = tostring(name), callback = callback, flags = {} }
+    end
+    if not find(f.name, "^[%w_]+$") then
+        raise("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long")
+    end
+    for _, other in ipairs(registering) do
+        if other.name == f.name then
+            raise("Function already exists in the library")
+        end
+    end
+    registering[#registering + 1] = f
+end
+
+local library_redis = setmetatable({
+    register_function = register_function,
+    log = redis.log,
+    LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+    REDIS_VERSION = native.version, REDIS_VERSION_NUM = native.version_num,
+}, missing_global)
+local library_api = setmetatable({ redis = readonly(library_redis) }, missing_global)
 
 local runtime = {}
 
@@ -307,6 +444,46 @@ function runtime.run(f, keys, argv)
     visible.ARGV = argv
     arm_hook()
     return xpcall(f, error_handler)
+end
+
+-- Runs a library's code (the shebang line already blanked) to collect
+-- the functions it registers: the list of them, or nil and the error.
+-- `timeout_ms` 0 is no limit (loading from disk, as Redis).
+function runtime.load_library(code, timeout_ms)
+    local f, err = loadstring(code, "@user_function")
+    if not f then
+        return nil, "Error compiling function: " .. err
+    end
+    setfenv(f, env)
+    env_meta.__index = library_api
+    registering = {}
+    native.arm_load_hook(timeout_ms)
+    local ok, failure = pcall(f)
+    native.disarm_hook()
+    env_meta.__index = visible
+    local registered = registering
+    registering = nil
+    if not ok then
+        local text
+        if type(failure) == "table" then
+            text = tostring(failure.err)
+        else
+            text = "ERR " .. tostring(failure)
+        end
+        return nil, "Error registering functions: " .. text
+    end
+    return registered
+end
+
+-- Runs a registered function with its keys and arguments, as `run`.
+local pending_f, pending_keys, pending_args
+local function call_pending()
+    return pending_f(pending_keys, pending_args)
+end
+function runtime.call_function(f, keys, args)
+    pending_f, pending_keys, pending_args = f, keys, args
+    arm_hook()
+    return xpcall(call_pending, error_handler)
 end
 
 return runtime
