@@ -17,6 +17,7 @@ slept and a client's write had to wake it, which the client pays for.
     scripts/bench.py --command "ZRANGE myzset 0 99" --pipelines 1   # any command
     scripts/bench.py --floor      # also scripts/pong_floor.c, what PING costs with no server logic
     scripts/bench.py --script "return redis.call('INCR', KEYS[1])" --command "EVALSHA {sha} 1 counter"
+    scripts/bench.py --library @scripts/bench_library.lua --command "FCALL incr 1 counter"
 """
 
 import argparse
@@ -146,6 +147,8 @@ def main():
                         help="load a sorted set 'bigzset' of N members into both servers first")
     parser.add_argument("--script", help="SCRIPT LOAD this Lua body into both servers first; "
                         "{sha} in --command stands for its SHA-1")
+    parser.add_argument("--library", help="FUNCTION LOAD this library (code with its #!lua shebang, "
+                        "or @path to a file of it) into both servers first, for FCALL commands")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--floor", action="store_true",
                         help="also run scripts/pong_floor.c, a server that only answers PING (ping tests only)")
@@ -169,6 +172,12 @@ def main():
                                  capture_output=True, text=True, check=True).stdout.strip()
             if args.command:
                 args.command = args.command.replace("{sha}", sha)
+        if args.library and name != "floor":
+            code = args.library
+            if code.startswith("@"):
+                code = open(code[1:]).read()
+            subprocess.run(["redis-cli", "-p", str(port), "FUNCTION", "LOAD", "REPLACE", code],
+                           capture_output=True, text=True, check=True)
     try:
         print(f"# {time.strftime('%Y-%m-%d %H:%M')}  requests={args.requests} clients={args.clients} "
               f"rounds={args.rounds} keyspace={args.keyspace or '-'}")

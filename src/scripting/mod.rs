@@ -763,9 +763,17 @@ unsafe extern "C-unwind" fn disarm_hook(state: *mut ffi::lua_State) -> c_int {
 
 /// A library past its load time gets an error, raised again at every line
 /// so that nothing it does keeps it running (`luaEngineLoadHook`).
-unsafe extern "C-unwind" fn load_hook(state: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
+unsafe extern "C-unwind" fn load_hook(state: *mut ffi::lua_State, ar: *mut ffi::lua_Debug) {
     let late = RUN.with(|run| run.load_deadline.get().is_some_and(|d| Instant::now() > d));
     if !late {
+        return;
+    }
+    // The sandbox's own lines, once the library's code has stopped, run
+    // on to take the hook off.
+    if ffi::lua_getinfo(state, c"S".as_ptr(), ar) != 0
+        && !(*ar).source.is_null()
+        && std::ffi::CStr::from_ptr((*ar).source) == c"=rudis"
+    {
         return;
     }
     ffi::lua_sethook(state, Some(load_hook), ffi::LUA_MASKLINE, 0);
