@@ -116,8 +116,10 @@ const HOOK_INSTRUCTIONS: c_int = 100_000;
 pub struct Engine {
     lua: Lua,
     runtime: Table,
-    /// The sandbox's `runtime.run`, looked up once.
+    /// The sandbox's `runtime.run` and `runtime.call_function`, looked up
+    /// once.
     run: Function,
+    call: Function,
     scripts: HashMap<String, Script>,
 }
 
@@ -266,10 +268,12 @@ impl Engine {
         })?;
         let runtime: Table = lua.load(SANDBOX).set_name("=rudis").call(native)?;
         let run = runtime.get("run")?;
+        let call = runtime.get("call_function")?;
         Ok(Engine {
             lua,
             runtime,
             run,
+            call,
             scripts: HashMap::new(),
         })
     }
@@ -608,15 +612,12 @@ pub fn call_function(
     keys: &[&[u8]],
     argv: &[&[u8]],
 ) {
-    let Ok(entry) = engine.runtime.get::<Function>("call_function") else {
-        return ctx.reply.error("ERR Lua engine: no function runtime");
-    };
     // SAFETY: the lifetime is only erased for FUNCTION STATS to read the
     // command while the function runs; `execute` clears it before it
     // returns, and `command` outlives this call.
     let command = unsafe { std::mem::transmute::<Args<'_>, Args<'static>>(command) };
     let target = Target {
-        entry: &entry,
+        entry: &engine.call,
         function: &function.callback,
         label: &function.name,
         info: function,
