@@ -342,6 +342,41 @@ fn run_all(server: &ServerProcess) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Each script as the body of a function, loaded and run with FCALL: the
+/// same conversions and errors, named after the function.
+fn run_all_as_functions(server: &ServerProcess) -> Vec<Vec<u8>> {
+    let mut conn = server.connect();
+    conn.run("SET s str");
+    SCRIPTS
+        .iter()
+        .map(|script| {
+            let library = format!(
+                "#!lua name=lib\nredis.register_function('f', function(keys, args)\n{script}\nend)"
+            );
+            let loaded = conn.cmd(&[b"FUNCTION", b"LOAD", b"REPLACE", library.as_bytes()]);
+            if loaded.starts_with(b"-") {
+                return loaded;
+            }
+            conn.cmd(&[b"FCALL", b"f", b"0"])
+        })
+        .collect()
+}
+
+#[test]
+fn fcall_replies_and_errors_match_redis() {
+    let redis = ServerProcess::redis();
+    let rudis = ServerProcess::rudis(&[]);
+    let expected = run_all_as_functions(&redis);
+    let got = run_all_as_functions(&rudis);
+    for ((script, e), g) in SCRIPTS.iter().zip(&expected).zip(&got) {
+        assert_eq!(
+            String::from_utf8_lossy(e),
+            String::from_utf8_lossy(g),
+            "FCALL of {script:?} (left: redis-server, right: rudis)"
+        );
+    }
+}
+
 #[test]
 fn eval_replies_and_errors_match_redis() {
     let redis = ServerProcess::redis();

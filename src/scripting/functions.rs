@@ -154,7 +154,7 @@ impl Functions {
 
     fn engine(&mut self) -> Result<&Engine, String> {
         if self.engine.is_none() {
-            let engine = Engine::new().map_err(|e| format!("Lua engine: {e}"))?;
+            let engine = Engine::for_functions().map_err(|e| format!("Lua engine: {e}"))?;
             self.engine = Some(Box::new(engine));
         }
         self.engine.as_deref().ok_or_else(|| "Lua engine".into())

@@ -193,7 +193,18 @@ pub fn running_function() -> Option<(String, Vec<Vec<u8>>, u128)> {
 pub type ScriptError = String;
 
 impl Engine {
+    /// The state EVAL's scripts run in.
     pub fn new() -> mlua::Result<Engine> {
+        Self::with_api(false)
+    }
+
+    /// The state function libraries load and run in: the same sandbox,
+    /// without EVAL's debugger and replication leftovers.
+    pub fn for_functions() -> mlua::Result<Engine> {
+        Self::with_api(true)
+    }
+
+    fn with_api(functions: bool) -> mlua::Result<Engine> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
         // SAFETY: `debug` is loaded for the sandbox's error handler only:
         // the sandbox keeps it in a local and scripts never see it (nor
@@ -203,6 +214,7 @@ impl Engine {
         RUN.with(|run| rand48::seed(&run.rand, seed));
         let native = lua.create_table()?;
         native.set("version", crate::REDIS_VERSION)?;
+        native.set("functions", functions)?;
         native.set("version_num", redis_version_num())?;
         native.set(
             "rand48",

@@ -225,13 +225,17 @@ redis.set_repl = make_raising(function(...)
     end
     native.set_repl(flags)
 end)
-redis.replicate_commands = function()
-    return true
+-- EVAL's alone (Redis's eval.c): the debugger's entry points, and the
+-- switch to effects replication that 7.0 always does.
+if not native.functions then
+    redis.replicate_commands = function()
+        return true
+    end
+    redis.breakpoint = function()
+        return false
+    end
+    redis.debug = function() end
 end
-redis.breakpoint = function()
-    return false
-end
-redis.debug = function() end
 redis.sha1hex = make_raising(function(...)
     if select("#", ...) ~= 1 then
         return fail("ERR wrong number of arguments")
@@ -281,7 +285,10 @@ local function error_handler(err)
     end
     return err
 end
-visible.__redis__err__handler = error_handler
+-- EVAL's scripts see their error handler as a global, as in Redis.
+if not native.functions then
+    visible.__redis__err__handler = error_handler
+end
 
 -- A global read goes from the (empty) environment to `visible` as a
 -- plain table lookup; only a miss reaches the function that raises.
