@@ -123,6 +123,13 @@ const COMMANDS: &[(&str, &str)] = &[
     ("lmpop", "V K K E O V"),
     ("zmpop", "V K K M O V"),
     ("sintercard", "V K K O V"),
+    ("setbit", "K V V"),
+    ("getbit", "K V"),
+    ("bitcount", "K V V O"),
+    ("bitpos", "K V V V O"),
+    ("bitop", "O K K K"),
+    ("bitfield", "K O O V V O O V"),
+    ("bitfield_ro", "K O O V"),
 ];
 
 /// Absolute expiry times: in the past, far ahead, invalid.
@@ -162,6 +169,22 @@ const OPTIONS: &[&str] = &[
     "1",
     "2",
     "-1",
+    "and",
+    "or",
+    "xor",
+    "not",
+    "bit",
+    "byte",
+    "u8",
+    "i4",
+    "i64",
+    "u63",
+    "set",
+    "incrby",
+    "overflow",
+    "sat",
+    "fail",
+    "wrap",
 ];
 
 const KEYS: &[&str] = &["k1", "k2", "l1", "h1", "s1", "z1"];

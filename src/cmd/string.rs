@@ -291,27 +291,30 @@ pub(super) fn append(ctx: &mut Ctx, args: Args) {
     let (key, tail) = (args.get(1), args.get(2));
     let max = ctx.state.config.proto_max_bulk_len;
     let (mut keys, reply) = ctx.keys();
-    let existing = match keys.write(key) {
-        None => None,
-        Some(existing) => match existing.as_str() {
-            Err(_) => return reply.error(errors::WRONGTYPE),
-            Ok(s) => Some(s.to_vec()),
-        },
+    let len = match keys.write(key) {
+        // A new key is a plain string, as SET would make it.
+        None => {
+            if tail.len() as u64 > max {
+                return reply.error(errors::STRING_TOO_LONG);
+            }
+            keys.db.set(key, Value::string(tail), true);
+            tail.len()
+        }
+        // An existing one is appended to in place, in its raw form.
+        Some(existing) => {
+            let Ok(current) = existing.as_str() else {
+                return reply.error(errors::WRONGTYPE);
+            };
+            if (current.len() + tail.len()) as u64 > max {
+                return reply.error(errors::STRING_TOO_LONG);
+            }
+            let Ok(value) = existing.as_raw_mut() else {
+                return reply.error(errors::WRONGTYPE);
+            };
+            value.extend_from_slice(tail);
+            value.len()
+        }
     };
-    let had_key = existing.is_some();
-    let mut value = existing.unwrap_or_default();
-    if (value.len() + tail.len()) as u64 > max {
-        return reply.error(errors::STRING_TOO_LONG);
-    }
-    value.extend_from_slice(tail);
-    let len = value.len();
-    // Appending to an existing string leaves it in Redis's raw encoding.
-    let value = if had_key {
-        Value::RawStr(value.into_boxed_slice())
-    } else {
-        Value::string(&value)
-    };
-    keys.db.set(key, value, true);
     ctx.notify(STRING, "append", key);
     ctx.reply.int(len as i64);
 }
@@ -380,29 +383,32 @@ pub(super) fn setrange(ctx: &mut Ctx, args: Args) {
     }
     let max = ctx.state.config.proto_max_bulk_len;
     let (mut keys, reply) = ctx.keys();
-    let existing = match keys.write(key) {
+    keys.expire_if_needed(key);
+    let current = match keys.db.get(key) {
         None => None,
         Some(value) => match value.as_str() {
             Err(_) => return reply.error(errors::WRONGTYPE),
-            Ok(s) => Some(s.to_vec()),
+            Ok(s) => Some(s.len()),
         },
     };
     if patch.is_empty() {
-        return reply.int(existing.map_or(0, |v| v.len() as i64));
+        return reply.int(current.unwrap_or(0) as i64);
     }
     if (offset as u64).saturating_add(patch.len() as u64) > max {
         return reply.error(errors::STRING_TOO_LONG);
     }
-    let had_key = existing.is_some();
-    let mut value = existing.unwrap_or_default();
+    if current.is_none() {
+        keys.db.set(key, Value::RawStr(Box::default()), false);
+    }
+    let Some(Ok(value)) = keys.write(key).map(Value::as_raw_mut) else {
+        return reply.error(errors::WRONGTYPE);
+    };
     let offset = offset as usize;
     if value.len() < offset + patch.len() {
         value.resize(offset + patch.len(), 0);
     }
     value[offset..offset + patch.len()].copy_from_slice(patch);
     let len = value.len();
-    keys.db
-        .set(key, Value::RawStr(value.into_boxed_slice()), had_key);
     ctx.notify(STRING, "setrange", key);
     ctx.reply.int(len as i64);
 }

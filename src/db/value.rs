@@ -12,11 +12,12 @@ pub type ListValue = VecDeque<CompactBytes>;
 
 pub enum Value {
     Str(CompactBytes),
-    /// A string edited in place (APPEND to an existing key, SETRANGE), which
-    /// Redis keeps in its `raw` encoding whatever it holds: only OBJECT
-    /// ENCODING and OBJECT REFCOUNT tell it from `Str`. Always on the heap,
-    /// which keeps `Value` at three words.
-    RawStr(Box<[u8]>),
+    /// A string edited in place (APPEND to an existing key, SETRANGE,
+    /// SETBIT), which Redis keeps in its `raw` encoding whatever it holds:
+    /// only OBJECT ENCODING and OBJECT REFCOUNT tell it from `Str`. It
+    /// keeps spare room to grow, as an sds does, so repeated appends are
+    /// amortized O(1). Boxed, which keeps `Value` at three words.
+    RawStr(Box<Vec<u8>>),
     /// A string Redis creates without trying the `int` encoding (the result
     /// of INCRBYFLOAT): `embstr` up to 44 bytes, `raw` beyond, whatever it
     /// holds.
@@ -111,7 +112,21 @@ impl Value {
     pub fn as_str(&self) -> Result<&[u8], WrongType> {
         match self {
             Value::Str(s) => Ok(s),
-            Value::RawStr(s) | Value::PlainStr(s) | Value::OwnInt(s) => Ok(s),
+            Value::RawStr(s) => Ok(s),
+            Value::PlainStr(s) | Value::OwnInt(s) => Ok(s),
+            _ => Err(WrongType),
+        }
+    }
+
+    /// A string for editing in place, turned into its raw form first if
+    /// it is not (Redis's `dbUnshareStringValue`).
+    pub fn as_raw_mut(&mut self) -> Result<&mut Vec<u8>, WrongType> {
+        if !matches!(self, Value::RawStr(_)) {
+            let bytes = self.as_str()?.to_vec();
+            *self = Value::RawStr(Box::new(bytes));
+        }
+        match self {
+            Value::RawStr(s) => Ok(s),
             _ => Err(WrongType),
         }
     }
@@ -216,7 +231,8 @@ impl Value {
     pub fn memory_usage(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
-            Value::RawStr(s) | Value::PlainStr(s) | Value::OwnInt(s) => s.len(),
+            Value::RawStr(s) => s.capacity(),
+            Value::PlainStr(s) | Value::OwnInt(s) => s.len(),
             Value::List(l) => {
                 l.capacity() * std::mem::size_of::<CompactBytes>()
                     + l.iter().map(|e| e.heap_size()).sum::<usize>()

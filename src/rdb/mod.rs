@@ -283,7 +283,8 @@ impl<W: Write> Encoder<W> {
     fn body(&mut self, value: &Value) -> io::Result<()> {
         match value {
             Value::Str(s) => self.string(s),
-            Value::RawStr(s) | Value::PlainStr(s) | Value::OwnInt(s) => self.string(s),
+            Value::RawStr(s) => self.string(s),
+            Value::PlainStr(s) | Value::OwnInt(s) => self.string(s),
             Value::List(list) => self.quicklist(list),
             Value::Hash(hash) => match &**hash {
                 HashValue::Small(pairs) => {
