@@ -18,6 +18,7 @@ slept and a client's write had to wake it, which the client pays for.
     scripts/bench.py --floor      # also scripts/pong_floor.c, what PING costs with no server logic
     scripts/bench.py --script "return redis.call('INCR', KEYS[1])" --command "EVALSHA {sha} 1 counter"
     scripts/bench.py --library @scripts/bench_library.lua --command "FCALL incr 1 counter"
+    scripts/bench.py --setup "SETBIT bits 838860799 1" --command "BITCOUNT bits" --requests 2000
 """
 
 import argparse
@@ -149,6 +150,8 @@ def main():
                         "{sha} in --command stands for its SHA-1")
     parser.add_argument("--library", help="FUNCTION LOAD this library (code with its #!lua shebang, "
                         "or @path to a file of it) into both servers first, for FCALL commands")
+    parser.add_argument("--setup", action="append", default=[],
+                        help="a command line run with redis-cli on both servers first (repeatable)")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--floor", action="store_true",
                         help="also run scripts/pong_floor.c, a server that only answers PING (ping tests only)")
@@ -172,6 +175,9 @@ def main():
                                  capture_output=True, text=True, check=True).stdout.strip()
             if args.command:
                 args.command = args.command.replace("{sha}", sha)
+        for line in args.setup if name != "floor" else []:
+            subprocess.run(["redis-cli", "-p", str(port)] + line.split(),
+                           capture_output=True, text=True, check=True)
         if args.library and name != "floor":
             code = args.library
             if code.startswith("@"):
