@@ -82,19 +82,20 @@ fn command_literal(out: &mut String, c: &Value, level: usize) {
         .flatten()
     {
         let begin = &spec["begin"];
-        let begin = match begin.get("index") {
-            Some(i) => format!("BeginSearch::Index({i})"),
-            None => format!(
+        let begin = match (begin.get("index"), begin.get("keyword")) {
+            (Some(i), _) => format!("BeginSearch::Index({i})"),
+            (_, Some(_)) => format!(
                 "BeginSearch::Keyword({}, {})",
                 text(begin, "keyword"),
                 int(begin, "startfrom", 0)
             ),
+            _ => "BeginSearch::Unknown".to_string(),
         };
         let find = &spec["find"];
         let find = match (find.get("range"), find.get("keynum")) {
             (Some(r), _) => format!("FindKeys::Range({}, {}, {})", r[0], r[1], r[2]),
             (_, Some(k)) => format!("FindKeys::Keynum({}, {}, {})", k[0], k[1], k[2]),
-            _ => panic!("key spec without find_keys in {}", c["name"]),
+            _ => "FindKeys::Unknown".to_string(),
         };
         let _ = write!(
             out,

@@ -130,6 +130,10 @@ const COMMANDS: &[(&str, &str)] = &[
     ("bitop", "O K K K"),
     ("bitfield", "K O O V V O O V"),
     ("bitfield_ro", "K O O V"),
+    ("sort", "K O O V V"),
+    ("sort_ro", "K O V"),
+    ("lcs", "K K O"),
+    ("zintercard", "V K K O V"),
 ];
 
 /// Absolute expiry times: in the past, far ahead, invalid.
@@ -185,6 +189,11 @@ const OPTIONS: &[&str] = &[
     "sat",
     "fail",
     "wrap",
+    "alpha",
+    "desc",
+    "store",
+    "idx",
+    "len",
 ];
 
 const KEYS: &[&str] = &["k1", "k2", "l1", "h1", "s1", "z1"];

@@ -30,6 +30,7 @@ mod pubsub;
 mod scripting;
 mod server;
 mod set;
+mod sort;
 mod string;
 mod zset;
 
@@ -248,6 +249,8 @@ pub struct KeySpec {
 pub enum BeginSearch {
     Index(i32),
     Keyword(&'static str, i32),
+    /// Only the command knows (SORT's BY, GET and STORE).
+    Unknown,
 }
 
 pub enum FindKeys {
@@ -255,6 +258,7 @@ pub enum FindKeys {
     Range(i32, i32, i32),
     /// Index of the key count, first key, key step.
     Keynum(i32, i32, i32),
+    Unknown,
 }
 
 pub type Handler = fn(&mut Ctx, Args);
@@ -453,6 +457,8 @@ pub fn keys_of(command: &Command, line: &[&[u8]]) -> Option<Vec<(usize, &'static
     match keys_by_specs(command, line) {
         Some(found) => Some(found),
         None if command.name == "migrate" => Some(migrate_keys(line)),
+        None if command.name == "sort" => Some(sort_keys(line)),
+        None if command.name == "sort_ro" => Some(vec![(1, "RO access")]),
         None => None,
     }
 }
@@ -462,6 +468,7 @@ fn keys_by_specs(command: &Command, line: &[&[u8]]) -> Option<Vec<(usize, &'stat
     let mut found = Vec::new();
     for spec in command.key_specs {
         let first = match spec.begin {
+            BeginSearch::Unknown => return None,
             BeginSearch::Index(index) => i64::from(index),
             BeginSearch::Keyword(keyword, startfrom) => {
                 let startfrom = i64::from(startfrom);
@@ -500,6 +507,7 @@ fn keys_by_specs(command: &Command, line: &[&[u8]]) -> Option<Vec<(usize, &'stat
                 };
                 (first, last, i64::from(step))
             }
+            FindKeys::Unknown => return None,
             FindKeys::Keynum(keynum_index, first_key, step) => {
                 let at = usize::try_from(first + i64::from(keynum_index)).ok()?;
                 let count = crate::protocol::parse_i64(line.get(at)?).filter(|&n| n >= 0)?;
@@ -520,6 +528,28 @@ fn keys_by_specs(command: &Command, line: &[&[u8]]) -> Option<Vec<(usize, &'stat
         }
     }
     Some(found)
+}
+
+/// SORT's keys: the sorted key, and the last STORE's destination,
+/// stepping over the arguments of LIMIT, GET and BY (Redis's
+/// `sortGetKeys`).
+fn sort_keys(line: &[&[u8]]) -> Vec<(usize, &'static str)> {
+    let mut keys = vec![(1, "RO access")];
+    let mut store = None;
+    let mut i = 2;
+    while i < line.len() {
+        let arg = line[i];
+        if arg.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if arg.eq_ignore_ascii_case(b"get") || arg.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        } else if arg.eq_ignore_ascii_case(b"store") && i + 1 < line.len() {
+            store = Some(i + 1);
+        }
+        i += 1;
+    }
+    keys.extend(store.map(|at| (at, "OW update")));
+    keys
 }
 
 /// MIGRATE's keys: the key argument, or with `KEYS` every argument after

@@ -77,11 +77,22 @@ fn reply_key_spec(reply: &mut Reply, spec: &KeySpec) {
             reply.bulk(b"startfrom");
             reply.int(i64::from(startfrom));
         }
+        BeginSearch::Unknown => {
+            reply.bulk(b"unknown");
+            reply.bulk(b"spec");
+            reply.map(0);
+        }
     }
     reply.bulk(b"find_keys");
     reply.map(2);
     reply.bulk(b"type");
     let (kind, fields) = match spec.find {
+        FindKeys::Unknown => {
+            reply.bulk(b"unknown");
+            reply.bulk(b"spec");
+            reply.map(0);
+            return;
+        }
         FindKeys::Range(lastkey, keystep, limit) => (
             "range",
             [("lastkey", lastkey), ("keystep", keystep), ("limit", limit)],

@@ -480,6 +480,133 @@ pub(super) fn getset(ctx: &mut Ctx, args: Args) {
     ctx.notify(STRING, "set", key);
 }
 
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`: the
+/// longest common subsequence of two strings (missing keys read as empty),
+/// its length, or the matching ranges, walked back from the ends as
+/// Redis's `lcsCommand` does.
+pub(super) fn lcs(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    let mut text = |key: &[u8]| match keys.read(key) {
+        None => Ok(Vec::new()),
+        Some(value) => value.as_str().map(<[u8]>::to_vec).map_err(|_| ()),
+    };
+    let (Ok(a), Ok(b)) = (text(args.get(1)), text(args.get(2))) else {
+        return reply.error("ERR The specified keys must contain string values");
+    };
+    let (mut want_len, mut want_idx, mut with_match_len) = (false, false, false);
+    let mut min_match_len = 0i64;
+    let mut j = 3;
+    while j < args.len() {
+        let option = args.get(j);
+        if option.eq_ignore_ascii_case(b"idx") {
+            want_idx = true;
+        } else if option.eq_ignore_ascii_case(b"len") {
+            want_len = true;
+        } else if option.eq_ignore_ascii_case(b"withmatchlen") {
+            with_match_len = true;
+        } else if option.eq_ignore_ascii_case(b"minmatchlen") && j + 1 < args.len() {
+            let Some(n) = i64_arg(reply, args.get(j + 1)) else {
+                return;
+            };
+            min_match_len = n.max(0);
+            j += 1;
+        } else {
+            return reply.error(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    if want_idx && want_len {
+        return reply.error("ERR If you want both the length and indexes, please just use IDX.");
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    if cells.saturating_mul(4) > ctx.state.config.proto_max_bulk_len {
+        return ctx
+            .reply
+            .error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+    }
+    // table[i][j]: the LCS length of a[..i] and b[..j].
+    let width = blen + 1;
+    let mut table = vec![0u32; (alen + 1) * width];
+    for i in 1..=alen {
+        for j in 1..=blen {
+            table[i * width + j] = if a[i - 1] == b[j - 1] {
+                table[(i - 1) * width + j - 1] + 1
+            } else {
+                table[(i - 1) * width + j].max(table[i * width + j - 1])
+            };
+        }
+    }
+    let lcs_len = table[alen * width + blen] as usize;
+    let reply = &mut *ctx.reply;
+    if want_len {
+        return reply.int(lcs_len as i64);
+    }
+    // Walk back from the ends, collecting the string and the ranges of
+    // contiguous matches (each as a start..=end in both strings).
+    let mut result = vec![0u8; lcs_len];
+    let mut ranges: Vec<[usize; 4]> = Vec::new();
+    let mut current: Option<[usize; 4]> = None;
+    let (mut i, mut j, mut idx) = (alen, blen, lcs_len);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[idx - 1] = a[i - 1];
+            match &mut current {
+                None => current = Some([i - 1, i - 1, j - 1, j - 1]),
+                Some(range) if range[0] == i && range[2] == j => {
+                    range[0] -= 1;
+                    range[2] -= 1;
+                }
+                Some(_) => emit = true,
+            }
+            if current.is_some_and(|r| r[0] == 0 || r[2] == 0) {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if table[(i - 1) * width + j] > table[i * width + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if current.is_some() {
+                emit = true;
+            }
+        }
+        if emit {
+            if let Some(range) = current.take() {
+                let len = range[1] - range[0] + 1;
+                if min_match_len == 0 || len as i64 >= min_match_len {
+                    ranges.push(range);
+                }
+            }
+        }
+    }
+    if !want_idx {
+        return reply.bulk(&result);
+    }
+    reply.map(2);
+    reply.bulk(b"matches");
+    reply.array(ranges.len());
+    for [a_start, a_end, b_start, b_end] in ranges {
+        reply.array(2 + usize::from(with_match_len));
+        reply.array(2);
+        reply.int(a_start as i64);
+        reply.int(a_end as i64);
+        reply.array(2);
+        reply.int(b_start as i64);
+        reply.int(b_end as i64);
+        if with_match_len {
+            reply.int((a_end - a_start + 1) as i64);
+        }
+    }
+    reply.bulk(b"len");
+    reply.int(lcs_len as i64);
+}
+
 #[cfg(test)]
 mod tests {
     use super::clamp_range;

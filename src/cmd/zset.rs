@@ -1251,3 +1251,78 @@ pub(super) fn zinter(ctx: &mut Ctx, args: Args) {
 pub(super) fn zdiff(ctx: &mut Ctx, args: Args) {
     zsetop(ctx, args, SetOp::Diff, false, "zdiff");
 }
+
+/// `ZINTERCARD numkeys key [key ...] [LIMIT limit]`: how many members all
+/// the inputs (sorted sets or sets) share, counting up to `limit` when
+/// it is above 0.
+pub(super) fn zintercard(ctx: &mut Ctx, args: Args) {
+    let Some(numkeys) = i64_arg(ctx.reply, args.get(1)) else {
+        return;
+    };
+    if numkeys < 1 {
+        return ctx
+            .reply
+            .error("ERR at least 1 input key is needed for 'zintercard' command");
+    }
+    let numkeys = numkeys as usize;
+    if numkeys > args.len() - 2 {
+        return ctx.reply.error(errors::SYNTAX);
+    }
+    let names: Vec<&[u8]> = (2..2 + numkeys).map(|i| args.get(i)).collect();
+    let (mut keys, reply) = ctx.keys();
+    for name in &names {
+        if matches!(keys.read(name), Some(v) if !matches!(v, Value::ZSet(_) | Value::Set(_))) {
+            return reply.error(errors::WRONGTYPE);
+        }
+    }
+    let mut limit = 0usize;
+    let mut j = 2 + numkeys;
+    while j < args.len() {
+        if args.len() - j >= 2 && args.get(j).eq_ignore_ascii_case(b"limit") {
+            match parse_i64(args.get(j + 1)) {
+                Some(n) if n >= 0 => limit = n as usize,
+                _ => return reply.error("ERR LIMIT can't be negative"),
+            }
+            j += 2;
+        } else {
+            return reply.error(errors::SYNTAX);
+        }
+    }
+    // Every key was looked up and checked above; their values now.
+    let db = &*keys.db;
+    let values: Vec<Option<&Value>> = names.iter().map(|n| db.get(n)).collect();
+    if values.iter().any(Option::is_none) {
+        return reply.int(0);
+    }
+    let values: Vec<&Value> = values.into_iter().flatten().collect();
+    let smallest = (0..values.len())
+        .min_by_key(|&i| values[i].len())
+        .unwrap_or(0);
+    let contains = |value: &Value, member: &[u8]| match value {
+        Value::ZSet(z) => z.score(member).is_some(),
+        Value::Set(s) => s.contains(member),
+        _ => false,
+    };
+    let members: Vec<Vec<u8>> = match values[smallest] {
+        Value::ZSet(z) => (0..z.len())
+            .filter_map(|i| z.at(i))
+            .map(|(m, _)| m.to_vec())
+            .collect(),
+        Value::Set(s) => s.members(),
+        _ => Vec::new(),
+    };
+    let mut count = 0usize;
+    for member in &members {
+        if values
+            .iter()
+            .enumerate()
+            .all(|(i, v)| i == smallest || contains(v, member))
+        {
+            count += 1;
+            if limit > 0 && count >= limit {
+                break;
+            }
+        }
+    }
+    reply.int(count as i64);
+}
