@@ -165,6 +165,8 @@ pub struct Config {
     pub set_max_intset_entries: usize,
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    /// `hll-sparse-max-bytes`: past this a HyperLogLog goes dense.
+    pub hll_sparse_max_bytes: usize,
     /// `list-max-listpack-size`: negative, a node size class; positive,
     /// elements per node.
     pub list_max_listpack_size: i64,
@@ -818,6 +820,18 @@ static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        name: "hll-sparse-max-bytes",
+        mutable: true,
+        default: "3000",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: true,
+            get: |c| c.hll_sparse_max_bytes as i64,
+            set: |c, v| c.hll_sparse_max_bytes = v as usize,
+        },
+    },
+    Setting {
         name: "zset-max-listpack-entries",
         mutable: true,
         default: "128",
@@ -1010,6 +1024,7 @@ impl Default for Config {
             set_max_intset_entries: 0,
             zset_max_listpack_entries: 0,
             zset_max_listpack_value: 0,
+            hll_sparse_max_bytes: 0,
             list_max_listpack_size: 0,
             sanitize_dump_payload: 0,
             aof_disable_auto_gc: false,

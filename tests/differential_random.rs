@@ -134,6 +134,9 @@ const COMMANDS: &[(&str, &str)] = &[
     ("sort_ro", "K O V"),
     ("lcs", "K K O"),
     ("zintercard", "V K K O V"),
+    ("pfadd", "K V V V"),
+    ("pfcount", "K K"),
+    ("pfmerge", "K K K"),
 ];
 
 /// Absolute expiry times: in the past, far ahead, invalid.

@@ -18,6 +18,7 @@ mod connection;
 mod debug;
 mod functions;
 mod hash;
+mod hll;
 mod info;
 mod introspect;
 mod keys;

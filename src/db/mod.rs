@@ -10,6 +10,7 @@ pub mod bytes;
 pub mod dict;
 pub mod digest;
 pub mod hash;
+pub mod hll;
 pub mod set;
 pub mod value;
 pub mod zset;

@@ -47,16 +47,27 @@ pub fn check() -> bool {
     }
     if !timed_out {
         RUN.with(|run| run.timed_out.set(true));
+        let (name, function) = super::running_label();
+        let kill = if function {
+            "FUNCTION KILL"
+        } else {
+            "SCRIPT KILL"
+        };
         log::warn!(
-            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.",
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {kill} command. Script name is: {name}.",
             elapsed.as_millis()
         );
     }
     serve_clients(ctx);
     if ctx.state.shutdown.is_some() {
         RUN.with(|run| run.killed.set(true));
+        return true;
     }
-    RUN.with(|run| run.killed.get())
+    let killed = RUN.with(|run| run.killed.get());
+    if killed {
+        log::warn!("Lua script killed by user with SCRIPT KILL.");
+    }
+    killed
 }
 
 /// Accepts waiting connections on every listener (the loop's own accept,

@@ -87,6 +87,9 @@ struct RunState {
     function: Cell<*const functions::FunctionInfo>,
     /// The FCALL's command line, for FUNCTION STATS; valid while `running`.
     command: Cell<Option<Args<'static>>>,
+    /// The script's SHA-1 or the function's name, for the log; valid
+    /// while `running`.
+    label: Cell<*const str>,
     /// When a library being loaded must have finished (FUNCTION LOAD).
     load_deadline: Cell<Option<Instant>>,
 }
@@ -106,6 +109,7 @@ thread_local! {
         scratch: Default::default(),
         function: Cell::new(std::ptr::null()),
         command: Cell::new(None),
+        label: Cell::new(""),
         load_deadline: Cell::new(None),
     };
 }
@@ -167,6 +171,17 @@ pub fn busy_error() -> &'static str {
     } else {
         BUSY_EVAL
     }
+}
+
+/// What runs, for the log: the script's SHA-1 or the function's name,
+/// and whether it is a function.
+pub fn running_label() -> (String, bool) {
+    RUN.with(|run| {
+        // SAFETY: `label` points into the `Target` that `execute` holds
+        // while the script runs, and is reset to "" before it returns.
+        let label = unsafe { &*run.label.get() }.to_string();
+        (label, !run.function.get().is_null())
+    })
 }
 
 /// The function running, for FUNCTION STATS: its name, the command that
@@ -680,6 +695,7 @@ fn execute(
             state.killed.set(false);
             state.function.set(target.info);
             state.command.set(target.command);
+            state.label.set(target.label);
         });
         let result = target
             .entry
@@ -689,6 +705,7 @@ fn execute(
             state.ctx.set(std::ptr::null_mut());
             state.function.set(std::ptr::null());
             state.command.set(None);
+            state.label.set("");
         });
         result
     })();
