@@ -168,6 +168,28 @@ fn opcode(sparse: &[u8], at: usize) -> (usize, u8, usize) {
     }
 }
 
+/// Calls `visit(first register, run length, value)` for each VAL run of
+/// a sparse body; `Err` unless the opcodes cover exactly the registers.
+fn walk(sparse: &[u8], mut visit: impl FnMut(usize, usize, u8)) -> Result<(), Corrupt> {
+    let (mut at, mut index) = (0, 0);
+    while at < sparse.len() {
+        let (run, value, len) = opcode(sparse, at);
+        if value > 0 {
+            if run + index > REGISTERS {
+                break;
+            }
+            visit(index, run, value);
+        }
+        index += run;
+        at += len;
+    }
+    if index == REGISTERS {
+        Ok(())
+    } else {
+        Err(Corrupt)
+    }
+}
+
 /// Turns a sparse HyperLogLog dense, in place (`hllSparseToDense`); the
 /// header (and its cache) is kept. `Err` if the opcodes do not cover the
 /// registers exactly.
@@ -178,24 +200,11 @@ pub fn to_dense(bytes: &mut Vec<u8>) -> Result<(), Corrupt> {
     let mut dense = vec![0u8; DENSE_SIZE];
     dense[..HEADER].copy_from_slice(&bytes[..HEADER]);
     dense[4] = DENSE;
-    let sparse = &bytes[HEADER..];
-    let (mut at, mut index) = (0, 0);
-    while at < sparse.len() {
-        let (run, value, len) = opcode(sparse, at);
-        if value > 0 {
-            if run + index > REGISTERS {
-                break;
-            }
-            for i in index..index + run {
-                dense_put(&mut dense[HEADER..], i, value);
-            }
+    walk(&bytes[HEADER..], |index, run, value| {
+        for i in index..index + run {
+            dense_put(&mut dense[HEADER..], i, value);
         }
-        index += run;
-        at += len;
-    }
-    if index != REGISTERS {
-        return Err(Corrupt);
-    }
+    })?;
     *bytes = dense;
     Ok(())
 }
@@ -204,7 +213,12 @@ pub fn to_dense(bytes: &mut Vec<u8>) -> Result<(), Corrupt> {
 /// and merging opcodes as Redis's `hllSparseSet` does; promotes it to
 /// dense when the value does not fit or the string would pass
 /// `max_bytes`. Whether the register changed; `Err` for a corrupt value.
-fn sparse_set(bytes: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Result<bool, Corrupt> {
+fn sparse_set(
+    bytes: &mut Vec<u8>,
+    index: usize,
+    count: u8,
+    max_bytes: usize,
+) -> Result<bool, Corrupt> {
     if count > VAL_MAX_VALUE {
         return promote(bytes, index, count);
     }
@@ -357,26 +371,11 @@ pub fn merge_into(max: &mut [u8; REGISTERS], bytes: &[u8]) -> Result<(), Corrupt
         }
         return Ok(());
     }
-    let sparse = &bytes[HEADER..];
-    let (mut at, mut index) = (0, 0);
-    while at < sparse.len() {
-        let (run, value, len) = opcode(sparse, at);
-        if value > 0 {
-            if run + index > REGISTERS {
-                break;
-            }
-            for slot in &mut max[index..index + run] {
-                *slot = (*slot).max(value);
-            }
+    walk(&bytes[HEADER..], |index, run, value| {
+        for slot in &mut max[index..index + run] {
+            *slot = (*slot).max(value);
         }
-        index += run;
-        at += len;
-    }
-    if index == REGISTERS {
-        Ok(())
-    } else {
-        Err(Corrupt)
-    }
+    })
 }
 
 /// The registers' histogram; `Err` if a sparse one does not add up.
@@ -388,19 +387,13 @@ fn histogram(bytes: &[u8]) -> Result<[u32; 64], Corrupt> {
         }
         return Ok(histo);
     }
-    let sparse = &bytes[HEADER..];
-    let (mut at, mut index) = (0, 0);
-    while at < sparse.len() {
-        let (run, value, len) = opcode(sparse, at);
-        index += run;
+    let mut zeros = REGISTERS as u32;
+    walk(&bytes[HEADER..], |_, run, value| {
         histo[usize::from(value)] += run as u32;
-        at += len;
-    }
-    if index == REGISTERS {
-        Ok(histo)
-    } else {
-        Err(Corrupt)
-    }
+        zeros -= run as u32;
+    })?;
+    histo[0] = zeros;
+    Ok(histo)
 }
 
 /// The estimate from a register histogram (`hllCount`, Ertl's improved
