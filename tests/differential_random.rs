@@ -137,6 +137,10 @@ const COMMANDS: &[(&str, &str)] = &[
     ("pfadd", "K V V V"),
     ("pfcount", "K K"),
     ("pfmerge", "K K K"),
+    ("geoadd", "K V V V"),
+    ("geopos", "K V"),
+    ("geodist", "K V V"),
+    ("geohash", "K V"),
 ];
 
 /// Absolute expiry times: in the past, far ahead, invalid.

@@ -17,6 +17,7 @@ mod client;
 mod connection;
 mod debug;
 mod functions;
+mod geo;
 mod hash;
 mod hll;
 mod info;

@@ -9,6 +9,7 @@
 pub mod bytes;
 pub mod dict;
 pub mod digest;
+pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod set;
