@@ -61,6 +61,57 @@ pub fn format_double(value: f64) -> String {
     String::from_utf8_lossy(&buf[..len]).into_owned()
 }
 
+/// Writes `value` as C's `printf("%.Nf")` does for `decimals` up to 9
+/// (the exact binary value, rounded half to even), without the slow
+/// path Rust's formatter takes for many values: GEO distances print
+/// hundreds of these per reply.
+pub fn write_fixed(out: &mut Vec<u8>, value: f64, decimals: u32) {
+    debug_assert!(decimals <= 9);
+    if !value.is_finite() || value.abs() >= 1e15 {
+        out.extend_from_slice(format!("{value:.*}", decimals as usize).as_bytes());
+        return;
+    }
+    let bits = value.to_bits();
+    let negative = bits >> 63 == 1;
+    let exponent = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    // value = mantissa * 2^shift exactly.
+    let (mantissa, shift) = if exponent == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), exponent - 1075)
+    };
+    let scale = 10u128.pow(decimals);
+    let scaled = u128::from(mantissa) * scale;
+    let rounded = if shift >= 0 {
+        scaled << shift
+    } else if shift <= -127 {
+        0
+    } else {
+        let s = (-shift) as u32;
+        let quotient = scaled >> s;
+        let remainder = scaled & ((1u128 << s) - 1);
+        let half = 1u128 << (s - 1);
+        if remainder > half || (remainder == half && quotient & 1 == 1) {
+            quotient + 1
+        } else {
+            quotient
+        }
+    };
+    if negative {
+        out.push(b'-');
+    }
+    let whole = rounded / scale;
+    out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
+    if decimals > 0 {
+        out.push(b'.');
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(rounded % scale).as_bytes();
+        out.extend(std::iter::repeat_n(b'0', decimals as usize - digits.len()));
+        out.extend_from_slice(digits);
+    }
+}
+
 /// Why an addition failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FloatError {
@@ -108,6 +159,33 @@ pub fn add_long_double(current: Option<&[u8]>, increment: &[u8]) -> Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_matches_printf() {
+        let fixed = |v: f64, d: u32| {
+            let mut out = Vec::new();
+            write_fixed(&mut out, v, d);
+            String::from_utf8(out).unwrap()
+        };
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            0.5,
+            1.00005,
+            2.00005,
+            123.45675,
+            166274.1516,
+            0.00004999,
+            1e-300,
+            9.99995,
+            19999.99999,
+            -3.25159,
+            1e14 + 0.5,
+        ] {
+            assert_eq!(fixed(v, 4), format!("{v:.4}"), "{v}");
+        }
+    }
 
     fn add(a: &str, b: &str) -> String {
         String::from_utf8(add_long_double(Some(a.as_bytes()), b.as_bytes()).unwrap()).unwrap()

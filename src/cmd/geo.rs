@@ -104,7 +104,9 @@ fn position(zset: &ZSetValue, member: &[u8]) -> Option<(f64, f64)> {
 
 /// Redis's `%.4f` distances.
 fn reply_distance(reply: &mut Reply, meters: f64) {
-    reply.bulk(format!("{meters:.4}").as_bytes());
+    let mut text = Vec::with_capacity(24);
+    crate::float::write_fixed(&mut text, meters, 4);
+    reply.bulk(&text);
 }
 
 /// A coordinate as Redis prints a long double for humans: 17 decimals,
@@ -235,11 +237,12 @@ fn scan(zset: &ZSetValue, search: &Search, limit: usize) -> Vec<Found> {
             break;
         }
         let (min, max) = geohash::score_range(cell);
-        let mut rank = zset.count_before(|score, _| score < min);
-        while let Some((member, score)) = zset.at(rank) {
-            if score >= max {
-                break;
-            }
+        let first = zset.count_before(|score, _| score < min);
+        let end = zset.count_before(|score, _| score < max);
+        if first >= end {
+            continue;
+        }
+        for (member, score) in zset.range(first, end - 1) {
             if let Some((longitude, latitude)) = geohash::decode_score(score) {
                 if let Some(distance) = search.distance_if_within(longitude, latitude) {
                     found.push(Found {
@@ -254,7 +257,6 @@ fn scan(zset: &ZSetValue, search: &Search, limit: usize) -> Vec<Found> {
             if limit > 0 && found.len() >= limit {
                 break;
             }
-            rank += 1;
         }
     }
     found
