@@ -65,10 +65,10 @@ fn list_mut<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k mut ListVal
 }
 
 /// Pushes `elements` at `end`, creating the list; returns the new length.
-pub fn push(
+pub fn push<T: AsRef<[u8]>>(
     keys: &mut Keys,
     key: &[u8],
-    elements: impl Iterator<Item = CompactBytes>,
+    elements: impl Iterator<Item = T>,
     end: End,
 ) -> usize {
     if keys.db.get(key).is_none() {
@@ -79,8 +79,8 @@ pub fn push(
     };
     for element in elements {
         match end {
-            End::Left => list.push_front(element),
-            End::Right => list.push_back(element),
+            End::Left => list.push_front(element.as_ref()),
+            End::Right => list.push_back(element.as_ref()),
         }
     }
     list.len()
@@ -117,7 +117,7 @@ fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) {
         Ok(None) if only_existing => return reply.int(0),
         Ok(_) => {}
     }
-    let len = push(&mut keys, key, args.from(2).map(CompactBytes::new), end);
+    let len = push(&mut keys, key, args.from(2), end);
     reply.int(len as i64);
     let db = ctx.db_index();
     ctx.state.signal_key_ready(db, key);
@@ -213,7 +213,7 @@ pub(super) fn lrange(ctx: &mut Ctx, args: Args) {
         None => reply.array(0),
         Some((from, to)) => {
             reply.array(to - from + 1);
-            for element in list.range(from..=to) {
+            for element in list.range(from, to) {
                 reply.bulk(element);
             }
         }
@@ -272,7 +272,7 @@ pub(super) fn lset(ctx: &mut Ctx, args: Args) {
     };
     match index_of(index, list.len()) {
         Some(i) => {
-            list[i] = CompactBytes::new(args.get(3));
+            list.set(i, args.get(3));
             reply.ok();
             ctx.notify(LIST, "lset", args.get(1));
         }
@@ -297,25 +297,27 @@ pub(super) fn lrem(ctx: &mut Ctx, args: Args) {
         count.unsigned_abs() as usize
     };
     let mut removed = 0;
-    let mut kept: ListValue = ListValue::with_capacity(list.len());
+    let mut kept = ListValue::new();
     if count >= 0 {
-        for item in list.drain(..) {
-            if removed < limit && &*item == element {
+        for item in list.iter() {
+            if removed < limit && item == element {
                 removed += 1;
             } else {
                 kept.push_back(item);
             }
         }
     } else {
-        for item in list.drain(..).rev() {
-            if removed < limit && &*item == element {
+        for item in list.iter().rev() {
+            if removed < limit && item == element {
                 removed += 1;
             } else {
                 kept.push_front(item);
             }
         }
     }
-    *list = kept;
+    if removed > 0 {
+        *list = kept;
+    }
     if list.is_empty() {
         keys.db.remove(key);
     }
@@ -343,8 +345,7 @@ pub(super) fn ltrim(ctx: &mut Ctx, args: Args) {
     match range(start, end, list.len()) {
         None => list.clear(),
         Some((from, to)) => {
-            list.truncate(to + 1);
-            list.drain(..from);
+            list.keep(from, to);
         }
     }
     if list.is_empty() {
@@ -370,9 +371,10 @@ pub(super) fn linsert(ctx: &mut Ctx, args: Args) {
         Ok(None) => return reply.int(0),
         Ok(Some(list)) => list,
     };
-    match list.iter().position(|item| &**item == pivot) {
+    let position = list.iter().position(|item| item == pivot);
+    match position {
         Some(i) => {
-            list.insert(if after { i + 1 } else { i }, CompactBytes::new(element));
+            list.insert(if after { i + 1 } else { i }, element);
             reply.int(list.len() as i64);
             ctx.notify(LIST, "linsert", args.get(1));
         }
@@ -450,9 +452,15 @@ pub(super) fn lpos(ctx: &mut Ctx, args: Args) {
     } else {
         (maxlen as usize).min(len)
     };
-    for step in 0..limit {
-        let i = if rank > 0 { step } else { len - 1 - step };
-        if &*list[i] == element {
+    // One pass from the end RANK names (indexing each position would
+    // walk the chunks every time).
+    let positions: Box<dyn Iterator<Item = (usize, &[u8])>> = if rank > 0 {
+        Box::new(list.iter().enumerate())
+    } else {
+        Box::new(list.iter().rev().enumerate().map(|(s, e)| (len - 1 - s, e)))
+    };
+    for (i, item) in positions.take(limit) {
+        if item == element {
             if skip > 0 {
                 skip -= 1;
             } else {

@@ -274,14 +274,14 @@ fn sort_generic(ctx: &mut Ctx, args: Args, read_only: bool) {
         }
         return;
     };
-    let mut list = ListValue::with_capacity(output_len);
+    let mut list = ListValue::new();
     for item in range {
         if gets.is_empty() {
-            list.push_back(item.element.clone().into());
+            list.push_back(&item.element);
         }
         for pattern in gets {
             let value = by_pattern(&mut keys, pattern, &item.element).unwrap_or_default();
-            list.push_back(value.into());
+            list.push_back(&value);
         }
     }
     if output_len > 0 {

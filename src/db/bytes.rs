@@ -48,6 +48,12 @@ impl Deref for CompactBytes {
     }
 }
 
+impl AsRef<[u8]> for CompactBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
 impl From<Vec<u8>> for CompactBytes {
     fn from(bytes: Vec<u8>) -> Self {
         if bytes.len() <= INLINE {

@@ -5,10 +5,8 @@ use super::bytes::CompactBytes;
 use super::hash::HashValue;
 use super::set::SetValue;
 use super::zset::ZSetValue;
-use std::collections::VecDeque;
-
-/// A list: O(1) push and pop at both ends, O(1) index.
-pub type ListValue = VecDeque<CompactBytes>;
+/// A list: elements packed in chunks (`db::list`), O(1) at both ends.
+pub type ListValue = super::list::PackedList;
 
 pub enum Value {
     Str(CompactBytes),
@@ -233,10 +231,7 @@ impl Value {
             Value::Str(s) => s.heap_size(),
             Value::RawStr(s) => s.capacity(),
             Value::PlainStr(s) | Value::OwnInt(s) => s.len(),
-            Value::List(l) => {
-                l.capacity() * std::mem::size_of::<CompactBytes>()
-                    + l.iter().map(|e| e.heap_size()).sum::<usize>()
-            }
+            Value::List(l) => l.memory_usage(),
             Value::Hash(h) => std::mem::size_of::<HashValue>() + h.memory_usage(),
             Value::Set(s) => std::mem::size_of::<SetValue>() + s.memory_usage(),
             Value::ZSet(z) => std::mem::size_of::<ZSetValue>() + z.memory_usage(),

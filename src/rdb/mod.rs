@@ -111,7 +111,7 @@ pub fn quicklist_nodes(list: &ListValue, fill: i64) -> Vec<(u64, Vec<u8>)> {
     let mut nodes: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut current: Option<ListpackWriter> = None;
     let mut count = 0;
-    for element in list {
+    for element in list.iter() {
         if element.len() >= threshold {
             if let Some(lp) = current.take() {
                 nodes.push((CONTAINER_PACKED, lp.finish()));
@@ -854,9 +854,9 @@ impl<R: Read> Decoder<R> {
             TYPE_STRING => Value::Str(CompactBytes::from(self.any_string()?)),
             TYPE_LIST => {
                 let len = self.len()?;
-                let mut list = ListValue::with_capacity(len.min(1 << 16) as usize);
+                let mut list = ListValue::new();
                 for _ in 0..len {
-                    list.push_back(CompactBytes::from(self.any_string()?));
+                    list.push_back(&self.any_string()?);
                 }
                 Value::List(Box::new(list))
             }
@@ -864,7 +864,7 @@ impl<R: Read> Decoder<R> {
                 let blob = self.any_string()?;
                 let list = packed::decode_ziplist(&blob)?
                     .into_iter()
-                    .map(|e| CompactBytes::from(e.into_bytes()))
+                    .map(|e| e.into_bytes())
                     .collect();
                 Value::List(Box::new(list))
             }
@@ -879,7 +879,7 @@ impl<R: Read> Decoder<R> {
                     };
                     let blob = self.any_string()?;
                     match container {
-                        CONTAINER_PLAIN => list.push_back(CompactBytes::from(blob)),
+                        CONTAINER_PLAIN => list.push_back(&blob),
                         CONTAINER_PACKED => {
                             let elements = if kind == TYPE_LIST_QUICKLIST_2 {
                                 packed::decode_listpack(&blob)?
@@ -887,11 +887,9 @@ impl<R: Read> Decoder<R> {
                                 packed::decode_ziplist(&blob)?
                             };
                             // Empty nodes are skipped, as Redis does.
-                            list.extend(
-                                elements
-                                    .into_iter()
-                                    .map(|e| CompactBytes::from(e.into_bytes())),
-                            );
+                            for element in elements {
+                                list.push_back(&element.into_bytes());
+                            }
                         }
                         _ => return Err(corrupt("unknown quicklist node container")),
                     }
@@ -1217,7 +1215,7 @@ mod tests {
         let config = Config::default();
         let mut list = ListValue::new();
         for i in 0..5000 {
-            list.push_back(CompactBytes::new(format!("element-{i}").as_bytes()));
+            list.push_back(format!("element-{i}").as_bytes());
         }
         let mut small_hash = HashValue::default();
         small_hash.set(b"f", b"v", config.hash_limits());
