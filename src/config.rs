@@ -167,6 +167,10 @@ pub struct Config {
     pub zset_max_listpack_value: usize,
     /// `hll-sparse-max-bytes`: past this a HyperLogLog goes dense.
     pub hll_sparse_max_bytes: usize,
+    /// `stream-node-max-bytes` and `stream-node-max-entries`: when a
+    /// stream starts a new node (0: no limit).
+    pub stream_node_max_bytes: usize,
+    pub stream_node_max_entries: usize,
     /// `list-max-listpack-size`: negative, a node size class; positive,
     /// elements per node.
     pub list_max_listpack_size: i64,
@@ -832,6 +836,30 @@ static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        name: "stream-node-max-bytes",
+        mutable: true,
+        default: "4096",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: true,
+            get: |c| c.stream_node_max_bytes as i64,
+            set: |c, v| c.stream_node_max_bytes = v as usize,
+        },
+    },
+    Setting {
+        name: "stream-node-max-entries",
+        mutable: true,
+        default: "100",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: false,
+            get: |c| c.stream_node_max_entries as i64,
+            set: |c, v| c.stream_node_max_entries = v as usize,
+        },
+    },
+    Setting {
         name: "zset-max-listpack-entries",
         mutable: true,
         default: "128",
@@ -1025,6 +1053,8 @@ impl Default for Config {
             zset_max_listpack_entries: 0,
             zset_max_listpack_value: 0,
             hll_sparse_max_bytes: 0,
+            stream_node_max_bytes: 0,
+            stream_node_max_entries: 0,
             list_max_listpack_size: 0,
             sanitize_dump_payload: 0,
             aof_disable_auto_gc: false,

@@ -239,13 +239,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         true,
     ),
     ("socket-mark-id", "0", Check::Int(0, u32::MAX as i64), true),
-    ("stream-node-max-bytes", "4096", Check::Memory, true),
-    (
-        "stream-node-max-entries",
-        "100",
-        Check::Int(0, i64::MAX),
-        true,
-    ),
     (
         "supervised",
         "no",

@@ -57,6 +57,14 @@ pub fn effect_form(name: &str, args: Args, reply: &[u8], db: &Db) -> Option<Vec<
             argv.extend(strings_in(reply));
             one(argv)
         }
+        "xadd" => {
+            // The ID the stream gave the entry, in place of `*` or `ms-*`.
+            let id = strings_in(reply).into_iter().next()?;
+            let mut argv: Argv = args.iter().map(<[u8]>::to_vec).collect();
+            let at = (2..argv.len()).find(|&i| !argv[i].eq_ignore_ascii_case(b"nomkstream"))?;
+            argv[at] = id;
+            one(argv)
+        }
         "restore" => {
             let when = expire_of(&key()).unwrap_or(0);
             one(vec![

@@ -33,6 +33,7 @@ mod scripting;
 mod server;
 mod set;
 mod sort;
+mod stream;
 mod string;
 mod zset;
 

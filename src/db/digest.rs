@@ -35,6 +35,7 @@ fn type_number(value: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     }
 }
 
@@ -65,6 +66,22 @@ pub fn fold_value(digest: &mut Digest, value: &Value, has_expire: bool) {
                     mix_in(&mut element, member);
                     mix_in(&mut element, crate::float::format_double(score).as_bytes());
                     xor_in(digest, &element);
+                }
+            }
+        }
+        Value::Stream(stream) => {
+            for entry in stream.range(
+                crate::db::stream::StreamId::MIN,
+                crate::db::stream::StreamId::MAX,
+                0,
+                false,
+            ) {
+                mix_in(
+                    digest,
+                    format!("{}.{}", entry.id.ms, entry.id.seq).as_bytes(),
+                );
+                for part in entry.fields {
+                    mix_in(digest, part);
                 }
             }
         }

@@ -29,6 +29,7 @@ pub enum Value {
     Hash(Box<HashValue>),
     Set(Box<SetValue>),
     ZSet(Box<ZSetValue>),
+    Stream(Box<super::stream::Stream>),
 }
 
 /// The key holds another type than the command works on.
@@ -49,6 +50,7 @@ impl Value {
             Value::RawStr(s) => Value::RawStr(s.clone()),
             Value::PlainStr(s) => Value::PlainStr(s.clone()),
             Value::List(list) => Value::List(list.clone()),
+            Value::Stream(stream) => Value::Stream(stream.clone()),
             Value::Hash(hash) => {
                 let mut copy = HashValue::default();
                 let limits = super::hash::HashLimits {
@@ -104,6 +106,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -178,6 +181,20 @@ impl Value {
         }
     }
 
+    pub fn as_stream(&self) -> Result<&super::stream::Stream, WrongType> {
+        match self {
+            Value::Stream(s) => Ok(s),
+            _ => Err(WrongType),
+        }
+    }
+
+    pub fn as_stream_mut(&mut self) -> Result<&mut super::stream::Stream, WrongType> {
+        match self {
+            Value::Stream(s) => Ok(s),
+            _ => Err(WrongType),
+        }
+    }
+
     pub fn as_zset_mut(&mut self) -> Result<&mut ZSetValue, WrongType> {
         match self {
             Value::ZSet(z) => Ok(z),
@@ -193,6 +210,7 @@ impl Value {
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
             Value::ZSet(z) => z.len(),
+            Value::Stream(s) => s.len(),
         }
     }
 
@@ -222,6 +240,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -235,6 +254,7 @@ impl Value {
             Value::Hash(h) => std::mem::size_of::<HashValue>() + h.memory_usage(),
             Value::Set(s) => std::mem::size_of::<SetValue>() + s.memory_usage(),
             Value::ZSet(z) => std::mem::size_of::<ZSetValue>() + z.memory_usage(),
+            Value::Stream(s) => s.memory_usage(),
         }
     }
 }

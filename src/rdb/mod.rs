@@ -66,6 +66,7 @@ const TYPE_HASH_LISTPACK: u8 = 16;
 const TYPE_ZSET_LISTPACK: u8 = 17;
 const TYPE_LIST_QUICKLIST_2: u8 = 18;
 const TYPE_STREAM_LISTPACKS_2: u8 = 19;
+const TYPE_STREAM_LISTPACKS_3: u8 = 21;
 
 // Length prefixes (Redis's RDB_6BITLEN ... RDB_ENCVAL).
 const LEN_6BIT: u8 = 0;
@@ -270,6 +271,7 @@ impl<W: Write> Encoder<W> {
                 ZSetValue::Small(_) => TYPE_ZSET_LISTPACK,
                 ZSetValue::Big(_) => TYPE_ZSET_2,
             },
+            Value::Stream(_) => TYPE_STREAM_LISTPACKS_3,
         }
     }
 
@@ -286,6 +288,7 @@ impl<W: Write> Encoder<W> {
             Value::RawStr(s) => self.string(s),
             Value::PlainStr(s) | Value::OwnInt(s) => self.string(s),
             Value::List(list) => self.quicklist(list),
+            Value::Stream(_) => Err(io::Error::other("streams cannot be saved in RDB files yet")),
             Value::Hash(hash) => match &**hash {
                 HashValue::Small(pairs) => {
                     let mut lp = ListpackWriter::new();

@@ -1,0 +1,221 @@
+//! Stream commands (Redis's `t_stream.c`): XADD, XLEN, XRANGE,
+//! XREVRANGE and XDEL.
+
+use super::{Ctx, Keys};
+use crate::db::stream::{parse_id, NodeLimits, Stream, StreamId};
+use crate::db::Value;
+use crate::errors;
+use crate::protocol::request::Args;
+use crate::protocol::Reply;
+
+pub const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+const NOTIFY_STREAM: u32 = crate::notify::STREAM;
+
+fn limits(ctx: &Ctx) -> NodeLimits {
+    NodeLimits {
+        max_bytes: ctx.state.config.stream_node_max_bytes,
+        max_entries: ctx.state.config.stream_node_max_entries,
+    }
+}
+
+/// The stream at `key` for reading, `Err` for WRONGTYPE.
+fn read<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k Stream>, ()> {
+    keys.read_as(key, Value::as_stream).map_err(|_| ())
+}
+
+/// An entry as RESP: its ID, then its fields and values.
+fn reply_entry(reply: &mut Reply, id: StreamId, fields: &[&[u8]]) {
+    reply.array(2);
+    reply.bulk(id.to_string().as_bytes());
+    reply.array(fields.len());
+    for part in fields {
+        reply.bulk(part);
+    }
+}
+
+/// XADD's ID argument: `*`, `ms-*`, or an ID.
+enum AddId {
+    Auto,
+    Ms(u64),
+    Full(StreamId),
+}
+
+fn parse_add_id(arg: &[u8]) -> Option<AddId> {
+    if arg == b"*" {
+        return Some(AddId::Auto);
+    }
+    if let Some(ms) = arg.strip_suffix(b"-*") {
+        return parse_id(ms, 0, true)
+            .filter(|id| id.seq == 0 && !ms.contains(&b'-'))
+            .map(|id| AddId::Ms(id.ms));
+    }
+    parse_id(arg, 0, true).map(AddId::Full)
+}
+
+/// `XADD key [NOMKSTREAM] *|id field value [field value ...]`.
+pub(super) fn xadd(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let mut at = 2;
+    let mut no_mkstream = false;
+    while at < args.len() && args.get(at).eq_ignore_ascii_case(b"nomkstream") {
+        no_mkstream = true;
+        at += 1;
+    }
+    if at >= args.len() {
+        return ctx.reply.error(&errors::wrong_arity("xadd"));
+    }
+    let Some(requested) = parse_add_id(args.get(at)) else {
+        return ctx.reply.error(INVALID_ID);
+    };
+    let fields_at = at + 1;
+    let pairs = args.len() - fields_at;
+    if pairs < 2 || pairs % 2 == 1 {
+        return ctx.reply.error(&errors::wrong_arity("xadd"));
+    }
+    if let AddId::Full(StreamId { ms: 0, seq: 0 }) = requested {
+        return ctx
+            .reply
+            .error("ERR The ID specified in XADD must be greater than 0-0");
+    }
+    let limits = limits(ctx);
+    let now_ms = ctx.now_ms.max(0) as u64;
+    let (mut keys, reply) = ctx.keys();
+    match keys.read(key) {
+        None if no_mkstream => return reply.null(),
+        None => keys.db.set(key, Value::Stream(Box::default()), false),
+        Some(Value::Stream(_)) => {}
+        Some(_) => return reply.error(errors::WRONGTYPE),
+    }
+    let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
+        return reply.error(errors::WRONGTYPE);
+    };
+    let last = stream.last_id;
+    if last == StreamId::MAX {
+        return reply
+            .error("ERR The stream has exhausted the last possible ID, unable to add more items");
+    }
+    let id = match requested {
+        AddId::Full(id) => Some(id),
+        AddId::Ms(ms) if ms == last.ms => last.next().filter(|n| n.ms == ms),
+        AddId::Ms(ms) => Some(StreamId::new(ms, 0)),
+        AddId::Auto if now_ms > last.ms => Some(StreamId::new(now_ms, 0)),
+        AddId::Auto => last.next(),
+    };
+    let Some(id) = id.filter(|&id| id > last) else {
+        return reply.error(
+            "ERR The ID specified in XADD is equal or smaller than the target stream top item",
+        );
+    };
+    let fields: Vec<&[u8]> = (fields_at..args.len()).map(|i| args.get(i)).collect();
+    stream.append(id, &fields, limits);
+    reply.bulk(id.to_string().as_bytes());
+    ctx.notify(NOTIFY_STREAM, "xadd", key);
+}
+
+/// `XLEN key`.
+pub(super) fn xlen(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    match read(&mut keys, args.get(1)) {
+        Err(()) => reply.error(errors::WRONGTYPE),
+        Ok(stream) => reply.int(stream.map_or(0, Stream::len) as i64),
+    }
+}
+
+/// A range bound: `-`, `+`, an ID (a missing sequence is 0 for a start,
+/// the highest for an end), or `(` before one for an exclusive bound.
+fn range_bound(arg: &[u8], start: bool) -> Result<Option<StreamId>, &'static str> {
+    let missing = if start { 0 } else { u64::MAX };
+    if let Some(inner) = arg.strip_prefix(b"(") {
+        let id = parse_id(inner, missing, true).ok_or(INVALID_ID)?;
+        return if start {
+            id.next()
+                .map(Some)
+                .ok_or("ERR invalid start ID for the interval")
+        } else {
+            id.prev()
+                .map(Some)
+                .ok_or("ERR invalid end ID for the interval")
+        };
+    }
+    parse_id(arg, missing, false).map(Some).ok_or(INVALID_ID)
+}
+
+fn xrange_generic(ctx: &mut Ctx, args: Args, rev: bool) {
+    let (first, second) = (args.get(2), args.get(3));
+    let (start_arg, end_arg) = if rev {
+        (second, first)
+    } else {
+        (first, second)
+    };
+    let start = match range_bound(start_arg, true) {
+        Ok(id) => id.unwrap_or(StreamId::MIN),
+        Err(e) => return ctx.reply.error(e),
+    };
+    let end = match range_bound(end_arg, false) {
+        Ok(id) => id.unwrap_or(StreamId::MAX),
+        Err(e) => return ctx.reply.error(e),
+    };
+    let mut count: i64 = -1;
+    let mut j = 4;
+    while j < args.len() {
+        if args.get(j).eq_ignore_ascii_case(b"count") && j + 1 < args.len() {
+            let Some(n) = super::i64_arg(ctx.reply, args.get(j + 1)) else {
+                return;
+            };
+            count = n.max(0);
+            j += 2;
+        } else {
+            return ctx.reply.error(errors::SYNTAX);
+        }
+    }
+    let (mut keys, reply) = ctx.keys();
+    let stream = match read(&mut keys, args.get(1)) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => return reply.array(0),
+        Ok(Some(stream)) => stream,
+    };
+    if count == 0 {
+        return reply.null_array();
+    }
+    let entries = stream.range(start, end, count.max(0) as usize, rev);
+    reply.array(entries.len());
+    for entry in &entries {
+        reply_entry(reply, entry.id, &entry.fields);
+    }
+}
+
+/// `XRANGE key start end [COUNT count]`.
+pub(super) fn xrange(ctx: &mut Ctx, args: Args) {
+    xrange_generic(ctx, args, false);
+}
+
+/// `XREVRANGE key end start [COUNT count]`.
+pub(super) fn xrevrange(ctx: &mut Ctx, args: Args) {
+    xrange_generic(ctx, args, true);
+}
+
+/// `XDEL key id [id ...]`: how many were deleted.
+pub(super) fn xdel(ctx: &mut Ctx, args: Args) {
+    let mut ids = Vec::with_capacity(args.len() - 2);
+    for arg in args.from(2) {
+        match parse_id(arg, 0, true) {
+            Some(id) => ids.push(id),
+            None => return ctx.reply.error(INVALID_ID),
+        }
+    }
+    let key = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    match keys.read(key) {
+        None => return reply.int(0),
+        Some(Value::Stream(_)) => {}
+        Some(_) => return reply.error(errors::WRONGTYPE),
+    }
+    let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
+        return reply.int(0);
+    };
+    let deleted = ids.into_iter().filter(|&id| stream.delete(id)).count();
+    reply.int(deleted as i64);
+    if deleted > 0 {
+        ctx.notify(NOTIFY_STREAM, "xdel", key);
+    }
+}

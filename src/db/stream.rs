@@ -1,0 +1,374 @@
+//! Streams (Redis's `t_stream.c` data): entries with increasing IDs, each
+//! a list of field-value pairs, kept packed in nodes as Redis keeps them
+//! in listpacks under a radix tree: a node holds up to
+//! `stream-node-max-entries` entries or `stream-node-max-bytes` bytes,
+//! its entries' IDs stored as deltas from the node's first, and a deleted
+//! entry is flagged in place until its whole node goes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// An entry ID: milliseconds and a sequence number.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+pub struct StreamId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+impl StreamId {
+    pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
+    pub const MAX: StreamId = StreamId {
+        ms: u64::MAX,
+        seq: u64::MAX,
+    };
+
+    pub fn new(ms: u64, seq: u64) -> StreamId {
+        StreamId { ms, seq }
+    }
+
+    /// The next ID up, `None` past the last.
+    pub fn next(self) -> Option<StreamId> {
+        if self.seq < u64::MAX {
+            Some(StreamId::new(self.ms, self.seq + 1))
+        } else if self.ms < u64::MAX {
+            Some(StreamId::new(self.ms + 1, 0))
+        } else {
+            None
+        }
+    }
+
+    /// The next ID down, `None` below the first.
+    pub fn prev(self) -> Option<StreamId> {
+        if self.seq > 0 {
+            Some(StreamId::new(self.ms, self.seq - 1))
+        } else if self.ms > 0 {
+            Some(StreamId::new(self.ms - 1, u64::MAX))
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+fn parse_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 20 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+/// An ID as a command argument (`streamGenericParseIDOrReply`): `ms-seq`,
+/// or `ms` alone with `missing_seq` as its sequence; `-` and `+` when
+/// `strict` is false.
+pub fn parse_id(arg: &[u8], missing_seq: u64, strict: bool) -> Option<StreamId> {
+    if !strict && arg == b"-" {
+        return Some(StreamId::MIN);
+    }
+    if !strict && arg == b"+" {
+        return Some(StreamId::MAX);
+    }
+    match arg.iter().position(|&b| b == b'-') {
+        None => Some(StreamId::new(parse_u64(arg)?, missing_seq)),
+        Some(dash) => Some(StreamId::new(
+            parse_u64(&arg[..dash])?,
+            parse_u64(&arg[dash + 1..])?,
+        )),
+    }
+}
+
+/// Node limits (`stream-node-max-bytes`, `stream-node-max-entries`; 0 is
+/// no limit).
+#[derive(Clone, Copy, Debug)]
+pub struct NodeLimits {
+    pub max_bytes: usize,
+    pub max_entries: usize,
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn get_varint(buf: &[u8], at: &mut usize) -> u64 {
+    let mut n = 0u64;
+    let mut shift = 0;
+    while let Some(&b) = buf.get(*at) {
+        *at += 1;
+        n |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    n
+}
+
+/// A node: its entries packed back to back (a deleted flag, the ID as a
+/// delta from the node's first, the field count, then each field and
+/// value with its length).
+#[derive(Clone, Debug, Default)]
+struct Node {
+    first: StreamId,
+    buf: Vec<u8>,
+    entries: usize,
+    live: usize,
+}
+
+/// One entry as read from a node.
+pub struct Entry<'a> {
+    pub id: StreamId,
+    /// Field, value, field, value, ...
+    pub fields: Vec<&'a [u8]>,
+}
+
+impl Node {
+    fn push(&mut self, id: StreamId, fields: &[&[u8]]) {
+        self.buf.push(0);
+        put_varint(&mut self.buf, id.ms - self.first.ms);
+        put_varint(&mut self.buf, id.seq);
+        put_varint(&mut self.buf, fields.len() as u64);
+        for field in fields {
+            put_varint(&mut self.buf, field.len() as u64);
+            self.buf.extend_from_slice(field);
+        }
+        self.entries += 1;
+        self.live += 1;
+    }
+
+    /// Reads the entry at `at`: whether deleted, the entry, where the
+    /// next starts.
+    fn read(&self, at: usize) -> (bool, Entry<'_>, usize) {
+        let deleted = self.buf[at] != 0;
+        let mut p = at + 1;
+        let ms = self.first.ms + get_varint(&self.buf, &mut p);
+        let seq = get_varint(&self.buf, &mut p);
+        let n = get_varint(&self.buf, &mut p) as usize;
+        let mut fields = Vec::with_capacity(n);
+        for _ in 0..n {
+            let len = get_varint(&self.buf, &mut p) as usize;
+            let end = (p + len).min(self.buf.len());
+            fields.push(&self.buf[p..end]);
+            p = end;
+        }
+        (
+            deleted,
+            Entry {
+                id: StreamId::new(ms, seq),
+                fields,
+            },
+            p,
+        )
+    }
+
+    /// Live entries in ID order.
+    fn live_entries(&self) -> Vec<Entry<'_>> {
+        let mut out = Vec::with_capacity(self.live);
+        let mut at = 0;
+        while at < self.buf.len() {
+            let (deleted, entry, next) = self.read(at);
+            if !deleted {
+                out.push(entry);
+            }
+            at = next;
+        }
+        out
+    }
+
+    /// Flags the entry `id` deleted; whether it was live here.
+    fn delete(&mut self, id: StreamId) -> bool {
+        let mut at = 0;
+        while at < self.buf.len() {
+            let (deleted, entry, next) = self.read(at);
+            if entry.id == id {
+                if deleted {
+                    return false;
+                }
+                self.buf[at] = 1;
+                self.live -= 1;
+                return true;
+            }
+            if entry.id > id {
+                return false;
+            }
+            at = next;
+        }
+        false
+    }
+}
+
+/// A stream's entries and the IDs it remembers.
+#[derive(Clone, Debug, Default)]
+pub struct Stream {
+    nodes: BTreeMap<StreamId, Node>,
+    len: usize,
+    pub last_id: StreamId,
+    pub max_deleted_id: StreamId,
+    pub entries_added: u64,
+}
+
+impl Stream {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes held (MEMORY USAGE).
+    pub fn memory_usage(&self) -> usize {
+        self.nodes
+            .values()
+            .map(|n| n.buf.capacity() + std::mem::size_of::<Node>() + 16)
+            .sum()
+    }
+
+    /// Nodes (XINFO's radix-tree-keys).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Appends an entry whose ID is above the last (the caller checks).
+    pub fn append(&mut self, id: StreamId, fields: &[&[u8]], limits: NodeLimits) {
+        let fits = self.nodes.values().next_back().is_some_and(|node| {
+            (limits.max_bytes == 0 || node.buf.len() < limits.max_bytes)
+                && (limits.max_entries == 0 || node.entries < limits.max_entries)
+        });
+        if !fits {
+            self.nodes.insert(
+                id,
+                Node {
+                    first: id,
+                    ..Node::default()
+                },
+            );
+        }
+        if let Some(node) = self.nodes.values_mut().next_back() {
+            node.push(id, fields);
+        }
+        self.len += 1;
+        self.last_id = id;
+        self.entries_added += 1;
+    }
+
+    /// Live entries with IDs in `start..=end`, ascending or descending, at
+    /// most `count` (0: all).
+    pub fn range(&self, start: StreamId, end: StreamId, count: usize, rev: bool) -> Vec<Entry<'_>> {
+        let mut out = Vec::new();
+        if start > end {
+            return out;
+        }
+        // The node holding `start` begins at or before it.
+        let first_key = self
+            .nodes
+            .range(..=start)
+            .next_back()
+            .map_or(start, |(k, _)| *k);
+        let nodes = self.nodes.range(first_key..=end);
+        let wanted = |e: &Entry| e.id >= start && e.id <= end;
+        if rev {
+            for (_, node) in nodes.rev() {
+                for entry in node.live_entries().into_iter().rev().filter(wanted) {
+                    out.push(entry);
+                    if count > 0 && out.len() >= count {
+                        return out;
+                    }
+                }
+            }
+        } else {
+            for (_, node) in nodes {
+                for entry in node.live_entries().into_iter().filter(wanted) {
+                    out.push(entry);
+                    if count > 0 && out.len() >= count {
+                        return out;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The first live entry's ID.
+    pub fn first_id(&self) -> Option<StreamId> {
+        self.range(StreamId::MIN, StreamId::MAX, 1, false)
+            .first()
+            .map(|e| e.id)
+    }
+
+    /// Deletes an entry; whether it was there.
+    pub fn delete(&mut self, id: StreamId) -> bool {
+        let Some((&key, node)) = self.nodes.range_mut(..=id).next_back() else {
+            return false;
+        };
+        if !node.delete(id) {
+            return false;
+        }
+        if node.live == 0 {
+            self.nodes.remove(&key);
+        }
+        self.len -= 1;
+        if id > self.max_deleted_id {
+            self.max_deleted_id = id;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_as_redis() {
+        assert_eq!(parse_id(b"1-2", 0, true), Some(StreamId::new(1, 2)));
+        assert_eq!(parse_id(b"5", 7, true), Some(StreamId::new(5, 7)));
+        assert_eq!(parse_id(b"-", 0, false), Some(StreamId::MIN));
+        assert_eq!(parse_id(b"+", 0, false), Some(StreamId::MAX));
+        assert_eq!(parse_id(b"-", 0, true), None);
+        assert_eq!(parse_id(b"1-x", 0, true), None);
+        assert_eq!(parse_id(b"", 0, true), None);
+        assert_eq!(
+            parse_id(b"18446744073709551615-18446744073709551615", 0, true),
+            Some(StreamId::MAX)
+        );
+    }
+
+    #[test]
+    fn entries_range_and_delete_across_nodes() {
+        let limits = NodeLimits {
+            max_bytes: 4096,
+            max_entries: 3,
+        };
+        let mut s = Stream::default();
+        for i in 1..=10u64 {
+            let v = i.to_string();
+            s.append(StreamId::new(i, 0), &[b"f", v.as_bytes()], limits);
+        }
+        assert_eq!(s.len(), 10);
+        let ids = |v: Vec<Entry>| v.iter().map(|e| e.id.ms).collect::<Vec<_>>();
+        assert_eq!(
+            ids(s.range(StreamId::new(3, 0), StreamId::new(7, 0), 0, false)),
+            [3, 4, 5, 6, 7]
+        );
+        assert_eq!(ids(s.range(StreamId::MIN, StreamId::MAX, 2, true)), [10, 9]);
+        assert!(s.delete(StreamId::new(4, 0)));
+        assert!(!s.delete(StreamId::new(4, 0)));
+        for i in [5, 6] {
+            assert!(s.delete(StreamId::new(i, 0)));
+        }
+        assert_eq!(
+            ids(s.range(StreamId::MIN, StreamId::MAX, 0, false)),
+            [1, 2, 3, 7, 8, 9, 10]
+        );
+        assert_eq!(s.max_deleted_id, StreamId::new(6, 0));
+        assert_eq!(s.first_id(), Some(StreamId::new(1, 0)));
+    }
+}
