@@ -74,6 +74,63 @@ fn stream_commands_match_redis() {
     ]);
 }
 
+/// Trimming by XADD and XTRIM: MAXLEN and MINID, exact and `~` (whole
+/// nodes only, so node boundaries must be Redis's), LIMIT, and every
+/// refusal.
+#[test]
+fn trimming_matches_redis() {
+    let mut script: Vec<String> = (1..=350).map(|i| format!("XADD t {i}-1 f v{i}")).collect();
+    script.extend(
+        [
+            "xlen t",
+            "xadd t maxlen ~ 200 351-1 f v",
+            "xlen t",
+            "xadd t maxlen = 150 352-1 f v",
+            "xlen t",
+            "xrange t - + count 2",
+            "xadd t minid ~ 250 353-1 f v",
+            "xlen t",
+            "xadd t minid 260 354-1 f v",
+            "xrange t - + count 2",
+            "xadd t maxlen ~ 10 limit 50 355-1 f v",
+            "xlen t",
+            "xadd t maxlen 10 limit 50 356-1 f v",
+            "xadd t limit 50 357-1 f v",
+            "xadd t maxlen 10 minid 5 357-1 f v",
+            "xadd t maxlen -1 357-1 f v",
+            "xadd t maxlen x 357-1 f v",
+            "xadd t maxlen ~ 10 limit -1 357-1 f v",
+            "xadd t minid x 357-1 f v",
+            "xtrim t maxlen 100",
+            "xlen t",
+            "xtrim t maxlen ~ 50",
+            "xlen t",
+            "xtrim t minid 340",
+            "xrange t - + count 1",
+            "xtrim t minid ~ 349",
+            "xtrim t",
+            "xtrim t foo 1",
+            "xtrim t limit 10",
+            "xtrim t maxlen 10 limit 5",
+            "xtrim t maxlen ~ 0 limit 5",
+            "xlen t",
+            "xtrim nokey maxlen 1",
+            "xtrim nokey foo",
+            "set str x",
+            "xtrim str maxlen 1",
+            "xtrim t maxlen 0",
+            "xlen t",
+            "xrange t - +",
+            "xadd t 400-1 a b",
+            "xrange t - +",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    let refs: Vec<&str> = script.iter().map(String::as_str).collect();
+    common::assert_same_replies(&refs);
+}
+
 #[test]
 fn automatic_ids_are_logged_as_given() {
     let dir = common::fresh_dir("stream-aof");

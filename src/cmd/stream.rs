@@ -2,7 +2,7 @@
 //! XREVRANGE and XDEL.
 
 use super::{Ctx, Keys};
-use crate::db::stream::{parse_id, NodeLimits, Stream, StreamId};
+use crate::db::stream::{parse_id, NodeLimits, Stream, StreamId, Trim};
 use crate::db::Value;
 use crate::errors;
 use crate::protocol::request::Args;
@@ -52,15 +52,121 @@ fn parse_add_id(arg: &[u8]) -> Option<AddId> {
     parse_id(arg, 0, true).map(AddId::Full)
 }
 
-/// `XADD key [NOMKSTREAM] *|id field value [field value ...]`.
+/// XADD's and XTRIM's options (`streamParseAddOrTrimArgsOrReply`).
+struct TrimArgs {
+    strategy: Option<Trim>,
+    approx: bool,
+    limit: usize,
+    no_mkstream: bool,
+    /// Where XADD's ID is.
+    id_at: usize,
+}
+
+fn parse_trim_args(ctx: &mut Ctx, args: &Args, xadd: bool) -> Option<TrimArgs> {
+    let mut parsed = TrimArgs {
+        strategy: None,
+        approx: false,
+        limit: 0,
+        no_mkstream: false,
+        id_at: args.len(),
+    };
+    let mut limit_given = None;
+    let mut i = 2;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        let opt = args.get(i);
+        if xadd && opt == b"*" {
+            break;
+        }
+        let maxlen = opt.eq_ignore_ascii_case(b"maxlen");
+        if (maxlen || opt.eq_ignore_ascii_case(b"minid")) && more >= 1 {
+            if parsed.strategy.is_some() {
+                ctx.reply.error(
+                    "ERR syntax error, MAXLEN and MINID options at the same time are not compatible",
+                );
+                return None;
+            }
+            parsed.approx = false;
+            let next = args.get(i + 1);
+            if more >= 2 && next == b"~" {
+                parsed.approx = true;
+                i += 1;
+            } else if more >= 2 && next == b"=" {
+                i += 1;
+            }
+            let value = args.get(i + 1);
+            parsed.strategy = Some(if maxlen {
+                let n = super::i64_arg(ctx.reply, value)?;
+                if n < 0 {
+                    ctx.reply.error("ERR The MAXLEN argument must be >= 0.");
+                    return None;
+                }
+                Trim::MaxLen(n as usize)
+            } else {
+                let Some(id) = parse_id(value, 0, true) else {
+                    ctx.reply.error(INVALID_ID);
+                    return None;
+                };
+                Trim::MinId(id)
+            });
+            i += 1;
+        } else if opt.eq_ignore_ascii_case(b"limit") && more >= 1 {
+            let n = super::i64_arg(ctx.reply, args.get(i + 1))?;
+            if n < 0 {
+                ctx.reply.error("ERR The LIMIT argument must be >= 0.");
+                return None;
+            }
+            limit_given = Some(n as usize);
+            i += 1;
+        } else if xadd && opt.eq_ignore_ascii_case(b"nomkstream") {
+            parsed.no_mkstream = true;
+        } else if xadd {
+            break;
+        } else {
+            ctx.reply.error(errors::SYNTAX);
+            return None;
+        }
+        i += 1;
+    }
+    parsed.id_at = i;
+    if limit_given.is_some() && parsed.strategy.is_none() {
+        ctx.reply
+            .error("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy");
+        return None;
+    }
+    if !xadd && parsed.strategy.is_none() {
+        ctx.reply
+            .error("ERR syntax error, XTRIM must be called with a trimming strategy");
+        return None;
+    }
+    if ctx.state.replaying {
+        parsed.limit = 0;
+    } else if let Some(limit) = limit_given {
+        if !parsed.approx {
+            ctx.reply
+                .error("ERR syntax error, LIMIT cannot be used without the special ~ option");
+            return None;
+        }
+        parsed.limit = limit;
+    } else if parsed.approx {
+        let entries = ctx.state.config.stream_node_max_entries;
+        parsed.limit = match 100 * entries {
+            0 => 10_000,
+            n if n > 10_000 => 10_000,
+            n => n,
+        };
+    }
+    Some(parsed)
+}
+
+/// `XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]]
+/// *|id field value [field value ...]`.
 pub(super) fn xadd(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    let mut at = 2;
-    let mut no_mkstream = false;
-    while at < args.len() && args.get(at).eq_ignore_ascii_case(b"nomkstream") {
-        no_mkstream = true;
-        at += 1;
-    }
+    let Some(trim) = parse_trim_args(ctx, &args, true) else {
+        return;
+    };
+    let (at, no_mkstream) = (trim.id_at, trim.no_mkstream);
     if at >= args.len() {
         return ctx.reply.error(&errors::wrong_arity("xadd"));
     }
@@ -108,8 +214,53 @@ pub(super) fn xadd(ctx: &mut Ctx, args: Args) {
     };
     let fields: Vec<&[u8]> = (fields_at..args.len()).map(|i| args.get(i)).collect();
     stream.append(id, &fields, limits);
+    let trimmed = trim
+        .strategy
+        .map_or(0, |strategy| stream.trim(strategy, trim.approx, trim.limit));
     reply.bulk(id.to_string().as_bytes());
     ctx.notify(NOTIFY_STREAM, "xadd", key);
+    if trimmed > 0 {
+        ctx.notify(NOTIFY_STREAM, "xtrim", key);
+    }
+}
+
+/// `XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]`: how many
+/// entries went.
+pub(super) fn xtrim(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    // The key is looked up first, as Redis does.
+    {
+        let (mut keys, reply) = ctx.keys();
+        match read(&mut keys, key) {
+            Err(()) => return reply.error(errors::WRONGTYPE),
+            Ok(None) => {
+                if parse_trim_args(ctx, &args, false).is_some() {
+                    ctx.reply.int(0);
+                }
+                return;
+            }
+            Ok(Some(_)) => {}
+        }
+    }
+    let Some(trim) = parse_trim_args(ctx, &args, false) else {
+        return;
+    };
+    let Some(strategy) = trim.strategy else {
+        return;
+    };
+    let dirty_before = crate::db::dirty();
+    let (keys, reply) = ctx.keys();
+    let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
+        return reply.int(0);
+    };
+    let trimmed = stream.trim(strategy, trim.approx, trim.limit);
+    reply.int(trimmed as i64);
+    if trimmed > 0 {
+        ctx.notify(NOTIFY_STREAM, "xtrim", key);
+    } else {
+        // Nothing went: nothing to log, as in Redis.
+        crate::db::restore_dirty(dirty_before);
+    }
 }
 
 /// `XLEN key`.

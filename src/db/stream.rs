@@ -204,6 +204,13 @@ impl Node {
     }
 }
 
+/// How XADD and XTRIM trim.
+#[derive(Clone, Copy, Debug)]
+pub enum Trim {
+    MaxLen(usize),
+    MinId(StreamId),
+}
+
 /// A stream's entries and the IDs it remembers.
 #[derive(Clone, Debug, Default)]
 pub struct Stream {
@@ -301,6 +308,65 @@ impl Stream {
         self.range(StreamId::MIN, StreamId::MAX, 1, false)
             .first()
             .map(|e| e.id)
+    }
+
+    /// Trims from the oldest end (`streamTrim`): to at most `maxlen`
+    /// entries, or to none below `minid`. Whole nodes go first; with
+    /// `approx` only whole nodes do, at most `limit` entries (0: no
+    /// limit). How many entries went.
+    pub fn trim(&mut self, strategy: Trim, approx: bool, limit: usize) -> usize {
+        let mut deleted = 0;
+        while let Some((&key, node)) = self.nodes.iter_mut().next() {
+            if let Trim::MaxLen(maxlen) = strategy {
+                if self.len <= maxlen {
+                    break;
+                }
+            }
+            let entries = node.live;
+            if limit > 0 && deleted + entries > limit {
+                break;
+            }
+            let last_in_node = node.live_entries().last().map(|e| e.id);
+            let remove_node = match strategy {
+                Trim::MaxLen(maxlen) => self.len - entries >= maxlen,
+                Trim::MinId(min) => last_in_node.is_some_and(|last| last < min),
+            };
+            if remove_node {
+                self.nodes.remove(&key);
+                self.len -= entries;
+                deleted += entries;
+                continue;
+            }
+            if approx {
+                break;
+            }
+            // Flag entries deleted inside this node, oldest first.
+            let mut at = 0;
+            let mut removed = 0;
+            while at < node.buf.len() {
+                let (was_deleted, entry, next) = node.read(at);
+                let stop = match strategy {
+                    Trim::MaxLen(maxlen) => self.len - removed <= maxlen,
+                    Trim::MinId(min) => entry.id >= min,
+                };
+                if stop {
+                    break;
+                }
+                if !was_deleted {
+                    node.buf[at] = 1;
+                    removed += 1;
+                }
+                at = next;
+            }
+            node.live -= removed;
+            self.len -= removed;
+            deleted += removed;
+            if node.live == 0 {
+                self.nodes.remove(&key);
+            }
+            break;
+        }
+        deleted
     }
 
     /// Deletes an entry; whether it was there.
