@@ -944,7 +944,10 @@ impl Server {
     fn park(&mut self, key: usize, request: BlockRequest, args: Args) {
         let deadline = request.timeout.map(|t| Instant::now() + t);
         let client = &mut self.clients[key];
-        let command = OwnedArgs::new(args);
+        let command = match &request.command {
+            Some(argv) => OwnedArgs::from_vecs(argv),
+            None => OwnedArgs::new(args),
+        };
         let db = client.db;
         for k in &request.keys {
             let queue = self.state.blocked.entry((db, k.clone())).or_default();

@@ -129,6 +129,9 @@ pub struct BlockRequest {
     /// Where blocking is not allowed (inside MULTI) the command answers at
     /// once: a null bulk for BLMOVE/BRPOPLPUSH, a null array for the rest.
     pub null_bulk_when_not_blocking: bool,
+    /// The command to run again when a key is ready, if not the one sent
+    /// (XREAD's `$` becomes the ID it stood for when the client blocked).
+    pub command: Option<Vec<Vec<u8>>>,
 }
 
 /// Thresholds of the slow log and the latency monitor in clock ticks;

@@ -132,6 +132,75 @@ fn trimming_matches_redis() {
 }
 
 #[test]
+fn xread_matches_redis() {
+    common::assert_same_replies(&[
+        "xadd s 1-1 a 1",
+        "xadd s 2-1 b 2",
+        "xadd s2 5-1 c 3",
+        "xread streams s 0",
+        "xread streams s 1-1",
+        "xread streams s 2-1",
+        "xread streams s $",
+        "xread count 1 streams s s2 0 0",
+        "xread streams s s2 0",
+        "xread streams s nokey 0 0",
+        "xread streams nokey 0",
+        "xread streams",
+        "xread count x streams s 0",
+        "xread count -1 streams s 0",
+        "xread block x streams s 0",
+        "xread block -1 streams s 0",
+        "xread block 10 streams s $",
+        "xread foo streams s 0",
+        "xread streams s >",
+        "xread streams s x",
+        "set str v",
+        "xread streams str 0",
+        "xread streams s str 0 0",
+        "?hello 3",
+        "xread streams s s2 0 0",
+        "xread streams s $",
+    ]);
+}
+
+/// A client blocked in XREAD (`$` and an explicit ID) is served by the
+/// next XADD, times out with a null array, and inside MULTI answers at
+/// once; the bytes each client sees are compared with redis-server's.
+fn blocking_session(server: &ServerProcess) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut waiter = server.connect();
+    let mut writer = server.connect();
+    writer.run("XADD s 1-1 f v");
+    waiter.send(&common::encode(&[
+        b"XREAD", b"BLOCK", b"0", b"STREAMS", b"s", b"$",
+    ]));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    out.push(writer.run("XADD s 2-1 g w"));
+    out.push(waiter.read_reply());
+    waiter.send(&common::encode(&[
+        b"XREAD", b"COUNT", b"5", b"BLOCK", b"0", b"STREAMS", b"other", b"s", b"0", b"2-1",
+    ]));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    out.push(writer.run("XADD other 7-1 h x"));
+    out.push(waiter.read_reply());
+    out.push(waiter.run("XREAD BLOCK 100 STREAMS s $"));
+    out.push(waiter.run("MULTI"));
+    out.push(waiter.run("XREAD BLOCK 0 STREAMS s $"));
+    out.push(waiter.run("EXEC"));
+    out
+}
+
+#[test]
+fn blocked_readers_are_served_as_redis() {
+    let (redis, rudis) = (ServerProcess::redis(), ServerProcess::rudis(&[]));
+    let expected = blocking_session(&redis);
+    let got = blocking_session(&rudis);
+    for (e, g) in expected.iter().zip(&got) {
+        assert_eq!(String::from_utf8_lossy(e), String::from_utf8_lossy(g));
+    }
+}
+
+#[test]
 fn automatic_ids_are_logged_as_given() {
     let dir = common::fresh_dir("stream-aof");
     let dir_arg = dir.to_string_lossy().into_owned();

@@ -33,6 +33,7 @@ pub fn block(ctx: &mut Ctx, keys: impl Iterator<Item = Vec<u8>>, timeout: Option
         keys: keys.collect(),
         timeout,
         null_bulk_when_not_blocking: false,
+        command: None,
     });
 }
 
@@ -86,6 +87,7 @@ fn blocking_move(ctx: &mut Ctx, args: Args, from: End, to: End, timeout_at: usiz
                 keys: vec![source.to_vec()],
                 timeout,
                 null_bulk_when_not_blocking: true,
+                command: None,
             });
         }
     }

@@ -175,7 +175,7 @@ pub(super) fn xadd(ctx: &mut Ctx, args: Args) {
     };
     let fields_at = at + 1;
     let pairs = args.len() - fields_at;
-    if pairs < 2 || pairs % 2 == 1 {
+    if pairs < 2 || !pairs.is_multiple_of(2) {
         return ctx.reply.error(&errors::wrong_arity("xadd"));
     }
     if let AddId::Full(StreamId { ms: 0, seq: 0 }) = requested {
@@ -219,6 +219,8 @@ pub(super) fn xadd(ctx: &mut Ctx, args: Args) {
         .map_or(0, |strategy| stream.trim(strategy, trim.approx, trim.limit));
     reply.bulk(id.to_string().as_bytes());
     ctx.notify(NOTIFY_STREAM, "xadd", key);
+    let db = ctx.db_index();
+    ctx.state.signal_key_ready(db, key);
     if trimmed > 0 {
         ctx.notify(NOTIFY_STREAM, "xtrim", key);
     }
@@ -369,4 +371,125 @@ pub(super) fn xdel(ctx: &mut Ctx, args: Args) {
     if deleted > 0 {
         ctx.notify(NOTIFY_STREAM, "xdel", key);
     }
+}
+
+/// `XREAD [COUNT count] [BLOCK ms] STREAMS key [key ...] id [id ...]`.
+pub(super) fn xread(ctx: &mut Ctx, args: Args) {
+    let mut count: usize = 0;
+    let mut timeout: Option<Option<std::time::Duration>> = None;
+    let mut streams_at = 0;
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        let opt = args.get(i);
+        if opt.eq_ignore_ascii_case(b"block") && more >= 1 {
+            i += 1;
+            let Some(ms) = crate::protocol::parse_i64(args.get(i)) else {
+                return ctx
+                    .reply
+                    .error("ERR timeout is not an integer or out of range");
+            };
+            if ms < 0 {
+                return ctx.reply.error("ERR timeout is negative");
+            }
+            timeout = Some((ms > 0).then(|| std::time::Duration::from_millis(ms as u64)));
+        } else if opt.eq_ignore_ascii_case(b"count") && more >= 1 {
+            i += 1;
+            let Some(n) = super::i64_arg(ctx.reply, args.get(i)) else {
+                return;
+            };
+            count = n.max(0) as usize;
+        } else if opt.eq_ignore_ascii_case(b"streams") && more >= 1 {
+            streams_at = i + 1;
+            break;
+        } else {
+            return ctx.reply.error(errors::SYNTAX);
+        }
+        i += 1;
+    }
+    if streams_at == 0 {
+        return ctx.reply.error(errors::SYNTAX);
+    }
+    let listed = args.len() - streams_at;
+    if !listed.is_multiple_of(2) {
+        return ctx.reply.error("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
+    }
+    let streams = listed / 2;
+    // Each stream's ID: `$` is its last ID now.
+    let mut after: Vec<StreamId> = Vec::with_capacity(streams);
+    {
+        let (mut keys, reply) = ctx.keys();
+        for s in 0..streams {
+            let key = args.get(streams_at + s);
+            let id_arg = args.get(streams_at + streams + s);
+            let stream = match read(&mut keys, key) {
+                Err(()) => return reply.error(errors::WRONGTYPE),
+                Ok(stream) => stream,
+            };
+            if id_arg == b"$" {
+                after.push(stream.map_or(StreamId::MIN, |s| s.last_id));
+                continue;
+            }
+            if id_arg == b">" {
+                return reply.error("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.");
+            }
+            match parse_id(id_arg, 0, true) {
+                Some(id) => after.push(id),
+                None => return reply.error(INVALID_ID),
+            }
+        }
+    }
+    // Serve what is there now.
+    let (mut keys, reply) = ctx.keys();
+    let mut served: Vec<(usize, StreamId)> = Vec::new();
+    for (s, &id) in after.iter().enumerate() {
+        let key = args.get(streams_at + s);
+        if let Ok(Some(stream)) = read(&mut keys, key) {
+            let last = stream.range(StreamId::MIN, StreamId::MAX, 1, true);
+            if last.first().is_some_and(|e| e.id > id) {
+                served.push((s, id));
+            }
+        }
+    }
+    if !served.is_empty() {
+        if reply.is_resp3() {
+            reply.map(served.len());
+        } else {
+            reply.array(served.len());
+        }
+        for (s, id) in served {
+            let key = args.get(streams_at + s);
+            if !reply.is_resp3() {
+                reply.array(2);
+            }
+            reply.bulk(key);
+            let Ok(Some(stream)) = read(&mut keys, key) else {
+                reply.array(0);
+                continue;
+            };
+            let start = id.next().unwrap_or(StreamId::MAX);
+            let entries = stream.range(start, StreamId::MAX, count, false);
+            reply.array(entries.len());
+            for entry in &entries {
+                reply_entry(reply, entry.id, &entry.fields);
+            }
+        }
+        return;
+    }
+    let Some(timeout) = timeout else {
+        return reply.null_array();
+    };
+    // Wait, with `$` written as the IDs it stood for.
+    let mut command: Vec<Vec<u8>> = args.iter().map(<[u8]>::to_vec).collect();
+    for (s, id) in after.iter().enumerate() {
+        command[streams_at + streams + s] = id.to_string().into_bytes();
+    }
+    ctx.state.block_request = Some(crate::state::BlockRequest {
+        keys: (0..streams)
+            .map(|s| args.get(streams_at + s).to_vec())
+            .collect(),
+        timeout,
+        null_bulk_when_not_blocking: false,
+        command: Some(command),
+    });
 }
