@@ -201,6 +201,33 @@ fn blocked_readers_are_served_as_redis() {
 }
 
 #[test]
+fn xsetid_matches_redis() {
+    common::assert_same_replies(&[
+        "xadd s 5-1 a 1",
+        "xsetid s 5-0",
+        "xsetid s 5-1",
+        "xsetid s 10-0",
+        "xadd s 7-0 a 1",
+        "xadd s 10-* a 1",
+        "xsetid s 100 entriesadded 0",
+        "xsetid s 100 entriesadded -1",
+        "xsetid s 100 entriesadded 5 maxdeletedid 200-0",
+        "xsetid s 100 entriesadded 5 maxdeletedid 50-0",
+        "xsetid s 60",
+        "xsetid s x",
+        "xsetid s 100 foo",
+        "xsetid s 100 entriesadded",
+        "xsetid nokey 1",
+        "set str x",
+        "xsetid str 1",
+        "xdel s 5-1",
+        "xsetid s 5-0",
+        "xadd s 101-1 a 1",
+        "xrange s - +",
+    ]);
+}
+
+#[test]
 fn automatic_ids_are_logged_as_given() {
     let dir = common::fresh_dir("stream-aof");
     let dir_arg = dir.to_string_lossy().into_owned();

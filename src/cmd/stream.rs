@@ -493,3 +493,75 @@ pub(super) fn xread(ctx: &mut Ctx, args: Args) {
         command: Some(command),
     });
 }
+
+/// `XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]`.
+pub(super) fn xsetid(ctx: &mut Ctx, args: Args) {
+    let Some(id) = parse_id(args.get(2), 0, true) else {
+        return ctx.reply.error(INVALID_ID);
+    };
+    let mut entries_added: Option<u64> = None;
+    let mut max_deleted = StreamId::MIN;
+    let mut i = 3;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        let opt = args.get(i);
+        if opt.eq_ignore_ascii_case(b"entriesadded") && more >= 1 {
+            let Some(n) = super::i64_arg(ctx.reply, args.get(i + 1)) else {
+                return;
+            };
+            if n < 0 {
+                return ctx.reply.error("ERR entries_added must be positive");
+            }
+            entries_added = Some(n as u64);
+        } else if opt.eq_ignore_ascii_case(b"maxdeletedid") && more >= 1 {
+            let Some(given) = parse_id(args.get(i + 1), 0, true) else {
+                return ctx.reply.error(INVALID_ID);
+            };
+            if id < given {
+                return ctx.reply.error(
+                    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
+                );
+            }
+            max_deleted = given;
+        } else {
+            return ctx.reply.error(errors::SYNTAX);
+        }
+        i += 2;
+    }
+    let key = args.get(1);
+    let (mut keys, reply) = ctx.keys();
+    match keys.write(key) {
+        None => return reply.error("ERR no such key"),
+        Some(Value::Stream(_)) => {}
+        Some(_) => return reply.error(errors::WRONGTYPE),
+    }
+    let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
+        return reply.error("ERR no such key");
+    };
+    if !stream.is_empty() {
+        let top = stream.range(StreamId::MIN, StreamId::MAX, 1, true)[0].id;
+        if id < top {
+            return reply.error(
+                "ERR The ID specified in XSETID is smaller than the target stream top item",
+            );
+        }
+        if entries_added.is_some_and(|n| (stream.len() as u64) > n) {
+            return reply.error(
+                "ERR The entries_added specified in XSETID is smaller than the target stream length",
+            );
+        }
+    }
+    if id < stream.max_deleted_id {
+        return reply
+            .error("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
+    }
+    stream.last_id = id;
+    if let Some(n) = entries_added {
+        stream.entries_added = n;
+    }
+    if max_deleted != StreamId::MIN {
+        stream.max_deleted_id = max_deleted;
+    }
+    reply.ok();
+    ctx.notify(NOTIFY_STREAM, "xsetid", key);
+}
