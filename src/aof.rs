@@ -640,6 +640,43 @@ pub fn write_command_base(
                         argv.push(member.to_vec());
                     }
                 }
+                Value::Stream(stream) => {
+                    // Each entry as an XADD (an empty stream as an XADD
+                    // trimmed to nothing), then XSETID for the IDs the
+                    // stream remembers (`rewriteStreamObject`).
+                    use crate::db::stream::StreamId;
+                    let word = |w: &str| w.as_bytes().to_vec();
+                    let entries = stream.range(StreamId::MIN, StreamId::MAX, 0, false);
+                    if entries.is_empty() {
+                        encode_command(
+                            &mut buf,
+                            &[
+                                word("XADD"),
+                                key.clone(),
+                                word("MAXLEN"),
+                                word("0"),
+                                word("0-1"),
+                                word("x"),
+                                word("y"),
+                            ],
+                        );
+                    }
+                    for entry in entries {
+                        let mut xadd =
+                            vec![word("XADD"), key.clone(), entry.id.to_string().into_bytes()];
+                        xadd.extend(entry.fields.iter().map(|f| f.to_vec()));
+                        encode_command(&mut buf, &xadd);
+                    }
+                    argv = vec![
+                        word("XSETID"),
+                        key.clone(),
+                        stream.last_id.to_string().into_bytes(),
+                        word("ENTRIESADDED"),
+                        stream.entries_added.to_string().into_bytes(),
+                        word("MAXDELETEDID"),
+                        stream.max_deleted_id.to_string().into_bytes(),
+                    ];
+                }
                 other => {
                     argv.push(b"SET".to_vec());
                     argv.push(key.clone());

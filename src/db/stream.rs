@@ -5,6 +5,7 @@
 //! its entries' IDs stored as deltas from the node's first, and a deleted
 //! entry is flagged in place until its whole node goes.
 
+use crate::rdb::packed::{lp_element_size, lp_int_size};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -120,6 +121,12 @@ struct Node {
     buf: Vec<u8>,
     entries: usize,
     live: usize,
+    /// The first entry's field names: Redis's master entry, which later
+    /// entries with the same fields refer to.
+    master_fields: Vec<Vec<u8>>,
+    /// The size of Redis's listpack for this node, which decides where
+    /// the next node starts.
+    lp_bytes: usize,
 }
 
 /// One entry as read from a node.
@@ -129,10 +136,79 @@ pub struct Entry<'a> {
     pub fields: Vec<&'a [u8]>,
 }
 
+/// Listpack header and terminator.
+const LP_OVERHEAD: usize = 7;
+
 impl Node {
+    fn new(first: StreamId, fields: &[&[u8]]) -> Node {
+        let master_fields: Vec<Vec<u8>> = fields.iter().step_by(2).map(|f| f.to_vec()).collect();
+        // count, deleted, number of fields, the fields, the terminator.
+        let lp_bytes = LP_OVERHEAD
+            + lp_int_size(0) * 2
+            + lp_int_size(master_fields.len() as i64)
+            + master_fields
+                .iter()
+                .map(|f| lp_element_size(f))
+                .sum::<usize>()
+            + lp_int_size(0);
+        Node {
+            first,
+            master_fields,
+            lp_bytes,
+            ..Node::default()
+        }
+    }
+
+    /// Whether an entry's fields are the master entry's.
+    fn same_fields(&self, fields: &[&[u8]]) -> bool {
+        fields.len() == self.master_fields.len() * 2
+            && fields
+                .iter()
+                .step_by(2)
+                .zip(&self.master_fields)
+                .all(|(a, b)| *a == &b[..])
+    }
+
+    /// The listpack elements of one entry: flags, ID deltas, then the
+    /// values (or the field count and the pairs), then their count.
+    fn lp_entry_size(&self, id: StreamId, fields: &[&[u8]]) -> usize {
+        let same = self.same_fields(fields);
+        let mut size = lp_int_size(if same { 2 } else { 0 })
+            + lp_int_size(id.ms.wrapping_sub(self.first.ms) as i64)
+            + lp_int_size(id.seq.wrapping_sub(self.first.seq) as i64);
+        let parts = if same {
+            size += fields
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .map(|v| lp_element_size(v))
+                .sum::<usize>();
+            fields.len() / 2
+        } else {
+            size += lp_int_size((fields.len() / 2) as i64);
+            size += fields.iter().map(|f| lp_element_size(f)).sum::<usize>();
+            fields.len() + 1
+        };
+        size + lp_int_size((parts + 3) as i64)
+    }
+
+    /// Bytes one entry takes in this node's own encoding.
+    fn entry_len(&self, id: StreamId, fields: &[&[u8]]) -> usize {
+        let mut scratch = Vec::new();
+        scratch.push(0);
+        put_varint(&mut scratch, id.ms.wrapping_sub(self.first.ms));
+        put_varint(&mut scratch, id.seq);
+        put_varint(&mut scratch, fields.len() as u64);
+        for field in fields {
+            put_varint(&mut scratch, field.len() as u64);
+        }
+        scratch.len() + fields.iter().map(|f| f.len()).sum::<usize>()
+    }
+
     fn push(&mut self, id: StreamId, fields: &[&[u8]]) {
+        self.lp_bytes += self.lp_entry_size(id, fields);
         self.buf.push(0);
-        put_varint(&mut self.buf, id.ms - self.first.ms);
+        put_varint(&mut self.buf, id.ms.wrapping_sub(self.first.ms));
         put_varint(&mut self.buf, id.seq);
         put_varint(&mut self.buf, fields.len() as u64);
         for field in fields {
@@ -148,7 +224,7 @@ impl Node {
     fn read(&self, at: usize) -> (bool, Entry<'_>, usize) {
         let deleted = self.buf[at] != 0;
         let mut p = at + 1;
-        let ms = self.first.ms + get_varint(&self.buf, &mut p);
+        let ms = self.first.ms.wrapping_add(get_varint(&self.buf, &mut p));
         let seq = get_varint(&self.buf, &mut p);
         let n = get_varint(&self.buf, &mut p) as usize;
         let mut fields = Vec::with_capacity(n);
@@ -244,19 +320,21 @@ impl Stream {
     }
 
     /// Appends an entry whose ID is above the last (the caller checks).
+    /// A new node starts where Redis would start a new listpack: when
+    /// the entry's strings would take the node past `max_bytes`, or it
+    /// holds `max_entries` entries, deleted ones included.
     pub fn append(&mut self, id: StreamId, fields: &[&[u8]], limits: NodeLimits) {
+        let max_bytes = match limits.max_bytes {
+            0 => 1 << 30,
+            n => n.min(1 << 30),
+        };
+        let strings: usize = fields.iter().map(|f| f.len()).sum();
         let fits = self.nodes.values().next_back().is_some_and(|node| {
-            (limits.max_bytes == 0 || node.buf.len() < limits.max_bytes)
+            node.lp_bytes + strings < max_bytes
                 && (limits.max_entries == 0 || node.entries < limits.max_entries)
         });
         if !fits {
-            self.nodes.insert(
-                id,
-                Node {
-                    first: id,
-                    ..Node::default()
-                },
-            );
+            self.nodes.insert(id, Node::new(id, fields));
         }
         if let Some(node) = self.nodes.values_mut().next_back() {
             node.push(id, fields);
@@ -385,6 +463,142 @@ impl Stream {
             self.max_deleted_id = id;
         }
         true
+    }
+}
+
+/// One node as the RDB keeps it: its 16-byte key (the first ID, big
+/// endian) and Redis's listpack of its entries.
+pub struct RdbNode {
+    pub key: [u8; 16],
+    pub listpack: Vec<u8>,
+}
+
+impl Stream {
+    /// The nodes in Redis's listpack format (`streamAppendItem`'s layout):
+    /// the master entry (live count, deleted count, the master fields),
+    /// then each entry's flags, ID deltas, fields or values, and count.
+    pub fn rdb_nodes(&self) -> Vec<RdbNode> {
+        use crate::rdb::packed::ListpackWriter;
+        self.nodes
+            .values()
+            .map(|node| {
+                let mut lp = ListpackWriter::new();
+                lp.push_int(node.live as i64);
+                lp.push_int((node.entries - node.live) as i64);
+                lp.push_int(node.master_fields.len() as i64);
+                for field in &node.master_fields {
+                    lp.push(field);
+                }
+                lp.push_int(0);
+                let mut at = 0;
+                while at < node.buf.len() {
+                    let (deleted, entry, next) = node.read(at);
+                    let same = node.same_fields(&entry.fields);
+                    let flags = i64::from(deleted) | if same { 2 } else { 0 };
+                    lp.push_int(flags);
+                    lp.push_int(entry.id.ms.wrapping_sub(node.first.ms) as i64);
+                    lp.push_int(entry.id.seq.wrapping_sub(node.first.seq) as i64);
+                    let pairs = entry.fields.len() / 2;
+                    if same {
+                        for value in entry.fields.iter().skip(1).step_by(2) {
+                            lp.push(value);
+                        }
+                        lp.push_int((pairs + 3) as i64);
+                    } else {
+                        lp.push_int(pairs as i64);
+                        for part in &entry.fields {
+                            lp.push(part);
+                        }
+                        lp.push_int((2 * pairs + 4) as i64);
+                    }
+                    at = next;
+                }
+                let mut key = [0u8; 16];
+                key[..8].copy_from_slice(&node.first.ms.to_be_bytes());
+                key[8..].copy_from_slice(&node.first.seq.to_be_bytes());
+                RdbNode {
+                    key,
+                    listpack: lp.finish(),
+                }
+            })
+            .collect()
+    }
+
+    /// Adds a node read from an RDB: its key and its listpack's elements
+    /// (as strings). `None` if they do not form a stream node.
+    pub fn load_node(&mut self, key: &[u8], elements: Vec<Vec<u8>>) -> Option<()> {
+        let key: [u8; 16] = key.try_into().ok()?;
+        let first = StreamId::new(
+            u64::from_be_bytes(key[..8].try_into().ok()?),
+            u64::from_be_bytes(key[8..].try_into().ok()?),
+        );
+        let int = |e: &Vec<u8>| crate::protocol::parse_i64(e);
+        let mut items = elements.into_iter();
+        let next_int = |items: &mut std::vec::IntoIter<Vec<u8>>| int(&items.next()?);
+        let live = next_int(&mut items)?;
+        let deleted = next_int(&mut items)?;
+        let master_count = usize::try_from(next_int(&mut items)?).ok()?;
+        let mut master_fields = Vec::with_capacity(master_count.min(1024));
+        for _ in 0..master_count {
+            master_fields.push(items.next()?);
+        }
+        if next_int(&mut items)? != 0 {
+            return None;
+        }
+        let mut node = Node {
+            first,
+            master_fields,
+            ..Node::default()
+        };
+        let mut seen_live = 0;
+        while let Some(flags) = items.next() {
+            let flags = int(&flags)?;
+            let ms = first.ms.wrapping_add(next_int(&mut items)? as u64);
+            let seq = first.seq.wrapping_add(next_int(&mut items)? as u64);
+            let id = StreamId::new(ms, seq);
+            let mut fields: Vec<Vec<u8>> = Vec::new();
+            if flags & 2 != 0 {
+                for field in &node.master_fields {
+                    fields.push(field.clone());
+                    fields.push(items.next()?);
+                }
+            } else {
+                let pairs = usize::try_from(next_int(&mut items)?).ok()?;
+                for _ in 0..pairs * 2 {
+                    fields.push(items.next()?);
+                }
+            }
+            next_int(&mut items)?;
+            let refs: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
+            node.push(id, &refs);
+            if flags & 1 != 0 {
+                let at = node.buf.len() - node.entry_len(id, &refs);
+                node.buf[at] = 1;
+                node.live -= 1;
+            } else {
+                seen_live += 1;
+            }
+        }
+        if seen_live != live || node.entries as i64 != live + deleted {
+            return None;
+        }
+        self.len += node.live;
+        if node.live > 0 {
+            self.nodes.insert(first, node);
+        }
+        Some(())
+    }
+
+    /// The stream's metadata as the RDB holds it.
+    pub fn set_loaded_metadata(
+        &mut self,
+        last_id: StreamId,
+        max_deleted_id: StreamId,
+        entries_added: u64,
+    ) {
+        self.last_id = last_id;
+        self.max_deleted_id = max_deleted_id;
+        self.entries_added = entries_added;
     }
 }
 

@@ -271,7 +271,7 @@ impl<W: Write> Encoder<W> {
                 ZSetValue::Small(_) => TYPE_ZSET_LISTPACK,
                 ZSetValue::Big(_) => TYPE_ZSET_2,
             },
-            Value::Stream(_) => TYPE_STREAM_LISTPACKS_3,
+            Value::Stream(_) => TYPE_STREAM_LISTPACKS_2,
         }
     }
 
@@ -288,7 +288,23 @@ impl<W: Write> Encoder<W> {
             Value::RawStr(s) => self.string(s),
             Value::PlainStr(s) | Value::OwnInt(s) => self.string(s),
             Value::List(list) => self.quicklist(list),
-            Value::Stream(_) => Err(io::Error::other("streams cannot be saved in RDB files yet")),
+            Value::Stream(stream) => {
+                let nodes = stream.rdb_nodes();
+                self.len(nodes.len() as u64)?;
+                for node in &nodes {
+                    self.string(&node.key)?;
+                    self.string(&node.listpack)?;
+                }
+                self.len(stream.len() as u64)?;
+                let first = stream.first_id().unwrap_or_default();
+                for id in [stream.last_id, first, stream.max_deleted_id] {
+                    self.len(id.ms)?;
+                    self.len(id.seq)?;
+                }
+                self.len(stream.entries_added)?;
+                // Consumer groups: none yet.
+                self.len(0)
+            }
             Value::Hash(hash) => match &**hash {
                 HashValue::Small(pairs) => {
                     let mut lp = ListpackWriter::new();
@@ -1008,10 +1024,44 @@ impl<R: Read> Decoder<R> {
                 }
                 Value::Hash(Box::new(hash))
             }
-            TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => {
-                return Err(LoadError::Unsupported(
-                    "The RDB holds a stream, a type rudis does not support yet".into(),
-                ))
+            TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 | TYPE_STREAM_LISTPACKS_3 => {
+                use crate::db::stream::{Stream, StreamId};
+                let nodes = self.len()?;
+                let mut stream = Stream::default();
+                for _ in 0..nodes {
+                    let key = self.any_string()?;
+                    let blob = self.any_string()?;
+                    let elements = packed::decode_listpack(&blob)?
+                        .into_iter()
+                        .map(|e| e.into_bytes())
+                        .collect();
+                    stream
+                        .load_node(&key, elements)
+                        .ok_or_else(|| corrupt("invalid stream node"))?;
+                }
+                let length = self.len()?;
+                let mut id = || -> Result<StreamId, LoadError> {
+                    Ok(StreamId::new(self.len()?, self.len()?))
+                };
+                let last = id()?;
+                let (max_deleted, entries_added) = if kind == TYPE_STREAM_LISTPACKS {
+                    (StreamId::MIN, length)
+                } else {
+                    let _first = id()?;
+                    let max_deleted = id()?;
+                    (max_deleted, self.len()?)
+                };
+                if self.len()? > 0 {
+                    return Err(LoadError::Unsupported(
+                        "The RDB holds a stream with consumer groups, which rudis does not support yet"
+                            .into(),
+                    ));
+                }
+                if length != stream.len() as u64 {
+                    return Err(corrupt("stream length does not match its entries"));
+                }
+                stream.set_loaded_metadata(last, max_deleted, entries_added);
+                Value::Stream(Box::new(stream))
             }
             TYPE_MODULE | TYPE_MODULE_2 => {
                 return Err(LoadError::Unsupported(
@@ -1024,7 +1074,10 @@ impl<R: Read> Decoder<R> {
                 )))
             }
         };
-        Ok((!value.is_empty()).then_some(value))
+        // Empty collections are skipped, as Redis does; an empty stream is
+        // a value of its own.
+        let keep = matches!(value, Value::Stream(_)) || !value.is_empty();
+        Ok(keep.then_some(value))
     }
 
     /// Reads a whole file: the header, then every key handed to `sink`,

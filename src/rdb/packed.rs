@@ -94,6 +94,23 @@ impl ListpackWriter {
     }
 }
 
+/// Bytes an element takes in a listpack, with its back-length.
+pub fn lp_element_size(element: &[u8]) -> usize {
+    let mut out = Vec::with_capacity(element.len() + 5);
+    match parse_i64(element) {
+        Some(n) => encode_lp_int(&mut out, n),
+        None => encode_lp_str(&mut out, element),
+    }
+    out.len() + backlen_size(out.len())
+}
+
+/// Bytes an integer takes in a listpack, with its back-length.
+pub fn lp_int_size(n: i64) -> usize {
+    let mut out = Vec::with_capacity(9);
+    encode_lp_int(&mut out, n);
+    out.len() + backlen_size(out.len())
+}
+
 fn encode_lp_int(out: &mut Vec<u8>, n: i64) {
     if (0..=127).contains(&n) {
         out.push(n as u8);
