@@ -387,3 +387,119 @@ fn streams_survive_an_aof_rewrite_without_preamble() {
             .to_vec()
     );
 }
+
+/// Consumer groups against redis-server: XGROUP's subcommands, XREADGROUP
+/// (new entries, history, NOACK, COUNT), XACK and XPENDING (summary and
+/// ranges), every refusal.
+#[test]
+fn consumer_groups_match_redis() {
+    common::assert_same_replies(&[
+        "xgroup create s g $",
+        "xgroup create s g $ mkstream",
+        "xgroup create s g $ mkstream",
+        "xgroup create s g2 0 entriesread 5",
+        "xgroup create s g3 0 entriesread -2",
+        "xgroup create s g3 x",
+        "xgroup create s g3 0 foo",
+        "xgroup create s g3 0 mkstream entriesread",
+        "xadd s 1-1 a 1",
+        "xadd s 2-1 b 2",
+        "xadd s 3-1 c 3",
+        "xreadgroup group g alice streams s >",
+        "xreadgroup group g alice streams s >",
+        "xreadgroup group g bob count 1 streams s >",
+        "xreadgroup group g2 bob count 2 streams s >",
+        "xreadgroup group g2 carol noack streams s >",
+        "xreadgroup group g alice streams s 0",
+        "xreadgroup group g alice count 1 streams s 0",
+        "xreadgroup group g bob streams s 0",
+        "xreadgroup group nog alice streams s >",
+        "xreadgroup group g alice streams nokey >",
+        "xreadgroup group g alice streams s $",
+        "xreadgroup group g alice streams s x",
+        "xreadgroup group g alice streams s",
+        "xreadgroup streams s >",
+        "xreadgroup group g streams s >",
+        "xpending s g",
+        "xpending s g2",
+        "xpending s nog",
+        "xpending nokey g",
+        "xpending s g - + 0",
+        "xpending s g - + x",
+        "xpending s g x + 10",
+        "xpending s g idle",
+        "xpending s g - +",
+        "xack s g 1-1 99-1",
+        "xack s g x",
+        "xack s nog 1-1",
+        "xack nokey g 1-1",
+        "xpending s g",
+        "xdel s 2-1",
+        "xreadgroup group g2 bob streams s 0",
+        "xgroup createconsumer s g dave",
+        "xgroup createconsumer s g dave",
+        "xgroup createconsumer s nog dave",
+        "xgroup delconsumer s g bob",
+        "xgroup delconsumer s g nobody",
+        "xpending s g",
+        "xgroup setid s g 0",
+        "xgroup setid s g $ entriesread 3",
+        "xgroup setid s g 0 foo 1",
+        "xgroup setid s nog 0",
+        "xgroup setid nokey g 0",
+        "xgroup destroy s g2",
+        "xgroup destroy s g2",
+        "xgroup destroy nokey g",
+        "xgroup help",
+        "xgroup foo",
+        "set str v",
+        "xgroup create str g 0",
+        "xreadgroup group g alice streams str >",
+        "xpending str g",
+        "xack str g 1-1",
+    ]);
+}
+
+/// Groups travel in DUMP payloads and RDB files, in both directions: the
+/// pending entries, their owners and counts come back.
+#[test]
+fn groups_move_between_servers() {
+    let (redis, rudis) = (ServerProcess::redis(), ServerProcess::rudis(&[]));
+    let mut conns = [redis.connect(), rudis.connect()];
+    for c in conns.iter_mut() {
+        for line in [
+            "XADD s 1-1 a 1",
+            "XADD s 2-1 b 2",
+            "XADD s 3-1 c 3",
+            "XGROUP CREATE s g 0",
+            "XGROUP CREATE s h $",
+            "XREADGROUP GROUP g alice COUNT 2 STREAMS s >",
+            "XREADGROUP GROUP g bob STREAMS s >",
+            "XACK s g 1-1",
+        ] {
+            c.run(line);
+        }
+    }
+    for source in [0usize, 1] {
+        let [first, second] = &mut conns;
+        let (from, to) = if source == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        let payload = common::bulk_payload(&from.run("DUMP s"));
+        to.run("DEL copy");
+        assert_eq!(to.cmd(&[b"RESTORE", b"copy", b"0", &payload]), b"+OK\r\n");
+        for line in [
+            "XPENDING copy g",
+            "XPENDING copy h",
+            "XREADGROUP GROUP g alice STREAMS copy 0",
+        ] {
+            let original = line.replace("copy", "s");
+            // Replies that name the stream name the copy.
+            let expected = String::from_utf8_lossy(&from.run(&original))
+                .replace("$1\r\ns\r\n", "$4\r\ncopy\r\n");
+            assert_eq!(String::from_utf8_lossy(&to.run(line)), expected, "{line}");
+        }
+    }
+}

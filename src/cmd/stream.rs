@@ -565,3 +565,612 @@ pub(super) fn xsetid(ctx: &mut Ctx, args: Args) {
     reply.ok();
     ctx.notify(NOTIFY_STREAM, "xsetid", key);
 }
+
+fn no_group(key: &[u8], group: &[u8]) -> String {
+    format!(
+        "NOGROUP No such consumer group '{}' for key name '{}'",
+        String::from_utf8_lossy(group),
+        String::from_utf8_lossy(key)
+    )
+}
+
+const NEEDS_KEY: &str = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
+
+/// ENTRIESREAD's value: a count, or -1 for unknown.
+fn entries_read_arg(ctx: &mut Ctx, arg: &[u8]) -> Option<Option<u64>> {
+    let n = super::i64_arg(ctx.reply, arg)?;
+    if n < -1 {
+        ctx.reply
+            .error("ERR value for ENTRIESREAD must be positive or -1");
+        return None;
+    }
+    Some((n >= 0).then_some(n as u64))
+}
+
+/// The stream at `key` for a group command: `Err` once the error is
+/// replied (wrong type, no key, no group when `group_needed`).
+fn stream_for_group<'k>(
+    keys: &'k mut Keys,
+    reply: &mut Reply,
+    key: &[u8],
+    group: &[u8],
+    group_needed: bool,
+) -> Result<&'k mut Stream, ()> {
+    match keys.write(key) {
+        None => {
+            reply.error(NEEDS_KEY);
+            return Err(());
+        }
+        Some(Value::Stream(_)) => {}
+        Some(_) => {
+            reply.error(errors::WRONGTYPE);
+            return Err(());
+        }
+    }
+    let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
+        return Err(());
+    };
+    if group_needed && !stream.groups.contains_key(group) {
+        reply.error(&no_group(key, group));
+        return Err(());
+    }
+    Ok(stream)
+}
+
+/// `XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD n]`.
+pub(super) fn xgroup_create(ctx: &mut Ctx, args: Args) {
+    if args.len() > 8 {
+        return ctx
+            .reply
+            .error_bytes(&errors::subcommand_syntax(args.get(1), "xgroup"));
+    }
+    let (key, name, id_arg) = (args.get(2), args.get(3), args.get(4));
+    let (mut mkstream, mut entries_read) = (false, None);
+    let mut i = 5;
+    while i < args.len() {
+        if args.get(i).eq_ignore_ascii_case(b"mkstream") {
+            mkstream = true;
+            i += 1;
+        } else if args.get(i).eq_ignore_ascii_case(b"entriesread") && i + 1 < args.len() {
+            let Some(n) = entries_read_arg(ctx, args.get(i + 1)) else {
+                return;
+            };
+            entries_read = n;
+            i += 2;
+        } else {
+            return ctx
+                .reply
+                .error_bytes(&errors::subcommand_syntax(args.get(1), "xgroup"));
+        }
+    }
+    let (mut keys, reply) = ctx.keys();
+    let exists = match keys.write(key) {
+        None => false,
+        Some(Value::Stream(_)) => true,
+        Some(_) => return reply.error(errors::WRONGTYPE),
+    };
+    if !exists && !mkstream {
+        return reply.error(NEEDS_KEY);
+    }
+    let last = match keys.db.get(key) {
+        Some(Value::Stream(s)) => s.last_id,
+        _ => StreamId::MIN,
+    };
+    let id = if id_arg == b"$" {
+        last
+    } else {
+        match parse_id(id_arg, 0, true) {
+            Some(id) => id,
+            None => return reply.error(INVALID_ID),
+        }
+    };
+    if !exists {
+        keys.db.set(key, Value::Stream(Box::default()), false);
+    }
+    let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
+        return reply.error(errors::WRONGTYPE);
+    };
+    if stream.groups.contains_key(name) {
+        return reply.error("BUSYGROUP Consumer Group name already exists");
+    }
+    stream.groups.insert(
+        name.to_vec(),
+        crate::db::stream::Group {
+            last_id: id,
+            entries_read,
+            ..Default::default()
+        },
+    );
+    reply.ok();
+    ctx.notify(NOTIFY_STREAM, "xgroup-create", key);
+}
+
+/// `XGROUP SETID key group id|$ [ENTRIESREAD n]`.
+pub(super) fn xgroup_setid(ctx: &mut Ctx, args: Args) {
+    if args.len() != 5 && args.len() != 7 {
+        return ctx
+            .reply
+            .error_bytes(&errors::subcommand_syntax(args.get(1), "xgroup"));
+    }
+    let mut entries_read = None;
+    if args.len() == 7 {
+        if !args.get(5).eq_ignore_ascii_case(b"entriesread") {
+            return ctx
+                .reply
+                .error_bytes(&errors::subcommand_syntax(args.get(1), "xgroup"));
+        }
+        let Some(n) = entries_read_arg(ctx, args.get(6)) else {
+            return;
+        };
+        entries_read = n;
+    }
+    let (key, name, id_arg) = (args.get(2), args.get(3), args.get(4));
+    let (mut keys, reply) = ctx.keys();
+    let Ok(stream) = stream_for_group(&mut keys, reply, key, name, true) else {
+        return;
+    };
+    let id = if id_arg == b"$" {
+        stream.last_id
+    } else {
+        match parse_id(id_arg, 0, false) {
+            Some(id) => id,
+            None => return reply.error(INVALID_ID),
+        }
+    };
+    if let Some(group) = stream.groups.get_mut(name) {
+        group.last_id = id;
+        group.entries_read = entries_read;
+    }
+    reply.ok();
+    ctx.notify(NOTIFY_STREAM, "xgroup-setid", key);
+}
+
+/// `XGROUP DESTROY key group`: 1 if the group was there.
+pub(super) fn xgroup_destroy(ctx: &mut Ctx, args: Args) {
+    let (key, name) = (args.get(2), args.get(3));
+    let (mut keys, reply) = ctx.keys();
+    let Ok(stream) = stream_for_group(&mut keys, reply, key, name, false) else {
+        return;
+    };
+    if stream.groups.remove(name).is_none() {
+        return reply.int(0);
+    }
+    reply.int(1);
+    ctx.notify(NOTIFY_STREAM, "xgroup-destroy", key);
+    let db = ctx.db_index();
+    ctx.state.signal_key_ready(db, key);
+}
+
+/// `XGROUP CREATECONSUMER key group consumer`: 1 if it is new.
+pub(super) fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) {
+    let (key, name, consumer) = (args.get(2), args.get(3), args.get(4));
+    let now_ms = ctx.now_ms;
+    let (mut keys, reply) = ctx.keys();
+    let Ok(stream) = stream_for_group(&mut keys, reply, key, name, true) else {
+        return;
+    };
+    let created = stream
+        .groups
+        .get_mut(name)
+        .is_some_and(|g| g.consumer(consumer, now_ms).1);
+    reply.int(i64::from(created));
+    if created {
+        ctx.notify(NOTIFY_STREAM, "xgroup-createconsumer", key);
+    }
+}
+
+/// `XGROUP DELCONSUMER key group consumer`: how many entries it had
+/// pending.
+pub(super) fn xgroup_delconsumer(ctx: &mut Ctx, args: Args) {
+    let (key, name, consumer) = (args.get(2), args.get(3), args.get(4));
+    let (mut keys, reply) = ctx.keys();
+    let Ok(stream) = stream_for_group(&mut keys, reply, key, name, true) else {
+        return;
+    };
+    let Some(group) = stream.groups.get_mut(name) else {
+        return reply.int(0);
+    };
+    let Some(gone) = group.consumers.remove(consumer) else {
+        return reply.int(0);
+    };
+    for id in &gone.pending {
+        group.pending.remove(id);
+    }
+    reply.int(gone.pending.len() as i64);
+    ctx.notify(NOTIFY_STREAM, "xgroup-delconsumer", key);
+}
+
+pub(super) fn xgroup_help(ctx: &mut Ctx, _args: Args) {
+    super::reply_help(
+        ctx.reply,
+        "xgroup",
+        &[
+            "CREATE <key> <groupname> <id|$> [option]",
+            "    Create a new consumer group. Options are:",
+            "    * MKSTREAM",
+            "      Create the empty stream if it does not exist.",
+            "    * ENTRIESREAD entries_read",
+            "      Set the group's entries_read counter (internal use).",
+            "CREATECONSUMER <key> <groupname> <consumer>",
+            "    Create a new consumer in the specified group.",
+            "DELCONSUMER <key> <groupname> <consumer>",
+            "    Remove the specified consumer.",
+            "DESTROY <key> <groupname>",
+            "    Remove the specified group.",
+            "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+            "    Set the current group ID and entries_read counter.",
+        ],
+    );
+}
+
+/// `XACK key group id [id ...]`: how many were pending.
+pub(super) fn xack(ctx: &mut Ctx, args: Args) {
+    let mut ids = Vec::with_capacity(args.len() - 3);
+    for arg in args.from(3) {
+        match parse_id(arg, 0, true) {
+            Some(id) => ids.push(id),
+            None => return ctx.reply.error(INVALID_ID),
+        }
+    }
+    let (key, name) = (args.get(1), args.get(2));
+    let (mut keys, reply) = ctx.keys();
+    match keys.read(key) {
+        None => return reply.int(0),
+        Some(Value::Stream(s)) if s.groups.contains_key(name) => {}
+        Some(Value::Stream(_)) => return reply.int(0),
+        Some(_) => return reply.error(errors::WRONGTYPE),
+    }
+    let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
+        return reply.int(0);
+    };
+    let Some(group) = stream.groups.get_mut(name) else {
+        return reply.int(0);
+    };
+    let acked = ids.into_iter().filter(|&id| group.ack(id)).count();
+    reply.int(acked as i64);
+}
+
+/// An entry XREADGROUP replies: its ID and fields, or none for a pending
+/// entry deleted since.
+type Delivered = (StreamId, Option<Vec<Vec<u8>>>);
+
+/// `XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS
+/// key [key ...] id [id ...]`: `>` delivers entries the group has not
+/// seen (and records them pending unless NOACK); an ID replays the
+/// consumer's own pending entries after it.
+pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
+    let mut count: usize = 0;
+    let mut timeout: Option<Option<std::time::Duration>> = None;
+    let mut group_consumer: Option<(&[u8], &[u8])> = None;
+    let mut no_ack = false;
+    let mut streams_at = 0;
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        let opt = args.get(i);
+        if opt.eq_ignore_ascii_case(b"block") && more >= 1 {
+            i += 1;
+            let Some(ms) = crate::protocol::parse_i64(args.get(i)) else {
+                return ctx
+                    .reply
+                    .error("ERR timeout is not an integer or out of range");
+            };
+            if ms < 0 {
+                return ctx.reply.error("ERR timeout is negative");
+            }
+            timeout = Some((ms > 0).then(|| std::time::Duration::from_millis(ms as u64)));
+        } else if opt.eq_ignore_ascii_case(b"count") && more >= 1 {
+            i += 1;
+            let Some(n) = super::i64_arg(ctx.reply, args.get(i)) else {
+                return;
+            };
+            count = n.max(0) as usize;
+        } else if opt.eq_ignore_ascii_case(b"streams") && more >= 1 {
+            streams_at = i + 1;
+            break;
+        } else if opt.eq_ignore_ascii_case(b"group") && more >= 2 {
+            group_consumer = Some((args.get(i + 1), args.get(i + 2)));
+            i += 2;
+        } else if opt.eq_ignore_ascii_case(b"noack") {
+            no_ack = true;
+        } else {
+            return ctx.reply.error(errors::SYNTAX);
+        }
+        i += 1;
+    }
+    if streams_at == 0 {
+        return ctx.reply.error(errors::SYNTAX);
+    }
+    let listed = args.len() - streams_at;
+    if !listed.is_multiple_of(2) {
+        return ctx.reply.error("ERR Unbalanced XREADGROUP list of streams: for each stream key an ID or '>' must be specified.");
+    }
+    let Some((group_name, consumer_name)) = group_consumer else {
+        return ctx.reply.error("ERR Missing GROUP option for XREADGROUP");
+    };
+    let streams = listed / 2;
+    // None: `>`; Some(id): the consumer's history after it.
+    let mut wanted: Vec<Option<StreamId>> = Vec::with_capacity(streams);
+    {
+        let (mut keys, reply) = ctx.keys();
+        for s in 0..streams {
+            let key = args.get(streams_at + s);
+            let id_arg = args.get(streams_at + streams + s);
+            match read(&mut keys, key) {
+                Err(()) => return reply.error(errors::WRONGTYPE),
+                Ok(Some(stream)) if stream.groups.contains_key(group_name) => {}
+                Ok(_) => {
+                    return reply.error(&format!(
+                        "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                        String::from_utf8_lossy(key),
+                        String::from_utf8_lossy(group_name)
+                    ))
+                }
+            }
+            if id_arg == b"$" {
+                return reply
+                    .error("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.");
+            }
+            if id_arg == b">" {
+                wanted.push(None);
+                continue;
+            }
+            match parse_id(id_arg, 0, true) {
+                Some(id) => wanted.push(Some(id)),
+                None => return reply.error(INVALID_ID),
+            }
+        }
+    }
+    let now_ms = ctx.now_ms;
+    let resp3 = ctx.reply.is_resp3();
+    // Replies per stream, built first (the values are read and the group
+    // updated in the same pass).
+    let mut served: Vec<(usize, Vec<Delivered>)> = Vec::new();
+    let mut changed = false;
+    {
+        let (keys, _) = ctx.keys();
+        for (s, want) in wanted.iter().enumerate() {
+            let key = args.get(streams_at + s);
+            let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
+                continue;
+            };
+            match want {
+                Some(after) => {
+                    // History: the consumer's pending entries after `after`.
+                    let start = after.next().unwrap_or(StreamId::MAX);
+                    let ids: Vec<StreamId> = stream
+                        .groups
+                        .get(group_name)
+                        .and_then(|g| g.consumers.get(consumer_name))
+                        .map(|c| c.pending.range(start..).copied().collect())
+                        .unwrap_or_default();
+                    let mut out = Vec::new();
+                    for id in ids {
+                        if count > 0 && out.len() >= count {
+                            break;
+                        }
+                        let entry = stream
+                            .range(id, id, 1, false)
+                            .first()
+                            .map(|e| e.fields.iter().map(|f| f.to_vec()).collect());
+                        if entry.is_some() {
+                            if let Some(p) = stream
+                                .groups
+                                .get_mut(group_name)
+                                .and_then(|g| g.pending.get_mut(&id))
+                            {
+                                p.delivered_ms = now_ms;
+                                p.deliveries += 1;
+                            }
+                        }
+                        out.push((id, entry));
+                    }
+                    if let Some(g) = stream.groups.get_mut(group_name) {
+                        g.consumer(consumer_name, now_ms);
+                    }
+                    served.push((s, out));
+                }
+                None => {
+                    let last_read = stream
+                        .groups
+                        .get(group_name)
+                        .map_or(StreamId::MAX, |g| g.last_id);
+                    let Some(start) = last_read.next() else {
+                        continue;
+                    };
+                    let entries: Vec<(StreamId, Vec<Vec<u8>>)> = stream
+                        .range(start, StreamId::MAX, count, false)
+                        .into_iter()
+                        .map(|e| (e.id, e.fields.iter().map(|f| f.to_vec()).collect()))
+                        .collect();
+                    if entries.is_empty() {
+                        continue;
+                    }
+                    let estimates: Vec<(bool, Option<u64>)> = entries
+                        .iter()
+                        .map(|(id, _)| (stream.tombstones_after(*id), stream.entries_before(*id)))
+                        .collect();
+                    let entries_added = stream.entries_added;
+                    if let Some(group) = stream.groups.get_mut(group_name) {
+                        group.consumer(consumer_name, now_ms);
+                        for ((id, _), (tombstones, estimate)) in entries.iter().zip(estimates) {
+                            if *id > group.last_id {
+                                match group.entries_read {
+                                    Some(n) if !tombstones => group.entries_read = Some(n + 1),
+                                    _ if entries_added > 0 => group.entries_read = estimate,
+                                    _ => {}
+                                }
+                                group.last_id = *id;
+                            }
+                            if !no_ack {
+                                group.deliver(*id, consumer_name, now_ms);
+                            }
+                        }
+                    }
+                    changed = true;
+                    served.push((
+                        s,
+                        entries.into_iter().map(|(id, f)| (id, Some(f))).collect(),
+                    ));
+                }
+            }
+        }
+    }
+    if !served.is_empty() {
+        let reply = &mut *ctx.reply;
+        if resp3 {
+            reply.map(served.len());
+        } else {
+            reply.array(served.len());
+        }
+        for (s, entries) in &served {
+            if !resp3 {
+                reply.array(2);
+            }
+            reply.bulk(args.get(streams_at + s));
+            reply.array(entries.len());
+            for (id, fields) in entries {
+                match fields {
+                    Some(fields) => {
+                        let refs: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
+                        reply_entry(reply, *id, &refs);
+                    }
+                    None => {
+                        reply.array(2);
+                        reply.bulk(id.to_string().as_bytes());
+                        reply.null_array();
+                    }
+                }
+            }
+        }
+        if changed {
+            let key = args.get(streams_at);
+            ctx.notify(NOTIFY_STREAM, "xreadgroup", key);
+        }
+        return;
+    }
+    let Some(timeout) = timeout else {
+        return ctx.reply.null_array();
+    };
+    ctx.state.block_request = Some(crate::state::BlockRequest {
+        keys: (0..streams)
+            .map(|s| args.get(streams_at + s).to_vec())
+            .collect(),
+        timeout,
+        null_bulk_when_not_blocking: false,
+        command: None,
+    });
+}
+
+/// `XPENDING key group [[IDLE min-idle] start end count [consumer]]`.
+pub(super) fn xpending(ctx: &mut Ctx, args: Args) {
+    let argc = args.len();
+    if argc != 3 && !(6..=9).contains(&argc) {
+        return ctx.reply.error(errors::SYNTAX);
+    }
+    let (key, name) = (args.get(1), args.get(2));
+    let mut min_idle = 0i64;
+    let mut range: Option<(StreamId, StreamId, usize, Option<&[u8]>)> = None;
+    if argc >= 6 {
+        let mut at = 3;
+        if args.get(3).eq_ignore_ascii_case(b"idle") {
+            let Some(n) = super::i64_arg(ctx.reply, args.get(4)) else {
+                return;
+            };
+            min_idle = n;
+            if argc < 8 {
+                return ctx.reply.error(errors::SYNTAX);
+            }
+            at += 2;
+        }
+        let Some(count) = super::i64_arg(ctx.reply, args.get(at + 2)) else {
+            return;
+        };
+        let count = count.max(0) as usize;
+        let start = match range_bound(args.get(at), true) {
+            Ok(id) => id.unwrap_or(StreamId::MIN),
+            Err(e) => return ctx.reply.error(e),
+        };
+        let end = match range_bound(args.get(at + 1), false) {
+            Ok(id) => id.unwrap_or(StreamId::MAX),
+            Err(e) => return ctx.reply.error(e),
+        };
+        let consumer = (at + 3 < argc).then(|| args.get(at + 3));
+        range = Some((start, end, count, consumer));
+    }
+    let now_ms = ctx.now_ms;
+    let (mut keys, reply) = ctx.keys();
+    let group = match keys.read(key) {
+        Some(Value::Stream(s)) => s.groups.get(name),
+        Some(_) => return reply.error(errors::WRONGTYPE),
+        None => None,
+    };
+    let Some(group) = group else {
+        return reply.error(&format!(
+            "NOGROUP No such key '{}' or consumer group '{}'",
+            String::from_utf8_lossy(key),
+            String::from_utf8_lossy(name)
+        ));
+    };
+    let Some((start, end, mut count, consumer)) = range else {
+        reply.array(4);
+        reply.int(group.pending.len() as i64);
+        let (Some((first, _)), Some((last, _))) = (
+            group.pending.iter().next(),
+            group.pending.iter().next_back(),
+        ) else {
+            reply.null();
+            reply.null();
+            return reply.null_array();
+        };
+        reply.bulk(first.to_string().as_bytes());
+        reply.bulk(last.to_string().as_bytes());
+        let owners: Vec<(&Vec<u8>, usize)> = group
+            .consumers
+            .iter()
+            .filter(|(_, c)| !c.pending.is_empty())
+            .map(|(n, c)| (n, c.pending.len()))
+            .collect();
+        reply.array(owners.len());
+        for (owner, n) in owners {
+            reply.array(2);
+            reply.bulk(owner);
+            reply.bulk(n.to_string().as_bytes());
+        }
+        return;
+    };
+    let ids: Vec<StreamId> = match consumer {
+        Some(c) => match group.consumers.get(c) {
+            None => return reply.array(0),
+            Some(c) => c.pending.range(start..=end.max(start)).copied().collect(),
+        },
+        None => group
+            .pending
+            .range(start..=end.max(start))
+            .map(|(id, _)| *id)
+            .collect(),
+    };
+    let mut rows = Vec::new();
+    for id in ids {
+        if count == 0 || id > end {
+            break;
+        }
+        let Some(p) = group.pending.get(&id) else {
+            continue;
+        };
+        let idle = (now_ms - p.delivered_ms).max(0);
+        if min_idle > 0 && idle < min_idle {
+            continue;
+        }
+        rows.push((id, p.consumer.clone(), idle, p.deliveries));
+        count -= 1;
+    }
+    reply.array(rows.len());
+    for (id, owner, idle, deliveries) in rows {
+        reply.array(4);
+        reply.bulk(id.to_string().as_bytes());
+        reply.bulk(&owner);
+        reply.int(idle);
+        reply.int(deliveries as i64);
+    }
+}

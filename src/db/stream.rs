@@ -295,6 +295,78 @@ pub struct Stream {
     pub last_id: StreamId,
     pub max_deleted_id: StreamId,
     pub entries_added: u64,
+    /// Consumer groups by name.
+    pub groups: BTreeMap<Vec<u8>, Group>,
+}
+
+/// A consumer group: how far it has read, and what it delivered and
+/// was not acknowledged yet (the pending entries list).
+#[derive(Clone, Debug, Default)]
+pub struct Group {
+    pub last_id: StreamId,
+    /// Entries the group has read, when known (XINFO's `entries-read`).
+    pub entries_read: Option<u64>,
+    pub pending: BTreeMap<StreamId, Pending>,
+    pub consumers: BTreeMap<Vec<u8>, Consumer>,
+}
+
+/// A delivered entry not acknowledged: to whom, when, how many times.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub consumer: Vec<u8>,
+    pub delivered_ms: i64,
+    pub deliveries: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Consumer {
+    pub seen_ms: i64,
+    pub pending: std::collections::BTreeSet<StreamId>,
+}
+
+impl Group {
+    /// The consumer, created if new (`streamLookupConsumer` with create);
+    /// whether it was created.
+    pub fn consumer(&mut self, name: &[u8], now_ms: i64) -> (&mut Consumer, bool) {
+        let created = !self.consumers.contains_key(name);
+        let consumer = self.consumers.entry(name.to_vec()).or_default();
+        consumer.seen_ms = now_ms;
+        (consumer, created)
+    }
+
+    /// Acknowledges an entry; whether it was pending.
+    pub fn ack(&mut self, id: StreamId) -> bool {
+        let Some(pending) = self.pending.remove(&id) else {
+            return false;
+        };
+        if let Some(consumer) = self.consumers.get_mut(&pending.consumer) {
+            consumer.pending.remove(&id);
+        }
+        true
+    }
+
+    /// Records a delivery of `id` to `consumer` (new, or moving an entry
+    /// already pending to this consumer).
+    pub fn deliver(&mut self, id: StreamId, consumer: &[u8], now_ms: i64) {
+        if let Some(previous) = self.pending.get(&id).map(|p| p.consumer.clone()) {
+            if let Some(old) = self.consumers.get_mut(&previous) {
+                old.pending.remove(&id);
+            }
+        }
+        self.pending.insert(
+            id,
+            Pending {
+                consumer: consumer.to_vec(),
+                delivered_ms: now_ms,
+                deliveries: 1,
+            },
+        );
+        self.consumers
+            .entry(consumer.to_vec())
+            .or_default()
+            .pending
+            .insert(id);
+    }
 }
 
 impl Stream {
@@ -587,6 +659,38 @@ impl Stream {
             self.nodes.insert(first, node);
         }
         Some(())
+    }
+
+    /// How many entries were ever added up to `id`, when that can be
+    /// told (`streamEstimateDistanceFromFirstEverEntry`).
+    pub fn entries_before(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.len == 0 && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        match id.cmp(&self.last_id) {
+            std::cmp::Ordering::Equal => return Some(self.entries_added),
+            std::cmp::Ordering::Greater => return None,
+            std::cmp::Ordering::Less => {}
+        }
+        let first = self.first_id().unwrap_or_default();
+        if self.max_deleted_id == StreamId::MIN || self.max_deleted_id < first {
+            if id < first {
+                return Some(self.entries_added - self.len as u64);
+            }
+            if id == first {
+                return Some(self.entries_added - self.len as u64 + 1);
+            }
+        }
+        None
+    }
+
+    /// Whether a deleted entry could lie after `id` (Redis's
+    /// `streamRangeHasTombstones` from `id` on).
+    pub fn tombstones_after(&self, id: StreamId) -> bool {
+        self.len > 0 && self.max_deleted_id != StreamId::MIN && self.max_deleted_id >= id
     }
 
     /// The stream's metadata as the RDB holds it.

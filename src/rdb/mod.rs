@@ -302,8 +302,36 @@ impl<W: Write> Encoder<W> {
                     self.len(id.seq)?;
                 }
                 self.len(stream.entries_added)?;
-                // Consumer groups: none yet.
-                self.len(0)
+                // Consumer groups (`rdbSaveStreamPEL`, `rdbSaveStreamConsumers`).
+                let raw_id = |id: &crate::db::stream::StreamId| {
+                    let mut key = [0u8; 16];
+                    key[..8].copy_from_slice(&id.ms.to_be_bytes());
+                    key[8..].copy_from_slice(&id.seq.to_be_bytes());
+                    key
+                };
+                self.len(stream.groups.len() as u64)?;
+                for (name, group) in &stream.groups {
+                    self.string(name)?;
+                    self.len(group.last_id.ms)?;
+                    self.len(group.last_id.seq)?;
+                    self.len(group.entries_read.unwrap_or(u64::MAX))?;
+                    self.len(group.pending.len() as u64)?;
+                    for (id, pending) in &group.pending {
+                        self.raw(&raw_id(id))?;
+                        self.raw(&pending.delivered_ms.to_le_bytes())?;
+                        self.len(pending.deliveries)?;
+                    }
+                    self.len(group.consumers.len() as u64)?;
+                    for (consumer_name, consumer) in &group.consumers {
+                        self.string(consumer_name)?;
+                        self.raw(&consumer.seen_ms.to_le_bytes())?;
+                        self.len(consumer.pending.len() as u64)?;
+                        for id in &consumer.pending {
+                            self.raw(&raw_id(id))?;
+                        }
+                    }
+                }
+                Ok(())
             }
             Value::Hash(hash) => match &**hash {
                 HashValue::Small(pairs) => {
@@ -1040,22 +1068,81 @@ impl<R: Read> Decoder<R> {
                         .ok_or_else(|| corrupt("invalid stream node"))?;
                 }
                 let length = self.len()?;
-                let mut id = || -> Result<StreamId, LoadError> {
-                    Ok(StreamId::new(self.len()?, self.len()?))
-                };
-                let last = id()?;
+                fn id<R: Read>(d: &mut Decoder<R>) -> Result<StreamId, LoadError> {
+                    Ok(StreamId::new(d.len()?, d.len()?))
+                }
+                let last = id(self)?;
                 let (max_deleted, entries_added) = if kind == TYPE_STREAM_LISTPACKS {
                     (StreamId::MIN, length)
                 } else {
-                    let _first = id()?;
-                    let max_deleted = id()?;
+                    let _first = id(self)?;
+                    let max_deleted = id(self)?;
                     (max_deleted, self.len()?)
                 };
-                if self.len()? > 0 {
-                    return Err(LoadError::Unsupported(
-                        "The RDB holds a stream with consumer groups, which rudis does not support yet"
-                            .into(),
-                    ));
+                let groups = self.len()?;
+                for _ in 0..groups {
+                    let name = self.any_string()?;
+                    let mut group = crate::db::stream::Group {
+                        last_id: id(self)?,
+                        ..Default::default()
+                    };
+                    if kind != TYPE_STREAM_LISTPACKS {
+                        let read = self.len()?;
+                        group.entries_read = (read != u64::MAX).then_some(read);
+                    }
+                    let raw_id = |decoder: &mut Self| -> Result<StreamId, LoadError> {
+                        let mut key = [0u8; 16];
+                        decoder.exact(&mut key)?;
+                        Ok(StreamId::new(
+                            u64::from_be_bytes(key[..8].try_into().unwrap_or([0; 8])),
+                            u64::from_be_bytes(key[8..].try_into().unwrap_or([0; 8])),
+                        ))
+                    };
+                    let pending = self.len()?;
+                    for _ in 0..pending {
+                        let pid = raw_id(self)?;
+                        let mut time = [0u8; 8];
+                        self.exact(&mut time)?;
+                        let deliveries = self.len()?;
+                        group.pending.insert(
+                            pid,
+                            crate::db::stream::Pending {
+                                consumer: Vec::new(),
+                                delivered_ms: i64::from_le_bytes(time),
+                                deliveries,
+                            },
+                        );
+                    }
+                    let consumers = self.len()?;
+                    for _ in 0..consumers {
+                        let consumer_name = self.any_string()?;
+                        let mut time = [0u8; 8];
+                        self.exact(&mut time)?;
+                        let mut consumer = crate::db::stream::Consumer {
+                            seen_ms: i64::from_le_bytes(time),
+                            ..Default::default()
+                        };
+                        if kind == TYPE_STREAM_LISTPACKS_3 {
+                            // 7.2's active time.
+                            self.exact(&mut time)?;
+                        }
+                        let owned = self.len()?;
+                        for _ in 0..owned {
+                            let pid = raw_id(self)?;
+                            let Some(entry) = group.pending.get_mut(&pid) else {
+                                return Err(corrupt(
+                                    "stream consumer pending an entry the group does not",
+                                ));
+                            };
+                            entry.consumer = consumer_name.clone();
+                            consumer.pending.insert(pid);
+                        }
+                        group.consumers.insert(consumer_name, consumer);
+                    }
+                    if group.pending.values().any(|p| p.consumer.is_empty()) {
+                        return Err(corrupt("stream pending entry without a consumer"));
+                    }
+                    stream.groups.insert(name, group);
                 }
                 if length != stream.len() as u64 {
                     return Err(corrupt("stream length does not match its entries"));
