@@ -503,3 +503,137 @@ fn groups_move_between_servers() {
         }
     }
 }
+
+/// Claims and deletions against redis-server: XCLAIM (FORCE, JUSTID,
+/// RETRYCOUNT, LASTID, entries deleted meanwhile), XAUTOCLAIM (cursor,
+/// COUNT, deleted IDs), XINFO STREAM (radix tree counts over many node
+/// layouts), GROUPS (entries-read and lag) and CONSUMERS. Idle times are
+/// compared by type only.
+#[test]
+fn claims_and_xinfo_match_redis() {
+    let mut script: Vec<String> = [
+        "XADD s 1-1 a 1",
+        "XADD s 2-1 b 2",
+        "XADD s 3-1 c 3",
+        "XADD s 4-1 d 4",
+        "XGROUP CREATE s g 0",
+        "XREADGROUP GROUP g alice COUNT 3 STREAMS s >",
+        "XCLAIM s g bob 0 1-1",
+        "XCLAIM s g bob 0 1-1 JUSTID",
+        "XCLAIM s g bob 0 2-1 RETRYCOUNT 7",
+        "XCLAIM s g bob 0 4-1",
+        "XCLAIM s g bob 0 4-1 FORCE",
+        "XCLAIM s g bob 100000 3-1",
+        "XCLAIM s g bob x 3-1",
+        "XCLAIM s g bob 0 3-1 IDLE x",
+        "XCLAIM s g bob 0 3-1 foo",
+        "XCLAIM s g bob 0 3-1 LASTID 10-0",
+        "XINFO GROUPS s",
+        "XCLAIM s nog bob 0 3-1",
+        "XCLAIM nokey g bob 0 3-1",
+        "XDEL s 2-1",
+        "XCLAIM s g carol 0 2-1 3-1",
+        "XPENDING s g",
+        "XAUTOCLAIM s g dave 0 0",
+        "XAUTOCLAIM s g dave 0 0 COUNT 1",
+        "XAUTOCLAIM s g dave 0 0 COUNT 0",
+        "XAUTOCLAIM s g dave 0 0 JUSTID",
+        "XAUTOCLAIM s g dave 0 (1-1",
+        "XAUTOCLAIM s g dave 0 x",
+        "XAUTOCLAIM s g dave x 0",
+        "XAUTOCLAIM s g dave 0 0 foo",
+        "XAUTOCLAIM s nog dave 0 0",
+        "XADD s 5-1 e 5",
+        "XREADGROUP GROUP g erin STREAMS s >",
+        "XDEL s 5-1",
+        "XAUTOCLAIM s g dave 0 0",
+        "XINFO STREAM s",
+        "XINFO GROUPS s",
+        "?XINFO CONSUMERS s g",
+        "XINFO CONSUMERS s nog",
+        "XINFO STREAM nokey",
+        "XINFO GROUPS nokey",
+        "XINFO HELP",
+        "XGROUP CREATE s g2 $",
+        "XINFO GROUPS s",
+        "XADD s 6-1 f 6",
+        "XINFO GROUPS s",
+        "XREADGROUP GROUP g2 z STREAMS s >",
+        "XINFO GROUPS s",
+        "SET str v",
+        "XINFO STREAM str",
+        "XCLAIM str g bob 0 1-1",
+        "XAUTOCLAIM str g bob 0 0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for n in (1..400).step_by(37) {
+        script.push("DEL r".into());
+        for i in 1..=n {
+            script.push(format!("XADD r {}-{i} f v", i * 1_000_003));
+        }
+        script.push("XINFO STREAM r".into());
+    }
+    let refs: Vec<&str> = script.iter().map(String::as_str).collect();
+    common::assert_same_replies(&refs);
+}
+
+/// With the AOF on, reads and claims are logged as their effects
+/// (XCLAIM ... FORCE JUSTID, XGROUP SETID, XGROUP CREATECONSUMER), and a
+/// restart rebuilds the same groups.
+#[test]
+fn group_state_is_replayed_from_the_aof() {
+    let dir = common::fresh_dir("streams-groups-aof");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let args = [
+        "--appendonly",
+        "yes",
+        "--dir",
+        dir_arg.as_str(),
+        "--save",
+        "",
+    ];
+    let lines = [
+        "XPENDING s g - + 100",
+        "XINFO GROUPS s",
+        "XPENDING s g",
+        "XREADGROUP GROUP g alice STREAMS s 0",
+    ];
+    let before: Vec<Vec<u8>> = {
+        let server = ServerProcess::rudis(&args);
+        let mut c = server.connect();
+        for line in [
+            "XADD s 1-1 a 1",
+            "XADD s 2-1 b 2",
+            "XADD s 3-1 c 3",
+            "XADD s 4-1 d 4",
+            "XGROUP CREATE s g 0",
+            "XGROUP CREATE s h 0",
+            "XREADGROUP GROUP g alice COUNT 2 STREAMS s >",
+            "XREADGROUP GROUP g bob STREAMS s >",
+            "XREADGROUP GROUP h carol NOACK STREAMS s >",
+            "XACK s g 2-1",
+            "XCLAIM s g dave 0 3-1",
+            "XDEL s 4-1",
+            "XAUTOCLAIM s g erin 0 0",
+        ] {
+            c.run(line);
+        }
+        lines.iter().map(|l| c.run(l)).collect()
+    };
+    let server = ServerProcess::rudis(&args);
+    let mut c = server.connect();
+    let after: Vec<Vec<u8>> = lines.iter().map(|l| c.run(l)).collect();
+    // Idle times differ with the clock; everything else must not.
+    let strip_idle = |reply: &[u8]| {
+        String::from_utf8_lossy(reply)
+            .split("\r\n")
+            .filter(|l| !l.starts_with(':'))
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    for ((line, b), a) in lines.iter().zip(&before).zip(&after) {
+        assert_eq!(strip_idle(b), strip_idle(a), "{line}");
+    }
+}

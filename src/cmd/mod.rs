@@ -886,7 +886,16 @@ fn log_command(
 fn runs_commands(name: &str) -> bool {
     matches!(
         name,
-        "exec" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+        "exec"
+            | "eval"
+            | "evalsha"
+            | "eval_ro"
+            | "evalsha_ro"
+            | "fcall"
+            | "fcall_ro"
+            | "xreadgroup"
+            | "xclaim"
+            | "xautoclaim"
     )
 }
 

@@ -926,7 +926,11 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
     // Replies per stream, built first (the values are read and the group
     // updated in the same pass).
     let mut served: Vec<(usize, Vec<Delivered>)> = Vec::new();
-    let mut changed = false;
+    // What the AOF gets (`>` reads): new consumers, then each delivery as
+    // an XCLAIM, or the group's position under NOACK.
+    let mut new_consumers: Vec<usize> = Vec::new();
+    let mut deliveries: Vec<(usize, StreamId)> = Vec::new();
+    let mut positions: Vec<usize> = Vec::new();
     {
         let (keys, _) = ctx.keys();
         for (s, want) in wanted.iter().enumerate() {
@@ -966,7 +970,9 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
                         out.push((id, entry));
                     }
                     if let Some(g) = stream.groups.get_mut(group_name) {
-                        g.consumer(consumer_name, now_ms);
+                        if g.consumer(consumer_name, now_ms).1 {
+                            new_consumers.push(s);
+                        }
                     }
                     served.push((s, out));
                 }
@@ -992,7 +998,9 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
                         .collect();
                     let entries_added = stream.entries_added;
                     if let Some(group) = stream.groups.get_mut(group_name) {
-                        group.consumer(consumer_name, now_ms);
+                        if group.consumer(consumer_name, now_ms).1 {
+                            new_consumers.push(s);
+                        }
                         for ((id, _), (tombstones, estimate)) in entries.iter().zip(estimates) {
                             if *id > group.last_id {
                                 match group.entries_read {
@@ -1004,10 +1012,13 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
                             }
                             if !no_ack {
                                 group.deliver(*id, consumer_name, now_ms);
+                                deliveries.push((s, *id));
                             }
                         }
+                        // The position and read counter too, which the
+                        // XCLAIMs do not carry.
+                        positions.push(s);
                     }
-                    changed = true;
                     served.push((
                         s,
                         entries.into_iter().map(|(id, f)| (id, Some(f))).collect(),
@@ -1043,9 +1054,16 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
                 }
             }
         }
-        if changed {
-            let key = args.get(streams_at);
-            ctx.notify(NOTIFY_STREAM, "xreadgroup", key);
+        for s in new_consumers {
+            let key = args.get(streams_at + s);
+            ctx.notify(NOTIFY_STREAM, "xgroup-createconsumer", key);
+            log_new_consumer(ctx, key, group_name, consumer_name);
+        }
+        for (s, id) in deliveries {
+            log_claim(ctx, args.get(streams_at + s), group_name, id);
+        }
+        for s in positions {
+            log_group_position(ctx, args.get(streams_at + s), group_name);
         }
         return;
     }
@@ -1173,4 +1191,533 @@ pub(super) fn xpending(ctx: &mut Ctx, args: Args) {
         reply.int(idle);
         reply.int(deliveries as i64);
     }
+}
+
+fn no_key_or_group(key: &[u8], group: &[u8]) -> String {
+    format!(
+        "NOGROUP No such key '{}' or consumer group '{}'",
+        String::from_utf8_lossy(key),
+        String::from_utf8_lossy(group)
+    )
+}
+
+/// The stream at `key` with group `name`, for XCLAIM/XAUTOCLAIM: `Err`
+/// is the error to reply.
+fn claim_target<'k>(keys: &'k mut Keys, key: &[u8], name: &[u8]) -> Result<&'k mut Stream, String> {
+    match keys.read(key) {
+        Some(Value::Stream(s)) if s.groups.contains_key(name) => {}
+        Some(Value::Stream(_)) | None => return Err(no_key_or_group(key, name)),
+        Some(_) => return Err(errors::WRONGTYPE.to_string()),
+    }
+    match keys.db.get_mut(key).map(Value::as_stream_mut) {
+        Some(Ok(stream)) => Ok(stream),
+        _ => Err(no_key_or_group(key, name)),
+    }
+}
+
+/// An entry's fields as owned bytes, `None` if it is gone.
+fn fields_of(stream: &Stream, id: StreamId) -> Option<Vec<Vec<u8>>> {
+    stream
+        .range(id, id, 1, false)
+        .first()
+        .map(|e| e.fields.iter().map(|f| f.to_vec()).collect())
+}
+
+fn reply_claimed(reply: &mut Reply, claimed: &[(StreamId, Option<Vec<Vec<u8>>>)], just_id: bool) {
+    reply.array(claimed.len());
+    for (id, fields) in claimed {
+        if just_id {
+            reply.bulk(id.to_string().as_bytes());
+            continue;
+        }
+        match fields {
+            Some(fields) => {
+                let refs: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
+                reply_entry(reply, *id, &refs);
+            }
+            None => reply.null_array(),
+        }
+    }
+}
+
+/// Moves a pending entry to `consumer` (claimed by XCLAIM/XAUTOCLAIM).
+fn claim(
+    group: &mut crate::db::stream::Group,
+    id: StreamId,
+    consumer: &[u8],
+    delivered_ms: i64,
+    deliveries: Option<u64>,
+) {
+    let previous = group.pending.get(&id).map(|p| p.consumer.clone());
+    if let Some(previous) = previous.filter(|p| p != consumer) {
+        if let Some(old) = group.consumers.get_mut(&previous) {
+            old.pending.remove(&id);
+        }
+    }
+    group
+        .consumers
+        .entry(consumer.to_vec())
+        .or_default()
+        .pending
+        .insert(id);
+    let entry = group
+        .pending
+        .entry(id)
+        .or_insert(crate::db::stream::Pending {
+            consumer: Vec::new(),
+            delivered_ms,
+            deliveries: 0,
+        });
+    entry.consumer = consumer.to_vec();
+    entry.delivered_ms = delivered_ms;
+    if let Some(n) = deliveries {
+        entry.deliveries = n;
+    }
+}
+
+/// `XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms]
+/// [TIME ms] [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]`.
+pub(super) fn xclaim(ctx: &mut Ctx, args: Args) {
+    let (key, name, consumer) = (args.get(1), args.get(2), args.get(3));
+    let now_ms = ctx.now_ms;
+    {
+        let (mut keys, reply) = ctx.keys();
+        if let Err(e) = claim_target(&mut keys, key, name) {
+            return reply.error(&e);
+        }
+    }
+    let Some(min_idle) = crate::protocol::parse_i64(args.get(4)) else {
+        return ctx
+            .reply
+            .error("ERR Invalid min-idle-time argument for XCLAIM");
+    };
+    let min_idle = min_idle.max(0);
+    let mut ids = Vec::new();
+    let mut j = 5;
+    while j < args.len() {
+        match parse_id(args.get(j), 0, true) {
+            Some(id) => ids.push(id),
+            None => break,
+        }
+        j += 1;
+    }
+    let (mut force, mut just_id) = (false, false);
+    let mut delivery: Option<i64> = None;
+    let mut retry: Option<u64> = None;
+    let mut last_id = StreamId::MIN;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        let opt = args.get(j);
+        let number = |ctx: &mut Ctx, arg: &[u8], what: &str| {
+            let n = crate::protocol::parse_i64(arg);
+            if n.is_none() {
+                ctx.reply
+                    .error(&format!("ERR Invalid {what} option argument for XCLAIM"));
+            }
+            n
+        };
+        if opt.eq_ignore_ascii_case(b"force") {
+            force = true;
+        } else if opt.eq_ignore_ascii_case(b"justid") {
+            just_id = true;
+        } else if opt.eq_ignore_ascii_case(b"idle") && more >= 1 {
+            j += 1;
+            let Some(idle) = number(ctx, args.get(j), "IDLE") else {
+                return;
+            };
+            delivery = Some(now_ms - idle);
+        } else if opt.eq_ignore_ascii_case(b"time") && more >= 1 {
+            j += 1;
+            let Some(time) = number(ctx, args.get(j), "TIME") else {
+                return;
+            };
+            delivery = Some(time);
+        } else if opt.eq_ignore_ascii_case(b"retrycount") && more >= 1 {
+            j += 1;
+            let Some(n) = number(ctx, args.get(j), "RETRYCOUNT") else {
+                return;
+            };
+            retry = Some(n as u64);
+        } else if opt.eq_ignore_ascii_case(b"lastid") && more >= 1 {
+            j += 1;
+            match parse_id(args.get(j), 0, true) {
+                Some(id) => last_id = id,
+                None => return ctx.reply.error(INVALID_ID),
+            }
+        } else {
+            return ctx.reply.error(&format!(
+                "ERR Unrecognized XCLAIM option '{}'",
+                String::from_utf8_lossy(opt)
+            ));
+        }
+        j += 1;
+    }
+    let delivered_ms = match delivery {
+        Some(t) if t >= 0 && t <= now_ms => t,
+        _ => now_ms,
+    };
+    let (mut keys, reply) = ctx.keys();
+    let Ok(stream) = claim_target(&mut keys, key, name) else {
+        return reply.array(0);
+    };
+    let mut claimed = Vec::new();
+    let mut gone = Vec::new();
+    for id in ids {
+        let exists = stream.contains(id);
+        let fields = if exists { fields_of(stream, id) } else { None };
+        let Some(group) = stream.groups.get_mut(name) else {
+            break;
+        };
+        if last_id > group.last_id {
+            group.last_id = last_id;
+        }
+        if !exists {
+            // A pending entry deleted from the stream goes from the lists.
+            if group.pending.contains_key(&id) {
+                group.ack(id);
+                gone.push(id);
+            }
+            continue;
+        }
+        let pending = group.pending.get(&id);
+        if pending.is_none() && !force {
+            continue;
+        }
+        if let Some(p) = pending {
+            if !p.consumer.is_empty() && min_idle > 0 && now_ms - p.delivered_ms < min_idle {
+                continue;
+            }
+        }
+        let deliveries = match (retry, just_id) {
+            (Some(n), _) => Some(n),
+            // A pending entry FORCE creates starts at one delivery.
+            (None, false) => Some(group.pending.get(&id).map_or(1, |p| p.deliveries) + 1),
+            (None, true) if !group.pending.contains_key(&id) => Some(1),
+            (None, true) => None,
+        };
+        claim(group, id, consumer, delivered_ms, deliveries);
+        claimed.push((id, fields));
+    }
+    let mut moved_position = false;
+    if let Some(group) = stream.groups.get_mut(name) {
+        if last_id > group.last_id {
+            group.last_id = last_id;
+            moved_position = true;
+        }
+        if !claimed.is_empty() {
+            group.consumer(consumer, now_ms);
+        }
+    }
+    reply_claimed(reply, &claimed, just_id);
+    for (id, _) in &claimed {
+        log_claim(ctx, key, name, *id);
+    }
+    for id in &gone {
+        log_claim(ctx, key, name, *id);
+    }
+    if claimed.is_empty() && gone.is_empty() && moved_position {
+        log_group_position(ctx, key, name);
+    }
+}
+
+/// `XAUTOCLAIM key group consumer min-idle-time start [COUNT n]
+/// [JUSTID]`: the next start, the claimed entries, the IDs that were
+/// pending but deleted.
+pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
+    let (key, name, consumer) = (args.get(1), args.get(2), args.get(3));
+    let now_ms = ctx.now_ms;
+    let Some(min_idle) = crate::protocol::parse_i64(args.get(4)) else {
+        return ctx
+            .reply
+            .error("ERR Invalid min-idle-time argument for XAUTOCLAIM");
+    };
+    let min_idle = min_idle.max(0);
+    let start = match range_bound(args.get(5), true) {
+        Ok(id) => id.unwrap_or(StreamId::MIN),
+        Err(e) => return ctx.reply.error(e),
+    };
+    let (mut count, mut just_id) = (100usize, false);
+    let mut j = 6;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        let opt = args.get(j);
+        if opt.eq_ignore_ascii_case(b"count") && more >= 1 {
+            match crate::protocol::parse_i64(args.get(j + 1)) {
+                Some(n) if (1..=i64::MAX / 16).contains(&n) => count = n as usize,
+                _ => return ctx.reply.error("ERR COUNT must be > 0"),
+            }
+            j += 1;
+        } else if opt.eq_ignore_ascii_case(b"justid") {
+            just_id = true;
+        } else {
+            return ctx.reply.error(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    let (mut keys, reply) = ctx.keys();
+    let stream = match claim_target(&mut keys, key, name) {
+        Ok(stream) => stream,
+        Err(e) => return reply.error(&e),
+    };
+    let candidates: Vec<StreamId> = stream
+        .groups
+        .get(name)
+        .map(|g| g.pending.range(start..).map(|(id, _)| *id).collect())
+        .unwrap_or_default();
+    let mut attempts = count.saturating_mul(10);
+    let mut claimed = Vec::new();
+    let mut deleted = Vec::new();
+    let mut next = StreamId::MIN;
+    let mut index = 0;
+    while attempts > 0 && count > 0 && index < candidates.len() {
+        attempts -= 1;
+        let id = candidates[index];
+        index += 1;
+        let exists = stream.contains(id);
+        let fields = if exists { fields_of(stream, id) } else { None };
+        let Some(group) = stream.groups.get_mut(name) else {
+            break;
+        };
+        if !exists {
+            group.ack(id);
+            deleted.push(id);
+            count -= 1;
+            continue;
+        }
+        if min_idle > 0
+            && group
+                .pending
+                .get(&id)
+                .is_some_and(|p| now_ms - p.delivered_ms < min_idle)
+        {
+            continue;
+        }
+        let deliveries = if just_id {
+            None
+        } else {
+            Some(group.pending.get(&id).map_or(0, |p| p.deliveries) + 1)
+        };
+        claim(group, id, consumer, now_ms, deliveries);
+        claimed.push((id, fields));
+        count -= 1;
+    }
+    if let Some(&id) = candidates.get(index) {
+        next = id;
+    }
+    if let Some(group) = stream.groups.get_mut(name) {
+        if !claimed.is_empty() {
+            group.consumer(consumer, now_ms);
+        }
+    }
+    reply.array(3);
+    reply.bulk(next.to_string().as_bytes());
+    reply_claimed(reply, &claimed, just_id);
+    reply.array(deleted.len());
+    for id in &deleted {
+        reply.bulk(id.to_string().as_bytes());
+    }
+    for id in claimed.iter().map(|(id, _)| id).chain(&deleted) {
+        log_claim(ctx, key, name, *id);
+    }
+}
+
+/// `XINFO STREAM key`: the stream's counters and its first and last
+/// entries.
+pub(super) fn xinfo_stream(ctx: &mut Ctx, args: Args) {
+    if args.len() > 3 {
+        return ctx
+            .reply
+            .error("ERR XINFO STREAM FULL is not supported yet");
+    }
+    let (mut keys, reply) = ctx.keys();
+    let stream = match read(&mut keys, args.get(2)) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => return reply.error("ERR no such key"),
+        Ok(Some(stream)) => stream,
+    };
+    reply.map(10);
+    reply.bulk(b"length");
+    reply.int(stream.len() as i64);
+    reply.bulk(b"radix-tree-keys");
+    reply.int(stream.node_count() as i64);
+    reply.bulk(b"radix-tree-nodes");
+    reply.int(stream.rax_nodes() as i64);
+    for (label, id) in [
+        ("last-generated-id", stream.last_id),
+        ("max-deleted-entry-id", stream.max_deleted_id),
+    ] {
+        reply.bulk(label.as_bytes());
+        reply.bulk(id.to_string().as_bytes());
+    }
+    reply.bulk(b"entries-added");
+    reply.int(stream.entries_added as i64);
+    reply.bulk(b"recorded-first-entry-id");
+    reply.bulk(stream.first_id().unwrap_or_default().to_string().as_bytes());
+    reply.bulk(b"groups");
+    reply.int(stream.groups.len() as i64);
+    for (label, rev) in [("first-entry", false), ("last-entry", true)] {
+        reply.bulk(label.as_bytes());
+        match stream.range(StreamId::MIN, StreamId::MAX, 1, rev).first() {
+            Some(entry) => reply_entry(reply, entry.id, &entry.fields),
+            None => reply.null(),
+        }
+    }
+}
+
+/// `XINFO GROUPS key`.
+pub(super) fn xinfo_groups(ctx: &mut Ctx, args: Args) {
+    let (mut keys, reply) = ctx.keys();
+    let stream = match read(&mut keys, args.get(2)) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => return reply.error("ERR no such key"),
+        Ok(Some(stream)) => stream,
+    };
+    reply.array(stream.groups.len());
+    for (name, group) in &stream.groups {
+        reply.map(6);
+        reply.bulk(b"name");
+        reply.bulk(name);
+        reply.bulk(b"consumers");
+        reply.int(group.consumers.len() as i64);
+        reply.bulk(b"pending");
+        reply.int(group.pending.len() as i64);
+        reply.bulk(b"last-delivered-id");
+        reply.bulk(group.last_id.to_string().as_bytes());
+        reply.bulk(b"entries-read");
+        match group.entries_read {
+            Some(n) => reply.int(n as i64),
+            None => reply.null(),
+        }
+        reply.bulk(b"lag");
+        match stream.lag(group) {
+            Some(n) => reply.int(n as i64),
+            None => reply.null(),
+        }
+    }
+}
+
+/// `XINFO CONSUMERS key group`.
+pub(super) fn xinfo_consumers(ctx: &mut Ctx, args: Args) {
+    let (key, name) = (args.get(2), args.get(3));
+    let now_ms = ctx.now_ms;
+    let (mut keys, reply) = ctx.keys();
+    let stream = match read(&mut keys, key) {
+        Err(()) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => return reply.error("ERR no such key"),
+        Ok(Some(stream)) => stream,
+    };
+    let Some(group) = stream.groups.get(name) else {
+        return reply.error(&no_group(key, name));
+    };
+    reply.array(group.consumers.len());
+    for (consumer_name, consumer) in &group.consumers {
+        reply.map(3);
+        reply.bulk(b"name");
+        reply.bulk(consumer_name);
+        reply.bulk(b"pending");
+        reply.int(consumer.pending.len() as i64);
+        reply.bulk(b"idle");
+        reply.int((now_ms - consumer.seen_ms).max(0));
+    }
+}
+
+pub(super) fn xinfo_help(ctx: &mut Ctx, _args: Args) {
+    super::reply_help(
+        ctx.reply,
+        "xinfo",
+        &[
+            "CONSUMERS <key> <groupname>",
+            "    Show consumers of <groupname>.",
+            "GROUPS <key>",
+            "    Show the stream consumer groups.",
+            "STREAM <key> [FULL [COUNT <count>]",
+            "    Show information about the stream.",
+        ],
+    );
+}
+
+/// Queues the effect of a delivery or claim for the AOF: an XCLAIM that
+/// recreates the pending entry as it is now (`streamPropagateXCLAIM`).
+fn log_claim(ctx: &mut Ctx, key: &[u8], group_name: &[u8], id: StreamId) {
+    if !ctx.state.aof.logging() {
+        return;
+    }
+    let db = ctx.db_index();
+    let Some(Value::Stream(stream)) = ctx.state.dbs[db].get(key) else {
+        return;
+    };
+    let Some(group) = stream.groups.get(group_name) else {
+        return;
+    };
+    let word = |w: &str| w.as_bytes().to_vec();
+    let argv = match group.pending.get(&id) {
+        Some(p) => vec![
+            word("XCLAIM"),
+            key.to_vec(),
+            group_name.to_vec(),
+            p.consumer.clone(),
+            word("0"),
+            id.to_string().into_bytes(),
+            word("TIME"),
+            p.delivered_ms.to_string().into_bytes(),
+            word("RETRYCOUNT"),
+            p.deliveries.to_string().into_bytes(),
+            word("FORCE"),
+            word("JUSTID"),
+            word("LASTID"),
+            group.last_id.to_string().into_bytes(),
+        ],
+        // Gone from the pending list (deleted from the stream): an XCLAIM
+        // of a missing entry removes it on replay too.
+        None => vec![
+            word("XCLAIM"),
+            key.to_vec(),
+            group_name.to_vec(),
+            word("_"),
+            word("0"),
+            id.to_string().into_bytes(),
+        ],
+    };
+    ctx.state.aof.log(db, argv);
+}
+
+/// Queues `XGROUP SETID` with the group's position and read counter.
+fn log_group_position(ctx: &mut Ctx, key: &[u8], group_name: &[u8]) {
+    if !ctx.state.aof.logging() {
+        return;
+    }
+    let db = ctx.db_index();
+    let Some(Value::Stream(stream)) = ctx.state.dbs[db].get(key) else {
+        return;
+    };
+    let Some(group) = stream.groups.get(group_name) else {
+        return;
+    };
+    let read = group.entries_read.map_or(-1, |n| n as i64);
+    let argv = vec![
+        b"XGROUP".to_vec(),
+        b"SETID".to_vec(),
+        key.to_vec(),
+        group_name.to_vec(),
+        group.last_id.to_string().into_bytes(),
+        b"ENTRIESREAD".to_vec(),
+        read.to_string().into_bytes(),
+    ];
+    ctx.state.aof.log(db, argv);
+}
+
+/// Queues `XGROUP CREATECONSUMER` for a consumer a read created.
+fn log_new_consumer(ctx: &mut Ctx, key: &[u8], group_name: &[u8], consumer: &[u8]) {
+    if !ctx.state.aof.logging() {
+        return;
+    }
+    let db = ctx.db_index();
+    let argv = vec![
+        b"XGROUP".to_vec(),
+        b"CREATECONSUMER".to_vec(),
+        key.to_vec(),
+        group_name.to_vec(),
+        consumer.to_vec(),
+    ];
+    ctx.state.aof.log(db, argv);
 }

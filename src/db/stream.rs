@@ -690,7 +690,80 @@ impl Stream {
     /// Whether a deleted entry could lie after `id` (Redis's
     /// `streamRangeHasTombstones` from `id` on).
     pub fn tombstones_after(&self, id: StreamId) -> bool {
-        self.len > 0 && self.max_deleted_id != StreamId::MIN && self.max_deleted_id >= id
+        if self.len == 0 || self.max_deleted_id == StreamId::MIN {
+            return false;
+        }
+        if self
+            .first_id()
+            .is_some_and(|first| first > self.max_deleted_id)
+        {
+            return false;
+        }
+        id <= self.max_deleted_id
+    }
+
+    /// The group's lag: entries added it has not read, when that can be
+    /// told (`streamReplyWithCGLag`).
+    pub fn lag(&self, group: &Group) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if let Some(read) = group.entries_read {
+            if !self.tombstones_after(group.last_id) {
+                return Some(self.entries_added.saturating_sub(read));
+            }
+        }
+        self.entries_before(group.last_id)
+            .map(|read| self.entries_added.saturating_sub(read))
+    }
+
+    /// Whether an entry exists.
+    pub fn contains(&self, id: StreamId) -> bool {
+        !self.range(id, id, 1, false).is_empty()
+    }
+
+    /// Nodes of Redis's radix tree over the node keys (XINFO's
+    /// `radix-tree-nodes`): one per branching point, compressed chain and
+    /// leaf of the 16-byte big-endian keys.
+    pub fn rax_nodes(&self) -> usize {
+        fn count(keys: &[[u8; 16]], depth: usize) -> usize {
+            if depth == 16 {
+                return 1;
+            }
+            let (first, last) = (keys[0], keys[keys.len() - 1]);
+            let common = (depth..16).take_while(|&i| first[i] == last[i]).count();
+            if common > 0 {
+                return 1 + count(keys, depth + common);
+            }
+            let mut total = 1;
+            let mut start = 0;
+            while start < keys.len() {
+                let byte = keys[start][depth];
+                let end = start
+                    + keys[start..]
+                        .iter()
+                        .take_while(|k| k[depth] == byte)
+                        .count();
+                total += count(&keys[start..end], depth + 1);
+                start = end;
+            }
+            total
+        }
+        let keys: Vec<[u8; 16]> = self
+            .nodes
+            .keys()
+            .map(|id| {
+                let mut key = [0u8; 16];
+                key[..8].copy_from_slice(&id.ms.to_be_bytes());
+                key[8..].copy_from_slice(&id.seq.to_be_bytes());
+                key
+            })
+            .collect();
+        if keys.is_empty() {
+            1
+        } else {
+            count(&keys, 0)
+        }
     }
 
     /// The stream's metadata as the RDB holds it.
