@@ -641,41 +641,13 @@ pub fn write_command_base(
                     }
                 }
                 Value::Stream(stream) => {
-                    // Each entry as an XADD (an empty stream as an XADD
-                    // trimmed to nothing), then XSETID for the IDs the
-                    // stream remembers (`rewriteStreamObject`).
-                    use crate::db::stream::StreamId;
-                    let word = |w: &str| w.as_bytes().to_vec();
-                    let entries = stream.range(StreamId::MIN, StreamId::MAX, 0, false);
-                    if entries.is_empty() {
-                        encode_command(
-                            &mut buf,
-                            &[
-                                word("XADD"),
-                                key.clone(),
-                                word("MAXLEN"),
-                                word("0"),
-                                word("0-1"),
-                                word("x"),
-                                word("y"),
-                            ],
-                        );
+                    // `rewriteStreamObject`: the last command is written
+                    // below, with the expiry.
+                    let mut cmds = stream_commands(&key, stream);
+                    argv = cmds.pop().unwrap_or_default();
+                    for command in &cmds {
+                        encode_command(&mut buf, command);
                     }
-                    for entry in entries {
-                        let mut xadd =
-                            vec![word("XADD"), key.clone(), entry.id.to_string().into_bytes()];
-                        xadd.extend(entry.fields.iter().map(|f| f.to_vec()));
-                        encode_command(&mut buf, &xadd);
-                    }
-                    argv = vec![
-                        word("XSETID"),
-                        key.clone(),
-                        stream.last_id.to_string().into_bytes(),
-                        word("ENTRIESADDED"),
-                        stream.entries_added.to_string().into_bytes(),
-                        word("MAXDELETEDID"),
-                        stream.max_deleted_id.to_string().into_bytes(),
-                    ];
                 }
                 other => {
                     argv.push(b"SET".to_vec());
@@ -697,6 +669,87 @@ pub fn write_command_base(
         }
     }
     out.write_all(&buf)
+}
+
+/// A stream as commands (`rewriteStreamObject`): each entry as an XADD
+/// (an empty stream as an XADD trimmed to nothing), an XSETID for the IDs
+/// it remembers, then each group created at its position, each pending
+/// entry claimed by its consumer, and consumers with none created empty.
+fn stream_commands(key: &[u8], stream: &crate::db::stream::Stream) -> Vec<Argv> {
+    use crate::db::stream::StreamId;
+    let word = |w: &str| w.as_bytes().to_vec();
+    let text = |n: &dyn std::fmt::Display| n.to_string().into_bytes();
+    let mut cmds: Vec<Argv> = Vec::new();
+    let entries = stream.range(StreamId::MIN, StreamId::MAX, 0, false);
+    if entries.is_empty() {
+        cmds.push(vec![
+            word("XADD"),
+            key.to_vec(),
+            word("MAXLEN"),
+            word("0"),
+            word("0-1"),
+            word("x"),
+            word("y"),
+        ]);
+    }
+    for entry in entries {
+        let mut xadd = vec![word("XADD"), key.to_vec(), text(&entry.id)];
+        xadd.extend(entry.fields.iter().map(|f| f.to_vec()));
+        cmds.push(xadd);
+    }
+    cmds.push(vec![
+        word("XSETID"),
+        key.to_vec(),
+        text(&stream.last_id),
+        word("ENTRIESADDED"),
+        text(&stream.entries_added),
+        word("MAXDELETEDID"),
+        text(&stream.max_deleted_id),
+    ]);
+    for (name, group) in &stream.groups {
+        let read = group.entries_read.map_or(-1, |n| n as i64);
+        cmds.push(vec![
+            word("XGROUP"),
+            word("CREATE"),
+            key.to_vec(),
+            name.clone(),
+            text(&group.last_id),
+            word("ENTRIESREAD"),
+            text(&read),
+        ]);
+        for (consumer_name, consumer) in &group.consumers {
+            if consumer.pending.is_empty() {
+                cmds.push(vec![
+                    word("XGROUP"),
+                    word("CREATECONSUMER"),
+                    key.to_vec(),
+                    name.clone(),
+                    consumer_name.clone(),
+                ]);
+                continue;
+            }
+            for id in &consumer.pending {
+                let Some(pending) = group.pending.get(id) else {
+                    continue;
+                };
+                cmds.push(vec![
+                    word("XCLAIM"),
+                    key.to_vec(),
+                    name.clone(),
+                    consumer_name.clone(),
+                    word("0"),
+                    text(id),
+                    word("TIME"),
+                    text(&pending.delivered_ms),
+                    word("RETRYCOUNT"),
+                    text(&pending.deliveries),
+                    word("JUSTID"),
+                    word("FORCE"),
+                ]);
+            }
+        }
+    }
+    cmds
 }
 
 /// Writes a base file at `path`: an RDB preamble, or commands when

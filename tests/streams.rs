@@ -368,6 +368,11 @@ fn streams_survive_an_aof_rewrite_without_preamble() {
         c.run("XDEL s 20-1");
         c.run("XADD e 1-1 a 1");
         c.run("XDEL e 1-1");
+        c.run("XGROUP CREATE s g 0");
+        c.run("XREADGROUP GROUP g alice COUNT 3 STREAMS s >");
+        c.run("XGROUP CREATECONSUMER s g idler");
+        c.run("XACK s g 2-1");
+        c.run("EXPIRE e 1000");
         c.run("BGREWRITEAOF");
         assert!(common::eventually(
             std::time::Duration::from_secs(10),
