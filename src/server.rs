@@ -1038,7 +1038,9 @@ impl Server {
             return false;
         };
         let command = blocked.command.clone();
+        self.state.rerunning_blocked = true;
         self.run_stored(key, &command);
+        self.state.rerunning_blocked = false;
         if self.state.block_request.take().is_some() {
             return false;
         }

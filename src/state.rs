@@ -192,6 +192,9 @@ pub struct ServerState {
     /// Set by a blocking command that found nothing to pop: the loop parks
     /// the client instead of moving on to its next command.
     pub block_request: Option<BlockRequest>,
+    /// A blocked client's command is being run again (XREADGROUP tells
+    /// it that its stream or group went, instead of waiting again).
+    pub rerunning_blocked: bool,
     /// The port actually listened on (for INFO).
     pub tcp_port: u16,
     /// Snapshots, the forked child and their counters.
@@ -275,6 +278,7 @@ impl ServerState {
             blocked: HashMap::new(),
             blocked_clients: 0,
             block_request: None,
+            rerunning_blocked: false,
             persist: crate::persist::Persistence::default(),
             in_exec: false,
             aof: crate::aof::Aof::default(),

@@ -187,6 +187,43 @@ fn blocking_session(server: &ServerProcess) -> Vec<Vec<u8>> {
     out.push(waiter.run("MULTI"));
     out.push(waiter.run("XREAD BLOCK 0 STREAMS s $"));
     out.push(waiter.run("EXEC"));
+    // Group readers are told when their group or stream goes.
+    for action in ["XGROUP DESTROY g1 g", "DEL g1", "SET g1 x"] {
+        writer.run("DEL g1");
+        writer.run("XGROUP CREATE g1 g $ MKSTREAM");
+        waiter.send(&common::encode(&[
+            b"XREADGROUP",
+            b"GROUP",
+            b"g",
+            b"c",
+            b"BLOCK",
+            b"0",
+            b"STREAMS",
+            b"g1",
+            b">",
+        ]));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        out.push(writer.run(action));
+        out.push(waiter.read_reply());
+    }
+    // And served by an XADD.
+    writer.run("DEL g1");
+    writer.run("XGROUP CREATE g1 g $ MKSTREAM");
+    waiter.send(&common::encode(&[
+        b"XREADGROUP",
+        b"GROUP",
+        b"g",
+        b"c",
+        b"BLOCK",
+        b"0",
+        b"STREAMS",
+        b"g1",
+        b">",
+    ]));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    out.push(writer.run("XADD g1 5-1 k v"));
+    out.push(waiter.read_reply());
+    out.push(writer.run("XPENDING g1 g"));
     out
 }
 

@@ -891,14 +891,23 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
     let streams = listed / 2;
     // None: `>`; Some(id): the consumer's history after it.
     let mut wanted: Vec<Option<StreamId>> = Vec::with_capacity(streams);
+    let ctx_rerun = ctx.state.rerunning_blocked;
     {
         let (mut keys, reply) = ctx.keys();
         for s in 0..streams {
             let key = args.get(streams_at + s);
             let id_arg = args.get(streams_at + streams + s);
+            let woken = ctx_rerun;
             match read(&mut keys, key) {
-                Err(()) => return reply.error(errors::WRONGTYPE),
                 Ok(Some(stream)) if stream.groups.contains_key(group_name) => {}
+                Ok(Some(_)) if woken => {
+                    return reply
+                        .error("NOGROUP the consumer group this client was blocked on no longer exists")
+                }
+                Err(()) | Ok(None) if woken => {
+                    return reply.error("UNBLOCKED the stream key no longer exists")
+                }
+                Err(()) => return reply.error(errors::WRONGTYPE),
                 Ok(_) => {
                     return reply.error(&format!(
                         "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",

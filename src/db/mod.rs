@@ -81,6 +81,9 @@ pub struct Db {
     /// `event_classes` are queued; none unless notifications want them.
     pub events: Vec<(u32, &'static str, CompactBytes)>,
     pub event_classes: u32,
+    /// Streams deleted or overwritten: readers blocked on them are told
+    /// (Redis's `signalDeletedKeyAsReady`).
+    pub streams_gone: Vec<CompactBytes>,
     /// While the AOF replays, nothing expires: a command later in the log
     /// may depend on the key (Redis does not expire keys while loading).
     pub expiry_paused: bool,
@@ -277,6 +280,9 @@ impl Db {
     /// Removes a key and its expiry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let (_, entry) = self.dict.remove(key)?;
+        if matches!(entry.value, Value::Stream(_)) {
+            self.streams_gone.push(CompactBytes::new(key));
+        }
         self.modified(key);
         add_dirty(1);
         if !self.expires.is_empty() {
@@ -310,6 +316,9 @@ impl Db {
         add_dirty(1);
         if self.event_classes & crate::notify::NEW != 0 && !self.dict.contains_key(key) {
             self.note_event(crate::notify::NEW, "new", key);
+        }
+        if matches!(self.dict.get(key).map(|e| &e.value), Some(Value::Stream(_))) {
+            self.streams_gone.push(CompactBytes::new(key));
         }
         self.dict.insert(
             key,
