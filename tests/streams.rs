@@ -596,6 +596,13 @@ fn claims_and_xinfo_match_redis() {
         "XINFO STREAM nokey",
         "XINFO GROUPS nokey",
         "XINFO HELP",
+        "?XINFO STREAM s FULL",
+        "XINFO STREAM s FULL x",
+        "XINFO STREAM s FULL COUNT",
+        "XINFO STREAM s FULL COUNT x",
+        "XINFO STREAM s FULL COUNT 1 x",
+        "XINFO STREAM s foo",
+        "XINFO STREAM nokey foo",
         "XGROUP CREATE s g2 $",
         "XINFO GROUPS s",
         "XADD s 6-1 f 6",
@@ -616,6 +623,10 @@ fn claims_and_xinfo_match_redis() {
             script.push(format!("XADD r {}-{i} f v", i * 1_000_003));
         }
         script.push("XINFO STREAM r".into());
+        script.push("XINFO STREAM r FULL".into());
+        script.push("XINFO STREAM r FULL COUNT 0".into());
+        script.push("XINFO STREAM r FULL COUNT -1".into());
+        script.push(format!("XINFO STREAM r FULL COUNT {}", n / 2));
     }
     let refs: Vec<&str> = script.iter().map(String::as_str).collect();
     common::assert_same_replies(&refs);

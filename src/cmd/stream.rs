@@ -1530,21 +1530,35 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// `XINFO STREAM key`: the stream's counters and its first and last
-/// entries.
+/// `XINFO STREAM key [FULL [COUNT count]]`: the stream's counters and
+/// its first and last entries, or with FULL its entries and groups in
+/// detail (COUNT of each list, 10 by default, 0 for all).
 pub(super) fn xinfo_stream(ctx: &mut Ctx, args: Args) {
-    if args.len() > 3 {
-        return ctx
-            .reply
-            .error("ERR XINFO STREAM FULL is not supported yet");
-    }
     let (mut keys, reply) = ctx.keys();
     let stream = match read(&mut keys, args.get(2)) {
         Err(()) => return reply.error(errors::WRONGTYPE),
         Ok(None) => return reply.error("ERR no such key"),
         Ok(Some(stream)) => stream,
     };
-    reply.map(10);
+    let mut full = None;
+    if args.len() > 3 {
+        let bad_options = || errors::subcommand_syntax(args.get(1), "xinfo");
+        if !args.get(3).eq_ignore_ascii_case(b"full") {
+            return reply.error_bytes(&bad_options());
+        }
+        let mut count = 10usize;
+        if args.len() > 4 {
+            if args.len() != 6 || !args.get(4).eq_ignore_ascii_case(b"count") {
+                return reply.error_bytes(&bad_options());
+            }
+            let Some(n) = super::i64_arg(reply, args.get(5)) else {
+                return;
+            };
+            count = if n < 0 { 10 } else { n as usize };
+        }
+        full = Some(count);
+    }
+    reply.map(if full.is_some() { 9 } else { 10 });
     reply.bulk(b"length");
     reply.int(stream.len() as i64);
     reply.bulk(b"radix-tree-keys");
@@ -1562,13 +1576,87 @@ pub(super) fn xinfo_stream(ctx: &mut Ctx, args: Args) {
     reply.int(stream.entries_added as i64);
     reply.bulk(b"recorded-first-entry-id");
     reply.bulk(stream.first_id().unwrap_or_default().to_string().as_bytes());
+    let Some(count) = full else {
+        reply.bulk(b"groups");
+        reply.int(stream.groups.len() as i64);
+        for (label, rev) in [("first-entry", false), ("last-entry", true)] {
+            reply.bulk(label.as_bytes());
+            match stream.range(StreamId::MIN, StreamId::MAX, 1, rev).first() {
+                Some(entry) => reply_entry(reply, entry.id, &entry.fields),
+                None => reply.null(),
+            }
+        }
+        return;
+    };
+    let limit = |n: usize| count == 0 || n < count;
+    reply.bulk(b"entries");
+    let entries = stream.range(StreamId::MIN, StreamId::MAX, count, false);
+    reply.array(entries.len());
+    for entry in &entries {
+        reply_entry(reply, entry.id, &entry.fields);
+    }
     reply.bulk(b"groups");
-    reply.int(stream.groups.len() as i64);
-    for (label, rev) in [("first-entry", false), ("last-entry", true)] {
-        reply.bulk(label.as_bytes());
-        match stream.range(StreamId::MIN, StreamId::MAX, 1, rev).first() {
-            Some(entry) => reply_entry(reply, entry.id, &entry.fields),
+    reply.array(stream.groups.len());
+    for (name, group) in &stream.groups {
+        reply.map(7);
+        reply.bulk(b"name");
+        reply.bulk(name);
+        reply.bulk(b"last-delivered-id");
+        reply.bulk(group.last_id.to_string().as_bytes());
+        reply.bulk(b"entries-read");
+        match group.entries_read {
+            Some(n) => reply.int(n as i64),
             None => reply.null(),
+        }
+        reply.bulk(b"lag");
+        match stream.lag(group) {
+            Some(n) => reply.int(n as i64),
+            None => reply.null(),
+        }
+        reply.bulk(b"pel-count");
+        reply.int(group.pending.len() as i64);
+        reply.bulk(b"pending");
+        let shown: Vec<_> = group
+            .pending
+            .iter()
+            .enumerate()
+            .take_while(|(i, _)| limit(*i))
+            .map(|(_, p)| p)
+            .collect();
+        reply.array(shown.len());
+        for (id, pending) in shown {
+            reply.array(4);
+            reply.bulk(id.to_string().as_bytes());
+            reply.bulk(&pending.consumer);
+            reply.int(pending.delivered_ms);
+            reply.int(pending.deliveries as i64);
+        }
+        reply.bulk(b"consumers");
+        reply.array(group.consumers.len());
+        for (consumer_name, consumer) in &group.consumers {
+            reply.map(4);
+            reply.bulk(b"name");
+            reply.bulk(consumer_name);
+            reply.bulk(b"seen-time");
+            reply.int(consumer.seen_ms);
+            reply.bulk(b"pel-count");
+            reply.int(consumer.pending.len() as i64);
+            reply.bulk(b"pending");
+            let shown: Vec<_> = consumer
+                .pending
+                .iter()
+                .enumerate()
+                .take_while(|(i, _)| limit(*i))
+                .map(|(_, id)| id)
+                .collect();
+            reply.array(shown.len());
+            for id in shown {
+                let pending = group.pending.get(id);
+                reply.array(3);
+                reply.bulk(id.to_string().as_bytes());
+                reply.int(pending.map_or(0, |p| p.delivered_ms));
+                reply.int(pending.map_or(0, |p| p.deliveries as i64));
+            }
         }
     }
 }
