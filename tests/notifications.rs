@@ -194,6 +194,34 @@ const SCRIPT: &[&str] = &[
     "BZMPOP 0 1 zb MAX COUNT 5",
     "ZADD z1 1 a",
     "ZPOPMIN z1 5",
+    // Streams.
+    "XADD x 1-1 a 1",
+    "XADD x 2-1 b 2",
+    "XADD x MAXLEN 1 3-1 c 3",
+    "XADD x MAXLEN 5 4-1 d 4",
+    "XADD nx NOMKSTREAM * a 1",
+    "XTRIM x MAXLEN 10",
+    "XTRIM x MAXLEN 1",
+    "XADD x 5-1 e 5",
+    "XDEL x 1-1",
+    "XDEL x 5-1",
+    "XSETID x 10-0",
+    "XGROUP CREATE x g 0",
+    "XGROUP CREATE xm g $ MKSTREAM",
+    "XGROUP SETID x g 0",
+    "XGROUP CREATECONSUMER x g c1",
+    "XGROUP CREATECONSUMER x g c1",
+    "XREADGROUP GROUP g c2 STREAMS x >",
+    "XREADGROUP GROUP g c2 STREAMS x 0",
+    "XCLAIM x g c3 0 4-1",
+    "XAUTOCLAIM x g c4 0 0",
+    "XACK x g 4-1",
+    "XGROUP DELCONSUMER x g c1",
+    "XGROUP DESTROY x g",
+    "XGROUP DESTROY x g",
+    "XTRIM x MAXLEN 0",
+    "XADD x2 1-1 a 1",
+    "XDEL x2 1-1",
     // Wrong types and errors announce nothing.
     "LPUSH h x",
     "INCR h",
@@ -331,6 +359,11 @@ fn blocked_clients_and_transactions_announce_in_order() {
         "RPUSH bmp a b",
         "&BZMPOP 0 1 bzm MAX",
         "ZADD bzm 1 a 2 b",
+        "XGROUP CREATE bx g $ MKSTREAM",
+        "&XREADGROUP GROUP g c BLOCK 0 STREAMS bx >",
+        "XADD bx 1-1 a 1",
+        "&XREAD BLOCK 0 STREAMS bx $",
+        "XADD bx 2-1 a 1",
         "MULTI",
         "SET t1 a",
         "LPUSH t2 a",
@@ -345,8 +378,8 @@ fn blocked_clients_and_transactions_announce_in_order() {
 
 #[test]
 fn classes_filter_events() {
-    for flags in ["K$", "El", "Kgs", "Eh", "Kz", "A", "Kn", "Em", "E$lshz"] {
-        assert_same_stream(flags, 2, &SCRIPT[..60]);
+    for flags in ["K$", "El", "Kgs", "Eh", "Kz", "A", "Kn", "Em", "E$lshz", "Kt"] {
+        assert_same_stream(flags, 2, SCRIPT);
     }
 }
 

@@ -186,7 +186,7 @@ pub(super) fn xadd(ctx: &mut Ctx, args: Args) {
     let limits = limits(ctx);
     let now_ms = ctx.now_ms.max(0) as u64;
     let (mut keys, reply) = ctx.keys();
-    match keys.read(key) {
+    match keys.write(key) {
         None if no_mkstream => return reply.null(),
         None => keys.db.set(key, Value::Stream(Box::default()), false),
         Some(Value::Stream(_)) => {}
@@ -358,7 +358,7 @@ pub(super) fn xdel(ctx: &mut Ctx, args: Args) {
     }
     let key = args.get(1);
     let (mut keys, reply) = ctx.keys();
-    match keys.read(key) {
+    match keys.write(key) {
         None => return reply.int(0),
         Some(Value::Stream(_)) => {}
         Some(_) => return reply.error(errors::WRONGTYPE),
@@ -814,7 +814,7 @@ pub(super) fn xack(ctx: &mut Ctx, args: Args) {
     }
     let (key, name) = (args.get(1), args.get(2));
     let (mut keys, reply) = ctx.keys();
-    match keys.read(key) {
+    match keys.write(key) {
         None => return reply.int(0),
         Some(Value::Stream(s)) if s.groups.contains_key(name) => {}
         Some(Value::Stream(_)) => return reply.int(0),
@@ -1249,6 +1249,15 @@ fn reply_claimed(reply: &mut Reply, claimed: &[(StreamId, Option<Vec<Vec<u8>>>)]
     }
 }
 
+/// Whether `group` of `stream` already knows `consumer`: a claim that
+/// creates one announces it.
+fn has_consumer(stream: &Stream, group: &[u8], consumer: &[u8]) -> bool {
+    stream
+        .groups
+        .get(group)
+        .is_some_and(|g| g.consumers.contains_key(consumer))
+}
+
 /// Moves a pending entry to `consumer` (claimed by XCLAIM/XAUTOCLAIM).
 fn claim(
     group: &mut crate::db::stream::Group,
@@ -1369,6 +1378,7 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: Args) {
     let Ok(stream) = claim_target(&mut keys, key, name) else {
         return reply.array(0);
     };
+    let had_consumer = has_consumer(stream, name, consumer);
     let mut claimed = Vec::new();
     let mut gone = Vec::new();
     for id in ids {
@@ -1418,6 +1428,9 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: Args) {
         }
     }
     reply_claimed(reply, &claimed, just_id);
+    if !had_consumer && !claimed.is_empty() {
+        ctx.notify(NOTIFY_STREAM, "xgroup-createconsumer", key);
+    }
     for (id, _) in &claimed {
         log_claim(ctx, key, name, *id);
     }
@@ -1473,6 +1486,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
         .get(name)
         .map(|g| g.pending.range(start..).map(|(id, _)| *id).collect())
         .unwrap_or_default();
+    let had_consumer = has_consumer(stream, name, consumer);
     let mut attempts = count.saturating_mul(10);
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();
@@ -1524,6 +1538,9 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
     reply.array(deleted.len());
     for id in &deleted {
         reply.bulk(id.to_string().as_bytes());
+    }
+    if !had_consumer && !claimed.is_empty() {
+        ctx.notify(NOTIFY_STREAM, "xgroup-createconsumer", key);
     }
     for id in claimed.iter().map(|(id, _)| id).chain(&deleted) {
         log_claim(ctx, key, name, *id);
