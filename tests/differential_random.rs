@@ -10,7 +10,8 @@ use common::assert_same_replies;
 
 /// Commands and the shape of their arguments: K a key, V a value, W a
 /// LINSERT position, E a LEFT/RIGHT end, M a MIN/MAX end, T an OBJECT
-/// subcommand, O an option word. A leading `~` compares the reply as a set.
+/// subcommand, O an option word, I a stream ID, G a group, C a consumer,
+/// `=word` the word itself. A leading `~` compares the reply as a set.
 /// Relative expiry times are left out: they race the clock between the two
 /// servers.
 const COMMANDS: &[(&str, &str)] = &[
@@ -133,6 +134,35 @@ const COMMANDS: &[(&str, &str)] = &[
     ("sort", "K O O V V"),
     ("sort_ro", "K O V"),
     ("lcs", "K K O"),
+    ("xadd", "K I V V"),
+    ("xadd", "K =maxlen V I V V"),
+    ("xadd", "K =nomkstream =minid =~ I I V V"),
+    ("xlen", "K"),
+    ("xrange", "K I I"),
+    ("xrange", "K I I =count V"),
+    ("xrevrange", "K I I =count V"),
+    ("xdel", "K I I"),
+    ("xtrim", "K =maxlen V"),
+    ("xtrim", "K =minid I =limit V"),
+    ("xsetid", "K I"),
+    ("xread", "=count V =streams K I"),
+    ("xread", "=streams K K I I"),
+    ("xgroup", "=create K G I"),
+    ("xgroup", "=create K G I =mkstream"),
+    ("xgroup", "=setid K G I"),
+    ("xgroup", "=destroy K G"),
+    ("xgroup", "=createconsumer K G C"),
+    ("xgroup", "=delconsumer K G C"),
+    ("xreadgroup", "=group G C =streams K I"),
+    ("xreadgroup", "=group G C =count V =noack =streams K I"),
+    ("xack", "K G I I"),
+    ("xpending", "K G"),
+    ("xclaim", "K G C =0 I I"),
+    ("xclaim", "K G C =0 I =justid"),
+    ("xclaim", "K G C =0 I =force =retrycount V"),
+    ("xautoclaim", "K G C =0 I =count V"),
+    ("xinfo", "=stream K"),
+    ("xinfo", "=groups K"),
     ("zintercard", "V K K O V"),
     ("pfadd", "K V V V"),
     ("pfcount", "K K"),
@@ -203,7 +233,12 @@ const OPTIONS: &[&str] = &[
     "len",
 ];
 
-const KEYS: &[&str] = &["k1", "k2", "l1", "h1", "s1", "z1"];
+const KEYS: &[&str] = &["k1", "k2", "l1", "h1", "s1", "z1", "x1"];
+/// Stream IDs, with the forms XADD, XRANGE and XREADGROUP accept and some
+/// they refuse; no `*`, whose ID follows each server's clock.
+const IDS: &[&str] = &[
+    "1-1", "1-2", "2", "2-*", "3-0", "5", "0-0", "0", "-", "+", "$", ">", "(1-1", "(2", "9-9", "x",
+];
 const VALUES: &[&str] = &[
     "a", "b", "1", "2", "-1", "0", "10", "1.5", "\"x y\"", "\"\"", "inf", "-inf", "(1", "[a", "+",
     "-", "3", "100",
@@ -258,6 +293,10 @@ fn script(seed: u64, count: usize) -> Vec<String> {
                     "M" => rng.pick(&["min", "max"]),
                     "O" => rng.pick(OPTIONS),
                     "A" => rng.pick(TIMES),
+                    "I" => rng.pick(IDS),
+                    "G" => rng.pick(&["g1", "g2"]),
+                    "C" => rng.pick(&["c1", "c2", "c3"]),
+                    _ if slot.starts_with('=') => &slot[1..],
                     _ => "encoding",
                 }
                 .to_string(),

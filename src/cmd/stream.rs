@@ -9,6 +9,9 @@ use crate::protocol::request::Args;
 use crate::protocol::Reply;
 
 pub const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+/// Redis 7.0 names XREAD and `$` here for XREADGROUP too.
+const UNBALANCED: &str =
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
 const NOTIFY_STREAM: u32 = crate::notify::STREAM;
 
 fn limits(ctx: &Ctx) -> NodeLimits {
@@ -230,23 +233,15 @@ pub(super) fn xadd(ctx: &mut Ctx, args: Args) {
 /// entries went.
 pub(super) fn xtrim(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    // The key is looked up first, as Redis does.
-    {
-        let (mut keys, reply) = ctx.keys();
-        match read(&mut keys, key) {
-            Err(()) => return reply.error(errors::WRONGTYPE),
-            Ok(None) => {
-                if parse_trim_args(ctx, &args, false).is_some() {
-                    ctx.reply.int(0);
-                }
-                return;
-            }
-            Ok(Some(_)) => {}
-        }
-    }
     let Some(trim) = parse_trim_args(ctx, &args, false) else {
         return;
     };
+    let (mut keys, reply) = ctx.keys();
+    match keys.write(key) {
+        None => return reply.int(0),
+        Some(Value::Stream(_)) => {}
+        Some(_) => return reply.error(errors::WRONGTYPE),
+    }
     let Some(strategy) = trim.strategy else {
         return;
     };
@@ -349,19 +344,20 @@ pub(super) fn xrevrange(ctx: &mut Ctx, args: Args) {
 
 /// `XDEL key id [id ...]`: how many were deleted.
 pub(super) fn xdel(ctx: &mut Ctx, args: Args) {
-    let mut ids = Vec::with_capacity(args.len() - 2);
-    for arg in args.from(2) {
-        match parse_id(arg, 0, true) {
-            Some(id) => ids.push(id),
-            None => return ctx.reply.error(INVALID_ID),
-        }
-    }
     let key = args.get(1);
     let (mut keys, reply) = ctx.keys();
+    // The key first, then every ID before any is deleted, as Redis.
     match keys.write(key) {
         None => return reply.int(0),
         Some(Value::Stream(_)) => {}
         Some(_) => return reply.error(errors::WRONGTYPE),
+    }
+    let mut ids = Vec::with_capacity(args.len() - 2);
+    for arg in args.from(2) {
+        match parse_id(arg, 0, true) {
+            Some(id) => ids.push(id),
+            None => return reply.error(INVALID_ID),
+        }
     }
     let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
         return reply.int(0);
@@ -412,7 +408,7 @@ pub(super) fn xread(ctx: &mut Ctx, args: Args) {
     }
     let listed = args.len() - streams_at;
     if !listed.is_multiple_of(2) {
-        return ctx.reply.error("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
+        return ctx.reply.error(UNBALANCED);
     }
     let streams = listed / 2;
     // Each stream's ID: `$` is its last ID now.
@@ -805,20 +801,21 @@ pub(super) fn xgroup_help(ctx: &mut Ctx, _args: Args) {
 
 /// `XACK key group id [id ...]`: how many were pending.
 pub(super) fn xack(ctx: &mut Ctx, args: Args) {
-    let mut ids = Vec::with_capacity(args.len() - 3);
-    for arg in args.from(3) {
-        match parse_id(arg, 0, true) {
-            Some(id) => ids.push(id),
-            None => return ctx.reply.error(INVALID_ID),
-        }
-    }
     let (key, name) = (args.get(1), args.get(2));
     let (mut keys, reply) = ctx.keys();
-    match keys.write(key) {
+    // No key or group: nothing to acknowledge, whatever the IDs say.
+    match keys.read(key) {
         None => return reply.int(0),
         Some(Value::Stream(s)) if s.groups.contains_key(name) => {}
         Some(Value::Stream(_)) => return reply.int(0),
         Some(_) => return reply.error(errors::WRONGTYPE),
+    }
+    let mut ids = Vec::with_capacity(args.len() - 3);
+    for arg in args.from(3) {
+        match parse_id(arg, 0, true) {
+            Some(id) => ids.push(id),
+            None => return reply.error(INVALID_ID),
+        }
     }
     let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
         return reply.int(0);
@@ -883,7 +880,7 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
     }
     let listed = args.len() - streams_at;
     if !listed.is_multiple_of(2) {
-        return ctx.reply.error("ERR Unbalanced XREADGROUP list of streams: for each stream key an ID or '>' must be specified.");
+        return ctx.reply.error(UNBALANCED);
     }
     let Some((group_name, consumer_name)) = group_consumer else {
         return ctx.reply.error("ERR Missing GROUP option for XREADGROUP");
