@@ -728,7 +728,7 @@ fn stream_commands(key: &[u8], stream: &crate::db::stream::Stream) -> Vec<Argv> 
                 ]);
                 continue;
             }
-            for id in &consumer.pending {
+            for id in consumer.pending.keys() {
                 let Some(pending) = group.pending.get(id) else {
                     continue;
                 };

@@ -378,7 +378,9 @@ fn blocked_clients_and_transactions_announce_in_order() {
 
 #[test]
 fn classes_filter_events() {
-    for flags in ["K$", "El", "Kgs", "Eh", "Kz", "A", "Kn", "Em", "E$lshz", "Kt"] {
+    for flags in [
+        "K$", "El", "Kgs", "Eh", "Kz", "A", "Kn", "Em", "E$lshz", "Kt",
+    ] {
         assert_same_stream(flags, 2, SCRIPT);
     }
 }

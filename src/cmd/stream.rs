@@ -769,7 +769,7 @@ pub(super) fn xgroup_delconsumer(ctx: &mut Ctx, args: Args) {
     let Some(gone) = group.consumers.remove(consumer) else {
         return reply.int(0);
     };
-    for id in &gone.pending {
+    for id in gone.pending.keys() {
         group.pending.remove(id);
     }
     reply.int(gone.pending.len() as i64);
@@ -952,7 +952,12 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
                         .groups
                         .get(group_name)
                         .and_then(|g| g.consumers.get(consumer_name))
-                        .map(|c| c.pending.range(start..).copied().collect())
+                        .map(|c| {
+                            c.pending
+                                .range(start, StreamId::MAX)
+                                .map(|(id, _)| *id)
+                                .collect()
+                        })
                         .unwrap_or_default();
                     let mut out = Vec::new();
                     for id in ids {
@@ -1139,10 +1144,8 @@ pub(super) fn xpending(ctx: &mut Ctx, args: Args) {
     let Some((start, end, mut count, consumer)) = range else {
         reply.array(4);
         reply.int(group.pending.len() as i64);
-        let (Some((first, _)), Some((last, _))) = (
-            group.pending.iter().next(),
-            group.pending.iter().next_back(),
-        ) else {
+        let (Some((first, _)), Some((last, _))) = (group.pending.first(), group.pending.last())
+        else {
             reply.null();
             reply.null();
             return reply.null_array();
@@ -1166,13 +1169,9 @@ pub(super) fn xpending(ctx: &mut Ctx, args: Args) {
     let ids: Vec<StreamId> = match consumer {
         Some(c) => match group.consumers.get(c) {
             None => return reply.array(0),
-            Some(c) => c.pending.range(start..=end.max(start)).copied().collect(),
+            Some(c) => c.pending.range(start, end).map(|(id, _)| *id).collect(),
         },
-        None => group
-            .pending
-            .range(start..=end.max(start))
-            .map(|(id, _)| *id)
-            .collect(),
+        None => group.pending.range(start, end).map(|(id, _)| *id).collect(),
     };
     let mut rows = Vec::new();
     for id in ids {
@@ -1263,31 +1262,7 @@ fn claim(
     delivered_ms: i64,
     deliveries: Option<u64>,
 ) {
-    let previous = group.pending.get(&id).map(|p| p.consumer.clone());
-    if let Some(previous) = previous.filter(|p| p != consumer) {
-        if let Some(old) = group.consumers.get_mut(&previous) {
-            old.pending.remove(&id);
-        }
-    }
-    group
-        .consumers
-        .entry(consumer.to_vec())
-        .or_default()
-        .pending
-        .insert(id);
-    let entry = group
-        .pending
-        .entry(id)
-        .or_insert(crate::db::stream::Pending {
-            consumer: Vec::new(),
-            delivered_ms,
-            deliveries: 0,
-        });
-    entry.consumer = consumer.to_vec();
-    entry.delivered_ms = delivered_ms;
-    if let Some(n) = deliveries {
-        entry.deliveries = n;
-    }
+    group.assign(id, consumer, delivered_ms, deliveries);
 }
 
 /// `XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms]
@@ -1481,7 +1456,12 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
     let candidates: Vec<StreamId> = stream
         .groups
         .get(name)
-        .map(|g| g.pending.range(start..).map(|(id, _)| *id).collect())
+        .map(|g| {
+            g.pending
+                .range(start, StreamId::MAX)
+                .map(|(id, _)| *id)
+                .collect()
+        })
         .unwrap_or_default();
     let had_consumer = has_consumer(stream, name, consumer);
     let mut attempts = count.saturating_mul(10);
@@ -1658,7 +1638,7 @@ pub(super) fn xinfo_stream(ctx: &mut Ctx, args: Args) {
             reply.bulk(b"pending");
             let shown: Vec<_> = consumer
                 .pending
-                .iter()
+                .keys()
                 .enumerate()
                 .take_while(|(i, _)| limit(*i))
                 .map(|(_, id)| id)
@@ -1766,7 +1746,7 @@ fn log_claim(ctx: &mut Ctx, key: &[u8], group_name: &[u8], id: StreamId) {
             word("XCLAIM"),
             key.to_vec(),
             group_name.to_vec(),
-            p.consumer.clone(),
+            p.consumer.to_vec(),
             word("0"),
             id.to_string().into_bytes(),
             word("TIME"),

@@ -12,6 +12,7 @@ pub mod digest;
 pub mod geohash;
 pub mod hash;
 pub mod hll;
+pub mod idmap;
 pub mod list;
 pub mod set;
 pub mod stream;

@@ -5,9 +5,11 @@
 //! its entries' IDs stored as deltas from the node's first, and a deleted
 //! entry is flagged in place until its whole node goes.
 
+use super::idmap::IdMap;
 use crate::rdb::packed::{lp_element_size, lp_int_size};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// An entry ID: milliseconds and a sequence number.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
@@ -112,18 +114,57 @@ fn get_varint(buf: &[u8], at: &mut usize) -> u64 {
     n
 }
 
-/// A node: its entries packed back to back (a deleted flag, the ID as a
-/// delta from the node's first, the field count, then each field and
-/// value with its length).
+/// Strings packed back to back, each after its length as a varint.
+struct Strings<'a> {
+    buf: &'a [u8],
+    at: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for Strings<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let len = get_varint(self.buf, &mut self.at) as usize;
+        let start = self.at.min(self.buf.len());
+        self.at = (start + len).min(self.buf.len());
+        Some(&self.buf[start..self.at])
+    }
+}
+
+fn put_string(buf: &mut Vec<u8>, part: &[u8]) {
+    put_varint(buf, part.len() as u64);
+    buf.extend_from_slice(part);
+}
+
+/// An entry's flags, as Redis's listpack entries carry them.
+const DELETED: u8 = 1;
+/// The entry has the master entry's fields: only its values are kept.
+const SAME_FIELDS: u8 = 2;
+/// A sequence this large is written again in full after the flags.
+const SEQ_ESCAPE: u64 = (1 << 62) - 1;
+
+/// A node: the master entry's field names, then its entries packed back
+/// to back: the ID (its sequence with the flags in its low bits, its
+/// milliseconds as a delta from the node's first), then
+/// the values alone when the fields are the master entry's, else the
+/// field count and each field and value, every string after its length.
 #[derive(Clone, Debug, Default)]
 struct Node {
     first: StreamId,
+    /// The master fields, then the entries (one allocation per node).
     buf: Vec<u8>,
+    /// How many master fields: the first entry's field names (Redis's
+    /// master entry), which later entries with the same fields refer to.
+    master_count: usize,
+    /// Where the entries start in `buf`, after the master fields.
+    entries_at: usize,
     entries: usize,
     live: usize,
-    /// The first entry's field names: Redis's master entry, which later
-    /// entries with the same fields refer to.
-    master_fields: Vec<Vec<u8>>,
     /// The size of Redis's listpack for this node, which decides where
     /// the next node starts.
     lp_bytes: usize,
@@ -141,38 +182,47 @@ const LP_OVERHEAD: usize = 7;
 
 impl Node {
     fn new(first: StreamId, fields: &[&[u8]]) -> Node {
-        let master_fields: Vec<Vec<u8>> = fields.iter().step_by(2).map(|f| f.to_vec()).collect();
-        // count, deleted, number of fields, the fields, the terminator.
-        let lp_bytes = LP_OVERHEAD
-            + lp_int_size(0) * 2
-            + lp_int_size(master_fields.len() as i64)
-            + master_fields
-                .iter()
-                .map(|f| lp_element_size(f))
-                .sum::<usize>()
-            + lp_int_size(0);
-        Node {
+        Node::with_master(first, fields.iter().step_by(2).copied())
+    }
+
+    fn with_master<'f>(first: StreamId, master: impl Iterator<Item = &'f [u8]>) -> Node {
+        let mut node = Node {
             first,
-            master_fields,
-            lp_bytes,
             ..Node::default()
+        };
+        // count, deleted, number of fields, the fields, the terminator.
+        node.lp_bytes = LP_OVERHEAD + lp_int_size(0) * 3;
+        for field in master {
+            put_string(&mut node.buf, field);
+            node.master_count += 1;
+            node.lp_bytes += lp_element_size(field);
+        }
+        node.lp_bytes += lp_int_size(node.master_count as i64);
+        node.entries_at = node.buf.len();
+        node
+    }
+
+    fn master_fields(&self) -> Strings<'_> {
+        Strings {
+            buf: &self.buf[..self.entries_at.min(self.buf.len())],
+            at: 0,
+            left: self.master_count,
         }
     }
 
     /// Whether an entry's fields are the master entry's.
     fn same_fields(&self, fields: &[&[u8]]) -> bool {
-        fields.len() == self.master_fields.len() * 2
+        fields.len() == self.master_count * 2
             && fields
                 .iter()
                 .step_by(2)
-                .zip(&self.master_fields)
-                .all(|(a, b)| *a == &b[..])
+                .zip(self.master_fields())
+                .all(|(a, b)| *a == b)
     }
 
     /// The listpack elements of one entry: flags, ID deltas, then the
     /// values (or the field count and the pairs), then their count.
-    fn lp_entry_size(&self, id: StreamId, fields: &[&[u8]]) -> usize {
-        let same = self.same_fields(fields);
+    fn lp_entry_size(&self, id: StreamId, fields: &[&[u8]], same: bool) -> usize {
         let mut size = lp_int_size(if same { 2 } else { 0 })
             + lp_int_size(id.ms.wrapping_sub(self.first.ms) as i64)
             + lp_int_size(id.seq.wrapping_sub(self.first.seq) as i64);
@@ -192,86 +242,133 @@ impl Node {
         size + lp_int_size((parts + 3) as i64)
     }
 
-    /// Bytes one entry takes in this node's own encoding.
-    fn entry_len(&self, id: StreamId, fields: &[&[u8]]) -> usize {
-        let mut scratch = Vec::new();
-        scratch.push(0);
-        put_varint(&mut scratch, id.ms.wrapping_sub(self.first.ms));
-        put_varint(&mut scratch, id.seq);
-        put_varint(&mut scratch, fields.len() as u64);
-        for field in fields {
-            put_varint(&mut scratch, field.len() as u64);
+    /// Appends an entry; where it starts in `buf`.
+    fn push(&mut self, id: StreamId, fields: &[&[u8]]) -> usize {
+        let same = self.same_fields(fields);
+        self.lp_bytes += self.lp_entry_size(id, fields, same);
+        let at = self.buf.len();
+        // The flags ride in the low bits of the sequence's varint, whose
+        // first byte they stay in.
+        let flags = if same { SAME_FIELDS } else { 0 };
+        put_varint(
+            &mut self.buf,
+            id.seq.min(SEQ_ESCAPE) << 2 | u64::from(flags),
+        );
+        if id.seq >= SEQ_ESCAPE {
+            put_varint(&mut self.buf, id.seq);
         }
-        scratch.len() + fields.iter().map(|f| f.len()).sum::<usize>()
-    }
-
-    fn push(&mut self, id: StreamId, fields: &[&[u8]]) {
-        self.lp_bytes += self.lp_entry_size(id, fields);
-        self.buf.push(0);
         put_varint(&mut self.buf, id.ms.wrapping_sub(self.first.ms));
-        put_varint(&mut self.buf, id.seq);
-        put_varint(&mut self.buf, fields.len() as u64);
-        for field in fields {
-            put_varint(&mut self.buf, field.len() as u64);
-            self.buf.extend_from_slice(field);
+        if same {
+            for value in fields.iter().skip(1).step_by(2) {
+                put_string(&mut self.buf, value);
+            }
+        } else {
+            put_varint(&mut self.buf, fields.len() as u64);
+            for part in fields {
+                put_string(&mut self.buf, part);
+            }
         }
         self.entries += 1;
         self.live += 1;
+        at
     }
 
-    /// Reads the entry at `at`: whether deleted, the entry, where the
-    /// next starts.
-    fn read(&self, at: usize) -> (bool, Entry<'_>, usize) {
-        let deleted = self.buf[at] != 0;
-        let mut p = at + 1;
+    /// The flags and ID of the entry at `at`, and where its strings
+    /// start.
+    fn header(&self, at: usize) -> (u8, StreamId, usize) {
+        let mut p = at;
+        let head = get_varint(&self.buf, &mut p);
+        let flags = (head & 3) as u8;
+        let seq = match head >> 2 {
+            SEQ_ESCAPE => get_varint(&self.buf, &mut p),
+            seq => seq,
+        };
         let ms = self.first.ms.wrapping_add(get_varint(&self.buf, &mut p));
-        let seq = get_varint(&self.buf, &mut p);
-        let n = get_varint(&self.buf, &mut p) as usize;
-        let mut fields = Vec::with_capacity(n);
-        for _ in 0..n {
-            let len = get_varint(&self.buf, &mut p) as usize;
-            let end = (p + len).min(self.buf.len());
-            fields.push(&self.buf[p..end]);
-            p = end;
-        }
-        (
-            deleted,
-            Entry {
-                id: StreamId::new(ms, seq),
-                fields,
-            },
-            p,
-        )
+        (flags, StreamId::new(ms, seq), p)
     }
 
-    /// Live entries in ID order.
-    fn live_entries(&self) -> Vec<Entry<'_>> {
-        let mut out = Vec::with_capacity(self.live);
-        let mut at = 0;
+    /// How many strings follow an entry's header at `p` (moved past the
+    /// count when there is one).
+    fn string_count(&self, flags: u8, p: &mut usize) -> usize {
+        if flags & SAME_FIELDS != 0 {
+            self.master_count
+        } else {
+            get_varint(&self.buf, p) as usize
+        }
+    }
+
+    /// The entry at `at`, without its strings: flags, ID, where the next
+    /// entry starts.
+    fn skim(&self, at: usize) -> (u8, StreamId, usize) {
+        let (flags, id, mut p) = self.header(at);
+        for _ in 0..self.string_count(flags, &mut p) {
+            let len = get_varint(&self.buf, &mut p) as usize;
+            p = (p + len).min(self.buf.len());
+        }
+        (flags, id, p)
+    }
+
+    /// Reads the entry at `at`: its flags, the entry, where the next
+    /// starts.
+    fn read(&self, at: usize) -> (u8, Entry<'_>, usize) {
+        let (flags, id, mut p) = self.header(at);
+        let n = self.string_count(flags, &mut p);
+        let mut strings = Strings {
+            buf: &self.buf,
+            at: p,
+            left: n,
+        };
+        let fields = if flags & SAME_FIELDS != 0 {
+            let mut fields = Vec::with_capacity(n * 2);
+            for field in self.master_fields() {
+                fields.push(field);
+                fields.push(strings.next().unwrap_or_default());
+            }
+            fields
+        } else {
+            strings.by_ref().collect()
+        };
+        (flags, Entry { id, fields }, strings.at)
+    }
+
+    /// Where each live entry with an ID in `start..=end` begins, in ID
+    /// order.
+    fn live_positions(&self, start: StreamId, end: StreamId) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut at = self.entries_at;
         while at < self.buf.len() {
-            let (deleted, entry, next) = self.read(at);
-            if !deleted {
-                out.push(entry);
+            let (flags, id, next) = self.skim(at);
+            if id > end {
+                break;
+            }
+            if flags & DELETED == 0 && id >= start {
+                out.push(at);
             }
             at = next;
         }
         out
     }
 
+    /// The last live entry's ID.
+    fn last_live_id(&self) -> Option<StreamId> {
+        let last = *self.live_positions(StreamId::MIN, StreamId::MAX).last()?;
+        Some(self.header(last).1)
+    }
+
     /// Flags the entry `id` deleted; whether it was live here.
     fn delete(&mut self, id: StreamId) -> bool {
-        let mut at = 0;
+        let mut at = self.entries_at;
         while at < self.buf.len() {
-            let (deleted, entry, next) = self.read(at);
-            if entry.id == id {
-                if deleted {
+            let (flags, entry_id, next) = self.skim(at);
+            if entry_id == id {
+                if flags & DELETED != 0 {
                     return false;
                 }
-                self.buf[at] = 1;
+                self.buf[at] |= DELETED;
                 self.live -= 1;
                 return true;
             }
-            if entry.id > id {
+            if entry_id > id {
                 return false;
             }
             at = next;
@@ -306,22 +403,35 @@ pub struct Group {
     pub last_id: StreamId,
     /// Entries the group has read, when known (XINFO's `entries-read`).
     pub entries_read: Option<u64>,
-    pub pending: BTreeMap<StreamId, Pending>,
+    pub pending: IdMap<Pending>,
     pub consumers: BTreeMap<Vec<u8>, Consumer>,
 }
 
 /// A delivered entry not acknowledged: to whom, when, how many times.
 #[derive(Clone, Debug)]
 pub struct Pending {
-    pub consumer: Vec<u8>,
+    /// The consumer's name, shared with its entry in the group (empty
+    /// for an entry an RDB file left without one).
+    pub consumer: Arc<[u8]>,
     pub delivered_ms: i64,
     pub deliveries: u64,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Consumer {
+    pub name: Arc<[u8]>,
     pub seen_ms: i64,
-    pub pending: std::collections::BTreeSet<StreamId>,
+    pub pending: IdMap<()>,
+}
+
+impl Consumer {
+    pub fn new(name: &[u8]) -> Consumer {
+        Consumer {
+            name: Arc::from(name),
+            seen_ms: 0,
+            pending: IdMap::default(),
+        }
+    }
 }
 
 impl Group {
@@ -329,9 +439,16 @@ impl Group {
     /// whether it was created.
     pub fn consumer(&mut self, name: &[u8], now_ms: i64) -> (&mut Consumer, bool) {
         let created = !self.consumers.contains_key(name);
-        let consumer = self.consumers.entry(name.to_vec()).or_default();
+        let consumer = self.consumer_entry(name);
         consumer.seen_ms = now_ms;
         (consumer, created)
+    }
+
+    /// The consumer, created if new, its seen time left alone.
+    pub fn consumer_entry(&mut self, name: &[u8]) -> &mut Consumer {
+        self.consumers
+            .entry(name.to_vec())
+            .or_insert_with(|| Consumer::new(name))
     }
 
     /// Acknowledges an entry; whether it was pending.
@@ -339,33 +456,46 @@ impl Group {
         let Some(pending) = self.pending.remove(&id) else {
             return false;
         };
-        if let Some(consumer) = self.consumers.get_mut(&pending.consumer) {
+        if let Some(consumer) = self.consumers.get_mut(&*pending.consumer) {
             consumer.pending.remove(&id);
         }
         true
     }
 
+    /// Makes `consumer` the owner of the pending entry `id`, delivered at
+    /// `delivered_ms`, `deliveries` times (None: as many as before, none
+    /// if new): taken from its previous owner's list, put on the new
+    /// one's.
+    pub fn assign(
+        &mut self,
+        id: StreamId,
+        consumer: &[u8],
+        delivered_ms: i64,
+        deliveries: Option<u64>,
+    ) {
+        let previous = self.pending.get(&id);
+        let deliveries = deliveries.unwrap_or_else(|| previous.map_or(0, |p| p.deliveries));
+        if let Some(previous) = previous.map(|p| p.consumer.clone()) {
+            if *previous != *consumer {
+                if let Some(old) = self.consumers.get_mut(&*previous) {
+                    old.pending.remove(&id);
+                }
+            }
+        }
+        let owner = self.consumer_entry(consumer);
+        owner.pending.insert(id, ());
+        let pending = Pending {
+            consumer: owner.name.clone(),
+            delivered_ms,
+            deliveries,
+        };
+        self.pending.insert(id, pending);
+    }
+
     /// Records a delivery of `id` to `consumer` (new, or moving an entry
     /// already pending to this consumer).
     pub fn deliver(&mut self, id: StreamId, consumer: &[u8], now_ms: i64) {
-        if let Some(previous) = self.pending.get(&id).map(|p| p.consumer.clone()) {
-            if let Some(old) = self.consumers.get_mut(&previous) {
-                old.pending.remove(&id);
-            }
-        }
-        self.pending.insert(
-            id,
-            Pending {
-                consumer: consumer.to_vec(),
-                delivered_ms: now_ms,
-                deliveries: 1,
-            },
-        );
-        self.consumers
-            .entry(consumer.to_vec())
-            .or_default()
-            .pending
-            .insert(id);
+        self.assign(id, consumer, now_ms, Some(1));
     }
 }
 
@@ -406,7 +536,19 @@ impl Stream {
                 && (limits.max_entries == 0 || node.entries < limits.max_entries)
         });
         if !fits {
-            self.nodes.insert(id, Node::new(id, fields));
+            // The last node is full: it will not grow again, and the next
+            // will likely take as much room.
+            let mut room = 0;
+            if let Some(closed) = self.nodes.values_mut().next_back() {
+                // Shrinking by a few bytes would only leave a hole.
+                if closed.buf.capacity() - closed.buf.len() > closed.buf.len() / 8 {
+                    closed.buf.shrink_to_fit();
+                }
+                room = closed.buf.len();
+            }
+            let mut node = Node::new(id, fields);
+            node.buf.reserve_exact(room);
+            self.nodes.insert(id, node);
         }
         if let Some(node) = self.nodes.values_mut().next_back() {
             node.push(id, fields);
@@ -430,21 +572,21 @@ impl Stream {
             .next_back()
             .map_or(start, |(k, _)| *k);
         let nodes = self.nodes.range(first_key..=end);
-        let wanted = |e: &Entry| e.id >= start && e.id <= end;
+        let full = |out: &Vec<Entry>| count > 0 && out.len() >= count;
         if rev {
             for (_, node) in nodes.rev() {
-                for entry in node.live_entries().into_iter().rev().filter(wanted) {
-                    out.push(entry);
-                    if count > 0 && out.len() >= count {
+                for at in node.live_positions(start, end).into_iter().rev() {
+                    out.push(node.read(at).1);
+                    if full(&out) {
                         return out;
                     }
                 }
             }
         } else {
             for (_, node) in nodes {
-                for entry in node.live_entries().into_iter().filter(wanted) {
-                    out.push(entry);
-                    if count > 0 && out.len() >= count {
+                for at in node.live_positions(start, end) {
+                    out.push(node.read(at).1);
+                    if full(&out) {
                         return out;
                     }
                 }
@@ -476,7 +618,7 @@ impl Stream {
             if limit > 0 && deleted + entries > limit {
                 break;
             }
-            let last_in_node = node.live_entries().last().map(|e| e.id);
+            let last_in_node = node.last_live_id();
             let remove_node = match strategy {
                 Trim::MaxLen(maxlen) => self.len - entries >= maxlen,
                 Trim::MinId(min) => last_in_node.is_some_and(|last| last < min),
@@ -491,19 +633,19 @@ impl Stream {
                 break;
             }
             // Flag entries deleted inside this node, oldest first.
-            let mut at = 0;
+            let mut at = node.entries_at;
             let mut removed = 0;
             while at < node.buf.len() {
-                let (was_deleted, entry, next) = node.read(at);
+                let (flags, id, next) = node.skim(at);
                 let stop = match strategy {
                     Trim::MaxLen(maxlen) => self.len - removed <= maxlen,
-                    Trim::MinId(min) => entry.id >= min,
+                    Trim::MinId(min) => id >= min,
                 };
                 if stop {
                     break;
                 }
-                if !was_deleted {
-                    node.buf[at] = 1;
+                if flags & DELETED == 0 {
+                    node.buf[at] |= DELETED;
                     removed += 1;
                 }
                 at = next;
@@ -557,17 +699,16 @@ impl Stream {
                 let mut lp = ListpackWriter::new();
                 lp.push_int(node.live as i64);
                 lp.push_int((node.entries - node.live) as i64);
-                lp.push_int(node.master_fields.len() as i64);
-                for field in &node.master_fields {
+                lp.push_int(node.master_count as i64);
+                for field in node.master_fields() {
                     lp.push(field);
                 }
                 lp.push_int(0);
-                let mut at = 0;
+                let mut at = node.entries_at;
                 while at < node.buf.len() {
-                    let (deleted, entry, next) = node.read(at);
-                    let same = node.same_fields(&entry.fields);
-                    let flags = i64::from(deleted) | if same { 2 } else { 0 };
-                    lp.push_int(flags);
+                    let (flags, entry, next) = node.read(at);
+                    let same = flags & SAME_FIELDS != 0;
+                    lp.push_int(i64::from(flags));
                     lp.push_int(entry.id.ms.wrapping_sub(node.first.ms) as i64);
                     lp.push_int(entry.id.seq.wrapping_sub(node.first.seq) as i64);
                     let pairs = entry.fields.len() / 2;
@@ -617,11 +758,7 @@ impl Stream {
         if next_int(&mut items)? != 0 {
             return None;
         }
-        let mut node = Node {
-            first,
-            master_fields,
-            ..Node::default()
-        };
+        let mut node = Node::with_master(first, master_fields.iter().map(Vec::as_slice));
         let mut seen_live = 0;
         while let Some(flags) = items.next() {
             let flags = int(&flags)?;
@@ -630,7 +767,7 @@ impl Stream {
             let id = StreamId::new(ms, seq);
             let mut fields: Vec<Vec<u8>> = Vec::new();
             if flags & 2 != 0 {
-                for field in &node.master_fields {
+                for field in &master_fields {
                     fields.push(field.clone());
                     fields.push(items.next()?);
                 }
@@ -642,10 +779,9 @@ impl Stream {
             }
             next_int(&mut items)?;
             let refs: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
-            node.push(id, &refs);
+            let at = node.push(id, &refs);
             if flags & 1 != 0 {
-                let at = node.buf.len() - node.entry_len(id, &refs);
-                node.buf[at] = 1;
+                node.buf[at] |= DELETED;
                 node.live -= 1;
             } else {
                 seen_live += 1;
@@ -655,6 +791,7 @@ impl Stream {
             return None;
         }
         self.len += node.live;
+        node.buf.shrink_to_fit();
         if node.live > 0 {
             self.nodes.insert(first, node);
         }
@@ -827,5 +964,40 @@ mod tests {
         );
         assert_eq!(s.max_deleted_id, StreamId::new(6, 0));
         assert_eq!(s.first_id(), Some(StreamId::new(1, 0)));
+    }
+
+    #[test]
+    fn large_sequences_and_changing_fields_read_back() {
+        let limits = NodeLimits {
+            max_bytes: 4096,
+            max_entries: 100,
+        };
+        let mut s = Stream::default();
+        let seqs = [
+            0,
+            1,
+            63,
+            64,
+            SEQ_ESCAPE - 1,
+            SEQ_ESCAPE,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for (i, &seq) in seqs.iter().enumerate() {
+            let field: &[u8] = if i % 3 == 0 { b"other" } else { b"f" };
+            s.append(StreamId::new(7, seq), &[field, b"v", b"g", b""], limits);
+        }
+        let all = s.range(StreamId::MIN, StreamId::MAX, 0, false);
+        let got: Vec<u64> = all.iter().map(|e| e.id.seq).collect();
+        assert_eq!(got, seqs);
+        for (i, entry) in all.iter().enumerate() {
+            let field: &[u8] = if i % 3 == 0 { b"other" } else { b"f" };
+            assert_eq!(entry.fields, [field, b"v", b"g", b""]);
+        }
+        assert!(s.delete(StreamId::new(7, SEQ_ESCAPE)));
+        assert!(s.delete(StreamId::new(7, u64::MAX)));
+        assert!(!s.contains(StreamId::new(7, SEQ_ESCAPE)));
+        assert!(s.contains(StreamId::new(7, u64::MAX - 1)));
+        assert_eq!(s.len(), seqs.len() - 2);
     }
 }

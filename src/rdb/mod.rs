@@ -316,7 +316,7 @@ impl<W: Write> Encoder<W> {
                     self.len(group.last_id.seq)?;
                     self.len(group.entries_read.unwrap_or(u64::MAX))?;
                     self.len(group.pending.len() as u64)?;
-                    for (id, pending) in &group.pending {
+                    for (id, pending) in group.pending.iter() {
                         self.raw(&raw_id(id))?;
                         self.raw(&pending.delivered_ms.to_le_bytes())?;
                         self.len(pending.deliveries)?;
@@ -326,7 +326,7 @@ impl<W: Write> Encoder<W> {
                         self.string(consumer_name)?;
                         self.raw(&consumer.seen_ms.to_le_bytes())?;
                         self.len(consumer.pending.len() as u64)?;
-                        for id in &consumer.pending {
+                        for id in consumer.pending.keys() {
                             self.raw(&raw_id(id))?;
                         }
                     }
@@ -1107,7 +1107,7 @@ impl<R: Read> Decoder<R> {
                         group.pending.insert(
                             pid,
                             crate::db::stream::Pending {
-                                consumer: Vec::new(),
+                                consumer: std::sync::Arc::from(&[][..]),
                                 delivered_ms: i64::from_le_bytes(time),
                                 deliveries,
                             },
@@ -1118,10 +1118,8 @@ impl<R: Read> Decoder<R> {
                         let consumer_name = self.any_string()?;
                         let mut time = [0u8; 8];
                         self.exact(&mut time)?;
-                        let mut consumer = crate::db::stream::Consumer {
-                            seen_ms: i64::from_le_bytes(time),
-                            ..Default::default()
-                        };
+                        let mut consumer = crate::db::stream::Consumer::new(&consumer_name);
+                        consumer.seen_ms = i64::from_le_bytes(time);
                         if kind == TYPE_STREAM_LISTPACKS_3 {
                             // 7.2's active time.
                             self.exact(&mut time)?;
@@ -1134,8 +1132,8 @@ impl<R: Read> Decoder<R> {
                                     "stream consumer pending an entry the group does not",
                                 ));
                             };
-                            entry.consumer = consumer_name.clone();
-                            consumer.pending.insert(pid);
+                            entry.consumer = consumer.name.clone();
+                            consumer.pending.insert(pid, ());
                         }
                         group.consumers.insert(consumer_name, consumer);
                     }
