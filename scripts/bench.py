@@ -25,6 +25,7 @@ import argparse
 import csv
 import io
 import os
+import shlex
 import shutil
 import socket
 import statistics
@@ -151,7 +152,7 @@ def main():
     parser.add_argument("--library", help="FUNCTION LOAD this library (code with its #!lua shebang, "
                         "or @path to a file of it) into both servers first, for FCALL commands")
     parser.add_argument("--setup", action="append", default=[],
-                        help="a command line run with redis-cli on both servers first (repeatable)")
+                        help="a command line (shell quoting) run with redis-cli on both servers first (repeatable)")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--floor", action="store_true",
                         help="also run scripts/pong_floor.c, a server that only answers PING (ping tests only)")
@@ -176,7 +177,7 @@ def main():
             if args.command:
                 args.command = args.command.replace("{sha}", sha)
         for line in args.setup if name != "floor" else []:
-            subprocess.run(["redis-cli", "-p", str(port)] + line.split(),
+            subprocess.run(["redis-cli", "-p", str(port)] + shlex.split(line),
                            capture_output=True, text=True, check=True)
         if args.library and name != "floor":
             code = args.library

@@ -956,6 +956,7 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
                             c.pending
                                 .range(start, StreamId::MAX)
                                 .map(|(id, _)| *id)
+                                .take(if count > 0 { count } else { usize::MAX })
                                 .collect()
                         })
                         .unwrap_or_default();
@@ -1166,12 +1167,12 @@ pub(super) fn xpending(ctx: &mut Ctx, args: Args) {
         }
         return;
     };
-    let ids: Vec<StreamId> = match consumer {
+    let ids: Box<dyn Iterator<Item = StreamId>> = match consumer {
         Some(c) => match group.consumers.get(c) {
             None => return reply.array(0),
-            Some(c) => c.pending.range(start, end).map(|(id, _)| *id).collect(),
+            Some(c) => Box::new(c.pending.range(start, end).map(|(id, _)| *id)),
         },
-        None => group.pending.range(start, end).map(|(id, _)| *id).collect(),
+        None => Box::new(group.pending.range(start, end).map(|(id, _)| *id)),
     };
     let mut rows = Vec::new();
     for id in ids {
@@ -1453,6 +1454,8 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
         Ok(stream) => stream,
         Err(e) => return reply.error(&e),
     };
+    let mut attempts = count.saturating_mul(10);
+    // Those it may look at, and one more for the next cursor.
     let candidates: Vec<StreamId> = stream
         .groups
         .get(name)
@@ -1460,11 +1463,11 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
             g.pending
                 .range(start, StreamId::MAX)
                 .map(|(id, _)| *id)
+                .take(attempts.saturating_add(1))
                 .collect()
         })
         .unwrap_or_default();
     let had_consumer = has_consumer(stream, name, consumer);
-    let mut attempts = count.saturating_mul(10);
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();
     let mut next = StreamId::MIN;

@@ -618,10 +618,9 @@ impl Stream {
             if limit > 0 && deleted + entries > limit {
                 break;
             }
-            let last_in_node = node.last_live_id();
             let remove_node = match strategy {
                 Trim::MaxLen(maxlen) => self.len - entries >= maxlen,
-                Trim::MinId(min) => last_in_node.is_some_and(|last| last < min),
+                Trim::MinId(min) => node.last_live_id().is_some_and(|last| last < min),
             };
             if remove_node {
                 self.nodes.remove(&key);
