@@ -379,6 +379,9 @@ pub(super) fn xread(ctx: &mut Ctx, args: Args) {
         let more = args.len() - i - 1;
         let opt = args.get(i);
         if opt.eq_ignore_ascii_case(b"block") && more >= 1 {
+            if ctx.state.in_script_call {
+                return refuse_block_in_script(ctx, args.get(0));
+            }
             i += 1;
             let Some(ms) = crate::protocol::parse_i64(args.get(i)) else {
                 return ctx
@@ -846,6 +849,9 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
         let more = args.len() - i - 1;
         let opt = args.get(i);
         if opt.eq_ignore_ascii_case(b"block") && more >= 1 {
+            if ctx.state.in_script_call {
+                return refuse_block_in_script(ctx, args.get(0));
+            }
             i += 1;
             let Some(ms) = crate::protocol::parse_i64(args.get(i)) else {
                 return ctx
@@ -1798,6 +1804,15 @@ fn log_group_position(ctx: &mut Ctx, key: &[u8], group_name: &[u8]) {
         read.to_string().into_bytes(),
     ];
     ctx.state.aof.log(db, argv);
+}
+
+/// A script may not block: Redis refuses BLOCK there outright rather
+/// than answer as if it timed out, naming the command as it was called.
+fn refuse_block_in_script(ctx: &mut Ctx, name: &[u8]) {
+    let mut text = String::from_utf8_lossy(name).into_owned();
+    text.insert_str(0, "ERR ");
+    text.push_str(" command is not allowed with BLOCK option from scripts");
+    ctx.reply.error(&text);
 }
 
 /// Queues `XGROUP CREATECONSUMER` for a consumer a read created.
