@@ -508,6 +508,25 @@ fn consumer_groups_match_redis() {
         "xreadgroup group g alice streams str >",
         "xpending str g",
         "xack str g 1-1",
+        // COPY and MOVE take the groups along.
+        "xreadgroup group g3 erin streams s >",
+        "copy s s2",
+        "xinfo stream s2",
+        "xinfo groups s2",
+        "xpending s2 g",
+        "xack s2 g 1-1 3-1",
+        "xpending s2 g",
+        "xpending s g",
+        "move s2 1",
+        "select 1",
+        "xinfo groups s2",
+        "xreadgroup group g3 erin streams s2 0",
+        "xadd s2 9-1 z 9",
+        "xlen s2",
+        "select 0",
+        "xlen s",
+        "type s",
+        "object encoding s",
     ]);
 }
 
