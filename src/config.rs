@@ -19,6 +19,8 @@ pub enum LogLevel {
 }
 
 const LOG_LEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+/// How a supervisor runs the server; with one, `daemonize` is ignored.
+pub const SUPERVISED: &[&str] = &["upstart", "systemd", "auto", "no"];
 
 impl LogLevel {
     fn from_index(i: usize) -> Self {
@@ -122,6 +124,12 @@ pub struct Config {
     pub databases: usize,
     pub loglevel: LogLevel,
     pub logfile: String,
+    /// Fork into the background at startup (unless supervised).
+    pub daemonize: bool,
+    /// Where the pid is written ("" for nowhere unless daemonized).
+    pub pidfile: String,
+    /// `supervised`, an index in `SUPERVISED`.
+    pub supervised: usize,
     pub hz: u32,
     /// Microseconds the loop sleeps before polling after a round that read
     /// pipelined batches from a few of many clients; 0 disables
@@ -368,6 +376,37 @@ static SETTINGS: &[Setting] = &[
                 c.logfile = v.to_string();
                 Ok(())
             },
+        },
+    },
+    Setting {
+        name: "daemonize",
+        mutable: false,
+        default: "no",
+        kind: Kind::Bool {
+            get: |c| c.daemonize,
+            set: |c, v| c.daemonize = v,
+        },
+    },
+    Setting {
+        name: "pidfile",
+        mutable: false,
+        default: "",
+        kind: Kind::Text {
+            get: |c| c.pidfile.clone(),
+            set: |c, v| {
+                c.pidfile = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Setting {
+        name: "supervised",
+        mutable: false,
+        default: "no",
+        kind: Kind::Enum {
+            values: SUPERVISED,
+            get: |c| c.supervised,
+            set: |c, i| c.supervised = i,
         },
     },
     Setting {
@@ -1018,6 +1057,9 @@ impl Default for Config {
             databases: 0,
             loglevel: LogLevel::Notice,
             logfile: String::new(),
+            daemonize: false,
+            pidfile: String::new(),
+            supervised: 3,
             hz: 0,
             pipeline_coalesce_us: 0,
             proto_max_bulk_len: 0,

@@ -102,7 +102,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
     ("cluster-require-full-coverage", "yes", Check::Bool, true),
     ("crash-log-enabled", "yes", Check::Bool, true),
     ("crash-memcheck-enabled", "yes", Check::Bool, true),
-    ("daemonize", "no", Check::Bool, false),
     ("disable-thp", "yes", Check::Bool, false),
     ("dynamic-hz", "yes", Check::Bool, true),
     (
@@ -169,7 +168,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         true,
     ),
     ("oom-score-adj-values", "0 200 800", Check::Text, true),
-    ("pidfile", "", Check::Text, false),
     (
         "proc-title-template",
         "{title} {listen-addr} {server-mode}",
@@ -239,12 +237,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         true,
     ),
     ("socket-mark-id", "0", Check::Int(0, u32::MAX as i64), true),
-    (
-        "supervised",
-        "no",
-        Check::Enum(&["upstart", "systemd", "auto", "no"]),
-        false,
-    ),
     ("syslog-enabled", "no", Check::Bool, false),
     (
         "syslog-facility",

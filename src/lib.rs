@@ -14,6 +14,7 @@ pub mod coalesce;
 pub mod config;
 pub mod config_pending;
 pub mod config_rewrite;
+pub mod daemon;
 pub mod db;
 pub mod errors;
 pub mod float;

@@ -9,6 +9,7 @@
 use crate::config::LogLevel;
 use log::LevelFilter;
 use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 pub fn level_filter(level: LogLevel) -> LevelFilter {
     match level {
@@ -62,6 +63,15 @@ fn timestamp() -> String {
     )
 }
 
+/// The server's own pid, which changes when it daemonizes.
+static SERVER_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Records the calling process as the server (at start, and again in the
+/// child that daemonizing leaves running).
+pub fn note_server_pid() {
+    SERVER_PID.store(std::process::id(), Ordering::Relaxed);
+}
+
 /// Installs the logger. `logfile` empty means standard output, as in Redis.
 pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
     let mut builder = env_logger::Builder::new();
@@ -74,11 +84,18 @@ pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
             builder.filter_level(LevelFilter::Trace);
         }
     }
-    let pid = std::process::id();
+    note_server_pid();
     builder.format(move |out, record| {
+        // A snapshot child logs as Redis's do: its own pid, role C.
+        let pid = std::process::id();
+        let role = if pid == SERVER_PID.load(Ordering::Relaxed) {
+            'M'
+        } else {
+            'C'
+        };
         writeln!(
             out,
-            "{pid}:M {} {} {}",
+            "{pid}:{role} {} {} {}",
             timestamp(),
             level_mark(record.level()),
             record.args()

@@ -1,6 +1,7 @@
 //! `rudis-server [/path/to/rudis.conf] [--name value ...]`, as redis-server.
 
 use rudis::config::Config;
+use rudis::daemon;
 use rudis::server::Server;
 use std::process::ExitCode;
 
@@ -37,7 +38,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let (config, config_file) = match Config::from_args(&args) {
+    let (mut config, config_file) = match Config::from_args(&args) {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("{message}");
@@ -56,7 +57,17 @@ fn main() -> ExitCode {
         usize::BITS,
         std::process::id()
     );
+    let supervisor = daemon::supervisor(config.supervised);
+    let background = config.daemonize && supervisor == daemon::Supervisor::None;
+    if background {
+        daemon::daemonize();
+        if config.pidfile.is_empty() {
+            config.pidfile = daemon::DEFAULT_PID_FILE.to_string();
+        }
+    }
+    daemon::starting(supervisor);
     let port = config.port;
+    let pidfile = config.pidfile.clone();
     let mut server = match Server::bind(config, config_file) {
         Ok(server) => server,
         Err(e) => {
@@ -64,12 +75,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if !pidfile.is_empty() {
+        daemon::write_pid_file(&pidfile);
+    }
     log::info!("Server initialized, listening on port {port}");
     if let Err(message) = server.load_data() {
         log::warn!("{message}");
         log::warn!("Fatal error loading the DB, check server logs. Exiting.");
         return ExitCode::FAILURE;
     }
+    daemon::ready(supervisor);
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

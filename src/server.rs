@@ -410,6 +410,7 @@ impl Server {
         if let Shutdown::Signal(name) = reason {
             warn!("Received {name} scheduling shutdown...");
             warn!("User requested shutdown...");
+            crate::daemon::stopping();
             if self.state.persist.child.is_some() {
                 warn!("There is a child saving an .rdb. Killing it!");
                 persist::kill_child(&mut self.state.persist);
@@ -436,6 +437,9 @@ impl Server {
             cmd::log_expired(&mut self.state);
             self.state.aof.end_call(false);
             self.state.aof.close(&self.state.config);
+        }
+        if !self.state.config.pidfile.is_empty() {
+            crate::daemon::remove_pid_file(&self.state.config.pidfile);
         }
         for listener in &mut self.listeners {
             let _ = self.poll.registry().deregister(listener);

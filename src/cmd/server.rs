@@ -553,6 +553,7 @@ pub(super) fn shutdown(ctx: &mut Ctx, args: Args) {
     }
     let state = &mut *ctx.state;
     log::warn!("User requested shutdown...");
+    crate::daemon::stopping();
     if state.persist.child.is_some() {
         log::warn!("There is a child saving an .rdb. Killing it!");
         crate::persist::kill_child(&mut state.persist);
