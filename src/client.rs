@@ -148,6 +148,14 @@ pub struct Blocked {
     pub command: crate::protocol::request::OwnedArgs,
 }
 
+impl Blocked {
+    /// An XREADGROUP, which is told when its stream goes rather than
+    /// waiting on.
+    pub fn is_group_read(&self) -> bool {
+        self.command.args().get(0).eq_ignore_ascii_case(b"xreadgroup")
+    }
+}
+
 impl Client {
     pub fn new(id: u64, socket: TcpStream, addr: SocketAddr, now: Instant) -> Self {
         let local_addr = socket.local_addr().unwrap_or(addr);

@@ -996,23 +996,43 @@ impl Server {
 
     /// Serves clients blocked on keys that got elements, in the order they
     /// blocked (Redis's `handleClientsBlockedOnKeys`). Each one's command
-    /// runs again; when it finds nothing (an earlier client took it all)
-    /// the rest of that key's queue keeps waiting.
+    /// runs again, told which key woke it; one that finds nothing (an
+    /// earlier client took it all, or its stream has nothing newer than
+    /// its ID) keeps waiting.
     fn serve_ready_keys(&mut self) {
         while !self.state.ready_keys.is_empty() {
             let ready = std::mem::take(&mut self.state.ready_keys);
-            for slot in ready {
-                while let Some(&(key, id)) = self.state.blocked.get(&slot).and_then(|q| q.front()) {
-                    if self.clients.get(key).is_none_or(|c| c.id != id) {
-                        // A stale entry: drop it rather than loop on it.
-                        if let Some(queue) = self.state.blocked.get_mut(&slot) {
-                            queue.pop_front();
-                        }
+            for (db, key) in ready {
+                let slot = (db, key);
+                let Some(queue) = self.state.blocked.get_mut(&slot) else {
+                    continue;
+                };
+                let clients = &self.clients;
+                // Stale entries (a slot reused by another client) go.
+                queue.retain(|&(key, id)| clients.get(key).is_some_and(|c| c.id == id));
+                let waiters: Vec<(usize, u64)> = queue.iter().copied().collect();
+                let mut woken_by = Some(slot.1);
+                let mut key_exists = true;
+                for (key, id) in waiters {
+                    let Some(blocked) = self
+                        .clients
+                        .get(key)
+                        .filter(|c| c.id == id)
+                        .and_then(|c| c.blocked.as_ref())
+                    else {
+                        continue;
+                    };
+                    // Once the key is gone (a list emptied by the clients
+                    // before), only a group reader has anything to hear:
+                    // a queue of workers costs one run per element, not
+                    // one per worker.
+                    if !key_exists && !blocked.is_group_read() {
                         continue;
                     }
-                    if !self.rerun_blocked(key) {
-                        break;
-                    }
+                    self.rerun_blocked(key, &mut woken_by);
+                    key_exists = woken_by
+                        .as_deref()
+                        .is_some_and(|k| self.state.dbs[db].contains_key(k));
                 }
             }
         }
@@ -1035,25 +1055,25 @@ impl Server {
         self.clients[key].reply = reply;
     }
 
-    /// Runs a blocked client's command again. Returns true if it was served
-    /// (and is now unblocked), false if it still has nothing.
-    fn rerun_blocked(&mut self, key: usize) -> bool {
+    /// Runs a blocked client's command again, woken by the key in
+    /// `woken_by` (lent to the command, then given back). Unless it finds
+    /// nothing and waits on, the client is unblocked.
+    fn rerun_blocked(&mut self, key: usize, woken_by: &mut Option<Vec<u8>>) {
         let Some(blocked) = self.clients[key].blocked.as_ref() else {
-            return false;
+            return;
         };
         let command = blocked.command.clone();
-        self.state.rerunning_blocked = true;
+        self.state.woken_by = woken_by.take();
         self.run_stored(key, &command);
-        self.state.rerunning_blocked = false;
+        *woken_by = self.state.woken_by.take();
         if self.state.block_request.take().is_some() {
-            return false;
+            return;
         }
         self.unpark(key);
         self.clients[key].last_interaction = Instant::now();
         self.flag_pending_write(key);
         // Commands pipelined behind the blocking one run now.
         self.process_input(key);
-        true
     }
 
     /// Replies a null array to blocked clients whose timeout passed.
@@ -1297,6 +1317,8 @@ impl Server {
             self.last_fast_expire = Instant::now();
             self.active_expire(FAST_EXPIRE_BUDGET);
         }
+        // Keys the cron changed (a stream that expired) wake their readers.
+        self.serve_ready_keys();
         // The log is written (and with `always` fsynced) before any reply
         // leaves, so an acknowledged write is in the AOF.
         if self.state.aof.logging() {
@@ -1541,6 +1563,7 @@ impl Server {
                 break;
             }
         }
+        self.state.signal_streams_gone();
         if self.state.config.notify_keyspace_events != 0 || self.state.tracking.active() {
             crate::notify::publish_queued(&mut self.state, &mut self.clients, &mut None);
         }

@@ -192,9 +192,11 @@ pub struct ServerState {
     /// Set by a blocking command that found nothing to pop: the loop parks
     /// the client instead of moving on to its next command.
     pub block_request: Option<BlockRequest>,
-    /// A blocked client's command is being run again (XREADGROUP tells
-    /// it that its stream or group went, instead of waiting again).
-    pub rerunning_blocked: bool,
+    /// While a blocked client's command runs again: the key whose signal
+    /// woke it. XREAD and XREADGROUP then look at that stream alone, as
+    /// Redis's `serveClientsBlockedOnStreamKey` (and XREADGROUP tells the
+    /// client its stream or group went, instead of waiting again).
+    pub woken_by: Option<Vec<u8>>,
     /// The port actually listened on (for INFO).
     pub tcp_port: u16,
     /// Snapshots, the forked child and their counters.
@@ -278,7 +280,7 @@ impl ServerState {
             blocked: HashMap::new(),
             blocked_clients: 0,
             block_request: None,
-            rerunning_blocked: false,
+            woken_by: None,
             persist: crate::persist::Persistence::default(),
             in_exec: false,
             aof: crate::aof::Aof::default(),
@@ -316,6 +318,28 @@ impl ServerState {
         if !self.blocked.is_empty() && self.blocked.contains_key(&(db, key.to_vec())) {
             self.ready_keys.push((db, key.to_vec()));
         }
+    }
+
+    /// Wakes readers blocked on streams deleted or overwritten in any
+    /// database since the last call.
+    pub fn signal_streams_gone(&mut self) {
+        if !crate::db::take_streams_gone() {
+            return;
+        }
+        for db in 0..self.dbs.len() {
+            for key in std::mem::take(&mut self.dbs[db].streams_gone) {
+                self.signal_key_ready(db, &key);
+            }
+        }
+    }
+
+    /// Signals every key clients of database `db` are blocked on, for a
+    /// change that may have touched any of them (FLUSHDB, SWAPDB): each
+    /// blocked command looks again (Redis's `scanDatabaseForReadyKeys`
+    /// and `scanDatabaseForDeletedStreams`).
+    pub fn signal_all_blocked_in(&mut self, db: usize) {
+        let keys = self.blocked.keys().filter(|(d, _)| *d == db).cloned();
+        self.ready_keys.extend(keys);
     }
 
     /// Converts `slowlog-log-slower-than` and `latency-monitor-threshold`

@@ -155,3 +155,204 @@ fn a_push_inside_exec_serves_waiters_after_the_transaction() {
     // The waiter sees the state after the whole transaction.
     assert_eq!(waiter.read_reply(), b"*2\r\n$1\r\nq\r\n$1\r\nb\r\n");
 }
+
+/// Which change wakes which blocked reader, compared with redis-server:
+/// a client woken by one key is served from that key alone, a key of the
+/// wrong type leaves it waiting, a stream reader only sees entries past
+/// its ID, and group readers hear that their stream or group went.
+#[test]
+fn wake_rules_match_redis() {
+    let scenarios: &[&[&str]] = &[
+        // XREAD waits through a type change and a recreated stream.
+        &[
+            "XADD x 1-1 f v",
+            "W0 XREAD BLOCK 0 STREAMS x $",
+            "SET x v",
+            "DEL x",
+            "XADD x 0-5 a b",
+            "XADD x 2-1 a b",
+        ],
+        &[
+            "W0 XREAD BLOCK 0 STREAMS x 0",
+            "RPUSH x a",
+            "DEL x",
+            "XADD x 1-1 a b",
+        ],
+        &[
+            "XADD x 1-1 f v",
+            "W0 XREAD BLOCK 0 STREAMS x y $ $",
+            "SET x v",
+            "XADD y 1-1 a b",
+        ],
+        &[
+            "XADD x 5-1 f v",
+            "W0 XREAD BLOCK 0 STREAMS x $",
+            "XDEL x 5-1",
+            "XSETID x 9-9",
+            "XADD x 10-1 a b",
+        ],
+        // Only the key that woke the reader is served.
+        &[
+            "XADD x 1-1 f v",
+            "XADD y 1-1 f v",
+            "W0 XREAD BLOCK 0 STREAMS x y $ $",
+            "MULTI",
+            "XADD y 2-1 a b",
+            "XADD x 2-1 a b",
+            "EXEC",
+        ],
+        &[
+            "XADD x 1-1 f v",
+            "W0 XREAD BLOCK 0 STREAMS x 100-0",
+            "W1 XREAD BLOCK 0 STREAMS x $",
+            "XADD x 2-1 a b",
+        ],
+        &[
+            "XADD x 1-1 f v",
+            "W0 XREAD BLOCK 0 STREAMS x $",
+            "MULTI",
+            "XADD x 2-1 a b",
+            "XDEL x 2-1",
+            "EXEC",
+        ],
+        &[
+            "XADD x 1-1 f v",
+            "W0 XREAD BLOCK 0 STREAMS x $",
+            "W1 XREAD COUNT 1 BLOCK 0 STREAMS x $",
+            "MULTI",
+            "XADD x 2-1 a b",
+            "XADD x 3-1 a b",
+            "EXEC",
+        ],
+        // Group readers.
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x >",
+            "XTRIM x MAXLEN 0",
+            "XGROUP SETID x g 0",
+            "XADD x 3-1 a b",
+        ],
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x >",
+            "SET x v",
+        ],
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x >",
+            "FLUSHALL",
+        ],
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x >",
+            "FLUSHDB",
+        ],
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x >",
+            "SELECT 1",
+            "FLUSHDB",
+            "SELECT 0",
+            "XADD x 1-1 a b",
+        ],
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x >",
+            "MOVE x 1",
+        ],
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x >",
+            "RENAME x z",
+        ],
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x >",
+            "SWAPDB 0 1",
+        ],
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "XGROUP CREATE y g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x y > >",
+            "MULTI",
+            "DEL x",
+            "XADD y 1-1 a b",
+            "EXEC",
+        ],
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "XGROUP CREATE y g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x y > >",
+            "MULTI",
+            "XADD y 1-1 a b",
+            "DEL x",
+            "EXEC",
+        ],
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x >",
+            "W1 XREADGROUP GROUP g d BLOCK 0 STREAMS x >",
+            "XADD x 1-1 a b",
+            "XADD x 2-1 a b",
+        ],
+        &[
+            "XGROUP CREATE x g $ MKSTREAM",
+            "W0 XREADGROUP GROUP g c BLOCK 0 STREAMS x >",
+            "MULTI",
+            "XADD x 1-1 a b",
+            "XDEL x 1-1",
+            "EXEC",
+            "XPENDING x g",
+        ],
+        // SWAPDB brings data the waiters were waiting for.
+        &[
+            "SELECT 1",
+            "RPUSH l a",
+            "SELECT 0",
+            "W0 BLPOP l 0",
+            "SWAPDB 0 1",
+        ],
+        &[
+            "SELECT 1",
+            "XADD x 5-1 a b",
+            "SELECT 0",
+            "W0 XREAD BLOCK 0 STREAMS x $",
+            "SWAPDB 0 1",
+        ],
+        // List and sorted set pops ignore keys of another type.
+        &["W0 BLPOP x l 0", "XADD x 1-1 a b", "RPUSH l a"],
+        &["W0 BLPOP l 0", "XADD l 1-1 a b", "DEL l", "RPUSH l z"],
+        &[
+            "W0 BLMPOP 0 2 x l LEFT COUNT 2",
+            "XADD x 1-1 a b",
+            "RPUSH l a b c",
+        ],
+        &["W0 BZPOPMIN x z 0", "SET x s", "ZADD z 1 a"],
+        &["W0 BZMPOP 0 2 x z MIN", "SET x s", "ZADD z 1 a"],
+        &[
+            "W0 BZMPOP 0 2 x z MIN",
+            "W1 BLPOP z 0",
+            "RPUSH z a",
+            "DEL z",
+            "ZADD z 1 a",
+        ],
+        &[
+            "W0 BLMOVE x d LEFT LEFT 0",
+            "XADD x 1-1 a b",
+            "DEL x",
+            "RPUSH x q",
+        ],
+        &[
+            "SET d x",
+            "W0 BLMOVE l d LEFT LEFT 0",
+            "W1 BLPOP l 0",
+            "RPUSH l a",
+        ],
+        &["W0 BLPOP x l 0", "MULTI", "RPUSH l 1", "RPUSH x 2", "EXEC"],
+    ];
+    for (n, script) in scenarios.iter().enumerate() {
+        common::assert_same_blocking_sessions(&format!("scenario {n}"), script.len(), || {
+            common::scripted_steps(script)
+        });
+    }
+}

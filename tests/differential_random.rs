@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::assert_same_replies;
+use common::{assert_same_blocking_sessions, assert_same_replies, Step};
 
 /// Commands and the shape of their arguments: K a key, V a value, W a
 /// LINSERT position, E a LEFT/RIGHT end, M a MIN/MAX end, T an OBJECT
@@ -324,5 +324,69 @@ fn random_commands_match_redis() {
         let lines = script(seed, 1500);
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         assert_same_replies(&refs);
+    }
+}
+
+/// Blocking reads a waiting client may issue.
+const BLOCKING_READS: &[&str] = &[
+    "XREAD BLOCK 0 STREAMS x1 $",
+    "XREAD COUNT 1 BLOCK 0 STREAMS x1 x2 $ $",
+    "XREAD BLOCK 0 STREAMS x2 0",
+    "XREAD BLOCK 0 STREAMS x1 9999999-0",
+    "XREADGROUP GROUP g1 c1 BLOCK 0 STREAMS x1 >",
+    "XREADGROUP GROUP g1 c2 COUNT 1 NOACK BLOCK 0 STREAMS x1 >",
+    "XREADGROUP GROUP g2 c1 BLOCK 0 STREAMS x2 x1 > >",
+    "XREADGROUP GROUP g1 c1 BLOCK 0 STREAMS x1 0",
+    "BLPOP x1 l1 0",
+    "BLMPOP 0 2 x2 l1 RIGHT COUNT 2",
+    "BLMOVE l1 x2 LEFT RIGHT 0",
+    "BZPOPMIN z1 x1 0",
+];
+
+/// What the writing client does while readers wait; `{id}` becomes a
+/// stream ID that grows with each step, the same on both servers.
+const WAKING_WRITES: &[&str] = &[
+    "XADD x1 {id} f v",
+    "XADD x1 {id} f v",
+    "XADD x2 {id} f v",
+    "XADD x1 MAXLEN 1 {id} f v",
+    "XADD x2 NOMKSTREAM {id} f v",
+    "XGROUP CREATE x1 g1 $ MKSTREAM",
+    "XGROUP CREATE x2 g2 0 MKSTREAM",
+    "XGROUP CREATE x1 g2 0",
+    "XGROUP DESTROY x1 g1",
+    "XGROUP SETID x1 g1 0",
+    "XTRIM x1 MAXLEN 0",
+    "XDEL x1 1-1",
+    "DEL x1",
+    "DEL x2",
+    "SET x1 v",
+    "RPUSH l1 a",
+    "LPUSH l1 b c",
+    "ZADD z1 1 a 2 b",
+    "XADD z1 {id} f v",
+    "FLUSHALL",
+    "MULTI",
+    "EXEC",
+];
+
+/// The next step of a randomized blocking session, given the waiting
+/// clients that are free: a blocking read for one of them, or a write.
+fn random_step(rng: &mut Rng, idle: &[usize], step: usize) -> Option<Step> {
+    if !idle.is_empty() && rng.chance(40) {
+        let waiter = idle[(rng.next() % idle.len() as u64) as usize];
+        return Some(Step::Wait(waiter, rng.pick(BLOCKING_READS).to_string()));
+    }
+    let write = rng.pick(WAKING_WRITES);
+    Some(Step::Write(write.replace("{id}", &format!("{step}-1"))))
+}
+
+#[test]
+fn random_blocking_reads_match_redis() {
+    for seed in [11, 12, 13, 14, 15, 16] {
+        assert_same_blocking_sessions(&format!("seed {seed}"), 300, || {
+            let mut rng = Rng(seed);
+            move |idle: &[usize], step: usize| random_step(&mut rng, idle, step)
+        });
     }
 }

@@ -37,17 +37,31 @@ pub fn block(ctx: &mut Ctx, keys: impl Iterator<Item = Vec<u8>>, timeout: Option
     });
 }
 
+/// When a blocked command runs again because one of its keys was
+/// signalled: that key's position among `keys`. Redis serves a woken
+/// client from the key that woke it alone, and a key of another type
+/// (an XADD on a key a BLPOP waits for) leaves it waiting.
+pub fn woken_position<'k>(ctx: &Ctx, mut keys: impl Iterator<Item = &'k [u8]>) -> Option<usize> {
+    let woken = ctx.state.woken_by.as_deref()?;
+    keys.position(|key| key == woken)
+}
+
 fn bpop(ctx: &mut Ctx, args: Args, end: End) {
     let Some(timeout) = timeout_arg(ctx.reply, args.get(args.len() - 1)) else {
         return;
     };
     let key_args = 1..args.len() - 1;
+    let woken = woken_position(ctx, key_args.clone().map(|i| args.get(i)));
     {
         let (mut keys, reply) = ctx.keys();
-        for i in key_args.clone() {
+        for (n, i) in key_args.clone().enumerate() {
+            if woken.is_some_and(|w| w != n) {
+                continue;
+            }
             let key = args.get(i);
             match keys.write(key).map(|v| v.as_list().map(|l| l.is_empty())) {
                 None | Some(Ok(true)) => continue,
+                Some(Err(_)) if woken.is_some() => continue,
                 Some(Err(_)) => return reply.error(errors::WRONGTYPE),
                 Some(Ok(false)) => {
                     if let Some(element) = pop(&mut keys, key, end) {
@@ -76,13 +90,14 @@ fn blocking_move(ctx: &mut Ctx, args: Args, from: End, to: End, timeout_at: usiz
         return;
     };
     let source = args.get(1);
+    let woken = woken_position(ctx, std::iter::once(source)).is_some();
     let (mut keys, reply) = ctx.keys();
     match keys.write(source).map(|v| v.as_list().is_ok()) {
-        Some(false) => reply.error(errors::WRONGTYPE),
+        Some(false) if !woken => reply.error(errors::WRONGTYPE),
         Some(true) => {
             move_element(ctx, source, args.get(2), from, to);
         }
-        None => {
+        _ => {
             ctx.state.block_request = Some(BlockRequest {
                 keys: vec![source.to_vec()],
                 timeout,

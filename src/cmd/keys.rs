@@ -497,6 +497,8 @@ pub(super) fn swapdb(ctx: &mut Ctx, args: Args) {
                 let (low, high) = (a.min(b), a.max(b));
                 let (head, tail) = ctx.state.dbs.split_at_mut(high);
                 head[low].swap_data(&mut tail[0]);
+                ctx.state.signal_all_blocked_in(a);
+                ctx.state.signal_all_blocked_in(b);
             }
             ctx.reply.ok();
         }
@@ -530,6 +532,8 @@ pub(super) fn flushdb(ctx: &mut Ctx, args: Args) {
     if flush_mode_ok(ctx, &args) {
         let (keys, _) = ctx.keys();
         keys.db.clear();
+        let db = ctx.db_index();
+        ctx.state.signal_all_blocked_in(db);
         crate::notify::flushed(ctx.state, ctx.clients, Some((ctx.me, &mut *ctx.reply)));
         ctx.reply.ok();
         ctx.state.force_propagate = true;
@@ -545,6 +549,9 @@ pub(super) fn flushall(ctx: &mut Ctx, args: Args) {
     }
     let state = &mut *ctx.state;
     state.dbs.iter_mut().for_each(|db| db.clear());
+    for db in 0..state.dbs.len() {
+        state.signal_all_blocked_in(db);
+    }
     crate::notify::flushed(state, ctx.clients, Some((ctx.me, &mut *ctx.reply)));
     if state.persist.child.as_ref().map(|c| c.kind) == Some(crate::persist::ChildKind::Rdb) {
         crate::persist::kill_child(&mut state.persist);

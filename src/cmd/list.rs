@@ -579,9 +579,14 @@ pub fn parse_multi_pop<'a, E>(
 /// Pops from the first non-empty list of `keys`; replies `[key, [elements]]`
 /// and returns true, or replies nothing and returns false if all are empty.
 pub fn multi_pop(ctx: &mut Ctx, keys_list: &[&[u8]], end: End, count: usize) -> bool {
+    let woken = super::blocking::woken_position(ctx, keys_list.iter().copied());
     let (mut keys, reply) = ctx.keys();
-    for key in keys_list {
+    for (n, key) in keys_list.iter().enumerate() {
+        if woken.is_some_and(|w| w != n) {
+            continue;
+        }
         match list_mut(&mut keys, key) {
+            Err(()) if woken.is_some() => continue,
             Err(()) => {
                 reply.error(errors::WRONGTYPE);
                 return true;

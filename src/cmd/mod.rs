@@ -640,13 +640,7 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
     }
     ctx.state.force_propagate = false;
     // Readers blocked on a stream that went are woken to be told.
-    let db = ctx.db_index();
-    if !ctx.state.dbs[db].streams_gone.is_empty() {
-        let gone = std::mem::take(&mut ctx.state.dbs[db].streams_gone);
-        for key in gone {
-            ctx.state.signal_key_ready(db, &key);
-        }
-    }
+    ctx.state.signal_streams_gone();
     if ctx.state.call_depth == 0 && ctx.state.tracking.active() {
         end_tracked_call(ctx, args);
     }

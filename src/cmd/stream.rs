@@ -414,6 +414,7 @@ pub(super) fn xread(ctx: &mut Ctx, args: Args) {
         return ctx.reply.error(UNBALANCED);
     }
     let streams = listed / 2;
+    let woken = woken_stream(ctx, &args, streams_at, streams);
     // Each stream's ID: `$` is its last ID now.
     let mut after: Vec<StreamId> = Vec::with_capacity(streams);
     {
@@ -422,6 +423,9 @@ pub(super) fn xread(ctx: &mut Ctx, args: Args) {
             let key = args.get(streams_at + s);
             let id_arg = args.get(streams_at + streams + s);
             let stream = match read(&mut keys, key) {
+                // Woken, the IDs are already concrete: a key that is no
+                // stream just has nothing for the reader yet.
+                Err(()) if woken.is_some() => None,
                 Err(()) => return reply.error(errors::WRONGTYPE),
                 Ok(stream) => stream,
             };
@@ -443,11 +447,18 @@ pub(super) fn xread(ctx: &mut Ctx, args: Args) {
     let mut served: Vec<(usize, StreamId)> = Vec::new();
     for (s, &id) in after.iter().enumerate() {
         let key = args.get(streams_at + s);
-        if let Ok(Some(stream)) = read(&mut keys, key) {
-            let last = stream.range(StreamId::MIN, StreamId::MAX, 1, true);
-            if last.first().is_some_and(|e| e.id > id) {
-                served.push((s, id));
+        match (woken, read(&mut keys, key)) {
+            // Woken by one stream, only that one is looked at, and served
+            // once its last ID passed the reader's.
+            (Some(w), Ok(Some(stream))) if w == s && stream.last_id > id => served.push((s, id)),
+            (Some(_), _) => {}
+            (None, Ok(Some(stream))) => {
+                let last = stream.range(StreamId::MIN, StreamId::MAX, 1, true);
+                if last.first().is_some_and(|e| e.id > id) {
+                    served.push((s, id));
+                }
             }
+            (None, _) => {}
         }
     }
     if !served.is_empty() {
@@ -491,6 +502,12 @@ pub(super) fn xread(ctx: &mut Ctx, args: Args) {
         null_bulk_when_not_blocking: false,
         command: Some(command),
     });
+}
+
+/// When a blocked XREAD or XREADGROUP runs again because one of its
+/// streams was signalled: which of the listed streams that is.
+fn woken_stream(ctx: &Ctx, args: &Args, streams_at: usize, streams: usize) -> Option<usize> {
+    super::blocking::woken_position(ctx, (0..streams).map(|s| args.get(streams_at + s)))
 }
 
 /// `XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]`.
@@ -894,13 +911,17 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
     let streams = listed / 2;
     // None: `>`; Some(id): the consumer's history after it.
     let mut wanted: Vec<Option<StreamId>> = Vec::with_capacity(streams);
-    let ctx_rerun = ctx.state.rerunning_blocked;
+    let woken = woken_stream(ctx, &args, streams_at, streams);
     {
         let (mut keys, reply) = ctx.keys();
         for s in 0..streams {
             let key = args.get(streams_at + s);
             let id_arg = args.get(streams_at + streams + s);
-            let woken = ctx_rerun;
+            if woken.is_some_and(|w| w != s) {
+                wanted.push(None);
+                continue;
+            }
+            let woken = woken.is_some();
             match read(&mut keys, key) {
                 Ok(Some(stream)) if stream.groups.contains_key(group_name) => {}
                 Ok(Some(_)) if woken => {
@@ -946,6 +967,9 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
     {
         let (keys, _) = ctx.keys();
         for (s, want) in wanted.iter().enumerate() {
+            if woken.is_some_and(|w| w != s) {
+                continue;
+            }
             let key = args.get(streams_at + s);
             let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
                 continue;
@@ -1007,7 +1031,10 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
                         .into_iter()
                         .map(|e| (e.id, e.fields.iter().map(|f| f.to_vec()).collect()))
                         .collect();
-                    if entries.is_empty() {
+                    // Woken by its stream, a reader is served once the
+                    // stream's last ID passed the group's, even if those
+                    // entries went in the meantime (as Redis).
+                    if entries.is_empty() && (woken.is_none() || stream.last_id <= last_read) {
                         continue;
                     }
                     let estimates: Vec<(bool, Option<u64>)> = entries

@@ -864,11 +864,16 @@ fn bzpop(ctx: &mut Ctx, args: Args, max: bool) {
         return;
     };
     let key_args = 1..args.len() - 1;
+    let woken = super::blocking::woken_position(ctx, key_args.clone().map(|i| args.get(i)));
     {
         let (mut keys, reply) = ctx.keys();
-        for i in key_args.clone() {
+        for (n, i) in key_args.clone().enumerate() {
+            if woken.is_some_and(|w| w != n) {
+                continue;
+            }
             let key = args.get(i);
             match read(&mut keys, key) {
+                Err(()) if woken.is_some() => continue,
                 Err(()) => return reply.error(errors::WRONGTYPE),
                 Ok(None) => continue,
                 Ok(Some(_)) => {
@@ -907,9 +912,14 @@ fn parse_min_max(arg: &[u8]) -> Option<bool> {
 /// ZMPOP / BZMPOP: pops from the first non-empty sorted set; true if it
 /// replied.
 fn zmpop_from(ctx: &mut Ctx, names: &[&[u8]], max: bool, count: usize) -> bool {
+    let woken = super::blocking::woken_position(ctx, names.iter().copied());
     let (mut keys, reply) = ctx.keys();
-    for key in names {
+    for (n, key) in names.iter().enumerate() {
+        if woken.is_some_and(|w| w != n) {
+            continue;
+        }
         match read(&mut keys, key) {
+            Err(()) if woken.is_some() => continue,
             Err(()) => {
                 reply.error(errors::WRONGTYPE);
                 return true;

@@ -34,6 +34,15 @@ thread_local! {
     /// Per thread because the keyspace belongs to the loop's thread; unit
     /// tests, each on its own thread, do not see each other's changes.
     static DIRTY: Cell<u64> = const { Cell::new(0) };
+    /// Some database's `streams_gone` has keys: one check per command
+    /// instead of one per database.
+    static STREAMS_GONE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True once (and then false until another stream goes) if a stream was
+/// deleted or overwritten in any database since the last call.
+pub fn take_streams_gone() -> bool {
+    STREAMS_GONE.with(|gone| gone.replace(false))
 }
 
 /// The keyspace's change counter (see `DIRTY`).
@@ -282,7 +291,7 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let (_, entry) = self.dict.remove(key)?;
         if matches!(entry.value, Value::Stream(_)) {
-            self.streams_gone.push(CompactBytes::new(key));
+            self.stream_gone(key);
         }
         self.modified(key);
         add_dirty(1);
@@ -290,6 +299,11 @@ impl Db {
             self.expires.remove(key);
         }
         Some(entry.value)
+    }
+
+    fn stream_gone(&mut self, key: &[u8]) {
+        self.streams_gone.push(CompactBytes::new(key));
+        STREAMS_GONE.with(|gone| gone.set(true));
     }
 
     /// Queues an event of `class` if notifications want it.
@@ -319,7 +333,7 @@ impl Db {
             self.note_event(crate::notify::NEW, "new", key);
         }
         if matches!(self.dict.get(key).map(|e| &e.value), Some(Value::Stream(_))) {
-            self.streams_gone.push(CompactBytes::new(key));
+            self.stream_gone(key);
         }
         self.dict.insert(
             key,

@@ -466,3 +466,138 @@ pub fn assert_python_ok(script: &str, server: &ServerProcess) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A step of a blocking session: a waiting client (0 or 1) sends a
+/// command that may block, or the writing client runs one.
+pub enum Step {
+    Wait(usize, String),
+    Write(String),
+}
+
+/// Runs a session of blocking commands on `server`: two waiting clients
+/// and a writer, steps from `next` (given the waiters not blocked and the
+/// step number) until it returns `None` or `steps` ran. After every step
+/// an observer reads the number of blocked clients back, so the
+/// transcript (every command and reply, in order) does not depend on
+/// timing.
+pub fn blocking_session(
+    server: &ServerProcess,
+    steps: usize,
+    mut next: impl FnMut(&[usize], usize) -> Option<Step>,
+) -> Vec<String> {
+    let mut writer = server.connect();
+    let mut observer = server.connect();
+    let blocked = |observer: &mut Conn| -> usize {
+        info_field(observer, "clients", "blocked_clients")
+            .parse()
+            .unwrap()
+    };
+    assert!(eventually(Duration::from_secs(5), || blocked(
+        &mut observer
+    ) == 0));
+    writer.run("FLUSHALL");
+    let mut waiters = [server.connect(), server.connect()];
+    let mut waiting = [false, false];
+    let mut received: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+    let mut out = Vec::new();
+    let show = |r: &[u8]| String::from_utf8_lossy(r).into_owned();
+    for step in 0..steps {
+        let before = blocked(&mut observer);
+        let idle: Vec<usize> = (0..2).filter(|&w| !waiting[w]).collect();
+        let expected_answers = match next(&idle, step) {
+            None => break,
+            Some(Step::Wait(w, command)) => {
+                assert!(!waiting[w], "waiter {w} is still blocked");
+                out.push(format!("waiter {w}: {command}"));
+                let args = words(&command);
+                let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                waiters[w].send(&encode(&refs));
+                waiting[w] = true;
+                // It either answers at once or joins the blocked clients.
+                let mut answered = false;
+                assert!(eventually(Duration::from_secs(5), || {
+                    received[w].extend(waiters[w].read_available());
+                    answered = reply_len(&received[w]).is_some();
+                    answered || blocked(&mut observer) == before + 1
+                }));
+                usize::from(answered)
+            }
+            Some(Step::Write(command)) => {
+                let args = words(&command);
+                let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                out.push(format!("writer: {command} -> {}", show(&writer.cmd(&refs))));
+                before - blocked(&mut observer)
+            }
+        };
+        // Collect exactly the replies the blocked-client count promises.
+        let mut answers = 0;
+        assert!(
+            eventually(Duration::from_secs(5), || {
+                for w in 0..2 {
+                    received[w].extend(waiters[w].read_available());
+                }
+                answers = (0..2)
+                    .filter(|&w| waiting[w] && reply_len(&received[w]).is_some())
+                    .count();
+                answers >= expected_answers
+            }),
+            "{answers} of {expected_answers} readers answered"
+        );
+        for w in 0..2 {
+            if let Some(end) = reply_len(&received[w]).filter(|_| waiting[w]) {
+                let reply: Vec<u8> = received[w].drain(..end).collect();
+                out.push(format!("waiter {w} <- {}", show(&reply)));
+                waiting[w] = false;
+            }
+        }
+    }
+    out
+}
+
+/// Runs the same blocking session (`session` makes a fresh step source)
+/// on redis-server and on rudis and asserts the transcripts are equal.
+/// On a difference both are written whole to the temp dir.
+pub fn assert_same_blocking_sessions<F: FnMut(&[usize], usize) -> Option<Step>>(
+    name: &str,
+    steps: usize,
+    mut session: impl FnMut() -> F,
+) {
+    let redis = ServerProcess::redis();
+    let rudis = ServerProcess::rudis(&["--save", ""]);
+    let expected = blocking_session(&redis, steps, session());
+    let got = blocking_session(&rudis, steps, session());
+    if expected != got {
+        let dir = std::env::temp_dir();
+        let tag: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+        for (server, lines) in [("redis", &expected), ("rudis", &got)] {
+            let path = dir.join(format!("blocking-{tag}-{server}.txt"));
+            std::fs::write(&path, lines.join("\n")).unwrap();
+        }
+        let at = expected
+            .iter()
+            .zip(&got)
+            .take_while(|(e, g)| e == g)
+            .count();
+        panic!(
+            "{name}: transcripts differ at line {at}: {:?} (redis-server) vs {:?} (rudis); \
+             whole in {}",
+            expected.get(at),
+            got.get(at),
+            dir.join(format!("blocking-{tag}-*.txt")).display()
+        );
+    }
+}
+
+/// A fixed blocking session: `W0 cmd` / `W1 cmd` for a waiting client,
+/// anything else for the writer.
+pub fn scripted_steps(script: &[&str]) -> impl FnMut(&[usize], usize) -> Option<Step> {
+    let steps: Vec<String> = script.iter().map(|s| s.to_string()).collect();
+    move |_idle: &[usize], step: usize| {
+        let line = steps.get(step)?;
+        Some(match line.split_once(' ') {
+            Some(("W0", command)) => Step::Wait(0, command.to_string()),
+            Some(("W1", command)) => Step::Wait(1, command.to_string()),
+            _ => Step::Write(line.clone()),
+        })
+    }
+}
