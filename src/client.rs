@@ -152,7 +152,10 @@ impl Blocked {
     /// An XREADGROUP, which is told when its stream goes rather than
     /// waiting on.
     pub fn is_group_read(&self) -> bool {
-        self.command.args().get(0).eq_ignore_ascii_case(b"xreadgroup")
+        self.command
+            .args()
+            .get(0)
+            .eq_ignore_ascii_case(b"xreadgroup")
     }
 }
 
