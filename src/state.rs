@@ -67,6 +67,8 @@ impl RatioSampler {
 /// Counters reported by `INFO stats`; `CONFIG RESETSTAT` zeroes them.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// AUTH (or HELLO AUTH) refused.
+    pub acl_denied_auth: u64,
     pub total_connections_received: u64,
     pub total_commands_processed: u64,
     pub rejected_connections: u64,
@@ -247,6 +249,8 @@ pub struct ServerState {
     pub scripting: Option<Box<crate::scripting::Engine>>,
     /// Function libraries (FUNCTION LOAD), with their own Lua state.
     pub functions: crate::scripting::functions::Functions,
+    /// ACL users; clients name theirs by slot.
+    pub users: crate::acl::Users,
     /// A running script's `redis.set_repl` lets its writes reach the AOF.
     pub script_propagates_aof: bool,
     /// A command run by a script's `redis.call` is executing.
@@ -301,6 +305,7 @@ impl ServerState {
             tracking: Default::default(),
             scripting: crate::scripting::Engine::new().ok().map(Box::new),
             functions: Default::default(),
+            users: Default::default(),
             script_propagates_aof: true,
             in_script_call: false,
             startup_allocated: 0,

@@ -599,6 +599,24 @@ impl KillFilter<'_> {
     }
 }
 
+/// Disconnects the clients logged in as the user in `slot` (deleted):
+/// the caller's own connection after its reply.
+pub(super) fn kill_clients_of_user(ctx: &mut Ctx, slot: usize) {
+    let victims: Vec<usize> = ctx
+        .clients
+        .iter()
+        .filter(|(_, c)| c.user == slot && c.closing != Closing::Now)
+        .map(|(key, _)| key)
+        .collect();
+    for key in victims {
+        if key == ctx.me {
+            ctx.client().closing = Closing::AfterReply;
+        } else {
+            ctx.state.killed.push(key);
+        }
+    }
+}
+
 pub(super) fn client_kill(ctx: &mut Ctx, args: Args) {
     let old_form = args.len() == 3;
     let mut filter = KillFilter {

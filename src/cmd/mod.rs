@@ -11,6 +11,7 @@
 //! Dispatch checks that the command exists and that its arity fits, once,
 //! with Redis's error texts, so handlers never re-check them.
 
+mod acl;
 mod bitmap;
 mod blocking;
 mod client;
