@@ -128,6 +128,8 @@ pub struct Config {
     pub daemonize: bool,
     /// Where the pid is written ("" for nowhere unless daemonized).
     pub pidfile: String,
+    /// The default user's password ("" for none).
+    pub requirepass: String,
     /// `supervised`, an index in `SUPERVISED`.
     pub supervised: usize,
     pub hz: u32,
@@ -385,6 +387,18 @@ static SETTINGS: &[Setting] = &[
         kind: Kind::Bool {
             get: |c| c.daemonize,
             set: |c, v| c.daemonize = v,
+        },
+    },
+    Setting {
+        name: "requirepass",
+        mutable: true,
+        default: "",
+        kind: Kind::Text {
+            get: |c| c.requirepass.clone(),
+            set: |c, v| {
+                c.requirepass = v.to_string();
+                Ok(())
+            },
         },
     },
     Setting {
@@ -1059,6 +1073,7 @@ impl Default for Config {
             logfile: String::new(),
             daemonize: false,
             pidfile: String::new(),
+            requirepass: String::new(),
             supervised: 3,
             hz: 0,
             pipeline_coalesce_us: 0,

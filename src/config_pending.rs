@@ -225,7 +225,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
     ("replica-read-only", "yes", Check::Bool, true),
     ("replica-serve-stale-data", "yes", Check::Bool, true),
     ("replicaof", "", Check::Text, false),
-    ("requirepass", "", Check::Text, true),
     ("server_cpulist", "", Check::Text, false),
     ("set-proc-title", "yes", Check::Bool, false),
     ("shutdown-on-sigint", "default", Check::Text, true),

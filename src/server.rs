@@ -1616,6 +1616,8 @@ pub fn admit_client(
     debug!("Accepted {addr}");
     let mut client = Client::new(id, socket, addr, Instant::now());
     client.scrapes_only = scrapes_only;
+    // Only a default user with no password lets a connection in at once.
+    client.authenticated = !state.users.default_needs_auth();
     entry.insert(client);
     state.stats.total_connections_received += 1;
 }

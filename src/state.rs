@@ -268,6 +268,28 @@ pub struct ServerState {
 
 impl ServerState {
     pub fn new(config: Config, config_file: Option<String>) -> Self {
+        let mut state = Self::unconfigured(config, config_file);
+        state.apply_requirepass();
+        state
+    }
+
+    /// `requirepass` is the default user's one password, or none
+    /// (Redis's `ACLUpdateDefaultUserPassword`).
+    pub fn apply_requirepass(&mut self) {
+        let password = &self.config.requirepass;
+        let rules = if password.is_empty() {
+            vec!["resetpass".to_string(), "nopass".to_string()]
+        } else {
+            vec!["resetpass".to_string(), format!(">{password}")]
+        };
+        if let Some(mut user) = self.users.get(crate::acl::Users::DEFAULT).cloned() {
+            if user.apply_all(&rules).is_ok() {
+                self.users.insert(user);
+            }
+        }
+    }
+
+    fn unconfigured(config: Config, config_file: Option<String>) -> Self {
         Self {
             tcp_port: config.port,
             dbs: (0..config.databases).map(|_| Db::default()).collect(),

@@ -11,7 +11,7 @@
 //! Dispatch checks that the command exists and that its arity fits, once,
 //! with Redis's error texts, so handlers never re-check them.
 
-mod acl;
+pub mod acl;
 mod bitmap;
 mod blocking;
 mod client;
@@ -934,7 +934,7 @@ pub fn log_expired(state: &mut ServerState) {
 /// Runs a command, or queues it inside MULTI.
 fn run(ctx: &mut Ctx, args: Args) -> Outcome {
     let resolved = resolve(ctx, args).and_then(|(command, id)| {
-        if allowed_now(ctx, command) {
+        if access_granted(ctx, command, id, args) && allowed_now(ctx, command) {
             Ok((command, id))
         } else {
             Err(Some(id))
@@ -1128,6 +1128,60 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
         return false;
     }
     true
+}
+
+/// Authentication and ACL permissions (Redis's `authRequired` and
+/// `ACLCheckAllPerm` in `processCommand`). The default user with no
+/// restriction costs one load.
+fn access_granted(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bool {
+    if ctx.state.replaying {
+        return true;
+    }
+    let client = &ctx.clients[ctx.me];
+    let users = &ctx.state.users;
+    let user = users.get(client.user);
+    if user.is_some_and(|u| u.unrestricted) && client.authenticated {
+        return true;
+    }
+    if !client.authenticated && users.default_needs_auth() && !has_flag(command, "no_auth") {
+        reject(ctx, command, "NOAUTH Authentication required.");
+        return false;
+    }
+    let Some(user) = user else {
+        reject(ctx, command, "NOPERM no permission");
+        return false;
+    };
+    let line: Vec<&[u8]> = args.iter().collect();
+    let message = match user.check(command, id, &line) {
+        Ok(()) => return true,
+        Err(crate::acl::Denied::Command) => format!(
+            "NOPERM this user has no permissions to run the '{}' command",
+            command.name
+        ),
+        Err(crate::acl::Denied::Key(_)) => {
+            "NOPERM this user has no permissions to access one of the keys used as arguments"
+                .to_string()
+        }
+        Err(crate::acl::Denied::Channel(_)) => {
+            "NOPERM this user has no permissions to access one of the channels used as arguments"
+                .to_string()
+        }
+    };
+    reject(ctx, command, &message);
+    false
+}
+
+/// Refuses a command with `error`; EXEC refused discards the
+/// transaction and says why (Redis's `rejectCommand`).
+fn reject(ctx: &mut Ctx, command: &Command, error: &str) {
+    if command.name == "exec" {
+        ctx.client().multi = None;
+        ctx.reply.error(&format!(
+            "EXECABORT Transaction discarded because of: {error}"
+        ));
+    } else {
+        ctx.reply.error(error);
+    }
 }
 
 fn has_flag(command: &Command, flag: &str) -> bool {

@@ -435,6 +435,9 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
                     "ERR The operating system is not able to handle the specified number of clients, try with {possible}"
                 ));
             }
+            if ctx.state.config.requirepass != before.requirepass {
+                ctx.state.apply_requirepass();
+            }
             if before.aof_disable_auto_gc && !ctx.state.config.aof_disable_auto_gc {
                 let state = &mut *ctx.state;
                 state.aof.delete_history(&state.config);

@@ -1,0 +1,117 @@
+//! Users, passwords and permissions, compared with redis-server.
+
+mod common;
+
+use common::assert_same_replies;
+
+#[test]
+fn acl_management_matches_redis() {
+    assert_same_replies(&[
+        "ACL SETUSER u1 on >pw +get ~k* &ch*",
+        "ACL LIST",
+        "ACL USERS",
+        "ACL GETUSER u1",
+        "ACL GETUSER nosuch",
+        "ACL SETUSER x badrule",
+        "ACL SETUSER x +nosuch",
+        "ACL SETUSER x +@nosuch",
+        "ACL SETUSER x %X~a",
+        "ACL SETUSER x (+get",
+        "ACL SETUSER x #abc",
+        "ACL SETUSER x <nopw",
+        "ACL SETUSER x -get|x",
+        "ACL SETUSER x +config|get|x",
+        "ACL SETUSER x ~* ~foo",
+        "ACL SETUSER x &* &foo",
+        "ACL SETUSER x (on)",
+        "ACL SETUSER t reset %R~a %W~a &x &x (~y +get) ( +set )",
+        "ACL GETUSER t",
+        "ACL SETUSER t reset +@all -@admin -debug",
+        "ACL LIST",
+        // Single commands come in Redis's hash order: one at a time here.
+        "ACL SETUSER t reset -@all +select|0 +select|1",
+        "ACL GETUSER t",
+        "ACL SETUSER t reset -@all +config -config|set",
+        "ACL GETUSER t",
+        "ACL DRYRUN u1 get zz",
+        "ACL DRYRUN u1 set k v",
+        "ACL DRYRUN u1 get k1",
+        "ACL DRYRUN u1 nosuchcmd",
+        "ACL DRYRUN u1 get",
+        "ACL DRYRUN nosuch get",
+        "ACL WHOAMI",
+        "~ACL CAT",
+        "~ACL CAT geo",
+        "ACL CAT nosuch",
+        "ACL DELUSER default",
+        "ACL DELUSER u1 nosuch",
+        "ACL GENPASS 0",
+        "ACL GENPASS 4097",
+        "ACL SAVE",
+        "ACL LOAD",
+        "ACL HELP",
+        "AUTH x",
+        "AUTH nosuch x",
+        "AUTH a b c",
+    ]);
+}
+
+#[test]
+fn permissions_are_enforced_as_in_redis() {
+    assert_same_replies(&[
+        "ACL SETUSER u1 on >pw +get +publish +subscribe +config|get ~k* &ch* %W~w* +multi +exec",
+        "AUTH u1 pw",
+        "GET zz",
+        "SET k v",
+        "CONFIG SET a b",
+        "PUBLISH zz x",
+        "PUBLISH ch1 x",
+        "GET w1",
+        "GET k1",
+        "ACL WHOAMI",
+        "MULTI",
+        "GET zz",
+        "GET k1",
+        "EXEC",
+        "AUTH u1 bad",
+        "AUTH default x",
+        "HELLO 2 AUTH u1 bad",
+        "?HELLO 2 AUTH default anything",
+        "ACL WHOAMI",
+    ]);
+}
+
+#[test]
+fn requirepass_guards_the_default_user() {
+    assert_same_replies(&[
+        "CONFIG SET requirepass sec",
+        "ACL LIST",
+        "CONFIG GET requirepass",
+        "CONFIG SET requirepass \"\"",
+        "ACL LIST",
+    ]);
+    assert_same_replies(&[
+        "ACL SETUSER default resetpass >sec",
+        "AUTH bad",
+        "AUTH sec",
+        "PING",
+    ]);
+}
+
+#[test]
+fn a_password_is_asked_before_anything_else() {
+    common::assert_same_replies_with(
+        &["--requirepass", "sec"],
+        &[
+            "PING",
+            "GET k",
+            "NOSUCHCOMMAND",
+            "HELLO 3",
+            "HELLO 2 AUTH default bad",
+            "AUTH bad",
+            "AUTH default sec",
+            "PING",
+            "ACL WHOAMI",
+        ],
+    );
+}
