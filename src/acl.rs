@@ -401,8 +401,8 @@ impl Selector {
 
     /// The command rules that rebuild this selector's bits, as Redis's
     /// `ACLDescribeSelectorCommandRules` finds them: `+@all` or `-@all`,
-    /// then each category that covers more commands than it misses, then
-    /// single commands for the differences.
+    /// then the best-fitting categories one at a time, then single
+    /// commands for the differences.
     pub fn describe_commands(&self) -> String {
         let additive = !self.future;
         let mut rules: Vec<String> = Vec::new();
@@ -411,22 +411,45 @@ impl Selector {
         rules.push(if additive { "-@all" } else { "+@all" }.to_string());
         let mut temp = Selector::new();
         temp.allowed = self.allowed.clone();
-        for category in CATEGORIES {
-            let (mut on, mut off) = (0usize, 0usize);
-            for (id, command) in all_commands().iter().enumerate() {
-                if has_category(command, category) {
-                    if temp.bit(id) {
-                        on += 1;
-                    } else {
-                        off += 1;
+        let mut applied = [false; CATEGORIES.len()];
+        loop {
+            // The best fit: more commands in common than different, the
+            // fewest differences, then the most in common; the first in
+            // CATEGORIES order on a tie.
+            let mut best: Option<(usize, usize, usize)> = None;
+            for (j, category) in CATEGORIES.iter().enumerate() {
+                if applied[j] {
+                    continue;
+                }
+                let (mut on, mut off) = (0usize, 0usize);
+                for (id, command) in all_commands().iter().enumerate() {
+                    if has_category(command, category) {
+                        if temp.bit(id) {
+                            on += 1;
+                        } else {
+                            off += 1;
+                        }
                     }
                 }
+                let (diff, same) = if additive { (off, on) } else { (on, off) };
+                let better = match best {
+                    None => true,
+                    Some((_, best_diff, best_same)) => {
+                        diff < best_diff || (diff == best_diff && same > best_same)
+                    }
+                };
+                if same > diff && better {
+                    best = Some((j, diff, same));
+                }
             }
-            if (additive && on > off) || (!additive && off > on) {
-                rules.push(format!("{}@{category}", if additive { '+' } else { '-' }));
-                fake.change_category(category, additive);
-                temp.change_category(category, !additive);
-            }
+            let Some((j, _, _)) = best else {
+                break;
+            };
+            let category = CATEGORIES[j];
+            rules.push(format!("{}@{category}", if additive { '+' } else { '-' }));
+            fake.change_category(category, additive);
+            temp.change_category(category, !additive);
+            applied[j] = true;
         }
         for (id, command) in all_commands().iter().enumerate() {
             let mine = self.bit(id);
