@@ -766,6 +766,85 @@ pub fn merge_selector_arguments(args: &[&[u8]]) -> Result<Vec<String>, String> {
     }
 }
 
+/// Why ACL LOG recorded an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Command,
+    Key,
+    Channel,
+    Auth,
+}
+
+impl Reason {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Command => "command",
+            Reason::Key => "key",
+            Reason::Channel => "channel",
+            Reason::Auth => "auth",
+        }
+    }
+}
+
+impl From<Denied> for Reason {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::Command => Reason::Command,
+            Denied::Key(_) => Reason::Key,
+            Denied::Channel(_) => Reason::Channel,
+        }
+    }
+}
+
+/// One ACL LOG entry: a refusal, counted again while it repeats.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub count: u64,
+    pub reason: Reason,
+    /// `toplevel`, `multi` or `lua`.
+    pub context: &'static str,
+    pub object: Vec<u8>,
+    pub username: Vec<u8>,
+    /// When it last happened, unix ms.
+    pub ctime_ms: i64,
+    /// The client as CLIENT LIST shows it.
+    pub client_info: String,
+}
+
+/// The same refusal within this many ms updates the entry.
+const LOG_GROUPING_MS: i64 = 60_000;
+
+/// ACL LOG, newest first (Redis's `addACLLogEntry`).
+#[derive(Default)]
+pub struct Log {
+    pub entries: std::collections::VecDeque<LogEntry>,
+}
+
+impl Log {
+    /// Adds an entry, or counts it into one of the ten newest that says
+    /// the same thing within a minute (and moves that one first).
+    pub fn add(&mut self, entry: LogEntry, max_len: usize) {
+        let same = self.entries.iter().take(10).position(|e| {
+            e.reason == entry.reason
+                && e.context == entry.context
+                && (e.ctime_ms - entry.ctime_ms).abs() <= LOG_GROUPING_MS
+                && e.object == entry.object
+                && e.username == entry.username
+        });
+        if let Some(at) = same {
+            if let Some(mut existing) = self.entries.remove(at) {
+                existing.count += 1;
+                existing.ctime_ms = entry.ctime_ms;
+                existing.client_info = entry.client_info;
+                self.entries.push_front(existing);
+            }
+            return;
+        }
+        self.entries.push_front(entry);
+        self.entries.truncate(max_len);
+    }
+}
+
 /// Every user, by slot; slot 0 is the default user.
 pub struct Users {
     slots: Vec<Option<User>>,

@@ -196,6 +196,8 @@ pub struct Config {
     /// Microseconds; -1 disables the slow log.
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// Entries kept in ACL LOG.
+    pub acllog_max_len: u64,
     /// Milliseconds; 0 disables the latency monitor.
     pub latency_monitor_threshold: u64,
     pub latency_tracking: bool,
@@ -613,6 +615,18 @@ static SETTINGS: &[Setting] = &[
             memory: false,
             get: |c| c.slowlog_log_slower_than,
             set: |c, v| c.slowlog_log_slower_than = v,
+        },
+    },
+    Setting {
+        name: "acllog-max-len",
+        mutable: true,
+        default: "128",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: false,
+            get: |c| c.acllog_max_len as i64,
+            set: |c, v| c.acllog_max_len = v as u64,
         },
     },
     Setting {
@@ -1119,6 +1133,7 @@ impl Default for Config {
             aof_rewrite_cpulist: String::new(),
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
+            acllog_max_len: 0,
             latency_monitor_threshold: 0,
             latency_tracking: false,
             notify_keyspace_events: 0,

@@ -24,7 +24,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         true,
     ),
     ("aclfile", "", Check::Text, false),
-    ("acllog-max-len", "128", Check::Int(0, i64::MAX), true),
     ("active-defrag-cycle-max", "25", Check::Int(1, 99), true),
     ("active-defrag-cycle-min", "1", Check::Int(1, 99), true),
     (

@@ -251,6 +251,7 @@ pub struct ServerState {
     pub functions: crate::scripting::functions::Functions,
     /// ACL users; clients name theirs by slot.
     pub users: crate::acl::Users,
+    pub acl_log: crate::acl::Log,
     /// A running script's `redis.set_repl` lets its writes reach the AOF.
     pub script_propagates_aof: bool,
     /// A command run by a script's `redis.call` is executing.
@@ -328,6 +329,7 @@ impl ServerState {
             scripting: crate::scripting::Engine::new().ok().map(Box::new),
             functions: Default::default(),
             users: Default::default(),
+            acl_log: Default::default(),
             script_propagates_aof: true,
             in_script_call: false,
             startup_allocated: 0,

@@ -115,3 +115,64 @@ fn a_password_is_asked_before_anything_else() {
         ],
     );
 }
+
+/// ACL LOG after `script`, each entry's fields but the age; the client
+/// info only by its `cmd=` and `user=` fields.
+fn acl_log_after(server: &common::ServerProcess, script: &[&str]) -> Vec<Vec<String>> {
+    let mut conn = server.connect();
+    for line in script {
+        conn.run(line);
+    }
+    let log = server.connect().run("ACL LOG");
+    common::array_items(&log)
+        .iter()
+        .map(|entry| {
+            let fields = common::array_items(entry);
+            let text =
+                |i: usize| String::from_utf8_lossy(&common::bulk_payload(&fields[i])).into_owned();
+            let info = text(13);
+            let picked: Vec<&str> = info
+                .split(' ')
+                .filter(|f| f.starts_with("cmd=") || f.starts_with("user="))
+                .collect();
+            vec![
+                String::from_utf8_lossy(&fields[1]).into_owned(),
+                text(3),
+                text(5),
+                text(7),
+                text(9),
+                picked.join(" "),
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn acl_log_entries_match_redis() {
+    let script = [
+        "ACL SETUSER u1 on >pw +get +multi +exec +discard ~k* &ch* +publish",
+        "AUTH u1 pw",
+        "GET zz",
+        "GET zz",
+        "SET k v",
+        "PUBLISH zz x",
+        "MULTI",
+        "GET zz",
+        "DISCARD",
+        "AUTH u1 bad",
+        "AUTH nosuch pw",
+        "AUTH nosuch pw",
+    ];
+    let redis = common::ServerProcess::redis();
+    let rudis = common::ServerProcess::rudis(&["--save", ""]);
+    let expected = acl_log_after(&redis, &script);
+    assert_eq!(expected.len(), 6, "{expected:?}");
+    assert_eq!(acl_log_after(&rudis, &script), expected);
+    common::assert_same_replies(&[
+        "ACL LOG RESET",
+        "ACL LOG",
+        "ACL LOG x",
+        "ACL LOG -1",
+        "ACL LOG 1 2",
+    ]);
+}

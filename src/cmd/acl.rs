@@ -2,7 +2,7 @@
 //! `cmd::run` (see `crate::acl`).
 
 use super::Ctx;
-use crate::acl::{merge_selector_arguments, User, Users, CATEGORIES};
+use crate::acl::{merge_selector_arguments, LogEntry, Reason, User, Users, CATEGORIES};
 use crate::errors;
 use crate::protocol::request::Args;
 
@@ -23,7 +23,7 @@ pub(super) fn auth(ctx: &mut Ctx, args: Args) {
     } else {
         (args.get(1), args.get(2))
     };
-    if authenticate(ctx, name, password) {
+    if authenticate(ctx, args.get(0), name, password) {
         ctx.reply.ok();
     } else {
         ctx.reply.error(errors::WRONGPASS);
@@ -31,8 +31,9 @@ pub(super) fn auth(ctx: &mut Ctx, args: Args) {
 }
 
 /// Logs the client in as `name` if the password opens that user;
-/// counts and logs a failure (Redis's `ACLAuthenticateUser`).
-pub fn authenticate(ctx: &mut Ctx, name: &[u8], password: &[u8]) -> bool {
+/// counts a failure and logs it under `command` (AUTH or HELLO, as
+/// typed) (Redis's `ACLAuthenticateUser`).
+pub fn authenticate(ctx: &mut Ctx, command: &[u8], name: &[u8], password: &[u8]) -> bool {
     let users = &ctx.state.users;
     let slot = users.slot_of(name).filter(|&slot| {
         users
@@ -48,9 +49,43 @@ pub fn authenticate(ctx: &mut Ctx, name: &[u8], password: &[u8]) -> bool {
         }
         None => {
             ctx.state.stats.acl_denied_auth += 1;
+            log_denial(ctx, Reason::Auth, command, Some(name));
             false
         }
     }
+}
+
+/// Records a refusal in ACL LOG; `username` when it is not the
+/// client's own (a failed AUTH names the user tried).
+pub fn log_denial(ctx: &mut Ctx, reason: Reason, object: &[u8], username: Option<&[u8]>) {
+    let context = if crate::scripting::is_busy() {
+        "lua"
+    } else if ctx.clients[ctx.me].multi.is_some() {
+        "multi"
+    } else {
+        "toplevel"
+    };
+    let mut client_info = String::new();
+    super::client::describe_client(ctx, ctx.me, std::time::Instant::now(), &mut client_info);
+    let username = match username {
+        Some(name) => name.to_vec(),
+        None => ctx
+            .state
+            .users
+            .get(ctx.clients[ctx.me].user)
+            .map_or_else(Vec::new, |u| u.name.clone()),
+    };
+    let entry = LogEntry {
+        count: 1,
+        reason,
+        context,
+        object: object.to_vec(),
+        username,
+        ctime_ms: crate::state::unix_millis(),
+        client_info: client_info.trim_end().to_string(),
+    };
+    let max_len = ctx.state.config.acllog_max_len as usize;
+    ctx.state.acl_log.add(entry, max_len);
 }
 
 pub(super) fn acl_whoami(ctx: &mut Ctx, _args: Args) {
@@ -270,15 +305,53 @@ pub(super) fn acl_load(ctx: &mut Ctx, _args: Args) {
 }
 
 pub(super) fn acl_log(ctx: &mut Ctx, args: Args) {
-    if args.len() == 3 && args.get(2).eq_ignore_ascii_case(b"reset") {
-        return ctx.reply.ok();
-    }
-    if args.len() == 3 && crate::protocol::parse_i64(args.get(2)).is_none() {
+    let mut count = 10usize;
+    if args.len() == 3 {
+        if args.get(2).eq_ignore_ascii_case(b"reset") {
+            ctx.state.acl_log.entries.clear();
+            return ctx.reply.ok();
+        }
+        match crate::protocol::parse_i64(args.get(2)) {
+            Some(n) => count = n.max(0) as usize,
+            None => {
+                return ctx
+                    .reply
+                    .error("ERR value is not an integer or out of range")
+            }
+        }
+    } else if args.len() > 3 {
         return ctx
             .reply
-            .error("ERR value is not an integer or out of range");
+            .error_bytes(&errors::subcommand_syntax(args.get(1), "acl"));
     }
-    ctx.reply.array(0);
+    let now = crate::state::unix_millis();
+    let entries: Vec<LogEntry> = ctx
+        .state
+        .acl_log
+        .entries
+        .iter()
+        .take(count)
+        .cloned()
+        .collect();
+    let reply = &mut *ctx.reply;
+    reply.array(entries.len());
+    for e in &entries {
+        reply.map(7);
+        reply.bulk(b"count");
+        reply.int(e.count as i64);
+        reply.bulk(b"reason");
+        reply.bulk(e.reason.name().as_bytes());
+        reply.bulk(b"context");
+        reply.bulk(e.context.as_bytes());
+        reply.bulk(b"object");
+        reply.bulk(&e.object);
+        reply.bulk(b"username");
+        reply.bulk(&e.username);
+        reply.bulk(b"age-seconds");
+        reply.double((now - e.ctime_ms) as f64 / 1000.0);
+        reply.bulk(b"client-info");
+        reply.bulk(e.client_info.as_bytes());
+    }
 }
 
 pub(super) fn acl_help(ctx: &mut Ctx, _args: Args) {

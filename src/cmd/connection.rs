@@ -100,7 +100,7 @@ pub(super) fn hello(ctx: &mut Ctx, args: Args) {
         }
     }
     match auth {
-        Some((user, password)) if !super::acl::authenticate(ctx, user, password) => {
+        Some((user, password)) if !super::acl::authenticate(ctx, args.get(0), user, password) => {
             return ctx.reply.error(errors::WRONGPASS);
         }
         Some(_) => {}

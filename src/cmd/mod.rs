@@ -950,11 +950,6 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
             return Outcome::Rejected(known);
         }
     };
-    // The command a client last sent (CLIENT LIST's `cmd`): EXEC's own
-    // commands do not replace it.
-    if ctx.state.call_depth == 1 {
-        ctx.client().last_command = command.name;
-    }
     // RESP2 subscribed mode: only what Redis allows there.
     if ctx.clients[ctx.me].subscriptions.any()
         && !ctx.reply.is_resp3()
@@ -1152,7 +1147,15 @@ fn access_granted(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bo
         return false;
     };
     let line: Vec<&[u8]> = args.iter().collect();
-    let message = match user.check(command, id, &line) {
+    let checked = user.check(command, id, &line);
+    if let Err(denied) = checked {
+        let object = match denied {
+            crate::acl::Denied::Command => command.name.as_bytes(),
+            crate::acl::Denied::Key(at) | crate::acl::Denied::Channel(at) => line[at],
+        };
+        acl::log_denial(ctx, denied.into(), object, None);
+    }
+    let message = match checked {
         Ok(()) => return true,
         Err(crate::acl::Denied::Command) => format!(
             "NOPERM this user has no permissions to run the '{}' command",
@@ -1192,6 +1195,13 @@ fn has_flag(command: &Command, flag: &str) -> bool {
 /// Redis's error when either fails. An arity error still names the
 /// command (Redis counts it as a rejected call of that command).
 fn resolve(ctx: &mut Ctx, args: Args) -> Result<(&'static Command, usize), Option<usize>> {
+    // The command a client last sent (CLIENT LIST's `cmd`), set as soon
+    // as it is looked up, so refused ones count: NULL when unknown.
+    // EXEC's own commands do not replace it.
+    let top_level = ctx.state.call_depth == 1;
+    if top_level {
+        ctx.client().last_command = "NULL";
+    }
     let Some(found) = lookup_indexed(args.get(0)) else {
         let name = args.get(0);
         if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
@@ -1220,6 +1230,9 @@ fn resolve(ctx: &mut Ctx, args: Args) -> Result<(&'static Command, usize), Optio
                 return Err(None);
             }
         }
+    }
+    if top_level {
+        ctx.client().last_command = command.name;
     }
     if !command.arity_fits(args.len()) {
         ctx.reply.error(&errors::wrong_arity(command.name));
