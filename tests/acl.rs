@@ -176,3 +176,91 @@ fn acl_log_entries_match_redis() {
         "ACL LOG 1 2",
     ]);
 }
+
+/// What happens to a user's connections when it is killed or deleted.
+fn user_connections(server: &common::ServerProcess) -> Vec<String> {
+    let mut admin = server.connect();
+    let show = |r: Vec<u8>| String::from_utf8_lossy(&r).into_owned();
+    let mut out = vec![show(admin.run("ACL SETUSER u on >pw +@all ~*"))];
+    let mut first = server.connect();
+    out.push(show(first.run("AUTH u pw")));
+    let info = show(first.run("CLIENT INFO"));
+    out.push(info.split(' ').filter(|f| f.starts_with("user=")).collect());
+    out.push(show(admin.run("CLIENT KILL USER nosuch")));
+    out.push(show(admin.run("CLIENT KILL USER u")));
+    out.push(format!(
+        "killed: {}",
+        first.is_closed(std::time::Duration::from_secs(5))
+    ));
+    let mut second = server.connect();
+    out.push(show(second.run("AUTH u pw")));
+    out.push(show(admin.run("ACL DELUSER u")));
+    out.push(format!(
+        "deleted: {}",
+        second.is_closed(std::time::Duration::from_secs(5))
+    ));
+    out.push(show(admin.run("ACL WHOAMI")));
+    out
+}
+
+#[test]
+fn users_connections_end_with_them_as_in_redis() {
+    let redis = common::ServerProcess::redis();
+    let rudis = common::ServerProcess::rudis(&["--save", ""]);
+    assert_eq!(user_connections(&rudis), user_connections(&redis));
+}
+
+#[test]
+fn scripts_are_checked_as_in_redis() {
+    assert_same_replies(&[
+        "ACL SETUSER s on nopass +eval +get +publish ~k* &ch*",
+        "AUTH s x",
+        "EVAL \"return redis.call('set','k','v')\" 0",
+        "EVAL \"return redis.pcall('get','zz')\" 0",
+        "EVAL \"return redis.call('get','zz')\" 0",
+        "EVAL \"return redis.call('publish','zz','m')\" 0",
+        "EVAL \"return redis.pcall('get','k1')\" 0",
+    ]);
+}
+
+/// A transaction queued under rules that change before EXEC.
+fn rules_changed_before_exec(server: &common::ServerProcess) -> Vec<String> {
+    let mut admin = server.connect();
+    let mut user = server.connect();
+    let show = |r: Vec<u8>| String::from_utf8_lossy(&r).into_owned();
+    let mut out = vec![show(admin.run("ACL SETUSER u on nopass +@all ~k* &ch*"))];
+    for line in [
+        "AUTH u x",
+        "MULTI",
+        "GET k1",
+        "SET k2 v",
+        "PUBLISH ch1 m",
+        "PING",
+    ] {
+        out.push(show(user.run(line)));
+    }
+    out.push(show(
+        admin.run("ACL SETUSER u -set resetchannels resetkeys ~k2"),
+    ));
+    out.push(show(user.run("EXEC")));
+    let log = admin.run("ACL LOG");
+    for entry in common::array_items(&log) {
+        let fields = common::array_items(&entry);
+        let pick: Vec<String> = [1, 3, 5, 7, 9]
+            .iter()
+            .map(|&i| show(common::bulk_payload(&fields[i])))
+            .collect();
+        out.push(pick.join(" "));
+    }
+    out
+}
+
+#[test]
+fn rules_changed_before_exec_refuse_as_in_redis() {
+    let redis = common::ServerProcess::redis();
+    let rudis = common::ServerProcess::rudis(&["--save", ""]);
+    assert_eq!(
+        rules_changed_before_exec(&rudis),
+        rules_changed_before_exec(&redis)
+    );
+}

@@ -49,22 +49,33 @@ pub fn authenticate(ctx: &mut Ctx, command: &[u8], name: &[u8], password: &[u8])
         }
         None => {
             ctx.state.stats.acl_denied_auth += 1;
-            log_denial(ctx, Reason::Auth, command, Some(name));
+            log_denial(ctx, Reason::Auth, command, Some(name), false);
             false
         }
     }
 }
 
-/// Records a refusal in ACL LOG; `username` when it is not the
-/// client's own (a failed AUTH names the user tried).
-pub fn log_denial(ctx: &mut Ctx, reason: Reason, object: &[u8], username: Option<&[u8]>) {
-    let context = if crate::scripting::is_busy() {
+/// Where a refusal happened, as ACL LOG names it.
+pub fn log_context(ctx: &Ctx, from_script: bool) -> &'static str {
+    if from_script {
         "lua"
-    } else if ctx.clients[ctx.me].multi.is_some() {
+    } else if ctx.state.in_exec || ctx.clients[ctx.me].multi.is_some() {
         "multi"
     } else {
         "toplevel"
-    };
+    }
+}
+
+/// Records a refusal in ACL LOG; `username` when it is not the
+/// client's own (a failed AUTH names the user tried).
+pub fn log_denial(
+    ctx: &mut Ctx,
+    reason: Reason,
+    object: &[u8],
+    username: Option<&[u8]>,
+    from_script: bool,
+) {
+    let context = log_context(ctx, from_script);
     let mut client_info = String::new();
     super::client::describe_client(ctx, ctx.me, std::time::Instant::now(), &mut client_info);
     let username = match username {

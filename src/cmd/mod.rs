@@ -1129,7 +1129,8 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
 /// `ACLCheckAllPerm` in `processCommand`). The default user with no
 /// restriction costs one load.
 fn access_granted(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bool {
-    if ctx.state.replaying {
+    if ctx.state.replaying || ctx.state.in_script_call {
+        // A script's commands were checked by the script's call.
         return true;
     }
     let client = &ctx.clients[ctx.me];
@@ -1147,13 +1148,21 @@ fn access_granted(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bo
         return false;
     };
     let line: Vec<&[u8]> = args.iter().collect();
-    let checked = user.check(command, id, &line);
-    if let Err(denied) = checked {
-        let object = match denied {
-            crate::acl::Denied::Command => command.name.as_bytes(),
-            crate::acl::Denied::Key(at) | crate::acl::Denied::Channel(at) => line[at],
+    let checked = check_acl(ctx, command, id, &line, false);
+    if ctx.state.in_exec {
+        // Queued when allowed; the rules changed before EXEC.
+        let reason = match checked {
+            Ok(()) => return true,
+            Err(crate::acl::Denied::Command) => {
+                "no permission to execute the command or subcommand"
+            }
+            Err(crate::acl::Denied::Key(_)) => "no permission to touch the specified keys",
+            Err(crate::acl::Denied::Channel(_)) => {
+                "no permission to access one of the channels used as arguments"
+            }
         };
-        acl::log_denial(ctx, denied.into(), object, None);
+        ctx.reply.error(&format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"));
+        return false;
     }
     let message = match checked {
         Ok(()) => return true,
@@ -1172,6 +1181,29 @@ fn access_granted(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bo
     };
     reject(ctx, command, &message);
     false
+}
+
+/// Checks the client's user's permissions for a command line, logging a
+/// refusal in ACL LOG (Redis's `ACLCheckAllPerm` + `addACLLogEntry`).
+pub fn check_acl(
+    ctx: &mut Ctx,
+    command: &Command,
+    id: usize,
+    line: &[&[u8]],
+    from_script: bool,
+) -> Result<(), crate::acl::Denied> {
+    let Some(user) = ctx.state.users.get(ctx.clients[ctx.me].user) else {
+        return Err(crate::acl::Denied::Command);
+    };
+    let checked = user.check(command, id, line);
+    if let Err(denied) = checked {
+        let object = match denied {
+            crate::acl::Denied::Command => command.name.as_bytes(),
+            crate::acl::Denied::Key(at) | crate::acl::Denied::Channel(at) => line[at],
+        };
+        acl::log_denial(ctx, denied.into(), object, None, from_script);
+    }
+    checked
 }
 
 /// Refuses a command with `error`; EXEC refused discards the
