@@ -1143,10 +1143,10 @@ fn access_granted(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bo
         reject(ctx, command, "NOAUTH Authentication required.");
         return false;
     }
-    let Some(user) = user else {
+    if user.is_none() {
         reject(ctx, command, "NOPERM no permission");
         return false;
-    };
+    }
     let line: Vec<&[u8]> = args.iter().collect();
     let checked = check_acl(ctx, command, id, &line, false);
     if ctx.state.in_exec {
