@@ -574,7 +574,7 @@ impl User {
         user
     }
 
-    fn refresh(&mut self) {
+    pub fn refresh(&mut self) {
         self.unrestricted = self.root.unrestricted() && self.selectors.is_empty();
     }
 
@@ -888,11 +888,19 @@ impl Users {
             self.slots[slot] = Some(user);
             return slot;
         }
-        let slot = match self.slots.iter().position(Option::is_none) {
-            Some(free) => free,
-            None => {
-                self.slots.push(None);
-                self.slots.len() - 1
+        // Slot 0 belongs to `default`, even while it is being replaced.
+        if self.slots.is_empty() {
+            self.slots.push(None);
+        }
+        let slot = if user.name == b"default" {
+            Self::DEFAULT
+        } else {
+            match self.slots.iter().skip(1).position(Option::is_none) {
+                Some(free) => free + 1,
+                None => {
+                    self.slots.push(None);
+                    self.slots.len() - 1
+                }
             }
         };
         self.by_name.insert(user.name.clone(), slot);
@@ -909,6 +917,148 @@ impl Users {
         self.by_name.remove(name);
         self.slots[slot] = None;
         Some(slot)
+    }
+
+    /// Applies the config file's `user` directives (Redis's
+    /// `ACLLoadConfiguredUsers`): `default` is reset first, the others
+    /// are made anew. Err carries the line to log.
+    pub fn load_configured(&mut self, directives: &[Vec<String>]) -> Result<(), String> {
+        for directive in directives {
+            let Some((name, rules)) = directive.split_first() else {
+                continue;
+            };
+            let mut user = if name == "default" {
+                let mut user = self
+                    .by_name(b"default")
+                    .cloned()
+                    .unwrap_or_else(User::default_user);
+                let _ = user.apply("reset");
+                user
+            } else {
+                User::new(name.as_bytes())
+            };
+            for rule in rules {
+                if let Err(e) = user.apply(rule) {
+                    return Err(format!(
+                        "Error loading ACL rule '{rule}' for the user named '{name}': {}",
+                        e.text()
+                    ));
+                }
+            }
+            if !user.enabled {
+                log::info!("The user '{name}' is disabled (there is no 'on' modifier in the user description). Make sure this is not a configuration error.");
+            }
+            user.refresh();
+            self.insert(user);
+        }
+        Ok(())
+    }
+
+    /// Reads users from an ACL file (Redis's `ACLLoadFromFile`): every
+    /// line is checked and any error refuses the whole file, with every
+    /// error in one line. A file without `default` gets the stock one.
+    pub fn from_file(path: &str) -> Result<Users, String> {
+        let text = std::fs::read(path).map_err(|e| {
+            format!(
+                "Error loading ACLs, opening file '{path}': {}",
+                crate::errors::os_error_text(&e)
+            )
+        })?;
+        let text = String::from_utf8_lossy(&text);
+        let mut users = Users {
+            slots: vec![None],
+            by_name: BTreeMap::new(),
+        };
+        let mut errors = String::new();
+        for (i, line) in text.split('\n').enumerate() {
+            let number = i + 1;
+            let line = line.trim_matches([' ', '\t', '\r', '\n']);
+            if line.is_empty() {
+                continue;
+            }
+            let words: Vec<&str> = line.split(' ').collect();
+            if words[0] != "user" || words.len() < 2 {
+                errors.push_str(&format!(
+                    "{path}:{number} should start with user keyword followed by the username. "
+                ));
+                continue;
+            }
+            let name = words[1];
+            if users.slot_of(name.as_bytes()).is_some() {
+                errors.push_str(&format!(
+                    "WARNING: Duplicate user '{name}' found on line {number}. "
+                ));
+                continue;
+            }
+            let mut user = User::new(name.as_bytes());
+            let raw: Vec<&[u8]> = words[2..].iter().map(|w| w.as_bytes()).collect();
+            let rules = merge_selector_arguments(&raw).unwrap_or_else(|_| {
+                errors.push_str(&format!(
+                    "{path}:{number}: Unmatched parenthesis in selector definition."
+                ));
+                Vec::new()
+            });
+            for rule in &rules {
+                let rule = rule.trim_matches(['\t', '\r', '\n']);
+                if let Err(e) = user.apply(rule) {
+                    errors.push_str(&format!(
+                        "{path}:{number}: Error in applying operation '{rule}': {}. ",
+                        e.text()
+                    ));
+                }
+            }
+            user.refresh();
+            users.insert(user);
+        }
+        if !errors.is_empty() {
+            errors.push_str("WARNING: ACL errors detected, no change to the previously active ACL rules was performed");
+            return Err(errors);
+        }
+        if users.get(Self::DEFAULT).is_none() {
+            users.insert(User::default_user());
+        }
+        Ok(users)
+    }
+
+    /// Every user as a `user ...` line, in name order (ACL SAVE, CONFIG
+    /// REWRITE).
+    pub fn lines(&self) -> Vec<String> {
+        self.iter().map(User::describe).collect()
+    }
+
+    /// Writes the users to `path` through a temporary file renamed over
+    /// it (Redis's `ACLSaveToFile`); failures are logged.
+    pub fn save_file(&self, path: &str) -> std::io::Result<()> {
+        let mut text = String::new();
+        for line in self.lines() {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        let temp = format!(
+            "{path}.tmp-{}-{}",
+            std::process::id(),
+            crate::state::unix_millis()
+        );
+        let written = std::fs::write(&temp, text.as_bytes()).map_err(|e| {
+            log::warn!(
+                "Writing ACL file for ACL SAVE: {}",
+                crate::errors::os_error_text(&e)
+            );
+            e
+        });
+        let renamed = written.and_then(|()| {
+            std::fs::rename(&temp, path).map_err(|e| {
+                log::warn!(
+                    "Renaming ACL file for ACL SAVE: {}",
+                    crate::errors::os_error_text(&e)
+                );
+                e
+            })
+        });
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        renamed
     }
 
     /// Whether clients must authenticate before running commands

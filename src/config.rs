@@ -130,6 +130,10 @@ pub struct Config {
     pub pidfile: String,
     /// The default user's password ("" for none).
     pub requirepass: String,
+    /// Where ACL SAVE writes users and ACL LOAD reads them.
+    pub aclfile: String,
+    /// `user` directives: the name, then the rules, in file order.
+    pub users: Vec<Vec<String>>,
     /// `supervised`, an index in `SUPERVISED`.
     pub supervised: usize,
     pub hz: u32,
@@ -389,6 +393,18 @@ static SETTINGS: &[Setting] = &[
         kind: Kind::Bool {
             get: |c| c.daemonize,
             set: |c, v| c.daemonize = v,
+        },
+    },
+    Setting {
+        name: "aclfile",
+        mutable: false,
+        default: "",
+        kind: Kind::Text {
+            get: |c| c.aclfile.clone(),
+            set: |c, v| {
+                c.aclfile = v.to_string();
+                Ok(())
+            },
         },
     },
     Setting {
@@ -1088,6 +1104,8 @@ impl Default for Config {
             daemonize: false,
             pidfile: String::new(),
             requirepass: String::new(),
+            aclfile: String::new(),
+            users: Vec::new(),
             supervised: 3,
             hz: 0,
             pipeline_coalesce_us: 0,
@@ -1503,6 +1521,9 @@ impl Config {
         if args.is_empty() {
             return Err("Bad directive or wrong number of arguments".into());
         }
+        if name.eq_ignore_ascii_case("user") {
+            return self.add_user_directive(args);
+        }
         match Self::lookup(name) {
             Some(setting) => self.apply(setting, &args.join(" ")),
             None => {
@@ -1511,6 +1532,41 @@ impl Config {
                 self.apply_pending(index, &args.join(" "))
             }
         }
+    }
+
+    /// A `user name rules...` line, checked as Redis's
+    /// `ACLAppendUserForLoading` checks it: rules naming unknown commands
+    /// pass here and fail when the users are loaded. The error names the
+    /// word Redis names (its index among the merged rules, counted over
+    /// the whole line).
+    fn add_user_directive(&mut self, args: &[String]) -> Result<(), String> {
+        let name = &args[0];
+        if self.users.iter().any(|u| u.first() == Some(name)) {
+            return Err(format!("Error in user declaration '{name}': Duplicate user found. A user can only be defined once in config files"));
+        }
+        let raw: Vec<&[u8]> = args[1..].iter().map(|a| a.as_bytes()).collect();
+        let Ok(rules) = crate::acl::merge_selector_arguments(&raw) else {
+            return Err(
+                "Error in user declaration 'user': Unknown command or category name in ACL".into(),
+            );
+        };
+        let mut scratch = crate::acl::User::new(name.as_bytes());
+        for (j, rule) in rules.iter().enumerate() {
+            match scratch.apply(rule) {
+                Ok(()) | Err(crate::acl::RuleError::UnknownCommand) => {}
+                Err(e) => {
+                    let word = std::iter::once("user")
+                        .chain(args.iter().map(String::as_str))
+                        .nth(j)
+                        .unwrap_or("");
+                    return Err(format!("Error in user declaration '{word}': {}", e.text()));
+                }
+            }
+        }
+        let mut line = vec![name.clone()];
+        line.extend(rules);
+        self.users.push(line);
+        Ok(())
     }
 
     fn pending_value(&self, index: usize) -> String {

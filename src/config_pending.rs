@@ -23,7 +23,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         Check::Enum(&["allchannels", "resetchannels"]),
         true,
     ),
-    ("aclfile", "", Check::Text, false),
     ("active-defrag-cycle-max", "25", Check::Int(1, 99), true),
     ("active-defrag-cycle-min", "1", Check::Int(1, 99), true),
     (

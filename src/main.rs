@@ -78,6 +78,10 @@ fn main() -> ExitCode {
     if !pidfile.is_empty() {
         daemon::write_pid_file(&pidfile);
     }
+    if let Err(message) = server.load_users() {
+        log::warn!("{message}");
+        return ExitCode::FAILURE;
+    }
     log::info!("Server initialized, listening on port {port}");
     if let Err(message) = server.load_data() {
         log::warn!("{message}");

@@ -449,6 +449,26 @@ impl Server {
         true
     }
 
+    /// Loads the users of the config file or of `aclfile` (Redis's
+    /// `ACLLoadUsersAtStartup`); Err carries what to log before exiting.
+    pub fn load_users(&mut self) -> Result<(), String> {
+        let state = &mut self.state;
+        let path = state.config.aclfile.clone();
+        if !path.is_empty() && !state.config.users.is_empty() {
+            return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
+        }
+        let directives = state.config.users.clone();
+        if let Err(e) = state.users.load_configured(&directives) {
+            warn!("{e}");
+            return Err("Critical error while loading ACLs. Exiting.".into());
+        }
+        if !path.is_empty() {
+            state.users = crate::acl::Users::from_file(&path)
+                .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// Loads the dataset at start (Redis's `loadDataFromDisk`). Clients
     /// that connect meanwhile are answered `-LOADING` every 2 MB read.
     pub fn load_data(&mut self) -> Result<(), String> {

@@ -264,3 +264,116 @@ fn rules_changed_before_exec_refuse_as_in_redis() {
         rules_changed_before_exec(&redis)
     );
 }
+
+/// A server of each kind started on an ACL file with `contents`, in a
+/// directory of its own (the file named relatively, so error texts match).
+fn with_acl_file(contents: &str) -> (common::ServerProcess, common::ServerProcess) {
+    let start = |redis: bool| {
+        let dir = common::fresh_dir("aclfile");
+        std::fs::write(dir.join("users.acl"), contents).unwrap();
+        let dir = dir.to_string_lossy().into_owned();
+        let args = ["--save", "", "--dir", &dir, "--aclfile", "users.acl"];
+        if redis {
+            common::ServerProcess::redis_with(&args)
+        } else {
+            common::ServerProcess::rudis(&args)
+        }
+    };
+    (start(true), start(false))
+}
+
+#[test]
+fn acl_files_load_and_save_as_in_redis() {
+    let (redis, rudis) = with_acl_file("user alice on >pw ~* +@all\n\n  user bob off  \n");
+    let script = |server: &common::ServerProcess| -> Vec<String> {
+        let dir = server.owned_dir.clone();
+        let mut conn = server.connect();
+        let mut out = Vec::new();
+        let mut run = |line: &str| out.push(String::from_utf8_lossy(&conn.run(line)).into_owned());
+        run("ACL LIST");
+        run("ACL SETUSER carol on nopass +get ~k* (+set ~s)");
+        run("ACL SAVE");
+        let _ = dir;
+        run("ACL LIST");
+        out
+    };
+    assert_eq!(script(&rudis), script(&redis));
+}
+
+#[test]
+fn broken_acl_files_are_refused_whole_as_in_redis() {
+    let contents =
+        "user alice on\nfoo bar\nuser bob +nosuch\nuser alice off\n\n   \nuser carol (+get\n";
+    let (redis, rudis) = with_acl_file("user alice on >pw ~* +@all\n");
+    for server in [&redis, &rudis] {
+        let mut conn = server.connect();
+        let path = std::path::Path::new(
+            &String::from_utf8_lossy(&common::bulk_payload(
+                &common::array_items(&conn.run("CONFIG GET dir"))[1],
+            ))
+            .into_owned(),
+        )
+        .join("users.acl");
+        std::fs::write(path, contents).unwrap();
+    }
+    let replies = |server: &common::ServerProcess| {
+        let mut conn = server.connect();
+        vec![conn.run("ACL LOAD"), conn.run("ACL LIST")]
+    };
+    assert_eq!(replies(&rudis), replies(&redis));
+}
+
+#[test]
+fn users_from_the_config_file_as_in_redis() {
+    let args = [
+        "--user", "default", "on", ">sec", "~*", "+@all", "--user", "app", "on", ">pw", "~app:*",
+        "+@read", "(+set", "~w*)",
+    ];
+    let redis = common::ServerProcess::redis_with(&args);
+    let rudis = common::ServerProcess::rudis(&args);
+    let replies = |server: &common::ServerProcess| {
+        let mut conn = server.connect();
+        vec![conn.run("AUTH sec"), conn.run("ACL LIST")]
+    };
+    assert_eq!(replies(&rudis), replies(&redis));
+}
+
+#[test]
+fn config_rewrite_keeps_users_across_a_restart() {
+    let dir = common::fresh_dir("acl-rewrite");
+    let conf = dir.join("rudis.conf");
+    std::fs::write(&conf, "save \"\"\nuser old on nopass +@all ~*\n").unwrap();
+    let conf_arg = conf.to_string_lossy().into_owned();
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let listed = {
+        let server = common::ServerProcess::rudis(&[&conf_arg, "--dir", &dir_arg]);
+        let mut conn = server.connect();
+        conn.run("ACL SETUSER bob on >x ~k* +get");
+        conn.run("ACL DELUSER old");
+        assert_eq!(conn.run("CONFIG REWRITE"), b"+OK\r\n");
+        conn.run("ACL LIST")
+    };
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.starts_with("save \"\"\nuser bob on #"), "{text}");
+    assert!(!text.contains("user old"), "{text}");
+    let server = common::ServerProcess::rudis(&[&conf_arg, "--dir", &dir_arg]);
+    let lines = |reply: &[u8]| -> Vec<String> {
+        common::array_items(reply)
+            .iter()
+            .map(|i| String::from_utf8_lossy(&common::bulk_payload(i)).into_owned())
+            .collect()
+    };
+    let after = lines(&server.connect().run("ACL LIST"));
+    // `default` comes back through `reset`, which adds sanitize-payload, as
+    // in Redis.
+    let expected: Vec<String> = lines(&listed)
+        .into_iter()
+        .map(|l| {
+            l.replace(
+                "user default on nopass ~*",
+                "user default on nopass sanitize-payload ~*",
+            )
+        })
+        .collect();
+    assert_eq!(after, expected);
+}

@@ -308,11 +308,40 @@ pub(super) fn acl_dryrun(ctx: &mut Ctx, args: Args) {
 const NO_ACL_FILE: &str = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
 
 pub(super) fn acl_save(ctx: &mut Ctx, _args: Args) {
-    ctx.reply.error(NO_ACL_FILE);
+    let path = ctx.state.config.aclfile.clone();
+    if path.is_empty() {
+        return ctx.reply.error(NO_ACL_FILE);
+    }
+    match ctx.state.users.save_file(&path) {
+        Ok(()) => ctx.reply.ok(),
+        Err(_) => ctx.reply.error("ERR There was an error trying to save the ACLs. Please check the server logs for more information"),
+    }
 }
 
+/// `ACL LOAD`: the file replaces every user, all or nothing. Clients of
+/// users other than `default` are disconnected, as the users they were
+/// logged in as are gone (Redis frees the old set).
 pub(super) fn acl_load(ctx: &mut Ctx, _args: Args) {
-    ctx.reply.error(NO_ACL_FILE);
+    let path = ctx.state.config.aclfile.clone();
+    if path.is_empty() {
+        return ctx.reply.error(NO_ACL_FILE);
+    }
+    match Users::from_file(&path) {
+        Ok(users) => {
+            let slots: Vec<usize> = ctx
+                .clients
+                .iter()
+                .map(|(_, c)| c.user)
+                .filter(|&slot| slot != Users::DEFAULT)
+                .collect();
+            ctx.state.users = users;
+            for slot in slots {
+                super::client::kill_clients_of_user(ctx, slot);
+            }
+            ctx.reply.ok();
+        }
+        Err(errors) => ctx.reply.error(&format!("ERR {errors}")),
+    }
 }
 
 pub(super) fn acl_log(ctx: &mut Ctx, args: Args) {

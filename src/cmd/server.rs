@@ -487,7 +487,13 @@ pub(super) fn config_rewrite(ctx: &mut Ctx, _args: Args) {
             .reply
             .error("ERR The server is running without a config file");
     };
-    match crate::config_rewrite::rewrite(std::path::Path::new(&path), &ctx.state.config) {
+    // Users go to the config file unless an ACL file keeps them.
+    let users = if ctx.state.config.aclfile.is_empty() {
+        ctx.state.users.lines()
+    } else {
+        Vec::new()
+    };
+    match crate::config_rewrite::rewrite(std::path::Path::new(&path), &ctx.state.config, users) {
         Ok(()) => {
             log::info!("CONFIG REWRITE executed with success.");
             ctx.reply.ok();
