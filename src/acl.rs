@@ -1039,20 +1039,18 @@ impl Users {
             std::process::id(),
             crate::state::unix_millis()
         );
-        let written = std::fs::write(&temp, text.as_bytes()).map_err(|e| {
+        let written = std::fs::write(&temp, text.as_bytes()).inspect_err(|e| {
             log::warn!(
                 "Writing ACL file for ACL SAVE: {}",
-                crate::errors::os_error_text(&e)
+                crate::errors::os_error_text(e)
             );
-            e
         });
         let renamed = written.and_then(|()| {
-            std::fs::rename(&temp, path).map_err(|e| {
+            std::fs::rename(&temp, path).inspect_err(|e| {
                 log::warn!(
                     "Renaming ACL file for ACL SAVE: {}",
-                    crate::errors::os_error_text(&e)
+                    crate::errors::os_error_text(e)
                 );
-                e
             })
         });
         if renamed.is_err() {
