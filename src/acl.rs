@@ -344,20 +344,32 @@ impl Selector {
         }
         if !self.all_channels {
             for (at, pattern) in channels_of(command, args) {
-                let channel = args[at];
-                let allowed = self.channels.iter().any(|p| {
-                    if pattern {
-                        p.as_slice() == channel
-                    } else {
-                        crate::glob::glob_match(p, channel, false)
-                    }
-                });
-                if !allowed {
+                if !self.channel_allowed(args[at], pattern) {
                     return Err(Denied::Channel(at));
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether a channel (or, `pattern`, a subscription pattern, which
+    /// must be listed as is) may be used (Redis's
+    /// `ACLCheckChannelAgainstList`).
+    pub fn channel_allowed(&self, channel: &[u8], pattern: bool) -> bool {
+        self.all_channels
+            || self.channels.iter().any(|p| {
+                if pattern {
+                    p.as_slice() == channel
+                } else {
+                    crate::glob::glob_match(p, channel, false)
+                }
+            })
+    }
+
+    /// Whether `other` allows no channel this one refuses: the same
+    /// rules, or all channels.
+    pub fn channels_cover(&self, other: &Selector) -> bool {
+        self.all_channels || (!other.all_channels && self.channels == other.channels)
     }
 
     fn key_allowed(&self, key: &[u8], access: u8) -> bool {

@@ -377,3 +377,31 @@ fn config_rewrite_keeps_users_across_a_restart() {
         .collect();
     assert_eq!(after, expected);
 }
+
+/// Which subscribers survive their user's channel rules shrinking.
+fn subscribers_after_revoke(server: &common::ServerProcess) -> Vec<bool> {
+    let mut admin = server.connect();
+    admin.run("ACL SETUSER u on nopass +@all ~* &ch*");
+    let mut subscribers = Vec::new();
+    for subscribe in ["SUBSCRIBE ch1", "PSUBSCRIBE ch*", "SUBSCRIBE ch2", "PING"] {
+        let mut conn = server.connect();
+        conn.run("AUTH u x");
+        conn.run(subscribe);
+        subscribers.push(conn);
+    }
+    admin.run("ACL SETUSER u resetchannels &ch1 &ch*");
+    admin.run("ACL SETUSER u resetchannels &ch1");
+    subscribers
+        .iter_mut()
+        .map(|c| c.is_closed(std::time::Duration::from_millis(300)))
+        .collect()
+}
+
+#[test]
+fn subscribers_lose_revoked_channels_as_in_redis() {
+    let redis = common::ServerProcess::redis();
+    let rudis = common::ServerProcess::rudis(&["--save", ""]);
+    let expected = subscribers_after_revoke(&redis);
+    assert_eq!(expected, [false, true, true, false]);
+    assert_eq!(subscribers_after_revoke(&rudis), expected);
+}

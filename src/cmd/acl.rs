@@ -164,6 +164,11 @@ pub(super) fn acl_getuser(ctx: &mut Ctx, args: Args) {
 
 pub(super) fn acl_setuser(ctx: &mut Ctx, args: Args) {
     let name = args.get(2);
+    if name.iter().any(|&b| b == b' ' || b == 0) {
+        return ctx
+            .reply
+            .error("ERR Usernames can't contain spaces or null characters");
+    }
     let raw: Vec<&[u8]> = args.from(3).collect();
     let rules = match merge_selector_arguments(&raw) {
         Ok(rules) => rules,
@@ -186,8 +191,46 @@ pub(super) fn acl_setuser(ctx: &mut Ctx, args: Args) {
             error.text()
         ));
     }
-    ctx.state.users.insert(user);
+    let old_root = ctx.state.users.by_name(name).map(|u| u.root.clone());
+    let slot = ctx.state.users.insert(user);
+    if let Some(old_root) = old_root {
+        kill_pubsub_clients_if_needed(ctx, slot, &old_root);
+    }
     ctx.reply.ok();
+}
+
+/// Disconnects the user's subscribed clients whose subscriptions its new
+/// channel rules no longer allow (Redis's `ACLKillPubsubClientsIfNeeded`,
+/// which looks at the root selector only).
+fn kill_pubsub_clients_if_needed(ctx: &mut Ctx, slot: usize, old_root: &crate::acl::Selector) {
+    let Some(root) = ctx.state.users.get(slot).map(|u| &u.root) else {
+        return;
+    };
+    if root.channels_cover(old_root) {
+        return;
+    }
+    let victims: Vec<usize> = ctx
+        .clients
+        .iter()
+        .filter(|(_, c)| c.user == slot && c.subscriptions.any())
+        .filter(|(_, c)| {
+            let subs = &c.subscriptions;
+            subs.patterns.iter().any(|p| !root.channel_allowed(p, true))
+                || subs
+                    .channels
+                    .iter()
+                    .chain(&subs.shard)
+                    .any(|ch| !root.channel_allowed(ch, false))
+        })
+        .map(|(key, _)| key)
+        .collect();
+    for key in victims {
+        if key == ctx.me {
+            ctx.client().closing = crate::client::Closing::AfterReply;
+        } else {
+            ctx.state.killed.push(key);
+        }
+    }
 }
 
 pub(super) fn acl_deluser(ctx: &mut Ctx, args: Args) {

@@ -762,11 +762,13 @@ pub fn count_timed_out(state: &mut ServerState, name: &[u8]) {
 
 /// Which arguments the slow log and MONITOR show as `(redacted)`:
 /// passwords and user names of AUTH, HELLO ... AUTH, MIGRATE ... AUTH and
-/// AUTH2 (Redis's `redactClientCommandArgument`).
+/// AUTH2, and every rule of ACL SETUSER (Redis's
+/// `redactClientCommandArgument`).
 fn redacted(name: &str, args: Args) -> Vec<usize> {
     let mut hidden = Vec::new();
     match name {
         "auth" => hidden.extend(1..args.len()),
+        "acl|setuser" => hidden.extend(2..args.len()),
         "hello" => {
             let mut i = 2;
             while i < args.len() {
