@@ -39,6 +39,20 @@ pub const CATEGORIES: [&str; 21] = [
     "scripting",
 ];
 
+/// `acl-pubsub-default allchannels`: new (and reset) users may use every
+/// channel. Mirrors the setting, which rules are applied without.
+static PUBSUB_DEFAULT_ALL: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Follows `acl-pubsub-default` (at start and after CONFIG SET).
+pub fn set_pubsub_default(all_channels: bool) {
+    PUBSUB_DEFAULT_ALL.store(all_channels, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn pubsub_default_all() -> bool {
+    PUBSUB_DEFAULT_ALL.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 const READ: u8 = 1;
 const WRITE: u8 = 2;
 const READ_WRITE: u8 = READ | WRITE;
@@ -564,13 +578,15 @@ fn valid_hash(hash: &str) -> bool {
 impl User {
     /// A new user as SETUSER makes it: off, no passwords, nothing allowed.
     pub fn new(name: &[u8]) -> Self {
+        let mut root = Selector::new();
+        root.all_channels = pubsub_default_all();
         User {
             name: name.to_vec(),
             enabled: false,
             nopass: false,
             sanitize: None,
             passwords: Vec::new(),
-            root: Selector::new(),
+            root,
             selectors: Vec::new(),
             unrestricted: false,
         }
@@ -620,10 +636,15 @@ impl User {
             }
             "clearselectors" => self.selectors.clear(),
             "reset" => {
+                let channels = if pubsub_default_all() {
+                    "allchannels"
+                } else {
+                    "resetchannels"
+                };
                 for rule in [
                     "resetpass",
                     "resetkeys",
-                    "resetchannels",
+                    channels,
                     "off",
                     "sanitize-payload",
                     "clearselectors",

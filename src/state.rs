@@ -270,12 +270,21 @@ pub struct ServerState {
 impl ServerState {
     pub fn new(config: Config, config_file: Option<String>) -> Self {
         let mut state = Self::unconfigured(config, config_file);
+        state.apply_pubsub_default();
         state.apply_requirepass();
         state
     }
 
     /// `requirepass` is the default user's one password, or none
     /// (Redis's `ACLUpdateDefaultUserPassword`).
+    /// Mirrors `acl-pubsub-default` for the rules of new users.
+    pub fn apply_pubsub_default(&self) {
+        let value = self.config.pending.get("acl-pubsub-default");
+        crate::acl::set_pubsub_default(
+            value.is_some_and(|v| v.eq_ignore_ascii_case("allchannels")),
+        );
+    }
+
     pub fn apply_requirepass(&mut self) {
         let password = &self.config.requirepass;
         let rules = if password.is_empty() {

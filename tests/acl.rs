@@ -53,6 +53,16 @@ fn acl_management_matches_redis() {
         "AUTH x",
         "AUTH nosuch x",
         "AUTH a b c",
+        "CONFIG SET acl-pubsub-default allchannels",
+        "ACL SETUSER n1",
+        "ACL SETUSER n2 reset",
+        "ACL LIST",
+        "CONFIG SET acl-pubsub-default resetchannels",
+        "ACL SETUSER n3",
+        "ACL SETUSER n1 reset",
+        "ACL GETUSER n3",
+        "ACL GETUSER n1",
+        "ACL SETUSER 'a b'",
     ]);
 }
 

@@ -438,6 +438,7 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
             if ctx.state.config.requirepass != before.requirepass {
                 ctx.state.apply_requirepass();
             }
+            ctx.state.apply_pubsub_default();
             if before.aof_disable_auto_gc && !ctx.state.config.aof_disable_auto_gc {
                 let state = &mut *ctx.state;
                 state.aof.delete_history(&state.config);
