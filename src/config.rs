@@ -130,6 +130,8 @@ pub struct Config {
     pub pidfile: String,
     /// The default user's password ("" for none).
     pub requirepass: String,
+    /// Refuse non-loopback clients while the default user has no password.
+    pub protected_mode: bool,
     /// Where ACL SAVE writes users and ACL LOAD reads them.
     pub aclfile: String,
     /// `user` directives: the name, then the rules, in file order.
@@ -393,6 +395,15 @@ static SETTINGS: &[Setting] = &[
         kind: Kind::Bool {
             get: |c| c.daemonize,
             set: |c, v| c.daemonize = v,
+        },
+    },
+    Setting {
+        name: "protected-mode",
+        mutable: true,
+        default: "yes",
+        kind: Kind::Bool {
+            get: |c| c.protected_mode,
+            set: |c, v| c.protected_mode = v,
         },
     },
     Setting {
@@ -1104,6 +1115,7 @@ impl Default for Config {
             daemonize: false,
             pidfile: String::new(),
             requirepass: String::new(),
+            protected_mode: false,
             aclfile: String::new(),
             users: Vec::new(),
             supervised: 3,

@@ -178,7 +178,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         Check::Enum(&["ignore", "panic", "panic-on-replicas"]),
         true,
     ),
-    ("protected-mode", "yes", Check::Bool, true),
     ("repl-backlog-size", "1048576", Check::Memory, true),
     ("repl-backlog-ttl", "3600", Check::Int(0, i64::MAX), true),
     ("repl-disable-tcp-nodelay", "no", Check::Bool, true),
