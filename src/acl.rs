@@ -147,7 +147,7 @@ fn command_id(name: &str) -> Option<usize> {
     if line.len() > 2 {
         return None;
     }
-    let (command, id) = crate::cmd::resolve_line(&line)?;
+    let (command, id) = crate::cmd::resolve_original(&line)?;
     // `get|x` names no subcommand: resolve_line falls back to `get`.
     (line.len() == 1 || command.name.contains('|')).then_some(id)
 }

@@ -136,6 +136,8 @@ pub struct Config {
     pub aclfile: String,
     /// `user` directives: the name, then the rules, in file order.
     pub users: Vec<Vec<String>>,
+    /// `rename-command old new` directives, lower-cased ("" removes).
+    pub renames: Vec<(String, String)>,
     /// `supervised`, an index in `SUPERVISED`.
     pub supervised: usize,
     pub hz: u32,
@@ -1118,6 +1120,7 @@ impl Default for Config {
             protected_mode: false,
             aclfile: String::new(),
             users: Vec::new(),
+            renames: Vec::new(),
             supervised: 3,
             hz: 0,
             pipeline_coalesce_us: 0,
@@ -1536,6 +1539,9 @@ impl Config {
         if name.eq_ignore_ascii_case("user") {
             return self.add_user_directive(args);
         }
+        if name.eq_ignore_ascii_case("rename-command") {
+            return self.add_rename(args);
+        }
         match Self::lookup(name) {
             Some(setting) => self.apply(setting, &args.join(" ")),
             None => {
@@ -1578,6 +1584,27 @@ impl Config {
         let mut line = vec![name.clone()];
         line.extend(rules);
         self.users.push(line);
+        Ok(())
+    }
+
+    /// `rename-command old new`, checked as Redis checks it.
+    fn add_rename(&mut self, args: &[String]) -> Result<(), String> {
+        let [old, new] = args else {
+            return Err("Bad directive or wrong number of arguments".into());
+        };
+        let (old, new) = (old.to_ascii_lowercase(), new.to_ascii_lowercase());
+        let taken = |name: &str| {
+            let renamed_to = self.renames.iter().any(|(_, n)| n == name);
+            let renamed_away = self.renames.iter().any(|(o, _)| o == name);
+            renamed_to || (crate::cmd::is_original_name(name) && !renamed_away)
+        };
+        if !taken(&old) {
+            return Err("No such command in rename-command".into());
+        }
+        if !new.is_empty() && taken(&new) {
+            return Err("Target command name already exists".into());
+        }
+        self.renames.push((old, new));
         Ok(())
     }
 

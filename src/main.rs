@@ -45,6 +45,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    rudis::cmd::set_renames(&config.renames);
     if let Err(e) = rudis::logging::init(config.loglevel, &config.logfile) {
         eprintln!("Can't open the log file: {e}");
         return ExitCode::FAILURE;

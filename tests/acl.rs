@@ -415,3 +415,29 @@ fn subscribers_lose_revoked_channels_as_in_redis() {
     assert_eq!(expected, [false, true, true, false]);
     assert_eq!(subscribers_after_revoke(&rudis), expected);
 }
+
+#[test]
+fn renamed_commands_as_in_redis() {
+    common::assert_same_replies_with(
+        &[
+            "--rename-command",
+            "get",
+            "fetch",
+            "--rename-command",
+            "config",
+            "",
+        ],
+        &[
+            "CONFIG GET x",
+            "SET a 1",
+            "FETCH a",
+            "GET a",
+            "ACL SETUSER t +get",
+            "ACL SETUSER t +fetch",
+            "EVAL \"return redis.call('fetch','a')\" 0",
+            "EVAL \"return redis.call('get','a')\" 0",
+            "ACL DRYRUN t get a",
+            "ACL DRYRUN t fetch a",
+        ],
+    );
+}

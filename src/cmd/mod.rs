@@ -366,20 +366,38 @@ type CommandIndex = HashMap<&'static [u8], Indexed, std::hash::BuildHasherDefaul
 /// Every command and subcommand, numbered: per-command statistics live in
 /// a vector indexed by these numbers.
 pub fn all_commands() -> &'static [&'static Command] {
-    &numbering().1
+    &numbering().all
 }
 
-fn numbering() -> &'static (CommandIndex, Vec<&'static Command>) {
-    static NUMBERING: OnceLock<(CommandIndex, Vec<&'static Command>)> = OnceLock::new();
+/// `rename-command old new` directives (lower-case; an empty new name
+/// removes the command), fixed before the first command is looked up.
+static RENAMES: OnceLock<Vec<(String, String)>> = OnceLock::new();
+
+/// Sets the config file's renames; called once at start, before any
+/// command runs. Later calls change nothing.
+pub fn set_renames(renames: &[(String, String)]) {
+    let _ = RENAMES.set(renames.to_vec());
+}
+
+/// The commands by their original names (ACL rules name commands so),
+/// numbered, and the index by the names clients use, renames applied.
+struct Numbering {
+    original: CommandIndex,
+    all: Vec<&'static Command>,
+    renamed: CommandIndex,
+}
+
+fn numbering() -> &'static Numbering {
+    static NUMBERING: OnceLock<Numbering> = OnceLock::new();
     NUMBERING.get_or_init(|| {
         let mut all: Vec<&'static Command> = Vec::new();
-        let mut index = CommandIndex::default();
+        let mut original = CommandIndex::default();
         for &command in table() {
             let id = all.len() as u16;
             all.push(command);
             let first_sub = all.len() as u16;
             all.extend(command.subcommands.iter());
-            index.insert(
+            original.insert(
                 command.name.as_bytes(),
                 Indexed {
                     command,
@@ -388,30 +406,73 @@ fn numbering() -> &'static (CommandIndex, Vec<&'static Command>) {
                 },
             );
         }
-        (index, all)
+        let mut renamed = original.clone();
+        for (old, new) in RENAMES.get().into_iter().flatten() {
+            if let Some(found) = renamed.remove(old.as_bytes()) {
+                if !new.is_empty() {
+                    // Leaked once at start: the index holds static names.
+                    let name: &'static [u8] =
+                        Box::leak(new.clone().into_bytes().into_boxed_slice());
+                    renamed.insert(name, found);
+                }
+            }
+        }
+        Numbering {
+            original,
+            all,
+            renamed,
+        }
     })
 }
 
+/// The index clients' commands are looked up in.
 fn index() -> &'static CommandIndex {
-    &numbering().0
+    &numbering().renamed
 }
 
-/// Longest command name accepted; longer ones cannot exist.
-const MAX_NAME: usize = 32;
+/// Whether `name` (lower-case) is a command's original name. Reads the
+/// table, not the index, which must not be built before the renames are
+/// known.
+pub fn is_original_name(name: &str) -> bool {
+    table().iter().any(|c| c.name == name)
+}
+
+/// How many commands clients can call (COMMAND COUNT).
+pub fn callable_count() -> usize {
+    numbering().renamed.len()
+}
+
+/// Longest command name accepted (renamed ones included); longer ones
+/// cannot exist.
+const MAX_NAME: usize = 128;
 
 fn lookup_indexed(name: &[u8]) -> Option<Indexed> {
+    lookup_in(index(), name)
+}
+
+fn lookup_in(index: &CommandIndex, name: &[u8]) -> Option<Indexed> {
     let mut lower = [0u8; MAX_NAME];
     let folded = lower.get_mut(..name.len())?;
     for (dst, src) in folded.iter_mut().zip(name) {
         *dst = src.to_ascii_lowercase();
     }
-    index().get(&folded[..]).copied()
+    index.get(&folded[..]).copied()
 }
 
 /// The command or subcommand a command line names, with its number
 /// (`all_commands`), without allocating.
 pub fn resolve_line(line: &[&[u8]]) -> Option<(&'static Command, usize)> {
-    let found = lookup_indexed(line.first()?)?;
+    resolve_in(index(), line)
+}
+
+/// [`resolve_line`] by the commands' original names, whatever
+/// `rename-command` did (ACL rules name commands so).
+pub fn resolve_original(line: &[&[u8]]) -> Option<(&'static Command, usize)> {
+    resolve_in(&numbering().original, line)
+}
+
+fn resolve_in(index: &CommandIndex, line: &[&[u8]]) -> Option<(&'static Command, usize)> {
+    let found = lookup_in(index, line.first()?)?;
     match line.get(1) {
         Some(sub) if !found.command.subcommands.is_empty() => {
             let (position, command) = lookup_subcommand(found.command, sub)?;

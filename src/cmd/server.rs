@@ -174,7 +174,7 @@ fn getkeys(ctx: &mut Ctx, args: Args, with_flags: bool) {
 }
 
 pub(super) fn command_count(ctx: &mut Ctx, _args: Args) {
-    ctx.reply.int(table().len() as i64);
+    ctx.reply.int(super::callable_count() as i64);
 }
 
 pub(super) fn command_info(ctx: &mut Ctx, args: Args) {
