@@ -19,6 +19,7 @@ slept and a client's write had to wake it, which the client pays for.
     scripts/bench.py --script "return redis.call('INCR', KEYS[1])" --command "EVALSHA {sha} 1 counter"
     scripts/bench.py --library @scripts/bench_library.lua --command "FCALL incr 1 counter"
     scripts/bench.py --setup "SETBIT bits 838860799 1" --command "BITCOUNT bits" --requests 2000
+    scripts/bench.py --baseline /tmp/rudis-main   # also another rudis build, to price a change
 """
 
 import argparse
@@ -34,6 +35,8 @@ import sys
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The other rudis binary `--baseline` names, if any.
+BASELINE = [None]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -61,8 +64,8 @@ def start(name, port):
         binary = os.path.join(ROOT, "target", "pong_floor")
         subprocess.run(["cc", "-O2", "-o", binary, os.path.join(ROOT, "scripts", "pong_floor.c")], check=True)
         cmd = [binary, str(port)]
-    elif name == "rudis":
-        binary = os.path.join(ROOT, "target", "release", "rudis-server")
+    elif name in ("rudis", "base"):
+        binary = BASELINE[0] if name == "base" else os.path.join(ROOT, "target", "release", "rudis-server")
         cmd = [binary, "--port", str(port), "--save", "", "--loglevel", "warning"]
     else:
         cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
@@ -154,6 +157,8 @@ def main():
     parser.add_argument("--setup", action="append", default=[],
                         help="a command line (shell quoting) run with redis-cli on both servers first (repeatable)")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--baseline", help="another rudis-server binary (say, main's build) run alongside, "
+                        "so a change's cost shows as rudis/base")
     parser.add_argument("--floor", action="store_true",
                         help="also run scripts/pong_floor.c, a server that only answers PING (ping tests only)")
     args = parser.parse_args()
@@ -165,6 +170,9 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
 
     names = ("rudis", "redis", "floor") if args.floor else ("rudis", "redis")
+    if args.baseline:
+        BASELINE[0] = args.baseline
+        names = names + ("base",)
     servers = {}
     for name in names:
         port = free_port()
@@ -208,6 +216,9 @@ def main():
                 ratio = medians["rudis"]["rps"] / medians["redis"]["rps"]
                 cpu_ratio = medians["rudis"]["cpu_us"] / medians["redis"]["cpu_us"]
                 print(f"{'':<18}rudis/redis: rps x{ratio:.2f}, cpu per request x{cpu_ratio:.2f}")
+                if args.baseline:
+                    print(f"{'':<18}rudis/base: rps x{medians['rudis']['rps'] / medians['base']['rps']:.2f}, "
+                          f"cpu per request x{medians['rudis']['cpu_us'] / medians['base']['cpu_us']:.2f}")
                 if args.floor:
                     floor_cpu = medians["floor"]["cpu_us"]
                     print(f"{'':<18}cpu per request over the floor: rudis x{medians['rudis']['cpu_us'] / floor_cpu:.2f}, "

@@ -76,6 +76,10 @@ pub struct Client {
     pub last_interaction: Instant,
     /// Full name of the last command run, e.g. `client|list`.
     pub last_command: &'static str,
+    /// The ACL user's slot in `state.users` (the default user is 0).
+    pub user: usize,
+    /// Logged in, or never needed to (Redis's `c->authenticated`).
+    pub authenticated: bool,
     pub no_evict: bool,
     /// In MONITOR mode: hears every command the server runs.
     pub monitor: bool,
@@ -176,6 +180,8 @@ impl Client {
             created: now,
             last_interaction: now,
             last_command: "NULL",
+            user: crate::acl::Users::DEFAULT,
+            authenticated: true,
             no_evict: false,
             monitor: false,
             subscriptions: Subscriptions::default(),

@@ -128,6 +128,16 @@ pub struct Config {
     pub daemonize: bool,
     /// Where the pid is written ("" for nowhere unless daemonized).
     pub pidfile: String,
+    /// The default user's password ("" for none).
+    pub requirepass: String,
+    /// Refuse non-loopback clients while the default user has no password.
+    pub protected_mode: bool,
+    /// Where ACL SAVE writes users and ACL LOAD reads them.
+    pub aclfile: String,
+    /// `user` directives: the name, then the rules, in file order.
+    pub users: Vec<Vec<String>>,
+    /// `rename-command old new` directives, lower-cased ("" removes).
+    pub renames: Vec<(String, String)>,
     /// `supervised`, an index in `SUPERVISED`.
     pub supervised: usize,
     pub hz: u32,
@@ -194,6 +204,8 @@ pub struct Config {
     /// Microseconds; -1 disables the slow log.
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// Entries kept in ACL LOG.
+    pub acllog_max_len: u64,
     /// Milliseconds; 0 disables the latency monitor.
     pub latency_monitor_threshold: u64,
     pub latency_tracking: bool,
@@ -385,6 +397,39 @@ static SETTINGS: &[Setting] = &[
         kind: Kind::Bool {
             get: |c| c.daemonize,
             set: |c, v| c.daemonize = v,
+        },
+    },
+    Setting {
+        name: "protected-mode",
+        mutable: true,
+        default: "yes",
+        kind: Kind::Bool {
+            get: |c| c.protected_mode,
+            set: |c, v| c.protected_mode = v,
+        },
+    },
+    Setting {
+        name: "aclfile",
+        mutable: false,
+        default: "",
+        kind: Kind::Text {
+            get: |c| c.aclfile.clone(),
+            set: |c, v| {
+                c.aclfile = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Setting {
+        name: "requirepass",
+        mutable: true,
+        default: "",
+        kind: Kind::Text {
+            get: |c| c.requirepass.clone(),
+            set: |c, v| {
+                c.requirepass = v.to_string();
+                Ok(())
+            },
         },
     },
     Setting {
@@ -599,6 +644,18 @@ static SETTINGS: &[Setting] = &[
             memory: false,
             get: |c| c.slowlog_log_slower_than,
             set: |c, v| c.slowlog_log_slower_than = v,
+        },
+    },
+    Setting {
+        name: "acllog-max-len",
+        mutable: true,
+        default: "128",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            memory: false,
+            get: |c| c.acllog_max_len as i64,
+            set: |c, v| c.acllog_max_len = v as u64,
         },
     },
     Setting {
@@ -1059,6 +1116,11 @@ impl Default for Config {
             logfile: String::new(),
             daemonize: false,
             pidfile: String::new(),
+            requirepass: String::new(),
+            protected_mode: false,
+            aclfile: String::new(),
+            users: Vec::new(),
+            renames: Vec::new(),
             supervised: 3,
             hz: 0,
             pipeline_coalesce_us: 0,
@@ -1104,6 +1166,7 @@ impl Default for Config {
             aof_rewrite_cpulist: String::new(),
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
+            acllog_max_len: 0,
             latency_monitor_threshold: 0,
             latency_tracking: false,
             notify_keyspace_events: 0,
@@ -1473,6 +1536,12 @@ impl Config {
         if args.is_empty() {
             return Err("Bad directive or wrong number of arguments".into());
         }
+        if name.eq_ignore_ascii_case("user") {
+            return self.add_user_directive(args);
+        }
+        if name.eq_ignore_ascii_case("rename-command") {
+            return self.add_rename(args);
+        }
         match Self::lookup(name) {
             Some(setting) => self.apply(setting, &args.join(" ")),
             None => {
@@ -1481,6 +1550,62 @@ impl Config {
                 self.apply_pending(index, &args.join(" "))
             }
         }
+    }
+
+    /// A `user name rules...` line, checked as Redis's
+    /// `ACLAppendUserForLoading` checks it: rules naming unknown commands
+    /// pass here and fail when the users are loaded. The error names the
+    /// word Redis names (its index among the merged rules, counted over
+    /// the whole line).
+    fn add_user_directive(&mut self, args: &[String]) -> Result<(), String> {
+        let name = &args[0];
+        if self.users.iter().any(|u| u.first() == Some(name)) {
+            return Err(format!("Error in user declaration '{name}': Duplicate user found. A user can only be defined once in config files"));
+        }
+        let raw: Vec<&[u8]> = args[1..].iter().map(|a| a.as_bytes()).collect();
+        let Ok(rules) = crate::acl::merge_selector_arguments(&raw) else {
+            return Err(
+                "Error in user declaration 'user': Unknown command or category name in ACL".into(),
+            );
+        };
+        let mut scratch = crate::acl::User::new(name.as_bytes());
+        for (j, rule) in rules.iter().enumerate() {
+            match scratch.apply(rule) {
+                Ok(()) | Err(crate::acl::RuleError::UnknownCommand) => {}
+                Err(e) => {
+                    let word = std::iter::once("user")
+                        .chain(args.iter().map(String::as_str))
+                        .nth(j)
+                        .unwrap_or("");
+                    return Err(format!("Error in user declaration '{word}': {}", e.text()));
+                }
+            }
+        }
+        let mut line = vec![name.clone()];
+        line.extend(rules);
+        self.users.push(line);
+        Ok(())
+    }
+
+    /// `rename-command old new`, checked as Redis checks it.
+    fn add_rename(&mut self, args: &[String]) -> Result<(), String> {
+        let [old, new] = args else {
+            return Err("Bad directive or wrong number of arguments".into());
+        };
+        let (old, new) = (old.to_ascii_lowercase(), new.to_ascii_lowercase());
+        let taken = |name: &str| {
+            let renamed_to = self.renames.iter().any(|(_, n)| n == name);
+            let renamed_away = self.renames.iter().any(|(o, _)| o == name);
+            renamed_to || (crate::cmd::is_original_name(name) && !renamed_away)
+        };
+        if !taken(&old) {
+            return Err("No such command in rename-command".into());
+        }
+        if !new.is_empty() && taken(&new) {
+            return Err("Target command name already exists".into());
+        }
+        self.renames.push((old, new));
+        Ok(())
     }
 
     fn pending_value(&self, index: usize) -> String {

@@ -4,6 +4,7 @@
 //! `protocol` (RESP in and out) → `cmd` (the command table and handlers).
 //! `config` is the settings table; `state` what commands share.
 
+pub mod acl;
 pub mod alloc;
 pub mod aof;
 pub mod client;

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    rudis::cmd::set_renames(&config.renames);
     if let Err(e) = rudis::logging::init(config.loglevel, &config.logfile) {
         eprintln!("Can't open the log file: {e}");
         return ExitCode::FAILURE;
@@ -77,6 +78,10 @@ fn main() -> ExitCode {
     };
     if !pidfile.is_empty() {
         daemon::write_pid_file(&pidfile);
+    }
+    if let Err(message) = server.load_users() {
+        log::warn!("{message}");
+        return ExitCode::FAILURE;
     }
     log::info!("Server initialized, listening on port {port}");
     if let Err(message) = server.load_data() {

@@ -56,6 +56,11 @@ const FAST_EXPIRE_PERIOD: Duration = Duration::from_millis(2);
 
 const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
 
+/// What a client from beyond the loopback interface reads before being
+/// closed, while protected mode is on and the default user has no
+/// password (Redis's text, typo included).
+const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
 pub struct Server {
     poll: Poll,
     listeners: Vec<TcpListener>,
@@ -447,6 +452,26 @@ impl Server {
         self.listeners.clear();
         warn!("rudis is now ready to exit, bye bye...");
         true
+    }
+
+    /// Loads the users of the config file or of `aclfile` (Redis's
+    /// `ACLLoadUsersAtStartup`); Err carries what to log before exiting.
+    pub fn load_users(&mut self) -> Result<(), String> {
+        let state = &mut self.state;
+        let path = state.config.aclfile.clone();
+        if !path.is_empty() && !state.config.users.is_empty() {
+            return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
+        }
+        let directives = state.config.users.clone();
+        if let Err(e) = state.users.load_configured(&directives) {
+            warn!("{e}");
+            return Err("Critical error while loading ACLs. Exiting.".into());
+        }
+        if !path.is_empty() {
+            state.users = crate::acl::Users::from_file(&path)
+                .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Loads the dataset at start (Redis's `loadDataFromDisk`). Clients
@@ -1600,6 +1625,15 @@ pub fn admit_client(
         Client::refuse(socket, MAX_CLIENTS_REACHED);
         return;
     }
+    let open_default = state
+        .users
+        .get(crate::acl::Users::DEFAULT)
+        .is_some_and(|u| u.nopass);
+    if state.config.protected_mode && open_default && !addr.ip().is_loopback() {
+        state.stats.rejected_connections += 1;
+        Client::refuse(socket, PROTECTED_MODE_DENIED);
+        return;
+    }
     if let Err(e) = configure_socket(&socket, state.config.tcp_keepalive) {
         debug!("Configuring client socket: {e}");
     }
@@ -1616,6 +1650,8 @@ pub fn admit_client(
     debug!("Accepted {addr}");
     let mut client = Client::new(id, socket, addr, Instant::now());
     client.scrapes_only = scrapes_only;
+    // Only a default user with no password lets a connection in at once.
+    client.authenticated = !state.users.default_needs_auth();
     entry.insert(client);
     state.stats.total_connections_received += 1;
 }

@@ -67,6 +67,8 @@ impl RatioSampler {
 /// Counters reported by `INFO stats`; `CONFIG RESETSTAT` zeroes them.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// AUTH (or HELLO AUTH) refused.
+    pub acl_denied_auth: u64,
     pub total_connections_received: u64,
     pub total_commands_processed: u64,
     pub rejected_connections: u64,
@@ -247,6 +249,9 @@ pub struct ServerState {
     pub scripting: Option<Box<crate::scripting::Engine>>,
     /// Function libraries (FUNCTION LOAD), with their own Lua state.
     pub functions: crate::scripting::functions::Functions,
+    /// ACL users; clients name theirs by slot.
+    pub users: crate::acl::Users,
+    pub acl_log: crate::acl::Log,
     /// A running script's `redis.set_repl` lets its writes reach the AOF.
     pub script_propagates_aof: bool,
     /// A command run by a script's `redis.call` is executing.
@@ -264,6 +269,37 @@ pub struct ServerState {
 
 impl ServerState {
     pub fn new(config: Config, config_file: Option<String>) -> Self {
+        let mut state = Self::unconfigured(config, config_file);
+        state.apply_pubsub_default();
+        state.apply_requirepass();
+        state
+    }
+
+    /// `requirepass` is the default user's one password, or none
+    /// (Redis's `ACLUpdateDefaultUserPassword`).
+    /// Mirrors `acl-pubsub-default` for the rules of new users.
+    pub fn apply_pubsub_default(&self) {
+        let value = self.config.pending.get("acl-pubsub-default");
+        crate::acl::set_pubsub_default(
+            value.is_some_and(|v| v.eq_ignore_ascii_case("allchannels")),
+        );
+    }
+
+    pub fn apply_requirepass(&mut self) {
+        let password = &self.config.requirepass;
+        let rules = if password.is_empty() {
+            vec!["resetpass".to_string(), "nopass".to_string()]
+        } else {
+            vec!["resetpass".to_string(), format!(">{password}")]
+        };
+        if let Some(mut user) = self.users.get(crate::acl::Users::DEFAULT).cloned() {
+            if user.apply_all(&rules).is_ok() {
+                self.users.insert(user);
+            }
+        }
+    }
+
+    fn unconfigured(config: Config, config_file: Option<String>) -> Self {
         Self {
             tcp_port: config.port,
             dbs: (0..config.databases).map(|_| Db::default()).collect(),
@@ -301,6 +337,8 @@ impl ServerState {
             tracking: Default::default(),
             scripting: crate::scripting::Engine::new().ok().map(Box::new),
             functions: Default::default(),
+            users: Default::default(),
+            acl_log: Default::default(),
             script_propagates_aof: true,
             in_script_call: false,
             startup_allocated: 0,

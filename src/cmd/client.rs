@@ -392,7 +392,14 @@ const REPLY_CHUNK: u64 = 16 * 1024;
 
 /// One `CLIENT LIST` line, newline included, with Redis 7.0's fields in
 /// Redis's order.
-fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>, command: &str) {
+fn describe(
+    out: &mut String,
+    c: &Client,
+    now: Instant,
+    running: Option<Running>,
+    command: &str,
+    user: &[u8],
+) {
     let running = running.unwrap_or(Running {
         output: c.pending_output() as u64,
         resp3: c.reply.is_resp3(),
@@ -460,7 +467,7 @@ fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
          qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} \
-         cmd={} user=default redir={} resp={}",
+         cmd={} user={} redir={} resp={}",
         c.id,
         c.addr,
         c.local_addr,
@@ -486,12 +493,13 @@ fn describe(out: &mut String, c: &Client, now: Instant, running: Option<Running>
         tot_mem,
         if c.wants_writable { "rw" } else { "r" },
         command,
+        String::from_utf8_lossy(user),
         c.tracking.as_ref().map_or(-1, |t| t.redirect_id as i64),
         if running.resp3 { 3 } else { 2 },
     );
 }
 
-fn describe_client(ctx: &Ctx, key: usize, now: Instant, out: &mut String) {
+pub(super) fn describe_client(ctx: &Ctx, key: usize, now: Instant, out: &mut String) {
     let client = &ctx.clients[key];
     let running = (key == ctx.me).then(|| {
         let (qbuf, qbuf_capacity, argv_mem) = ctx.input.map_or((0, 0, 0), |parser| {
@@ -506,7 +514,12 @@ fn describe_client(ctx: &Ctx, key: usize, now: Instant, out: &mut String) {
             argv_mem,
         }
     });
-    describe(out, client, now, running, client.last_command);
+    let user = ctx
+        .state
+        .users
+        .get(client.user)
+        .map_or(&b""[..], |u| &u.name);
+    describe(out, client, now, running, client.last_command, user);
 }
 
 pub(super) fn client_info(ctx: &mut Ctx, _args: Args) {
@@ -585,6 +598,8 @@ struct KillFilter<'a> {
     addr: Option<&'a [u8]>,
     laddr: Option<&'a [u8]>,
     kind: Option<&'static str>,
+    /// A user's slot.
+    user: Option<usize>,
     skip_me: bool,
 }
 
@@ -596,6 +611,25 @@ impl KillFilter<'_> {
                 .laddr
                 .is_none_or(|a| c.local_addr.to_string().as_bytes() == a)
             && self.kind.is_none_or(|t| client_type(c) == t)
+            && self.user.is_none_or(|slot| c.user == slot)
+    }
+}
+
+/// Disconnects the clients logged in as the user in `slot` (deleted):
+/// the caller's own connection after its reply.
+pub(super) fn kill_clients_of_user(ctx: &mut Ctx, slot: usize) {
+    let victims: Vec<usize> = ctx
+        .clients
+        .iter()
+        .filter(|(_, c)| c.user == slot && c.closing != Closing::Now)
+        .map(|(key, _)| key)
+        .collect();
+    for key in victims {
+        if key == ctx.me {
+            ctx.client().closing = Closing::AfterReply;
+        } else {
+            ctx.state.killed.push(key);
+        }
     }
 }
 
@@ -640,11 +674,14 @@ pub(super) fn client_kill(ctx: &mut Ctx, args: Args) {
                     return ctx.reply.error_bytes(&message);
                 }
             } else if option.eq_ignore_ascii_case(b"user") {
-                if value != b"default" {
-                    let mut message = b"ERR No such user '".to_vec();
-                    message.extend_from_slice(value);
-                    message.push(b'\'');
-                    return ctx.reply.error_bytes(&message);
+                match ctx.state.users.slot_of(value) {
+                    Some(slot) => filter.user = Some(slot),
+                    None => {
+                        let mut message = b"ERR No such user '".to_vec();
+                        message.extend_from_slice(value);
+                        message.push(b'\'');
+                        return ctx.reply.error_bytes(&message);
+                    }
                 }
             } else if option.eq_ignore_ascii_case(b"skipme") {
                 if value.eq_ignore_ascii_case(b"yes") {

@@ -99,12 +99,15 @@ pub(super) fn hello(ctx: &mut Ctx, args: Args) {
             return ctx.reply.error_bytes(&message);
         }
     }
-    // There are no ACL users yet: only the default user, who needs no
-    // password, as in a stock Redis.
-    if let Some((user, _password)) = auth {
-        if user != b"default" {
+    match auth {
+        Some((user, password)) if !super::acl::authenticate(ctx, args.get(0), user, password) => {
             return ctx.reply.error(errors::WRONGPASS);
         }
+        Some(_) => {}
+        None if !ctx.clients[ctx.me].authenticated && ctx.state.users.default_needs_auth() => {
+            return ctx.reply.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        }
+        None => {}
     }
     if let Some(v) = version {
         ctx.reply.set_resp3(v == 3);

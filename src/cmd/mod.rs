@@ -11,6 +11,7 @@
 //! Dispatch checks that the command exists and that its arity fits, once,
 //! with Redis's error texts, so handlers never re-check them.
 
+pub mod acl;
 mod bitmap;
 mod blocking;
 mod client;
@@ -365,20 +366,38 @@ type CommandIndex = HashMap<&'static [u8], Indexed, std::hash::BuildHasherDefaul
 /// Every command and subcommand, numbered: per-command statistics live in
 /// a vector indexed by these numbers.
 pub fn all_commands() -> &'static [&'static Command] {
-    &numbering().1
+    &numbering().all
 }
 
-fn numbering() -> &'static (CommandIndex, Vec<&'static Command>) {
-    static NUMBERING: OnceLock<(CommandIndex, Vec<&'static Command>)> = OnceLock::new();
+/// `rename-command old new` directives (lower-case; an empty new name
+/// removes the command), fixed before the first command is looked up.
+static RENAMES: OnceLock<Vec<(String, String)>> = OnceLock::new();
+
+/// Sets the config file's renames; called once at start, before any
+/// command runs. Later calls change nothing.
+pub fn set_renames(renames: &[(String, String)]) {
+    let _ = RENAMES.set(renames.to_vec());
+}
+
+/// The commands by their original names (ACL rules name commands so),
+/// numbered, and the index by the names clients use, renames applied.
+struct Numbering {
+    original: CommandIndex,
+    all: Vec<&'static Command>,
+    renamed: CommandIndex,
+}
+
+fn numbering() -> &'static Numbering {
+    static NUMBERING: OnceLock<Numbering> = OnceLock::new();
     NUMBERING.get_or_init(|| {
         let mut all: Vec<&'static Command> = Vec::new();
-        let mut index = CommandIndex::default();
+        let mut original = CommandIndex::default();
         for &command in table() {
             let id = all.len() as u16;
             all.push(command);
             let first_sub = all.len() as u16;
             all.extend(command.subcommands.iter());
-            index.insert(
+            original.insert(
                 command.name.as_bytes(),
                 Indexed {
                     command,
@@ -387,30 +406,73 @@ fn numbering() -> &'static (CommandIndex, Vec<&'static Command>) {
                 },
             );
         }
-        (index, all)
+        let mut renamed = original.clone();
+        for (old, new) in RENAMES.get().into_iter().flatten() {
+            if let Some(found) = renamed.remove(old.as_bytes()) {
+                if !new.is_empty() {
+                    // Leaked once at start: the index holds static names.
+                    let name: &'static [u8] =
+                        Box::leak(new.clone().into_bytes().into_boxed_slice());
+                    renamed.insert(name, found);
+                }
+            }
+        }
+        Numbering {
+            original,
+            all,
+            renamed,
+        }
     })
 }
 
+/// The index clients' commands are looked up in.
 fn index() -> &'static CommandIndex {
-    &numbering().0
+    &numbering().renamed
 }
 
-/// Longest command name accepted; longer ones cannot exist.
-const MAX_NAME: usize = 32;
+/// Whether `name` (lower-case) is a command's original name. Reads the
+/// table, not the index, which must not be built before the renames are
+/// known.
+pub fn is_original_name(name: &str) -> bool {
+    table().iter().any(|c| c.name == name)
+}
+
+/// How many commands clients can call (COMMAND COUNT).
+pub fn callable_count() -> usize {
+    numbering().renamed.len()
+}
+
+/// Longest command name accepted (renamed ones included); longer ones
+/// cannot exist.
+const MAX_NAME: usize = 128;
 
 fn lookup_indexed(name: &[u8]) -> Option<Indexed> {
+    lookup_in(index(), name)
+}
+
+fn lookup_in(index: &CommandIndex, name: &[u8]) -> Option<Indexed> {
     let mut lower = [0u8; MAX_NAME];
     let folded = lower.get_mut(..name.len())?;
     for (dst, src) in folded.iter_mut().zip(name) {
         *dst = src.to_ascii_lowercase();
     }
-    index().get(&folded[..]).copied()
+    index.get(&folded[..]).copied()
 }
 
 /// The command or subcommand a command line names, with its number
 /// (`all_commands`), without allocating.
 pub fn resolve_line(line: &[&[u8]]) -> Option<(&'static Command, usize)> {
-    let found = lookup_indexed(line.first()?)?;
+    resolve_in(index(), line)
+}
+
+/// [`resolve_line`] by the commands' original names, whatever
+/// `rename-command` did (ACL rules name commands so).
+pub fn resolve_original(line: &[&[u8]]) -> Option<(&'static Command, usize)> {
+    resolve_in(&numbering().original, line)
+}
+
+fn resolve_in(index: &CommandIndex, line: &[&[u8]]) -> Option<(&'static Command, usize)> {
+    let found = lookup_in(index, line.first()?)?;
     match line.get(1) {
         Some(sub) if !found.command.subcommands.is_empty() => {
             let (position, command) = lookup_subcommand(found.command, sub)?;
@@ -761,11 +823,13 @@ pub fn count_timed_out(state: &mut ServerState, name: &[u8]) {
 
 /// Which arguments the slow log and MONITOR show as `(redacted)`:
 /// passwords and user names of AUTH, HELLO ... AUTH, MIGRATE ... AUTH and
-/// AUTH2 (Redis's `redactClientCommandArgument`).
+/// AUTH2, and every rule of ACL SETUSER (Redis's
+/// `redactClientCommandArgument`).
 fn redacted(name: &str, args: Args) -> Vec<usize> {
     let mut hidden = Vec::new();
     match name {
         "auth" => hidden.extend(1..args.len()),
+        "acl|setuser" => hidden.extend(2..args.len()),
         "hello" => {
             let mut i = 2;
             while i < args.len() {
@@ -933,7 +997,7 @@ pub fn log_expired(state: &mut ServerState) {
 /// Runs a command, or queues it inside MULTI.
 fn run(ctx: &mut Ctx, args: Args) -> Outcome {
     let resolved = resolve(ctx, args).and_then(|(command, id)| {
-        if allowed_now(ctx, command) {
+        if access_granted(ctx, command, id, args) && allowed_now(ctx, command) {
             Ok((command, id))
         } else {
             Err(Some(id))
@@ -949,11 +1013,6 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
             return Outcome::Rejected(known);
         }
     };
-    // The command a client last sent (CLIENT LIST's `cmd`): EXEC's own
-    // commands do not replace it.
-    if ctx.state.call_depth == 1 {
-        ctx.client().last_command = command.name;
-    }
     // RESP2 subscribed mode: only what Redis allows there.
     if ctx.clients[ctx.me].subscriptions.any()
         && !ctx.reply.is_resp3()
@@ -1129,6 +1188,100 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
     true
 }
 
+/// Authentication and ACL permissions (Redis's `authRequired` and
+/// `ACLCheckAllPerm` in `processCommand`). The default user with no
+/// restriction costs one load.
+fn access_granted(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bool {
+    if ctx.state.replaying || ctx.state.in_script_call {
+        // A script's commands were checked by the script's call.
+        return true;
+    }
+    let client = &ctx.clients[ctx.me];
+    let users = &ctx.state.users;
+    let user = users.get(client.user);
+    if user.is_some_and(|u| u.unrestricted) && client.authenticated {
+        return true;
+    }
+    if !client.authenticated && users.default_needs_auth() && !has_flag(command, "no_auth") {
+        reject(ctx, command, "NOAUTH Authentication required.");
+        return false;
+    }
+    if user.is_none() {
+        reject(ctx, command, "NOPERM no permission");
+        return false;
+    }
+    let line: Vec<&[u8]> = args.iter().collect();
+    let checked = check_acl(ctx, command, id, &line, false);
+    if ctx.state.in_exec {
+        // Queued when allowed; the rules changed before EXEC.
+        let reason = match checked {
+            Ok(()) => return true,
+            Err(crate::acl::Denied::Command) => {
+                "no permission to execute the command or subcommand"
+            }
+            Err(crate::acl::Denied::Key(_)) => "no permission to touch the specified keys",
+            Err(crate::acl::Denied::Channel(_)) => {
+                "no permission to access one of the channels used as arguments"
+            }
+        };
+        ctx.reply.error(&format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"));
+        return false;
+    }
+    let message = match checked {
+        Ok(()) => return true,
+        Err(crate::acl::Denied::Command) => format!(
+            "NOPERM this user has no permissions to run the '{}' command",
+            command.name
+        ),
+        Err(crate::acl::Denied::Key(_)) => {
+            "NOPERM this user has no permissions to access one of the keys used as arguments"
+                .to_string()
+        }
+        Err(crate::acl::Denied::Channel(_)) => {
+            "NOPERM this user has no permissions to access one of the channels used as arguments"
+                .to_string()
+        }
+    };
+    reject(ctx, command, &message);
+    false
+}
+
+/// Checks the client's user's permissions for a command line, logging a
+/// refusal in ACL LOG (Redis's `ACLCheckAllPerm` + `addACLLogEntry`).
+pub fn check_acl(
+    ctx: &mut Ctx,
+    command: &Command,
+    id: usize,
+    line: &[&[u8]],
+    from_script: bool,
+) -> Result<(), crate::acl::Denied> {
+    let Some(user) = ctx.state.users.get(ctx.clients[ctx.me].user) else {
+        return Err(crate::acl::Denied::Command);
+    };
+    let checked = user.check(command, id, line);
+    if let Err(denied) = checked {
+        let object = match denied {
+            crate::acl::Denied::Command => command.name.as_bytes(),
+            crate::acl::Denied::Key(at) | crate::acl::Denied::Channel(at) => line[at],
+        };
+        acl::log_denial(ctx, denied.into(), object, None, from_script);
+    }
+    checked
+}
+
+/// Refuses a command with `error`; EXEC refused discards the
+/// transaction and says why (Redis's `rejectCommand`).
+fn reject(ctx: &mut Ctx, command: &Command, error: &str) {
+    if command.name == "exec" {
+        ctx.client().multi = None;
+        ctx.reply.error(&format!(
+            "EXECABORT Transaction discarded because of: {error}"
+        ));
+    } else {
+        ctx.reply.error(error);
+    }
+}
+
 fn has_flag(command: &Command, flag: &str) -> bool {
     command.flags.split(' ').any(|f| f == flag)
 }
@@ -1137,6 +1290,13 @@ fn has_flag(command: &Command, flag: &str) -> bool {
 /// Redis's error when either fails. An arity error still names the
 /// command (Redis counts it as a rejected call of that command).
 fn resolve(ctx: &mut Ctx, args: Args) -> Result<(&'static Command, usize), Option<usize>> {
+    // The command a client last sent (CLIENT LIST's `cmd`), set as soon
+    // as it is looked up, so refused ones count: NULL when unknown.
+    // EXEC's own commands do not replace it.
+    let top_level = ctx.state.call_depth == 1;
+    if top_level {
+        ctx.client().last_command = "NULL";
+    }
     let Some(found) = lookup_indexed(args.get(0)) else {
         let name = args.get(0);
         if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
@@ -1165,6 +1325,9 @@ fn resolve(ctx: &mut Ctx, args: Args) -> Result<(&'static Command, usize), Optio
                 return Err(None);
             }
         }
+    }
+    if top_level {
+        ctx.client().last_command = command.name;
     }
     if !command.arity_fits(args.len()) {
         ctx.reply.error(&errors::wrong_arity(command.name));

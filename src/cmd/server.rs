@@ -174,7 +174,7 @@ fn getkeys(ctx: &mut Ctx, args: Args, with_flags: bool) {
 }
 
 pub(super) fn command_count(ctx: &mut Ctx, _args: Args) {
-    ctx.reply.int(table().len() as i64);
+    ctx.reply.int(super::callable_count() as i64);
 }
 
 pub(super) fn command_info(ctx: &mut Ctx, args: Args) {
@@ -435,6 +435,10 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
                     "ERR The operating system is not able to handle the specified number of clients, try with {possible}"
                 ));
             }
+            if ctx.state.config.requirepass != before.requirepass {
+                ctx.state.apply_requirepass();
+            }
+            ctx.state.apply_pubsub_default();
             if before.aof_disable_auto_gc && !ctx.state.config.aof_disable_auto_gc {
                 let state = &mut *ctx.state;
                 state.aof.delete_history(&state.config);
@@ -484,7 +488,13 @@ pub(super) fn config_rewrite(ctx: &mut Ctx, _args: Args) {
             .reply
             .error("ERR The server is running without a config file");
     };
-    match crate::config_rewrite::rewrite(std::path::Path::new(&path), &ctx.state.config) {
+    // Users go to the config file unless an ACL file keeps them.
+    let users = if ctx.state.config.aclfile.is_empty() {
+        ctx.state.users.lines()
+    } else {
+        Vec::new()
+    };
+    match crate::config_rewrite::rewrite(std::path::Path::new(&path), &ctx.state.config, users) {
         Ok(()) => {
             log::info!("CONFIG REWRITE executed with success.");
             ctx.reply.ok();

@@ -957,6 +957,26 @@ fn run_line(ctx: &mut Ctx, line: &OwnedArgs, reply: &mut Reply) -> Result<(), &'
     if traits.noscript {
         return Err("ERR This Redis command is not allowed from script");
     }
+    let unrestricted = ctx
+        .state
+        .users
+        .get(ctx.clients[ctx.me].user)
+        .is_some_and(|u| u.unrestricted);
+    if !unrestricted {
+        let line: Vec<&[u8]> = args.iter().collect();
+        match crate::cmd::check_acl(ctx, command, id, &line, true) {
+            Ok(()) => {}
+            Err(crate::acl::Denied::Command) => {
+                return Err("ERR The user executing the script can't run this command or subcommand")
+            }
+            Err(crate::acl::Denied::Key(_)) => {
+                return Err("ERR The user executing the script can't access at least one of the keys mentioned in the command arguments")
+            }
+            Err(crate::acl::Denied::Channel(_)) => {
+                return Err("ERR The user executing the script can't publish to the channel mentioned in the command")
+            }
+        }
+    }
     let (read_only, resp3, propagate_aof) = RUN.with(|run| {
         (
             run.read_only.get(),
