@@ -481,3 +481,24 @@ fn the_metrics_port_serves_scrapes_only() {
     assert_eq!(resp.read_to_eof(), b"");
     assert_eq!(rudis.connect().run("PING"), b"+PONG\r\n");
 }
+
+#[test]
+fn cluster_and_module_commands_answer_as_a_standalone_redis() {
+    common::assert_same_replies(&[
+        "CLUSTER INFO",
+        "CLUSTER NOSUCH",
+        "CLUSTER HELP",
+        "CLUSTER",
+        "READONLY",
+        "READWRITE",
+        "ASKING",
+        "MODULE LIST",
+        "MODULE LOAD /nonexistent.so",
+        "MODULE UNLOAD x",
+        "MODULE LOADEX /x",
+        "MODULE NOSUCH",
+        "MODULE HELP",
+        "COMMAND INFO asking readonly",
+        "COMMAND GETKEYS CLUSTER COUNTKEYSINSLOT 1",
+    ]);
+}

@@ -587,3 +587,60 @@ pub(super) fn shutdown(ctx: &mut Ctx, args: Args) {
     }
     state.shutdown = Some(Shutdown::Command);
 }
+
+/// CLUSTER, READONLY, READWRITE and ASKING: rudis runs standalone, as a
+/// Redis started without `cluster-enabled`.
+pub(super) fn cluster_disabled(ctx: &mut Ctx, _args: Args) {
+    ctx.reply
+        .error("ERR This instance has cluster support disabled");
+}
+
+/// `MODULE LIST`: rudis loads no modules.
+pub(super) fn module_list(ctx: &mut Ctx, _args: Args) {
+    ctx.reply.array(0);
+}
+
+pub(super) fn module_help(ctx: &mut Ctx, _args: Args) {
+    reply_help(
+        ctx.reply,
+        "module",
+        &[
+            "LIST",
+            "    Return a list of loaded modules.",
+            "LOAD <path> [<arg> ...]",
+            "    Load a module library from <path>, passing to it any optional arguments.",
+            "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+            "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+            "UNLOAD <name>",
+            "    Unload a module.",
+        ],
+    );
+}
+
+/// `MODULE LOAD|LOADEX|UNLOAD`: refused unless `enable-module-command`
+/// allows it, as Redis refuses; allowed, there is still no module that
+/// rudis can load.
+pub(super) fn module_load(ctx: &mut Ctx, args: Args) {
+    let setting = ctx
+        .state
+        .config
+        .pending
+        .get("enable-module-command")
+        .map_or("no", String::as_str);
+    let allowed = setting.eq_ignore_ascii_case("yes")
+        || (setting.eq_ignore_ascii_case("local") && ctx.client().addr.ip().is_loopback());
+    if !allowed {
+        return ctx.reply.error("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+    }
+    if args.get(1).eq_ignore_ascii_case(b"unload") {
+        return ctx
+            .reply
+            .error("ERR Error unloading module: no such module with that name");
+    }
+    log::warn!(
+        "Module {} failed to load: rudis does not load modules",
+        String::from_utf8_lossy(args.get(2))
+    );
+    ctx.reply
+        .error("ERR Error loading the extension. Please check the server logs.");
+}
