@@ -371,49 +371,16 @@ pub(super) fn xdel(ctx: &mut Ctx, args: Args) {
 
 /// `XREAD [COUNT count] [BLOCK ms] STREAMS key [key ...] id [id ...]`.
 pub(super) fn xread(ctx: &mut Ctx, args: Args) {
-    let mut count: usize = 0;
-    let mut timeout: Option<Option<std::time::Duration>> = None;
-    let mut streams_at = 0;
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        let opt = args.get(i);
-        if opt.eq_ignore_ascii_case(b"block") && more >= 1 {
-            if ctx.state.in_script_call {
-                return refuse_block_in_script(ctx, args.get(0));
-            }
-            i += 1;
-            let Some(ms) = crate::protocol::parse_i64(args.get(i)) else {
-                return ctx
-                    .reply
-                    .error("ERR timeout is not an integer or out of range");
-            };
-            if ms < 0 {
-                return ctx.reply.error("ERR timeout is negative");
-            }
-            timeout = Some((ms > 0).then(|| std::time::Duration::from_millis(ms as u64)));
-        } else if opt.eq_ignore_ascii_case(b"count") && more >= 1 {
-            i += 1;
-            let Some(n) = super::i64_arg(ctx.reply, args.get(i)) else {
-                return;
-            };
-            count = n.max(0) as usize;
-        } else if opt.eq_ignore_ascii_case(b"streams") && more >= 1 {
-            streams_at = i + 1;
-            break;
-        } else {
-            return ctx.reply.error(errors::SYNTAX);
-        }
-        i += 1;
-    }
-    if streams_at == 0 {
-        return ctx.reply.error(errors::SYNTAX);
-    }
-    let listed = args.len() - streams_at;
-    if !listed.is_multiple_of(2) {
-        return ctx.reply.error(UNBALANCED);
-    }
-    let streams = listed / 2;
+    let Some(ReadOptions {
+        count,
+        timeout,
+        streams_at,
+        streams,
+        ..
+    }) = read_options(ctx, &args, false)
+    else {
+        return;
+    };
     let woken = woken_stream(ctx, &args, streams_at, streams);
     // Each stream's ID: `$` is its last ID now.
     let mut after: Vec<StreamId> = Vec::with_capacity(streams);
@@ -856,59 +823,20 @@ type Delivered = (StreamId, Option<Vec<Vec<u8>>>);
 /// seen (and records them pending unless NOACK); an ID replays the
 /// consumer's own pending entries after it.
 pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
-    let mut count: usize = 0;
-    let mut timeout: Option<Option<std::time::Duration>> = None;
-    let mut group_consumer: Option<(&[u8], &[u8])> = None;
-    let mut no_ack = false;
-    let mut streams_at = 0;
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        let opt = args.get(i);
-        if opt.eq_ignore_ascii_case(b"block") && more >= 1 {
-            if ctx.state.in_script_call {
-                return refuse_block_in_script(ctx, args.get(0));
-            }
-            i += 1;
-            let Some(ms) = crate::protocol::parse_i64(args.get(i)) else {
-                return ctx
-                    .reply
-                    .error("ERR timeout is not an integer or out of range");
-            };
-            if ms < 0 {
-                return ctx.reply.error("ERR timeout is negative");
-            }
-            timeout = Some((ms > 0).then(|| std::time::Duration::from_millis(ms as u64)));
-        } else if opt.eq_ignore_ascii_case(b"count") && more >= 1 {
-            i += 1;
-            let Some(n) = super::i64_arg(ctx.reply, args.get(i)) else {
-                return;
-            };
-            count = n.max(0) as usize;
-        } else if opt.eq_ignore_ascii_case(b"streams") && more >= 1 {
-            streams_at = i + 1;
-            break;
-        } else if opt.eq_ignore_ascii_case(b"group") && more >= 2 {
-            group_consumer = Some((args.get(i + 1), args.get(i + 2)));
-            i += 2;
-        } else if opt.eq_ignore_ascii_case(b"noack") {
-            no_ack = true;
-        } else {
-            return ctx.reply.error(errors::SYNTAX);
-        }
-        i += 1;
-    }
-    if streams_at == 0 {
-        return ctx.reply.error(errors::SYNTAX);
-    }
-    let listed = args.len() - streams_at;
-    if !listed.is_multiple_of(2) {
-        return ctx.reply.error(UNBALANCED);
-    }
+    let Some(ReadOptions {
+        count,
+        timeout,
+        group_consumer,
+        no_ack,
+        streams_at,
+        streams,
+    }) = read_options(ctx, &args, true)
+    else {
+        return;
+    };
     let Some((group_name, consumer_name)) = group_consumer else {
         return ctx.reply.error("ERR Missing GROUP option for XREADGROUP");
     };
-    let streams = listed / 2;
     // None: `>`; Some(id): the consumer's history after it.
     let mut wanted: Vec<Option<StreamId>> = Vec::with_capacity(streams);
     let woken = woken_stream(ctx, &args, streams_at, streams);
@@ -1835,6 +1763,88 @@ fn log_group_position(ctx: &mut Ctx, key: &[u8], group_name: &[u8]) {
 
 /// A script may not block: Redis refuses BLOCK there outright rather
 /// than answer as if it timed out, naming the command as it was called.
+/// The options XREAD and XREADGROUP share, up to STREAMS.
+struct ReadOptions<'a> {
+    count: usize,
+    /// BLOCK: `Some(None)` waits for ever.
+    timeout: Option<Option<std::time::Duration>>,
+    group_consumer: Option<(&'a [u8], &'a [u8])>,
+    no_ack: bool,
+    /// Where the keys start, and how many streams are listed.
+    streams_at: usize,
+    streams: usize,
+}
+
+/// Parses XREAD's or (`group_read`) XREADGROUP's options as Redis's
+/// `xreadCommand` does, replying its error when they are wrong.
+fn read_options<'a>(ctx: &mut Ctx, args: &Args<'a>, group_read: bool) -> Option<ReadOptions<'a>> {
+    let mut options = ReadOptions {
+        count: 0,
+        timeout: None,
+        group_consumer: None,
+        no_ack: false,
+        streams_at: 0,
+        streams: 0,
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        let opt = args.get(i);
+        if opt.eq_ignore_ascii_case(b"block") && more >= 1 {
+            if ctx.state.in_script_call {
+                refuse_block_in_script(ctx, args.get(0));
+                return None;
+            }
+            i += 1;
+            let Some(ms) = crate::protocol::parse_i64(args.get(i)) else {
+                ctx.reply
+                    .error("ERR timeout is not an integer or out of range");
+                return None;
+            };
+            if ms < 0 {
+                ctx.reply.error("ERR timeout is negative");
+                return None;
+            }
+            options.timeout = Some((ms > 0).then(|| std::time::Duration::from_millis(ms as u64)));
+        } else if opt.eq_ignore_ascii_case(b"count") && more >= 1 {
+            i += 1;
+            let n = super::i64_arg(ctx.reply, args.get(i))?;
+            options.count = n.max(0) as usize;
+        } else if opt.eq_ignore_ascii_case(b"streams") && more >= 1 {
+            options.streams_at = i + 1;
+            break;
+        } else if opt.eq_ignore_ascii_case(b"group") && more >= 2 {
+            if !group_read {
+                ctx.reply.error("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
+                return None;
+            }
+            options.group_consumer = Some((args.get(i + 1), args.get(i + 2)));
+            i += 2;
+        } else if opt.eq_ignore_ascii_case(b"noack") {
+            if !group_read {
+                ctx.reply.error("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
+                return None;
+            }
+            options.no_ack = true;
+        } else {
+            ctx.reply.error(errors::SYNTAX);
+            return None;
+        }
+        i += 1;
+    }
+    if options.streams_at == 0 {
+        ctx.reply.error(errors::SYNTAX);
+        return None;
+    }
+    let listed = args.len() - options.streams_at;
+    if !listed.is_multiple_of(2) {
+        ctx.reply.error(UNBALANCED);
+        return None;
+    }
+    options.streams = listed / 2;
+    Some(options)
+}
+
 fn refuse_block_in_script(ctx: &mut Ctx, name: &[u8]) {
     let mut text = String::from_utf8_lossy(name).into_owned();
     text.insert_str(0, "ERR ");
