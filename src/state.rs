@@ -67,8 +67,6 @@ impl RatioSampler {
 /// Counters reported by `INFO stats`; `CONFIG RESETSTAT` zeroes them.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// AUTH (or HELLO AUTH) refused.
-    pub acl_denied_auth: u64,
     pub total_connections_received: u64,
     pub total_commands_processed: u64,
     pub rejected_connections: u64,

@@ -276,35 +276,40 @@ fn rules_changed_before_exec_refuse_as_in_redis() {
 }
 
 /// A server of each kind started on an ACL file with `contents`, in a
-/// directory of its own (the file named relatively, so error texts match).
-fn with_acl_file(contents: &str) -> (common::ServerProcess, common::ServerProcess) {
+/// directory of its own (the file named relatively, so error texts
+/// match), with that directory.
+fn with_acl_file(contents: &str) -> [(common::ServerProcess, std::path::PathBuf); 2] {
     let start = |redis: bool| {
         let dir = common::fresh_dir("aclfile");
         std::fs::write(dir.join("users.acl"), contents).unwrap();
-        let dir = dir.to_string_lossy().into_owned();
-        let args = ["--save", "", "--dir", &dir, "--aclfile", "users.acl"];
-        if redis {
+        let dir_arg = dir.to_string_lossy().into_owned();
+        let args = ["--save", "", "--dir", &dir_arg, "--aclfile", "users.acl"];
+        let server = if redis {
             common::ServerProcess::redis_with(&args)
         } else {
             common::ServerProcess::rudis(&args)
-        }
+        };
+        (server, dir)
     };
-    (start(true), start(false))
+    [start(true), start(false)]
 }
 
 #[test]
 fn acl_files_load_and_save_as_in_redis() {
-    let (redis, rudis) = with_acl_file("user alice on >pw ~* +@all\n\n  user bob off  \n");
-    let script = |server: &common::ServerProcess| -> Vec<String> {
-        let dir = server.owned_dir.clone();
+    let [redis, rudis] = with_acl_file("user alice on >pw ~* +@all\n\n  user bob off  \n");
+    // The replies, then the file ACL SAVE wrote.
+    let script = |(server, dir): &(common::ServerProcess, std::path::PathBuf)| -> Vec<String> {
         let mut conn = server.connect();
         let mut out = Vec::new();
-        let mut run = |line: &str| out.push(String::from_utf8_lossy(&conn.run(line)).into_owned());
-        run("ACL LIST");
-        run("ACL SETUSER carol on nopass +get ~k* (+set ~s)");
-        run("ACL SAVE");
-        let _ = dir;
-        run("ACL LIST");
+        for line in [
+            "ACL LIST",
+            "ACL SETUSER carol on nopass +get ~k* (+set ~s)",
+            "ACL SAVE",
+            "ACL LIST",
+        ] {
+            out.push(String::from_utf8_lossy(&conn.run(line)).into_owned());
+        }
+        out.push(std::fs::read_to_string(dir.join("users.acl")).unwrap());
         out
     };
     assert_eq!(script(&rudis), script(&redis));
@@ -314,17 +319,9 @@ fn acl_files_load_and_save_as_in_redis() {
 fn broken_acl_files_are_refused_whole_as_in_redis() {
     let contents =
         "user alice on\nfoo bar\nuser bob +nosuch\nuser alice off\n\n   \nuser carol (+get\n";
-    let (redis, rudis) = with_acl_file("user alice on >pw ~* +@all\n");
-    for server in [&redis, &rudis] {
-        let mut conn = server.connect();
-        let path = std::path::Path::new(
-            &String::from_utf8_lossy(&common::bulk_payload(
-                &common::array_items(&conn.run("CONFIG GET dir"))[1],
-            ))
-            .into_owned(),
-        )
-        .join("users.acl");
-        std::fs::write(path, contents).unwrap();
+    let [(redis, redis_dir), (rudis, rudis_dir)] = with_acl_file("user alice on >pw ~* +@all\n");
+    for dir in [&redis_dir, &rudis_dir] {
+        std::fs::write(dir.join("users.acl"), contents).unwrap();
     }
     let replies = |server: &common::ServerProcess| {
         let mut conn = server.connect();

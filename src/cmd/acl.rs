@@ -30,9 +30,9 @@ pub(super) fn auth(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// Logs the client in as `name` if the password opens that user;
-/// counts a failure and logs it under `command` (AUTH or HELLO, as
-/// typed) (Redis's `ACLAuthenticateUser`).
+/// Logs the client in as `name` if the password opens that user; a
+/// failure goes to ACL LOG under `command` (AUTH or HELLO, as typed)
+/// (Redis's `ACLAuthenticateUser`).
 pub fn authenticate(ctx: &mut Ctx, command: &[u8], name: &[u8], password: &[u8]) -> bool {
     let users = &ctx.state.users;
     let slot = users.slot_of(name).filter(|&slot| {
@@ -48,7 +48,6 @@ pub fn authenticate(ctx: &mut Ctx, command: &[u8], name: &[u8], password: &[u8])
             true
         }
         None => {
-            ctx.state.stats.acl_denied_auth += 1;
             log_denial(ctx, Reason::Auth, command, Some(name), false);
             false
         }
