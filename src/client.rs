@@ -81,6 +81,9 @@ pub struct Client {
     /// Logged in, or never needed to (Redis's `c->authenticated`).
     pub authenticated: bool,
     pub no_evict: bool,
+    /// The buffer bytes last added to the server's total (see
+    /// `account_buffers`).
+    pub accounted_buffers: usize,
     /// In MONITOR mode: hears every command the server runs.
     pub monitor: bool,
     pub subscriptions: Subscriptions,
@@ -183,6 +186,7 @@ impl Client {
             user: crate::acl::Users::DEFAULT,
             authenticated: true,
             no_evict: false,
+            accounted_buffers: 0,
             monitor: false,
             subscriptions: Subscriptions::default(),
             tracking: None,
@@ -208,6 +212,26 @@ impl Client {
             multi: None,
             watching: Vec::new(),
         }
+    }
+
+    /// Brings the server's total of client buffer bytes up to date with
+    /// this client's. The loop calls it after reading and writing: the
+    /// buffers are not data, and `maxmemory` eviction leaves them out
+    /// (`maxmemory-clients` bounds them).
+    pub fn account_buffers(&mut self, total: &mut usize) {
+        let now = self.parser.capacity() + self.reply.capacity();
+        *total += now;
+        *total -= std::mem::replace(&mut self.accounted_buffers, now);
+    }
+
+    /// Memory the client holds: itself, its query and reply buffers, a
+    /// queued transaction (CLIENT LIST's `tot-mem` outside a command).
+    pub fn memory_usage(&self) -> usize {
+        let queued = self
+            .multi
+            .as_ref()
+            .map_or(0, |t| t.queued.iter().map(|q| q.memory()).sum());
+        std::mem::size_of::<Client>() + self.parser.capacity() + self.reply.capacity() + queued
     }
 
     /// Output not yet written to the socket.

@@ -44,6 +44,9 @@ pub struct Traits {
     pub write: bool,
     /// Refused from scripts.
     pub noscript: bool,
+    /// May grow memory: refused while over `maxmemory` with nothing to
+    /// evict.
+    pub denyoom: bool,
 }
 
 pub struct CommandStats {
@@ -68,6 +71,7 @@ impl Default for CommandStats {
                     pubsub: flag(c, "pubsub"),
                     write: flag(c, "write"),
                     noscript: flag(c, "noscript"),
+                    denyoom: flag(c, "denyoom"),
                 })
                 .collect(),
         }

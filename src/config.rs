@@ -175,7 +175,13 @@ pub struct Config {
     /// `enable-debug-command`: 0 no, 1 yes, 2 local (loopback clients only).
     pub enable_debug_command: usize,
     pub maxmemory: u64,
-    pub maxmemory_policy: String,
+    pub maxmemory_policy: crate::evict::Policy,
+    pub maxmemory_samples: u32,
+    pub maxmemory_eviction_tenacity: u32,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
+    /// `maxmemory-clients`: bytes, or a percentage of `maxmemory`.
+    pub maxmemory_clients: ClientsLimit,
     pub dir: String,
     pub dbfilename: String,
     pub hash_max_listpack_entries: usize,
@@ -274,6 +280,24 @@ macro_rules! bool_setting {
             kind: Kind::Bool {
                 get: |c| c.$field,
                 set: |c, v| c.$field = v,
+            },
+        }
+    };
+}
+
+/// A mutable number setting stored in a `u32` field of `Config`.
+macro_rules! u32_setting {
+    ($name:expr, $default:expr, $min:expr, $max:expr, $field:ident) => {
+        Setting {
+            name: $name,
+            mutable: true,
+            default: $default,
+            kind: Kind::Int {
+                min: $min,
+                max: $max,
+                memory: false,
+                get: |c| i64::from(c.$field),
+                set: |c, v| c.$field = v as u32,
             },
         }
     };
@@ -546,9 +570,43 @@ static SETTINGS: &[Setting] = &[
         mutable: true,
         default: "noeviction",
         kind: Kind::Enum {
-            values: &["noeviction"],
-            get: |_| 0,
-            set: |c, _| c.maxmemory_policy = "noeviction".into(),
+            values: &[
+                "volatile-lru",
+                "volatile-lfu",
+                "volatile-random",
+                "volatile-ttl",
+                "allkeys-lru",
+                "allkeys-lfu",
+                "allkeys-random",
+                "noeviction",
+            ],
+            get: |c| {
+                crate::evict::Policy::ALL
+                    .iter()
+                    .position(|&p| p == c.maxmemory_policy)
+                    .unwrap_or(0)
+            },
+            set: |c, i| c.maxmemory_policy = crate::evict::Policy::ALL[i],
+        },
+    },
+    u32_setting!("maxmemory-samples", "5", 1, INT_MAX, maxmemory_samples),
+    u32_setting!("maxmemory-eviction-tenacity", "10", 0, 100, maxmemory_eviction_tenacity),
+    u32_setting!("lfu-log-factor", "10", 0, INT_MAX, lfu_log_factor),
+    u32_setting!("lfu-decay-time", "1", 0, INT_MAX, lfu_decay_time),
+    Setting {
+        name: "maxmemory-clients",
+        mutable: true,
+        default: "0",
+        kind: Kind::Text {
+            get: |c| match c.maxmemory_clients {
+                ClientsLimit::Bytes(n) => n.to_string(),
+                ClientsLimit::Percent(0) => "0".to_string(),
+                ClientsLimit::Percent(p) => format!("{p}%"),
+            },
+            set: |c, v| {
+                c.maxmemory_clients = ClientsLimit::parse(v)?;
+                Ok(())
+            },
         },
     },
     Setting {
@@ -1083,6 +1141,40 @@ fn parse_save(c: &mut Config, value: &str) -> Result<(), String> {
 
 /// Parses a memory size as Redis's `memtoull`: a number with an optional
 /// unit `b`, `k`, `kb`, `m`, `mb`, `g`, `gb` (case-insensitive).
+/// `maxmemory-clients`: a size, or a share of `maxmemory`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientsLimit {
+    Bytes(u64),
+    Percent(u64),
+}
+
+impl ClientsLimit {
+    fn parse(text: &str) -> Result<ClientsLimit, String> {
+        let bad = || "argument must be a memory or percent value".to_string();
+        match text.strip_suffix('%') {
+            Some(number) => {
+                let percent = number.parse::<u64>().map_err(|_| bad())?;
+                if percent > 100 {
+                    return Err("percentage argument must be less or equal to 100".into());
+                }
+                Ok(ClientsLimit::Percent(percent))
+            }
+            None => parse_memory(text)
+                .filter(|&n| n <= i64::MAX as u64)
+                .map(ClientsLimit::Bytes)
+                .ok_or_else(bad),
+        }
+    }
+
+    /// The limit in bytes (0: none).
+    pub fn bytes(self, maxmemory: u64) -> u64 {
+        match self {
+            ClientsLimit::Bytes(n) => n,
+            ClientsLimit::Percent(p) => maxmemory / 100 * p,
+        }
+    }
+}
+
 pub fn parse_memory(text: &str) -> Option<u64> {
     let lower = text.to_ascii_lowercase();
     let digits_end = lower
@@ -1148,7 +1240,12 @@ impl Default for Config {
             aof_rewrite_incremental_fsync: false,
             enable_debug_command: 0,
             maxmemory: 0,
-            maxmemory_policy: String::new(),
+            maxmemory_policy: crate::evict::Policy::NoEviction,
+            maxmemory_samples: 0,
+            maxmemory_eviction_tenacity: 0,
+            lfu_log_factor: 0,
+            lfu_decay_time: 0,
+            maxmemory_clients: ClientsLimit::Bytes(0),
             dir: String::new(),
             dbfilename: String::new(),
             hash_max_listpack_entries: 0,

@@ -124,8 +124,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
     ("lazyfree-lazy-server-del", "no", Check::Bool, true),
     ("lazyfree-lazy-user-del", "no", Check::Bool, true),
     ("lazyfree-lazy-user-flush", "no", Check::Bool, true),
-    ("lfu-decay-time", "1", Check::Int(0, i32::MAX as i64), true),
-    ("lfu-log-factor", "10", Check::Int(0, i32::MAX as i64), true),
     (
         "list-compress-depth",
         "0",
@@ -134,19 +132,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
     ),
     ("masterauth", "", Check::Text, true),
     ("masteruser", "", Check::Text, true),
-    ("maxmemory-clients", "0", Check::Memory, true),
-    (
-        "maxmemory-eviction-tenacity",
-        "10",
-        Check::Int(0, 100),
-        true,
-    ),
-    (
-        "maxmemory-samples",
-        "5",
-        Check::Int(1, i32::MAX as i64),
-        true,
-    ),
     (
         "min-replicas-max-lag",
         "10",

@@ -112,3 +112,6 @@ pub fn push_repr(out: &mut Vec<u8>, bytes: &[u8]) {
     }
     out.push(b'"');
 }
+
+/// A command that may grow memory, refused over `maxmemory`.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";

@@ -18,6 +18,7 @@ pub mod config_rewrite;
 pub mod daemon;
 pub mod db;
 pub mod errors;
+pub mod evict;
 pub mod float;
 pub mod glob;
 pub mod latency;

@@ -99,7 +99,7 @@ fn escape(value: &str) -> String {
 pub fn render(state: &ServerState, clients: &Slab<Client>) -> String {
     let mut e = Exposition(String::with_capacity(8192));
     let st = &state.stats;
-    let used = crate::alloc::allocated_bytes();
+    let used = crate::evict::used_memory(state);
     e.metric(
         "redis_up",
         "gauge",

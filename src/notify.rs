@@ -167,14 +167,14 @@ pub fn key_changed(
 }
 
 /// Publishes, and empties, the events the databases queued themselves;
-/// an expired key is also invalidated.
+/// an expired or evicted key is also invalidated.
 pub fn publish_queued(state: &mut ServerState, clients: &mut Slab<Client>, running: &mut Running) {
     let flags = state.config.notify_keyspace_events;
     let tracking = state.tracking.active();
     let mut out = outboxes(clients, running, &mut state.output_woken);
     for (index, db) in state.dbs.iter_mut().enumerate() {
         for (class, event, key) in db.events.drain(..) {
-            if tracking && class == EXPIRED {
+            if tracking && (class == EXPIRED || class == EVICTED) {
                 invalidate(&mut state.tracking, &mut out, &key, true);
             }
             publish(&state.pubsub, &mut out, flags, class, event, &key, index);
@@ -259,7 +259,7 @@ pub fn queued_classes(flags: u32) -> u32 {
     if flags & (KEYSPACE | KEYEVENT) == 0 {
         return 0;
     }
-    flags & (EXPIRED | NEW | KEY_MISS)
+    flags & (EXPIRED | EVICTED | NEW | KEY_MISS)
 }
 
 #[cfg(test)]

@@ -139,9 +139,17 @@ impl Persistence {
 }
 
 fn options(config: &Config, aof_base: bool) -> SaveOptions {
+    let policy = config.maxmemory_policy;
     SaveOptions {
         checksum: config.rdbchecksum,
         aof_base,
+        access: if policy.is_lru() {
+            crate::rdb::AccessRecord::Idle
+        } else if policy.is_lfu() {
+            crate::rdb::AccessRecord::Freq
+        } else {
+            crate::rdb::AccessRecord::Nothing
+        },
     }
 }
 
@@ -511,9 +519,18 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    pub fn empty(databases: usize) -> Loaded {
+    /// Databases to load into, counting accesses as `config`'s policy
+    /// does (a file's LFU counters are kept under an LFU policy only).
+    pub fn empty(config: &Config) -> Loaded {
+        let lfu = crate::evict::Lfu::of(config);
         Loaded {
-            dbs: (0..databases).map(|_| Db::default()).collect(),
+            dbs: (0..config.databases)
+                .map(|_| {
+                    let mut db = Db::default();
+                    db.lfu = lfu;
+                    db
+                })
+                .collect(),
             libraries: Vec::new(),
             keys_loaded: 0,
             keys_expired: 0,
@@ -538,7 +555,7 @@ pub fn load_snapshot(
         Err(e) => return Err(LoadError::Io(e)),
     };
     let input = io::BufReader::with_capacity(WRITE_BUFFER, file);
-    let mut loaded = Loaded::empty(config.databases);
+    let mut loaded = Loaded::empty(config);
     read_into(
         Decoder::new(input, Limits::from(config)),
         &mut loaded,
@@ -553,6 +570,13 @@ pub fn load_snapshot(
 /// corrupt count must not take the machine's memory.
 const MAX_RESERVED_KEYS: u64 = 1 << 24;
 
+fn duplicated(name: &[u8], db: usize) -> LoadError {
+    LoadError::Corrupt(format!(
+        "RDB has duplicated key '{}' in DB {db}",
+        String::from_utf8_lossy(name)
+    ))
+}
+
 /// Decodes a snapshot into `loaded`. `skip_expired`: drop keys already
 /// expired (not for an AOF preamble, whose later commands may refer to them).
 pub fn read_into<R: Read>(
@@ -562,9 +586,8 @@ pub fn read_into<R: Read>(
     skip_expired: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), LoadError> {
-    let clock = (now_ms / 1000) as u32;
     for db in &mut loaded.dbs {
-        db.clock = clock;
+        db.now_ms = now_ms;
     }
     let databases = loaded.dbs.len();
     let (dbs, libraries, keys_loaded, keys_expired) = (
@@ -598,12 +621,14 @@ pub fn read_into<R: Read>(
                 *keys_expired += 1;
                 return Ok(());
             }
-            if let Err(name) = db.load(key.key, key.value, key.expire_ms) {
-                return Err(LoadError::Corrupt(format!(
-                    "RDB has duplicated key '{}' in DB {}",
-                    String::from_utf8_lossy(&name),
-                    key.db
-                )));
+            if key.freq.is_some() || key.idle_secs.is_some() {
+                let name = key.key.clone();
+                db.load(key.key, key.value, key.expire_ms)
+                    .map_err(|name| duplicated(&name, key.db))?;
+                db.restore_access(&name, key.freq, key.idle_secs);
+            } else {
+                db.load(key.key, key.value, key.expire_ms)
+                    .map_err(|name| duplicated(&name, key.db))?;
             }
             *keys_loaded += 1;
             Ok(())

@@ -262,7 +262,7 @@ impl Server {
             if let Some(pause) = self.state.pause {
                 wake_at = wake_at.min(pause.until);
             }
-            let timeout = if self.pending_reads.is_empty() {
+            let timeout = if self.pending_reads.is_empty() && !self.state.evictor.running {
                 wake_at.saturating_duration_since(now)
             } else {
                 Duration::ZERO
@@ -549,7 +549,7 @@ impl Server {
                 .map_err(|e| format!("Can't open the append-only file {}: {e}", base.name))?;
             if bytes.starts_with(b"REDIS") {
                 info!("Reading RDB base file on AOF loading...");
-                let mut loaded = persist::Loaded::empty(config.databases);
+                let mut loaded = persist::Loaded::empty(&config);
                 let decoder =
                     crate::rdb::Decoder::new(&bytes[..], crate::rdb::Limits::from(&config));
                 persist::read_into(decoder, &mut loaded, now_ms, false, &mut |_| {})
@@ -675,6 +675,7 @@ impl Server {
             db.expiry_paused = false;
         }
         let mut client = self.clients.remove(fake);
+        self.state.client_buffers -= client.accounted_buffers;
         let _ = self.poll.registry().deregister(&mut client.socket);
         result
     }
@@ -865,6 +866,11 @@ impl Server {
         // arguments it runs with stay borrowed from the query buffer.
         let mut parser = std::mem::take(&mut client.parser);
         let mut reply = std::mem::take(&mut client.reply);
+        // What was just read is a client buffer, not data (see
+        // `Client::account_buffers`).
+        let buffers = parser.capacity() + reply.capacity();
+        self.state.client_buffers += buffers;
+        self.state.client_buffers -= std::mem::replace(&mut client.accounted_buffers, buffers);
         let max_bulk = usize::try_from(self.state.config.proto_max_bulk_len).unwrap_or(usize::MAX);
         let now = Instant::now();
         let now_ms = crate::state::unix_millis();
@@ -928,6 +934,7 @@ impl Server {
         client.skip_next = skip_this;
         client.parser = parser;
         client.reply = reply;
+        client.account_buffers(&mut self.state.client_buffers);
         self.flag_pending_write(key);
         self.enforce_output_limits(key, now);
         let killed = std::mem::take(&mut self.state.killed);
@@ -1262,6 +1269,7 @@ impl Server {
             return;
         }
         let (outcome, written) = client.write();
+        client.account_buffers(&mut self.state.client_buffers);
         self.state.stats.total_net_output_bytes += written as u64;
         self.state.stats.total_writes_processed += 1;
         let wants_writable = match outcome {
@@ -1336,6 +1344,15 @@ impl Server {
     /// Redis's `beforeSleep`: flush what commands queued, then free the
     /// clients this batch closed.
     fn before_sleep(&mut self) {
+        // Eviction whose time budget ran out goes on each iteration
+        // (Redis's eviction timer).
+        if self.state.evictor.running {
+            crate::evict::perform(&mut self.state);
+            self.publish_queued_events();
+        }
+        if self.state.config.maxmemory_clients != crate::config::ClientsLimit::Bytes(0) {
+            self.evict_clients();
+        }
         // Redis's fast expire cycle: while the cron could not keep up, spend
         // up to 1 ms per iteration, at most every 2 ms.
         if self.expire_backlog && self.last_fast_expire.elapsed() >= FAST_EXPIRE_PERIOD {
@@ -1413,6 +1430,7 @@ impl Server {
         }
         self.unpark(key);
         let mut client = self.clients.remove(key);
+        self.state.client_buffers -= client.accounted_buffers;
         if client.monitor {
             self.state.monitors.retain(|&k| k != key);
         }
@@ -1441,6 +1459,47 @@ impl Server {
         self.pending_reads.retain(|&k| k != key);
         self.pending_writes.retain(|&k| k != key);
         debug!("Freed client id={} addr={}", client.id, client.addr);
+    }
+
+    /// Publishes the events the databases queued outside a command.
+    fn publish_queued_events(&mut self) {
+        if self.state.config.notify_keyspace_events != 0 || self.state.tracking.active() {
+            crate::notify::publish_queued(&mut self.state, &mut self.clients, &mut None);
+        }
+    }
+
+    /// `maxmemory-clients` (Redis 7.0's client eviction): while the
+    /// clients together hold more than the limit, the one holding the
+    /// most is closed. Replicas, the master and `CLIENT NO-EVICT`
+    /// clients are never chosen.
+    fn evict_clients(&mut self) {
+        let config = &self.state.config;
+        let limit = config.maxmemory_clients.bytes(config.maxmemory) as usize;
+        if limit == 0 {
+            return;
+        }
+        let mut usage: Vec<(usize, usize)> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| !c.no_evict && c.closing == Closing::No)
+            .map(|(key, c)| (c.memory_usage(), key))
+            .collect();
+        let mut total: usize = usage.iter().map(|(memory, _)| memory).sum();
+        if total <= limit {
+            return;
+        }
+        usage.sort_unstable_by(|a, b| b.cmp(a));
+        for (memory, key) in usage {
+            if total <= limit {
+                break;
+            }
+            if let Some(client) = self.clients.get(key) {
+                debug!("Evicting client: id={} addr={}", client.id, client.addr);
+            }
+            self.state.evictor.evicted_clients += 1;
+            self.close(key, Closing::Now);
+            total -= memory;
+        }
     }
 
     /// Sends the BCAST clients the keys changed under their prefixes since
@@ -1589,9 +1648,7 @@ impl Server {
             }
         }
         self.state.signal_streams_gone();
-        if self.state.config.notify_keyspace_events != 0 || self.state.tracking.active() {
-            crate::notify::publish_queued(&mut self.state, &mut self.clients, &mut None);
-        }
+        self.publish_queued_events();
     }
 
     fn clients_cron(&mut self, now: Instant) {

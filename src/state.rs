@@ -258,6 +258,15 @@ pub struct ServerState {
     pub tracking: crate::tracking::Tracking,
     /// `CLIENT PAUSE` in force.
     pub pause: Option<Pause>,
+    /// `maxmemory`: the eviction pool and counters.
+    pub evictor: crate::evict::Evictor,
+    /// The memory check before the running command found memory over the
+    /// limit with nothing to evict: a script that started then may not
+    /// begin writing (Redis's `pre_command_oom_state`).
+    pub pre_command_oom: bool,
+    /// Bytes of the clients' query and reply buffers, as last accounted
+    /// (`Client::account_buffers`): not counted against `maxmemory`.
+    pub client_buffers: usize,
     /// `CLIENT UNBLOCK` requests: (slab key, with an error rather than as
     /// a timeout), carried out by the loop after the command.
     pub unblock_requests: Vec<(usize, bool)>,
@@ -345,6 +354,9 @@ impl ServerState {
             active_expire_enabled: true,
             cron_paused: false,
             migrate_sockets: Default::default(),
+            evictor: Default::default(),
+            pre_command_oom: false,
+            client_buffers: 0,
         }
     }
 
@@ -385,6 +397,10 @@ impl ServerState {
     /// is refined there).
     pub fn refresh_thresholds(&mut self) {
         self.refresh_event_classes();
+        let lfu = crate::evict::Lfu::of(&self.config);
+        for db in &mut self.dbs {
+            db.lfu = lfu;
+        }
         let slower = self.config.slowlog_log_slower_than;
         self.thresholds.slowlog_ticks = if slower < 0 {
             u64::MAX
@@ -404,7 +420,7 @@ impl ServerState {
     pub fn refresh_event_classes(&mut self) {
         let mut classes = crate::notify::queued_classes(self.config.notify_keyspace_events);
         if self.tracking.active() {
-            classes |= crate::notify::EXPIRED;
+            classes |= crate::notify::EXPIRED | crate::notify::EVICTED;
         }
         for db in &mut self.dbs {
             db.event_classes = classes;

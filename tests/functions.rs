@@ -415,6 +415,7 @@ fn a_file_with_a_broken_library_is_refused() {
     let options = rudis::rdb::SaveOptions {
         checksum: true,
         aof_base: false,
+        access: rudis::rdb::AccessRecord::Nothing,
     };
     let bytes = rudis::rdb::Encoder::new(Vec::new(), true)
         .snapshot(&[], &[bad], options, 0)

@@ -340,7 +340,7 @@ fn debug_reload(ctx: &mut Ctx, args: Args) {
     );
     let loaded = match loaded {
         Ok(Some(loaded)) => loaded,
-        Ok(None) => persist::Loaded::empty(state.dbs.len()),
+        Ok(None) => persist::Loaded::empty(&state.config),
         Err(e) => {
             warn!("{e}");
             return ctx

@@ -52,6 +52,8 @@ impl Section<'_> {
 }
 
 pub(super) fn info(ctx: &mut Ctx, args: Args) {
+    // Memory as it was before this reply took any.
+    let used_memory = crate::evict::used_memory(ctx.state);
     let mut wanted: Vec<String> = args
         .from(1)
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
@@ -79,7 +81,7 @@ pub(super) fn info(ctx: &mut Ctx, args: Args) {
         match *name {
             "server" => server(ctx, &mut section),
             "clients" => clients(ctx, &mut section),
-            "memory" => memory(ctx, &mut section),
+            "memory" => memory(ctx, &mut section, used_memory),
             "persistence" => persistence(ctx, &mut section),
             "stats" => stats(ctx, &mut section),
             "replication" => replication(ctx, &mut section),
@@ -195,8 +197,9 @@ pub fn human_bytes(n: u64) -> String {
     format!("{}B", n as u64)
 }
 
-fn memory(ctx: &Ctx, s: &mut Section) {
-    let o = super::memory::overhead(ctx);
+fn memory(ctx: &Ctx, s: &mut Section, used_memory: u64) {
+    let mut o = super::memory::overhead(ctx);
+    o.total = used_memory;
     let ratio = super::memory::ratio;
     let used = o.total;
     let maxmemory = ctx.state.config.maxmemory;
@@ -252,7 +255,7 @@ fn memory(ctx: &Ctx, s: &mut Section) {
         );
     s.field("maxmemory", maxmemory)
         .field("maxmemory_human", human_bytes(maxmemory))
-        .field("maxmemory_policy", &ctx.state.config.maxmemory_policy)
+        .field("maxmemory_policy", ctx.state.config.maxmemory_policy.name())
         .field(
             "allocator_frag_ratio",
             format!("{:.2}", ratio(a.active, a.allocated)),
@@ -273,7 +276,10 @@ fn memory(ctx: &Ctx, s: &mut Section) {
             format!("{:.2}", ratio(o.rss, used)),
         )
         .field("mem_fragmentation_bytes", o.rss.saturating_sub(used))
-        .field("mem_not_counted_for_evict", o.aof_buffer)
+        .field(
+            "mem_not_counted_for_evict",
+            crate::evict::not_counted(ctx.state),
+        )
         .field("mem_replication_backlog", 0)
         .field("mem_total_replication_buffers", 0)
         .field("mem_clients_slaves", 0)
@@ -365,6 +371,8 @@ fn stats(ctx: &Ctx, s: &mut Section) {
         format!("{:.2}", sampler.per_second() as f64 / 1024.0)
     };
     let pubsub = &ctx.state.pubsub;
+    let evictor = &ctx.state.evictor;
+    let (exceeded_total, exceeded_now) = evictor.exceeded_ms();
     s.field("total_connections_received", st.total_connections_received)
         .field("total_commands_processed", st.total_commands_processed)
         .field("instantaneous_ops_per_sec", st.ops.per_second())
@@ -387,10 +395,10 @@ fn stats(ctx: &Ctx, s: &mut Section) {
             "expire_cycle_cpu_milliseconds",
             crate::clock::to_micros(st.expire_cycle_ticks) / 1000,
         )
-        .field("evicted_keys", 0)
-        .field("evicted_clients", 0)
-        .field("total_eviction_exceeded_time", 0)
-        .field("current_eviction_exceeded_time", 0)
+        .field("evicted_keys", evictor.evicted_keys)
+        .field("evicted_clients", evictor.evicted_clients)
+        .field("total_eviction_exceeded_time", exceeded_total)
+        .field("current_eviction_exceeded_time", exceeded_now)
         .field("keyspace_hits", st.keyspace_hits)
         .field("keyspace_misses", st.keyspace_misses)
         .field("pubsub_channels", pubsub.channels.len())

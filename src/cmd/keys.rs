@@ -433,7 +433,7 @@ pub(super) fn copy(ctx: &mut Ctx, args: Args) {
     let expire = keys.db.expire_of(from);
     let now = ctx.now_ms;
     let target = &mut ctx.state.dbs[target_db];
-    target.clock = (now / 1000) as u32;
+    target.now_ms = now;
     if target.contains_key(to) && !target.is_expired(to, now) {
         if !replace {
             return ctx.reply.int(0);
@@ -473,7 +473,7 @@ pub(super) fn move_key(ctx: &mut Ctx, args: Args) {
         return ctx.reply.int(0);
     };
     let target = &mut ctx.state.dbs[target_db];
-    target.clock = (now / 1000) as u32;
+    target.now_ms = now;
     target.set(key, value, false);
     if let Some(when) = expire {
         target.set_expire(key, when);
@@ -732,21 +732,32 @@ pub(super) fn object_refcount(ctx: &mut Ctx, args: Args) {
 
 pub(super) fn object_idletime(ctx: &mut Ctx, args: Args) {
     let key = args.get(2);
+    let lfu = ctx.state.config.maxmemory_policy.is_lfu();
     let (mut keys, reply) = ctx.keys();
     if keys.peek(key).is_none() {
         return reply.null();
+    }
+    if lfu {
+        return reply.error(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. \
+             Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        );
     }
     reply.int(keys.db.idle_secs(key).unwrap_or(0) as i64);
 }
 
 pub(super) fn object_freq(ctx: &mut Ctx, args: Args) {
+    let key = args.get(2);
     let (mut keys, reply) = ctx.keys();
-    match keys.peek(args.get(2)) {
-        Some(_) => reply.error(
+    if keys.peek(key).is_none() {
+        return reply.null();
+    }
+    match keys.db.freq(key) {
+        Some(freq) => reply.int(i64::from(freq)),
+        None => reply.error(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
              Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ),
-        None => reply.null(),
     }
 }
 

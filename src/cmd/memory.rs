@@ -23,7 +23,7 @@ pub(super) struct Overhead {
 }
 
 pub(super) fn overhead(ctx: &Ctx) -> Overhead {
-    let total = alloc::allocated_bytes();
+    let total = crate::evict::used_memory(ctx.state);
     let peak = alloc::peak_bytes().max(total);
     let startup = ctx.state.startup_allocated.min(total);
     let clients: u64 = ctx

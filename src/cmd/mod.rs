@@ -108,7 +108,7 @@ impl Ctx<'_> {
     /// and the reply, borrowed side by side.
     pub fn keys(&mut self) -> (Keys<'_>, &mut Reply) {
         let db = self.clients[self.me].db;
-        self.state.dbs[db].clock = (self.now_ms / 1000) as u32;
+        self.state.dbs[db].now_ms = self.now_ms;
         let keys = Keys {
             db: &mut self.state.dbs[db],
             stats: &mut self.state.stats,
@@ -997,7 +997,10 @@ pub fn log_expired(state: &mut ServerState) {
 /// Runs a command, or queues it inside MULTI.
 fn run(ctx: &mut Ctx, args: Args) -> Outcome {
     let resolved = resolve(ctx, args).and_then(|(command, id)| {
-        if access_granted(ctx, command, id, args) && allowed_now(ctx, command) {
+        if access_granted(ctx, command, id, args)
+            && memory_allowed(ctx, command, id)
+            && allowed_now(ctx, command)
+        {
             Ok((command, id))
         } else {
             Err(Some(id))
@@ -1053,8 +1056,10 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
             "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
         )
     {
+        let denyoom = ctx.state.command_stats.traits(id).denyoom;
         if let Some(transaction) = ctx.client().multi.as_mut() {
             transaction.queue(args);
+            transaction.denyoom |= denyoom;
         }
         ctx.reply.simple("QUEUED");
         return Outcome::Queued;
@@ -1186,6 +1191,37 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
         return false;
     }
     true
+}
+
+/// `maxmemory` (Redis's `processCommand`): before a client's command,
+/// keys are evicted to bring memory under the limit; if that is not
+/// possible, commands that may grow memory are refused with `-OOM`, and
+/// so is anything but EXEC, DISCARD, QUIT and RESET inside MULTI. One
+/// test when no limit is set.
+fn memory_allowed(ctx: &mut Ctx, command: &Command, id: usize) -> bool {
+    if ctx.state.config.maxmemory == 0 {
+        return true;
+    }
+    if ctx.state.replaying || ctx.state.call_depth != 1 || ctx.state.in_script_call {
+        return true;
+    }
+    let out_of_memory = crate::evict::perform(ctx.state) == crate::evict::Outcome::Fail;
+    if ctx.state.config.notify_keyspace_events != 0 || ctx.state.tracking.active() {
+        ctx.publish_queued_events();
+    }
+    ctx.state.pre_command_oom = out_of_memory;
+    if !out_of_memory {
+        return true;
+    }
+    let transaction = ctx.clients[ctx.me].multi.as_ref();
+    let refused = ctx.state.command_stats.traits(id).denyoom
+        || (command.name == "exec" && transaction.is_some_and(|t| t.denyoom))
+        || (transaction.is_some()
+            && !matches!(command.name, "exec" | "discard" | "quit" | "reset"));
+    if refused {
+        reject(ctx, command, errors::OOM);
+    }
+    !refused
 }
 
 /// Authentication and ACL permissions (Redis's `authRequired` and

@@ -99,6 +99,9 @@ pub fn unwatch_all(ctx: &mut Ctx) {
 pub struct Transaction {
     pub queued: Vec<OwnedArgs>,
     pub failed: bool,
+    /// A queued command may grow memory (EXEC is then refused over
+    /// `maxmemory`, as Redis's `mstate.cmd_flags`).
+    pub denyoom: bool,
 }
 
 impl Transaction {

@@ -209,9 +209,8 @@ pub(super) fn restore(ctx: &mut Ctx, args: Args) {
     if ttl > 0 {
         keys.db.set_expire(key, ttl);
     }
-    if let Some(secs) = idle {
-        keys.db.set_idle(key, secs as u64);
-    }
+    keys.db
+        .restore_access(key, freq.map(|f| f as u8), idle.map(|s| s as u64));
     ctx.notify(crate::notify::GENERIC, "restore", key);
     ctx.reply.ok();
 }

@@ -404,6 +404,21 @@ pub(super) fn config_get(ctx: &mut Ctx, args: Args) {
     }
 }
 
+/// A new `maxmemory` applies at once (Redis's `updateMaxmemory`): a
+/// limit under what is used is warned of, and eviction starts.
+fn maxmemory_changed(ctx: &mut Ctx) {
+    let limit = ctx.state.config.maxmemory;
+    if limit == 0 {
+        return;
+    }
+    let used = crate::evict::used_memory(ctx.state);
+    if limit < used {
+        log::warn!("WARNING: the new maxmemory value set via CONFIG SET ({limit}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
+    }
+    crate::evict::perform(ctx.state);
+    ctx.publish_queued_events();
+}
+
 pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
     if !args.len().is_multiple_of(2) {
         return ctx.reply.error(errors::SYNTAX);
@@ -439,6 +454,9 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
                 ctx.state.apply_requirepass();
             }
             ctx.state.apply_pubsub_default();
+            if ctx.state.config.maxmemory != before.maxmemory {
+                maxmemory_changed(ctx);
+            }
             if before.aof_disable_auto_gc && !ctx.state.config.aof_disable_auto_gc {
                 let state = &mut *ctx.state;
                 state.aof.delete_history(&state.config);

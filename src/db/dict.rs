@@ -176,6 +176,13 @@ impl<V> Dict<V> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
+    /// Bytes of the table kept for entries not there yet: free slots,
+    /// taken by the next inserts without allocating.
+    pub fn slack_bytes(&self) -> usize {
+        (self.entries.capacity() - self.entries.len()) * std::mem::size_of::<(CompactBytes, V)>()
+            + (self.index.capacity() - self.index.len()) * (std::mem::size_of::<u32>() + 1)
+    }
+
     /// Bytes held by the table itself (entries and index), for MEMORY.
     pub fn table_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<(CompactBytes, V)>()

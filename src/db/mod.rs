@@ -61,11 +61,16 @@ pub fn restore_dirty(before: u64) {
     DIRTY.with(|d| d.set(before));
 }
 
-/// A value and when it was last touched, in unix seconds (the clock
-/// behind `OBJECT IDLETIME`, Redis's LRU field).
+/// A value and its access stamps (Redis's 24-bit `lru` field, split in
+/// two that fit where `Value`'s alignment leaves room anyway).
 pub struct Entry {
     pub value: Value,
+    /// The last access on the LRU clock (`evict::lru_clock`): OBJECT
+    /// IDLETIME and the LRU policies.
     pub touched: u32,
+    /// The LFU counter and the minute it last decayed (`evict::Lfu`),
+    /// kept while an LFU policy is set.
+    pub freq: u32,
 }
 
 #[derive(Default)]
@@ -76,9 +81,13 @@ pub struct Db {
     pub avg_ttl: i64,
     /// Where the active expire cycle resumes in `expires`.
     expire_cursor: usize,
-    /// The current command's time in unix seconds: what writes and
+    /// The current command's time in unix milliseconds: what writes and
     /// touches record.
-    pub clock: u32,
+    pub now_ms: i64,
+    /// Set while an LFU policy is: accesses count in `Entry::freq`.
+    pub lfu: Option<crate::evict::Lfu>,
+    /// Randomness for the LFU counter.
+    rng: u64,
     /// Watched keys: how many clients watch each and how often it was
     /// modified since it was first watched (Redis's `watched_keys`).
     watched: HashMap<Vec<u8>, Watched>,
@@ -244,21 +253,40 @@ impl Db {
         !self.watched.is_empty()
     }
 
-    /// Records an access to `key` at the current clock.
+    /// Records an access to `key` at the current clock (and, under an
+    /// LFU policy, counts it).
     pub fn touch(&mut self, key: &[u8]) {
-        let clock = self.clock;
+        let now_ms = self.now_ms;
         if let Some(entry) = self.dict.get_mut(key) {
-            entry.touched = clock;
+            entry.touched = crate::evict::lru_clock(now_ms);
+            if let Some(lfu) = self.lfu {
+                entry.freq = lfu.touched(entry.freq, now_ms, &mut self.rng);
+            }
         }
     }
 
     /// Makes `key` look idle for `secs` seconds (RESTORE ... IDLETIME).
-    pub fn set_idle(&mut self, key: &[u8], secs: u64) {
-        let touched = self
-            .clock
-            .saturating_sub(u32::try_from(secs).unwrap_or(u32::MAX));
+    fn set_idle(&mut self, key: &[u8], secs: u64) {
+        let touched = crate::evict::stamp_for_idle(secs, self.now_ms);
         if let Some(entry) = self.dict.get_mut(key) {
             entry.touched = touched;
+        }
+    }
+
+    /// Restores what a dump said of a key's use (RESTORE's FREQ and
+    /// IDLETIME, an RDB's FREQ and IDLE): the counter under an LFU
+    /// policy, the idle time under any other (Redis's
+    /// `objectSetLRUOrLFU`).
+    pub fn restore_access(&mut self, key: &[u8], freq: Option<u8>, idle_secs: Option<u64>) {
+        match (self.lfu, freq, idle_secs) {
+            (Some(_), Some(freq), _) => {
+                let stamp = crate::evict::Lfu::stamp_with(freq, self.now_ms);
+                if let Some(entry) = self.dict.get_mut(key) {
+                    entry.freq = stamp;
+                }
+            }
+            (None, _, Some(secs)) => self.set_idle(key, secs),
+            _ => {}
         }
     }
 
@@ -266,7 +294,86 @@ impl Db {
     pub fn idle_secs(&self, key: &[u8]) -> Option<u64> {
         self.dict
             .get(key)
-            .map(|e| u64::from(self.clock.saturating_sub(e.touched)))
+            .map(|e| crate::evict::idle_ms(e.touched, self.now_ms) / 1000)
+    }
+
+    /// The LFU counter of `key` as OBJECT FREQ shows it (decayed).
+    pub fn freq(&self, key: &[u8]) -> Option<u32> {
+        let lfu = self.lfu?;
+        self.dict.get(key).map(|e| lfu.counter(e.freq, self.now_ms))
+    }
+
+    /// The free slots of the key tables, in bytes (`evict::table_slack`).
+    pub fn slack_bytes(&self) -> usize {
+        self.dict.slack_bytes() + self.expires.slack_bytes()
+    }
+
+    /// How many keys an eviction policy may pick from.
+    pub fn candidate_count(&self, volatile: bool) -> usize {
+        if volatile {
+            self.expires.len()
+        } else {
+            self.dict.len()
+        }
+    }
+
+    /// A key picked by `roll` among the candidates (random policies).
+    pub fn random_candidate(&self, volatile: bool, roll: u64) -> Option<&CompactBytes> {
+        let count = self.candidate_count(volatile);
+        if count == 0 {
+            return None;
+        }
+        let position = (roll % count as u64) as usize;
+        if volatile {
+            self.expires.entry_at(position).map(|(k, _)| k)
+        } else {
+            self.dict.entry_at(position).map(|(k, _)| k)
+        }
+    }
+
+    /// A candidate picked by `roll`, with its eviction score under
+    /// `policy` (see `evict::score`).
+    pub fn sample(
+        &self,
+        policy: crate::evict::Policy,
+        roll: u64,
+        now_ms: i64,
+    ) -> Option<(&CompactBytes, u64)> {
+        let key = self.random_candidate(policy.volatile(), roll)?;
+        let entry = self.dict.get(key)?;
+        let expire = self.expires.get(key).copied();
+        let score = crate::evict::score(
+            policy,
+            self.lfu,
+            (entry.touched, entry.freq),
+            expire,
+            now_ms,
+        );
+        Some((key, score))
+    }
+
+    /// Records the eviction of a key just removed: a DEL for the AOF, an
+    /// `evicted` event.
+    pub fn note_evicted(&mut self, key: &[u8]) {
+        if let Some(log) = &mut self.expired_log {
+            log.push(CompactBytes::new(key));
+        }
+        self.note_event(crate::notify::EVICTED, "evicted", key);
+    }
+
+    /// The stamps a key starts with. Outside an LFU policy the counter
+    /// is not kept: a key reads as never used once one is set, as
+    /// Redis's LRU field read as LFU data decays to 0.
+    fn new_entry(&self, value: Value) -> Entry {
+        let freq = match self.lfu {
+            Some(_) => crate::evict::Lfu::new_stamp(self.now_ms),
+            None => crate::evict::Lfu::stamp_with(0, self.now_ms),
+        };
+        Entry {
+            value,
+            touched: crate::evict::lru_clock(self.now_ms),
+            freq,
+        }
     }
 
     /// Bytes of the key table itself (MEMORY STATS's overhead).
@@ -335,13 +442,17 @@ impl Db {
         if matches!(self.dict.get(key).map(|e| &e.value), Some(Value::Stream(_))) {
             self.stream_gone(key);
         }
-        self.dict.insert(
-            key,
-            Entry {
-                value,
-                touched: self.clock,
-            },
-        );
+        let entry = self.new_entry(value);
+        if let Some(old) = self.dict.insert(key, entry) {
+            if let Some(lfu) = self.lfu {
+                // An overwritten key keeps its count, plus this access
+                // (Redis's `dbOverwrite` after `lookupKeyWrite`).
+                let freq = lfu.touched(old.freq, self.now_ms, &mut self.rng);
+                if let Some(entry) = self.dict.get_mut(key) {
+                    entry.freq = freq;
+                }
+            }
+        }
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -361,10 +472,10 @@ impl Db {
             }
             self.expires.insert(&key, when);
         }
-        let entry = Entry {
-            value,
-            touched: self.clock,
-        };
+        if self.now_ms == 0 {
+            self.now_ms = crate::state::unix_millis();
+        }
+        let entry = self.new_entry(value);
         self.dict.insert_if_absent(key, entry)
     }
 

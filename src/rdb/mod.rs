@@ -156,6 +156,17 @@ pub struct SaveOptions {
     pub checksum: bool,
     /// Written as the preamble of an AOF base file (`aof-base` aux field).
     pub aof_base: bool,
+    /// Each key's idle time (under an LRU policy) or LFU counter (under
+    /// an LFU one), as Redis records them.
+    pub access: AccessRecord,
+}
+
+/// What of a key's use a snapshot records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessRecord {
+    Nothing,
+    Idle,
+    Freq,
 }
 
 /// Writes RDB bytes, keeping the running checksum.
@@ -445,6 +456,17 @@ impl<W: Write> Encoder<W> {
                     self.byte(OP_EXPIRETIME_MS)?;
                     self.raw(&when.to_le_bytes())?;
                 }
+                match options.access {
+                    AccessRecord::Nothing => {}
+                    AccessRecord::Idle => {
+                        self.byte(OP_IDLE)?;
+                        self.len(db.idle_secs(key).unwrap_or(0))?;
+                    }
+                    AccessRecord::Freq => {
+                        self.byte(OP_FREQ)?;
+                        self.byte(db.freq(key).unwrap_or(0) as u8)?;
+                    }
+                }
                 self.byte(Self::value_type(value))?;
                 self.string(key)?;
                 self.body(value)?;
@@ -686,6 +708,9 @@ pub struct LoadedKey {
     pub key: Vec<u8>,
     pub value: Value,
     pub expire_ms: Option<i64>,
+    /// The LFU counter and idle seconds the file recorded.
+    pub freq: Option<u8>,
+    pub idle_secs: Option<u64>,
 }
 
 /// What a snapshot hands its reader, in file order.
@@ -1195,6 +1220,8 @@ impl<R: Read> Decoder<R> {
         };
         let mut db = 0usize;
         let mut expire_ms: Option<i64> = None;
+        let mut freq: Option<u8> = None;
+        let mut idle_secs: Option<u64> = None;
         let mut next_progress = 2 << 20;
         loop {
             if self.consumed >= next_progress {
@@ -1216,11 +1243,11 @@ impl<R: Read> Decoder<R> {
                     continue;
                 }
                 OP_FREQ => {
-                    self.byte()?;
+                    freq = Some(self.byte()?);
                     continue;
                 }
                 OP_IDLE => {
-                    self.len()?;
+                    idle_secs = Some(self.len()?);
                     continue;
                 }
                 OP_EOF => break,
@@ -1265,12 +1292,15 @@ impl<R: Read> Decoder<R> {
             let key = self.any_string()?;
             let value = self.value(kind)?;
             let expire = expire_ms.take();
+            let (freq, idle_secs) = (freq.take(), idle_secs.take());
             if let Some(value) = value {
                 sink(LoadEvent::Key(LoadedKey {
                     db,
                     key,
                     value,
                     expire_ms: expire,
+                    freq,
+                    idle_secs,
                 }))?;
             }
         }
@@ -1458,6 +1488,7 @@ mod tests {
         let options = SaveOptions {
             checksum: true,
             aof_base: false,
+            access: AccessRecord::Nothing,
         };
         let library: &[u8] = b"#!lua name=lib\nredis.register_function('f', function() end)";
         let bytes = Encoder::new(Vec::new(), true)

@@ -74,6 +74,8 @@ struct RunState {
     propagate_aof: Cell<bool>,
     /// A write command ran: SCRIPT KILL is refused.
     wrote: Cell<bool>,
+    /// Declared `allow-oom`: commands may grow memory past `maxmemory`.
+    allow_oom: Cell<bool>,
     started: Cell<Instant>,
     /// Past `busy-reply-threshold`: other clients are being answered.
     timed_out: Cell<bool>,
@@ -102,6 +104,7 @@ thread_local! {
         resp3: Cell::new(false),
         propagate_aof: Cell::new(true),
         wrote: Cell::new(false),
+        allow_oom: Cell::new(false),
         started: Cell::new(Instant::now()),
         timed_out: Cell::new(false),
         killed: Cell::new(false),
@@ -598,6 +601,11 @@ pub fn refusal_before_run(ctx: &Ctx, flags: ScriptFlags, ro_command: bool) -> Op
     if ro_command {
         return Some("ERR Can not execute a script with write flag using *_ro command.".into());
     }
+    if !flags.allow_oom && ctx.state.pre_command_oom && ctx.state.config.maxmemory != 0 {
+        // Redis refuses such a call before it runs, the script's flags
+        // making it `denyoom`: the client sees the plain OOM error.
+        return Some(crate::errors::OOM.into());
+    }
     None
 }
 
@@ -625,6 +633,7 @@ pub fn run(
         label: sha,
         info: std::ptr::null(),
         command: None,
+        allow_oom: script.flags.allow_oom,
     };
     execute(ctx, &engine.lua, target, keys, argv, read_only);
 }
@@ -649,6 +658,7 @@ pub fn call_function(
         label: &function.name,
         info: function,
         command: Some(command),
+        allow_oom: function.flags.allow_oom || function.flags.no_writes,
     };
     execute(
         ctx,
@@ -668,6 +678,7 @@ struct Target<'a> {
     label: &'a str,
     info: *const functions::FunctionInfo,
     command: Option<Args<'static>>,
+    allow_oom: bool,
 }
 
 fn execute(
@@ -690,6 +701,7 @@ fn execute(
             state.resp3.set(false);
             state.propagate_aof.set(true);
             state.wrote.set(false);
+            state.allow_oom.set(target.allow_oom);
             state.started.set(Instant::now());
             state.timed_out.set(false);
             state.killed.set(false);
@@ -984,10 +996,21 @@ fn run_line(ctx: &mut Ctx, line: &OwnedArgs, reply: &mut Reply) -> Result<(), &'
             run.propagate_aof.get(),
         )
     });
+
+    if traits.write && read_only {
+        return Err("ERR Write commands are not allowed from read-only scripts.");
+    }
+    // Over `maxmemory` when the script started, it may not begin to
+    // grow memory; once it wrote, it cannot be stopped halfway (Redis's
+    // `scriptVerifyOOM`).
+    if traits.denyoom
+        && ctx.state.pre_command_oom
+        && ctx.state.config.maxmemory != 0
+        && !RUN.with(|run| run.wrote.get() || run.allow_oom.get())
+    {
+        return Err(crate::errors::OOM);
+    }
     if traits.write {
-        if read_only {
-            return Err("ERR Write commands are not allowed from read-only scripts.");
-        }
         RUN.with(|run| run.wrote.set(true));
     }
     reply.clear(64 * 1024);

@@ -1,0 +1,342 @@
+//! `maxmemory` and eviction, against redis-server where the outcome is
+//! deterministic (OOM replies, settings, OBJECT FREQ/IDLETIME), and on
+//! rudis alone where it is statistical (which keys a policy picks).
+
+mod common;
+
+use common::{assert_same_replies, info_field, Conn, ServerProcess};
+use std::time::Duration;
+
+/// Fills `count` keys named `{prefix}{i}` with 100-byte values, in
+/// pipelined batches.
+fn fill(conn: &mut Conn, prefix: &str, count: usize, ttl: Option<u64>) {
+    let value = vec![b'x'; 100];
+    for batch in (0..count).collect::<Vec<_>>().chunks(500) {
+        let mut out = Vec::new();
+        for i in batch {
+            let key = format!("{prefix}{i}");
+            match ttl {
+                Some(secs) => out.extend(common::encode(&[
+                    b"SET",
+                    key.as_bytes(),
+                    &value,
+                    b"EX",
+                    secs.to_string().as_bytes(),
+                ])),
+                None => out.extend(common::encode(&[b"SET", key.as_bytes(), &value])),
+            }
+        }
+        conn.send(&out);
+        for _ in batch {
+            conn.read_reply();
+        }
+    }
+}
+
+fn count_present(conn: &mut Conn, prefix: &str, range: std::ops::Range<usize>) -> usize {
+    range
+        .filter(|i| conn.run(&format!("EXISTS {prefix}{i}")) == b":1\r\n")
+        .count()
+}
+
+fn used_memory(conn: &mut Conn) -> u64 {
+    info_field(conn, "memory", "used_memory").parse().unwrap()
+}
+
+/// Sets `maxmemory` to what is used now plus `extra` bytes.
+fn limit_at_current_plus(conn: &mut Conn, extra: i64) -> u64 {
+    let limit = (used_memory(conn) as i64 + extra).max(1) as u64;
+    conn.run(&format!("CONFIG SET maxmemory {limit}"));
+    limit
+}
+
+#[test]
+fn out_of_memory_replies_match_redis() {
+    assert_same_replies(&[
+        "SET kept value",
+        "RPUSH list a b c",
+        "CONFIG SET maxmemory 1",
+        // Writes that may grow memory are refused; reads and deletes run.
+        "SET k v",
+        "GET kept",
+        "LPOP list",
+        "DEL kept",
+        "INCR counter",
+        "APPEND kept x",
+        "PING",
+        // MULTI: queueing is refused, and the transaction with it.
+        "MULTI",
+        "GET list",
+        "SET a b",
+        "EXEC",
+        "MULTI",
+        "DISCARD",
+        // Scripts: refused at their first write, not before.
+        "EVAL \"return redis.call('get','list')\" 0",
+        "EVAL \"return redis.call('set','x','y')\" 0",
+        "EVAL \"redis.call('del','list'); return redis.call('set','x','y')\" 0",
+        "EVAL \"#!lua flags=no-writes\nreturn redis.call('get','x')\" 0",
+        "EVAL \"#!lua flags=allow-oom\nreturn redis.call('set','x','y')\" 0",
+        "GET x",
+        "CONFIG SET maxmemory 0",
+        "SET k v",
+    ]);
+}
+
+#[test]
+fn eviction_settings_match_redis() {
+    assert_same_replies(&[
+        "CONFIG GET maxmemory-policy",
+        "CONFIG SET maxmemory-policy foo",
+        "CONFIG SET maxmemory-policy ALLKEYS-LFU",
+        "CONFIG GET maxmemory-policy",
+        "CONFIG SET maxmemory-policy volatile-ttl",
+        "CONFIG GET maxmemory-samples",
+        "CONFIG SET maxmemory-samples 0",
+        "CONFIG SET maxmemory-samples 10",
+        "CONFIG GET maxmemory-eviction-tenacity",
+        "CONFIG SET maxmemory-eviction-tenacity 101",
+        "CONFIG SET maxmemory-eviction-tenacity 100",
+        "CONFIG GET lfu-log-factor",
+        "CONFIG SET lfu-log-factor -1",
+        "CONFIG GET lfu-decay-time",
+        "CONFIG SET lfu-decay-time 5",
+        "CONFIG GET maxmemory-clients",
+        "CONFIG SET maxmemory-clients 101%",
+        "CONFIG SET maxmemory-clients abc",
+        "CONFIG SET maxmemory-clients -1",
+        "CONFIG SET maxmemory-clients 5%",
+        "CONFIG GET maxmemory-clients",
+        "CONFIG SET maxmemory-clients 0%",
+        "CONFIG GET maxmemory-clients",
+        "CONFIG SET maxmemory-clients 1gb",
+        "CONFIG GET maxmemory-clients",
+        "CONFIG SET maxmemory 100mb",
+        "CONFIG GET maxmemory",
+        "CONFIG SET maxmemory 0",
+    ]);
+}
+
+#[test]
+fn access_tracking_replies_match_redis() {
+    assert_same_replies(&[
+        "SET k v",
+        "OBJECT FREQ k",
+        "OBJECT IDLETIME k",
+        "CONFIG SET maxmemory-policy allkeys-lfu",
+        // A new key starts at 5; the first accesses are sure to count.
+        "OBJECT FREQ k",
+        "SET fresh v",
+        "OBJECT FREQ fresh",
+        "GET fresh",
+        "OBJECT FREQ fresh",
+        "OBJECT IDLETIME fresh",
+        "OBJECT FREQ missing",
+        "RESTORE r 0 \"\\x00\\x01v\\n\\x00\\x91\\x08\\xce\\xb2\\x198\\x8a\\xce\" FREQ 100",
+        "OBJECT FREQ r",
+        "RESTORE r2 0 \"\\x00\\x01v\\n\\x00\\x91\\x08\\xce\\xb2\\x198\\x8a\\xce\" FREQ 256",
+        "CONFIG SET maxmemory-policy allkeys-lru",
+        "RESTORE r3 0 \"\\x00\\x01v\\n\\x00\\x91\\x08\\xce\\xb2\\x198\\x8a\\xce\" IDLETIME 1000",
+        "OBJECT IDLETIME r3",
+        "OBJECT FREQ r3",
+    ]);
+}
+
+/// Under `volatile-*` only keys with a TTL go; once none is left, writes
+/// are refused. Under `allkeys-*` any key may go.
+#[test]
+fn volatile_policies_spare_persistent_keys() {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        let server = ServerProcess::rudis(&["--save", "", "--maxmemory-policy", policy]);
+        let mut conn = server.connect();
+        fill(&mut conn, "keep:", 2000, None);
+        fill(&mut conn, "ttl:", 2000, Some(1000));
+        limit_at_current_plus(&mut conn, -100_000);
+        fill(&mut conn, "more:", 1, None);
+        assert_eq!(count_present(&mut conn, "keep:", 0..2000), 2000, "{policy}");
+        assert!(count_present(&mut conn, "ttl:", 0..2000) < 2000, "{policy}");
+        // Far below what the persistent keys need: nothing left to evict
+        // once the loop has evicted every key with a TTL.
+        conn.run("CONFIG SET maxmemory 1");
+        assert!(common::eventually(Duration::from_secs(5), || {
+            conn.run("DBSIZE") == b":2001\r\n"
+        }));
+        assert_eq!(
+            conn.run("SET another v"),
+            b"-OOM command not allowed when used memory > 'maxmemory'.\r\n".to_vec(),
+            "{policy}"
+        );
+        assert_eq!(count_present(&mut conn, "ttl:", 0..2000), 0, "{policy}");
+        assert_eq!(count_present(&mut conn, "keep:", 0..2000), 2000, "{policy}");
+        assert_eq!(conn.run("EXISTS more:0"), b":1\r\n".to_vec(), "{policy}");
+        let evicted: u64 = info_field(&mut conn, "stats", "evicted_keys")
+            .parse()
+            .unwrap();
+        assert_eq!(evicted, 2000, "{policy}");
+    }
+    for policy in ["allkeys-lru", "allkeys-lfu", "allkeys-random"] {
+        let server = ServerProcess::rudis(&["--save", "", "--maxmemory-policy", policy]);
+        let mut conn = server.connect();
+        fill(&mut conn, "keep:", 2000, None);
+        let limit = limit_at_current_plus(&mut conn, -100_000);
+        fill(&mut conn, "more:", 500, None);
+        assert!(
+            count_present(&mut conn, "keep:", 0..2000) < 2000,
+            "{policy}"
+        );
+        let used = used_memory(&mut conn);
+        assert!(used <= limit + 4096, "{policy}: {used} used, limit {limit}");
+        assert_eq!(conn.run("SET another v"), b"+OK\r\n".to_vec());
+    }
+}
+
+/// `volatile-ttl` evicts the keys closest to expiring first.
+#[test]
+fn volatile_ttl_evicts_nearest_expiry_first() {
+    let server = ServerProcess::rudis(&["--save", "", "--maxmemory-policy", "volatile-ttl"]);
+    let mut conn = server.connect();
+    fill(&mut conn, "soon:", 1000, Some(1000));
+    fill(&mut conn, "late:", 1000, Some(100_000));
+    limit_at_current_plus(&mut conn, -50_000);
+    fill(&mut conn, "x:", 1, None);
+    let soon = count_present(&mut conn, "soon:", 0..1000);
+    let late = count_present(&mut conn, "late:", 0..1000);
+    assert!(soon < 1000, "nothing evicted");
+    assert!(
+        late > 990,
+        "late keys evicted: {late} left, {soon} soon left"
+    );
+}
+
+/// LRU keeps what was used lately; LFU keeps what is used often.
+#[test]
+fn lru_and_lfu_keep_the_keys_in_use() {
+    for policy in ["allkeys-lru", "allkeys-lfu"] {
+        let server = ServerProcess::rudis(&["--save", "", "--maxmemory-policy", policy]);
+        let mut conn = server.connect();
+        fill(&mut conn, "k:", 4000, None);
+        std::thread::sleep(Duration::from_millis(20));
+        // The first quarter is read (LFU: several times) after the rest.
+        for _ in 0..3 {
+            for i in 0..1000 {
+                conn.run(&format!("GET k:{i}"));
+            }
+        }
+        limit_at_current_plus(&mut conn, -150_000);
+        fill(&mut conn, "new:", 1, None);
+        let hot = count_present(&mut conn, "k:", 0..1000);
+        let cold = count_present(&mut conn, "k:", 1000..4000);
+        assert!(cold < 3000, "{policy}: nothing evicted");
+        assert!(
+            hot >= 990,
+            "{policy}: {hot} of 1000 used keys kept, {cold} of 3000 others"
+        );
+    }
+}
+
+/// Evicted keys fire `evicted` events, invalidate tracking clients, reach
+/// the AOF as DELs, and count in INFO.
+#[test]
+fn evictions_are_announced_logged_and_counted() {
+    let dir = common::fresh_dir("eviction-aof");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let server = ServerProcess::rudis(&[
+        "--save",
+        "",
+        "--dir",
+        &dir_arg,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--maxmemory-policy",
+        "allkeys-random",
+        "--notify-keyspace-events",
+        "Ee",
+    ]);
+    let mut conn = server.connect();
+    let mut listener = server.connect();
+    listener.run("SUBSCRIBE __keyevent@0__:evicted");
+    fill(&mut conn, "k:", 3000, None);
+    limit_at_current_plus(&mut conn, -200_000);
+    fill(&mut conn, "x:", 1, None);
+    let evicted: u64 = info_field(&mut conn, "stats", "evicted_keys")
+        .parse()
+        .unwrap();
+    assert!(evicted > 0);
+    let message = listener.read_reply();
+    assert!(
+        String::from_utf8_lossy(&message).contains("__keyevent@0__:evicted"),
+        "{}",
+        String::from_utf8_lossy(&message)
+    );
+    // Each command checks memory first: stop evicting, then count.
+    conn.run("CONFIG SET maxmemory 0");
+    let remaining = conn.run("DBSIZE");
+    drop(listener);
+    drop(conn);
+    drop(server);
+    // The log replays to what was left.
+    let server = ServerProcess::rudis(&["--save", "", "--dir", &dir_arg, "--appendonly", "yes"]);
+    assert_eq!(server.connect().run("DBSIZE"), remaining);
+}
+
+/// `maxmemory-clients`: the client holding the most memory is closed,
+/// unless it set CLIENT NO-EVICT.
+#[test]
+fn clients_over_maxmemory_clients_are_evicted() {
+    let server = ServerProcess::rudis(&["--save", "", "--maxmemory-clients", "1mb"]);
+    let mut admin = server.connect();
+    let mut protected = server.connect();
+    protected.run("CLIENT NO-EVICT on");
+    let mut greedy = server.connect();
+    // Half a command of 2 MB: the query buffer grows past the limit.
+    let mut partial = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n".to_vec();
+    partial.extend(vec![b'x'; 1_500_000]);
+    protected.send(&partial);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(admin.run("PING"), b"+PONG\r\n".to_vec());
+    assert_eq!(info_field(&mut admin, "stats", "evicted_clients"), "0");
+    greedy.send(&partial);
+    assert!(
+        greedy.is_closed(Duration::from_secs(2)),
+        "greedy client kept"
+    );
+    assert_eq!(info_field(&mut admin, "stats", "evicted_clients"), "1");
+    assert_eq!(admin.run("PING"), b"+PONG\r\n".to_vec());
+}
+
+/// LRU idle times and LFU counters survive a restart through the RDB
+/// under the matching policy.
+#[test]
+fn access_stamps_survive_a_restart() {
+    let dir = common::fresh_dir("eviction-rdb");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let args = [
+        "--save",
+        "",
+        "--dir",
+        &dir_arg,
+        "--maxmemory-policy",
+        "allkeys-lfu",
+    ];
+    {
+        let server = ServerProcess::rudis(&args);
+        let mut conn = server.connect();
+        conn.run("SET k v");
+        let payload = b"\x00\x01v\n\x00\x91\x08\xce\xb2\x198\x8a\xce";
+        let restored = conn.cmd(&[b"RESTORE", b"r", b"0", payload, b"FREQ", b"100"]);
+        assert_eq!(restored, b"+OK\r\n".to_vec());
+        assert_eq!(conn.run("OBJECT FREQ r"), b":100\r\n".to_vec());
+        conn.run("SAVE");
+    }
+    let server = ServerProcess::rudis(&args);
+    let mut conn = server.connect();
+    assert_eq!(conn.run("OBJECT FREQ r"), b":100\r\n".to_vec());
+    assert_eq!(conn.run("OBJECT FREQ k"), b":5\r\n".to_vec());
+}
