@@ -6,7 +6,7 @@
 
 use crate::protocol::{Reply, RequestParser};
 use mio::net::TcpStream;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -84,6 +84,8 @@ pub struct Client {
     /// The buffer bytes last added to the server's total (see
     /// `account_buffers`).
     pub accounted_buffers: usize,
+    /// The TLS session of a client of the `tls-port`.
+    pub tls: Option<Box<crate::tls::Session>>,
     /// In MONITOR mode: hears every command the server runs.
     pub monitor: bool,
     pub subscriptions: Subscriptions,
@@ -187,6 +189,7 @@ impl Client {
             authenticated: true,
             no_evict: false,
             accounted_buffers: 0,
+            tls: None,
             monitor: false,
             subscriptions: Subscriptions::default(),
             tracking: None,
@@ -234,13 +237,18 @@ impl Client {
         std::mem::size_of::<Client>() + self.parser.capacity() + self.reply.capacity() + queued
     }
 
-    /// Output not yet written to the socket.
+    /// Output not yet written to the socket (with TLS, a record rustls
+    /// holds counts as one byte).
     pub fn pending_output(&self) -> usize {
-        self.reply.len() - self.sent
+        let tls = self.tls.as_ref().is_some_and(|t| t.wants_write());
+        self.reply.len() - self.sent + usize::from(tls)
     }
 
     /// Reads once into the query buffer, at most `READ_CHUNK` bytes.
     pub fn read(&mut self) -> ReadOutcome {
+        if self.tls.is_some() {
+            return self.read_tls();
+        }
         let buf = self.parser.buffer_mut();
         buf.reserve(READ_CHUNK);
         let spare = &mut buf.spare_capacity_mut()[..READ_CHUNK];
@@ -270,9 +278,133 @@ impl Client {
         }
     }
 
+    /// Reads what the socket has through TLS: one read of ciphertext,
+    /// then every byte of plaintext it completed into the query buffer.
+    /// Handshake messages rustls has to answer go out at once.
+    fn read_tls(&mut self) -> ReadOutcome {
+        let Some(tls) = self.tls.as_deref_mut() else {
+            return ReadOutcome::Failed;
+        };
+        let mut socket = &self.socket;
+        let (mut eof, mut would_block) = (false, false);
+        match tls.read_tls(&mut socket) {
+            Ok(0) => eof = true,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => would_block = true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                log::debug!("Reading from client: {e}");
+                return ReadOutcome::Failed;
+            }
+        }
+        let plaintext = match tls.process_new_packets() {
+            Ok(state) => state.plaintext_bytes_to_read(),
+            Err(e) => {
+                // Tell the peer why (the alert rustls queued), then close.
+                log::debug!("Error accepting a client connection: {e}");
+                let _ = tls.write_tls(&mut socket);
+                return ReadOutcome::Failed;
+            }
+        };
+        let buf = self.parser.buffer_mut();
+        let mut bytes = 0;
+        if plaintext > 0 {
+            let start = buf.len();
+            buf.resize(start + plaintext, 0);
+            loop {
+                match tls.reader().read(&mut buf[start + bytes..]) {
+                    Ok(0) => break,
+                    Ok(n) => bytes += n,
+                    Err(_) => break,
+                }
+                if start + bytes == buf.len() {
+                    break;
+                }
+            }
+            buf.truncate(start + bytes);
+        }
+        while tls.wants_write() {
+            match tls.write_tls(&mut socket) {
+                Ok(0) => return ReadOutcome::Failed,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        if eof && bytes == 0 {
+            ReadOutcome::Eof
+        } else if would_block && bytes == 0 {
+            ReadOutcome::WouldBlock
+        } else {
+            ReadOutcome::Data {
+                bytes,
+                drained: would_block,
+            }
+        }
+    }
+
+    /// Writes pending output through TLS: encrypted records rustls holds
+    /// first, then more of the reply handed to it. Counts plaintext, as
+    /// Redis counts what `SSL_write` took.
+    fn write_tls(&mut self) -> (WriteOutcome, usize) {
+        let mut written = 0;
+        let Some(tls) = self.tls.as_deref_mut() else {
+            return (WriteOutcome::Failed, 0);
+        };
+        let mut socket = &self.socket;
+        let outcome = loop {
+            if tls.wants_write() {
+                match tls.write_tls(&mut socket) {
+                    Ok(0) => break WriteOutcome::Failed,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        break WriteOutcome::WouldBlock
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        log::debug!("Error writing to client: {e}");
+                        break WriteOutcome::Failed;
+                    }
+                }
+            }
+            if self.sent == self.reply.len() {
+                self.sent = 0;
+                self.reply.clear(REPLY_KEEP_CAPACITY);
+                break WriteOutcome::Drained;
+            }
+            if written >= MAX_WRITE_PER_ITERATION {
+                break WriteOutcome::Capped;
+            }
+            match tls.writer().write(&self.reply.as_bytes()[self.sent..]) {
+                Ok(n) if n > 0 || tls.wants_write() => {
+                    self.sent += n;
+                    written += n;
+                }
+                _ => break WriteOutcome::Failed,
+            }
+        };
+        (outcome, written)
+    }
+
     /// Writes pending output, up to `MAX_WRITE_PER_ITERATION` bytes. Returns
     /// the outcome and the bytes written.
     pub fn write(&mut self) -> (WriteOutcome, usize) {
+        let (outcome, written) = if self.tls.is_some() {
+            self.write_tls()
+        } else {
+            self.write_plain()
+        };
+        // A slow reader with a long backlog: drop what was sent so the buffer
+        // does not hold it forever, but only when that halves the buffer, so
+        // the copying stays amortised.
+        if self.sent > REPLY_KEEP_CAPACITY && self.sent * 2 > self.reply.len() {
+            self.reply.consume(self.sent);
+            self.sent = 0;
+        }
+        (outcome, written)
+    }
+
+    fn write_plain(&mut self) -> (WriteOutcome, usize) {
         let mut written = 0;
         let outcome = loop {
             if self.sent == self.reply.len() {
@@ -297,13 +429,6 @@ impl Client {
                 }
             }
         };
-        // A slow reader with a long backlog: drop what was sent so the buffer
-        // does not hold it forever, but only when that halves the buffer, so
-        // the copying stays amortised.
-        if self.sent > REPLY_KEEP_CAPACITY && self.sent * 2 > self.reply.len() {
-            self.reply.consume(self.sent);
-            self.sent = 0;
-        }
         (outcome, written)
     }
 

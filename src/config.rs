@@ -590,7 +590,13 @@ static SETTINGS: &[Setting] = &[
         },
     },
     u32_setting!("maxmemory-samples", "5", 1, INT_MAX, maxmemory_samples),
-    u32_setting!("maxmemory-eviction-tenacity", "10", 0, 100, maxmemory_eviction_tenacity),
+    u32_setting!(
+        "maxmemory-eviction-tenacity",
+        "10",
+        0,
+        100,
+        maxmemory_eviction_tenacity
+    ),
     u32_setting!("lfu-log-factor", "10", 0, INT_MAX, lfu_log_factor),
     u32_setting!("lfu-decay-time", "1", 0, INT_MAX, lfu_decay_time),
     Setting {

@@ -34,6 +34,7 @@ pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod state;
+pub mod tls;
 pub mod tracking;
 
 /// The Redis feature level rudis implements; clients gate features on the

@@ -1,5 +1,5 @@
 //! Logging through `log` + `env_logger`, in Redis's line format:
-//! `pid:M 25 Nov 2026 11:29:41.690 * Ready to accept connections tcp`.
+//! `pid:M 25 Nov 2026 11:29:41.690 * Ready to accept connections`.
 //!
 //! Redis's levels map onto `log`'s: warning → Warn (`#`), notice → Info
 //! (`*`), verbose → Debug (`-`), debug → Trace (`.`). `--loglevel` and

@@ -143,29 +143,29 @@ impl Server {
     pub fn bind(mut config: Config, config_file: Option<String>) -> io::Result<Server> {
         let poll = Poll::new()?;
         config.maxclients = raise_open_files_limit(config.maxclients);
-        let mut listeners = Vec::new();
-        for spec in &config.bind {
-            let optional = spec.starts_with('-');
-            let host = match spec.trim_start_matches('-') {
-                "*" => "0.0.0.0",
-                "::*" => "::",
-                other => other,
-            };
-            match listen(host, config.port, config.tcp_backlog) {
-                Ok(listener) => listeners.push(listener),
-                Err(e) if optional => debug!("Skipping optional bind address {host}: {e}"),
-                Err(e) => {
-                    warn!(
-                        "Warning: Could not create server TCP listening socket {host}:{}: {e}",
-                        config.port
-                    );
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!("Failed listening on port {} (tcp), aborting.", config.port),
-                    ));
-                }
-            }
-        }
+        let mut listeners = listen_all(&config, config.port, "tcp")?;
+        // `tls-port`: the same addresses, speaking TLS.
+        let tls_port = crate::tls::port(&config);
+        let tls_context = if tls_port > 0 {
+            let context = crate::tls::context(&config).map_err(|e| {
+                warn!("{e}");
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "Failed to configure TLS. Check logs for more info.",
+                )
+            })?;
+            Some(context)
+        } else {
+            None
+        };
+        let tls_listeners = if tls_port > 0 {
+            listen_all(&config, tls_port, "tls")?
+        } else {
+            Vec::new()
+        };
+        let tls_fds: Vec<std::os::fd::RawFd> =
+            tls_listeners.iter().map(|l| l.as_raw_fd()).collect();
+        listeners.extend(tls_listeners);
         listeners.truncate(MAX_LISTENERS - 1);
         if listeners.is_empty() {
             return Err(io::Error::new(
@@ -195,6 +195,8 @@ impl Server {
         let mut state = ServerState::new(config, config_file);
         state.listener_fds = listeners.iter().map(|l| l.as_raw_fd()).collect();
         state.metrics_fd = metrics_listener.map(|i| state.listener_fds[i]);
+        state.tls_fds = tls_fds;
+        state.tls = tls_context;
         state.registry = Some(poll.registry().try_clone()?);
         if let Ok(addr) = listeners[0].local_addr() {
             state.tcp_port = addr.port();
@@ -241,7 +243,7 @@ impl Server {
 
     /// Runs until a signal or `SHUTDOWN` stops it.
     pub fn run(mut self) -> io::Result<()> {
-        info!("Ready to accept connections tcp");
+        info!("Ready to accept connections");
         crate::clock::init();
         self.state.refresh_thresholds();
         self.state.startup_allocated = crate::alloc::allocated_bytes();
@@ -739,10 +741,12 @@ impl Server {
             let Some(listener) = self.listeners.get(index) else {
                 return;
             };
+            let tls = self.state.tls_fds.contains(&listener.as_raw_fd());
             match listener.accept() {
                 Ok((socket, addr)) => {
                     let scrapes_only = self.metrics_listener == Some(index);
-                    self.add_client(socket, addr, scrapes_only);
+                    let kind = Listener { scrapes_only, tls };
+                    admit_client(&mut self.state, &mut self.clients, socket, addr, kind);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -754,16 +758,6 @@ impl Server {
                 }
             }
         }
-    }
-
-    fn add_client(&mut self, socket: TcpStream, addr: SocketAddr, scrapes_only: bool) {
-        admit_client(
-            &mut self.state,
-            &mut self.clients,
-            socket,
-            addr,
-            scrapes_only,
-        );
     }
 
     /// Reads what the socket has (up to the per-iteration cap) and runs every
@@ -1670,16 +1664,31 @@ impl Server {
 /// Makes an accepted connection a client: refused past `maxclients`,
 /// else configured, registered for reads under its slab key, and counted.
 /// Also used while a script keeps the loop busy (`scripting::busy`).
+/// What a connection was accepted on.
+pub struct Listener {
+    /// The `metrics-port`.
+    pub scrapes_only: bool,
+    /// The `tls-port`.
+    pub tls: bool,
+}
+
 pub fn admit_client(
     state: &mut ServerState,
     clients: &mut Slab<Client>,
     mut socket: TcpStream,
     addr: SocketAddr,
-    scrapes_only: bool,
+    listener: Listener,
 ) {
+    // A TLS connection is refused by closing it: no reply can be sent
+    // before its handshake.
+    let refuse = |socket: TcpStream, message: &[u8]| {
+        if !listener.tls {
+            Client::refuse(socket, message);
+        }
+    };
     if clients.len() as u64 >= state.config.maxclients {
         state.stats.rejected_connections += 1;
-        Client::refuse(socket, MAX_CLIENTS_REACHED);
+        refuse(socket, MAX_CLIENTS_REACHED);
         return;
     }
     let open_default = state
@@ -1688,12 +1697,19 @@ pub fn admit_client(
         .is_some_and(|u| u.nopass);
     if state.config.protected_mode && open_default && !addr.ip().is_loopback() {
         state.stats.rejected_connections += 1;
-        Client::refuse(socket, PROTECTED_MODE_DENIED);
+        refuse(socket, PROTECTED_MODE_DENIED);
         return;
     }
     if let Err(e) = configure_socket(&socket, state.config.tcp_keepalive) {
         debug!("Configuring client socket: {e}");
     }
+    let tls = match (&state.tls, listener.tls) {
+        (Some(context), true) => match crate::tls::accept(context) {
+            Some(session) => Some(session),
+            None => return,
+        },
+        _ => None,
+    };
     let entry = clients.vacant_entry();
     let key = entry.key();
     let Some(registry) = state.registry.as_ref() else {
@@ -1706,11 +1722,38 @@ pub fn admit_client(
     let id = state.allocate_client_id();
     debug!("Accepted {addr}");
     let mut client = Client::new(id, socket, addr, Instant::now());
-    client.scrapes_only = scrapes_only;
+    client.scrapes_only = listener.scrapes_only;
+    client.tls = tls;
     // Only a default user with no password lets a connection in at once.
     client.authenticated = !state.users.default_needs_auth();
     entry.insert(client);
     state.stats.total_connections_received += 1;
+}
+
+/// Listens on `port` at every `bind` address (a leading `-` makes one
+/// optional), as Redis's `listenToPort`; `kind` names the port in errors.
+fn listen_all(config: &Config, port: u16, kind: &str) -> io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    for spec in &config.bind {
+        let optional = spec.starts_with('-');
+        let host = match spec.trim_start_matches('-') {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            other => other,
+        };
+        match listen(host, port, config.tcp_backlog) {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if optional => debug!("Skipping optional bind address {host}: {e}"),
+            Err(e) => {
+                warn!("Warning: Could not create server TCP listening socket {host}:{port}: {e}");
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("Failed listening on port {port} ({kind}), aborting."),
+                ));
+            }
+        }
+    }
+    Ok(listeners)
 }
 
 fn listen(host: &str, port: u16, backlog: u32) -> io::Result<TcpListener> {

@@ -211,6 +211,10 @@ pub struct ServerState {
     pub call_depth: usize,
     /// Listening sockets, which a forked child closes.
     pub listener_fds: Vec<std::os::fd::RawFd>,
+    /// The `tls-port` listeners among them.
+    pub tls_fds: Vec<std::os::fd::RawFd>,
+    /// The TLS context new TLS connections start from.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// The `metrics-port` listener among them.
     pub metrics_fd: Option<std::os::fd::RawFd>,
     /// The loop's poll registry, for clients accepted while a script
@@ -331,6 +335,8 @@ impl ServerState {
             replaying: false,
             listener_fds: Vec::new(),
             metrics_fd: None,
+            tls_fds: Vec::new(),
+            tls: None,
             registry: None,
             force_propagate: false,
             command_stats: Default::default(),

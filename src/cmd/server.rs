@@ -404,6 +404,36 @@ pub(super) fn config_get(ctx: &mut Ctx, args: Args) {
     }
 }
 
+/// New `tls-*` settings apply to the connections accepted from now on
+/// (Redis's `applyTlsCfg`): the TLS context is built again while TLS is
+/// on. Err names the setting to blame when it cannot be.
+fn tls_changed<'a>(
+    ctx: &mut Ctx,
+    before: &crate::config::Config,
+    pairs: &[(&'a str, &str)],
+) -> Result<(), &'a str> {
+    let Some((name, _)) = pairs
+        .iter()
+        .find(|(name, _)| name.to_ascii_lowercase().starts_with("tls-"))
+    else {
+        return Ok(());
+    };
+    if ctx.state.config.pending == before.pending || ctx.state.tls.is_none() {
+        return Ok(());
+    }
+    match crate::tls::context(&ctx.state.config) {
+        Ok(context) => {
+            ctx.state.tls = Some(context);
+            Ok(())
+        }
+        Err(e) => {
+            log::warn!("{e}");
+            log::warn!("Failed applying new configuration. Possibly related to new {name} setting. Restoring previous settings.");
+            Err(name)
+        }
+    }
+}
+
 /// A new `maxmemory` applies at once (Redis's `updateMaxmemory`): a
 /// limit under what is used is warned of, and eviction starts.
 fn maxmemory_changed(ctx: &mut Ctx) {
@@ -454,6 +484,12 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
                 ctx.state.apply_requirepass();
             }
             ctx.state.apply_pubsub_default();
+            if let Err(name) = tls_changed(ctx, &before, &pairs) {
+                ctx.state.config = before;
+                ctx.state.refresh_thresholds();
+                logging::set_level(ctx.state.config.loglevel);
+                return ctx.reply.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - Unable to update TLS configuration. Check server logs."));
+            }
             if ctx.state.config.maxmemory != before.maxmemory {
                 maxmemory_changed(ctx);
             }

@@ -85,7 +85,11 @@ fn accept_clients(ctx: &mut Ctx) {
                 continue;
             }
             let socket = mio::net::TcpStream::from_std(stream);
-            crate::server::admit_client(ctx.state, ctx.clients, socket, addr, scrapes_only);
+            let kind = crate::server::Listener {
+                scrapes_only,
+                tls: ctx.state.tls_fds.contains(&fd),
+            };
+            crate::server::admit_client(ctx.state, ctx.clients, socket, addr, kind);
         }
     }
 }
