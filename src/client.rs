@@ -111,7 +111,7 @@ pub struct Client {
     pub parser: RequestParser,
     pub reply: Reply,
     /// Bytes at the front of `reply` already written to the socket.
-    sent: usize,
+    pub sent: usize,
     pub closing: Closing,
     /// Registered for WRITABLE because a write would have blocked.
     pub wants_writable: bool,

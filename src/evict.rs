@@ -258,11 +258,13 @@ pub fn table_slack(dbs: &[Db]) -> u64 {
 }
 
 /// `used_memory`: what the server has allocated, less the free slots of
-/// the key tables and the clients' query and reply buffers. Those are
-/// bounded by `maxmemory-clients` and the output limits instead, so a
-/// burst of pipelined replies does not cost the dataset its keys.
+/// the key and client tables and the clients' query and reply buffers.
+/// Those are bounded by `maxmemory-clients` and the output limits
+/// instead, so a burst of pipelined replies does not cost the dataset
+/// its keys.
 pub fn used_memory(state: &ServerState) -> u64 {
-    let not_data = table_slack(&state.dbs) + state.client_buffers as u64;
+    let clients = state.client_buffers + state.client_slots_free;
+    let not_data = table_slack(&state.dbs) + clients as u64;
     crate::alloc::allocated_bytes().saturating_sub(not_data)
 }
 

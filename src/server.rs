@@ -912,7 +912,12 @@ impl Server {
                         reply.truncate(start);
                     }
                     skip_this = std::mem::take(&mut client.skip_requested);
-                    let closing = client.closing != Closing::No;
+                    // Over the hard output limit the client is done: the
+                    // rest of its pipeline would only grow a reply that
+                    // will never be sent (Redis stops at CLOSE_ASAP too).
+                    let hard = self.state.config.output_limit_normal.hard;
+                    let over = hard > 0 && (reply.len() - client.sent) as u64 >= hard;
+                    let closing = client.closing != Closing::No || over;
                     if let Some(request) = self.state.block_request.take() {
                         self.park(key, request, parser.args());
                         break;
@@ -1425,6 +1430,7 @@ impl Server {
         self.unpark(key);
         let mut client = self.clients.remove(key);
         self.state.client_buffers -= client.accounted_buffers;
+        self.state.client_slots_free = free_client_slots(&self.clients);
         if client.monitor {
             self.state.monitors.retain(|&k| k != key);
         }
@@ -1727,7 +1733,13 @@ pub fn admit_client(
     // Only a default user with no password lets a connection in at once.
     client.authenticated = !state.users.default_needs_auth();
     entry.insert(client);
+    state.client_slots_free = free_client_slots(clients);
     state.stats.total_connections_received += 1;
+}
+
+/// Bytes of the client table's vacant slots (`ServerState::client_slots_free`).
+fn free_client_slots(clients: &Slab<Client>) -> usize {
+    (clients.capacity() - clients.len()) * std::mem::size_of::<Client>()
 }
 
 /// Listens on `port` at every `bind` address (a leading `-` makes one

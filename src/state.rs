@@ -271,6 +271,9 @@ pub struct ServerState {
     /// Bytes of the clients' query and reply buffers, as last accounted
     /// (`Client::account_buffers`): not counted against `maxmemory`.
     pub client_buffers: usize,
+    /// Bytes of the client table's free slots (kept for the next
+    /// connections, as the key tables keep theirs).
+    pub client_slots_free: usize,
     /// `CLIENT UNBLOCK` requests: (slab key, with an error rather than as
     /// a timeout), carried out by the loop after the command.
     pub unblock_requests: Vec<(usize, bool)>,
@@ -363,6 +366,7 @@ impl ServerState {
             evictor: Default::default(),
             pre_command_oom: false,
             client_buffers: 0,
+            client_slots_free: 0,
         }
     }
 

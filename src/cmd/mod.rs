@@ -1205,6 +1205,12 @@ fn memory_allowed(ctx: &mut Ctx, command: &Command, id: usize) -> bool {
     if ctx.state.replaying || ctx.state.call_depth != 1 || ctx.state.in_script_call {
         return true;
     }
+    // The running client's buffers, on loan while its batch runs, are
+    // brought up to date: a reply growing now is not data either.
+    let buffers = ctx.reply.capacity() + ctx.input.map_or(0, |p| p.capacity());
+    let client = &mut ctx.clients[ctx.me];
+    ctx.state.client_buffers += buffers;
+    ctx.state.client_buffers -= std::mem::replace(&mut client.accounted_buffers, buffers);
     let out_of_memory = crate::evict::perform(ctx.state) == crate::evict::Outcome::Fail;
     if ctx.state.config.notify_keyspace_events != 0 || ctx.state.tracking.active() {
         ctx.publish_queued_events();
