@@ -20,6 +20,7 @@ slept and a client's write had to wake it, which the client pays for.
     scripts/bench.py --library @scripts/bench_library.lua --command "FCALL incr 1 counter"
     scripts/bench.py --setup "SETBIT bits 838860799 1" --command "BITCOUNT bits" --requests 2000
     scripts/bench.py --baseline /tmp/rudis-main   # also another rudis build, to price a change
+    scripts/bench.py --tls /path/to/certs --tests ping_mbulk,set,get   # over TLS
 """
 
 import argparse
@@ -37,6 +38,9 @@ import time
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The other rudis binary `--baseline` names, if any.
 BASELINE = [None]
+# --tls: the directory of ca.crt, redis.crt and redis.key, and each
+# server's TLS port (the benchmark then runs over TLS).
+TLS = {"dir": None, "ports": {}}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -70,6 +74,12 @@ def start(name, port):
     else:
         cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
                "--loglevel", "warning", "--dir", "/tmp"]
+    if TLS["dir"] and name != "floor":
+        tls_port = free_port()
+        TLS["ports"][port] = tls_port
+        d = TLS["dir"]
+        cmd += ["--tls-port", str(tls_port), "--tls-cert-file", f"{d}/redis.crt",
+                "--tls-key-file", f"{d}/redis.key", "--tls-ca-cert-file", f"{d}/ca.crt"]
     proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL)
     wait_listening(port, proc)
     return proc
@@ -104,6 +114,10 @@ def memory_kib(pid):
 def run_benchmark(port, pid, test, pipeline, args):
     cmd = ["taskset", "-c", "1", "redis-benchmark", "-p", str(port),
            "-n", str(args.requests), "-c", str(args.clients), "-P", str(pipeline), "--csv"]
+    if TLS["dir"]:
+        d = TLS["dir"]
+        cmd[5] = str(TLS["ports"][port])
+        cmd += ["--tls", "--cacert", f"{d}/ca.crt", "--cert", f"{d}/redis.crt", "--key", f"{d}/redis.key"]
     if args.keyspace:
         cmd += ["-r", str(args.keyspace)]
     if args.datasize:
@@ -161,7 +175,11 @@ def main():
                         "so a change's cost shows as rudis/base")
     parser.add_argument("--floor", action="store_true",
                         help="also run scripts/pong_floor.c, a server that only answers PING (ping tests only)")
+    parser.add_argument("--tls", metavar="DIR",
+                        help="benchmark over TLS: both servers get a tls-port with DIR's ca.crt, "
+                        "redis.crt and redis.key, and redis-benchmark connects with --tls")
     args = parser.parse_args()
+    TLS["dir"] = os.path.abspath(args.tls) if args.tls else None
 
     for tool in ("taskset", "redis-benchmark", "redis-server"):
         if not shutil.which(tool):
