@@ -56,8 +56,7 @@ pub fn context(config: &Config) -> Result<Arc<ServerConfig>, String> {
             "Failed to load certificate: {cert_file}: no certificate found"
         ));
     }
-    let key = PrivateKeyDer::from_pem_file(key_file)
-        .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
+    let key = private_key(key_file, setting(config, "tls-key-file-pass"))?;
     let provider = Arc::new(provider(config)?);
     let versions = protocol_versions(setting(config, "tls-protocols"))?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
@@ -92,6 +91,27 @@ pub fn context(config: &Config) -> Result<Arc<ServerConfig>, String> {
         server.session_storage = ServerSessionMemoryCache::new(size.max(1));
     }
     Ok(Arc::new(server))
+}
+
+/// The server's private key: PEM, in PKCS#8, PKCS#1 or SEC1 form, or
+/// PKCS#8 encrypted with `tls-key-file-pass` (what `openssl genpkey
+/// -aes256` writes).
+fn private_key(path: &str, pass: &str) -> Result<PrivateKeyDer<'static>, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("Failed to load private key: {path}: {e}");
+    let text = std::fs::read_to_string(path).map_err(|e| failed(&e))?;
+    if !text.contains("BEGIN ENCRYPTED PRIVATE KEY") {
+        return PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|e| failed(&e));
+    }
+    use pkcs8::der::pem::PemLabel;
+    let (label, der) =
+        pkcs8::der::pem::decode_vec(text.trim().as_bytes()).map_err(|e| failed(&e))?;
+    if label != pkcs8::EncryptedPrivateKeyInfo::PEM_LABEL {
+        return Err(failed(&"not an encrypted private key"));
+    }
+    let encrypted =
+        pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(|e| failed(&e))?;
+    let plain = encrypted.decrypt(pass).map_err(|e| failed(&e))?;
+    Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()))
 }
 
 /// The CA certificates client certificates must chain to.

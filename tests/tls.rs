@@ -11,18 +11,48 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+/// Runs the openssl command in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let status = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success(), "openssl {args:?}");
+}
+
+/// Signs `{name}.csr` with the CA into `{name}.crt`, for localhost, as
+/// server or client.
+fn sign(dir: &Path, name: &str) {
+    let (csr, crt) = (format!("{name}.csr"), format!("{name}.crt"));
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-sha256",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            &crt,
+        ],
+    );
+}
+
 /// A CA, and a certificate for localhost it signed (usable by server and
 /// client), in `dir`.
 fn make_certs(dir: &Path) {
-    let run = |args: &[&str]| {
-        let status = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("openssl");
-        assert!(status.success(), "openssl {args:?}");
-    };
+    let run = |args: &[&str]| openssl(dir, args);
     run(&["genrsa", "-out", "ca.key", "2048"]);
     run(&[
         "req",
@@ -56,24 +86,7 @@ fn make_certs(dir: &Path) {
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n",
     )
     .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-sha256",
-        "-in",
-        "redis.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "30",
-        "-extfile",
-        "ext.cnf",
-        "-out",
-        "redis.crt",
-    ]);
+    sign(dir, "redis");
 }
 
 struct Certs {
@@ -352,4 +365,74 @@ fn bad_tls_configuration_refuses_to_start() {
         log.contains("Failed to configure TLS. Check logs for more info."),
         "{log}"
     );
+}
+
+/// `tls-key-file-pass`: an encrypted PKCS#8 key (`openssl genpkey
+/// -aes256`) opens with the right passphrase, and a wrong one stops the
+/// start with the reason.
+#[test]
+fn encrypted_private_key_with_its_passphrase() {
+    let certs = Certs::new();
+    let run = |args: &[&str]| openssl(&certs.dir, args);
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-aes256",
+        "-pass",
+        "pass:secret",
+        "-out",
+        "enc.key",
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-sha256",
+        "-subj",
+        "/CN=localhost",
+        "-key",
+        "enc.key",
+        "-passin",
+        "pass:secret",
+        "-out",
+        "enc.csr",
+    ]);
+    sign(&certs.dir, "enc");
+    let start = |pass: &str, tls_port: u16| {
+        Command::new(env!("CARGO_BIN_EXE_rudis-server"))
+            .args(["--port", &free_port().to_string(), "--save", ""])
+            .args([
+                "--tls-port",
+                &tls_port.to_string(),
+                "--tls-auth-clients",
+                "no",
+            ])
+            .args(["--tls-cert-file", &certs.path("enc.crt")])
+            .args([
+                "--tls-key-file",
+                &certs.path("enc.key"),
+                "--tls-key-file-pass",
+                pass,
+            ])
+            .current_dir(&certs.dir)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut wrong = start("wrong", free_port());
+    let out = wrong.wait().unwrap();
+    assert!(!out.success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(wrong.stdout.as_mut().unwrap(), &mut log).unwrap();
+    assert!(log.contains("Failed to load private key"), "{log}");
+    let tls_port = free_port();
+    let mut right = start("secret", tls_port);
+    let served = common::eventually(Duration::from_secs(5), || {
+        cli(&certs, tls_port, false, &["PING"]).1 == "PONG"
+    });
+    let _ = right.kill();
+    let _ = right.wait();
+    assert!(served, "no PONG over TLS with the encrypted key");
 }
