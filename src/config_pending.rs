@@ -1,9 +1,10 @@
-//! Redis 7.0 settings rudis accepts and reports but does not act on yet
-//! (replication, cluster, TLS, ACL, eviction tuning, defragmentation...).
-//! Tools read them with CONFIG GET and config files set them, so each is
-//! here with Redis's default, checked as Redis checks its type, stored,
-//! served by CONFIG GET and written by CONFIG REWRITE. When a feature
-//! arrives its settings move to `config.rs` proper.
+//! Redis 7.0 settings kept as text: those rudis accepts and reports but
+//! does not act on yet (replication, cluster, defragmentation...), and a
+//! few read where they are used (the `tls-*` settings, by `tls.rs`, and
+//! `acl-pubsub-default`). Tools read them with CONFIG GET and config
+//! files set them, so each is here with Redis's default, checked as
+//! Redis checks its type, stored, served by CONFIG GET and written by
+//! CONFIG REWRITE. `tls-port`, like `port`, is fixed at start.
 
 /// How a value is checked.
 #[derive(Clone, Copy)]
@@ -246,7 +247,7 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
     ("tls-dh-params-file", "", Check::Text, true),
     ("tls-key-file", "", Check::Text, true),
     ("tls-key-file-pass", "", Check::Text, true),
-    ("tls-port", "0", Check::Int(0, 65535), true),
+    ("tls-port", "0", Check::Int(0, 65535), false),
     ("tls-prefer-server-ciphers", "no", Check::Bool, true),
     ("tls-protocols", "", Check::Text, true),
     ("tls-replication", "no", Check::Bool, true),
