@@ -306,7 +306,7 @@ macro_rules! u32_setting {
 static SETTINGS: &[Setting] = &[
     Setting {
         name: "port",
-        mutable: false,
+        mutable: true,
         default: "6379",
         kind: Kind::Int {
             min: 0,

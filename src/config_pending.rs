@@ -4,7 +4,7 @@
 //! `acl-pubsub-default`). Tools read them with CONFIG GET and config
 //! files set them, so each is here with Redis's default, checked as
 //! Redis checks its type, stored, served by CONFIG GET and written by
-//! CONFIG REWRITE. `tls-port`, like `port`, is fixed at start.
+//! CONFIG REWRITE.
 
 /// How a value is checked.
 #[derive(Clone, Copy)]
@@ -247,7 +247,7 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
     ("tls-dh-params-file", "", Check::Text, true),
     ("tls-key-file", "", Check::Text, true),
     ("tls-key-file-pass", "", Check::Text, true),
-    ("tls-port", "0", Check::Int(0, 65535), false),
+    ("tls-port", "0", Check::Int(0, 65535), true),
     ("tls-prefer-server-ciphers", "no", Check::Bool, true),
     ("tls-protocols", "", Check::Text, true),
     ("tls-replication", "no", Check::Bool, true),

@@ -1343,6 +1343,9 @@ impl Server {
     /// Redis's `beforeSleep`: flush what commands queued, then free the
     /// clients this batch closed.
     fn before_sleep(&mut self) {
+        for rebind in std::mem::take(&mut self.state.rebind) {
+            self.replace_listeners(rebind);
+        }
         // Eviction whose time budget ran out goes on each iteration
         // (Redis's eviction timer).
         if self.state.evictor.running {
@@ -1459,6 +1462,49 @@ impl Server {
         self.pending_reads.retain(|&k| k != key);
         self.pending_writes.retain(|&k| k != key);
         debug!("Freed client id={} addr={}", client.id, client.addr);
+    }
+
+    /// Puts the listeners CONFIG SET bound in place of the plain or TLS
+    /// ones (Redis's `changeListenPort`), numbering every listener's
+    /// token again.
+    fn replace_listeners(&mut self, rebind: crate::state::Rebind) {
+        let registry = self.poll.registry();
+        let metrics_fd = self.state.metrics_fd;
+        let mut kept = Vec::new();
+        let mut metrics = None;
+        for mut listener in std::mem::take(&mut self.listeners) {
+            let fd = listener.as_raw_fd();
+            let tls = self.state.tls_fds.contains(&fd);
+            if Some(fd) == metrics_fd {
+                metrics = Some(listener);
+            } else if tls != rebind.tls {
+                kept.push((listener, tls));
+            } else {
+                let _ = registry.deregister(&mut listener);
+            }
+        }
+        kept.extend(rebind.listeners.into_iter().map(|l| (l, rebind.tls)));
+        kept.sort_by_key(|(_, tls)| *tls);
+        self.state.tls_fds = kept
+            .iter()
+            .filter(|(_, tls)| *tls)
+            .map(|(l, _)| l.as_raw_fd())
+            .collect();
+        self.listeners = kept.into_iter().map(|(l, _)| l).collect();
+        self.listeners.truncate(MAX_LISTENERS - 1);
+        self.metrics_listener = metrics.as_ref().map(|_| self.listeners.len());
+        self.listeners.extend(metrics);
+        self.state.listener_fds = self.listeners.iter().map(|l| l.as_raw_fd()).collect();
+        self.state.tcp_port = self.state.config.port;
+        for (i, listener) in self.listeners.iter_mut().enumerate() {
+            let token = Token(LISTENER_BASE - i);
+            if registry
+                .reregister(listener, token, Interest::READABLE)
+                .is_err()
+            {
+                let _ = registry.register(listener, token, Interest::READABLE);
+            }
+        }
     }
 
     /// Publishes the events the databases queued outside a command.
@@ -1744,7 +1790,10 @@ fn free_client_slots(clients: &Slab<Client>) -> usize {
 
 /// Listens on `port` at every `bind` address (a leading `-` makes one
 /// optional), as Redis's `listenToPort`; `kind` names the port in errors.
-fn listen_all(config: &Config, port: u16, kind: &str) -> io::Result<Vec<TcpListener>> {
+pub fn listen_all(config: &Config, port: u16, kind: &str) -> io::Result<Vec<TcpListener>> {
+    if port == 0 {
+        return Ok(Vec::new());
+    }
     let mut listeners = Vec::new();
     for spec in &config.bind {
         let optional = spec.starts_with('-');

@@ -159,6 +159,12 @@ pub struct Pause {
     pub all: bool,
 }
 
+/// Listeners to take the place of the plain (or TLS) ones.
+pub struct Rebind {
+    pub tls: bool,
+    pub listeners: Vec<mio::net::TcpListener>,
+}
+
 /// How `SHUTDOWN` or a signal asked the server to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shutdown {
@@ -211,6 +217,9 @@ pub struct ServerState {
     pub call_depth: usize,
     /// Listening sockets, which a forked child closes.
     pub listener_fds: Vec<std::os::fd::RawFd>,
+    /// New listeners CONFIG SET port or tls-port bound, for the loop to
+    /// put in place of the old ones.
+    pub rebind: Vec<Rebind>,
     /// The `tls-port` listeners among them.
     pub tls_fds: Vec<std::os::fd::RawFd>,
     /// The TLS context new TLS connections start from.
@@ -339,6 +348,7 @@ impl ServerState {
             listener_fds: Vec::new(),
             metrics_fd: None,
             tls_fds: Vec::new(),
+            rebind: Vec::new(),
             tls: None,
             registry: None,
             force_propagate: false,

@@ -436,3 +436,43 @@ fn encrypted_private_key_with_its_passphrase() {
     let _ = right.wait();
     assert!(served, "no PONG over TLS with the encrypted key");
 }
+
+/// `port` and `tls-port` change at runtime, as in Redis: the new port is
+/// listened on, the old one closed; a port in use is refused with
+/// Redis's error and the old one kept; 0 closes TLS.
+#[test]
+fn ports_change_at_runtime() {
+    let certs = Certs::new();
+    let server = rudis_tls(&certs, 0, &[]);
+    let mut admin = server.connect();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    assert_eq!(
+        admin.run(&format!("CONFIG SET port {busy_port}")),
+        b"-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.\r\n".to_vec()
+    );
+    let port = free_port();
+    assert_eq!(
+        admin.run(&format!("CONFIG SET port {port}")),
+        b"+OK\r\n".to_vec()
+    );
+    let mut moved = common::Conn::new(port);
+    assert_eq!(moved.run("PING"), b"+PONG\r\n".to_vec());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err());
+    // TLS, off at start, opened, moved and closed.
+    let tls_port = free_port();
+    let set = moved.run(&format!("CONFIG SET tls-port {tls_port}"));
+    assert_eq!(set, b"+OK\r\n".to_vec());
+    assert_eq!(cli(&certs, tls_port, true, &["PING"]).1, "PONG");
+    let other = free_port();
+    moved.run(&format!("CONFIG SET tls-port {other}"));
+    assert_eq!(cli(&certs, other, true, &["PING"]).1, "PONG");
+    assert!(!cli(&certs, tls_port, true, &["PING"]).0);
+    moved.run("CONFIG SET tls-port 0");
+    assert!(!cli(&certs, other, true, &["PING"]).0);
+    assert_eq!(moved.run("PING"), b"+PONG\r\n".to_vec());
+    assert_eq!(
+        common::info_field(&mut moved, "server", "tcp_port"),
+        port.to_string()
+    );
+}

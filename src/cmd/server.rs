@@ -404,6 +404,50 @@ pub(super) fn config_get(ctx: &mut Ctx, args: Args) {
     }
 }
 
+/// A new `port` or `tls-port` is listened on at once, on every `bind`
+/// address, and the old one closed once the loop takes the new
+/// listeners (Redis's `changeListenPort`); 0 closes the port. Err: the
+/// setting and Redis's reason.
+fn ports_changed(
+    ctx: &mut Ctx,
+    before: &crate::config::Config,
+) -> Result<(), (&'static str, &'static str)> {
+    const UNABLE: &str = "Unable to listen on this port. Check server logs.";
+    let config = &ctx.state.config;
+    if config.port != before.port {
+        let listeners = crate::server::listen_all(config, config.port, "tcp").map_err(|_| {
+            log::warn!("Failed to bind");
+            ("port", UNABLE)
+        })?;
+        ctx.state.rebind.push(crate::state::Rebind {
+            tls: false,
+            listeners,
+        });
+    }
+    let tls_port = crate::tls::port(config);
+    if tls_port != crate::tls::port(before) {
+        if tls_port > 0 && ctx.state.tls.is_none() {
+            let context = crate::tls::context(config).map_err(|e| {
+                log::warn!("{e}");
+                (
+                    "tls-port",
+                    "Unable to update TLS configuration. Check server logs.",
+                )
+            })?;
+            ctx.state.tls = Some(context);
+        }
+        let listeners = crate::server::listen_all(config, tls_port, "tls").map_err(|_| {
+            log::warn!("Failed to bind");
+            ("tls-port", UNABLE)
+        })?;
+        ctx.state.rebind.push(crate::state::Rebind {
+            tls: true,
+            listeners,
+        });
+    }
+    Ok(())
+}
+
 /// New `tls-*` settings apply to the connections accepted from now on
 /// (Redis's `applyTlsCfg`): the TLS context is built again while TLS is
 /// on. Err names the setting to blame when it cannot be.
@@ -484,6 +528,15 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
                 ctx.state.apply_requirepass();
             }
             ctx.state.apply_pubsub_default();
+            if let Err((name, why)) = ports_changed(ctx, &before) {
+                ctx.state.rebind.clear();
+                ctx.state.config = before;
+                ctx.state.refresh_thresholds();
+                logging::set_level(ctx.state.config.loglevel);
+                return ctx.reply.error(&format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                ));
+            }
             if let Err(name) = tls_changed(ctx, &before, &pairs) {
                 ctx.state.config = before;
                 ctx.state.refresh_thresholds();
