@@ -414,24 +414,8 @@ static SETTINGS: &[Setting] = &[
             },
         },
     },
-    Setting {
-        name: "daemonize",
-        mutable: false,
-        default: "no",
-        kind: Kind::Bool {
-            get: |c| c.daemonize,
-            set: |c, v| c.daemonize = v,
-        },
-    },
-    Setting {
-        name: "protected-mode",
-        mutable: true,
-        default: "yes",
-        kind: Kind::Bool {
-            get: |c| c.protected_mode,
-            set: |c, v| c.protected_mode = v,
-        },
-    },
+    bool_setting!("daemonize", false, "no", daemonize),
+    bool_setting!("protected-mode", true, "yes", protected_mode),
     Setting {
         name: "aclfile",
         mutable: false,
@@ -544,15 +528,7 @@ static SETTINGS: &[Setting] = &[
             set: parse_save,
         },
     },
-    Setting {
-        name: "appendonly",
-        mutable: true,
-        default: "no",
-        kind: Kind::Bool {
-            get: |c| c.appendonly,
-            set: |c, v| c.appendonly = v,
-        },
-    },
+    bool_setting!("appendonly", true, "no", appendonly),
     Setting {
         name: "maxmemory",
         mutable: true,
