@@ -243,17 +243,12 @@ impl Evictor {
             current.as_millis() as u64,
         )
     }
-
-    /// Forgets sampled keys (the databases were emptied or swapped).
-    pub fn forget(&mut self) {
-        self.pool.clear();
-    }
 }
 
 /// Bytes the dataset's key tables keep free for reuse: a deleted key's
 /// slot is taken by the next key, as the allocator reuses freed memory,
 /// so it counts as free, as freed memory does in Redis's `used_memory`.
-pub fn table_slack(dbs: &[Db]) -> u64 {
+fn table_slack(dbs: &[Db]) -> u64 {
     dbs.iter().map(|db| db.slack_bytes() as u64).sum()
 }
 

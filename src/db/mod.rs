@@ -362,12 +362,12 @@ impl Db {
     }
 
     /// The stamps a key starts with. Outside an LFU policy the counter
-    /// is not kept: a key reads as never used once one is set, as
-    /// Redis's LRU field read as LFU data decays to 0.
+    /// is not kept: 0 reads as never used once one is set, as Redis's
+    /// LRU field read as LFU data decays to 0.
     fn new_entry(&self, value: Value) -> Entry {
         let freq = match self.lfu {
             Some(_) => crate::evict::Lfu::new_stamp(self.now_ms),
-            None => crate::evict::Lfu::stamp_with(0, self.now_ms),
+            None => 0,
         };
         Entry {
             value,
