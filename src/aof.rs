@@ -253,6 +253,11 @@ impl Aof {
         self.state != AofState::Off
     }
 
+    /// The running call's commands so far, run in which database.
+    pub fn pending(&self) -> &[(usize, Argv)] {
+        &self.pending
+    }
+
     /// Queues a command of the running call, run in database `db`.
     pub fn log(&mut self, db: usize, argv: Argv) {
         self.pending.push((db, argv));
@@ -262,6 +267,11 @@ impl Aof {
     /// that produced several is wrapped in MULTI/EXEC so replay is atomic.
     pub fn end_call(&mut self, was_exec: bool) {
         if self.pending.is_empty() {
+            return;
+        }
+        if !self.logging() {
+            // Queued for the replication stream only.
+            self.pending.clear();
             return;
         }
         if self.timestamps {

@@ -131,6 +131,14 @@ pub struct Client {
     pub multi: Option<crate::cmd::multi::Transaction>,
     /// Keys under WATCH: (db, key, version when watched).
     pub watching: Vec<(usize, Vec<u8>, u64)>,
+    /// A replica of this server (after REPLCONF or PSYNC): its settings
+    /// and where it is in its synchronization.
+    pub replica: Option<Box<crate::repl::ReplicaInfo>>,
+    /// This server's master: its commands are applied, not answered.
+    pub is_master: bool,
+    /// The replication offset after this client's last write (WAIT waits
+    /// for replicas to acknowledge it).
+    pub woff: u64,
 }
 
 /// A client parked by BLPOP and friends: what it waits for, until when, and
@@ -214,7 +222,17 @@ impl Client {
             blocked: None,
             multi: None,
             watching: Vec::new(),
+            replica: None,
+            is_master: false,
+            woff: 0,
         }
+    }
+
+    /// Whether this client is a replica being synchronized or fed.
+    pub fn is_replica(&self) -> bool {
+        self.replica
+            .as_ref()
+            .is_some_and(|r| r.phase != crate::repl::Phase::Handshake)
     }
 
     /// Brings the server's total of client buffer bytes up to date with

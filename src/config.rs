@@ -67,6 +67,28 @@ const ALIASES: &[(&str, &str)] = &[
 
 use crate::config_pending::{Check, PENDING, PENDING_ALIASES};
 
+/// A setting kept as text (see `config_pending`): its value, or Redis's
+/// default when it was never set.
+pub fn pending_text<'a>(config: &'a Config, name: &str) -> &'a str {
+    match config.pending.get(name) {
+        Some(value) => value,
+        None => PENDING
+            .iter()
+            .find(|(n, ..)| *n == name)
+            .map_or("", |(_, default, ..)| default),
+    }
+}
+
+/// A numeric setting kept as text (0 when unset and without default).
+pub fn pending_u64(config: &Config, name: &str) -> u64 {
+    pending_text(config, name).parse().unwrap_or(0)
+}
+
+/// A yes/no setting kept as text.
+pub fn pending_bool(config: &Config, name: &str) -> bool {
+    pending_text(config, name) == "yes"
+}
+
 /// The pending setting (see `config_pending`) a name or old name stands
 /// for: its index in `PENDING`.
 fn pending_index(name: &str) -> Option<usize> {

@@ -30,6 +30,7 @@ pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
+pub mod repl;
 pub mod scripting;
 pub mod server;
 pub mod slowlog;

@@ -48,11 +48,15 @@ pub struct Child {
     pub started_unix: i64,
     /// The read end of the pipe the child reports its copy-on-write size on.
     report: Option<File>,
+    /// A snapshot written to a pipe for replicas, not to the file.
+    pub to_replicas: bool,
 }
 
 /// How a reaped child ended.
 pub struct ChildOutcome {
     pub kind: ChildKind,
+    pub pid: libc::pid_t,
+    pub to_replicas: bool,
     pub ok: bool,
     pub signal: Option<i32>,
     pub cow_bytes: u64,
@@ -362,6 +366,7 @@ pub fn fork_child(
         started,
         started_unix: unix_millis() / 1000,
         report: Some(read_end),
+        to_replicas: false,
     });
     Ok(())
 }
@@ -412,12 +417,80 @@ pub fn bgsave(
     result
 }
 
+/// `BGSAVE` for replicas without a disk (`rdbSaveToSlavesSockets`): a
+/// child writes `$EOF:<mark>\r\n`, the snapshot and the mark into a pipe,
+/// whose non-blocking read end is returned for the loop to pass on.
+pub fn snapshot_to_pipe(
+    state: &mut Persistence,
+    dbs: &[Db],
+    libraries: &[&[u8]],
+    config: &Config,
+    close_in_child: &[RawFd],
+    mark: &[u8],
+) -> io::Result<File> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe() writes two descriptors into the array we pass.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned only here.
+    let (read_end, write_end) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    let mut close = close_in_child.to_vec();
+    close.push(fds[0]);
+    let mut write_end = Some(write_end);
+    let forked = fork_child(state, ChildKind::Rdb, &close, || {
+        pin_to_cpus(&config.bgsave_cpulist);
+        let Some(pipe) = write_end.take() else {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        };
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, pipe);
+        out.write_all(b"$EOF:")?;
+        out.write_all(mark)?;
+        out.write_all(b"\r\n")?;
+        let encoder =
+            Encoder::new(out, config.rdbcompression).with_list_fill(config.list_max_listpack_size);
+        let encoder = match config.rdb_key_save_delay {
+            0 => encoder,
+            delay => encoder.with_key_delay_us(delay),
+        };
+        let mut out = encoder.snapshot(dbs, libraries, options(config, false), unix_millis())?;
+        out.write_all(mark)?;
+        out.flush()
+    });
+    drop(write_end);
+    forked?;
+    if let Some(child) = &mut state.child {
+        child.to_replicas = true;
+    }
+    set_nonblocking(&read_end);
+    Ok(read_end)
+}
+
+/// Waits for the child that just closed its end of a pipe
+/// (`reap_child`, blocking: it is exiting).
+pub fn wait_child(state: &mut Persistence) -> Option<ChildOutcome> {
+    let pid = state.child.as_ref()?.pid;
+    let mut status: libc::c_int = 0;
+    // SAFETY: waitpid on our own child, with a status out-parameter.
+    let reaped = unsafe { libc::waitpid(pid, &mut status, 0) };
+    child_ended(state, reaped, status)
+}
+
 /// Reaps the child if it has exited (`checkChildrenDone`); never blocks.
 pub fn reap_child(state: &mut Persistence) -> Option<ChildOutcome> {
     let child = state.child.as_mut()?;
     let mut status: libc::c_int = 0;
     // SAFETY: waitpid on our own child, with a status out-parameter.
     let pid = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
+    child_ended(state, pid, status)
+}
+
+fn child_ended(
+    state: &mut Persistence,
+    pid: libc::pid_t,
+    status: libc::c_int,
+) -> Option<ChildOutcome> {
+    let child = state.child.as_mut()?;
     if pid == 0 {
         return None;
     }
@@ -434,6 +507,8 @@ pub fn reap_child(state: &mut Persistence) -> Option<ChildOutcome> {
     let ok = exited && libc::WEXITSTATUS(status) == 0;
     Some(ChildOutcome {
         kind: child.kind,
+        pid: child.pid,
+        to_replicas: child.to_replicas,
         ok,
         signal,
         cow_bytes,
@@ -444,6 +519,16 @@ pub fn reap_child(state: &mut Persistence) -> Option<ChildOutcome> {
 
 /// Records how a BGSAVE child ended (`backgroundSaveDoneHandlerDisk`).
 pub fn bgsave_done(state: &mut Persistence, outcome: &ChildOutcome) {
+    if outcome.to_replicas {
+        // A snapshot for replicas changes nothing on disk
+        // (`backgroundSaveDoneHandlerSocket`).
+        match (outcome.ok, outcome.signal) {
+            (true, _) => info!("Background RDB transfer terminated with success"),
+            (false, Some(signal)) => warn!("Background transfer terminated by signal {signal}"),
+            (false, None) => warn!("Background transfer error"),
+        }
+        return;
+    }
     state.last_bgsave_seconds = outcome.seconds;
     state.last_cow_bytes = outcome.cow_bytes;
     if outcome.ok {
@@ -549,6 +634,16 @@ pub fn load_snapshot(
     now_ms: i64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Option<Loaded>, LoadError> {
+    load_file(path, config, now_ms, true, progress)
+}
+
+fn load_file(
+    path: &Path,
+    config: &Config,
+    now_ms: i64,
+    skip_expired: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Option<Loaded>, LoadError> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -560,10 +655,20 @@ pub fn load_snapshot(
         Decoder::new(input, Limits::from(config)),
         &mut loaded,
         now_ms,
-        true,
+        skip_expired,
         progress,
     )?;
     Ok(Some(loaded))
+}
+
+/// Reads the snapshot a master sent: keys already expired are kept, as
+/// a replica must (its master's DELs will come).
+pub fn load_snapshot_keeping_expired(
+    path: &Path,
+    config: &Config,
+    now_ms: i64,
+) -> Result<Option<Loaded>, LoadError> {
+    load_file(path, config, now_ms, false, &mut |_| {})
 }
 
 /// The most keys a database reserves room for on a file's word: a

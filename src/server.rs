@@ -39,6 +39,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+mod replication;
+
 /// Listeners take the tokens counting down from here; clients count up from 0.
 const LISTENER_BASE: usize = usize::MAX - 1;
 const SIGNALS: Token = Token(usize::MAX);
@@ -95,6 +97,8 @@ pub struct Server {
     paused_keys: Vec<usize>,
     /// Which listener is `metrics-port`'s, if any.
     metrics_listener: Option<usize>,
+    /// Snapshot transfers to replicas and the link to a master.
+    repl: replication::ReplLoop,
 }
 
 /// Whether a pause holds this command back: every command under `ALL`;
@@ -230,6 +234,7 @@ impl Server {
             forks_seen: 0,
             paused_keys: Vec::new(),
             metrics_listener,
+            repl: replication::ReplLoop::default(),
         })
     }
 
@@ -247,6 +252,7 @@ impl Server {
         crate::clock::init();
         self.state.refresh_thresholds();
         self.state.startup_allocated = crate::alloc::allocated_bytes();
+        self.replicaof_at_start();
         let mut events = Events::with_capacity(1024);
         loop {
             self.before_sleep();
@@ -264,7 +270,10 @@ impl Server {
             if let Some(pause) = self.state.pause {
                 wake_at = wake_at.min(pause.until);
             }
-            let timeout = if self.pending_reads.is_empty() && !self.state.evictor.running {
+            let timeout = if self.pending_reads.is_empty()
+                && !self.state.evictor.running
+                && !self.repl.busy
+            {
                 wake_at.saturating_duration_since(now)
             } else {
                 Duration::ZERO
@@ -381,6 +390,8 @@ impl Server {
         for event in events.iter() {
             match event.token() {
                 SIGNALS => self.take_signals(),
+                replication::REPL_PIPE => self.pump_transfer(),
+                replication::MASTER_LINK => self.master_link_event(),
                 Token(t) if t > LISTENER_BASE - MAX_LISTENERS => self.accept(LISTENER_BASE - t),
                 Token(key) => {
                     // With `appendfsync always`, replies of this round must
@@ -496,32 +507,7 @@ impl Server {
         match result {
             Ok(None) => Ok(()),
             Ok(Some(loaded)) => {
-                if let Some(version) = &loaded.header.redis_ver {
-                    info!("Loading RDB produced by version {version}");
-                }
-                if let Some(ctime) = loaded.header.ctime {
-                    info!(
-                        "RDB age {} seconds",
-                        crate::state::unix_millis() / 1000 - ctime
-                    );
-                }
-                if let Some(used) = loaded.header.used_mem {
-                    info!(
-                        "RDB memory usage when created {:.2} Mb",
-                        used as f64 / (1024.0 * 1024.0)
-                    );
-                }
-                info!(
-                    "Done loading RDB, keys loaded: {}, keys expired: {}.",
-                    loaded.keys_loaded, loaded.keys_expired
-                );
-                self.state.functions = libraries_of(&loaded)?;
-                self.state.persist.last_load_keys_loaded = loaded.keys_loaded;
-                self.state.persist.last_load_keys_expired = loaded.keys_expired;
-                for (db, mut fresh) in self.state.dbs.iter_mut().zip(loaded.dbs) {
-                    db.swap_data(&mut fresh);
-                }
-                self.state.persist.dirty_at_last_save = crate::db::dirty();
+                self.install_snapshot(loaded)?;
                 info!(
                     "DB loaded from disk: {:.3} seconds",
                     started.elapsed().as_secs_f64()
@@ -530,6 +516,38 @@ impl Server {
             }
             Err(e) => Err(format!("{e}")),
         }
+    }
+
+    /// Puts a loaded snapshot in service in place of the dataset, and logs
+    /// what it held.
+    fn install_snapshot(&mut self, loaded: persist::Loaded) -> Result<(), String> {
+        if let Some(version) = &loaded.header.redis_ver {
+            info!("Loading RDB produced by version {version}");
+        }
+        if let Some(ctime) = loaded.header.ctime {
+            info!(
+                "RDB age {} seconds",
+                crate::state::unix_millis() / 1000 - ctime
+            );
+        }
+        if let Some(used) = loaded.header.used_mem {
+            info!(
+                "RDB memory usage when created {:.2} Mb",
+                used as f64 / (1024.0 * 1024.0)
+            );
+        }
+        info!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            loaded.keys_loaded, loaded.keys_expired
+        );
+        self.state.functions = libraries_of(&loaded)?;
+        self.state.persist.last_load_keys_loaded = loaded.keys_loaded;
+        self.state.persist.last_load_keys_expired = loaded.keys_expired;
+        for (db, mut fresh) in self.state.dbs.iter_mut().zip(loaded.dbs) {
+            db.swap_data(&mut fresh);
+        }
+        self.state.persist.dirty_at_last_save = crate::db::dirty();
+        Ok(())
     }
 
     /// Loads the base and incremental files the AOF manifest names
@@ -871,7 +889,16 @@ impl Server {
         client.last_interaction = now;
         let mut last_tick = crate::clock::now();
         let mut skip_this = std::mem::take(&mut self.clients[key].skip_next);
+        let from_master = self.clients[key].is_master;
+        if from_master {
+            // The master's commands apply to keys a replica's clients no
+            // longer see; they pass on as they came, not re-encoded.
+            crate::db::set_expiry(crate::db::Expiry::Ignore);
+            self.state.repl.applying_master_stream = true;
+            self.state.repl.master_last_io = now;
+        }
         loop {
+            let command_from = parser.position();
             match parser.next(max_bulk) {
                 Parsed::Incomplete => break,
                 Parsed::Error(e) => {
@@ -906,6 +933,10 @@ impl Server {
                     };
                     cmd::dispatch(&mut ctx, parser.args());
                     last_tick = ctx.last_tick;
+                    if from_master {
+                        let bytes = parser.consumed_since(command_from);
+                        self.master_command_applied(&mut reply, start, bytes);
+                    }
                     let client = &mut self.clients[key];
                     // CLIENT REPLY OFF, or the one command after a SKIP.
                     if skip_this || client.reply_off {
@@ -927,6 +958,10 @@ impl Server {
                     }
                 }
             }
+        }
+        if from_master {
+            crate::db::set_expiry(crate::db::Expiry::Hide);
+            self.state.repl.applying_master_stream = false;
         }
         parser.compact();
         let client = &mut self.clients[key];
@@ -1119,6 +1154,9 @@ impl Server {
                 .get(key)
                 .is_some_and(|c| c.id == id && c.blocked.is_some())
             {
+                continue;
+            }
+            if self.wait_timed_out(key) {
                 continue;
             }
             if let Some(blocked) = self.clients[key].blocked.as_ref() {
@@ -1365,9 +1403,11 @@ impl Server {
         self.serve_ready_keys();
         // The log is written (and with `always` fsynced) before any reply
         // leaves, so an acknowledged write is in the AOF.
-        if self.state.aof.logging() {
+        if self.state.propagating() {
             cmd::log_expired(&mut self.state);
-            self.state.aof.end_call(false);
+            self.state.end_call(false);
+        }
+        if self.state.aof.logging() {
             self.state.aof.timestamps = self.state.config.aof_timestamp_enabled;
             let skip_fsync =
                 self.state.config.no_appendfsync_on_rewrite && self.state.persist.child.is_some();
@@ -1386,6 +1426,7 @@ impl Server {
                 }
             }
         }
+        self.replication_before_sleep();
         if self.state.tracking.total_prefixes() > 0 {
             self.broadcast_invalidations();
         }
@@ -1432,6 +1473,10 @@ impl Server {
         }
         self.unpark(key);
         let mut client = self.clients.remove(key);
+        self.replica_freed(key, &client);
+        if client.is_master {
+            self.master_freed(key);
+        }
         self.state.client_buffers -= client.accounted_buffers;
         self.state.client_slots_free = free_client_slots(&self.clients);
         if client.monitor {
@@ -1602,7 +1647,8 @@ impl Server {
             .sample(loop_micros, stats.eventloop_cycles);
         stats.input_bytes.sample(stats.total_net_input_bytes, now);
         stats.output_bytes.sample(stats.total_net_output_bytes, now);
-        if self.state.active_expire_enabled {
+        // A replica's keys expire when its master says (with a DEL).
+        if self.state.active_expire_enabled && !self.state.repl.is_replica() {
             let started = crate::clock::now();
             self.active_expire(crate::db::expire_cycle_budget(hz));
             let spent = crate::clock::now().wrapping_sub(started);
@@ -1615,6 +1661,7 @@ impl Server {
                 .add_if_needed(threshold, "expire-cycle", millis);
         }
         self.persistence_cron();
+        self.replication_cron();
         // Client checks once a second: idle timeout and buffer shrinking.
         if self.cron_ticks.is_multiple_of(u64::from(hz)) {
             self.clients_cron(now);
@@ -1635,7 +1682,11 @@ impl Server {
         }
         if let Some(outcome) = persist::reap_child(&mut state.persist) {
             match outcome.kind {
-                persist::ChildKind::Rdb => persist::bgsave_done(&mut state.persist, &outcome),
+                persist::ChildKind::Rdb => {
+                    persist::bgsave_done(&mut state.persist, &outcome);
+                    self.transfer_child_done(outcome.pid, outcome.ok);
+                    return;
+                }
                 persist::ChildKind::Aof => {
                     let temp = crate::aof::rewrite_temp_path(&state.config, &state.aof);
                     if let Some(temp) = temp {

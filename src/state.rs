@@ -180,8 +180,8 @@ pub struct ServerState {
     pub stats: Stats,
     pub started: Instant,
     pub run_id: String,
-    /// The replication id (`master_replid`); DEBUG CHANGE-REPL-ID renews it.
-    pub replid: String,
+    /// Replication: ids, offset, backlog, replicas, this server's master.
+    pub repl: crate::repl::Replication,
     pub next_client_id: u64,
     /// Slab keys of clients a command killed; the loop frees them at the end
     /// of the event batch.
@@ -291,6 +291,36 @@ pub struct ServerState {
 }
 
 impl ServerState {
+    /// Whether writes are being recorded, for the AOF or for replicas:
+    /// the hot path's test before it works out a command's effect form.
+    #[inline]
+    pub fn propagating(&self) -> bool {
+        self.aof.logging() || self.repl.recording()
+    }
+
+    /// The running top-level call ended: its commands go to the
+    /// replication stream and the AOF (Redis's `propagatePendingCommands`).
+    pub fn end_call(&mut self, was_exec: bool) {
+        let pending = self.aof.pending();
+        if pending.is_empty() {
+            return;
+        }
+        let wrap = was_exec && pending.len() > 1;
+        self.repl.feed_commands(pending, wrap);
+        self.aof.end_call(was_exec);
+    }
+
+    /// Databases log the keys they expire or evict while writes are
+    /// recorded (they become DELs), and not otherwise.
+    pub fn refresh_expired_logs(&mut self) {
+        let wanted = self.propagating();
+        for db in &mut self.dbs {
+            if wanted != db.expired_log.is_some() {
+                db.expired_log = wanted.then(Vec::new);
+            }
+        }
+    }
+
     pub fn new(config: Config, config_file: Option<String>) -> Self {
         let mut state = Self::unconfigured(config, config_file);
         state.apply_pubsub_default();
@@ -331,7 +361,7 @@ impl ServerState {
             stats: Stats::default(),
             started: Instant::now(),
             run_id: random_hex_id(),
-            replid: random_hex_id(),
+            repl: crate::repl::Replication::default(),
             next_client_id: 1,
             killed: Vec::new(),
             shutdown: None,
@@ -417,6 +447,14 @@ impl ServerState {
     /// is refined there).
     pub fn refresh_thresholds(&mut self) {
         self.refresh_event_classes();
+        self.repl.min_replicas_to_write =
+            crate::config::pending_u64(&self.config, "min-replicas-to-write");
+        if let Some(backlog) = &mut self.repl.backlog {
+            let size = crate::config::pending_u64(&self.config, "repl-backlog-size") as usize;
+            if size != backlog.size() {
+                backlog.resize(size);
+            }
+        }
         let lfu = crate::evict::Lfu::of(&self.config);
         for db in &mut self.dbs {
             db.lfu = lfu;

@@ -477,17 +477,103 @@ fn errorstats(ctx: &Ctx, s: &mut Section) {
 }
 
 fn replication(ctx: &Ctx, s: &mut Section) {
-    s.field("role", "master")
-        .field("connected_slaves", 0)
-        .field("master_failover_state", "no-failover")
-        .field("master_replid", &ctx.state.replid)
-        .field("master_replid2", "0".repeat(40))
-        .field("master_repl_offset", 0)
-        .field("second_repl_offset", -1)
-        .field("repl_backlog_active", 0)
-        .field("repl_backlog_size", 1048576)
-        .field("repl_backlog_first_byte_offset", 0)
-        .field("repl_backlog_histlen", 0);
+    use crate::repl::{LinkState, Phase};
+    let repl = &ctx.state.repl;
+    let config = &ctx.state.config;
+    match &repl.master {
+        None => {
+            s.field("role", "master");
+        }
+        Some(master) => {
+            let up = repl.link == LinkState::Connected;
+            let last_io = match repl.master_key.and_then(|k| ctx.clients.get(k)) {
+                Some(client) => client.last_interaction.elapsed().as_secs() as i64,
+                None => -1,
+            };
+            s.field("role", "slave")
+                .field("master_host", &master.host)
+                .field("master_port", master.port)
+                .field("master_link_status", if up { "up" } else { "down" })
+                .field("master_last_io_seconds_ago", last_io)
+                .field(
+                    "master_sync_in_progress",
+                    u8::from(repl.link == LinkState::Transfer),
+                )
+                .field("slave_read_repl_offset", repl.offset)
+                .field("slave_repl_offset", repl.offset);
+            if !up {
+                let since = if repl.offset == 0 && repl.master_key.is_none() {
+                    -1
+                } else {
+                    repl.link_down_since.elapsed().as_secs() as i64
+                };
+                s.field("master_link_down_since_seconds", since);
+            }
+            let pending = |name| crate::config::pending_text(config, name);
+            s.field("slave_priority", pending("replica-priority"))
+                .field(
+                    "slave_read_only",
+                    u8::from(crate::config::pending_bool(config, "replica-read-only")),
+                )
+                .field(
+                    "replica_announced",
+                    u8::from(crate::config::pending_bool(config, "replica-announced")),
+                );
+        }
+    }
+    let online: Vec<(usize, &crate::client::Client)> = repl
+        .replicas
+        .iter()
+        .filter_map(|&k| ctx.clients.get(k).map(|c| (k, c)))
+        .filter(|(_, c)| c.is_replica())
+        .collect();
+    s.field("connected_slaves", online.len());
+    if repl.master.is_none() {
+        let max_lag = crate::config::pending_u64(config, "min-replicas-max-lag");
+        if repl.min_replicas_to_write > 0 {
+            s.field(
+                "min_slaves_good_slaves",
+                repl.good_replicas(ctx.clients, max_lag),
+            );
+        }
+    }
+    for (i, (_, client)) in online.iter().enumerate() {
+        let Some(info) = client.replica.as_deref() else {
+            continue;
+        };
+        let lag = if info.phase == Phase::Online {
+            info.ack_time.elapsed().as_secs()
+        } else {
+            0
+        };
+        s.field(
+            &format!("slave{i}"),
+            format_args!(
+                "ip={},port={},state={},offset={},lag={}",
+                crate::cmd::replica_ip(client),
+                info.listening_port,
+                info.state_name(),
+                info.ack_offset,
+                lag
+            ),
+        );
+    }
+    let backlog = repl.backlog.as_ref();
+    s.field("master_failover_state", "no-failover")
+        .field("master_replid", &repl.replid)
+        .field("master_replid2", &repl.replid2)
+        .field("master_repl_offset", repl.offset)
+        .field("second_repl_offset", repl.second_offset)
+        .field("repl_backlog_active", u8::from(backlog.is_some()))
+        .field(
+            "repl_backlog_size",
+            crate::config::pending_u64(config, "repl-backlog-size"),
+        )
+        .field(
+            "repl_backlog_first_byte_offset",
+            backlog.map_or(0, |b| b.first_offset()),
+        )
+        .field("repl_backlog_histlen", backlog.map_or(0, |b| b.len()));
 }
 
 fn cpu(s: &mut Section) {

@@ -30,6 +30,7 @@ pub mod migrate;
 pub mod multi;
 pub mod persist;
 mod pubsub;
+mod repl;
 mod scripting;
 mod server;
 mod set;
@@ -44,6 +45,7 @@ use crate::errors;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
 use crate::state::{ServerState, Stats};
+pub use repl::{replica_address, replica_ip};
 use slab::Slab;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -128,15 +130,17 @@ pub struct Keys<'a> {
 }
 
 impl Keys<'_> {
-    /// Deletes `key` if it has expired; true if it did.
+    /// Deletes `key` if it has expired (on a replica it only hides it);
+    /// true if it had.
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
-        if self.db.is_expired(key, self.now_ms) {
+        if !self.db.is_expired(key, self.now_ms) {
+            return false;
+        }
+        if crate::db::expiry() == crate::db::Expiry::Delete {
             self.db.remove_expired(key);
             self.stats.expired_keys += 1;
-            true
-        } else {
-            false
         }
+        true
     }
 
     /// Looks a key up for reading, counting keyspace hits and misses and
@@ -149,8 +153,14 @@ impl Keys<'_> {
     /// Like `read` but leaves the access time alone (Redis's
     /// `LOOKUP_NOTOUCH`: TYPE, TTL, OBJECT).
     pub fn peek(&mut self, key: &[u8]) -> Option<&Value> {
-        self.expire_if_needed(key);
-        if self.db.event_classes & crate::notify::KEY_MISS != 0 && !self.db.contains_key(key) {
+        // A key a replica hides is still in the table.
+        let hidden = self.expire_if_needed(key) && self.db.contains_key(key);
+        let miss_events = self.db.event_classes & crate::notify::KEY_MISS != 0;
+        if hidden && !miss_events {
+            self.stats.keyspace_misses += 1;
+            return None;
+        }
+        if miss_events && (hidden || !self.db.contains_key(key)) {
             // A second lookup, only while `keymiss` events are wanted.
             self.stats.keyspace_misses += 1;
             self.db.note_event(crate::notify::KEY_MISS, "keymiss", key);
@@ -167,14 +177,15 @@ impl Keys<'_> {
 
     /// Looks a key up for writing (no hit/miss accounting).
     pub fn write(&mut self, key: &[u8]) -> Option<&mut Value> {
-        self.expire_if_needed(key);
+        if self.expire_if_needed(key) {
+            return None;
+        }
         self.db.touch(key);
         self.db.get_mut(key)
     }
 
     pub fn exists(&mut self, key: &[u8]) -> bool {
-        self.expire_if_needed(key);
-        self.db.contains_key(key)
+        !self.expire_if_needed(key) && self.db.contains_key(key)
     }
 
     /// A string value for reading: `Ok(None)` if missing.
@@ -220,8 +231,7 @@ impl Keys<'_> {
 
     /// Deletes a live key; true if it existed.
     pub fn delete(&mut self, key: &[u8]) -> bool {
-        self.expire_if_needed(key);
-        self.db.remove(key).is_some()
+        !self.expire_if_needed(key) && self.db.remove(key).is_some()
     }
 }
 
@@ -697,7 +707,7 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
         }
         Outcome::Rejected(None) | Outcome::Queued => "",
     };
-    if ctx.state.aof.logging() {
+    if ctx.state.propagating() {
         log_command(ctx, name, args, start, dirty_before, db_before);
     }
     ctx.state.force_propagate = false;
@@ -943,7 +953,13 @@ fn log_command(
         }
     }
     if ctx.state.call_depth == 0 {
-        ctx.state.aof.end_call(effects_only);
+        if ctx.state.repl.recording() && !ctx.state.aof.pending().is_empty() {
+            ctx.state.end_call(effects_only);
+            // What WAIT waits for.
+            ctx.clients[ctx.me].woff = ctx.state.repl.offset;
+        } else {
+            ctx.state.end_call(effects_only);
+        }
     }
 }
 
@@ -1056,10 +1072,12 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
             "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
         )
     {
-        let denyoom = ctx.state.command_stats.traits(id).denyoom;
+        let traits = ctx.state.command_stats.traits(id);
+        let (denyoom, write) = (traits.denyoom, traits.write);
         if let Some(transaction) = ctx.client().multi.as_mut() {
             transaction.queue(args);
             transaction.denyoom |= denyoom;
+            transaction.has_writes |= write;
         }
         ctx.reply.simple("QUEUED");
         return Outcome::Queued;
@@ -1190,6 +1208,51 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
         ctx.reply.error(&text);
         return false;
     }
+    if ctx.state.repl.is_replica() || ctx.state.repl.min_replicas_to_write > 0 {
+        return replication_allows(ctx, command);
+    }
+    true
+}
+
+/// The checks replication adds (Redis's `processCommand`): enough good
+/// replicas for a write, no writes on a read-only replica, no stale
+/// reads when the link is down and `replica-serve-stale-data` is off.
+fn replication_allows(ctx: &mut Ctx, command: &Command) -> bool {
+    if ctx.clients[ctx.me].is_master {
+        return true;
+    }
+    let write = has_flag(command, "write")
+        || (command.name == "exec"
+            && ctx.clients[ctx.me]
+                .multi
+                .as_ref()
+                .is_some_and(|t| t.has_writes));
+    let repl = &ctx.state.repl;
+    let config = &ctx.state.config;
+    if write && !repl.is_replica() {
+        let wanted = repl.min_replicas_to_write;
+        let max_lag = crate::config::pending_u64(config, "min-replicas-max-lag");
+        if repl.good_replicas(ctx.clients, max_lag) < wanted as usize {
+            ctx.reply
+                .error("NOREPLICAS Not enough good replicas to write.");
+            return false;
+        }
+    }
+    if write && repl.is_replica() && crate::config::pending_bool(config, "replica-read-only") {
+        ctx.reply
+            .error("READONLY You can't write against a read only replica.");
+        return false;
+    }
+    if repl.is_replica()
+        && repl.link != crate::repl::LinkState::Connected
+        && !crate::config::pending_bool(config, "replica-serve-stale-data")
+        && !has_flag(command, "stale")
+    {
+        ctx.reply.error(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        );
+        return false;
+    }
     true
 }
 
@@ -1202,7 +1265,16 @@ fn memory_allowed(ctx: &mut Ctx, command: &Command, id: usize) -> bool {
     if ctx.state.config.maxmemory == 0 {
         return true;
     }
-    if ctx.state.replaying || ctx.state.call_depth != 1 || ctx.state.in_script_call {
+    if ctx.state.replaying
+        || ctx.state.call_depth != 1
+        || ctx.state.in_script_call
+        || ctx.clients[ctx.me].is_master
+    {
+        return true;
+    }
+    if ctx.state.repl.is_replica()
+        && crate::config::pending_bool(&ctx.state.config, "replica-ignore-maxmemory")
+    {
         return true;
     }
     // The running client's buffers, on loan while its batch runs, are
@@ -1241,7 +1313,7 @@ fn access_granted(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bo
     let client = &ctx.clients[ctx.me];
     let users = &ctx.state.users;
     let user = users.get(client.user);
-    if user.is_some_and(|u| u.unrestricted) && client.authenticated {
+    if user.is_some_and(|u| u.unrestricted) && client.authenticated || client.is_master {
         return true;
     }
     if !client.authenticated && users.default_needs_auth() && !has_flag(command, "no_auth") {

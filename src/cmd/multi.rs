@@ -102,6 +102,8 @@ pub struct Transaction {
     /// A queued command may grow memory (EXEC is then refused over
     /// `maxmemory`, as Redis's `mstate.cmd_flags`).
     pub denyoom: bool,
+    /// A queued command writes (EXEC is refused on a read-only replica).
+    pub has_writes: bool,
 }
 
 impl Transaction {

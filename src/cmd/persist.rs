@@ -99,9 +99,7 @@ pub fn appendonly_changed(state: &mut crate::state::ServerState) -> Result<(), S
         if let Err(e) = crate::aof::start_rewrite(state) {
             // Back to how it was: the AOF stays off.
             state.aof.state = crate::aof::AofState::Off;
-            for db in &mut state.dbs {
-                db.expired_log = None;
-            }
+            state.refresh_expired_logs();
             return Err(e.to_string());
         }
     } else {
@@ -109,9 +107,7 @@ pub fn appendonly_changed(state: &mut crate::state::ServerState) -> Result<(), S
             persist::kill_child(&mut state.persist);
         }
         state.aof.close(&state.config);
-        for db in &mut state.dbs {
-            db.expired_log = None;
-        }
+        state.refresh_expired_logs();
     }
     Ok(())
 }

@@ -1694,7 +1694,7 @@ pub(super) fn xinfo_help(ctx: &mut Ctx, _args: Args) {
 /// Queues the effect of a delivery or claim for the AOF: an XCLAIM that
 /// recreates the pending entry as it is now (`streamPropagateXCLAIM`).
 fn log_claim(ctx: &mut Ctx, key: &[u8], group_name: &[u8], id: StreamId) {
-    if !ctx.state.aof.logging() {
+    if !ctx.state.propagating() {
         return;
     }
     let db = ctx.db_index();
@@ -1738,7 +1738,7 @@ fn log_claim(ctx: &mut Ctx, key: &[u8], group_name: &[u8], id: StreamId) {
 
 /// Queues `XGROUP SETID` with the group's position and read counter.
 fn log_group_position(ctx: &mut Ctx, key: &[u8], group_name: &[u8]) {
-    if !ctx.state.aof.logging() {
+    if !ctx.state.propagating() {
         return;
     }
     let db = ctx.db_index();
@@ -1854,7 +1854,7 @@ fn refuse_block_in_script(ctx: &mut Ctx, name: &[u8]) {
 
 /// Queues `XGROUP CREATECONSUMER` for a consumer a read created.
 fn log_new_consumer(ctx: &mut Ctx, key: &[u8], group_name: &[u8], consumer: &[u8]) {
-    if !ctx.state.aof.logging() {
+    if !ctx.state.propagating() {
         return;
     }
     let db = ctx.db_index();

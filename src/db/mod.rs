@@ -37,6 +37,29 @@ thread_local! {
     /// Some database's `streams_gone` has keys: one check per command
     /// instead of one per database.
     static STREAMS_GONE: Cell<bool> = const { Cell::new(false) };
+    /// How keys past their time are treated (see `Expiry`).
+    static EXPIRY: Cell<Expiry> = const { Cell::new(Expiry::Delete) };
+}
+
+/// How a lookup treats a key whose time has come (Redis's
+/// `expireIfNeeded` by role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// A master deletes it and logs a DEL.
+    Delete,
+    /// A replica's clients do not see it, but it stays until the master's
+    /// DEL arrives.
+    Hide,
+    /// The master's own commands on a replica still find it.
+    Ignore,
+}
+
+pub fn expiry() -> Expiry {
+    EXPIRY.with(Cell::get)
+}
+
+pub fn set_expiry(mode: Expiry) {
+    EXPIRY.with(|e| e.set(mode));
 }
 
 /// True once (and then false until another stream goes) if a stream was
@@ -391,7 +414,9 @@ impl Db {
     }
 
     pub fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
-        !self.expiry_paused && self.expire_of(key).is_some_and(|when| when <= now_ms)
+        !self.expiry_paused
+            && self.expire_of(key).is_some_and(|when| when <= now_ms)
+            && expiry() != Expiry::Ignore
     }
 
     /// Removes a key and its expiry.

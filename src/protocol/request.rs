@@ -136,6 +136,20 @@ impl RequestParser {
         }
     }
 
+    /// Where the next command starts in the buffer (the one in progress,
+    /// if any). With `consumed_since`, the bytes a command took: a
+    /// replica passes its master's stream on byte for byte.
+    pub fn position(&self) -> usize {
+        self.command_start_or_pos()
+    }
+
+    /// The buffer's bytes from `from` (a `position`) to the current one.
+    pub fn consumed_since(&self, from: usize) -> &[u8] {
+        self.buf
+            .get(from..self.command_start_or_pos())
+            .unwrap_or(&[])
+    }
+
     /// Drops consumed bytes so the buffer does not grow without bound. Moves
     /// at most the one partial command at the end of the buffer.
     pub fn compact(&mut self) {

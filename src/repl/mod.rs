@@ -1,0 +1,339 @@
+//! Replication state shared by both roles (Redis's `replication.c`
+//! globals): the replication ids and offset, the backlog, the command
+//! stream on its way to replicas, and where this server's master is.
+//!
+//! The stream is what the AOF gets, in the same effect form: a call's
+//! commands are encoded once into `unsent` (and the backlog) when the
+//! call ends, and `before_sleep` copies `unsent` into each replica's
+//! reply buffer, so a replica's output is written like any client's. A
+//! replica that is still being sent its snapshot gets the stream into a
+//! held buffer that follows the snapshot.
+//!
+//! Offsets are Redis's: `offset` counts every byte of stream ever fed;
+//! the backlog holds the last `repl-backlog-size` of them, its first byte
+//! numbered `first_offset` (counting from 1).
+
+pub mod backlog;
+pub mod link;
+pub mod transfer;
+
+use crate::propagate::Argv;
+use backlog::Backlog;
+use std::time::Instant;
+
+/// Where a replica client is in its synchronization (Redis's
+/// `SLAVE_STATE_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Sent REPLCONF, not PSYNC yet: not a replica.
+    Handshake,
+    /// Asked for a full sync; waits for a snapshot to start.
+    WaitBgsave,
+    /// Its snapshot is being produced or sent; the stream is held.
+    Transfer,
+    /// Gets the stream as it happens.
+    Online,
+}
+
+/// The master side's view of one replica (the replica fields of Redis's
+/// `client`).
+pub struct ReplicaInfo {
+    pub phase: Phase,
+    /// `REPLCONF listening-port` and `ip-address`.
+    pub listening_port: u16,
+    pub announced_ip: Option<String>,
+    /// `REPLCONF capa eof`: reads a snapshot of unknown length.
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+    /// The last offset the replica acknowledged, and when.
+    pub ack_offset: u64,
+    pub ack_time: Instant,
+    /// Stream fed while the snapshot was on its way; follows it.
+    pub held: Vec<u8>,
+    /// Since when it has been waiting for a snapshot (for the diskless
+    /// sync delay).
+    pub waiting_since: Instant,
+    /// Sent a snapshot of unknown length: the stream waits for its first
+    /// ACK, which says it has read the end (a replica that reads to disk
+    /// looks for the end mark at the end of a read).
+    pub hold_until_ack: bool,
+    /// Came by SYNC: no `+FULLRESYNC` line before the snapshot.
+    pub old_sync: bool,
+}
+
+impl ReplicaInfo {
+    pub fn new(phase: Phase) -> Self {
+        let now = Instant::now();
+        ReplicaInfo {
+            phase,
+            listening_port: 0,
+            announced_ip: None,
+            capa_eof: false,
+            capa_psync2: false,
+            ack_offset: 0,
+            ack_time: now,
+            held: Vec::new(),
+            waiting_since: now,
+            hold_until_ack: false,
+            old_sync: false,
+        }
+    }
+
+    /// The state name `INFO replication` shows.
+    pub fn state_name(&self) -> &'static str {
+        match self.phase {
+            Phase::Handshake | Phase::WaitBgsave => "wait_bgsave",
+            Phase::Transfer => "send_bulk",
+            Phase::Online => "online",
+        }
+    }
+}
+
+/// This server's master, when it is a replica (`REPLICAOF host port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+/// The replica side's link to its master (Redis's `repl_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Must connect (again).
+    Connect,
+    /// The TCP connection is being made.
+    Connecting,
+    /// Connected; PING, AUTH, REPLCONF and PSYNC on their way.
+    Handshake,
+    /// Receiving the snapshot.
+    Transfer,
+    /// Following the stream.
+    Connected,
+}
+
+pub struct Replication {
+    pub replid: String,
+    /// The id this server had before its last change of role, and the
+    /// first offset that id is no longer valid for (PSYNC2 after a
+    /// failover); `second_offset` is -1 when there is none.
+    pub replid2: String,
+    pub second_offset: i64,
+    /// Every byte of stream fed so far (`master_repl_offset`).
+    pub offset: u64,
+    pub backlog: Option<Backlog>,
+    /// Stream fed since `before_sleep` last handed it to the replicas.
+    pub unsent: Vec<u8>,
+    /// The database the stream last SELECTed.
+    pub selected_db: Option<usize>,
+    /// Slab keys of the replica clients, in the order they attached.
+    pub replicas: Vec<usize>,
+    /// When the last replica left, for `repl-backlog-ttl`.
+    pub no_replicas_since: Option<Instant>,
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
+    /// Clients blocked in WAIT: (slab key, client id).
+    pub waiting: Vec<(usize, u64)>,
+    /// A WAIT blocked: ask the replicas for their offsets before sleeping.
+    pub get_ack_wanted: bool,
+    /// A replica acknowledged: blocked WAITs are looked at again.
+    pub acks_arrived: bool,
+    /// A blocked WAIT runs again because its time is up: it answers.
+    pub wait_timed_out: bool,
+    /// The master asked for an ACK (`REPLCONF GETACK`).
+    pub ack_requested: bool,
+    /// REPLICAOF changed the master: the loop drops the old link.
+    pub relink: bool,
+    /// `min-replicas-to-write`, kept here for the per-command test.
+    pub min_replicas_to_write: u64,
+    /// The master this server replicates, if any.
+    pub master: Option<MasterAddr>,
+    pub link: LinkState,
+    /// The master's client, once the link carries the stream.
+    pub master_key: Option<usize>,
+    /// When the link last went down (or this server became a replica).
+    pub link_down_since: Instant,
+    /// When the master last sent anything.
+    pub master_last_io: Instant,
+    /// The id and offset `+FULLRESYNC` gave, taken on once the snapshot
+    /// that follows is loaded.
+    pub transfer_master: Option<(String, u64)>,
+    /// The command stream currently applied comes from the master: its
+    /// commands are not fed to the stream again (their bytes are).
+    pub applying_master_stream: bool,
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        let now = Instant::now();
+        Replication {
+            replid: crate::state::random_hex_id(),
+            replid2: "0".repeat(40),
+            second_offset: -1,
+            offset: 0,
+            backlog: None,
+            unsent: Vec::new(),
+            selected_db: None,
+            replicas: Vec::new(),
+            no_replicas_since: Some(now),
+            sync_full: 0,
+            sync_partial_ok: 0,
+            sync_partial_err: 0,
+            waiting: Vec::new(),
+            get_ack_wanted: false,
+            acks_arrived: false,
+            wait_timed_out: false,
+            ack_requested: false,
+            relink: false,
+            min_replicas_to_write: 0,
+            master: None,
+            link: LinkState::Connect,
+            master_key: None,
+            link_down_since: now,
+            master_last_io: now,
+            transfer_master: None,
+            applying_master_stream: false,
+        }
+    }
+}
+
+impl Replication {
+    /// Whether the stream is being recorded: a backlog exists once a
+    /// replica attached (or this server is a replica).
+    pub fn recording(&self) -> bool {
+        self.backlog.is_some()
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.master.is_some()
+    }
+
+    /// Creates the backlog if there is none (`createReplicationBacklog`):
+    /// its first byte will be the next one fed.
+    pub fn ensure_backlog(&mut self, size: u64) {
+        if self.backlog.is_none() {
+            self.backlog = Some(Backlog::new(size as usize, self.offset + 1));
+            // The stream must start with a SELECT.
+            self.selected_db = None;
+        }
+    }
+
+    /// Appends raw stream bytes: the backlog, the offset and what goes to
+    /// the replicas next.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if let Some(backlog) = &mut self.backlog {
+            backlog.append(bytes);
+            self.offset += bytes.len() as u64;
+            if !self.replicas.is_empty() {
+                self.unsent.extend_from_slice(bytes);
+            }
+        }
+    }
+
+    /// Feeds one call's commands, with a SELECT where the database
+    /// changes, in MULTI/EXEC when a transaction produced several.
+    pub fn feed_commands(&mut self, commands: &[(usize, Argv)], wrap: bool) {
+        if self.applying_master_stream || !self.recording() {
+            return;
+        }
+        let mut bytes = Vec::new();
+        if wrap {
+            crate::propagate::encode_command(&mut bytes, &[b"MULTI"]);
+        }
+        for (db, argv) in commands {
+            if self.selected_db != Some(*db) {
+                crate::propagate::encode_command(
+                    &mut bytes,
+                    &[b"SELECT".to_vec(), db.to_string().into()],
+                );
+                self.selected_db = Some(*db);
+            }
+            crate::propagate::encode_command(&mut bytes, argv);
+        }
+        if wrap {
+            crate::propagate::encode_command(&mut bytes, &[b"EXEC"]);
+        }
+        self.feed(&bytes);
+    }
+
+    /// A new history begins (`changeReplicationId` with
+    /// `shiftReplicationId`): the old id stays valid up to this offset, so
+    /// replicas of the old master can continue with this one.
+    pub fn shift_replid(&mut self) {
+        self.replid2 = std::mem::replace(&mut self.replid, crate::state::random_hex_id());
+        self.second_offset = self.offset as i64 + 1;
+    }
+
+    /// Forgets the second id (`clearReplicationId2`).
+    pub fn clear_replid2(&mut self) {
+        self.replid2 = "0".repeat(40);
+        self.second_offset = -1;
+    }
+
+    /// Whether a PSYNC for `replid` at `offset` (the next byte the replica
+    /// needs) can be served from the backlog (`masterTryPartialResynchronization`).
+    pub fn can_continue(&self, replid: &str, offset: u64) -> bool {
+        let id_ok = replid == self.replid
+            || (replid == self.replid2
+                && self.second_offset >= 0
+                && offset <= self.second_offset as u64);
+        id_ok && self.backlog.as_ref().is_some_and(|b| b.covers(offset))
+    }
+
+    /// Lists a client as a replica.
+    pub fn attach(&mut self, key: usize) {
+        if !self.replicas.contains(&key) {
+            self.replicas.push(key);
+        }
+        self.no_replicas_since = None;
+    }
+
+    /// A replica client is gone.
+    pub fn detach(&mut self, key: usize) {
+        self.replicas.retain(|&k| k != key);
+        if self.replicas.is_empty() {
+            self.no_replicas_since = Some(Instant::now());
+        }
+    }
+
+    /// Becomes a replica of `addr` (`replicationSetMaster`). A master's own
+    /// history is where it asks its new master to continue from.
+    pub fn set_master(&mut self, addr: MasterAddr) {
+        self.master = Some(addr);
+        self.link = LinkState::Connect;
+        self.relink = true;
+        self.link_down_since = Instant::now();
+    }
+
+    /// Becomes a master (`replicationUnsetMaster`): a new id, the old one
+    /// kept for the replicas that follow this server to continue.
+    pub fn unset_master(&mut self) {
+        self.master = None;
+        self.shift_replid();
+        self.relink = true;
+        self.selected_db = None;
+    }
+
+    /// Replicas that acknowledged `offset` or more (`replicationCountAcksByOffset`).
+    pub fn acked(&self, clients: &slab::Slab<crate::client::Client>, offset: u64) -> usize {
+        self.replicas
+            .iter()
+            .filter_map(|&k| clients.get(k)?.replica.as_deref())
+            .filter(|r| r.phase == Phase::Online && r.ack_offset >= offset)
+            .count()
+    }
+
+    /// Online replicas whose last ACK is at most `max_lag` seconds old
+    /// (`repl_good_slaves_count`).
+    pub fn good_replicas(
+        &self,
+        clients: &slab::Slab<crate::client::Client>,
+        max_lag: u64,
+    ) -> usize {
+        self.replicas
+            .iter()
+            .filter_map(|&k| clients.get(k)?.replica.as_deref())
+            .filter(|r| r.phase == Phase::Online && r.ack_time.elapsed().as_secs() <= max_lag)
+            .count()
+    }
+}

@@ -1,0 +1,154 @@
+//! A snapshot on its way to replicas (the master side of a full sync).
+//!
+//! A forked child writes the snapshot, either to `dbfilename` (then the
+//! loop sends `$<length>` and the file) or, without touching the disk
+//! (`repl-diskless-sync`), into a pipe as `$EOF:<mark>`, the snapshot and
+//! the mark. Either way the loop copies the bytes into the replicas'
+//! reply buffers a chunk at a time, only while every replica of the
+//! transfer has written what it was given: a slow replica slows the
+//! transfer, it does not grow a buffer.
+
+use crate::client::Client;
+use crate::repl::Phase;
+use slab::Slab;
+use std::fs::File;
+use std::io::{self, Read};
+
+/// Bytes read from the source at a time, and the most a replica may
+/// have unwritten before the next chunk.
+const CHUNK: usize = 64 * 1024;
+
+pub enum Source {
+    /// The child writes `dbfilename`; nothing to send yet.
+    DiskChild,
+    File(File),
+    Pipe(File),
+}
+
+pub struct Transfer {
+    pub source: Source,
+    pub child_pid: libc::pid_t,
+    /// The replicas being sent this snapshot: (slab key, client id).
+    pub replicas: Vec<(usize, u64)>,
+    /// The source is exhausted.
+    pub read_all: bool,
+    /// A pipe read hit `WouldBlock`: wait for its readiness.
+    pub pipe_dry: bool,
+    /// Outcome of the child, once reaped.
+    pub child_ok: Option<bool>,
+}
+
+/// What a pump round came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pumped {
+    /// More to send, and room to send it: go on without sleeping.
+    Busy,
+    /// Waiting for the child, the pipe or the replicas' sockets.
+    Idle,
+    /// Everything was read; the child may still have to be reaped.
+    Finished,
+}
+
+impl Transfer {
+    /// The replicas of this transfer still connected.
+    fn live(&self, clients: &mut Slab<Client>) -> Vec<usize> {
+        self.replicas
+            .iter()
+            .filter(|&&(key, id)| {
+                clients
+                    .get(key)
+                    .is_some_and(|c| c.id == id && c.replica.is_some())
+            })
+            .map(|&(key, _)| key)
+            .collect()
+    }
+
+    pub fn has_replicas(&self, clients: &mut Slab<Client>) -> bool {
+        !self.live(clients).is_empty()
+    }
+
+    /// The disk child finished: send the file's length, then the file.
+    pub fn file_ready(
+        &mut self,
+        file: File,
+        clients: &mut Slab<Client>,
+        woken: &mut Vec<usize>,
+    ) -> io::Result<()> {
+        let len = file.metadata()?.len();
+        let header = format!("${len}\r\n");
+        for key in self.live(clients) {
+            clients[key].reply.raw(header.as_bytes());
+            woken.push(key);
+        }
+        self.source = Source::File(file);
+        Ok(())
+    }
+
+    /// Copies source bytes to the replicas while each has room.
+    pub fn pump(&mut self, clients: &mut Slab<Client>, woken: &mut Vec<usize>) -> Pumped {
+        if self.read_all {
+            return Pumped::Finished;
+        }
+        let keys = self.live(clients);
+        let source = match &mut self.source {
+            Source::DiskChild => return Pumped::Idle,
+            Source::File(file) | Source::Pipe(file) => file,
+        };
+        let mut buf = vec![0u8; CHUNK];
+        let mut rounds = 0;
+        while rounds < 16 {
+            if keys.iter().any(|&k| clients[k].pending_output() >= CHUNK) {
+                return Pumped::Idle;
+            }
+            let n = match source.read(&mut buf) {
+                Ok(0) => {
+                    self.read_all = true;
+                    return Pumped::Finished;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.pipe_dry = true;
+                    return Pumped::Idle;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::warn!("Diskless rdb transfer, read error: {e}");
+                    self.read_all = true;
+                    self.child_ok = Some(false);
+                    return Pumped::Finished;
+                }
+            };
+            self.pipe_dry = false;
+            for &key in &keys {
+                clients[key].reply.raw(&buf[..n]);
+                woken.push(key);
+            }
+            rounds += 1;
+        }
+        Pumped::Busy
+    }
+
+    /// The snapshot is all in the replicas' buffers: the stream held for
+    /// them follows (after their first ACK for a snapshot of unknown
+    /// length). Returns how many were put online.
+    pub fn finish(&self, clients: &mut Slab<Client>, woken: &mut Vec<usize>) -> usize {
+        let diskless = matches!(self.source, Source::Pipe(_));
+        let keys = self.live(clients);
+        for &key in &keys {
+            let client = &mut clients[key];
+            let Some(info) = client.replica.as_deref_mut() else {
+                continue;
+            };
+            info.phase = Phase::Online;
+            info.ack_time = std::time::Instant::now();
+            if diskless {
+                info.hold_until_ack = true;
+            } else {
+                let held = std::mem::take(&mut info.held);
+                client.reply.raw(&held);
+            }
+            woken.push(key);
+        }
+        keys.len()
+    }
+}
