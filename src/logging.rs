@@ -66,6 +66,14 @@ fn timestamp() -> String {
 /// The server's own pid, which changes when it daemonizes.
 static SERVER_PID: AtomicU32 = AtomicU32::new(0);
 
+/// Whether the server is a replica: its log lines say `S`, as Redis's.
+static REPLICA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The role the log lines show from now on.
+pub fn set_replica_role(replica: bool) {
+    REPLICA.store(replica, Ordering::Relaxed);
+}
+
 /// Records the calling process as the server (at start, and again in the
 /// child that daemonizing leaves running).
 pub fn note_server_pid() {
@@ -88,10 +96,12 @@ pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
     builder.format(move |out, record| {
         // A snapshot child logs as Redis's do: its own pid, role C.
         let pid = std::process::id();
-        let role = if pid == SERVER_PID.load(Ordering::Relaxed) {
-            'M'
-        } else {
+        let role = if pid != SERVER_PID.load(Ordering::Relaxed) {
             'C'
+        } else if REPLICA.load(Ordering::Relaxed) {
+            'S'
+        } else {
+            'M'
         };
         writeln!(
             out,

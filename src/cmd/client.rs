@@ -411,6 +411,12 @@ fn describe(
     if c.monitor {
         flags.push('O');
     }
+    if c.is_replica() {
+        flags.push('S');
+    }
+    if c.is_master {
+        flags.push('M');
+    }
     if c.subscriptions.any() {
         flags.push('P');
     }
@@ -572,7 +578,11 @@ pub(super) fn client_list(ctx: &mut Ctx, args: Args) {
 /// classes (Redis's `getClientType`): `pubsub` while it has
 /// subscriptions, else `normal` (MONITOR clients included).
 pub fn client_type(c: &Client) -> &'static str {
-    if c.subscriptions.any() {
+    if c.is_master {
+        "master"
+    } else if c.is_replica() {
+        "replica"
+    } else if c.subscriptions.any() {
         "pubsub"
     } else {
         "normal"

@@ -22,7 +22,10 @@ impl Backlog {
     }
 
     pub fn append(&mut self, data: &[u8]) {
-        let data = &data[data.len().saturating_sub(self.size)..];
+        // Bytes that would not fit even alone are skipped, not stored.
+        let skipped = data.len().saturating_sub(self.size);
+        let data = &data[skipped..];
+        self.first_offset += skipped as u64;
         let overflow = (self.bytes.len() + data.len()).saturating_sub(self.size);
         if overflow > 0 {
             self.bytes.drain(..overflow);

@@ -528,6 +528,7 @@ impl Server {
             self.close(key, Closing::Now);
         }
         self.disconnect_replicas();
+        crate::logging::set_replica_role(self.state.repl.is_replica());
         crate::db::set_expiry(if self.state.repl.is_replica() {
             crate::db::Expiry::Hide
         } else {

@@ -113,6 +113,15 @@ impl ServerProcess {
         server
     }
 
+    /// `redis-server` on a given port (a restart where its replicas or
+    /// master know it), with extra arguments.
+    pub fn redis_at(port: u16, extra: &[&str]) -> ServerProcess {
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", &port.to_string(), "--loglevel", "warning"]);
+        cmd.args(extra);
+        Self::spawn(cmd, port).expect("redis-server did not start on its port")
+    }
+
     /// Starts the reference `redis-server`; the differential tests need it
     /// (`.ci/run` installs Debian's package). It works in a fresh directory
     /// of its own, so no stray dump.rdb is ever loaded.

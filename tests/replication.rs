@@ -1,0 +1,290 @@
+//! Replication with real redis-server on the other end: rudis as master of
+//! a redis-server replica, rudis as replica of a redis-server master, and
+//! rudis on both ends. Data is compared with DEBUG DIGEST once the writes
+//! have been acknowledged (WAIT) or the offsets agree.
+
+mod common;
+
+use common::{eventually, info_field, Conn, ServerProcess};
+use std::time::Duration;
+
+const SYNC_WAIT: Duration = Duration::from_secs(15);
+
+fn port_arg(server: &ServerProcess) -> String {
+    server.port.to_string()
+}
+
+/// `base` then `extra`, as one argument list.
+fn joined<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    base.iter().chain(extra).copied().collect()
+}
+
+/// A rudis master that starts diskless syncs at once.
+fn rudis_master(extra: &[&str]) -> ServerProcess {
+    let base = ["--save", "", "--repl-diskless-sync-delay", "0"];
+    ServerProcess::rudis(&joined(&joined(&base, DEBUG), extra))
+}
+
+const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
+
+fn redis_replica_of(master: &ServerProcess, extra: &[&str]) -> ServerProcess {
+    let port = port_arg(master);
+    let base = ["--replicaof", "127.0.0.1", &port];
+    ServerProcess::redis_with(&joined(&joined(&base, DEBUG), extra))
+}
+
+fn rudis_replica_of(master: &ServerProcess, extra: &[&str]) -> ServerProcess {
+    let port = port_arg(master);
+    let base = ["--save", "", "--replicaof", "127.0.0.1", &port];
+    ServerProcess::rudis(&joined(&joined(&base, DEBUG), extra))
+}
+
+fn link_up(replica: &ServerProcess) -> bool {
+    let mut conn = replica.connect();
+    eventually(SYNC_WAIT, || {
+        info_field(&mut conn, "replication", "master_link_status") == "up"
+    })
+}
+
+fn digest(server: &ServerProcess) -> Vec<u8> {
+    server.connect().run("DEBUG DIGEST")
+}
+
+/// Both ends agree once the replica has applied the master's offset.
+fn same_data(master: &ServerProcess, replica: &ServerProcess) -> bool {
+    let (mut m, mut r) = (master.connect(), replica.connect());
+    eventually(SYNC_WAIT, || {
+        let offset = info_field(&mut m, "replication", "master_repl_offset");
+        info_field(&mut r, "replication", "slave_repl_offset") == offset
+            && digest(master) == digest(replica)
+    })
+}
+
+/// Writes of every type, in effect forms and raw, across databases.
+fn write_load(conn: &mut Conn, round: usize) {
+    for i in 0..50 {
+        let n = round * 1000 + i;
+        for line in [
+            format!("SET s{n} v{n}"),
+            format!("INCRBY counter {i}"),
+            format!("APPEND s{n} tail"),
+            format!("SET ex{n} v EX 1000"),
+            format!("EXPIRE s{n} 5000"),
+            format!("RPUSH list{} {n} {n}", i % 5),
+            format!("LPOP list{}", i % 5),
+            format!("HSET hash{} f{n} {n}", i % 3),
+            "HINCRBYFLOAT hash0 fl 1.5".to_string(),
+            format!("SADD set{} m{n} {n}", i % 4),
+            format!("ZADD zset{} {n} m{n}", i % 2),
+            format!("ZINCRBY zset0 2 m{n}"),
+            format!("XADD stream * f {n}"),
+            format!("PFADD hll e{n}"),
+            format!("SETBIT bits {n} 1"),
+            "INCRBYFLOAT float 0.25".to_string(),
+            "SPOP set0".to_string(),
+            format!("SELECT {}", i % 3),
+            format!("SET db{n} x"),
+            "SELECT 0".to_string(),
+        ] {
+            let reply = conn.run(&line);
+            assert!(!reply.starts_with(b"-"), "{line}: {reply:?}");
+        }
+    }
+    conn.run("MULTI");
+    conn.run("SET tx1 a");
+    conn.run("INCR counter");
+    assert!(conn.run("EXEC").starts_with(b"*2"));
+    let script = b"redis.call('set', KEYS[1], ARGV[1]); return redis.call('incr', 'counter')";
+    let reply = conn.cmd(&[b"EVAL", script, b"1", b"scripted", b"v"]);
+    assert!(reply.starts_with(b":"), "{reply:?}");
+    conn.run("DEL s1");
+    conn.run(&format!("SET short{round} v PX 50"));
+}
+
+#[test]
+fn redis_replica_follows_a_rudis_master_and_continues_after_restart() {
+    let master = rudis_master(&[]);
+    let mut m = master.connect();
+    m.run("SET before-sync 1");
+    m.run("RPUSH l a b c");
+    let replica_dir = common::fresh_dir("redis-replica");
+    let dir = replica_dir.to_str().unwrap().to_string();
+    let mut replica = redis_replica_of(&master, &["--dir", &dir, "--save", "3600 1"]);
+    assert!(link_up(&replica), "redis-server replica never synced");
+    write_load(&mut m, 0);
+    assert_eq!(m.run("WAIT 1 5000"), b":1\r\n");
+    assert!(same_data(&master, &replica));
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "1");
+    let role = String::from_utf8(m.run("ROLE")).unwrap();
+    assert!(role.starts_with("*3\r\n$6\r\nmaster\r\n:"), "{role}");
+    assert!(role.contains(&format!(
+        "${}\r\n{}\r\n",
+        replica.port.to_string().len(),
+        replica.port
+    )));
+    let slave0 = info_field(&mut m, "replication", "slave0");
+    assert!(slave0.contains("state=online"), "{slave0}");
+    let list = String::from_utf8(m.run("CLIENT LIST TYPE replica")).unwrap();
+    assert!(list.contains("flags=S"), "{list}");
+
+    // A replica stopped with a save comes back with a partial resync.
+    replica.connect().send(b"SHUTDOWN SAVE\r\n");
+    replica.wait_exit(Duration::from_secs(10));
+    write_load(&mut m, 1);
+    let master_port = port_arg(&master);
+    let replica = ServerProcess::redis_at(
+        replica.port,
+        &[
+            "--dir",
+            &dir,
+            "--replicaof",
+            "127.0.0.1",
+            &master_port,
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    assert!(link_up(&replica));
+    assert!(same_data(&master, &replica));
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "1");
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "1");
+}
+
+#[test]
+fn disk_based_sync_and_old_sync_protocol() {
+    let master = rudis_master(&["--repl-diskless-sync", "no"]);
+    let mut m = master.connect();
+    write_load(&mut m, 0);
+    let replica = redis_replica_of(&master, &["--save", ""]);
+    assert!(link_up(&replica));
+    assert!(same_data(&master, &replica));
+
+    // SYNC: the snapshot as a bulk, then the stream.
+    let mut old = master.connect();
+    old.send(b"SYNC\r\n");
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + SYNC_WAIT;
+    while !got.windows(5).any(|w| w == b"REDIS") && std::time::Instant::now() < deadline {
+        got.extend(old.read_available());
+    }
+    let text = String::from_utf8_lossy(&got)
+        .trim_start_matches('\n')
+        .to_string();
+    assert!(text.starts_with('$'), "{text:?}");
+}
+
+#[test]
+fn rudis_replica_follows_a_redis_master() {
+    let master = ServerProcess::redis_with(&[
+        "--save",
+        "",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut m = master.connect();
+    write_load(&mut m, 0);
+    let replica = rudis_replica_of(&master, &[]);
+    assert!(link_up(&replica));
+    write_load(&mut m, 1);
+    assert!(same_data(&master, &replica));
+    let mut r = replica.connect();
+    assert_eq!(
+        r.run("SET x y"),
+        b"-READONLY You can't write against a read only replica.\r\n"
+    );
+    let role = String::from_utf8(r.run("ROLE")).unwrap();
+    assert!(role.contains("connected"), "{role}");
+    assert!(String::from_utf8(r.run("CLIENT LIST"))
+        .unwrap()
+        .contains("flags=M"));
+
+    // Keys expire on the master; the replica hides them meanwhile.
+    m.run("DEBUG SET-ACTIVE-EXPIRE 0");
+    m.run("SET soon v PX 100");
+    assert!(same_data(&master, &replica));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(r.run("GET soon"), b"$-1\r\n");
+    assert_eq!(r.run("EXISTS soon"), b":0\r\n");
+    m.run("GET soon");
+    assert!(eventually(SYNC_WAIT, || r.run("DBSIZE") == m.run("DBSIZE")));
+
+    // A cut link is mended with a partial resync.
+    r.run("CLIENT KILL TYPE master");
+    write_load(&mut m, 2);
+    assert!(link_up(&replica));
+    assert!(same_data(&master, &replica));
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "1");
+
+    // Promoted, it keeps the data and takes writes.
+    let replid = info_field(&mut r, "replication", "master_replid");
+    assert_eq!(r.run("REPLICAOF NO ONE"), b"+OK\r\n");
+    assert_eq!(info_field(&mut r, "replication", "role"), "master");
+    assert_eq!(info_field(&mut r, "replication", "master_replid2"), replid);
+    assert_eq!(r.run("SET x y"), b"+OK\r\n");
+}
+
+#[test]
+fn rudis_to_rudis_with_a_chained_redis_replica() {
+    let master = rudis_master(&[]);
+    let middle = rudis_replica_of(&master, &["--repl-diskless-sync-delay", "0"]);
+    assert!(link_up(&middle));
+    let leaf = redis_replica_of(&middle, &["--save", ""]);
+    assert!(link_up(&leaf));
+    let mut m = master.connect();
+    write_load(&mut m, 0);
+    assert_eq!(m.run("WAIT 1 5000"), b":1\r\n");
+    assert!(same_data(&master, &middle));
+    assert!(same_data(&middle, &leaf));
+    assert!(same_data(&master, &leaf));
+}
+
+#[test]
+fn replication_commands_answer_as_redis() {
+    common::assert_same_replies(&[
+        "REPLCONF foo bar",
+        "REPLCONF foo",
+        "REPLCONF listening-port 1234",
+        "REPLICAOF 127.0.0.1 99999",
+        "REPLICAOF 127.0.0.1 x",
+        "REPLICAOF no two",
+        "REPLICAOF NO ONE",
+        "SLAVEOF NO ONE",
+        "WAIT 1 -1",
+        "WAIT x 1",
+        "WAIT 1 x",
+        "WAIT 0 0",
+        "WAIT 1 10",
+        "MULTI",
+        "WAIT 1 0",
+        "EXEC",
+        "ROLE",
+        "COMMAND INFO psync sync replconf replicaof slaveof role wait",
+    ]);
+}
+
+#[test]
+fn min_replicas_to_write_and_wait_on_a_replica() {
+    let master = rudis_master(&["--min-replicas-to-write", "1"]);
+    let mut m = master.connect();
+    assert_eq!(
+        m.run("SET a b"),
+        b"-NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+    let replica = rudis_replica_of(&master, &[]);
+    assert!(link_up(&replica));
+    assert!(eventually(SYNC_WAIT, || m.run("SET a b") == b"+OK\r\n"));
+    let mut r = replica.connect();
+    assert!(r
+        .run("WAIT 0 0")
+        .starts_with(b"-ERR WAIT cannot be used with replica instances"));
+    r.run("CONFIG SET replica-serve-stale-data no");
+    r.run("REPLICAOF 127.0.0.1 1");
+    assert_eq!(
+        r.run("GET a"),
+        b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    assert!(r.run("PING").starts_with(b"-MASTERDOWN"));
+    assert!(r.run("INFO replication").starts_with(b"$"));
+}
