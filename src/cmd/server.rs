@@ -601,7 +601,14 @@ pub(super) fn config_rewrite(ctx: &mut Ctx, _args: Args) {
     } else {
         Vec::new()
     };
-    match crate::config_rewrite::rewrite(std::path::Path::new(&path), &ctx.state.config, users) {
+    let replicaof = ctx
+        .state
+        .repl
+        .master
+        .as_ref()
+        .map(|m| format!("{} {}", m.host, m.port));
+    let path = std::path::Path::new(&path);
+    match crate::config_rewrite::rewrite(path, &ctx.state.config, users, replicaof) {
         Ok(()) => {
             log::info!("CONFIG REWRITE executed with success.");
             ctx.reply.ok();

@@ -346,7 +346,8 @@ impl Handshake {
         if let Err(e) = self.take_payload(&rest) {
             return Step::Failed(e);
         }
-        Step::Wait
+        // All of it may have come with the header.
+        self.payload_done()
     }
 
     /// Snapshot bytes: to the file, up to the length or the mark; what

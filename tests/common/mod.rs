@@ -122,6 +122,27 @@ impl ServerProcess {
         Self::spawn(cmd, port).expect("redis-server did not start on its port")
     }
 
+    /// `redis-sentinel` monitoring the master on `master_port` as
+    /// `mymaster`, quorum 1, quick to call it down and to fail over.
+    pub fn sentinel(master_port: u16) -> ServerProcess {
+        let dir = fresh_dir("sentinel");
+        let mut server = Self::start(|port| {
+            let conf = dir.join(format!("sentinel-{port}.conf"));
+            let text = format!(
+                "port {port}\ndir {0}\nlogfile {0}/sentinel.log\nsentinel monitor mymaster 127.0.0.1 {master_port} 1\n\
+                 sentinel down-after-milliseconds mymaster 1000\n\
+                 sentinel failover-timeout mymaster 10000\n",
+                dir.display(),
+            );
+            std::fs::write(&conf, text).expect("write sentinel config");
+            let mut cmd = Command::new("redis-sentinel");
+            cmd.arg(conf).args(["--loglevel", "warning"]);
+            cmd
+        });
+        server.owned_dir = Some(dir);
+        server
+    }
+
     /// Starts the reference `redis-server`; the differential tests need it
     /// (`.ci/run` installs Debian's package). It works in a fresh directory
     /// of its own, so no stray dump.rdb is ever loaded.
