@@ -288,3 +288,38 @@ fn min_replicas_to_write_and_wait_on_a_replica() {
     assert!(r.run("PING").starts_with(b"-MASTERDOWN"));
     assert!(r.run("INFO replication").starts_with(b"$"));
 }
+
+#[test]
+fn masterauth_and_masteruser_log_the_replica_in() {
+    let master = ServerProcess::redis_with(&[
+        "--save",
+        "",
+        "--requirepass",
+        "secret",
+        "--user",
+        "repl",
+        "on",
+        ">replpass",
+        "+@all",
+        "~*",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let mut m = master.connect();
+    m.run("AUTH secret");
+    m.run("SET guarded 1");
+    let by_password = rudis_replica_of(&master, &["--masterauth", "secret"]);
+    let by_user = rudis_replica_of(
+        &master,
+        &["--masteruser", "repl", "--masterauth", "replpass"],
+    );
+    let refused = rudis_replica_of(&master, &["--masterauth", "wrong"]);
+    assert!(link_up(&by_password));
+    assert!(link_up(&by_user));
+    assert_eq!(by_user.connect().run("GET guarded"), b"$1\r\n1\r\n");
+    let mut r = refused.connect();
+    assert_eq!(
+        info_field(&mut r, "replication", "master_link_status"),
+        "down"
+    );
+}

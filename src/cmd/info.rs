@@ -280,9 +280,9 @@ fn memory(ctx: &Ctx, s: &mut Section, used_memory: u64) {
             "mem_not_counted_for_evict",
             crate::evict::not_counted(ctx.state),
         )
-        .field("mem_replication_backlog", 0)
-        .field("mem_total_replication_buffers", 0)
-        .field("mem_clients_slaves", 0)
+        .field("mem_replication_backlog", o.backlog)
+        .field("mem_total_replication_buffers", o.backlog + o.replicas)
+        .field("mem_clients_slaves", o.replicas)
         .field("mem_clients_normal", o.clients)
         .field("mem_cluster_links", 0)
         .field("mem_aof_buffer", o.aof_buffer)
@@ -501,12 +501,27 @@ fn replication(ctx: &Ctx, s: &mut Section) {
                 )
                 .field("slave_read_repl_offset", repl.offset)
                 .field("slave_repl_offset", repl.offset);
-            if !up {
-                let since = if repl.offset == 0 && repl.master_key.is_none() {
-                    -1
-                } else {
-                    repl.link_down_since.elapsed().as_secs() as i64
+            if let (LinkState::Transfer, Some((read, size, last_io))) =
+                (repl.link, repl.sync_progress)
+            {
+                let total = size.map_or(-1, |s| s as i64);
+                let perc = match size {
+                    Some(s) if s > 0 => read as f64 / s as f64 * 100.0,
+                    _ => 0.0,
                 };
+                s.field("master_sync_total_bytes", total)
+                    .field("master_sync_read_bytes", read)
+                    .field("master_sync_left_bytes", total - read as i64)
+                    .field("master_sync_perc", format!("{perc:.2}"))
+                    .field(
+                        "master_sync_last_io_seconds_ago",
+                        last_io.elapsed().as_secs(),
+                    );
+            }
+            if !up {
+                let since = repl
+                    .link_down_since
+                    .map_or(-1, |t| t.elapsed().as_secs() as i64);
                 s.field("master_link_down_since_seconds", since);
             }
             let pending = |name| crate::config::pending_text(config, name);

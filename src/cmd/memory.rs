@@ -11,7 +11,10 @@ pub(super) struct Overhead {
     pub peak: u64,
     pub total: u64,
     pub startup: u64,
+    /// Normal clients, and the replicas (with the stream they hold).
     pub clients: u64,
+    pub replicas: u64,
+    pub backlog: u64,
     pub aof_buffer: u64,
     /// (database, main table bytes, expires table bytes) for each that
     /// has keys.
@@ -26,11 +29,23 @@ pub(super) fn overhead(ctx: &Ctx) -> Overhead {
     let total = crate::evict::used_memory(ctx.state);
     let peak = alloc::peak_bytes().max(total);
     let startup = ctx.state.startup_allocated.min(total);
-    let clients: u64 = ctx
+    let memory = |c: &crate::client::Client| {
+        let held = c.replica.as_ref().map_or(0, |r| r.held.capacity());
+        (std::mem::size_of_val(c) + c.parser.capacity() + c.reply.capacity() + held) as u64
+    };
+    let (replicas, clients): (Vec<_>, Vec<_>) = ctx
         .clients
         .iter()
-        .map(|(_, c)| (std::mem::size_of_val(c) + c.parser.capacity() + c.reply.capacity()) as u64)
-        .sum();
+        .map(|(_, c)| c)
+        .partition(|c| c.is_replica());
+    let replicas: u64 = replicas.into_iter().map(memory).sum();
+    let clients: u64 = clients.into_iter().map(memory).sum();
+    let backlog = ctx
+        .state
+        .repl
+        .backlog
+        .as_ref()
+        .map_or(0, |b| b.memory() as u64);
     let aof_buffer = ctx.state.aof.buf.capacity() as u64;
     let dbs: Vec<(usize, u64, u64)> = ctx
         .state
@@ -47,8 +62,10 @@ pub(super) fn overhead(ctx: &Ctx) -> Overhead {
         total,
         startup,
         clients,
+        replicas,
+        backlog,
         aof_buffer,
-        overhead_total: startup + clients + aof_buffer + tables,
+        overhead_total: startup + clients + replicas + backlog + aof_buffer + tables,
         dbs,
         keys,
         allocator: alloc::allocator_stats(),
@@ -76,8 +93,8 @@ pub(super) fn memory_stats(ctx: &mut Ctx, _args: Args) {
     int(reply, "peak.allocated", o.peak);
     int(reply, "total.allocated", o.total);
     int(reply, "startup.allocated", o.startup);
-    int(reply, "replication.backlog", 0);
-    int(reply, "clients.slaves", 0);
+    int(reply, "replication.backlog", o.backlog);
+    int(reply, "clients.slaves", o.replicas);
     int(reply, "clients.normal", o.clients);
     int(reply, "cluster.links", 0);
     int(reply, "aof.buffer", o.aof_buffer);

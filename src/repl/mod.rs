@@ -151,8 +151,11 @@ pub struct Replication {
     pub link: LinkState,
     /// The master's client, once the link carries the stream.
     pub master_key: Option<usize>,
-    /// When the link last went down (or this server became a replica).
-    pub link_down_since: Instant,
+    /// When the link to the master last went down; None until it was up.
+    pub link_down_since: Option<Instant>,
+    /// The snapshot coming from the master: bytes read, bytes expected
+    /// (None until the end mark), when bytes last came.
+    pub sync_progress: Option<(u64, Option<u64>, Instant)>,
     /// When the master last sent anything.
     pub master_last_io: Instant,
     /// The id and offset `+FULLRESYNC` gave, taken on once the snapshot
@@ -189,7 +192,8 @@ impl Default for Replication {
             master: None,
             link: LinkState::Connect,
             master_key: None,
-            link_down_since: now,
+            link_down_since: None,
+            sync_progress: None,
             master_last_io: now,
             transfer_master: None,
             applying_master_stream: false,
@@ -302,7 +306,7 @@ impl Replication {
         self.master = Some(addr);
         self.link = LinkState::Connect;
         self.relink = true;
-        self.link_down_since = Instant::now();
+        self.link_down_since = None;
     }
 
     /// Becomes a master (`replicationUnsetMaster`): a new id, the old one

@@ -536,7 +536,6 @@ impl Server {
         });
         if self.state.repl.is_replica() {
             self.state.repl.link = LinkState::Connect;
-            self.state.repl.link_down_since = Instant::now();
             // The backlog lets this server's own replicas continue later.
             let size = crate::config::pending_u64(&self.state.config, "repl-backlog-size");
             self.state.repl.ensure_backlog(size);
@@ -638,7 +637,11 @@ impl Server {
             let Some(link) = self.repl.link.as_mut() else {
                 return;
             };
-            match link.advance() {
+            let step = link.advance();
+            self.state.repl.sync_progress =
+                link.in_transfer()
+                    .then_some((link.read, link.size, link.last_io));
+            match step {
                 Step::Wait => return,
                 Step::Failed(why) => {
                     self.link_failed(&why);
@@ -795,7 +798,7 @@ impl Server {
             warn!("Connection with master lost.");
             info!("* Caching the disconnected master state.");
             self.state.repl.link = LinkState::Connect;
-            self.state.repl.link_down_since = Instant::now();
+            self.state.repl.link_down_since = Some(Instant::now());
         }
     }
 
