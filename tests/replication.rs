@@ -323,3 +323,49 @@ fn masterauth_and_masteruser_log_the_replica_in() {
         "down"
     );
 }
+
+#[test]
+fn writes_during_a_full_sync_are_neither_lost_nor_doubled() {
+    for diskless in ["yes", "no"] {
+        // A slow snapshot (a pause after each key) leaves room for writes
+        // meanwhile.
+        let master = rudis_master(&[
+            "--repl-diskless-sync",
+            diskless,
+            "--rdb-key-save-delay",
+            "10",
+        ]);
+        let mut m = master.connect();
+        m.run("DEBUG POPULATE 5000 key 100");
+        let port = master.port;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut w = Conn::new(port);
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    w.run("INCR during");
+                    w.run(&format!("RPUSH log {n}"));
+                    w.run(&format!("SET key:{} changed", n % 5000));
+                    n += 1;
+                }
+                n
+            })
+        };
+        let redis = redis_replica_of(&master, &["--save", ""]);
+        let rudis = rudis_replica_of(&master, &[]);
+        assert!(link_up(&redis) && link_up(&rudis), "diskless {diskless}");
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let writes = writer.join().unwrap();
+        assert!(writes > 0);
+        assert_eq!(m.run("WAIT 2 10000"), b":2\r\n");
+        assert_eq!(
+            m.run("GET during"),
+            format!("${}\r\n{writes}\r\n", writes.to_string().len()).into_bytes()
+        );
+        assert!(same_data(&master, &redis), "diskless {diskless}");
+        assert!(same_data(&master, &rudis), "diskless {diskless}");
+    }
+}
