@@ -1172,31 +1172,43 @@ impl Server {
     }
 
     /// Schedules the writes of clients another client's command gave
-    /// output (MONITOR lines). A monitor is held to the `replica` class of
-    /// `client-output-buffer-limit`, as in Redis, where monitors are
-    /// replicas: one that stops reading is closed at the hard limit.
+    /// output (MONITOR lines, messages, the replication stream), held to
+    /// their class of `client-output-buffer-limit`: replicas to the
+    /// `replica` class, stream held behind a snapshot included; a monitor
+    /// to its hard limit, as in Redis, where monitors are replicas.
     fn schedule_woken_writes(&mut self) {
         let woken = std::mem::take(&mut self.state.output_woken);
         let monitor_limit = crate::config::replica_hard_output_limit(&self.state.config);
         let pubsub_limit = crate::config::class_output_limit(&self.state.config, "pubsub");
+        let replica_limit = crate::config::class_output_limit(&self.state.config, "slave");
         let now = Instant::now();
         for &key in &woken {
             let Some(client) = self.clients.get_mut(key) else {
                 continue;
             };
-            let used = client.pending_output() as u64;
-            let over = if client.subscriptions.any() {
-                // The `pubsub` class: hard limit, or soft for long enough.
-                let [hard, soft, seconds] = pubsub_limit;
-                let soft_over = soft > 0 && used >= soft;
-                if !soft_over {
-                    client.soft_limit_since = None;
-                }
-                let since = soft_over.then(|| *client.soft_limit_since.get_or_insert(now));
-                (hard > 0 && used >= hard)
-                    || since.is_some_and(|t| now.duration_since(t).as_secs() >= seconds)
+            let mut used = client.pending_output() as u64;
+            let limits = if client.is_replica() {
+                // The `replica` class, counting the stream held behind a
+                // snapshot.
+                used += client.replica.as_ref().map_or(0, |r| r.held.len() as u64);
+                Some(replica_limit)
+            } else if client.subscriptions.any() {
+                Some(pubsub_limit)
             } else {
-                monitor_limit > 0 && used >= monitor_limit
+                None
+            };
+            let over = match limits {
+                // Hard limit, or soft for long enough.
+                Some([hard, soft, seconds]) => {
+                    let soft_over = soft > 0 && used >= soft;
+                    if !soft_over {
+                        client.soft_limit_since = None;
+                    }
+                    let since = soft_over.then(|| *client.soft_limit_since.get_or_insert(now));
+                    (hard > 0 && used >= hard)
+                        || since.is_some_and(|t| now.duration_since(t).as_secs() >= seconds)
+                }
+                None => monitor_limit > 0 && used >= monitor_limit,
             };
             if over {
                 warn!(

@@ -369,3 +369,26 @@ fn writes_during_a_full_sync_are_neither_lost_nor_doubled() {
         assert!(same_data(&master, &rudis), "diskless {diskless}");
     }
 }
+
+#[test]
+fn a_replica_that_stops_reading_is_dropped_at_its_output_limit() {
+    let master = rudis_master(&["--client-output-buffer-limit", "replica 1mb 0 0"]);
+    let mut m = master.connect();
+    let mut stalled = master.connect();
+    assert_eq!(stalled.run("REPLCONF capa eof capa psync2"), b"+OK\r\n");
+    stalled.send(b"PSYNC ? -1\r\n");
+    assert!(eventually(SYNC_WAIT, || info_field(
+        &mut m,
+        "replication",
+        "connected_slaves"
+    ) == "1"));
+    let value = "x".repeat(10_000);
+    for i in 0..300 {
+        m.run(&format!("SET k{i} {value}"));
+    }
+    assert!(eventually(SYNC_WAIT, || info_field(
+        &mut m,
+        "replication",
+        "connected_slaves"
+    ) == "0"));
+}

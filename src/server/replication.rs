@@ -91,14 +91,13 @@ impl Server {
                 continue;
             };
             match info.phase {
-                Phase::Handshake | Phase::WaitBgsave => {}
+                Phase::Handshake | Phase::WaitBgsave => continue,
                 Phase::Transfer => info.held.extend_from_slice(&unsent),
                 Phase::Online if info.hold_until_ack => info.held.extend_from_slice(&unsent),
-                Phase::Online => {
-                    client.reply.raw(&unsent);
-                    self.state.output_woken.push(key);
-                }
+                Phase::Online => client.reply.raw(&unsent),
             }
+            // Written, and held to its output limit.
+            self.state.output_woken.push(key);
         }
         let mut unsent = unsent;
         unsent.clear();
