@@ -667,8 +667,9 @@ pub fn load_snapshot_keeping_expired(
     path: &Path,
     config: &Config,
     now_ms: i64,
+    progress: &mut dyn FnMut(u64),
 ) -> Result<Option<Loaded>, LoadError> {
-    load_file(path, config, now_ms, false, &mut |_| {})
+    load_file(path, config, now_ms, false, progress)
 }
 
 /// The most keys a database reserves room for on a file's word: a

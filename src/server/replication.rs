@@ -706,11 +706,17 @@ impl Server {
             db.clear();
         }
         info!("MASTER <-> REPLICA sync: Loading DB in memory");
+        // Clients are answered -LOADING meanwhile, as at start.
+        let config = self.state.config.clone();
+        let mut events = Events::with_capacity(256);
+        self.state.persist.loading = true;
         let loaded = persist::load_snapshot_keeping_expired(
             &path,
-            &self.state.config,
+            &config,
             crate::state::unix_millis(),
+            &mut |_| self.process_events_while_loading(&mut events),
         );
+        self.state.persist.loading = false;
         match loaded.map_err(|e| e.to_string()).and_then(|l| {
             let l = l.ok_or_else(|| "no file".to_string())?;
             self.install_snapshot(l)
