@@ -392,3 +392,40 @@ fn a_replica_that_stops_reading_is_dropped_at_its_output_limit() {
         "connected_slaves"
     ) == "0"));
 }
+
+#[test]
+fn redis_cli_rdb_and_replica_modes_read_the_snapshot_and_stream() {
+    let master = rudis_master(&[]);
+    let mut m = master.connect();
+    m.run("DEBUG POPULATE 50000 key 100");
+    let dir = common::fresh_dir("cli-rdb");
+    let file = dir.join("dump.rdb");
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port_arg(&master), "--rdb"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let copy = ServerProcess::rudis(&["--dir", &dir_arg, "--enable-debug-command", "yes"]);
+    assert_eq!(digest(&copy), digest(&master));
+
+    let mut follower = std::process::Command::new("redis-cli")
+        .args(["-p", &port_arg(&master), "--replica"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(eventually(SYNC_WAIT, || info_field(
+        &mut m,
+        "replication",
+        "slave0"
+    )
+    .contains("state=online")));
+    m.run("SET streamed yes");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = follower.kill();
+    let output = follower.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("\"SET\",\"streamed\",\"yes\""), "{text}");
+}

@@ -98,7 +98,14 @@ impl Transfer {
         let mut rounds = 0;
         while rounds < 16 {
             if keys.iter().any(|&k| clients[k].pending_output() >= CHUNK) {
-                return Pumped::Idle;
+                // What is pending is written before the loop sleeps; only
+                // a full socket makes it wait (for its WRITABLE event).
+                let socket_full = keys.iter().any(|&k| clients[k].wants_writable);
+                return if socket_full {
+                    Pumped::Idle
+                } else {
+                    Pumped::Busy
+                };
             }
             let n = match source.read(&mut buf) {
                 Ok(0) => {
