@@ -454,6 +454,12 @@ impl Client {
     /// client (max clients reached); best effort, as in Redis.
     pub fn refuse(mut socket: TcpStream, message: &[u8]) {
         let _ = socket.write(message);
+        // The FIN follows the message; what the client already sent is
+        // read and dropped, so closing does not reset the connection (a
+        // reset can discard the message before the client reads it).
+        let _ = socket.shutdown(std::net::Shutdown::Write);
+        let mut sink = [0u8; 4096];
+        while matches!(socket.read(&mut sink), Ok(n) if n > 0) {}
     }
 
     pub fn idle_secs(&self, now: Instant) -> u64 {

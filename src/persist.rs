@@ -86,6 +86,8 @@ pub struct Persistence {
     pub loading: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
+    /// The replication position the snapshot loaded at start recorded.
+    pub loaded_position: Option<crate::rdb::ReplPosition>,
 }
 
 impl Default for Persistence {
@@ -107,6 +109,7 @@ impl Default for Persistence {
             loading: false,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
+            loaded_position: None,
         }
     }
 }
@@ -142,9 +145,41 @@ impl Persistence {
     }
 }
 
+thread_local! {
+    /// Where the replication stream stands, kept up to date by the loop
+    /// (`Replication::publish_position`): snapshots record it, so a
+    /// restarted server can continue the stream.
+    static REPL_POSITION: std::cell::RefCell<Option<crate::rdb::ReplPosition>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The stream position snapshots record from now on (None: no stream).
+pub fn set_repl_position(position: Option<crate::rdb::ReplPosition>) {
+    REPL_POSITION.with(|p| *p.borrow_mut() = position);
+}
+
+/// Moves the recorded position's offset (every byte fed).
+pub fn set_repl_offset(offset: u64, stream_db: Option<usize>) {
+    REPL_POSITION.with(|p| {
+        if let Some(position) = p.borrow_mut().as_mut() {
+            position.offset = offset;
+            if let Some(db) = stream_db {
+                position.stream_db = db;
+            }
+        }
+    });
+}
+
 fn options(config: &Config, aof_base: bool) -> SaveOptions {
     let policy = config.maxmemory_policy;
+    // An AOF's preamble records no position, as in Redis.
+    let repl = if aof_base {
+        None
+    } else {
+        REPL_POSITION.with(|p| p.borrow().clone())
+    };
     SaveOptions {
+        repl,
         checksum: config.rdbchecksum,
         aof_base,
         access: if policy.is_lru() {

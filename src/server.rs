@@ -506,7 +506,8 @@ impl Server {
         self.state.persist.loading = false;
         match result {
             Ok(None) => Ok(()),
-            Ok(Some(loaded)) => {
+            Ok(Some(mut loaded)) => {
+                self.state.persist.loaded_position = loaded.header.repl.take();
                 self.install_snapshot(loaded)?;
                 info!(
                     "DB loaded from disk: {:.3} seconds",
@@ -935,7 +936,8 @@ impl Server {
                     last_tick = ctx.last_tick;
                     if from_master {
                         let bytes = parser.consumed_since(command_from);
-                        self.master_command_applied(&mut reply, start, bytes);
+                        let db = self.clients[key].db;
+                        self.master_command_applied(&mut reply, start, bytes, db);
                     }
                     let client = &mut self.clients[key];
                     // CLIENT REPLY OFF, or the one command after a SKIP.

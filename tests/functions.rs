@@ -416,6 +416,7 @@ fn a_file_with_a_broken_library_is_refused() {
         checksum: true,
         aof_base: false,
         access: rudis::rdb::AccessRecord::Nothing,
+        repl: None,
     };
     let bytes = rudis::rdb::Encoder::new(Vec::new(), true)
         .snapshot(&[], &[bad], options, 0)

@@ -21,9 +21,11 @@ fn joined<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
 
 /// A rudis master that starts diskless syncs at once.
 fn rudis_master(extra: &[&str]) -> ServerProcess {
-    let base = ["--save", "", "--repl-diskless-sync-delay", "0"];
-    ServerProcess::rudis(&joined(&joined(&base, DEBUG), extra))
+    ServerProcess::rudis(&joined(&joined(MASTER, DEBUG), extra))
 }
+
+/// No snapshots on their own; full syncs start at once.
+const MASTER: &[&str] = &["--save", "", "--repl-diskless-sync-delay", "0"];
 
 const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
 
@@ -175,14 +177,7 @@ fn disk_based_sync_and_old_sync_protocol() {
 
 #[test]
 fn rudis_replica_follows_a_redis_master() {
-    let master = ServerProcess::redis_with(&[
-        "--save",
-        "",
-        "--repl-diskless-sync-delay",
-        "0",
-        "--enable-debug-command",
-        "yes",
-    ]);
+    let master = ServerProcess::redis_with(&joined(MASTER, DEBUG));
     let mut m = master.connect();
     write_load(&mut m, 0);
     let replica = rudis_replica_of(&master, &[]);
@@ -428,4 +423,60 @@ fn redis_cli_rdb_and_replica_modes_read_the_snapshot_and_stream() {
     let output = follower.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("\"SET\",\"streamed\",\"yes\""), "{text}");
+}
+
+#[test]
+fn restarts_continue_the_stream_from_the_snapshot() {
+    let master_dir = common::fresh_dir("restart-master");
+    let replica_dir = common::fresh_dir("restart-replica");
+    let (mdir, rdir) = (
+        master_dir.to_str().unwrap().to_string(),
+        replica_dir.to_str().unwrap().to_string(),
+    );
+    let mut master = rudis_master(&["--dir", &mdir]);
+    let master_port = port_arg(&master);
+    let replica_args = [
+        "--dir",
+        rdir.as_str(),
+        "--replicaof",
+        "127.0.0.1",
+        &master_port,
+    ];
+    let mut replica = ServerProcess::rudis(&joined(&replica_args, DEBUG));
+    let redis = redis_replica_of(&master, &["--save", ""]);
+    assert!(link_up(&replica) && link_up(&redis));
+    let mut m = master.connect();
+    m.run("SELECT 3");
+    m.run("SET a 1");
+
+    // A replica restarted from its snapshot continues, in the database
+    // the stream was in.
+    assert_eq!(m.run("WAIT 2 5000"), b":2\r\n");
+    replica.connect().send(b"SHUTDOWN SAVE\r\n");
+    replica.wait_exit(Duration::from_secs(10));
+    m.run("SET b 2");
+    let replica = ServerProcess::rudis_at(replica.port, &joined(&replica_args, DEBUG));
+    assert!(link_up(&replica));
+    assert!(same_data(&master, &replica));
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "1");
+
+    // A master restarted from its snapshot lets both replicas continue.
+    assert_eq!(m.run("WAIT 2 5000"), b":2\r\n");
+    master.connect().send(b"SHUTDOWN SAVE\r\n");
+    master.wait_exit(Duration::from_secs(10));
+    let master = ServerProcess::rudis_at(
+        master.port,
+        &joined(&joined(&["--dir", &mdir], MASTER), DEBUG),
+    );
+    let mut m = master.connect();
+    assert!(eventually(SYNC_WAIT, || info_field(
+        &mut m,
+        "replication",
+        "connected_slaves"
+    ) == "2"));
+    m.run("SET c 3");
+    assert!(same_data(&master, &replica));
+    assert!(same_data(&master, &redis));
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "2");
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "0");
 }

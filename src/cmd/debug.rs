@@ -114,6 +114,7 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
         }
         b"change-repl-id" if args.len() == 2 => {
             ctx.state.repl.replid = crate::state::random_hex_id();
+            ctx.state.repl.publish_position();
             ctx.reply.ok();
         }
         b"pause-cron" if args.len() == 3 => {

@@ -150,7 +150,7 @@ pub fn serialized_len(value: &Value, list_fill: i64) -> u64 {
 }
 
 /// What gets written besides the data.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SaveOptions {
     /// `rdbchecksum`: the CRC64 trailer (zero when off).
     pub checksum: bool,
@@ -159,6 +159,18 @@ pub struct SaveOptions {
     /// Each key's idle time (under an LRU policy) or LFU counter (under
     /// an LFU one), as Redis records them.
     pub access: AccessRecord,
+    /// Where the replication stream stood when the snapshot was taken
+    /// (Redis's `rdbSaveInfo`): a restarted server continues from it.
+    pub repl: Option<ReplPosition>,
+}
+
+/// A replication stream position: the id, the offset of its last byte
+/// in the snapshot, and the database its commands were running in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplPosition {
+    pub stream_db: usize,
+    pub id: String,
+    pub offset: u64,
 }
 
 /// What of a key's use a snapshot records.
@@ -440,6 +452,11 @@ impl<W: Write> Encoder<W> {
             "used-mem",
             crate::alloc::allocated_bytes().to_string().as_bytes(),
         )?;
+        if let Some(repl) = &options.repl {
+            self.aux("repl-stream-db", repl.stream_db.to_string().as_bytes())?;
+            self.aux("repl-id", repl.id.as_bytes())?;
+            self.aux("repl-offset", repl.offset.to_string().as_bytes())?;
+        }
         self.aux("aof-base", if options.aof_base { b"1" } else { b"0" })?;
         self.libraries(libraries)?;
         for (index, db) in dbs.iter().enumerate() {
@@ -735,6 +752,11 @@ pub struct Header {
     pub ctime: Option<i64>,
     pub used_mem: Option<i64>,
     pub aof_base: bool,
+    /// The `repl-*` aux fields, when all three were there.
+    pub repl: Option<ReplPosition>,
+    repl_stream_db: Option<usize>,
+    repl_id: Option<String>,
+    repl_offset: Option<u64>,
 }
 
 /// Reads RDB bytes, keeping the running checksum and a byte count.
@@ -1270,6 +1292,9 @@ impl<R: Read> Decoder<R> {
                         b"ctime" => header.ctime = text.parse().ok(),
                         b"used-mem" => header.used_mem = text.parse().ok(),
                         b"aof-base" => header.aof_base = text == "1",
+                        b"repl-stream-db" => header.repl_stream_db = text.parse().ok(),
+                        b"repl-id" if text.len() == 40 => header.repl_id = Some(text),
+                        b"repl-offset" => header.repl_offset = text.parse().ok(),
                         _ => {}
                     }
                     continue;
@@ -1313,6 +1338,17 @@ impl<R: Read> Decoder<R> {
             if stored != 0 && stored != expected {
                 return Err(corrupt("Wrong RDB checksum"));
             }
+        }
+        if let (Some(stream_db), Some(id), Some(offset)) = (
+            header.repl_stream_db,
+            header.repl_id.take(),
+            header.repl_offset,
+        ) {
+            header.repl = Some(ReplPosition {
+                stream_db,
+                id,
+                offset,
+            });
         }
         Ok(header)
     }
@@ -1489,6 +1525,7 @@ mod tests {
             checksum: true,
             aof_base: false,
             access: AccessRecord::Nothing,
+            repl: None,
         };
         let library: &[u8] = b"#!lua name=lib\nredis.register_function('f', function() end)";
         let bytes = Encoder::new(Vec::new(), true)

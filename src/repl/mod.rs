@@ -151,6 +151,10 @@ pub struct Replication {
     pub link: LinkState,
     /// The master's client, once the link carries the stream.
     pub master_key: Option<usize>,
+    /// The database the master's stream was in when its client last ran
+    /// a command: a link that continues starts there (Redis's cached
+    /// master keeps its database).
+    pub master_stream_db: usize,
     /// When the link to the master last went down; None until it was up.
     pub link_down_since: Option<Instant>,
     /// The snapshot coming from the master: bytes read, bytes expected
@@ -192,6 +196,7 @@ impl Default for Replication {
             master: None,
             link: LinkState::Connect,
             master_key: None,
+            master_stream_db: 0,
             link_down_since: None,
             sync_progress: None,
             master_last_io: now,
@@ -219,7 +224,19 @@ impl Replication {
             self.backlog = Some(Backlog::new(size as usize, self.offset + 1));
             // The stream must start with a SELECT.
             self.selected_db = None;
+            self.publish_position();
         }
+    }
+
+    /// Tells snapshots where the stream stands (none without a backlog):
+    /// call after the id changes or the backlog comes or goes.
+    pub fn publish_position(&self) {
+        let position = self.recording().then(|| crate::rdb::ReplPosition {
+            stream_db: self.selected_db.unwrap_or(0),
+            id: self.replid.clone(),
+            offset: self.offset,
+        });
+        crate::persist::set_repl_position(position);
     }
 
     /// Appends raw stream bytes: the backlog, the offset and what goes to
@@ -228,6 +245,7 @@ impl Replication {
         if let Some(backlog) = &mut self.backlog {
             backlog.append(bytes);
             self.offset += bytes.len() as u64;
+            crate::persist::set_repl_offset(self.offset, None);
             if !self.replicas.is_empty() {
                 self.unsent.extend_from_slice(bytes);
             }
@@ -258,6 +276,7 @@ impl Replication {
             crate::propagate::encode_command(&mut bytes, &[b"EXEC"]);
         }
         self.feed(&bytes);
+        crate::persist::set_repl_offset(self.offset, self.selected_db);
     }
 
     /// A new history begins (`changeReplicationId` with
@@ -266,6 +285,7 @@ impl Replication {
     pub fn shift_replid(&mut self) {
         self.replid2 = std::mem::replace(&mut self.replid, crate::state::random_hex_id());
         self.second_offset = self.offset as i64 + 1;
+        self.publish_position();
     }
 
     /// Forgets the second id (`clearReplicationId2`).
@@ -282,6 +302,25 @@ impl Replication {
                 && self.second_offset >= 0
                 && offset <= self.second_offset as u64);
         id_ok && self.backlog.as_ref().is_some_and(|b| b.covers(offset))
+    }
+
+    /// Takes up the stream position a snapshot recorded, loaded at start
+    /// (Redis's `loadDataFromDisk` with `rdbSaveInfo`): a replica asks its
+    /// master to continue from it; a master keeps it as its second id, so
+    /// its old replicas can continue.
+    pub fn restore_position(&mut self, position: crate::rdb::ReplPosition, backlog_size: u64) {
+        if self.is_replica() {
+            self.replid = position.id;
+            self.master_stream_db = position.stream_db;
+        } else {
+            self.replid2 = position.id;
+            self.second_offset = position.offset as i64 + 1;
+            self.no_replicas_since = Some(Instant::now());
+        }
+        self.offset = position.offset;
+        self.backlog = None;
+        self.ensure_backlog(backlog_size);
+        self.publish_position();
     }
 
     /// Lists a client as a replica.

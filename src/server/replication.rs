@@ -49,6 +49,11 @@ impl Server {
                 port,
             });
         }
+        if let Some(position) = self.state.persist.loaded_position.take() {
+            let size = crate::config::pending_u64(&self.state.config, "repl-backlog-size");
+            self.state.repl.restore_position(position, size);
+            self.state.refresh_expired_logs();
+        }
     }
 
     /// Before sleeping: stream to the replicas, transfers, WAIT.
@@ -456,6 +461,7 @@ impl Server {
             repl.backlog = None;
             repl.shift_replid();
             repl.clear_replid2();
+            repl.publish_position();
             info!("Replication backlog freed after {ttl} seconds without connected replicas.");
             self.state.refresh_expired_logs();
         }
@@ -664,6 +670,7 @@ impl Server {
                         warn!("Master replication ID changed to {new_id}");
                         repl.replid2 = std::mem::replace(&mut repl.replid, new_id);
                         repl.second_offset = repl.offset as i64 + 1;
+                        repl.publish_position();
                         self.disconnect_replicas();
                     }
                     info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
@@ -731,10 +738,12 @@ impl Server {
         let repl = &mut self.state.repl;
         repl.replid = replid;
         repl.offset = offset;
+        repl.master_stream_db = 0;
         repl.clear_replid2();
         repl.backlog = None;
         let size = crate::config::pending_u64(&self.state.config, "repl-backlog-size");
         self.state.repl.ensure_backlog(size);
+        self.state.repl.publish_position();
         self.state.refresh_expired_logs();
         if self.state.aof.logging() {
             // The AOF must describe the new dataset: a new base.
@@ -776,6 +785,7 @@ impl Server {
         let id = self.state.allocate_client_id();
         let mut client = Client::new(id, socket, addr, Instant::now());
         client.is_master = true;
+        client.db = self.state.repl.master_stream_db;
         client.protocol_known = true;
         client.user = crate::acl::Users::DEFAULT;
         client.authenticated = true;
@@ -789,6 +799,9 @@ impl Server {
         self.send_ack(key);
         // Stream bytes that came with the reply, and any that arrived
         // since (their readiness event went to the old token).
+        if !leftover.is_empty() {
+            self.process_input(key);
+        }
         self.handle_readable(key, false);
     }
 
@@ -815,6 +828,7 @@ impl Server {
         reply: &mut crate::protocol::Reply,
         start: usize,
         bytes: &[u8],
+        db: usize,
     ) {
         reply.truncate(start);
         if std::mem::take(&mut self.state.repl.ack_requested) {
@@ -827,5 +841,7 @@ impl Server {
             reply.raw(&ack);
         }
         self.state.repl.feed(bytes);
+        self.state.repl.master_stream_db = db;
+        crate::persist::set_repl_offset(self.state.repl.offset, Some(db));
     }
 }

@@ -113,6 +113,17 @@ impl ServerProcess {
         server
     }
 
+    /// `rudis-server` on a given port (a restart), with extra arguments
+    /// (`--dir` among them: a restart keeps its files).
+    pub fn rudis_at(port: u16, extra: &[&str]) -> ServerProcess {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rudis-server"));
+        cmd.args(extra).args(["--port", &port.to_string()]);
+        if !extra.contains(&"--loglevel") {
+            cmd.args(["--loglevel", "warning"]);
+        }
+        Self::spawn(cmd, port).expect("rudis-server did not start on its port")
+    }
+
     /// `redis-server` on a given port (a restart where its replicas or
     /// master know it), with extra arguments.
     pub fn redis_at(port: u16, extra: &[&str]) -> ServerProcess {
