@@ -255,7 +255,16 @@ fn replication_commands_answer_as_redis() {
         "WAIT 1 0",
         "EXEC",
         "ROLE",
-        "COMMAND INFO psync sync replconf replicaof slaveof role wait",
+        "FAILOVER",
+        "FAILOVER ABORT",
+        "FAILOVER TO 127.0.0.1 1",
+        "FAILOVER TIMEOUT -1",
+        "FAILOVER TIMEOUT x",
+        "FAILOVER FORCE",
+        "FAILOVER TO 127.0.0.1 1 FORCE",
+        "FAILOVER foo",
+        "PSYNC ? -1 FAILOVER",
+        "COMMAND INFO psync sync replconf replicaof slaveof role wait failover",
     ]);
 }
 
@@ -479,4 +488,44 @@ fn restarts_continue_the_stream_from_the_snapshot() {
     assert!(same_data(&master, &redis));
     assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "2");
     assert_eq!(info_field(&mut m, "stats", "sync_full"), "0");
+}
+
+#[test]
+fn failover_hands_the_master_role_over_and_back() {
+    let master = rudis_master(&[]);
+    let redis = redis_replica_of(&master, &["--save", "", "--repl-diskless-sync-delay", "0"]);
+    let rudis = rudis_replica_of(&master, &[]);
+    assert!(link_up(&redis) && link_up(&rudis));
+    let mut m = master.connect();
+    m.run("SET before 1");
+    assert_eq!(
+        m.run("FAILOVER TO 127.0.0.1 1"),
+        b"-ERR FAILOVER target HOST and PORT is not a replica.\r\n"
+    );
+    let to_redis = format!("FAILOVER TO 127.0.0.1 {}", redis.port);
+    assert_eq!(m.run(&to_redis), b"+OK\r\n");
+    assert!(eventually(SYNC_WAIT, || {
+        info_field(&mut m, "replication", "role") == "slave"
+            && info_field(&mut m, "replication", "master_port") == redis.port.to_string()
+            && info_field(&mut m, "replication", "master_link_status") == "up"
+            && info_field(&mut m, "replication", "master_failover_state") == "no-failover"
+    }));
+    let mut r = redis.connect();
+    assert_eq!(info_field(&mut r, "replication", "role"), "master");
+    r.run("SET after 2");
+    assert!(same_data(&redis, &master));
+    // The old master continued without a full sync.
+    assert_eq!(info_field(&mut r, "stats", "sync_full"), "0");
+
+    // And back: redis-server hands over to rudis.
+    let to_rudis = format!("FAILOVER TO 127.0.0.1 {}", master.port);
+    assert_eq!(r.run(&to_rudis), b"+OK\r\n");
+    assert!(eventually(SYNC_WAIT, || info_field(
+        &mut m,
+        "replication",
+        "role"
+    ) == "master"));
+    m.run("SET back 3");
+    assert!(same_data(&master, &redis));
+    assert!(same_data(&master, &rudis));
 }

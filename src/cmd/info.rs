@@ -574,7 +574,7 @@ fn replication(ctx: &Ctx, s: &mut Section) {
         );
     }
     let backlog = repl.backlog.as_ref();
-    s.field("master_failover_state", "no-failover")
+    s.field("master_failover_state", repl.failover_state())
         .field("master_replid", &repl.replid)
         .field("master_replid2", &repl.replid2)
         .field("master_repl_offset", repl.offset)

@@ -92,8 +92,31 @@ fn info_of<'c>(ctx: &'c mut Ctx) -> &'c mut ReplicaInfo {
         .get_or_insert_with(|| Box::new(ReplicaInfo::new(Phase::Handshake)))
 }
 
-/// `PSYNC replid offset`: continue from the backlog, or a full sync.
+/// `PSYNC replid offset [FAILOVER]`: continue from the backlog, or a
+/// full sync. With FAILOVER (sent by a master handing over to this
+/// replica) this server first becomes a master.
 pub(super) fn psync(ctx: &mut Ctx, args: Args) {
+    if args.len() > 3
+        && args.get(3).eq_ignore_ascii_case(b"failover")
+        && !ctx.clients[ctx.me].is_replica()
+    {
+        let replid = String::from_utf8_lossy(args.get(1)).into_owned();
+        if !ctx.state.repl.is_replica() {
+            ctx.reply
+                .error("ERR PSYNC FAILOVER can't be sent to a master.");
+            return;
+        }
+        if replid != ctx.state.repl.replid {
+            ctx.reply
+                .error("ERR PSYNC FAILOVER replid must match my replid.");
+            return;
+        }
+        info!("Failover request received for replid {replid}.");
+        let who = describe_client(ctx);
+        ctx.state.repl.unset_master();
+        disconnect_replicas(ctx);
+        info!("MASTER MODE enabled (failover request from '{who}')");
+    }
     sync_request(ctx, Some((args.get(1), args.get(2))));
 }
 
@@ -109,6 +132,11 @@ fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], &[u8])>) {
         return;
     }
     let repl = &ctx.state.repl;
+    if repl.failover.is_some() {
+        ctx.reply
+            .error("NOMASTERLINK Can't SYNC while failing over");
+        return;
+    }
     if repl.is_replica() && repl.link != LinkState::Connected {
         ctx.reply
             .error("NOMASTERLINK Can't SYNC while not connected with my master");
@@ -186,6 +214,7 @@ pub(super) fn replicaof(ctx: &mut Ctx, args: Args) {
     if args.get(1).eq_ignore_ascii_case(b"no") && args.get(2).eq_ignore_ascii_case(b"one") {
         if ctx.state.repl.is_replica() {
             ctx.state.repl.unset_master();
+            disconnect_replicas(ctx);
             warn!("MASTER MODE enabled (user request from '{who}')");
         }
         ctx.reply.ok();
@@ -215,6 +244,137 @@ pub(super) fn replicaof(ctx: &mut Ctx, args: Args) {
         addr.host, addr.port
     );
     ctx.state.repl.set_master(addr);
+    disconnect_replicas(ctx);
+    ctx.reply.ok();
+}
+
+/// Closes this server's replicas after a change of role
+/// (`disconnectSlaves`): they reconnect and learn the new id, most often
+/// continuing with `+CONTINUE`.
+fn disconnect_replicas(ctx: &mut Ctx) {
+    for &key in &ctx.state.repl.replicas {
+        if key != ctx.me {
+            ctx.state.killed.push(key);
+        }
+    }
+}
+
+/// `FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]`: hands the
+/// master role to a replica without losing a write (Redis's
+/// `failoverCommand`): writes pause until a replica has the whole stream,
+/// then this server becomes that replica's replica, telling it with
+/// `PSYNC ... FAILOVER` to become the master.
+pub(super) fn failover(ctx: &mut Ctx, args: Args) {
+    let (mut target, mut force, mut abort, mut timeout) = (None, false, false, 0i64);
+    let mut i = 1;
+    while i < args.len() {
+        let word = args.get(i).to_ascii_lowercase();
+        match word.as_slice() {
+            b"to" if i + 2 < args.len() && target.is_none() => {
+                let Some(port) = super::i64_arg(ctx.reply, args.get(i + 2)) else {
+                    return;
+                };
+                let host = String::from_utf8_lossy(args.get(i + 1)).into_owned();
+                target = Some((host, port));
+                i += 2;
+            }
+            b"force" if !force => force = true,
+            b"timeout" if i + 1 < args.len() && timeout == 0 => {
+                let Some(ms) = super::i64_arg(ctx.reply, args.get(i + 1)) else {
+                    return;
+                };
+                if ms <= 0 {
+                    ctx.reply
+                        .error("ERR FAILOVER timeout must be greater than 0");
+                    return;
+                }
+                timeout = ms;
+                i += 1;
+            }
+            b"abort" if !abort => abort = true,
+            _ => {
+                ctx.reply.error(errors::SYNTAX);
+                return;
+            }
+        }
+        i += 1;
+    }
+    if abort {
+        if force || target.is_some() || timeout != 0 {
+            ctx.reply.error(errors::SYNTAX);
+            return;
+        }
+        if ctx.state.repl.failover.is_none() {
+            ctx.reply.error("ERR No failover in progress.");
+            return;
+        }
+        ctx.state.repl.failover_abort = Some("Failover manually aborted".into());
+        ctx.reply.ok();
+        return;
+    }
+    let repl = &ctx.state.repl;
+    if repl.failover.is_some() {
+        ctx.reply.error("ERR FAILOVER already in progress.");
+        return;
+    }
+    if repl.is_replica() {
+        ctx.reply
+            .error("ERR FAILOVER is not valid when server is a replica.");
+        return;
+    }
+    if repl.replicas.is_empty() {
+        ctx.reply.error("ERR FAILOVER requires connected replicas.");
+        return;
+    }
+    if force && (timeout == 0 || target.is_none()) {
+        ctx.reply.error(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.",
+        );
+        return;
+    }
+    let target = match target {
+        None => None,
+        Some((host, port)) => {
+            let found = repl.replicas.iter().find_map(|&k| {
+                let client = ctx.clients.get(k)?;
+                let info = client.replica.as_deref()?;
+                (replica_ip(client) == host && i64::from(info.listening_port) == port)
+                    .then_some(info.phase)
+            });
+            match found {
+                None => {
+                    ctx.reply
+                        .error("ERR FAILOVER target HOST and PORT is not a replica.");
+                    return;
+                }
+                Some(phase) if phase != Phase::Online => {
+                    ctx.reply
+                        .error("ERR FAILOVER target replica is not online.");
+                    return;
+                }
+                Some(_) => Some(MasterAddr {
+                    host,
+                    port: port as u16,
+                }),
+            }
+        }
+    };
+    match &target {
+        Some(t) => info!("FAILOVER requested to {}:{}.", t.host, t.port),
+        None => info!("FAILOVER requested to any replica."),
+    }
+    let now = std::time::Instant::now();
+    ctx.state.repl.failover = Some(crate::repl::Failover {
+        target,
+        deadline: (timeout > 0).then(|| now + std::time::Duration::from_millis(timeout as u64)),
+        force,
+        in_progress: false,
+    });
+    // Writes wait (as CLIENT PAUSE WRITE) until the failover ends.
+    let until = now + std::time::Duration::from_secs(365 * 24 * 3600);
+    let all = ctx.state.pause.is_some_and(|p| p.all && p.until > now);
+    ctx.state.pause = Some(crate::state::Pause { until, all });
+    ctx.state.repl.get_ack_wanted = true;
     ctx.reply.ok();
 }
 

@@ -82,6 +82,8 @@ pub struct Hello<'a> {
     pub replid: &'a str,
     /// The first byte wanted (this server's offset + 1), or -1.
     pub offset: &'a str,
+    /// A FAILOVER hands the master role over: PSYNC tells the replica.
+    pub failover: bool,
 }
 
 impl Handshake {
@@ -142,10 +144,12 @@ impl Handshake {
             &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"],
             Expect::Replconf,
         );
-        crate::propagate::encode_command(
-            &mut self.psync,
-            &[b"PSYNC", hello.replid.as_bytes(), hello.offset.as_bytes()],
-        );
+        let mut psync: Vec<&[u8]> =
+            vec![b"PSYNC", hello.replid.as_bytes(), hello.offset.as_bytes()];
+        if hello.failover {
+            psync.push(b"FAILOVER");
+        }
+        crate::propagate::encode_command(&mut self.psync, &psync);
         self.expect.push_back(Expect::Psync);
         self.psync_note = if hello.replid == "?" {
             "Partial resynchronization not possible (no cached master)".into()

@@ -111,6 +111,18 @@ pub enum LinkState {
     Connected,
 }
 
+/// A coordinated failover (`FAILOVER`) under way.
+#[derive(Debug, Clone)]
+pub struct Failover {
+    /// The replica to hand over to; any that catches up when None.
+    pub target: Option<MasterAddr>,
+    pub deadline: Option<Instant>,
+    pub force: bool,
+    /// Writes are paused and the replicas asked for their offsets; once
+    /// one has all of the stream this server becomes its replica.
+    pub in_progress: bool,
+}
+
 pub struct Replication {
     pub replid: String,
     /// The id this server had before its last change of role, and the
@@ -144,6 +156,9 @@ pub struct Replication {
     pub ack_requested: bool,
     /// REPLICAOF changed the master: the loop drops the old link.
     pub relink: bool,
+    pub failover: Option<Failover>,
+    /// FAILOVER ABORT: why, for the loop to end the failover.
+    pub failover_abort: Option<String>,
     /// `min-replicas-to-write`, kept here for the per-command test.
     pub min_replicas_to_write: u64,
     /// The master this server replicates, if any.
@@ -192,6 +207,8 @@ impl Default for Replication {
             wait_timed_out: false,
             ack_requested: false,
             relink: false,
+            failover: None,
+            failover_abort: None,
             min_replicas_to_write: 0,
             master: None,
             link: LinkState::Connect,
@@ -321,6 +338,20 @@ impl Replication {
         self.backlog = None;
         self.ensure_backlog(backlog_size);
         self.publish_position();
+    }
+
+    /// A FAILOVER has chosen its replica and follows it.
+    pub fn handing_over(&self) -> bool {
+        self.failover.as_ref().is_some_and(|f| f.in_progress)
+    }
+
+    /// `master_failover_state` in INFO.
+    pub fn failover_state(&self) -> &'static str {
+        match &self.failover {
+            None => "no-failover",
+            Some(f) if f.in_progress => "failover-in-progress",
+            Some(_) => "waiting-for-sync",
+        }
     }
 
     /// Lists a client as a replica.

@@ -58,6 +58,9 @@ impl Server {
 
     /// Before sleeping: stream to the replicas, transfers, WAIT.
     pub(super) fn replication_before_sleep(&mut self) {
+        if self.state.repl.failover.is_some() {
+            self.update_failover();
+        }
         if self.state.repl.relink {
             self.state.repl.relink = false;
             self.relink();
@@ -81,6 +84,86 @@ impl Server {
         }
         if self.repl.transfer.is_some() {
             self.pump_transfer();
+        }
+    }
+
+    /// Moves a FAILOVER on (Redis's `updateFailoverStatus`): once the
+    /// target (or any replica) acknowledged the whole stream, this server
+    /// becomes its replica; past the timeout it gives up, or with FORCE
+    /// hands over anyway.
+    fn update_failover(&mut self) {
+        if let Some(why) = self.state.repl.failover_abort.take() {
+            self.abort_failover(&why);
+            return;
+        }
+        let Some(failover) = self.state.repl.failover.clone() else {
+            return;
+        };
+        let timed_out = failover.deadline.is_some_and(|d| Instant::now() >= d);
+        if failover.in_progress {
+            if timed_out {
+                self.abort_failover("Failover target reached the timeout");
+            }
+            return;
+        }
+        let repl = &self.state.repl;
+        let synced = repl.replicas.iter().find_map(|&k| {
+            let client = self.clients.get(k)?;
+            let info = client.replica.as_deref()?;
+            let addr = crate::repl::MasterAddr {
+                host: crate::cmd::replica_ip(client),
+                port: info.listening_port,
+            };
+            let wanted = failover.target.as_ref().is_none_or(|t| *t == addr);
+            (wanted && info.phase == Phase::Online && info.ack_offset == repl.offset)
+                .then_some(addr)
+        });
+        let chosen = match (synced, timed_out) {
+            (Some(addr), _) => {
+                info!(
+                    "Failover target {}:{} is synced, failing over.",
+                    addr.host, addr.port
+                );
+                addr
+            }
+            (None, true) if failover.force => match failover.target.clone() {
+                Some(target) => {
+                    info!(
+                        "Failover target {}:{} is not synced, forcing failover.",
+                        target.host, target.port
+                    );
+                    target
+                }
+                None => return self.abort_failover("Replica never caught up before timeout"),
+            },
+            (None, true) => return self.abort_failover("Replica never caught up before timeout"),
+            (None, false) => return,
+        };
+        if let Some(f) = self.state.repl.failover.as_mut() {
+            f.in_progress = true;
+        }
+        self.state.repl.set_master(chosen);
+        for key in self.state.repl.replicas.clone() {
+            self.close(key, Closing::Now);
+        }
+    }
+
+    /// Ends a FAILOVER that did not make it: back to master if it had
+    /// started following the target, and writes resume.
+    fn abort_failover(&mut self, why: &str) {
+        warn!("FAILOVER aborted: {why}");
+        let in_progress = self.state.repl.handing_over();
+        if in_progress && self.state.repl.is_replica() {
+            self.state.repl.unset_master();
+        }
+        self.end_failover();
+    }
+
+    /// The failover is over: writes resume.
+    fn end_failover(&mut self) {
+        self.state.repl.failover = None;
+        if let Some(pause) = self.state.pause.as_mut() {
+            pause.until = Instant::now();
         }
     }
 
@@ -436,7 +519,7 @@ impl Server {
                 self.state.output_woken.push(key);
             } else if info.phase == Phase::Online
                 && info.ack_time.elapsed() > timeout
-                && info.capa_eof
+                && !info.old_sync
             {
                 warn!(
                     "Disconnecting timedout replica (streaming sync): {}",
@@ -532,7 +615,7 @@ impl Server {
             }
             self.close(key, Closing::Now);
         }
-        self.disconnect_replicas();
+        // (The command that changed the role closed the replicas.)
         crate::logging::set_replica_role(self.state.repl.is_replica());
         crate::db::set_expiry(if self.state.repl.is_replica() {
             crate::db::Expiry::Hide
@@ -635,6 +718,7 @@ impl Server {
                 announce_ip: crate::config::pending_text(config, "replica-announce-ip"),
                 replid: &replid,
                 offset: &offset,
+                failover: self.state.repl.handing_over(),
             });
             self.state.repl.link = LinkState::Handshake;
         }
@@ -684,6 +768,9 @@ impl Server {
     /// The link broke before carrying the stream: drop it, retry later.
     fn link_failed(&mut self, why: &str) {
         warn!("{why}");
+        if self.state.repl.handing_over() {
+            self.state.repl.failover_abort = Some("Failover target rejected psync request".into());
+        }
         if let Some(mut link) = self.repl.link.take() {
             let _ = self.poll.registry().deregister(&mut link.socket);
             let _ = std::fs::remove_file(&link.temp_path);
@@ -792,6 +879,10 @@ impl Server {
         client.parser.buffer_mut().extend_from_slice(&leftover);
         entry.insert(client);
         self.state.client_slots_free = free_client_slots(&self.clients);
+        if self.state.repl.handing_over() {
+            info!("Failover target accepted the PSYNC: failover complete.");
+            self.end_failover();
+        }
         let repl = &mut self.state.repl;
         repl.master_key = Some(key);
         repl.link = LinkState::Connected;
