@@ -891,12 +891,12 @@ impl Server {
         let mut last_tick = crate::clock::now();
         let mut skip_this = std::mem::take(&mut self.clients[key].skip_next);
         let from_master = self.clients[key].is_master;
+        let to_replica = self.clients[key].is_replica();
         if from_master {
             // The master's commands apply to keys a replica's clients no
             // longer see; they pass on as they came, not re-encoded.
             crate::db::set_expiry(crate::db::Expiry::Ignore);
             self.state.repl.applying_master_stream = true;
-            self.state.repl.master_last_io = now;
         }
         loop {
             let command_from = parser.position();
@@ -934,6 +934,11 @@ impl Server {
                     };
                     cmd::dispatch(&mut ctx, parser.args());
                     last_tick = ctx.last_tick;
+                    if to_replica && !parser.args().get(0).eq_ignore_ascii_case(b"replconf") {
+                        // A replica's connection carries the stream only
+                        // (REPLCONF ACK may release what it held).
+                        reply.truncate(start);
+                    }
                     if from_master {
                         let bytes = parser.consumed_since(command_from);
                         let db = self.clients[key].db;

@@ -81,7 +81,10 @@ pub(super) fn replconf(ctx: &mut Ctx, args: Args) {
         }
         i += 2;
     }
-    ctx.reply.ok();
+    // A replica is sent the stream, never replies.
+    if !ctx.clients[ctx.me].is_replica() {
+        ctx.reply.ok();
+    }
 }
 
 /// The replica settings of the running client, made on first use.

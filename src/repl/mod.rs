@@ -175,8 +175,6 @@ pub struct Replication {
     /// The snapshot coming from the master: bytes read, bytes expected
     /// (None until the end mark), when bytes last came.
     pub sync_progress: Option<(u64, Option<u64>, Instant)>,
-    /// When the master last sent anything.
-    pub master_last_io: Instant,
     /// The id and offset `+FULLRESYNC` gave, taken on once the snapshot
     /// that follows is loaded.
     pub transfer_master: Option<(String, u64)>,
@@ -216,7 +214,6 @@ impl Default for Replication {
             master_stream_db: 0,
             link_down_since: None,
             sync_progress: None,
-            master_last_io: now,
             transfer_master: None,
             applying_master_stream: false,
         }

@@ -279,6 +279,8 @@ impl Server {
         // Replicas expect a SELECT before the first command after the
         // snapshot.
         self.state.repl.selected_db = None;
+        let target = if diskless { "replicas sockets" } else { "disk" };
+        info!("Starting BGSAVE for SYNC with target: {target}");
         let state = &mut self.state;
         let libraries = state.functions.codes();
         let source = if diskless {
@@ -329,8 +331,6 @@ impl Server {
         let Some(pid) = self.state.persist.child.as_ref().map(|c| c.pid) else {
             return;
         };
-        let target = if diskless { "replicas sockets" } else { "disk" };
-        info!("Starting BGSAVE for SYNC with target: {target}");
         if diskless {
             info!("Background RDB transfer started by pid {pid}");
         }
@@ -375,8 +375,13 @@ impl Server {
             return;
         };
         if !transfer.has_replicas(&mut self.clients) {
-            info!("Diskless rdb transfer, last replica dropped, killing fork child.");
-            self.end_transfer(false);
+            if matches!(transfer.source, Source::Pipe(_)) {
+                info!("Diskless rdb transfer, last replica dropped, killing fork child.");
+                self.end_transfer(false);
+            } else {
+                // A snapshot to disk is a BGSAVE like any: it finishes.
+                self.repl.transfer = None;
+            }
             return;
         }
         match transfer.pump(&mut self.clients, &mut self.state.output_woken) {
@@ -886,7 +891,6 @@ impl Server {
         let repl = &mut self.state.repl;
         repl.master_key = Some(key);
         repl.link = LinkState::Connected;
-        repl.master_last_io = Instant::now();
         self.send_ack(key);
         // Stream bytes that came with the reply, and any that arrived
         // since (their readiness event went to the old token).
