@@ -529,3 +529,37 @@ fn failover_hands_the_master_role_over_and_back() {
     assert!(same_data(&master, &redis));
     assert!(same_data(&master, &rudis));
 }
+
+#[test]
+fn a_master_that_speaks_garbage_does_not_hurt_the_replica() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fake = std::thread::spawn(move || {
+        let answers: [&[u8]; 3] = [
+            "\u{e9}t\u{e9}\r\n".as_bytes(),
+            &[b'x'; 100_000],
+            b"+PONG\r\n+OK\r\n+OK\r\n+FULLRESYNC x 0\r\n$EOF:short\r\n",
+        ];
+        for answer in answers {
+            let Ok((mut socket, _)) = listener.accept() else {
+                return;
+            };
+            let _ = socket.write_all(answer);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let port = port.to_string();
+    let replica = ServerProcess::rudis(&["--replicaof", "127.0.0.1", &port]);
+    fake.join().unwrap();
+    let mut r = replica.connect();
+    assert_eq!(r.run("PING"), b"+PONG\r\n");
+    assert_eq!(
+        info_field(&mut r, "replication", "master_link_status"),
+        "down"
+    );
+    assert_eq!(
+        r.run("SET x y"),
+        b"-READONLY You can't write against a read only replica.\r\n"
+    );
+}

@@ -14,6 +14,9 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// The longest handshake reply line accepted.
+const MAX_LINE: usize = 64 * 1024;
+
 /// What the master said about the synchronization.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
@@ -238,6 +241,11 @@ impl Handshake {
                     (self.input.first() == Some(&b'\n')).then_some(usize::MAX)
                 })
             else {
+                // A reply line is short; a master that sends megabytes
+                // without an end of line is not speaking the protocol.
+                if self.input.len() > MAX_LINE {
+                    return Step::Failed("Bad protocol from MASTER: reply line too long".into());
+                }
                 return Step::Wait;
             };
             if end == usize::MAX {
@@ -258,15 +266,16 @@ impl Handshake {
                         || line.starts_with("-NOPERM")
                         || line.starts_with("-ERR operation not permitted");
                     if !allowed {
-                        return Step::Failed(format!(
-                            "Error reply to PING from master: '{}'",
-                            &line[1..]
-                        ));
+                        // (Whatever the first character is: the line is
+                        // the master's, not trusted to be a reply.)
+                        let text = line.get(1..).unwrap_or(&line);
+                        return Step::Failed(format!("Error reply to PING from master: '{text}'"));
                     }
                     info!("Master replied to PING, replication can continue...");
                 }
                 Expect::Auth if line.starts_with('-') => {
-                    return Step::Failed(format!("Unable to AUTH to MASTER: {}", &line[1..]));
+                    let error = line.strip_prefix('-').unwrap_or(&line);
+                    return Step::Failed(format!("Unable to AUTH to MASTER: {error}"));
                 }
                 Expect::Auth => {}
                 Expect::Replconf => {
