@@ -15,7 +15,7 @@
 //! old files are deleted.
 
 use crate::config::{AppendFsync, Config};
-use crate::propagate::{encode_command, Argv};
+use crate::propagate::{encode_call, encode_command, Argv};
 use log::{info, warn};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -282,22 +282,8 @@ impl Aof {
                 self.last_timestamp = now;
             }
         }
-        let pending = std::mem::take(&mut self.pending);
-        let wrap = was_exec && pending.len() > 1;
-        if wrap {
-            encode_command(&mut self.buf, &[b"MULTI"]);
-        }
-        for (db, argv) in &pending {
-            if self.selected_db != Some(*db) {
-                encode_command(&mut self.buf, &[b"SELECT".to_vec(), db.to_string().into()]);
-                self.selected_db = Some(*db);
-            }
-            encode_command(&mut self.buf, argv);
-        }
-        if wrap {
-            encode_command(&mut self.buf, &[b"EXEC"]);
-        }
-        self.pending = pending;
+        let wrap = was_exec && self.pending.len() > 1;
+        encode_call(&mut self.buf, &self.pending, wrap, &mut self.selected_db);
         self.pending.clear();
     }
 

@@ -169,6 +169,30 @@ fn strings_in(reply: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// Encodes one call's commands as the AOF and the replicas get them: a
+/// SELECT where the database changes (`selected_db` is the one the
+/// stream is in), MULTI/EXEC around them when `wrap`.
+pub fn encode_call(
+    out: &mut Vec<u8>,
+    commands: &[(usize, Argv)],
+    wrap: bool,
+    selected_db: &mut Option<usize>,
+) {
+    if wrap {
+        encode_command(out, &[b"MULTI"]);
+    }
+    for (db, argv) in commands {
+        if *selected_db != Some(*db) {
+            encode_command(out, &[b"SELECT".to_vec(), db.to_string().into()]);
+            *selected_db = Some(*db);
+        }
+        encode_command(out, argv);
+    }
+    if wrap {
+        encode_command(out, &[b"EXEC"]);
+    }
+}
+
 /// Encodes a command line as the RESP multibulk the AOF holds.
 pub fn encode_command(out: &mut Vec<u8>, argv: &[impl AsRef<[u8]>]) {
     let mut digits = itoa::Buffer::new();

@@ -135,6 +135,8 @@ pub struct Replication {
     pub backlog: Option<Backlog>,
     /// Stream fed since `before_sleep` last handed it to the replicas.
     pub unsent: Vec<u8>,
+    /// Where a call's commands are encoded before they are fed.
+    scratch: Vec<u8>,
     /// The database the stream last SELECTed.
     pub selected_db: Option<usize>,
     /// Slab keys of the replica clients, in the order they attached.
@@ -193,6 +195,7 @@ impl Default for Replication {
             offset: 0,
             backlog: None,
             unsent: Vec::new(),
+            scratch: Vec::new(),
             selected_db: None,
             replicas: Vec::new(),
             no_replicas_since: Some(now),
@@ -272,24 +275,12 @@ impl Replication {
         if self.applying_master_stream || !self.recording() {
             return;
         }
-        let mut bytes = Vec::new();
-        if wrap {
-            crate::propagate::encode_command(&mut bytes, &[b"MULTI"]);
-        }
-        for (db, argv) in commands {
-            if self.selected_db != Some(*db) {
-                crate::propagate::encode_command(
-                    &mut bytes,
-                    &[b"SELECT".to_vec(), db.to_string().into()],
-                );
-                self.selected_db = Some(*db);
-            }
-            crate::propagate::encode_command(&mut bytes, argv);
-        }
-        if wrap {
-            crate::propagate::encode_command(&mut bytes, &[b"EXEC"]);
-        }
+        // Encoded in a buffer kept for the purpose: no allocation per write.
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
+        crate::propagate::encode_call(&mut bytes, commands, wrap, &mut self.selected_db);
         self.feed(&bytes);
+        self.scratch = bytes;
         crate::persist::set_repl_offset(self.offset, self.selected_db);
     }
 

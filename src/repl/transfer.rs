@@ -32,8 +32,6 @@ pub struct Transfer {
     pub replicas: Vec<(usize, u64)>,
     /// The source is exhausted.
     pub read_all: bool,
-    /// A pipe read hit `WouldBlock`: wait for its readiness.
-    pub pipe_dry: bool,
     /// Outcome of the child, once reaped.
     pub child_ok: Option<bool>,
 }
@@ -113,10 +111,8 @@ impl Transfer {
                     return Pumped::Finished;
                 }
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.pipe_dry = true;
-                    return Pumped::Idle;
-                }
+                // The pipe's readiness event brings the loop back.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Pumped::Idle,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     log::warn!("Diskless rdb transfer, read error: {e}");
@@ -125,7 +121,6 @@ impl Transfer {
                     return Pumped::Finished;
                 }
             };
-            self.pipe_dry = false;
             for &key in &keys {
                 clients[key].reply.raw(&buf[..n]);
                 woken.push(key);

@@ -356,7 +356,6 @@ impl Server {
             child_pid: pid,
             replicas: members,
             read_all: false,
-            pipe_dry: false,
             child_ok: None,
         });
     }
