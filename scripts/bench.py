@@ -21,6 +21,14 @@ slept and a client's write had to wake it, which the client pays for.
     scripts/bench.py --setup "SETBIT bits 838860799 1" --command "BITCOUNT bits" --requests 2000
     scripts/bench.py --baseline /tmp/rudis-main   # also another rudis build, to price a change
     scripts/bench.py --tls /path/to/certs --tests ping_mbulk,set,get   # over TLS
+    scripts/bench.py --prober     # a lone PING-per-ms client beside 50 clients pipelining PING -P 16
+
+--prober measures what a client that sends one command per round trip pays
+for the others' throughput: scripts/prober.c sends a PING every millisecond
+(also pinned to CPU 1) while redis-benchmark runs the first of --tests at the
+deepest of --pipelines. It runs rudis, rudis with `pipeline-coalesce-us 0`
+(no naps, "nonap") and redis-server alternately and prints the prober's
+p50/p90/p99 beside the crowd's rps and each server's CPU per request.
 """
 
 import argparse
@@ -68,9 +76,11 @@ def start(name, port):
         binary = os.path.join(ROOT, "target", "pong_floor")
         subprocess.run(["cc", "-O2", "-o", binary, os.path.join(ROOT, "scripts", "pong_floor.c")], check=True)
         cmd = [binary, str(port)]
-    elif name in ("rudis", "base"):
+    elif name in ("rudis", "base", "nonap"):
         binary = BASELINE[0] if name == "base" else os.path.join(ROOT, "target", "release", "rudis-server")
         cmd = [binary, "--port", str(port), "--save", "", "--loglevel", "warning"]
+        if name == "nonap":
+            cmd += ["--pipeline-coalesce-us", "0"]
     else:
         cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
                "--loglevel", "warning", "--dir", "/tmp"]
@@ -142,6 +152,69 @@ def run_benchmark(port, pid, test, pipeline, args):
     }
 
 
+def alternate(servers, names, rounds, measure):
+    """Runs measure(port, pid) on each server in turn, rounds times; returns
+    every result and each server's medians."""
+    results = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            proc, port = servers[name]
+            results[name].append(measure(port, proc.pid))
+    medians = {name: {k: statistics.median(r[k] for r in results[name]) for k in results[name][0]}
+               for name in names}
+    return results, medians
+
+
+def build_prober():
+    binary = os.path.join(ROOT, "target", "prober")
+    subprocess.run(["cc", "-O2", "-o", binary, os.path.join(ROOT, "scripts", "prober.c")], check=True)
+    return binary
+
+
+def run_mixed(prober, port, pid, test, pipeline, args):
+    """The crowd (redis-benchmark) and, once it is under way, the prober."""
+    crowd = subprocess.Popen(
+        ["taskset", "-c", "1", "redis-benchmark", "-p", str(port), "-n", str(args.requests),
+         "-c", str(args.clients), "-P", str(pipeline), "--csv", "-t", test],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    before = cpu_seconds(pid)
+    time.sleep(0.3)
+    probe = subprocess.run(["taskset", "-c", "1", prober, str(port), "1000", str(args.probe_seconds)],
+                           capture_output=True, text=True, check=True).stdout.split()
+    out, _ = crowd.communicate()
+    cpu = cpu_seconds(pid) - before
+    if crowd.returncode != 0:
+        sys.exit(f"redis-benchmark failed on port {port}")
+    row = list(csv.DictReader(io.StringIO(out)))[-1]
+    return {
+        "p50": float(probe[1]), "p90": float(probe[2]), "p99": float(probe[3]), "max": float(probe[4]),
+        "samples": int(probe[0]), "rps": float(row["rps"]), "cpu_us": cpu * 1e6 / args.requests,
+    }
+
+
+def mixed(servers, names, args):
+    prober = build_prober()
+    test = args.tests.split(",")[0]
+    pipeline = max(int(p) for p in args.pipelines.split(","))
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  prober: PING every 1 ms for {args.probe_seconds} s beside "
+          f"{args.clients} clients of -t {test} -P {pipeline}, -n {args.requests}, rounds={args.rounds}")
+    print(f"{'server':<8}{'p50 us':>9}{'p90 us':>9}{'p99 us':>9}{'max us':>9}{'crowd rps':>12}{'cpu us/req':>12}")
+    results, medians = alternate(servers, names, args.rounds,
+                                 lambda port, pid: run_mixed(prober, port, pid, test, pipeline, args))
+    for name in names:
+        med = medians[name]
+        print(f"{name:<8}{med['p50']:>9.1f}{med['p90']:>9.1f}{med['p99']:>9.1f}{med['max']:>9.1f}"
+              f"{med['rps']:>12.0f}{med['cpu_us']:>12.3f}")
+        for r in results[name]:
+            print(f"{'':<8}{r['p50']:>9.1f}{r['p90']:>9.1f}{r['p99']:>9.1f}{r['max']:>9.1f}"
+                  f"{r['rps']:>12.0f}{r['cpu_us']:>12.3f}   ({r['samples']} probes)")
+    for name in names:
+        if name != "redis":
+            m, r = medians[name], medians["redis"]
+            print(f"{name}/redis: p50 x{m['p50'] / r['p50']:.2f}, p99 x{m['p99'] / r['p99']:.2f}, "
+                  f"crowd rps x{m['rps'] / r['rps']:.2f}, cpu per request x{m['cpu_us'] / r['cpu_us']:.2f}")
+
+
 def prefill_zset(port, members):
     """ZADD bigzset <i> member:<i> for i < members, through redis-cli --pipe."""
     chunks = []
@@ -178,6 +251,9 @@ def main():
     parser.add_argument("--tls", metavar="DIR",
                         help="benchmark over TLS: both servers get a tls-port with DIR's ca.crt, "
                         "redis.crt and redis.key, and redis-benchmark connects with --tls")
+    parser.add_argument("--prober", action="store_true",
+                        help="measure a lone PING-per-ms client beside the pipelining crowd (see above)")
+    parser.add_argument("--probe-seconds", type=float, default=3.0)
     args = parser.parse_args()
     TLS["dir"] = os.path.abspath(args.tls) if args.tls else None
 
@@ -188,6 +264,12 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
 
     names = ("rudis", "redis", "floor") if args.floor else ("rudis", "redis")
+    if args.prober:
+        names = ("rudis", "nonap", "redis")
+        if args.tests == parser.get_default("tests"):
+            args.tests = "ping_mbulk"
+        if args.requests == parser.get_default("requests"):
+            args.requests = 10_000_000  # the crowd must outlast the prober
     if args.baseline:
         BASELINE[0] = args.baseline
         names = names + ("base",)
@@ -212,6 +294,9 @@ def main():
             subprocess.run(["redis-cli", "-p", str(port), "FUNCTION", "LOAD", "REPLACE", code],
                            capture_output=True, text=True, check=True)
     try:
+        if args.prober:
+            mixed(servers, names, args)
+            return
         print(f"# {time.strftime('%Y-%m-%d %H:%M')}  requests={args.requests} clients={args.clients} "
               f"rounds={args.rounds} keyspace={args.keyspace or '-'}")
         header = (f"{'test':<14}{'P':>4}  {'server':<7}{'rps (median)':>14}{'p50 ms':>9}{'p99 ms':>9}"
@@ -220,15 +305,10 @@ def main():
         tests = [f"cmd:{args.command}"] if args.command else args.tests.split(",")
         for test in tests:
             for pipeline in (int(p) for p in args.pipelines.split(",")):
-                results = {name: [] for name in names}
-                for _ in range(args.rounds):
-                    for name in names:
-                        proc, port = servers[name]
-                        results[name].append(run_benchmark(port, proc.pid, test, pipeline, args))
-                medians = {}
+                _, medians = alternate(servers, names, args.rounds,
+                                       lambda port, pid: run_benchmark(port, pid, test, pipeline, args))
                 for name in names:
-                    med = {k: statistics.median(r[k] for r in results[name]) for k in results[name][0]}
-                    medians[name] = med
+                    med = medians[name]
                     print(f"{test[:14]:<14}{pipeline:>4}  {name:<7}{med['rps']:>14.0f}{med['p50']:>9.3f}"
                           f"{med['p99']:>9.3f}{med['cpu_us']:>12.3f}{med['wakes']:>10.1f}")
                 ratio = medians["rudis"]["rps"] / medians["redis"]["rps"]

@@ -121,6 +121,9 @@ pub struct Client {
     pub unread_input: bool,
     /// The last `Coalescer` epoch this client was counted as pipelining in.
     pub pipeline_epoch: u64,
+    /// In the `Napper`'s set: it sends one command per round trip, so its
+    /// input ends the loop's coalescing naps.
+    pub ends_naps: bool,
     /// An event reported the peer's FIN; reads go on until EOF.
     pub peer_closed: bool,
     /// Since when the output has been over the soft limit.
@@ -217,6 +220,7 @@ impl Client {
             pending_write: false,
             unread_input: false,
             pipeline_epoch: 0,
+            ends_naps: false,
             peer_closed: false,
             soft_limit_since: None,
             blocked: None,

@@ -22,7 +22,7 @@
 
 use crate::client::{Blocked, Client, Closing, ReadOutcome, WriteOutcome, MAX_READ_PER_ITERATION};
 use crate::cmd::{self, Ctx};
-use crate::coalesce::Coalescer;
+use crate::coalesce::{Coalescer, Napper, Pace};
 use crate::config::Config;
 use crate::persist;
 use crate::protocol::request::{Args, OwnedArgs};
@@ -45,6 +45,10 @@ mod replication;
 const LISTENER_BASE: usize = usize::MAX - 1;
 const SIGNALS: Token = Token(usize::MAX);
 const MAX_LISTENERS: usize = 16;
+/// Beside a pipelining crowd, how long the loop works through the crowd's
+/// batches between looks for a waiting one-command-per-round-trip client:
+/// what such a client may wait, against a system call per look.
+const LOOK_AHEAD_MICROS: u64 = 10;
 
 /// Redis's `CONFIG_MIN_RESERVED_FDS`: descriptors kept for anything but clients.
 const RESERVED_FDS: u64 = 32;
@@ -89,6 +93,9 @@ pub struct Server {
     tracking_overflows: usize,
     last_fast_expire: Instant,
     coalescer: Coalescer,
+    napper: Option<Napper>,
+    /// The clients that ended the last nap (kept for its capacity).
+    nap_enders: Vec<usize>,
     /// Where the running loop iteration's time went.
     cycle: Cycle,
     /// `total_forks` when the cron last looked.
@@ -230,6 +237,8 @@ impl Server {
             tracking_overflows: 0,
             last_fast_expire: Instant::now(),
             coalescer: Coalescer::default(),
+            napper: Napper::new(),
+            nap_enders: Vec::new(),
             cycle: Cycle::default(),
             forks_seen: 0,
             paused_keys: Vec::new(),
@@ -281,7 +290,18 @@ impl Server {
             let nap = Duration::from_micros(self.state.config.pipeline_coalesce_us);
             if let Some(nap) = self.coalescer.nap(nap, timeout) {
                 self.state.stats.pipeline_coalesce_naps += 1;
-                crate::coalesce::sleep_precisely(nap);
+                match &self.napper {
+                    Some(napper) => {
+                        let mut ready = std::mem::take(&mut self.nap_enders);
+                        napper.nap(nap, &mut ready);
+                        if !ready.is_empty() {
+                            self.serve_ahead(&ready);
+                        }
+                        ready.clear();
+                        self.nap_enders = ready;
+                    }
+                    None => crate::coalesce::sleep_precisely(nap),
+                }
             }
             self.coalescer.start_round();
             let polled = crate::clock::now();
@@ -308,6 +328,41 @@ impl Server {
             }
             self.cycle.cron_done = crate::clock::now();
         }
+    }
+
+    /// Serves the watched clients that have input now, if any.
+    fn serve_ready_ahead(&mut self) {
+        let Some(napper) = &self.napper else {
+            return;
+        };
+        let mut ready = std::mem::take(&mut self.nap_enders);
+        napper.ready_now(&mut ready);
+        if !ready.is_empty() {
+            self.serve_ahead(&ready);
+        }
+        ready.clear();
+        self.nap_enders = ready;
+    }
+
+    /// Serves clients that ended a nap (one command per round trip) in a
+    /// round of their own, replies written, before the poll hands the loop
+    /// the crowd's batches: they wait for one client's command, not the
+    /// client for a round of batches. The poll then reports their sockets
+    /// again, and the read finds them empty. `before_sleep` writes the log
+    /// first, as for any round.
+    fn serve_ahead(&mut self, keys: &[usize]) {
+        for &key in keys {
+            if self.clients.get(key).is_some_and(|c| c.ends_naps) {
+                self.state.stats.pipeline_coalesce_served_ahead += 1;
+                self.handle_readable(key, false);
+                // Its reply leaves before those of the crowd's clients this
+                // round served already.
+                if let Some(at) = self.pending_writes.iter().position(|&k| k == key) {
+                    self.pending_writes[..=at].rotate_right(1);
+                }
+            }
+        }
+        self.before_sleep();
     }
 
     /// Poll returned: a loop iteration starts. A poll that overran its
@@ -387,7 +442,21 @@ impl Server {
     fn handle_events(&mut self, events: &Events) {
         let mut retry_reads = std::mem::take(&mut self.spare_keys);
         std::mem::swap(&mut retry_reads, &mut self.pending_reads);
+        // Beside a pipelining crowd, a client sending one command per round
+        // trip is served between the crowd's clients rather than after all
+        // of them (see `serve_ahead`).
+        let look_ahead =
+            self.coalescer.crowd() && self.napper.as_ref().is_some_and(|n| n.watching());
+        let mut last_look = crate::clock::now();
+        let look_every = crate::clock::from_micros(LOOK_AHEAD_MICROS);
         for event in events.iter() {
+            if look_ahead {
+                let now = crate::clock::now();
+                if now.wrapping_sub(last_look) >= look_every {
+                    last_look = now;
+                    self.serve_ready_ahead();
+                }
+            }
             match event.token() {
                 SIGNALS => self.take_signals(),
                 replication::REPL_PIPE => self.pump_transfer(),
@@ -841,8 +910,21 @@ impl Server {
                 .total_commands_processed
                 .saturating_sub(commands_before);
             if let Some(client) = self.clients.get_mut(key) {
-                self.coalescer
+                let pace = self
+                    .coalescer
                     .client_read(&mut client.pipeline_epoch, reads, commands);
+                if let Some(napper) = &mut self.napper {
+                    match pace {
+                        Pace::OnePerTrip if !client.ends_naps => {
+                            client.ends_naps = napper.watch(client.fd, key);
+                        }
+                        Pace::Pipelined if client.ends_naps => {
+                            napper.unwatch(client.fd);
+                            client.ends_naps = false;
+                        }
+                        _ => {}
+                    }
+                }
             }
             if !self.state.unblock_requests.is_empty() {
                 self.serve_unblock_requests();
@@ -1492,6 +1574,11 @@ impl Server {
         }
         self.unpark(key);
         let mut client = self.clients.remove(key);
+        if client.ends_naps {
+            if let Some(napper) = &mut self.napper {
+                napper.unwatch(client.fd);
+            }
+        }
         self.replica_freed(key, &client);
         if client.is_master {
             self.master_freed(key);

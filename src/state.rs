@@ -79,6 +79,9 @@ pub struct Stats {
     pub total_writes_processed: u64,
     /// Naps taken before polling to coalesce pipelined batches (coalesce.rs).
     pub pipeline_coalesce_naps: u64,
+    /// Commands of one-command-per-round-trip clients served ahead of a
+    /// pipelining crowd's batches (coalesce.rs).
+    pub pipeline_coalesce_served_ahead: u64,
     pub expired_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,

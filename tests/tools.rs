@@ -184,6 +184,58 @@ fn pipelining_clients_are_coalesced_and_a_lone_one_is_not() {
     assert_eq!(naps(&mut conn), 0, "pipeline-coalesce-us 0 disables naps");
 }
 
+/// A client sending one command per round trip beside the pipelining
+/// crowd ends the loop's naps and is served between the crowd's batches
+/// (`pipeline_coalesce_served_ahead`), with every reply its own and in
+/// order; the crowd's run stays error-free.
+#[test]
+fn a_lone_client_is_served_ahead_of_a_pipelining_crowd() {
+    let server = ServerProcess::rudis(&[]);
+    let port = server.port.to_string();
+    let mut crowd = Command::new("redis-benchmark")
+        .args([
+            "-p",
+            &port,
+            "-t",
+            "ping,set,get",
+            "-n",
+            "600000",
+            "-P",
+            "16",
+            "-c",
+            "50",
+            "-q",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("redis-benchmark (installed by .ci/run)");
+    let mut lone = server.connect();
+    let mut round_trips = 0;
+    while crowd.try_wait().unwrap().is_none() {
+        let value = format!("v{round_trips}");
+        assert_eq!(lone.run(&format!("SET lone {value}")), b"+OK\r\n");
+        assert_eq!(
+            lone.run("GET lone"),
+            format!("${}\r\n{value}\r\n", value.len()).into_bytes()
+        );
+        round_trips += 1;
+    }
+    let output = crowd.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    assert_benchmark_clean(&text);
+    let served: u64 = info_field(&mut lone, "stats", "pipeline_coalesce_served_ahead")
+        .parse()
+        .unwrap();
+    assert!(
+        served > 0,
+        "{round_trips} round trips beside the crowd, none served ahead"
+    );
+}
+
 #[test]
 fn redis_benchmark_with_a_thousand_clients() {
     let server = ServerProcess::rudis(&[]);

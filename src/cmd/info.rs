@@ -446,7 +446,11 @@ fn stats(ctx: &Ctx, s: &mut Section) {
             "instantaneous_eventloop_duration_usec",
             st.eventloop_duration.average(),
         )
-        .field("pipeline_coalesce_naps", st.pipeline_coalesce_naps);
+        .field("pipeline_coalesce_naps", st.pipeline_coalesce_naps)
+        .field(
+            "pipeline_coalesce_served_ahead",
+            st.pipeline_coalesce_served_ahead,
+        );
 }
 
 fn commandstats(ctx: &Ctx, s: &mut Section) {
