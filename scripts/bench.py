@@ -121,6 +121,13 @@ def memory_kib(pid):
     return 0
 
 
+def info_fields(port, section):
+    """One INFO section of the server on `port`, as a dict."""
+    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", section],
+                         capture_output=True, text=True, check=True).stdout
+    return dict(line.strip().split(":", 1) for line in out.splitlines() if ":" in line)
+
+
 def run_benchmark(port, pid, test, pipeline, args):
     cmd = ["taskset", "-c", "1", "redis-benchmark", "-p", str(port),
            "-n", str(args.requests), "-c", str(args.clients), "-P", str(pipeline), "--csv"]

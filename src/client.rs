@@ -105,7 +105,7 @@ pub struct Client {
     /// This command's reply is the one SKIP asked to drop.
     pub skip_next: bool,
     /// The command a pause caught, run first when the pause ends.
-    pub paused_command: Option<crate::protocol::request::OwnedArgs>,
+    pub paused_command: Option<Box<crate::protocol::request::OwnedArgs>>,
     /// Waiting for a paused server (`CLIENT PAUSE`) to run its commands.
     pub paused: bool,
     pub parser: RequestParser,
@@ -129,7 +129,7 @@ pub struct Client {
     /// Since when the output has been over the soft limit.
     pub soft_limit_since: Option<Instant>,
     /// Set while the client waits in a blocking command.
-    pub blocked: Option<Blocked>,
+    pub blocked: Option<Box<Blocked>>,
     /// Commands queued since MULTI.
     pub multi: Option<crate::cmd::multi::Transaction>,
     /// Keys under WATCH: (db, key, version when watched).

@@ -94,6 +94,9 @@ pub struct Server {
     last_fast_expire: Instant,
     coalescer: Coalescer,
     napper: Option<Napper>,
+    /// The query buffer clients read into while they hold no partial
+    /// command (`RequestParser::borrow_buffer`).
+    shared_query: Vec<u8>,
     /// The clients that ended the last nap (kept for its capacity).
     nap_enders: Vec<usize>,
     /// Where the running loop iteration's time went.
@@ -238,6 +241,7 @@ impl Server {
             last_fast_expire: Instant::now(),
             coalescer: Coalescer::default(),
             napper: Napper::new(),
+            shared_query: Vec::new(),
             nap_enders: Vec::new(),
             cycle: Cycle::default(),
             forks_seen: 0,
@@ -259,6 +263,10 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         info!("Ready to accept connections");
         crate::clock::init();
+        crate::alloc::set_background_thread(crate::config::pending_bool(
+            &self.state.config,
+            "jemalloc-bg-thread",
+        ));
         self.state.refresh_thresholds();
         self.state.startup_allocated = crate::alloc::allocated_bytes();
         self.replicaof_at_start();
@@ -861,6 +869,7 @@ impl Server {
             return;
         }
         client.unread_input = false;
+        client.parser.borrow_buffer(&mut self.shared_query);
         // The FIN edge is reported once; remember it for capped re-reads.
         client.peer_closed |= peer_closed;
         let peer_closed = client.peer_closed;
@@ -931,6 +940,12 @@ impl Server {
             }
             self.serve_ready_keys();
         }
+        if let Some(client) = self.clients.get_mut(key) {
+            // Nothing read, or input left waiting (a blocked client).
+            client
+                .parser
+                .return_buffer(&mut self.shared_query, QUERY_BUFFER_KEEP);
+        }
         if eof {
             debug!("Client closed connection");
             self.close(key, Closing::AfterReply);
@@ -1000,7 +1015,7 @@ impl Server {
                     {
                         let client = &mut self.clients[key];
                         client.paused = true;
-                        client.paused_command = Some(OwnedArgs::new(parser.args()));
+                        client.paused_command = Some(Box::new(OwnedArgs::new(parser.args())));
                         self.paused_keys.push(key);
                         break;
                     }
@@ -1053,6 +1068,7 @@ impl Server {
             self.state.repl.applying_master_stream = false;
         }
         parser.compact();
+        parser.return_buffer(&mut self.shared_query, QUERY_BUFFER_KEEP);
         let client = &mut self.clients[key];
         client.skip_next = skip_this;
         client.parser = parser;
@@ -1117,12 +1133,12 @@ impl Server {
         if let Some(when) = deadline {
             self.block_deadlines.insert((when, key, client.id));
         }
-        client.blocked = Some(Blocked {
+        client.blocked = Some(Box::new(Blocked {
             db,
             keys: request.keys,
             deadline,
             command,
-        });
+        }));
         self.state.blocked_clients += 1;
     }
 
@@ -1740,6 +1756,10 @@ impl Server {
         self.cron_ticks += 1;
         self.coalescer.end_epoch();
         crate::alloc::note_peak();
+        crate::alloc::set_background_thread(crate::config::pending_bool(
+            &self.state.config,
+            "jemalloc-bg-thread",
+        ));
         crate::clock::recalibrate();
         self.state.refresh_thresholds();
         let stats = &mut self.state.stats;

@@ -510,3 +510,49 @@ fn cross_protocol_requests_are_cut_off() {
     }
     assert_eq!(rudis.connect().run("PING"), b"+PONG\r\n");
 }
+
+/// An idle connection holds no query buffer (`qbuf=0 qbuf-free=0`): reads
+/// go into the loop's buffer, which a client keeps only while half a
+/// command waits in it. A command split at every byte still runs.
+#[test]
+fn idle_clients_hold_no_query_buffer() {
+    let server = ServerProcess::rudis(&[]);
+    let mut admin = server.connect();
+    let mut idle = server.connect();
+    assert_eq!(idle.run("CLIENT SETNAME idle"), b"+OK\r\n");
+    assert_eq!(idle.run("SET k v"), b"+OK\r\n");
+    let mut half = server.connect();
+    assert_eq!(half.run("CLIENT SETNAME half"), b"+OK\r\n");
+    let command = encode(&[b"SET", b"split", b"value"]);
+    let entry = |admin: &mut Conn, name: &str| -> String {
+        let list = String::from_utf8(admin.run("CLIENT LIST")).unwrap();
+        list.lines()
+            .find(|l| l.contains(&format!(" name={name} ")))
+            .unwrap_or_else(|| panic!("{name} in {list}"))
+            .to_string()
+    };
+    assert!(
+        entry(&mut admin, "idle").contains(" qbuf=0 qbuf-free=0 "),
+        "{}",
+        entry(&mut admin, "idle")
+    );
+    for (i, byte) in command.iter().enumerate() {
+        half.send(std::slice::from_ref(byte));
+        if i + 1 < command.len() {
+            let want = format!(" qbuf={} ", i + 1);
+            let mut line = entry(&mut admin, "half");
+            for _ in 0..100 {
+                if line.contains(&want) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                line = entry(&mut admin, "half");
+            }
+            assert!(line.contains(&want), "{line}");
+        }
+    }
+    assert_eq!(half.read_reply(), b"+OK\r\n");
+    assert_eq!(admin.run("GET split"), b"$5\r\nvalue\r\n");
+    let line = entry(&mut admin, "half");
+    assert!(line.contains(" qbuf=0 qbuf-free=0 "), "{line}");
+}

@@ -286,7 +286,7 @@ fn memory(ctx: &Ctx, s: &mut Section, used_memory: u64) {
         .field("mem_clients_normal", o.clients)
         .field("mem_cluster_links", 0)
         .field("mem_aof_buffer", o.aof_buffer)
-        .field("mem_allocator", "jemalloc-5.3.0")
+        .field("mem_allocator", crate::alloc::NAME)
         .field("active_defrag_running", 0)
         .field("lazyfree_pending_objects", 0)
         .field("lazyfreed_objects", 0);

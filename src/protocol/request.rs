@@ -177,6 +177,29 @@ impl RequestParser {
         }
     }
 
+    /// Reads go into the loop's `shared` buffer while this parser holds no
+    /// bytes: an idle connection then owns no query buffer at all (Redis
+    /// 7.4's reusable query buffer). See [`Self::return_buffer`].
+    pub fn borrow_buffer(&mut self, shared: &mut Vec<u8>) {
+        if self.buf.is_empty() {
+            std::mem::swap(&mut self.buf, shared);
+        }
+    }
+
+    /// Once every byte was consumed, gives the buffer to the loop (when the
+    /// loop has none as big, and it is no bigger than `keep`) or frees it:
+    /// an idle connection holds no query buffer. A partial command keeps
+    /// the buffer it is in; the loop's next read gets a new one.
+    pub fn return_buffer(&mut self, shared: &mut Vec<u8>, keep: usize) {
+        if !self.buf.is_empty() || self.buf.capacity() == 0 {
+            return;
+        }
+        if self.buf.capacity() > shared.capacity() && self.buf.capacity() <= keep {
+            std::mem::swap(&mut self.buf, shared);
+        }
+        self.buf = Vec::new();
+    }
+
     /// Releases a large idle buffer, as Redis's `clientsCronResizeQueryBuffer`.
     pub fn shrink_if_idle(&mut self, threshold: usize) {
         if self.buf.is_empty() && self.buf.capacity() > threshold {
@@ -551,6 +574,44 @@ mod tests {
 
     fn cmd(parts: &[&str]) -> Vec<Vec<u8>> {
         parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    /// A parser with nothing pending reads into the loop's buffer and gives
+    /// it back; a partial command keeps it until it is whole.
+    #[test]
+    fn the_loops_buffer_is_lent_while_nothing_is_pending() {
+        const KEEP: usize = 32 * 1024;
+        let mut shared = Vec::with_capacity(16 * 1024);
+        let mut parser = RequestParser::new();
+        parser.borrow_buffer(&mut shared);
+        assert_eq!((parser.capacity(), shared.capacity()), (16 * 1024, 0));
+        parser
+            .buffer_mut()
+            .extend_from_slice(b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET");
+        assert_eq!(parser.next(MAX_BULK), Parsed::Command);
+        assert_eq!(parser.next(MAX_BULK), Parsed::Incomplete);
+        parser.compact();
+        parser.return_buffer(&mut shared, KEEP);
+        assert_eq!(shared.capacity(), 0, "the partial GET keeps the buffer");
+        // The loop reads for others into a new buffer meanwhile.
+        shared.reserve(16 * 1024);
+        parser.borrow_buffer(&mut shared);
+        assert!(
+            shared.capacity() >= 16 * 1024,
+            "a parser with bytes borrows nothing"
+        );
+        parser.buffer_mut().extend_from_slice(b"\r\n$1\r\nk\r\n");
+        assert_eq!(parser.next(MAX_BULK), Parsed::Command);
+        assert_eq!(parser.args().get(1), b"k");
+        parser.compact();
+        parser.return_buffer(&mut shared, KEEP);
+        assert_eq!(parser.capacity(), 0, "whole again: the buffer is freed");
+        // A buffer grown past `keep` is freed rather than kept by the loop.
+        parser.borrow_buffer(&mut Vec::new());
+        parser.buffer_mut().reserve(KEEP * 2);
+        parser.return_buffer(&mut shared, KEEP);
+        assert_eq!(parser.capacity(), 0);
+        assert!(shared.capacity() < KEEP * 2);
     }
 
     #[test]
