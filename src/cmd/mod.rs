@@ -146,13 +146,18 @@ impl Keys<'_> {
     /// Looks a key up for reading, counting keyspace hits and misses and
     /// touching it.
     pub fn read(&mut self, key: &[u8]) -> Option<&Value> {
-        self.db.touch(key);
-        self.peek(key)
+        self.lookup(key, true)
     }
 
     /// Like `read` but leaves the access time alone (Redis's
     /// `LOOKUP_NOTOUCH`: TYPE, TTL, OBJECT).
     pub fn peek(&mut self, key: &[u8]) -> Option<&Value> {
+        self.lookup(key, false)
+    }
+
+    /// One hash of the key for a live one (none for the expiries of a
+    /// database without TTLs).
+    fn lookup(&mut self, key: &[u8], touch: bool) -> Option<&Value> {
         // A key a replica hides is still in the table.
         let hidden = self.expire_if_needed(key) && self.db.contains_key(key);
         let miss_events = self.db.event_classes & crate::notify::KEY_MISS != 0;
@@ -166,7 +171,11 @@ impl Keys<'_> {
             self.db.note_event(crate::notify::KEY_MISS, "keymiss", key);
             return None;
         }
-        let found = self.db.get(key);
+        let found = if touch {
+            self.db.touch_get(key)
+        } else {
+            self.db.get(key)
+        };
         if found.is_some() {
             self.stats.keyspace_hits += 1;
         } else {
@@ -180,8 +189,7 @@ impl Keys<'_> {
         if self.expire_if_needed(key) {
             return None;
         }
-        self.db.touch(key);
-        self.db.get_mut(key)
+        self.db.touch_get_mut(key)
     }
 
     pub fn exists(&mut self, key: &[u8]) -> bool {

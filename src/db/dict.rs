@@ -55,6 +55,11 @@ impl<V> Dict<V> {
 
     /// Position of `key` in the dense entries.
     pub fn position(&self, key: &[u8]) -> Option<usize> {
+        // An empty table (the expiries of a database without TTLs) is
+        // asked on every lookup: skip hashing the key.
+        if self.entries.is_empty() {
+            return None;
+        }
         let hash = hash_of(&self.hasher, key);
         let entries = &self.entries;
         self.index
@@ -81,10 +86,12 @@ impl<V> Dict<V> {
 
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, key: &[u8], value: V) -> Option<V> {
-        if let Some(i) = self.position(key) {
-            return Some(std::mem::replace(&mut self.entries[i].1, value));
+        let hash = hash_of(&self.hasher, key);
+        let entries = &self.entries;
+        if let Some(&i) = self.index.find(hash, |&i| &*entries[i as usize].0 == key) {
+            return Some(std::mem::replace(&mut self.entries[i as usize].1, value));
         }
-        self.insert_new(CompactBytes::new(key), value);
+        self.insert_hashed(hash, CompactBytes::new(key), value);
         None
     }
 

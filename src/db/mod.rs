@@ -279,13 +279,33 @@ impl Db {
     /// Records an access to `key` at the current clock (and, under an
     /// LFU policy, counts it).
     pub fn touch(&mut self, key: &[u8]) {
-        let now_ms = self.now_ms;
-        if let Some(entry) = self.dict.get_mut(key) {
-            entry.touched = crate::evict::lru_clock(now_ms);
-            if let Some(lfu) = self.lfu {
-                entry.freq = lfu.touched(entry.freq, now_ms, &mut self.rng);
-            }
+        self.touched_entry(key);
+    }
+
+    /// The value of `key`, its access recorded as `touch` does: one
+    /// lookup for both.
+    pub fn touch_get(&mut self, key: &[u8]) -> Option<&Value> {
+        self.touched_entry(key).map(|e| &e.value)
+    }
+
+    /// `get_mut` and `touch` in one lookup.
+    pub fn touch_get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        if !self.watched.is_empty() && self.dict.contains_key(key) {
+            self.modified(key);
         }
+        let entry = self.touched_entry(key)?;
+        add_dirty(1);
+        Some(&mut entry.value)
+    }
+
+    fn touched_entry(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let now_ms = self.now_ms;
+        let entry = self.dict.get_mut(key)?;
+        entry.touched = crate::evict::lru_clock(now_ms);
+        if let Some(lfu) = self.lfu {
+            entry.freq = lfu.touched(entry.freq, now_ms, &mut self.rng);
+        }
+        Some(entry)
     }
 
     /// Makes `key` look idle for `secs` seconds (RESTORE ... IDLETIME).
@@ -464,11 +484,11 @@ impl Db {
         if self.event_classes & crate::notify::NEW != 0 && !self.dict.contains_key(key) {
             self.note_event(crate::notify::NEW, "new", key);
         }
-        if matches!(self.dict.get(key).map(|e| &e.value), Some(Value::Stream(_))) {
-            self.stream_gone(key);
-        }
         let entry = self.new_entry(value);
         if let Some(old) = self.dict.insert(key, entry) {
+            if matches!(old.value, Value::Stream(_)) {
+                self.stream_gone(key);
+            }
             if let Some(lfu) = self.lfu {
                 // An overwritten key keeps its count, plus this access
                 // (Redis's `dbOverwrite` after `lookupKeyWrite`).
