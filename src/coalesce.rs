@@ -138,7 +138,8 @@ pub struct Napper {
     timer: std::os::fd::OwnedFd,
 }
 
-/// The timer's key in the nap's epoll set; clients' sockets use their fd.
+/// The timer's key in the nap's epoll set; clients' sockets use their
+/// slab key.
 #[cfg(target_os = "linux")]
 const TIMER_KEY: u64 = u64::MAX;
 
@@ -220,9 +221,9 @@ impl Napper {
     }
 
     /// Naps up to `nap`; the keys of watched clients that ended it early
-    /// go into `ready`. A timerfd is exact (epoll's own timeout counts in milliseconds) and
-    /// arming it again clears its last expiry, so a nap that ended early
-    /// needs no disarming.
+    /// go into `ready`. A timerfd is exact (epoll's own timeout counts in
+    /// milliseconds), and arming it again clears its last expiry, so a nap
+    /// that ended early needs no disarming.
     #[cfg(target_os = "linux")]
     pub fn nap(&self, nap: Duration, ready: &mut Vec<usize>) {
         use std::os::fd::AsRawFd;

@@ -263,10 +263,7 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         info!("Ready to accept connections");
         crate::clock::init();
-        crate::alloc::set_background_thread(crate::config::pending_bool(
-            &self.state.config,
-            "jemalloc-bg-thread",
-        ));
+        self.apply_allocator_settings();
         self.state.refresh_thresholds();
         self.state.startup_allocated = crate::alloc::allocated_bytes();
         self.replicaof_at_start();
@@ -298,17 +295,10 @@ impl Server {
             let nap = Duration::from_micros(self.state.config.pipeline_coalesce_us);
             if let Some(nap) = self.coalescer.nap(nap, timeout) {
                 self.state.stats.pipeline_coalesce_naps += 1;
-                match &self.napper {
-                    Some(napper) => {
-                        let mut ready = std::mem::take(&mut self.nap_enders);
-                        napper.nap(nap, &mut ready);
-                        if !ready.is_empty() {
-                            self.serve_ahead(&ready);
-                        }
-                        ready.clear();
-                        self.nap_enders = ready;
-                    }
-                    None => crate::coalesce::sleep_precisely(nap),
+                if self.napper.is_some() {
+                    self.serve_ready_ahead(Some(nap));
+                } else {
+                    crate::coalesce::sleep_precisely(nap);
                 }
             }
             self.coalescer.start_round();
@@ -338,13 +328,24 @@ impl Server {
         }
     }
 
-    /// Serves the watched clients that have input now, if any.
-    fn serve_ready_ahead(&mut self) {
+    /// `jemalloc-bg-thread`, applied at start and by the cron after a
+    /// CONFIG SET.
+    fn apply_allocator_settings(&self) {
+        let on = crate::config::pending_bool(&self.state.config, "jemalloc-bg-thread");
+        crate::alloc::set_background_thread(on);
+    }
+
+    /// Serves the watched clients that have input now, or that send some
+    /// during `nap`, if any.
+    fn serve_ready_ahead(&mut self, nap: Option<Duration>) {
         let Some(napper) = &self.napper else {
             return;
         };
         let mut ready = std::mem::take(&mut self.nap_enders);
-        napper.ready_now(&mut ready);
+        match nap {
+            Some(nap) => napper.nap(nap, &mut ready),
+            None => napper.ready_now(&mut ready),
+        }
         if !ready.is_empty() {
             self.serve_ahead(&ready);
         }
@@ -455,14 +456,14 @@ impl Server {
         // of them (see `serve_ahead`).
         let look_ahead =
             self.coalescer.crowd() && self.napper.as_ref().is_some_and(|n| n.watching());
-        let mut last_look = crate::clock::now();
+        let mut last_look = if look_ahead { crate::clock::now() } else { 0 };
         let look_every = crate::clock::from_micros(LOOK_AHEAD_MICROS);
         for event in events.iter() {
             if look_ahead {
                 let now = crate::clock::now();
                 if now.wrapping_sub(last_look) >= look_every {
                     last_look = now;
-                    self.serve_ready_ahead();
+                    self.serve_ready_ahead(None);
                 }
             }
             match event.token() {
@@ -1756,10 +1757,7 @@ impl Server {
         self.cron_ticks += 1;
         self.coalescer.end_epoch();
         crate::alloc::note_peak();
-        crate::alloc::set_background_thread(crate::config::pending_bool(
-            &self.state.config,
-            "jemalloc-bg-thread",
-        ));
+        self.apply_allocator_settings();
         crate::clock::recalibrate();
         self.state.refresh_thresholds();
         let stats = &mut self.state.stats;

@@ -60,7 +60,10 @@ impl<V> Dict<V> {
         if self.entries.is_empty() {
             return None;
         }
-        let hash = hash_of(&self.hasher, key);
+        self.find_hashed(hash_of(&self.hasher, key), key)
+    }
+
+    fn find_hashed(&self, hash: u64, key: &[u8]) -> Option<usize> {
         let entries = &self.entries;
         self.index
             .find(hash, |&i| &*entries[i as usize].0 == key)
@@ -87,9 +90,8 @@ impl<V> Dict<V> {
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, key: &[u8], value: V) -> Option<V> {
         let hash = hash_of(&self.hasher, key);
-        let entries = &self.entries;
-        if let Some(&i) = self.index.find(hash, |&i| &*entries[i as usize].0 == key) {
-            return Some(std::mem::replace(&mut self.entries[i as usize].1, value));
+        if let Some(i) = self.find_hashed(hash, key) {
+            return Some(std::mem::replace(&mut self.entries[i].1, value));
         }
         self.insert_hashed(hash, CompactBytes::new(key), value);
         None
@@ -105,12 +107,7 @@ impl<V> Dict<V> {
     /// snapshot, where a duplicate is an error); the key back if it was.
     pub fn insert_if_absent(&mut self, key: Vec<u8>, value: V) -> Result<(), Vec<u8>> {
         let hash = hash_of(&self.hasher, &key);
-        let entries = &self.entries;
-        if self
-            .index
-            .find(hash, |&i| *entries[i as usize].0 == *key)
-            .is_some()
-        {
+        if self.find_hashed(hash, &key).is_some() {
             return Err(key);
         }
         self.insert_hashed(hash, CompactBytes::from(key), value);
