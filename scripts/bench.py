@@ -41,6 +41,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -83,14 +84,18 @@ def start(name, port):
             cmd += ["--pipeline-coalesce-us", "0"]
     else:
         cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
-               "--loglevel", "warning", "--dir", "/tmp"]
+               "--loglevel", "warning"]
     if TLS["dir"] and name != "floor":
         tls_port = free_port()
         TLS["ports"][port] = tls_port
         d = TLS["dir"]
         cmd += ["--tls-port", str(tls_port), "--tls-cert-file", f"{d}/redis.crt",
                 "--tls-key-file", f"{d}/redis.key", "--tls-ca-cert-file", f"{d}/ca.crt"]
-    proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL)
+    # An empty directory each: no dump.rdb from elsewhere is loaded (it
+    # would bring a dataset and a replication backlog with it).
+    workdir = tempfile.mkdtemp(prefix=f"bench-{name}-")
+    proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL, cwd=workdir)
+    proc.workdir = workdir
     wait_listening(port, proc)
     return proc
 
@@ -334,6 +339,7 @@ def main():
         for proc, _ in servers.values():
             proc.terminate()
             proc.wait()
+            shutil.rmtree(proc.workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -997,7 +997,7 @@ impl Server {
             self.state.repl.applying_master_stream = true;
         }
         loop {
-            let command_from = parser.position();
+            let command_from = if from_master { parser.position() } else { 0 };
             match parser.next(max_bulk) {
                 Parsed::Incomplete => break,
                 Parsed::Error(e) => {
@@ -1009,14 +1009,11 @@ impl Server {
                     break;
                 }
                 Parsed::Command => {
-                    if self
-                        .state
-                        .pause
-                        .is_some_and(|p| pause_holds(p, parser.args()))
-                    {
+                    let args = parser.args();
+                    if self.state.pause.is_some_and(|p| pause_holds(p, args)) {
                         let client = &mut self.clients[key];
                         client.paused = true;
-                        client.paused_command = Some(Box::new(OwnedArgs::new(parser.args())));
+                        client.paused_command = Some(Box::new(OwnedArgs::new(args)));
                         self.paused_keys.push(key);
                         break;
                     }
@@ -1030,9 +1027,9 @@ impl Server {
                         last_tick,
                         input: Some(&parser),
                     };
-                    cmd::dispatch(&mut ctx, parser.args());
+                    cmd::dispatch(&mut ctx, args);
                     last_tick = ctx.last_tick;
-                    if to_replica && !parser.args().get(0).eq_ignore_ascii_case(b"replconf") {
+                    if to_replica && !args.get(0).eq_ignore_ascii_case(b"replconf") {
                         // A replica's connection carries the stream only
                         // (REPLCONF ACK may release what it held).
                         reply.truncate(start);
@@ -1055,7 +1052,7 @@ impl Server {
                     let over = hard > 0 && (reply.len() - client.sent) as u64 >= hard;
                     let closing = client.closing != Closing::No || over;
                     if let Some(request) = self.state.block_request.take() {
-                        self.park(key, request, parser.args());
+                        self.park(key, request, args);
                         break;
                     }
                     if closing {

@@ -241,6 +241,8 @@ pub struct ServerState {
     pub active_expire_enabled: bool,
     /// Per-command calls, time, failures and latency histograms.
     pub command_stats: crate::cmdstats::CommandStats,
+    /// The command name clients last sent (see `cmd::LastLookup`).
+    pub last_lookup: crate::cmd::LastLookup,
     pub slowlog: crate::slowlog::SlowLog,
     pub latency: crate::latency::LatencyMonitor,
     /// The configured thresholds in clock ticks (see `refresh_thresholds`).
@@ -386,6 +388,7 @@ impl ServerState {
             registry: None,
             force_propagate: false,
             command_stats: Default::default(),
+            last_lookup: Default::default(),
             slowlog: Default::default(),
             latency: Default::default(),
             thresholds: Thresholds::default(),

@@ -368,12 +368,17 @@ impl std::hash::Hasher for Fnv {
         }
         self.0 = hash;
     }
+
+    /// The length `Hash for [u8]` writes first: one step, not eight.
+    fn write_usize(&mut self, len: usize) {
+        self.0 = (0xcbf2_9ce4_8422_2325 ^ len as u64).wrapping_mul(0x0100_0000_01b3);
+    }
 }
 
 /// A command found by name, with its number in [`all_commands`] and the
 /// number of its first subcommand (subcommands are numbered in order).
 #[derive(Clone, Copy)]
-struct Indexed {
+pub struct Indexed {
     command: &'static Command,
     id: u16,
     first_sub: u16,
@@ -466,6 +471,36 @@ const MAX_NAME: usize = 128;
 
 fn lookup_indexed(name: &[u8]) -> Option<Indexed> {
     lookup_in(index(), name)
+}
+
+/// The name a client's command was last found by, spelled as the client
+/// sent it: a pipeline repeats a few commands, and comparing the bytes
+/// costs less than folding case, hashing and probing the index.
+#[derive(Default)]
+pub struct LastLookup {
+    name: [u8; LAST_LOOKUP_NAME],
+    len: usize,
+    found: Option<Indexed>,
+}
+
+/// Longest name [`LastLookup`] keeps (every command's fits).
+const LAST_LOOKUP_NAME: usize = 24;
+
+impl LastLookup {
+    fn find(&mut self, name: &[u8]) -> Option<Indexed> {
+        if let Some(found) = self.found {
+            if self.name.get(..self.len) == Some(name) {
+                return Some(found);
+            }
+        }
+        let found = lookup_indexed(name)?;
+        if let Some(slot) = self.name.get_mut(..name.len()) {
+            slot.copy_from_slice(name);
+            self.len = name.len();
+            self.found = Some(found);
+        }
+        Some(found)
+    }
 }
 
 fn lookup_in(index: &CommandIndex, name: &[u8]) -> Option<Indexed> {
@@ -1009,6 +1044,9 @@ pub fn run_for_script(ctx: &mut Ctx, reply: &mut Reply, args: Args) {
 
 /// Turns the keys the databases saw expire into DELs in the log.
 pub fn log_expired(state: &mut ServerState) {
+    if !crate::db::take_removals_logged() {
+        return;
+    }
     for (index, db) in state.dbs.iter_mut().enumerate() {
         if let Some(log) = db.expired_log.as_mut().filter(|l| !l.is_empty()) {
             for key in log.drain(..) {
@@ -1419,7 +1457,7 @@ fn resolve(ctx: &mut Ctx, args: Args) -> Result<(&'static Command, usize), Optio
     if top_level {
         ctx.client().last_command = "NULL";
     }
-    let Some(found) = lookup_indexed(args.get(0)) else {
+    let Some(found) = ctx.state.last_lookup.find(args.get(0)) else {
         let name = args.get(0);
         if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
             // An HTTP request sent to the RESP port by a browser or a

@@ -37,6 +37,9 @@ thread_local! {
     /// Some database's `streams_gone` has keys: one check per command
     /// instead of one per database.
     static STREAMS_GONE: Cell<bool> = const { Cell::new(false) };
+    /// Some database's `expired_log` has keys: the hot path's one check
+    /// before it looks at every database's log.
+    static REMOVALS_LOGGED: Cell<bool> = const { Cell::new(false) };
     /// How keys past their time are treated (see `Expiry`).
     static EXPIRY: Cell<Expiry> = const { Cell::new(Expiry::Delete) };
 }
@@ -66,6 +69,12 @@ pub fn set_expiry(mode: Expiry) {
 /// deleted or overwritten in any database since the last call.
 pub fn take_streams_gone() -> bool {
     STREAMS_GONE.with(|gone| gone.replace(false))
+}
+
+/// True once (and then false until another is logged) if a database
+/// logged an expired or evicted key since the last call.
+pub fn take_removals_logged() -> bool {
+    REMOVALS_LOGGED.with(|logged| logged.replace(false))
 }
 
 /// The keyspace's change counter (see `DIRTY`).
@@ -398,9 +407,7 @@ impl Db {
     /// Records the eviction of a key just removed: a DEL for the AOF, an
     /// `evicted` event.
     pub fn note_evicted(&mut self, key: &[u8]) {
-        if let Some(log) = &mut self.expired_log {
-            log.push(CompactBytes::new(key));
-        }
+        self.log_removal(key);
         self.note_event(crate::notify::EVICTED, "evicted", key);
     }
 
@@ -469,10 +476,17 @@ impl Db {
     /// keyspace notifications.
     pub fn remove_expired(&mut self, key: &[u8]) {
         if self.remove(key).is_some() {
-            if let Some(log) = &mut self.expired_log {
-                log.push(CompactBytes::new(key));
-            }
+            self.log_removal(key);
             self.note_event(crate::notify::EXPIRED, "expired", key);
+        }
+    }
+
+    /// Notes a key the server removed on its own (expired, evicted) for a
+    /// DEL in the AOF and the replication stream, while they are recorded.
+    fn log_removal(&mut self, key: &[u8]) {
+        if let Some(log) = &mut self.expired_log {
+            log.push(CompactBytes::new(key));
+            REMOVALS_LOGGED.with(|logged| logged.set(true));
         }
     }
 
