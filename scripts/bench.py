@@ -266,6 +266,8 @@ def main():
     parser.add_argument("--prober", action="store_true",
                         help="measure a lone PING-per-ms client beside the pipelining crowd (see above)")
     parser.add_argument("--probe-seconds", type=float, default=3.0)
+    parser.add_argument("--nonap", action="store_true",
+                        help="also run rudis with pipeline-coalesce-us 0, to weigh the naps")
     args = parser.parse_args()
     TLS["dir"] = os.path.abspath(args.tls) if args.tls else None
 
@@ -282,6 +284,8 @@ def main():
             args.tests = "ping_mbulk"
         if args.requests == parser.get_default("requests"):
             args.requests = 10_000_000  # the crowd must outlast the prober
+    if args.nonap and "nonap" not in names:
+        names = names + ("nonap",)
     if args.baseline:
         BASELINE[0] = args.baseline
         names = names + ("base",)
@@ -329,6 +333,9 @@ def main():
                 if args.baseline:
                     print(f"{'':<18}rudis/base: rps x{medians['rudis']['rps'] / medians['base']['rps']:.2f}, "
                           f"cpu per request x{medians['rudis']['cpu_us'] / medians['base']['cpu_us']:.2f}")
+                if args.nonap:
+                    print(f"{'':<18}nonap/redis: rps x{medians['nonap']['rps'] / medians['redis']['rps']:.2f}, "
+                          f"cpu per request x{medians['nonap']['cpu_us'] / medians['redis']['cpu_us']:.2f}")
                 if args.floor:
                     floor_cpu = medians["floor"]["cpu_us"]
                     print(f"{'':<18}cpu per request over the floor: rudis x{medians['rudis']['cpu_us'] / floor_cpu:.2f}, "

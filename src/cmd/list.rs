@@ -72,18 +72,26 @@ pub fn push<T: AsRef<[u8]>>(
     end: End,
 ) -> usize {
     if keys.db.get(key).is_none() {
-        keys.db.set(key, Value::List(Box::default()), false);
+        keys.db.set(key, new_list(), false);
     }
     let Some(Value::List(list)) = keys.db.get_mut(key) else {
         return 0;
     };
+    push_all(list, elements, end);
+    list.len()
+}
+
+fn new_list() -> Value {
+    Value::List(Box::default())
+}
+
+fn push_all<T: AsRef<[u8]>>(list: &mut ListValue, elements: impl Iterator<Item = T>, end: End) {
     for element in elements {
         match end {
             End::Left => list.push_front(element.as_ref()),
             End::Right => list.push_back(element.as_ref()),
         }
     }
-    list.len()
 }
 
 /// Pops one element; deletes the key when the list empties.
@@ -112,13 +120,14 @@ fn delete_if_empty(keys: &mut Keys, key: &[u8]) {
 fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) {
     let key = args.get(1);
     let (mut keys, reply) = ctx.keys();
-    match list_mut(&mut keys, key) {
-        Err(()) => return reply.error(errors::WRONGTYPE),
-        Ok(None) if only_existing => return reply.int(0),
-        Ok(_) => {}
-    }
-    let len = push(&mut keys, key, args.from(2), end);
-    reply.int(len as i64);
+    let create = (!only_existing).then_some(new_list as fn() -> Value);
+    let list = match keys.write_as(key, create, Value::as_list_mut) {
+        Err(_) => return reply.error(errors::WRONGTYPE),
+        Ok(None) => return reply.int(0),
+        Ok(Some(list)) => list,
+    };
+    push_all(list, args.from(2), end);
+    reply.int(list.len() as i64);
     let db = ctx.db_index();
     ctx.state.signal_key_ready(db, key);
     ctx.notify(LIST, end.push_event(), key);

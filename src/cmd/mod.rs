@@ -225,13 +225,23 @@ impl Keys<'_> {
         create: Option<fn() -> Value>,
         cast: fn(&mut Value) -> Result<&mut T, WrongType>,
     ) -> Result<Option<&mut T>, WrongType> {
-        if self.write(key).is_none() {
-            match create {
-                Some(make) => self.db.set(key, make(), false),
+        // A key already there (the common case) is hashed once.
+        let found = if self.expire_if_needed(key) {
+            None
+        } else {
+            self.db.touch_for_write(key)
+        };
+        let value = match found {
+            Some(position) => self.db.value_at_mut(position),
+            None => match create {
+                Some(make) => {
+                    self.db.set(key, make(), false);
+                    self.db.get_mut(key)
+                }
                 None => return Ok(None),
-            }
-        }
-        match self.db.get_mut(key) {
+            },
+        };
+        match value {
             None => Ok(None),
             Some(value) => cast(value).map(Some),
         }

@@ -10,17 +10,18 @@
 //! from the end towards 0, so an entry present for the whole scan is always
 //! visited (a moved entry only ever moves into the part not yet visited).
 //!
-//! The hasher is std's randomly seeded SipHash: clients choose the keys,
-//! so the table must not be open to hash flooding.
+//! Keys are hashed with SipHash-1-2 under a random key per table (see
+//! `siphash`): clients choose the keys, so the table must not be open to
+//! hash flooding.
 
 use super::bytes::CompactBytes;
+use super::siphash::SipKey;
 use hashbrown::HashTable;
-use std::hash::{BuildHasher, RandomState};
 
 pub struct Dict<V> {
     index: HashTable<u32>,
     entries: Vec<(CompactBytes, V)>,
-    hasher: RandomState,
+    hasher: SipKey,
 }
 
 impl<V> Default for Dict<V> {
@@ -32,8 +33,8 @@ impl<V> Default for Dict<V> {
 /// Below this many slots the table is never shrunk.
 const MIN_CAPACITY: usize = 16;
 
-fn hash_of(hasher: &RandomState, key: &[u8]) -> u64 {
-    hasher.hash_one(key)
+fn hash_of(hasher: &SipKey, key: &[u8]) -> u64 {
+    hasher.hash(key)
 }
 
 impl<V> Dict<V> {
@@ -41,7 +42,7 @@ impl<V> Dict<V> {
         Self {
             index: HashTable::new(),
             entries: Vec::new(),
-            hasher: RandomState::new(),
+            hasher: SipKey::random(),
         }
     }
 
@@ -80,6 +81,12 @@ impl<V> Dict<V> {
 
     pub fn contains_key(&self, key: &[u8]) -> bool {
         self.position(key).is_some()
+    }
+
+    /// The value at a dense position (from [`Self::position`]): a second
+    /// access to a key found once, without hashing it again.
+    pub fn value_at_mut(&mut self, position: usize) -> Option<&mut V> {
+        self.entries.get_mut(position).map(|(_, v)| v)
     }
 
     /// The entry at a dense position (for sampling and SCAN).

@@ -15,6 +15,7 @@ pub mod hll;
 pub mod idmap;
 pub mod list;
 pub mod set;
+pub mod siphash;
 pub mod stream;
 pub mod value;
 pub mod zset;
@@ -299,22 +300,43 @@ impl Db {
 
     /// `get_mut` and `touch` in one lookup.
     pub fn touch_get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        let position = self.touch_for_write(key)?;
+        self.value_at_mut(position)
+    }
+
+    /// [`Self::touch_get_mut`] answering with the key's position, which
+    /// [`Self::value_at_mut`] turns into the value without hashing again.
+    pub fn touch_for_write(&mut self, key: &[u8]) -> Option<usize> {
         if !self.watched.is_empty() && self.dict.contains_key(key) {
             self.modified(key);
         }
-        let entry = self.touched_entry(key)?;
+        let position = self.touched_position(key)?;
         add_dirty(1);
-        Some(&mut entry.value)
+        Some(position)
+    }
+
+    /// The value at a position [`Self::touch_for_write`] gave, while the
+    /// keyspace has not changed since.
+    pub fn value_at_mut(&mut self, position: usize) -> Option<&mut Value> {
+        self.dict
+            .value_at_mut(position)
+            .map(|entry| &mut entry.value)
     }
 
     fn touched_entry(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let position = self.touched_position(key)?;
+        self.dict.value_at_mut(position)
+    }
+
+    fn touched_position(&mut self, key: &[u8]) -> Option<usize> {
         let now_ms = self.now_ms;
-        let entry = self.dict.get_mut(key)?;
+        let position = self.dict.position(key)?;
+        let entry = self.dict.value_at_mut(position)?;
         entry.touched = crate::evict::lru_clock(now_ms);
         if let Some(lfu) = self.lfu {
             entry.freq = lfu.touched(entry.freq, now_ms, &mut self.rng);
         }
-        Some(entry)
+        Some(position)
     }
 
     /// Makes `key` look idle for `secs` seconds (RESTORE ... IDLETIME).
