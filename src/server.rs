@@ -1051,7 +1051,11 @@ impl Server {
                     let hard = self.state.config.output_limit_normal.hard;
                     let over = hard > 0 && (reply.len() - client.sent) as u64 >= hard;
                     let closing = client.closing != Closing::No || over;
-                    if let Some(request) = self.state.block_request.take() {
+                    // (Tested before taking: the request is large to move.)
+                    if self.state.block_request.is_some() {
+                        let Some(request) = self.state.block_request.take() else {
+                            break;
+                        };
                         self.park(key, request, args);
                         break;
                     }

@@ -1088,8 +1088,10 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
             return Outcome::Rejected(known);
         }
     };
+    let client = &ctx.clients[ctx.me];
+    let (subscribed, in_multi) = (client.subscriptions.any(), client.multi.is_some());
     // RESP2 subscribed mode: only what Redis allows there.
-    if ctx.clients[ctx.me].subscriptions.any()
+    if subscribed
         && !ctx.reply.is_resp3()
         && !matches!(
             command.name,
@@ -1113,7 +1115,6 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
         }
         return Outcome::Rejected(Some(id));
     }
-    let in_multi = ctx.clients[ctx.me].multi.is_some();
     if in_multi && ctx.state.command_stats.traits(id).no_multi {
         ctx.reply
             .error("ERR Command not allowed inside a transaction");
@@ -1464,9 +1465,21 @@ fn resolve(ctx: &mut Ctx, args: Args) -> Result<(&'static Command, usize), Optio
     // as it is looked up, so refused ones count: NULL when unknown.
     // EXEC's own commands do not replace it.
     let top_level = ctx.state.call_depth == 1;
+    let resolved = resolve_args(ctx, args);
     if top_level {
-        ctx.client().last_command = "NULL";
+        ctx.client().last_command = resolved.map_or("NULL", |(command, _)| command.name);
     }
+    let (command, id) = resolved.map_err(|()| None)?;
+    if !command.arity_fits(args.len()) {
+        ctx.reply.error(&errors::wrong_arity(command.name));
+        return Err(Some(id));
+    }
+    Ok((command, id))
+}
+
+/// The command or subcommand `args` name; `Err` once the error is
+/// replied (an unknown command or subcommand).
+fn resolve_args(ctx: &mut Ctx, args: Args) -> Result<(&'static Command, usize), ()> {
     let Some(found) = ctx.state.last_lookup.find(args.get(0)) else {
         let name = args.get(0);
         if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
@@ -1477,10 +1490,10 @@ fn resolve(ctx: &mut Ctx, args: Args) -> Result<(&'static Command, usize), Optio
             // the batch, without writing what was pending.
             ctx.client().closing = crate::client::Closing::AfterReply;
             ctx.state.killed.push(ctx.me);
-            return Err(None);
+            return Err(());
         }
         ctx.reply.error_bytes(&errors::unknown_command(args));
-        return Err(None);
+        return Err(());
     };
     let (mut command, mut id) = (found.command, usize::from(found.id));
     if !command.subcommands.is_empty() && args.len() >= 2 {
@@ -1492,16 +1505,9 @@ fn resolve(ctx: &mut Ctx, args: Args) -> Result<(&'static Command, usize), Optio
             None => {
                 ctx.reply
                     .error_bytes(&errors::unknown_subcommand(args.get(1), command.name));
-                return Err(None);
+                return Err(());
             }
         }
-    }
-    if top_level {
-        ctx.client().last_command = command.name;
-    }
-    if !command.arity_fits(args.len()) {
-        ctx.reply.error(&errors::wrong_arity(command.name));
-        return Err(Some(id));
     }
     Ok((command, id))
 }
