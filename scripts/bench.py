@@ -277,6 +277,8 @@ def main():
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
 
+    if args.floor and (args.command or any(not t.startswith("ping") for t in args.tests.split(","))):
+        sys.exit("--floor answers PING only: use it with --tests ping_inline,ping_mbulk")
     names = ("rudis", "redis", "floor") if args.floor else ("rudis", "redis")
     if args.prober:
         names = ("rudis", "nonap", "redis")
