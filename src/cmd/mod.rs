@@ -186,10 +186,17 @@ impl Keys<'_> {
 
     /// Looks a key up for writing (no hit/miss accounting).
     pub fn write(&mut self, key: &[u8]) -> Option<&mut Value> {
+        let position = self.write_position(key)?;
+        self.db.value_at_mut(position)
+    }
+
+    /// Where a live key is, looked up (once) for writing: access stamped,
+    /// counted as a change, WATCH told.
+    fn write_position(&mut self, key: &[u8]) -> Option<usize> {
         if self.expire_if_needed(key) {
             return None;
         }
-        self.db.touch_get_mut(key)
+        self.db.touch_for_write(key)
     }
 
     pub fn exists(&mut self, key: &[u8]) -> bool {
@@ -226,12 +233,7 @@ impl Keys<'_> {
         cast: fn(&mut Value) -> Result<&mut T, WrongType>,
     ) -> Result<Option<&mut T>, WrongType> {
         // A key already there (the common case) is hashed once.
-        let found = if self.expire_if_needed(key) {
-            None
-        } else {
-            self.db.touch_for_write(key)
-        };
-        let value = match found {
+        let value = match self.write_position(key) {
             Some(position) => self.db.value_at_mut(position),
             None => match create {
                 Some(make) => {

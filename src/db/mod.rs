@@ -289,23 +289,19 @@ impl Db {
     /// Records an access to `key` at the current clock (and, under an
     /// LFU policy, counts it).
     pub fn touch(&mut self, key: &[u8]) {
-        self.touched_entry(key);
+        self.touched_position(key);
     }
 
     /// The value of `key`, its access recorded as `touch` does: one
     /// lookup for both.
     pub fn touch_get(&mut self, key: &[u8]) -> Option<&Value> {
-        self.touched_entry(key).map(|e| &e.value)
+        let position = self.touched_position(key)?;
+        self.dict.entry_at(position).map(|(_, e)| &e.value)
     }
 
-    /// `get_mut` and `touch` in one lookup.
-    pub fn touch_get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        let position = self.touch_for_write(key)?;
-        self.value_at_mut(position)
-    }
-
-    /// [`Self::touch_get_mut`] answering with the key's position, which
-    /// [`Self::value_at_mut`] turns into the value without hashing again.
+    /// `get_mut` and `touch` in one lookup, answering with the key's
+    /// position, which [`Self::value_at_mut`] turns into the value without
+    /// hashing again.
     pub fn touch_for_write(&mut self, key: &[u8]) -> Option<usize> {
         if !self.watched.is_empty() && self.dict.contains_key(key) {
             self.modified(key);
@@ -321,11 +317,6 @@ impl Db {
         self.dict
             .value_at_mut(position)
             .map(|entry| &mut entry.value)
-    }
-
-    fn touched_entry(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let position = self.touched_position(key)?;
-        self.dict.value_at_mut(position)
     }
 
     fn touched_position(&mut self, key: &[u8]) -> Option<usize> {
