@@ -85,18 +85,18 @@ pub(super) fn setbit(ctx: &mut Ctx, args: Args) {
         Some(1) => true,
         _ => return ctx.reply.error(BIT_ERROR),
     };
-    let dirty_before = crate::db::dirty();
+    let changes = crate::db::Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let Ok((bytes, grew)) = bits_for_write(&mut keys, key, offset) else {
         return reply.error(errors::WRONGTYPE);
     };
     let was = get_bit(bytes, offset);
     set_bit(bytes, offset, on);
-    if grew || was != on {
+    // Nothing changed: nothing to propagate, as in Redis.
+    let changed = grew || was != on;
+    changes.made(u64::from(changed));
+    if changed {
         ctx.notify(STRING, "setbit", key);
-    } else {
-        // Nothing changed: nothing to propagate, as in Redis.
-        crate::db::restore_dirty(dirty_before);
     }
     ctx.reply.int(i64::from(was));
 }
@@ -643,7 +643,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) {
         .map(|f| f.offset + u64::from(f.bits) - 1)
         .max()
         .unwrap_or(0);
-    let dirty_before = crate::db::dirty();
+    let counted = crate::db::Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let Ok((bytes, grew)) = bits_for_write(&mut keys, key, highest) else {
         return reply.error(errors::WRONGTYPE);
@@ -665,12 +665,11 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) {
             None => reply.null(),
         }
     }
+    // Nothing changed: nothing to propagate (the key may have been
+    // created, as in Redis).
+    counted.made(changes);
     if changes > 0 {
         ctx.notify(STRING, "setbit", key);
-    } else {
-        // Nothing changed: nothing to propagate (the key may have been
-        // created, as in Redis).
-        crate::db::restore_dirty(dirty_before);
     }
 }
 

@@ -64,10 +64,14 @@ fn bpop(ctx: &mut Ctx, args: Args, end: End) {
                 Some(Err(_)) if woken.is_some() => continue,
                 Some(Err(_)) => return reply.error(errors::WRONGTYPE),
                 Some(Ok(false)) => {
+                    let changes = crate::db::Changes::begin();
                     if let Some(element) = pop(&mut keys, key, end) {
                         reply.array(2);
                         reply.bulk(key);
                         reply.bulk(&element);
+                    }
+                    if woken.is_some() {
+                        uncounted_when_served(ctx, changes);
                     }
                     return super::list::notify_popped(ctx, key, end);
                 }
@@ -75,6 +79,14 @@ fn bpop(ctx: &mut Ctx, args: Args, end: End) {
         }
     }
     block(ctx, key_args.map(|i| args.get(i).to_vec()), timeout);
+}
+
+/// A blocked BLPOP, BRPOP, BLMOVE or BRPOPLPUSH served when its key was
+/// pushed to: Redis serves it without counting a change (the push
+/// counted), but still propagates what it popped.
+fn uncounted_when_served(ctx: &mut Ctx, changes: crate::db::Changes) {
+    changes.made(0);
+    ctx.state.force_propagate = true;
 }
 
 pub(super) fn blpop(ctx: &mut Ctx, args: Args) {
@@ -95,7 +107,11 @@ fn blocking_move(ctx: &mut Ctx, args: Args, from: End, to: End, timeout_at: usiz
     match keys.write(source).map(|v| v.as_list().is_ok()) {
         Some(false) if !woken => reply.error(errors::WRONGTYPE),
         Some(true) => {
+            let changes = crate::db::Changes::begin();
             move_element(ctx, source, args.get(2), from, to);
+            if woken {
+                uncounted_when_served(ctx, changes);
+            }
         }
         _ => {
             ctx.state.block_request = Some(BlockRequest {

@@ -490,7 +490,12 @@ fn search_generic(ctx: &mut Ctx, args: Args, variant: Variant) {
     } else {
         "georadiusstore"
     };
+    let changes = crate::db::Changes::begin();
     super::keys::store_result(ctx, target, value, ZSET, event);
+    if stored > 0 {
+        // One change per member stored, as Redis counts it.
+        changes.made(stored as u64);
+    }
 }
 
 pub(super) fn georadius(ctx: &mut Ctx, args: Args) {

@@ -5,7 +5,7 @@ use super::keys::{
 };
 use super::{i64_arg, Ctx, Keys};
 use crate::db::hash::HashValue;
-use crate::db::Value;
+use crate::db::{Changes, Value};
 use crate::errors;
 use crate::float::{add_long_double, FloatError};
 use crate::glob::glob_match;
@@ -37,6 +37,7 @@ fn hset_generic(ctx: &mut Ctx, args: Args, command: &str) {
         return ctx.reply.error(&errors::wrong_arity(command));
     }
     let limits = ctx.state.config.hash_limits();
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let hash = match write(&mut keys, args.get(1), true) {
         Err(()) => return reply.error(errors::WRONGTYPE),
@@ -49,6 +50,8 @@ fn hset_generic(ctx: &mut Ctx, args: Args, command: &str) {
             created += 1;
         }
     }
+    // Every pair counts, new field or not, as in Redis.
+    changes.made(args.len() as u64 / 2 - 1);
     if command == "hmset" {
         reply.ok();
     } else {
@@ -67,6 +70,7 @@ pub(super) fn hmset(ctx: &mut Ctx, args: Args) {
 
 pub(super) fn hsetnx(ctx: &mut Ctx, args: Args) {
     let limits = ctx.state.config.hash_limits();
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     match write(&mut keys, args.get(1), true) {
         Err(()) => reply.error(errors::WRONGTYPE),
@@ -76,6 +80,7 @@ pub(super) fn hsetnx(ctx: &mut Ctx, args: Args) {
                 reply.int(0);
             } else {
                 hash.set(args.get(2), args.get(3), limits);
+                changes.made(1);
                 reply.int(1);
                 ctx.notify(HASH, "hset", args.get(1));
             }
@@ -118,9 +123,11 @@ pub(super) fn hdel(ctx: &mut Ctx, args: Args) {
         Ok(Some(hash)) => hash,
     };
     let removed = args.from(2).filter(|field| hash.remove(field)).count();
+    let changes = Changes::begin();
     if hash.is_empty() {
         keys.db.remove(key);
     }
+    changes.made(removed as u64);
     reply.int(removed as i64);
     if removed > 0 {
         ctx.notify(HASH, "hdel", key);
@@ -202,6 +209,7 @@ pub(super) fn hincrby(ctx: &mut Ctx, args: Args) {
     };
     let limits = ctx.state.config.hash_limits();
     let field = args.get(2);
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let hash = match write(&mut keys, args.get(1), true) {
         Err(()) => return reply.error(errors::WRONGTYPE),
@@ -219,6 +227,7 @@ pub(super) fn hincrby(ctx: &mut Ctx, args: Args) {
         return reply.error("ERR increment or decrement would overflow");
     };
     hash.set(field, itoa::Buffer::new().format(next).as_bytes(), limits);
+    changes.made(1);
     reply.int(next);
     ctx.notify(HASH, "hincrby", args.get(1));
 }
@@ -232,6 +241,7 @@ pub(super) fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
         Err(FloatError::NanOrInfinity) => return ctx.reply.error("ERR value is NaN or Infinity"),
         Ok(_) => {}
     }
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let hash = match write(&mut keys, args.get(1), true) {
         Err(()) => return reply.error(errors::WRONGTYPE),
@@ -242,6 +252,7 @@ pub(super) fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
     match add_long_double(current.as_deref(), increment) {
         Ok(text) => {
             hash.set(field, &text, limits);
+            changes.made(1);
             reply.bulk(&text);
             ctx.notify(HASH, "hincrbyfloat", args.get(1));
         }

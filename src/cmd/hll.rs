@@ -3,7 +3,7 @@
 
 use super::{Ctx, Keys};
 use crate::db::hll::{self, CORRUPT, NOT_HLL, REGISTERS};
-use crate::db::Value;
+use crate::db::{Changes, Value};
 use crate::errors;
 use crate::notify::STRING;
 use crate::protocol::request::Args;
@@ -43,11 +43,12 @@ fn check(value: &Value) -> Result<(), &'static str> {
 }
 
 /// `PFADD key [element ...]`: 1 if a register changed (or the key was
-/// made), else 0.
+/// made), else 0. Redis counts a change for the key made and one per
+/// element that changed a register.
 pub(super) fn pfadd(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let max_bytes = ctx.state.config.hll_sparse_max_bytes;
-    let dirty_before = crate::db::dirty();
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let created = !keys.exists(key);
     let bytes = match hll_for_write(&mut keys, key, true) {
@@ -55,20 +56,19 @@ pub(super) fn pfadd(ctx: &mut Ctx, args: Args) {
         Ok(None) => return reply.int(0),
         Ok(Some(bytes)) => bytes,
     };
-    let mut updated = created;
+    let mut updated = u64::from(created);
     for element in args.from(2) {
         match hll::add(bytes, element, max_bytes) {
-            Ok(changed) => updated |= changed,
+            Ok(changed) => updated += u64::from(changed),
             Err(_) => return reply.error(CORRUPT),
         }
     }
-    if updated {
+    changes.made(updated);
+    if updated > 0 {
         hll::invalidate_cache(bytes);
         ctx.notify(STRING, "pfadd", key);
-    } else {
-        crate::db::restore_dirty(dirty_before);
     }
-    ctx.reply.int(i64::from(updated));
+    ctx.reply.int(i64::from(updated > 0));
 }
 
 /// Every register of the keys given, each the highest among them; `None`
@@ -108,14 +108,12 @@ pub(super) fn pfcount(ctx: &mut Ctx, args: Args) {
             }
         }
     }
-    let dirty_before = crate::db::dirty();
     let bytes = match hll_for_write(&mut keys, key, false) {
         Err(e) => return reply.error(e),
         Ok(None) => return reply.int(0),
         Ok(Some(bytes)) => bytes,
     };
     if let Some(card) = hll::cached(bytes) {
-        crate::db::restore_dirty(dirty_before);
         return reply.int(card as i64);
     }
     // A fresh count is cached in the value: a change, to be logged.
@@ -123,6 +121,7 @@ pub(super) fn pfcount(ctx: &mut Ctx, args: Args) {
         return reply.error(CORRUPT);
     };
     hll::set_cache(bytes, card);
+    crate::db::add_dirty(1);
     reply.int(card as i64);
 }
 
@@ -131,6 +130,7 @@ pub(super) fn pfcount(ctx: &mut Ctx, args: Args) {
 pub(super) fn pfmerge(ctx: &mut Ctx, args: Args) {
     let target = args.get(1);
     let max_bytes = ctx.state.config.hll_sparse_max_bytes;
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let names: Vec<&[u8]> = args.from(1).collect();
     let (max, any_dense) = match merged(&mut keys, &names) {
@@ -151,6 +151,7 @@ pub(super) fn pfmerge(ctx: &mut Ctx, args: Args) {
         }
     }
     hll::invalidate_cache(bytes);
+    changes.made(1);
     ctx.notify(STRING, "pfadd", target);
     ctx.reply.ok();
 }
@@ -159,7 +160,6 @@ pub(super) fn pfmerge(ctx: &mut Ctx, args: Args) {
 pub(super) fn pfdebug(ctx: &mut Ctx, args: Args) {
     let sub = args.get(1);
     let key = args.get(2);
-    let dirty_before = crate::db::dirty();
     let (mut keys, reply) = ctx.keys();
     let bytes = match hll_for_write(&mut keys, key, false) {
         Err(e) => return reply.error(e),
@@ -173,7 +173,6 @@ pub(super) fn pfdebug(ctx: &mut Ctx, args: Args) {
             .iter()
             .any(|s| sub.eq_ignore_ascii_case(s.as_bytes()))
     {
-        crate::db::restore_dirty(dirty_before);
         return reply.error(&format!(
             "ERR Wrong number of arguments for the '{name}' subcommand"
         ));
@@ -192,7 +191,6 @@ pub(super) fn pfdebug(ctx: &mut Ctx, args: Args) {
         }
     } else if sub.eq_ignore_ascii_case(b"decode") {
         if !hll::is_sparse(bytes) {
-            crate::db::restore_dirty(dirty_before);
             return reply.error("ERR HLL encoding is not sparse");
         }
         reply.bulk(hll::decode(bytes).as_bytes());
@@ -211,12 +209,10 @@ pub(super) fn pfdebug(ctx: &mut Ctx, args: Args) {
         }
         reply.int(i64::from(changed));
     } else {
-        crate::db::restore_dirty(dirty_before);
         return reply.error(&format!("ERR Unknown PFDEBUG subcommand '{name}'"));
     }
-    if !changed {
-        crate::db::restore_dirty(dirty_before);
-    }
+    // Made dense: a change, as Redis counts it.
+    crate::db::add_dirty(u64::from(changed));
 }
 
 /// `PFSELFTEST`: checks this implementation's registers and estimates,

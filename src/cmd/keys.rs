@@ -336,6 +336,8 @@ fn rename_generic(ctx: &mut Ctx, args: Args, only_if_new: bool) {
         return reply.int(0);
     }
     let expire = keys.db.expire_of(from);
+    // One change, as Redis counts a rename, not a delete and a set.
+    let changes = crate::db::Changes::begin();
     let Some(value) = keys.db.remove(from) else {
         return reply.error(errors::NO_SUCH_KEY);
     };
@@ -348,6 +350,7 @@ fn rename_generic(ctx: &mut Ctx, args: Args, only_if_new: bool) {
     if let Some(when) = expire {
         keys.db.set_expire(to, when);
     }
+    changes.made(1);
     ctx.notify(GENERIC, "rename_from", from);
     ctx.notify(GENERIC, "rename_to", to);
     if only_if_new {
@@ -469,6 +472,7 @@ pub(super) fn move_key(ctx: &mut Ctx, args: Args) {
     }
     let source = &mut ctx.state.dbs[source_db];
     let expire = source.expire_of(key);
+    let changes = crate::db::Changes::begin();
     let Some(value) = source.remove(key) else {
         return ctx.reply.int(0);
     };
@@ -478,6 +482,7 @@ pub(super) fn move_key(ctx: &mut Ctx, args: Args) {
     if let Some(when) = expire {
         target.set_expire(key, when);
     }
+    changes.made(1);
     ctx.notify_in(source_db, GENERIC, "move_from", key);
     ctx.notify_in(target_db, GENERIC, "move_to", key);
     ctx.reply.int(1);
@@ -493,6 +498,8 @@ pub(super) fn swapdb(ctx: &mut Ctx, args: Args) {
     let count = ctx.state.dbs.len();
     match (usize::try_from(a), usize::try_from(b)) {
         (Ok(a), Ok(b)) if a < count && b < count => {
+            // A change even onto itself, as Redis counts it.
+            let changes = crate::db::Changes::begin();
             if a != b {
                 let (low, high) = (a.min(b), a.max(b));
                 let (head, tail) = ctx.state.dbs.split_at_mut(high);
@@ -500,6 +507,7 @@ pub(super) fn swapdb(ctx: &mut Ctx, args: Args) {
                 ctx.state.signal_all_blocked_in(a);
                 ctx.state.signal_all_blocked_in(b);
             }
+            changes.made(1);
             ctx.reply.ok();
         }
         _ => ctx.reply.error(errors::DB_INDEX_OUT_OF_RANGE),

@@ -4,7 +4,7 @@
 
 use super::{i64_arg, optional_count_arg, Ctx, Keys};
 use crate::db::value::ListValue;
-use crate::db::{CompactBytes, Value};
+use crate::db::{Changes, CompactBytes, Value};
 use crate::errors;
 use crate::notify::{GENERIC, LIST};
 use crate::protocol::parse_i64;
@@ -94,10 +94,13 @@ fn push_all<T: AsRef<[u8]>>(list: &mut ListValue, elements: impl Iterator<Item =
     }
 }
 
-/// Pops one element; deletes the key when the list empties.
+/// Pops one element; deletes the key when the list empties. One change
+/// per element (the deletion that follows is not another, as in Redis).
 pub fn pop(keys: &mut Keys, key: &[u8], end: End) -> Option<CompactBytes> {
+    let changes = Changes::begin();
     let element = pop_keeping_key(keys, key, end);
     delete_if_empty(keys, key);
+    changes.made(u64::from(element.is_some()));
     element
 }
 
@@ -119,6 +122,7 @@ fn delete_if_empty(keys: &mut Keys, key: &[u8]) {
 
 fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) {
     let key = args.get(1);
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let create = (!only_existing).then_some(new_list as fn() -> Value);
     let list = match keys.write_as(key, create, Value::as_list_mut) {
@@ -127,6 +131,7 @@ fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) {
         Ok(Some(list)) => list,
     };
     push_all(list, args.from(2), end);
+    changes.made(args.len() as u64 - 2);
     reply.int(list.len() as i64);
     let db = ctx.db_index();
     ctx.state.signal_key_ready(db, key);
@@ -282,6 +287,7 @@ pub(super) fn lset(ctx: &mut Ctx, args: Args) {
     match index_of(index, list.len()) {
         Some(i) => {
             list.set(i, args.get(3));
+            crate::db::add_dirty(1);
             reply.ok();
             ctx.notify(LIST, "lset", args.get(1));
         }
@@ -327,9 +333,11 @@ pub(super) fn lrem(ctx: &mut Ctx, args: Args) {
     if removed > 0 {
         *list = kept;
     }
+    let changes = Changes::begin();
     if list.is_empty() {
         keys.db.remove(key);
     }
+    changes.made(removed as u64);
     reply.int(removed as i64);
     if removed > 0 {
         ctx.notify(LIST, "lrem", key);
@@ -351,15 +359,20 @@ pub(super) fn ltrim(ctx: &mut Ctx, args: Args) {
         Ok(None) => return reply.ok(),
         Ok(Some(list)) => list,
     };
+    let before = list.len();
     match range(start, end, list.len()) {
         None => list.clear(),
         Some((from, to)) => {
             list.keep(from, to);
         }
     }
+    // Redis counts the elements trimmed.
+    let trimmed = before - list.len();
+    let changes = Changes::begin();
     if list.is_empty() {
         keys.db.remove(key);
     }
+    changes.made(trimmed as u64);
     reply.ok();
     ctx.notify(LIST, "ltrim", key);
     notify_if_deleted(ctx, key);
@@ -384,6 +397,7 @@ pub(super) fn linsert(ctx: &mut Ctx, args: Args) {
     match position {
         Some(i) => {
             list.insert(if after { i + 1 } else { i }, element);
+            crate::db::add_dirty(1);
             reply.int(list.len() as i64);
             ctx.notify(LIST, "linsert", args.get(1));
         }
@@ -515,6 +529,7 @@ pub fn move_element(ctx: &mut Ctx, source: &[u8], destination: &[u8], from: End,
         reply.error(errors::WRONGTYPE);
         return false;
     }
+    let changes = Changes::begin();
     let Some(element) = pop_keeping_key(&mut keys, source, from) else {
         reply.null();
         return false;
@@ -522,6 +537,8 @@ pub fn move_element(ctx: &mut Ctx, source: &[u8], destination: &[u8], from: End,
     reply.bulk(&element);
     push(&mut keys, destination, std::iter::once(element), to);
     delete_if_empty(&mut keys, source);
+    // One change, as Redis counts a move.
+    changes.made(1);
     ctx.state.signal_key_ready(db, destination);
     // As Redis: the push is announced before the pop.
     ctx.notify(LIST, to.push_event(), destination);

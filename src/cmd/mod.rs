@@ -191,7 +191,7 @@ impl Keys<'_> {
     }
 
     /// Where a live key is, looked up (once) for writing: access stamped,
-    /// counted as a change, WATCH told.
+    /// WATCH told (the command counts its changes).
     fn write_position(&mut self, key: &[u8]) -> Option<usize> {
         if self.expire_if_needed(key) {
             return None;

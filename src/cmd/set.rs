@@ -6,7 +6,7 @@ use super::keys::{
 };
 use super::{optional_count_arg, Ctx, Keys};
 use crate::db::set::SetValue;
-use crate::db::Value;
+use crate::db::{Changes, Value};
 use crate::errors;
 use crate::glob::glob_match;
 use crate::notify::{GENERIC, SET};
@@ -28,12 +28,14 @@ fn write<'k>(keys: &'k mut Keys, key: &[u8], create: bool) -> Result<Option<&'k 
 
 pub(super) fn sadd(ctx: &mut Ctx, args: Args) {
     let max_intset = ctx.state.config.set_max_intset_entries;
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     match write(&mut keys, args.get(1), true) {
         Err(()) => reply.error(errors::WRONGTYPE),
         Ok(None) => reply.int(0),
         Ok(Some(set)) => {
             let added = args.from(2).filter(|m| set.add(m, max_intset)).count();
+            changes.made(added as u64);
             reply.int(added as i64);
             if added > 0 {
                 ctx.notify(SET, "sadd", args.get(1));
@@ -50,9 +52,11 @@ pub(super) fn srem(ctx: &mut Ctx, args: Args) {
         Ok(None) => reply.int(0),
         Ok(Some(set)) => {
             let removed = args.from(2).filter(|m| set.remove(m)).count();
+            let changes = Changes::begin();
             if set.is_empty() {
                 keys.db.remove(key);
             }
+            changes.made(removed as u64);
             reply.int(removed as i64);
             if removed > 0 {
                 ctx.notify(SET, "srem", key);
@@ -133,9 +137,11 @@ pub(super) fn spop(ctx: &mut Ctx, args: Args) {
             popped.push(member);
         }
     }
+    let changes = Changes::begin();
     if set.is_empty() {
         keys.db.remove(key);
     }
+    changes.made(popped.len() as u64);
     match count {
         None => match popped.first() {
             Some(member) => reply.bulk(member),
@@ -224,6 +230,9 @@ pub(super) fn smove(ctx: &mut Ctx, args: Args) {
     if !set.remove(member) {
         return reply.int(0);
     }
+    // As Redis: one change for the removal, one more if the destination
+    // did not have the member.
+    let changes = Changes::begin();
     let emptied = set.is_empty();
     if emptied {
         keys.db.remove(source);
@@ -237,6 +246,7 @@ pub(super) fn smove(ctx: &mut Ctx, args: Args) {
         Ok(Some(target)) => target.add(member, max_intset),
         _ => false,
     };
+    changes.made(1 + u64::from(added));
     if added {
         ctx.notify(SET, "sadd", destination);
     }

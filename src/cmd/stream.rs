@@ -3,7 +3,7 @@
 
 use super::{Ctx, Keys};
 use crate::db::stream::{parse_id, NodeLimits, Stream, StreamId, Trim};
-use crate::db::Value;
+use crate::db::{add_dirty, Changes, Value};
 use crate::errors;
 use crate::protocol::request::Args;
 use crate::protocol::Reply;
@@ -188,6 +188,7 @@ pub(super) fn xadd(ctx: &mut Ctx, args: Args) {
     }
     let limits = limits(ctx);
     let now_ms = ctx.now_ms.max(0) as u64;
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     match keys.write(key) {
         None if no_mkstream => return reply.null(),
@@ -220,6 +221,8 @@ pub(super) fn xadd(ctx: &mut Ctx, args: Args) {
     let trimmed = trim
         .strategy
         .map_or(0, |strategy| stream.trim(strategy, trim.approx, trim.limit));
+    // One change, the stream made and the entries trimmed included.
+    changes.made(1);
     reply.bulk(id.to_string().as_bytes());
     ctx.notify(NOTIFY_STREAM, "xadd", key);
     let db = ctx.db_index();
@@ -245,18 +248,16 @@ pub(super) fn xtrim(ctx: &mut Ctx, args: Args) {
     let Some(strategy) = trim.strategy else {
         return;
     };
-    let dirty_before = crate::db::dirty();
     let (keys, reply) = ctx.keys();
     let Some(Ok(stream)) = keys.db.get_mut(key).map(Value::as_stream_mut) else {
         return reply.int(0);
     };
     let trimmed = stream.trim(strategy, trim.approx, trim.limit);
+    // Nothing went: nothing to log, as in Redis.
+    add_dirty(trimmed as u64);
     reply.int(trimmed as i64);
     if trimmed > 0 {
         ctx.notify(NOTIFY_STREAM, "xtrim", key);
-    } else {
-        // Nothing went: nothing to log, as in Redis.
-        crate::db::restore_dirty(dirty_before);
     }
 }
 
@@ -363,6 +364,7 @@ pub(super) fn xdel(ctx: &mut Ctx, args: Args) {
         return reply.int(0);
     };
     let deleted = ids.into_iter().filter(|&id| stream.delete(id)).count();
+    add_dirty(deleted as u64);
     reply.int(deleted as i64);
     if deleted > 0 {
         ctx.notify(NOTIFY_STREAM, "xdel", key);
@@ -545,6 +547,7 @@ pub(super) fn xsetid(ctx: &mut Ctx, args: Args) {
     if max_deleted != StreamId::MIN {
         stream.max_deleted_id = max_deleted;
     }
+    add_dirty(1);
     reply.ok();
     ctx.notify(NOTIFY_STREAM, "xsetid", key);
 }
@@ -626,6 +629,7 @@ pub(super) fn xgroup_create(ctx: &mut Ctx, args: Args) {
                 .error_bytes(&errors::subcommand_syntax(args.get(1), "xgroup"));
         }
     }
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let exists = match keys.write(key) {
         None => false,
@@ -664,6 +668,8 @@ pub(super) fn xgroup_create(ctx: &mut Ctx, args: Args) {
             ..Default::default()
         },
     );
+    // The group, and the stream when MKSTREAM made it.
+    changes.made(1 + u64::from(!exists));
     reply.ok();
     ctx.notify(NOTIFY_STREAM, "xgroup-create", key);
 }
@@ -704,6 +710,7 @@ pub(super) fn xgroup_setid(ctx: &mut Ctx, args: Args) {
         group.last_id = id;
         group.entries_read = entries_read;
     }
+    add_dirty(1);
     reply.ok();
     ctx.notify(NOTIFY_STREAM, "xgroup-setid", key);
 }
@@ -718,6 +725,7 @@ pub(super) fn xgroup_destroy(ctx: &mut Ctx, args: Args) {
     if stream.groups.remove(name).is_none() {
         return reply.int(0);
     }
+    add_dirty(1);
     reply.int(1);
     ctx.notify(NOTIFY_STREAM, "xgroup-destroy", key);
     let db = ctx.db_index();
@@ -736,6 +744,7 @@ pub(super) fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) {
         .groups
         .get_mut(name)
         .is_some_and(|g| g.consumer(consumer, now_ms).1);
+    add_dirty(u64::from(created));
     reply.int(i64::from(created));
     if created {
         ctx.notify(NOTIFY_STREAM, "xgroup-createconsumer", key);
@@ -759,6 +768,7 @@ pub(super) fn xgroup_delconsumer(ctx: &mut Ctx, args: Args) {
     for id in gone.pending.keys() {
         group.pending.remove(id);
     }
+    add_dirty(1);
     reply.int(gone.pending.len() as i64);
     ctx.notify(NOTIFY_STREAM, "xgroup-delconsumer", key);
 }
@@ -811,6 +821,7 @@ pub(super) fn xack(ctx: &mut Ctx, args: Args) {
         return reply.int(0);
     };
     let acked = ids.into_iter().filter(|&id| group.ack(id)).count();
+    add_dirty(acked as u64);
     reply.int(acked as i64);
 }
 
@@ -1001,6 +1012,11 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
         }
     }
     if !served.is_empty() {
+        // As Redis counts a read: one change per stream served (not when
+        // a blocked reader is served by the entries that woke it), one
+        // per consumer it made.
+        let reads = if woken.is_some() { 0 } else { served.len() };
+        add_dirty((reads + new_consumers.len()) as u64);
         let reply = &mut *ctx.reply;
         if resp3 {
             reply.map(served.len());
@@ -1362,7 +1378,9 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: Args) {
         }
     }
     reply_claimed(reply, &claimed, just_id);
-    if !had_consumer && !claimed.is_empty() {
+    let new_consumer = !had_consumer && !claimed.is_empty();
+    add_dirty((claimed.len() + gone.len()) as u64 + u64::from(new_consumer));
+    if new_consumer {
         ctx.notify(NOTIFY_STREAM, "xgroup-createconsumer", key);
     }
     for (id, _) in &claimed {
@@ -1480,7 +1498,9 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
     for id in &deleted {
         reply.bulk(id.to_string().as_bytes());
     }
-    if !had_consumer && !claimed.is_empty() {
+    let new_consumer = !had_consumer && !claimed.is_empty();
+    add_dirty((claimed.len() + deleted.len()) as u64 + u64::from(new_consumer));
+    if new_consumer {
         ctx.notify(NOTIFY_STREAM, "xgroup-createconsumer", key);
     }
     for id in claimed.iter().map(|(id, _)| id).chain(&deleted) {

@@ -2,7 +2,7 @@
 //! APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE, GETDEL, GETEX, GETSET.
 
 use super::{i64_arg, Ctx};
-use crate::db::Value;
+use crate::db::{Changes, Value};
 use crate::errors;
 use crate::float::{add_long_double, FloatError};
 use crate::notify::{GENERIC, STRING};
@@ -116,6 +116,7 @@ pub(super) fn set(ctx: &mut Ctx, args: Args) {
         None => None,
     };
     let (key, value) = (args.get(1), args.get(2));
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     if options.get {
         match keys.read_str(key) {
@@ -124,17 +125,24 @@ pub(super) fn set(ctx: &mut Ctx, args: Args) {
             Err(_) => return reply.error(errors::WRONGTYPE),
         }
     }
-    let found = keys.exists(key);
-    if (options.nx && found) || (options.xx && !found) {
-        if !options.get {
-            reply.null();
+    if options.nx || options.xx {
+        let found = keys.exists(key);
+        if (options.nx && found) || (options.xx && !found) {
+            if !options.get {
+                reply.null();
+            }
+            return;
         }
-        return;
+    } else {
+        // The key is replaced whatever it was: only a due expiry needs
+        // seeing to (as Redis's `lookupKeyWrite`), not a second probe.
+        keys.expire_if_needed(key);
     }
     keys.db.set(key, Value::string(value), options.keep_ttl);
     if let Some(when) = expire {
         keys.db.set_expire(key, when);
     }
+    changes.made(1);
     ctx.notify(STRING, "set", key);
     if expire.is_some() {
         ctx.notify(GENERIC, "expire", key);
@@ -159,9 +167,11 @@ fn set_with_expire(ctx: &mut Ctx, args: Args, unit: Unit, command: &str) {
     let Some(when) = expire_at_ms(ctx, args.get(2), unit, command) else {
         return;
     };
+    let changes = Changes::begin();
     let (keys, _) = ctx.keys();
     keys.db.set(args.get(1), Value::string(args.get(3)), false);
     keys.db.set_expire(args.get(1), when);
+    changes.made(1);
     ctx.notify(STRING, "set", args.get(1));
     ctx.notify(GENERIC, "expire", args.get(1));
     ctx.reply.ok();
@@ -219,7 +229,8 @@ pub(super) fn msetnx(ctx: &mut Ctx, args: Args) {
 /// INCR, DECR, INCRBY, DECRBY (Redis's `incrDecrCommand`). The TTL stays.
 fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
     let (mut keys, reply) = ctx.keys();
-    let current = match keys.write(key) {
+    let existing = keys.write(key);
+    let current = match existing.as_deref() {
         None => 0,
         Some(value) => match value.as_str() {
             Err(_) => return reply.error(errors::WRONGTYPE),
@@ -233,8 +244,15 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
         return reply.error("ERR increment or decrement would overflow");
     };
     let mut digits = itoa::Buffer::new();
-    keys.db
-        .set(key, Value::string(digits.format(next).as_bytes()), true);
+    let counter = Value::string(digits.format(next).as_bytes());
+    match existing {
+        // Replaced where it is: one lookup, the TTL untouched.
+        Some(value) => {
+            *value = counter;
+            crate::db::add_dirty(1);
+        }
+        None => keys.db.set(key, counter, true),
+    }
     ctx.notify(STRING, "incrby", key);
     ctx.reply.int(next);
 }
@@ -276,8 +294,10 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     match add_long_double(current.as_deref(), args.get(2)) {
         Ok(text) => {
             reply.bulk(&text);
+            let changes = Changes::begin();
             keys.db
                 .set(key, Value::PlainStr(text.into_boxed_slice()), true);
+            changes.made(1);
             ctx.notify(STRING, "incrbyfloat", key);
         }
         Err(FloatError::NotAFloat) => reply.error(errors::NOT_A_FLOAT),
@@ -290,6 +310,7 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx, args: Args) {
 pub(super) fn append(ctx: &mut Ctx, args: Args) {
     let (key, tail) = (args.get(1), args.get(2));
     let max = ctx.state.config.proto_max_bulk_len;
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let len = match keys.write(key) {
         // A new key is a plain string, as SET would make it.
@@ -315,6 +336,7 @@ pub(super) fn append(ctx: &mut Ctx, args: Args) {
             value.len()
         }
     };
+    changes.made(1);
     ctx.notify(STRING, "append", key);
     ctx.reply.int(len as i64);
 }
@@ -397,6 +419,7 @@ pub(super) fn setrange(ctx: &mut Ctx, args: Args) {
     if (offset as u64).saturating_add(patch.len() as u64) > max {
         return reply.error(errors::STRING_TOO_LONG);
     }
+    let changes = Changes::begin();
     if current.is_none() {
         keys.db.set(key, Value::RawStr(Box::default()), false);
     }
@@ -409,6 +432,7 @@ pub(super) fn setrange(ctx: &mut Ctx, args: Args) {
     }
     value[offset..offset + patch.len()].copy_from_slice(patch);
     let len = value.len();
+    changes.made(1);
     ctx.notify(STRING, "setrange", key);
     ctx.reply.int(len as i64);
 }

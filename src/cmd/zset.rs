@@ -10,7 +10,7 @@ use super::keys::{
 use super::list::range;
 use super::{i64_arg, optional_count_arg, Ctx, Keys};
 use crate::db::zset::{order, ZSetValue};
-use crate::db::Value;
+use crate::db::{Changes, Value};
 use crate::errors;
 use crate::float::parse_double;
 use crate::glob::glob_match;
@@ -101,6 +101,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, mut flags: AddFlags) {
     let limits = ctx.state.config.zset_limits();
     let key = args.get(1);
     let db = ctx.db_index();
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let zset = match write(&mut keys, key, !flags.xx) {
         Err(()) => return reply.error(errors::WRONGTYPE),
@@ -127,6 +128,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, mut flags: AddFlags) {
                     score += current;
                     if score.is_nan() {
                         drop_if_empty(&mut keys, key);
+                        changes.made(0);
                         return reply.error("ERR resulting score is not a number (NaN)");
                     }
                 }
@@ -152,6 +154,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, mut flags: AddFlags) {
         }
     }
     drop_if_empty(&mut keys, key);
+    changes.made((added + updated) as u64);
     if flags.incr {
         if processed > 0 {
             reply.double(last_score);
@@ -178,18 +181,23 @@ pub(super) fn zincrby(ctx: &mut Ctx, args: Args) {
     let limits = ctx.state.config.zset_limits();
     let (key, member) = (args.get(1), args.get(3));
     let db = ctx.db_index();
+    let changes = Changes::begin();
     let (mut keys, reply) = ctx.keys();
     let zset = match write(&mut keys, key, true) {
         Err(()) => return reply.error(errors::WRONGTYPE),
         Ok(None) => return reply.null(),
         Ok(Some(zset)) => zset,
     };
-    let score = zset.score(member).unwrap_or(0.0) + increment;
+    let current = zset.score(member);
+    let score = current.unwrap_or(0.0) + increment;
     if score.is_nan() {
         drop_if_empty(&mut keys, key);
+        changes.made(0);
         return reply.error("ERR resulting score is not a number (NaN)");
     }
     zset.insert(member, score, limits);
+    // As ZADD INCR counts it: a new member, or a score that moved.
+    changes.made(u64::from(current != Some(score)));
     reply.double(score);
     ctx.state.signal_key_ready(db, key);
     ctx.notify(ZSET, "zincr", key);
@@ -719,7 +727,9 @@ pub(super) fn zrem(ctx: &mut Ctx, args: Args) {
         Ok(Some(zset)) => zset,
     };
     let removed = args.from(2).filter(|m| zset.remove(m)).count();
+    let changes = Changes::begin();
     drop_if_empty(&mut keys, key);
+    changes.made(removed as u64);
     reply.int(removed as i64);
     if removed > 0 {
         ctx.notify(ZSET, "zrem", key);
@@ -762,12 +772,14 @@ fn zremrange_generic(ctx: &mut Ctx, args: Args, by: By) {
                 .collect()
         }
     };
+    let changes = Changes::begin();
     if let Ok(Some(zset)) = write(&mut keys, key, false) {
         for member in &members {
             zset.remove(member);
         }
     }
     drop_if_empty(&mut keys, key);
+    changes.made(members.len() as u64);
     reply.int(members.len() as i64);
     if !members.is_empty() {
         let event = match by {
@@ -795,6 +807,7 @@ pub(super) fn zremrangebylex(ctx: &mut Ctx, args: Args) {
 /// Pops up to `count` lowest (or highest) elements of `key`.
 fn pop_elements(keys: &mut Keys, key: &[u8], max: bool, count: usize) -> Vec<(Vec<u8>, f64)> {
     let mut popped = Vec::new();
+    let changes = Changes::begin();
     if let Ok(Some(zset)) = write(keys, key, false) {
         for _ in 0..count.min(zset.len()) {
             let rank = if max { zset.len() - 1 } else { 0 };
@@ -806,6 +819,7 @@ fn pop_elements(keys: &mut Keys, key: &[u8], max: bool, count: usize) -> Vec<(Ve
         }
     }
     drop_if_empty(keys, key);
+    changes.made(popped.len() as u64);
     popped
 }
 

@@ -31,7 +31,12 @@ use std::time::{Duration, Instant};
 thread_local! {
     /// Changes to the keyspace since the process started (Redis's
     /// `server.dirty`): save points and `rdb_changes_since_last_save`
-    /// count from it, and a command that moved it is written to the AOF.
+    /// count from it, and a command that moved it is written to the AOF
+    /// and the replication stream. Counted as Redis counts: whole-key
+    /// changes (`Db::set`, `remove`, `set_expire`...) count one each; a
+    /// value opened for writing counts nothing, and the command then says
+    /// how many elements it changed (`Changes`); keys the server removes
+    /// on its own (expired, evicted) are not changes.
     /// Per thread because the keyspace belongs to the loop's thread; unit
     /// tests, each on its own thread, do not see each other's changes.
     static DIRTY: Cell<u64> = const { Cell::new(0) };
@@ -92,6 +97,27 @@ pub fn add_dirty(n: u64) {
 /// keys Redis does not count as changes.
 pub fn restore_dirty(before: u64) {
     DIRTY.with(|d| d.set(before));
+}
+
+/// One command's changes, counted as Redis's command counts them: the
+/// command begins it, does its writes, then says how many changes it
+/// made, whatever its writes counted on their own (SET ... EX is one
+/// change, not a set and an expiry; RPUSH of three elements is three;
+/// SADD of members already there is none, and is not propagated).
+#[must_use = "a command's count is only settled by `made`"]
+pub struct Changes {
+    before: u64,
+}
+
+impl Changes {
+    pub fn begin() -> Self {
+        Changes { before: dirty() }
+    }
+
+    /// The command made exactly `n` changes.
+    pub fn made(self, n: u64) {
+        restore_dirty(self.before + n);
+    }
 }
 
 /// A value and its access stamps (Redis's 24-bit `lru` field, split in
@@ -165,13 +191,12 @@ impl Db {
     }
 
     /// The value of `key` for changing it: counts as a modification for
-    /// WATCH.
+    /// WATCH (the command counts its changes, see `Changes`).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
         if !self.watched.is_empty() && self.dict.contains_key(key) {
             self.modified(key);
         }
         let entry = self.dict.get_mut(key)?;
-        add_dirty(1);
         Some(&mut entry.value)
     }
 
@@ -306,9 +331,7 @@ impl Db {
         if !self.watched.is_empty() && self.dict.contains_key(key) {
             self.modified(key);
         }
-        let position = self.touched_position(key)?;
-        add_dirty(1);
-        Some(position)
+        self.touched_position(key)
     }
 
     /// The value at a position [`Self::touch_for_write`] gave, while the
@@ -459,14 +482,20 @@ impl Db {
             && expiry() != Expiry::Ignore
     }
 
-    /// Removes a key and its expiry.
+    /// Removes a key and its expiry: one change.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let value = self.take(key)?;
+        add_dirty(1);
+        Some(value)
+    }
+
+    /// Removes a key and its expiry, counting no change.
+    fn take(&mut self, key: &[u8]) -> Option<Value> {
         let (_, entry) = self.dict.remove(key)?;
         if matches!(entry.value, Value::Stream(_)) {
             self.stream_gone(key);
         }
         self.modified(key);
-        add_dirty(1);
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -486,9 +515,9 @@ impl Db {
     }
 
     /// Deletes a key whose time has come, noting it for the AOF and for
-    /// keyspace notifications.
+    /// keyspace notifications (a DEL the server logs, not a change).
     pub fn remove_expired(&mut self, key: &[u8]) {
-        if self.remove(key).is_some() {
+        if self.take(key).is_some() {
             self.log_removal(key);
             self.note_event(crate::notify::EXPIRED, "expired", key);
         }

@@ -407,6 +407,19 @@ pub fn array_items(reply: &[u8]) -> Vec<Vec<u8>> {
     items
 }
 
+/// A real redis-server and rudis started alike, with no snapshots or AOF,
+/// plus `extra` arguments for both: the two sides of a differential test.
+pub fn server_pair(extra: &[&str]) -> (ServerProcess, ServerProcess) {
+    let mut redis_args = vec!["--save", "", "--appendonly", "no"];
+    redis_args.extend_from_slice(extra);
+    let mut rudis_args = vec!["--save", ""];
+    rudis_args.extend_from_slice(extra);
+    (
+        ServerProcess::redis_with(&redis_args),
+        ServerProcess::rudis(&rudis_args),
+    )
+}
+
 /// Runs a script against real redis-server and rudis, one connection each,
 /// and asserts the raw replies are identical. A line may start with a mark:
 /// `~` compares the array reply as an unordered collection; `?` only checks
@@ -418,12 +431,7 @@ pub fn assert_same_replies(script: &[&str]) {
 /// [`assert_same_replies`] with the same extra arguments given to both
 /// servers.
 pub fn assert_same_replies_with(extra: &[&str], script: &[&str]) {
-    let mut redis_args = vec!["--save", "", "--appendonly", "no"];
-    redis_args.extend_from_slice(extra);
-    let redis = ServerProcess::redis_with(&redis_args);
-    let mut rudis_args = vec!["--save", ""];
-    rudis_args.extend_from_slice(extra);
-    let rudis = ServerProcess::rudis(&rudis_args);
+    let (redis, rudis) = server_pair(extra);
     let mut a = redis.connect();
     let mut b = rudis.connect();
     for line in script {
@@ -461,6 +469,44 @@ pub fn assert_same_replies_with(extra: &[&str], script: &[&str]) {
                 "reply to {command:?} (left: redis-server, right: rudis)"
             ),
         }
+    }
+}
+
+/// Runs a script against real redis-server and rudis, one connection
+/// each, and asserts every line moves `rdb_changes_since_last_save` by
+/// the same amount: the count save points use, and what decides whether
+/// a command reaches the AOF and the replicas. A line may join commands
+/// with " ; " (a transaction), counted together.
+pub fn assert_same_changes(script: &[&str]) {
+    assert_same_changes_with(&[], script);
+}
+
+/// [`assert_same_changes`] with the same extra arguments given to both
+/// servers.
+pub fn assert_same_changes_with(extra: &[&str], script: &[&str]) {
+    let (redis, rudis) = server_pair(extra);
+    let mut a = redis.connect();
+    let mut b = rudis.connect();
+    for line in script {
+        let changes = |conn: &mut Conn| -> i64 {
+            let count = |conn: &mut Conn| -> i64 {
+                info_field(conn, "persistence", "rdb_changes_since_last_save")
+                    .parse()
+                    .unwrap()
+            };
+            let before = count(conn);
+            for command in line.split(" ; ") {
+                let args = words(command);
+                let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                conn.cmd(&refs);
+            }
+            count(conn) - before
+        };
+        assert_eq!(
+            changes(&mut a),
+            changes(&mut b),
+            "changes counted for {line:?} (left: redis-server, right: rudis)"
+        );
     }
 }
 
