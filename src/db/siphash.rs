@@ -67,19 +67,37 @@ fn siphash<const C: usize, const D: usize>(k0: u64, k1: u64, bytes: &[u8]) -> u6
         let word: [u8; 8] = block.try_into().unwrap_or_default();
         compress(&mut v, u64::from_le_bytes(word));
     }
-    // The last 0-7 bytes, little-endian, under the length's low byte
-    // (a byte loop: a copy of a variable length would call memcpy).
-    let tail = blocks
-        .remainder()
-        .iter()
-        .enumerate()
-        .fold(0u64, |word, (i, &b)| word | u64::from(b) << (8 * i));
+    // The last 0-7 bytes, little-endian, under the length's low byte.
+    let tail = tail_word(bytes, blocks.remainder().len());
     compress(&mut v, tail | (bytes.len() as u64) << 56);
     v[2] ^= 0xff;
     for _ in 0..D {
         sip_round(&mut v);
     }
     v[0] ^ v[1] ^ v[2] ^ v[3]
+}
+
+/// The last `rem` (0-7) bytes of `bytes` as a little-endian word, read
+/// with at most two fixed-size loads (overlapping ones put a byte twice
+/// at the same place, which OR keeps): no byte loop, no memcpy call.
+#[inline(always)]
+fn tail_word(bytes: &[u8], rem: usize) -> u64 {
+    let len = bytes.len();
+    let le = |at: usize, width: usize| -> u64 {
+        let mut word = [0u8; 8];
+        if let (Some(from), Some(to)) = (bytes.get(at..at + width), word.get_mut(..width)) {
+            to.copy_from_slice(from);
+        }
+        u64::from_le_bytes(word)
+    };
+    match rem {
+        0 => 0,
+        // A whole last word, shifted down to the tail.
+        _ if len >= 8 => le(len - 8, 8) >> (8 * (8 - rem)),
+        4..=7 => le(0, 4) | le(len - 4, 4) << (8 * (rem - 4)),
+        2..=3 => le(0, 2) | le(len - 2, 2) << (8 * (rem - 2)),
+        _ => le(0, 1),
+    }
 }
 
 #[inline(always)]

@@ -201,6 +201,13 @@ mod tests {
     }
 
     #[test]
+    fn integers_at_their_extremes() {
+        for n in [0, 7, 10, -1, 1_000_000, i64::MAX, i64::MIN] {
+            assert_eq!(encoded(false, |r| r.int(n)), format!(":{n}\r\n").as_bytes());
+        }
+    }
+
+    #[test]
     fn resp2_and_resp3_forms() {
         assert_eq!(encoded(false, |r| r.null()), b"$-1\r\n");
         assert_eq!(encoded(true, |r| r.null()), b"_\r\n");
