@@ -14,6 +14,12 @@ use std::time::Duration;
 #[test]
 fn strings_and_keys() {
     assert_same_changes(&[
+        "restore rk 0 \"\\x00\\x01v\\x0a\\x00\\x91\\x08\\xce\\xb2\\x19\\x38\\x8a\\xce\"",
+        "restore rk 0 \"\\x00\\x01v\\x0a\\x00\\x91\\x08\\xce\\xb2\\x19\\x38\\x8a\\xce\"",
+        "restore rk 0 \"\\x00\\x01v\\x0a\\x00\\x91\\x08\\xce\\xb2\\x19\\x38\\x8a\\xce\" replace",
+        "restore rk 100000 \"\\x00\\x01v\\x0a\\x00\\x91\\x08\\xce\\xb2\\x19\\x38\\x8a\\xce\" replace",
+        "restore rk 1 \"\\x00\\x01v\\x0a\\x00\\x91\\x08\\xce\\xb2\\x19\\x38\\x8a\\xce\" replace absttl",
+        "restore rk2 1 \"\\x00\\x01v\\x0a\\x00\\x91\\x08\\xce\\xb2\\x19\\x38\\x8a\\xce\" absttl",
         "set k v",
         "set k v",
         "set k v nx",

@@ -190,12 +190,16 @@ pub(super) fn restore(ctx: &mut Ctx, args: Args) {
         Err(RestoreError::Checksum) => return reply.error(errors::DUMP_PAYLOAD),
         Err(RestoreError::BadFormat) => return reply.error(errors::BAD_DATA_FORMAT),
     };
+    // One change as Redis counts it: the key restored, or the old key
+    // replaced by one already expired.
+    let changes = crate::db::Changes::begin();
     let replaced = replace && keys.delete(key);
     if ttl > 0 && !absttl {
         ttl = ttl.saturating_add(now_ms);
     }
     if ttl > 0 && ttl <= now_ms {
         // Already expired: nothing to create (the old key, if replaced, is gone).
+        changes.made(u64::from(replaced));
         if replaced {
             ctx.notify(crate::notify::GENERIC, "del", key);
         }
@@ -205,6 +209,7 @@ pub(super) fn restore(ctx: &mut Ctx, args: Args) {
     if ttl > 0 {
         keys.db.set_expire(key, ttl);
     }
+    changes.made(1);
     keys.db
         .restore_access(key, freq.map(|f| f as u8), idle.map(|s| s as u64));
     ctx.notify(crate::notify::GENERIC, "restore", key);
