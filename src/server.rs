@@ -157,8 +157,8 @@ impl Server {
     pub fn bind(mut config: Config, config_file: Option<String>) -> io::Result<Server> {
         let poll = Poll::new()?;
         config.maxclients = raise_open_files_limit(config.maxclients);
-        let mut listeners = listen_all(&config, config.port, "tcp")?;
-        // `tls-port`: the same addresses, speaking TLS.
+        // `tls-port`: the same addresses, speaking TLS. Its certificates
+        // are loaded before any port is listened on, as Redis does.
         let tls_port = crate::tls::port(&config);
         let tls_context = if tls_port > 0 {
             let context = crate::tls::context(&config).map_err(|e| {
@@ -172,8 +172,9 @@ impl Server {
         } else {
             None
         };
+        let mut listeners = listen_all(&config, config.port, "TCP")?;
         let tls_listeners = if tls_port > 0 {
-            listen_all(&config, tls_port, "tls")?
+            listen_all(&config, tls_port, "TLS")?
         } else {
             Vec::new()
         };
@@ -194,15 +195,16 @@ impl Server {
                 .local_addr()
                 .map(|a| a.ip().to_string())
                 .unwrap_or_else(|_| "127.0.0.1".into());
-            let listener = listen(&host, config.metrics_port, config.tcp_backlog).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!(
-                        "Failed listening on metrics port {}: {e}",
-                        config.metrics_port
-                    ),
-                )
-            })?;
+            let listener =
+                listen(&host, config.metrics_port, config.tcp_backlog).map_err(|(step, e)| {
+                    io::Error::new(
+                        e.kind(),
+                        format!(
+                            "Failed listening on metrics port {}: {step}: {e}",
+                            config.metrics_port
+                        ),
+                    )
+                })?;
             metrics_listener = Some(listeners.len());
             listeners.push(listener);
         }
@@ -1973,16 +1975,26 @@ pub fn listen_all(config: &Config, port: u16, kind: &str) -> io::Result<Vec<TcpL
     let mut listeners = Vec::new();
     for spec in &config.bind {
         let optional = spec.starts_with('-');
-        let host = match spec.trim_start_matches('-') {
+        let shown = spec.trim_start_matches('-');
+        let host = match shown {
             "*" => "0.0.0.0",
             "::*" => "::",
             other => other,
         };
         match listen(host, port, config.tcp_backlog) {
             Ok(listener) => listeners.push(listener),
-            Err(e) if optional => debug!("Skipping optional bind address {host}: {e}"),
-            Err(e) => {
-                warn!("Warning: Could not create server TCP listening socket {host}:{port}: {e}");
+            Err((_, e)) if optional => debug!("Skipping optional bind address {host}: {e}"),
+            Err((step, e)) => {
+                // Redis's wording: the address as configured, the step
+                // that failed, the system's text for the error.
+                let text = e.to_string();
+                let reason = match e.raw_os_error() {
+                    Some(code) => text
+                        .strip_suffix(&format!(" (os error {code})"))
+                        .unwrap_or(&text),
+                    None => &text,
+                };
+                warn!("Warning: Could not create server TCP listening socket {shown}:{port}: {step}: {reason}");
                 return Err(io::Error::new(
                     e.kind(),
                     format!("Failed listening on port {port} ({kind}), aborting."),
@@ -1993,20 +2005,33 @@ pub fn listen_all(config: &Config, port: u16, kind: &str) -> io::Result<Vec<TcpL
     Ok(listeners)
 }
 
-fn listen(host: &str, port: u16, backlog: u32) -> io::Result<TcpListener> {
+/// A listening socket on `host:port`; Err names the step that failed
+/// (Redis's `anet` error prefixes).
+fn listen(host: &str, port: u16, backlog: u32) -> Result<TcpListener, (&'static str, io::Error)> {
     let addr = (host, port)
-        .to_socket_addrs()?
+        .to_socket_addrs()
+        .map_err(|e| ("getaddrinfo", e))?
         .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unresolvable address"))?;
+        .ok_or_else(|| {
+            let unknown = io::Error::new(io::ErrorKind::InvalidInput, "unresolvable address");
+            ("getaddrinfo", unknown)
+        })?;
     let domain = socket2::Domain::for_address(addr);
-    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))
+        .map_err(|e| ("socket", e))?;
+    socket
+        .set_reuse_address(true)
+        .map_err(|e| ("setsockopt SO_REUSEADDR", e))?;
     if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
+        socket.set_only_v6(true).map_err(|e| ("setsockopt", e))?;
     }
-    socket.bind(&addr.into())?;
-    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into()).map_err(|e| ("bind", e))?;
+    socket
+        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
+        .map_err(|e| ("listen", e))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| ("fcntl(F_SETFL,O_NONBLOCK)", e))?;
     Ok(TcpListener::from_std(socket.into()))
 }
 

@@ -159,3 +159,31 @@ fn service_settings_are_immutable_as_in_redis() {
         "CONFIG GET pidfile",
     ]);
 }
+
+/// A port already taken stops the start with Redis's two lines: the
+/// address, the step that failed and why, then which port was given up.
+#[test]
+fn a_taken_port_stops_the_start_with_redis_lines() {
+    let taken = std::net::TcpListener::bind(("127.0.0.1", free_port())).unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = fresh_dir("taken-port");
+    let last_lines = |binary: &str| -> Vec<String> {
+        let out = Command::new(binary)
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{binary} started on a taken port");
+        let log = String::from_utf8_lossy(&out.stdout).into_owned();
+        // Without the pid, role and time each line starts with.
+        let mut lines: Vec<String> = log
+            .lines()
+            .filter_map(|l| l.split_once(" # ").map(|(_, text)| text.to_string()))
+            .collect();
+        lines.split_off(lines.len().saturating_sub(2))
+    };
+    assert_eq!(
+        last_lines("redis-server"),
+        last_lines(env!("CARGO_BIN_EXE_rudis-server"))
+    );
+}

@@ -415,7 +415,7 @@ fn ports_changed(
     const UNABLE: &str = "Unable to listen on this port. Check server logs.";
     let config = &ctx.state.config;
     if config.port != before.port {
-        let listeners = crate::server::listen_all(config, config.port, "tcp").map_err(|_| {
+        let listeners = crate::server::listen_all(config, config.port, "TCP").map_err(|_| {
             log::warn!("Failed to bind");
             ("port", UNABLE)
         })?;
@@ -436,7 +436,7 @@ fn ports_changed(
             })?;
             ctx.state.tls = Some(context);
         }
-        let listeners = crate::server::listen_all(config, tls_port, "tls").map_err(|_| {
+        let listeners = crate::server::listen_all(config, tls_port, "TLS").map_err(|_| {
             log::warn!("Failed to bind");
             ("tls-port", UNABLE)
         })?;
