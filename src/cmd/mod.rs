@@ -237,8 +237,8 @@ impl Keys<'_> {
             Some(position) => self.db.value_at_mut(position),
             None => match create {
                 Some(make) => {
-                    self.db.set(key, make(), false);
-                    self.db.get_mut(key)
+                    let position = self.db.set_at(key, make(), false);
+                    self.db.value_at_mut(position)
                 }
                 None => return Ok(None),
             },

@@ -96,12 +96,19 @@ impl<V> Dict<V> {
 
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, key: &[u8], value: V) -> Option<V> {
+        self.insert_at(key, value).1
+    }
+
+    /// Inserts or replaces; returns where the key now is (for
+    /// [`Self::value_at_mut`], without hashing it again) and the previous
+    /// value.
+    pub fn insert_at(&mut self, key: &[u8], value: V) -> (usize, Option<V>) {
         let hash = hash_of(&self.hasher, key);
         if let Some(i) = self.find_hashed(hash, key) {
-            return Some(std::mem::replace(&mut self.entries[i].1, value));
+            return (i, Some(std::mem::replace(&mut self.entries[i].1, value)));
         }
         self.insert_hashed(hash, CompactBytes::new(key), value);
-        None
+        (self.entries.len() - 1, None)
     }
 
     /// Inserts a key known to be absent.

@@ -535,13 +535,20 @@ impl Db {
     /// Sets a value. Without `keep_ttl` any expiry is dropped, as a plain
     /// SET does in Redis.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        self.set_at(key, value, keep_ttl);
+    }
+
+    /// [`Self::set`], answering where the key now is, for
+    /// [`Self::value_at_mut`] (a collection made to be written to at once).
+    pub fn set_at(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> usize {
         self.modified(key);
         add_dirty(1);
         if self.event_classes & crate::notify::NEW != 0 && !self.dict.contains_key(key) {
             self.note_event(crate::notify::NEW, "new", key);
         }
         let entry = self.new_entry(value);
-        if let Some(old) = self.dict.insert(key, entry) {
+        let (position, old) = self.dict.insert_at(key, entry);
+        if let Some(old) = old {
             if matches!(old.value, Value::Stream(_)) {
                 self.stream_gone(key);
             }
@@ -549,7 +556,7 @@ impl Db {
                 // An overwritten key keeps its count, plus this access
                 // (Redis's `dbOverwrite` after `lookupKeyWrite`).
                 let freq = lfu.touched(old.freq, self.now_ms, &mut self.rng);
-                if let Some(entry) = self.dict.get_mut(key) {
+                if let Some(entry) = self.dict.value_at_mut(position) {
                     entry.freq = freq;
                 }
             }
@@ -557,6 +564,7 @@ impl Db {
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
+        position
     }
 
     /// Adds a key read from a snapshot: not a change (nothing to save or
