@@ -1,7 +1,8 @@
 //! Hash commands. A hash that loses its last field is deleted.
 
 use super::keys::{
-    collection_scan_options, random_below, random_count_arg, random_picks, scan_positions,
+    collection_scan_options, paired_count_in_range, random_below, random_count_arg, random_picks,
+    scan_positions,
 };
 use super::{i64_arg, Ctx, Keys};
 use crate::db::hash::HashValue;
@@ -276,6 +277,9 @@ pub(super) fn hrandfield(ctx: &mut Ctx, args: Args) {
     let with_values = args.len() == 4 && args.get(3).eq_ignore_ascii_case(b"withvalues");
     if args.len() > 4 || (args.len() == 4 && !with_values) {
         return ctx.reply.error(errors::SYNTAX);
+    }
+    if with_values && !count.is_some_and(|n| paired_count_in_range(ctx.reply, n)) {
+        return;
     }
     let resp3 = ctx.reply.is_resp3();
     let (mut keys, reply) = ctx.keys();

@@ -282,13 +282,13 @@ pub fn random_count_arg(reply: &mut crate::protocol::Reply, arg: &[u8]) -> Optio
 /// Which positions of a collection of `len` a random-members command
 /// returns: a negative count allows repeats, a count at least `len` is the
 /// whole collection, otherwise distinct positions.
-pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
+pub fn random_picks(len: usize, count: i64) -> Picks {
     if count < 0 {
-        (0..count.unsigned_abs() as usize)
-            .map(|_| random_below(len))
-            .collect()
+        // Drawn one by one: the count is the client's, with no bound.
+        let left = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+        Picks::Repeats { left, len }
     } else if count as usize >= len {
-        (0..len).collect()
+        Picks::Distinct((0..len).collect::<Vec<_>>().into_iter())
     } else {
         let mut positions: Vec<usize> = (0..len).collect();
         for i in 0..count as usize {
@@ -296,8 +296,53 @@ pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
             positions.swap(i, j);
         }
         positions.truncate(count as usize);
-        positions
+        Picks::Distinct(positions.into_iter())
     }
+}
+
+/// The positions [`random_picks`] chose.
+pub enum Picks {
+    /// `left` more positions, drawn as they are needed.
+    Repeats {
+        left: usize,
+        len: usize,
+    },
+    Distinct(std::vec::IntoIter<usize>),
+}
+
+impl Iterator for Picks {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            Picks::Repeats { left: 0, .. } => None,
+            Picks::Repeats { left, len } => {
+                *left -= 1;
+                Some(random_below(*len))
+            }
+            Picks::Distinct(positions) => positions.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match self {
+            Picks::Repeats { left, .. } => *left,
+            Picks::Distinct(positions) => positions.len(),
+        };
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Picks {}
+
+/// ZRANDMEMBER's WITHSCORES and HRANDFIELD's WITHVALUES double the reply:
+/// Redis refuses counts beyond half of LONG_MAX there.
+pub fn paired_count_in_range(reply: &mut crate::protocol::Reply, count: i64) -> bool {
+    let in_range = (-(i64::MAX / 2)..=i64::MAX / 2).contains(&count);
+    if !in_range {
+        reply.error("ERR value is out of range");
+    }
+    in_range
 }
 
 /// A random number below `n`, from a per-process xorshift generator.

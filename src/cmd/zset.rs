@@ -5,7 +5,8 @@
 
 use super::blocking::{block, timeout_arg};
 use super::keys::{
-    collection_scan_options, random_below, random_count_arg, random_picks, scan_positions,
+    collection_scan_options, paired_count_in_range, random_below, random_count_arg, random_picks,
+    scan_positions, Picks,
 };
 use super::list::range;
 use super::{i64_arg, optional_count_arg, Ctx, Keys};
@@ -597,14 +598,19 @@ fn reply_elements(reply: &mut Reply, zset: &ZSetValue, ranks: &[usize], with_sco
             zset.at(rank)
         };
         if let Some((member, score)) = element {
-            if pairs {
-                reply.array(2);
-            }
-            reply.bulk(member);
-            if with_scores {
-                reply.double(score);
-            }
+            reply_element(reply, member, score, with_scores);
         }
+    }
+}
+
+/// One member, with its score when asked (a pair of its own in RESP3).
+fn reply_element(reply: &mut Reply, member: &[u8], score: f64, with_scores: bool) {
+    if with_scores && reply.is_resp3() {
+        reply.array(2);
+    }
+    reply.bulk(member);
+    if with_scores {
+        reply.double(score);
     }
 }
 
@@ -996,6 +1002,9 @@ pub(super) fn zrandmember(ctx: &mut Ctx, args: Args) {
     if args.len() > 4 || (args.len() == 4 && !with_scores) {
         return ctx.reply.error(errors::SYNTAX);
     }
+    if with_scores && !count.is_some_and(|n| paired_count_in_range(ctx.reply, n)) {
+        return;
+    }
     let (mut keys, reply) = ctx.keys();
     let zset = match read(&mut keys, args.get(1)) {
         Err(()) => return reply.error(errors::WRONGTYPE),
@@ -1015,8 +1024,19 @@ pub(super) fn zrandmember(ctx: &mut Ctx, args: Args) {
         }
         return;
     };
-    let ranks = random_picks(len, count);
-    reply_elements(reply, zset, &ranks, with_scores);
+    match random_picks(len, count) {
+        Picks::Distinct(ranks) => reply_elements(reply, zset, ranks.as_slice(), with_scores),
+        repeats => {
+            // Possibly more than the set holds: drawn as they are written.
+            let pairs = with_scores && reply.is_resp3();
+            reply.array(repeats.len() * if with_scores && !pairs { 2 } else { 1 });
+            for rank in repeats {
+                if let Some((member, score)) = zset.at(rank) {
+                    reply_element(reply, member, score, with_scores);
+                }
+            }
+        }
+    }
 }
 
 pub(super) fn zscan(ctx: &mut Ctx, args: Args) {
