@@ -80,6 +80,28 @@ pub fn note_server_pid() {
     SERVER_PID.store(std::process::id(), Ordering::Relaxed);
 }
 
+/// The target of lines written as they are, without the pid, role,
+/// time and level prefix (Redis's `LL_RAW`).
+const RAW: &str = "raw";
+
+/// What Redis logs once it listens: its logo (asked for with
+/// `always-show-logo`, or when the log is a terminal), else one line. The
+/// banner's `PID:` line is what test harnesses wait for.
+pub fn banner(show_logo: bool, port: u64) {
+    if !show_logo {
+        log::info!("Running mode=standalone, port={port}.");
+        return;
+    }
+    log::info!(
+        target: RAW,
+        "\n    rudis {} (redis {}) {} bit\n\n    Running in standalone mode\n    Port: {port}\n    PID: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        crate::REDIS_VERSION,
+        usize::BITS,
+        std::process::id()
+    );
+}
+
 /// Installs the logger. `logfile` empty means standard output, as in Redis.
 pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
     let mut builder = env_logger::Builder::new();
@@ -94,6 +116,9 @@ pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
     }
     note_server_pid();
     builder.format(move |out, record| {
+        if record.target() == RAW {
+            return writeln!(out, "{}", record.args());
+        }
         // A snapshot child logs as Redis's do: its own pid, role C.
         let pid = std::process::id();
         let role = if pid != SERVER_PID.load(Ordering::Relaxed) {

@@ -58,6 +58,14 @@ fn main() -> ExitCode {
         usize::BITS,
         std::process::id()
     );
+    if args.is_empty() {
+        log::warn!(
+            "Warning: no config file specified, using the default config. In order to specify a config file use {} /path/to/rudis.conf",
+            std::env::args().next().unwrap_or_else(|| "rudis-server".into())
+        );
+    } else {
+        log::warn!("Configuration loaded");
+    }
     let supervisor = daemon::supervisor(config.supervised);
     let background = config.daemonize && supervisor == daemon::Supervisor::None;
     if background {
@@ -67,7 +75,14 @@ fn main() -> ExitCode {
         }
     }
     daemon::starting(supervisor);
-    let port = config.port;
+    let port = match config.port {
+        0 => rudis::config::pending_u64(&config, "tls-port"),
+        port => u64::from(port),
+    };
+    let show_logo = rudis::config::pending_bool(&config, "always-show-logo")
+        || (config.logfile.is_empty()
+            && !rudis::config::pending_bool(&config, "syslog-enabled")
+            && std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let pidfile = config.pidfile.clone();
     let mut server = match Server::bind(config, config_file) {
         Ok(server) => server,
@@ -79,11 +94,12 @@ fn main() -> ExitCode {
     if !pidfile.is_empty() {
         daemon::write_pid_file(&pidfile);
     }
+    rudis::logging::banner(show_logo, port);
     if let Err(message) = server.load_users() {
         log::warn!("{message}");
         return ExitCode::FAILURE;
     }
-    log::info!("Server initialized, listening on port {port}");
+    log::warn!("Server initialized");
     if let Err(message) = server.load_data() {
         log::warn!("{message}");
         log::warn!("Fatal error loading the DB, check server logs. Exiting.");
