@@ -132,8 +132,8 @@ pub struct Client {
     pub blocked: Option<Box<Blocked>>,
     /// Commands queued since MULTI.
     pub multi: Option<crate::cmd::multi::Transaction>,
-    /// Keys under WATCH: (db, key, version when watched).
-    pub watching: Vec<(usize, Vec<u8>, u64)>,
+    /// Keys under WATCH.
+    pub watching: Vec<crate::cmd::multi::Watch>,
     /// A replica of this server (after REPLCONF or PSYNC): its settings
     /// and where it is in its synchronization.
     pub replica: Option<Box<crate::repl::ReplicaInfo>>,

@@ -1626,8 +1626,8 @@ impl Server {
             self.state.tracking.disable(&mut client.tracking, who);
             self.state.refresh_event_classes();
         }
-        for (db, watched, _) in &client.watching {
-            self.state.dbs[*db].unwatch(watched);
+        for watch in &client.watching {
+            self.state.dbs[watch.db].unwatch(&watch.key);
         }
         let _ = self.poll.registry().deregister(&mut client.socket);
         self.pending_reads.retain(|&k| k != key);

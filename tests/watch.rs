@@ -78,6 +78,69 @@ fn scripted_cases_match_redis() {
     }
 }
 
+/// Keys that expire while watched fail the EXEC; keys already expired
+/// when watched change nothing by going, only by coming back to life
+/// (Redis 7.0's stale watched keys).
+#[test]
+fn expired_keys_match_redis() {
+    let debug = ["--enable-debug-command", "yes"];
+    let redis = ServerProcess::redis_with(&debug);
+    let rudis = ServerProcess::rudis(&debug);
+    let tail = [(0, "MULTI"), (0, "PING"), (0, "EXEC")];
+    let stale = [
+        (0, "DEBUG SET-ACTIVE-EXPIRE 0"),
+        (0, "SET x foo PX 1"),
+        (0, "DEBUG SLEEP 0.01"),
+        (0, "WATCH x"),
+    ];
+    let setups: Vec<Vec<(usize, &str)>> = vec![
+        // Expires between WATCH and EXEC.
+        vec![
+            (0, "DEBUG SET-ACTIVE-EXPIRE 0"),
+            (0, "SET x foo PX 5"),
+            (0, "WATCH x"),
+            (0, "DEBUG SLEEP 0.01"),
+        ],
+        stale.to_vec(),
+        [&stale[..], &[(1, "EXISTS x")]].concat(),
+        [&stale[..], &[(1, "DEL x")]].concat(),
+        [&stale[..], &[(1, "FLUSHDB")]].concat(),
+        [&stale[..], &[(1, "SWAPDB 0 1")]].concat(),
+        [&stale[..], &[(1, "DEL x"), (1, "SET x bar")]].concat(),
+        [
+            &stale[..],
+            &[(1, "SET x bar PX 1"), (1, "DEBUG SLEEP 0.01")],
+        ]
+        .concat(),
+        // Replaced by a key already expired in the other database.
+        vec![
+            (0, "DEBUG SET-ACTIVE-EXPIRE 0"),
+            (1, "SELECT 1"),
+            (1, "SET x foo PX 1"),
+            (0, "DEBUG SLEEP 0.01"),
+            (0, "WATCH x"),
+            (1, "SWAPDB 0 1"),
+        ],
+        // A stale key replaced by another stale key.
+        vec![
+            (0, "DEBUG SET-ACTIVE-EXPIRE 0"),
+            (0, "SET x foo PX 1"),
+            (1, "SELECT 1"),
+            (1, "SET x bar PX 1"),
+            (0, "DEBUG SLEEP 0.01"),
+            (0, "WATCH x"),
+            (1, "SWAPDB 0 1"),
+        ],
+    ];
+    for setup in setups {
+        let mut steps = case(&setup);
+        steps.extend(case(&tail));
+        steps.push((1, "SWAPDB 0 1".to_string()));
+        steps.push((1, "FLUSHALL".to_string()));
+        assert_eq!(run(&redis, &steps), run(&rudis, &steps), "{steps:?}");
+    }
+}
+
 /// Random interleavings: client 0 watches some keys and runs a
 /// transaction while client 1 runs commands that may or may not change
 /// them.

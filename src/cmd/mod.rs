@@ -1181,7 +1181,7 @@ const SIGNAL_ONLY_ON_CHANGE: &[&str] = &[
 struct WatchGuard {
     db: usize,
     keys: Vec<Vec<u8>>,
-    versions: Vec<Option<u64>>,
+    versions: Vec<Option<crate::db::WatchVersion>>,
     looks: Vec<([u8; 20], Option<i64>)>,
     dirty: u64,
 }

@@ -34,10 +34,11 @@ pub(super) fn exec(ctx: &mut Ctx, _args: Args) {
             .reply
             .error("EXECABORT Transaction discarded because of previous errors.");
     }
+    let now_ms = ctx.now_ms;
     let touched = ctx.clients[ctx.me]
         .watching
         .iter()
-        .any(|(db, key, version)| ctx.state.dbs[*db].watch_version(key) != Some(*version));
+        .any(|watch| watch.touched(&ctx.state.dbs[watch.db], now_ms));
     unwatch_all(ctx);
     if touched {
         return ctx.reply.null_array();
@@ -66,16 +67,23 @@ pub(super) fn watch(ctx: &mut Ctx, args: Args) {
         return ctx.reply.error("ERR WATCH inside MULTI is not allowed");
     }
     let db = ctx.db_index();
+    let now_ms = ctx.now_ms;
     for key in args.from(1) {
         if ctx.clients[ctx.me]
             .watching
             .iter()
-            .any(|(d, k, _)| *d == db && k == key)
+            .any(|w| w.db == db && w.key == key)
         {
             continue;
         }
+        let found = Found::in_db(&ctx.state.dbs[db], key, now_ms);
         let version = ctx.state.dbs[db].watch(key);
-        ctx.client().watching.push((db, key.to_vec(), version));
+        ctx.client().watching.push(Watch {
+            db,
+            key: key.to_vec(),
+            version,
+            found,
+        });
     }
     ctx.reply.ok();
 }
@@ -88,8 +96,56 @@ pub(super) fn unwatch(ctx: &mut Ctx, _args: Args) {
 /// Drops every WATCH of the running client.
 pub fn unwatch_all(ctx: &mut Ctx) {
     let watching = std::mem::take(&mut ctx.client().watching);
-    for (db, key, _) in watching {
-        ctx.state.dbs[db].unwatch(&key);
+    for watch in watching {
+        ctx.state.dbs[watch.db].unwatch(&watch.key);
+    }
+}
+
+/// A key under WATCH, as its client found it then.
+pub struct Watch {
+    pub db: usize,
+    pub key: Vec<u8>,
+    /// The key's change counts in its database then (see `Db::watch`).
+    pub version: crate::db::WatchVersion,
+    pub found: Found,
+}
+
+/// What a watched key was when it was watched, or is now.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    Absent,
+    Live,
+    /// Still stored, but past its expiry: logically gone already.
+    Stale,
+}
+
+impl Found {
+    pub fn in_db(db: &crate::db::Db, key: &[u8], now_ms: i64) -> Found {
+        if !db.contains_key(key) {
+            Found::Absent
+        } else if db.is_expired(key, now_ms) {
+            Found::Stale
+        } else {
+            Found::Live
+        }
+    }
+}
+
+impl Watch {
+    /// Whether EXEC must fail because of this key (Redis 7.0's
+    /// `touchWatchedKey` and `isWatchedKeyExpired`): it changed, or it
+    /// expired since. A key already expired when watched changes nothing
+    /// by going (lazily, by DEL, FLUSHDB or SWAPDB); only coming back to
+    /// life counts.
+    pub fn touched(&self, db: &crate::db::Db, now_ms: i64) -> bool {
+        let now = Found::in_db(db, &self.key, now_ms);
+        let counts = db.watch_version(&self.key).unwrap_or_default();
+        let changed = counts.version != self.version.version;
+        match self.found {
+            Found::Stale => now == Found::Live || counts.revivals != self.version.revivals,
+            Found::Live => changed || now == Found::Stale,
+            Found::Absent => changed,
+        }
     }
 }
 

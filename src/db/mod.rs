@@ -170,7 +170,18 @@ pub struct Db {
 #[derive(Default)]
 struct Watched {
     watchers: usize,
+    /// Changes to the key, removals included.
     version: u64,
+    /// Changes that gave the key a value: what a client that watched it
+    /// already expired sees (its removal changes nothing logically).
+    revivals: u64,
+}
+
+/// A watched key's change counts, as [`Db::watch`] reads them.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct WatchVersion {
+    pub version: u64,
+    pub revivals: u64,
 }
 
 /// Redis's `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`: keys sampled per round.
@@ -227,11 +238,14 @@ impl Db {
             .collect()
     }
 
-    /// Starts watching `key`; returns its current version.
-    pub fn watch(&mut self, key: &[u8]) -> u64 {
+    /// Starts watching `key`; returns its current change counts.
+    pub fn watch(&mut self, key: &[u8]) -> WatchVersion {
         let entry = self.watched.entry(key.to_vec()).or_default();
         entry.watchers += 1;
-        entry.version
+        WatchVersion {
+            version: entry.version,
+            revivals: entry.revivals,
+        }
     }
 
     pub fn unwatch(&mut self, key: &[u8]) {
@@ -243,14 +257,27 @@ impl Db {
         }
     }
 
-    /// The version of a watched key (`None` if nobody watches it).
-    pub fn watch_version(&self, key: &[u8]) -> Option<u64> {
-        self.watched.get(key).map(|w| w.version)
+    /// The change counts of a watched key (`None` if nobody watches it).
+    pub fn watch_version(&self, key: &[u8]) -> Option<WatchVersion> {
+        self.watched.get(key).map(|w| WatchVersion {
+            version: w.version,
+            revivals: w.revivals,
+        })
     }
 
     /// Notes that `key` may have changed (Redis's `touchWatchedKey`). Free
     /// when nothing is watched.
     fn modified(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(entry) = self.watched.get_mut(key) {
+                entry.version += 1;
+                entry.revivals += 1;
+            }
+        }
+    }
+
+    /// Notes that `key` was removed.
+    fn removed(&mut self, key: &[u8]) {
         if !self.watched.is_empty() {
             if let Some(entry) = self.watched.get_mut(key) {
                 entry.version += 1;
@@ -273,35 +300,37 @@ impl Db {
         add_dirty(1);
     }
 
-    /// Every watched key of this database may have changed (FLUSHDB,
-    /// FLUSHALL, SWAPDB).
-    /// Every watched key that exists here, or in `replaced_with`, counts
-    /// as changed (FLUSHDB, FLUSHALL, SWAPDB): a watched key that exists
-    /// on neither side is left alone, as Redis leaves it.
+    /// Every watched key that exists here, or arrives live from
+    /// `replaced_with`, counts as changed (FLUSHDB, FLUSHALL, SWAPDB): a
+    /// watched key that exists on neither side, or arrives already
+    /// expired, is left alone, as Redis leaves it.
     pub fn modified_existing(&mut self, replaced_with: Option<&Db>) {
         let dict = &self.dict;
+        let now_ms = crate::state::unix_millis();
         for (key, entry) in self.watched.iter_mut() {
-            let exists = dict.contains_key(key)
-                || replaced_with.is_some_and(|other| other.dict.contains_key(key));
-            if exists {
+            let arrives = replaced_with
+                .is_some_and(|other| other.contains_key(key) && !other.is_expired(key, now_ms));
+            if dict.contains_key(key) || arrives {
                 entry.version += 1;
+            }
+            if arrives {
+                entry.revivals += 1;
             }
         }
     }
 
     /// The change counts of this database's watched keys, to take a
     /// command's changes back when it changed nothing (see `dispatch`).
-    pub fn watch_versions(&self, keys: &[&[u8]]) -> Vec<Option<u64>> {
-        keys.iter()
-            .map(|k| self.watched.get(*k).map(|w| w.version))
-            .collect()
+    pub fn watch_versions(&self, keys: &[&[u8]]) -> Vec<Option<WatchVersion>> {
+        keys.iter().map(|k| self.watch_version(k)).collect()
     }
 
     /// Puts back the change counts `watch_versions` read.
-    pub fn restore_watch_versions(&mut self, keys: &[&[u8]], versions: &[Option<u64>]) {
+    pub fn restore_watch_versions(&mut self, keys: &[&[u8]], versions: &[Option<WatchVersion>]) {
         for (key, version) in keys.iter().zip(versions) {
             if let (Some(entry), Some(v)) = (self.watched.get_mut(*key), version) {
-                entry.version = *v;
+                entry.version = v.version;
+                entry.revivals = v.revivals;
             }
         }
     }
@@ -495,7 +524,7 @@ impl Db {
         if matches!(entry.value, Value::Stream(_)) {
             self.stream_gone(key);
         }
-        self.modified(key);
+        self.removed(key);
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
