@@ -7,6 +7,7 @@
 pub mod acl;
 pub mod alloc;
 pub mod aof;
+pub mod aof_load;
 pub mod client;
 pub mod clock;
 pub mod cmd;

@@ -300,7 +300,7 @@ impl ServerState {
     /// the hot path's test before it works out a command's effect form.
     #[inline]
     pub fn propagating(&self) -> bool {
-        self.aof.logging() || self.repl.recording()
+        (self.aof.logging() || self.repl.recording()) && !self.replaying
     }
 
     /// The running top-level call ended: its commands go to the

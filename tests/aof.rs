@@ -360,3 +360,41 @@ fn history_files_stay_while_auto_gc_is_disabled() {
     drop(rudis);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// DEBUG LOADAOF empties the dataset and loads it back from the log,
+/// RDB base and incremental file both, without logging the load again.
+#[test]
+fn debug_loadaof_reloads_the_dataset_from_the_log() {
+    let dir = fresh_dir("aof-loadaof");
+    let d = dir.display().to_string();
+    let server = ServerProcess::rudis(&["--dir", &d, "--appendonly", "yes", DEBUG, "yes"]);
+    let mut conn = server.connect();
+    conn.run("set before 1");
+    conn.run("bgrewriteaof");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::info_field(&mut conn, "persistence", "aof_rewrite_in_progress") != "0" {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    conn.run("rpush list a b c");
+    conn.run("expire before 1000");
+    conn.run("select 3");
+    conn.run("sadd set x y");
+    let expected = digest(&mut conn);
+    let logged = || {
+        std::fs::read_dir(dir.join("appendonlydir"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(".incr.aof"))
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum::<u64>()
+    };
+    let before = logged();
+    assert_eq!(conn.run("debug loadaof"), b"+OK\r\n");
+    assert_eq!(digest(&mut conn), expected);
+    assert_eq!(logged(), before, "the load itself is not logged");
+    assert_eq!(conn.run("scard set"), b":2\r\n");
+    conn.run("select 0");
+    assert_eq!(conn.run("ttl before"), b":1000\r\n");
+    assert_eq!(conn.run("dbsize"), b":2\r\n");
+}

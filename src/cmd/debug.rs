@@ -41,6 +41,8 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
                 "    unit tests to simulate Redis errors.",
                 "LOG <message>",
                 "    Write <message> to the server log.",
+                "LOADAOF",
+                "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "OBJECT <key>",
                 "    Show low level info about `key` and associated value.",
                 "POPULATE <count> [<prefix>] [<size>]",
@@ -86,6 +88,7 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
             }
         }
         b"reload" => debug_reload(ctx, args),
+        b"loadaof" => debug_loadaof(ctx),
         b"sleep" if args.len() == 3 => {
             let secs = crate::float::parse_double(args.get(2)).unwrap_or(0.0);
             if secs > 0.0 && secs.is_finite() {
@@ -303,6 +306,31 @@ fn debug_populate(ctx: &mut Ctx, args: Args) {
     }
     crate::db::restore_dirty(dirty_before);
     reply.ok();
+}
+
+/// `DEBUG LOADAOF`: the log written out, the dataset emptied and loaded
+/// again from the AOF files. A log that cannot be loaded stops the
+/// server, as Redis's.
+fn debug_loadaof(ctx: &mut Ctx) {
+    let state = &mut *ctx.state;
+    if state.aof.logging() {
+        crate::cmd::log_expired(state);
+        state.end_call(false);
+        state.aof.flush(crate::config::AppendFsync::Always, false);
+    }
+    let dirty_before = crate::db::dirty();
+    for db in &mut state.dbs {
+        db.clear();
+    }
+    state.functions.flush();
+    if let Err(message) = crate::aof_load::load(state, ctx.clients) {
+        warn!("{message}");
+        std::process::exit(1);
+    }
+    // Loading is not a change to log or replicate.
+    crate::db::restore_dirty(dirty_before);
+    warn!("Append Only File loaded by DEBUG LOADAOF");
+    ctx.reply.ok();
 }
 
 /// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: save, empty, load again.
