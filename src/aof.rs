@@ -263,9 +263,9 @@ impl Aof {
         self.pending.push((db, argv));
     }
 
-    /// Moves the running call's commands into the buffer; a transaction
-    /// that produced several is wrapped in MULTI/EXEC so replay is atomic.
-    pub fn end_call(&mut self, was_exec: bool) {
+    /// Moves the running call's commands into the buffer; several are
+    /// wrapped in MULTI/EXEC, when `wrap` allows, so replay is atomic.
+    pub fn end_call(&mut self, wrap: bool) {
         if self.pending.is_empty() {
             return;
         }
@@ -282,7 +282,7 @@ impl Aof {
                 self.last_timestamp = now;
             }
         }
-        let wrap = was_exec && self.pending.len() > 1;
+        let wrap = wrap && self.pending.len() > 1;
         encode_call(&mut self.buf, &self.pending, wrap, &mut self.selected_db);
         self.pending.clear();
     }

@@ -235,6 +235,9 @@ pub struct ServerState {
     /// The command just run goes to the AOF even if it changed nothing
     /// (Redis's `forceCommandPropagation`: FLUSHALL on an empty server).
     pub force_propagate: bool,
+    /// What the command just run is logged as, when its handler rewrote
+    /// it (Redis's `replaceClientCommandVector`: GEOADD runs as ZADD).
+    pub logged_as: Option<crate::propagate::Argv>,
     /// DEBUG PAUSE-CRON 1: the periodic tasks do not run.
     pub cron_paused: bool,
     /// DEBUG SET-ACTIVE-EXPIRE 0 stops the cron deleting expired keys.
@@ -304,15 +307,16 @@ impl ServerState {
     }
 
     /// The running top-level call ended: its commands go to the
-    /// replication stream and the AOF (Redis's `propagatePendingCommands`).
-    pub fn end_call(&mut self, was_exec: bool) {
+    /// replication stream and the AOF (Redis's `propagatePendingCommands`),
+    /// in MULTI/EXEC when there are several and `wrap` allows it.
+    pub fn end_call(&mut self, wrap: bool) {
         let pending = self.aof.pending();
         if pending.is_empty() {
             return;
         }
-        let wrap = was_exec && pending.len() > 1;
+        let wrap = wrap && pending.len() > 1;
         self.repl.feed_commands(pending, wrap);
-        self.aof.end_call(was_exec);
+        self.aof.end_call(wrap);
     }
 
     /// Databases log the keys they expire or evict while writes are
@@ -387,6 +391,7 @@ impl ServerState {
             tls: None,
             registry: None,
             force_propagate: false,
+            logged_as: None,
             command_stats: Default::default(),
             last_lookup: Default::default(),
             slowlog: Default::default(),

@@ -2,7 +2,7 @@
 //! Redis's `server.dirty`) against a real redis-server 7.0: every write
 //! command counts what Redis counts, which also decides whether it is
 //! written to the AOF and sent to replicas (a command that changed
-//! nothing is not).
+//! nothing is not), and is written there in the same form.
 
 mod common;
 
@@ -220,7 +220,7 @@ fn sets() {
         "sadd s a",
         "srem s a z",
         "srem s z",
-        "spop s",
+        "?spop s",
         "spop s 2",
         "smove s s2 b",
         "sadd s x y",
@@ -230,7 +230,7 @@ fn sets() {
         "sadd s2 a",
         "spop s2",
         "sadd s3 a b c d",
-        "spop s3 2",
+        "?spop s3 2",
         "srandmember s3",
         "smove s3 s4 nothere",
         "sinterstore dst nothere nothere2",
@@ -440,6 +440,72 @@ fn transactions_and_scripts() {
 }
 
 /// A command refused with WRONGTYPE is no change (and is not logged).
+/// Commands logged in another form than they were sent: times made
+/// absolute, random or approximate choices made definite, options that
+/// change nothing dropped, the lazy-free settings' UNLINKs.
+#[test]
+fn effect_forms() {
+    assert_same_changes_with(
+        &["--enable-debug-command", "yes"],
+        &[
+            "debug set-active-expire 0",
+            "set k v get",
+            "set k v2 get nx",
+            "set k v3 xx get",
+            "set k v4 get keepttl",
+            "set k v5 ex 100 get",
+            "getset k v6",
+            "expire k 100 nx",
+            "expire k 200 gt",
+            "pexpire k 300000 xx",
+            "expireat k 99999999999 lt",
+            "pexpireat k 99999999998000",
+            "expire k -1",
+            "set k v",
+            "expireat k 1",
+            "config set lazyfree-lazy-expire yes",
+            "set k v",
+            "pexpire k -5",
+            "set k v",
+            "getex k pxat 1",
+            "config set lazyfree-lazy-expire no",
+            "config set lazyfree-lazy-user-del yes",
+            "set k v",
+            "getdel k",
+            "config set lazyfree-lazy-user-del no",
+            "set r 1",
+            "dump r",
+            "restore r2 0 \"\\x00\\xc0\\x01\\x0a\\x00&x\\xe7\\xb6\\xd1\\x01\\x11\\xfc\"",
+            "restore r2 1 \"\\x00\\xc0\\x01\\x0a\\x00&x\\xe7\\xb6\\xd1\\x01\\x11\\xfc\" replace absttl",
+            "sadd big 1 2 3 4 5 6 7 8 9 10",
+            "?spop big 3",
+            "?spop big 6",
+            "spop big 5",
+            "sadd one a",
+            "spop one",
+            "geoadd g nx ch 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+            "geoadd g xx 13.361389 38.115556 Palermo",
+            "geoadd g ch 13.5 38.1 Palermo",
+            "xadd x maxlen ~ 1 * a 1",
+            "xadd x nomkstream minid = 0 * a 2",
+            "xadd x 5 a 3",
+            "xadd x 5-* a 4",
+            "xtrim x maxlen ~ 0",
+            "xtrim x maxlen 1",
+            "xtrim x minid ~ 99999999999999",
+            "xgroup create x g 0",
+            "xadd x 7 a 5",
+            "xclaim x g c1 0 5",
+            "xadd y 1 a 1",
+            "xgroup create y g 0",
+            "xreadgroup group g c2 noack streams x y > >",
+            "xreadgroup group g c3 noack streams x y 0 0",
+            "xdel x 7",
+            "xclaim x g c4 0 7",
+        ],
+    );
+}
+
 #[test]
 fn wrong_type_errors_change_nothing() {
     assert_same_changes(&[
@@ -466,6 +532,8 @@ fn lazy_expiry_is_not_a_change() {
     assert_same_changes_with(
         &["--enable-debug-command", "yes"],
         &[
+            // Only the commands find the keys expired.
+            "debug set-active-expire 0",
             "set e v px 1",
             "debug sleep 0.01",
             "get e",

@@ -522,7 +522,7 @@ fn script_effects_are_logged_and_replayed() {
         }
         assert_eq!(
             commands,
-            ["MULTI", "SELECT", "set", "incr", "EXEC", "incr"],
+            ["SELECT", "MULTI", "set", "incr", "EXEC", "incr"],
             "{log}"
         );
         assert!(!log.contains("EVAL"), "{log}");

@@ -94,6 +94,9 @@ pub(super) fn geoadd(ctx: &mut Ctx, args: Args) {
         zadd.push(args.get(at + 2).to_vec());
     }
     let line = OwnedArgs::from_vecs(&zadd);
+    if ctx.state.propagating() {
+        ctx.state.logged_as = Some(zadd);
+    }
     super::zset::zadd(ctx, line.args());
 }
 

@@ -989,6 +989,7 @@ fn log_command(
     db: usize,
 ) {
     log_expired(ctx.state);
+    let logged_as = ctx.state.logged_as.take();
     let changed = crate::db::dirty() != dirty_before || ctx.state.force_propagate;
     // Transactions and scripts are logged as the commands they ran; a
     // script's `redis.set_repl` may keep them out.
@@ -997,7 +998,10 @@ fn log_command(
     if changed && !effects_only && wanted {
         let reply = ctx.reply.as_bytes().get(reply_start..).unwrap_or(&[]);
         let state = &mut *ctx.state;
-        let effect = crate::propagate::effect_form(name, args, reply, &state.dbs[db]);
+        let effect = match logged_as {
+            Some(argv) => Some(vec![argv]),
+            None => crate::propagate::effect_form(name, args, reply, &state.dbs[db], &state.config),
+        };
         match effect {
             Some(commands) => {
                 for argv in commands {
@@ -1008,12 +1012,16 @@ fn log_command(
         }
     }
     if ctx.state.call_depth == 0 {
+        // Several commands from one call (a lazily expired key's DEL and
+        // the command, a transaction's writes) replay atomically, except
+        // for the commands that may expire any number of keys.
+        let wrap = !matches!(name, "randomkey" | "scan");
         if ctx.state.repl.recording() && !ctx.state.aof.pending().is_empty() {
-            ctx.state.end_call(effects_only);
+            ctx.state.end_call(wrap);
             // What WAIT waits for.
             ctx.clients[ctx.me].woff = ctx.state.repl.offset;
         } else {
-            ctx.state.end_call(effects_only);
+            ctx.state.end_call(wrap);
         }
     }
 }
@@ -1054,15 +1062,27 @@ pub fn run_for_script(ctx: &mut Ctx, reply: &mut Reply, args: Args) {
     ctx.last_tick = inner.last_tick;
 }
 
-/// Turns the keys the databases saw expire into DELs in the log.
+/// Turns the keys the databases saw expire into DELs in the log (UNLINKs
+/// with `lazyfree-lazy-expire`, as Redis's `propagateDeletion`).
 pub fn log_expired(state: &mut ServerState) {
+    log_removed(state, "lazyfree-lazy-expire");
+}
+
+/// Logs the keys the databases removed on their own: expired, or evicted
+/// (`lazy` names the setting that makes them UNLINKs).
+fn log_removed(state: &mut ServerState, lazy: &str) {
     if !crate::db::take_removals_logged() {
         return;
     }
+    let word: &[u8] = if crate::config::pending_bool(&state.config, lazy) {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    };
     for (index, db) in state.dbs.iter_mut().enumerate() {
         if let Some(log) = db.expired_log.as_mut().filter(|l| !l.is_empty()) {
             for key in log.drain(..) {
-                state.aof.log(index, vec![b"DEL".to_vec(), key.to_vec()]);
+                state.aof.log(index, vec![word.to_vec(), key.to_vec()]);
             }
         }
     }
@@ -1343,6 +1363,12 @@ fn memory_allowed(ctx: &mut Ctx, command: &Command, id: usize) -> bool {
     ctx.state.client_buffers += buffers;
     ctx.state.client_buffers -= std::mem::replace(&mut client.accounted_buffers, buffers);
     let out_of_memory = crate::evict::perform(ctx.state) == crate::evict::Outcome::Fail;
+    // Evicted keys are logged on their own, before the command and never
+    // inside its MULTI/EXEC (Redis's `propagate_no_multi`).
+    if ctx.state.propagating() {
+        log_removed(ctx.state, "lazyfree-lazy-eviction");
+        ctx.state.end_call(false);
+    }
     if ctx.state.config.notify_keyspace_events != 0 || ctx.state.tracking.active() {
         ctx.publish_queued_events();
     }

@@ -898,11 +898,11 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
     // Replies per stream, built first (the values are read and the group
     // updated in the same pass).
     let mut served: Vec<(usize, Vec<Delivered>)> = Vec::new();
-    // What the AOF gets (`>` reads): new consumers, then each delivery as
-    // an XCLAIM, or the group's position under NOACK.
+    // What the AOF gets, stream by stream: each delivery as an XCLAIM, or
+    // under NOACK the new consumer and the group's position.
     let mut new_consumers: Vec<usize> = Vec::new();
-    let mut deliveries: Vec<(usize, StreamId)> = Vec::new();
-    let mut positions: Vec<usize> = Vec::new();
+    let propagating = ctx.state.propagating();
+    let mut logged = Vec::new();
     {
         let (keys, _) = ctx.keys();
         for (s, want) in wanted.iter().enumerate() {
@@ -953,6 +953,9 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
                     if let Some(g) = stream.groups.get_mut(group_name) {
                         if g.consumer(consumer_name, now_ms).1 {
                             new_consumers.push(s);
+                            if no_ack && propagating {
+                                logged.push(consumer_argv(key, group_name, consumer_name));
+                            }
                         }
                     }
                     served.push((s, out));
@@ -984,9 +987,17 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
                     if let Some(group) = stream.groups.get_mut(group_name) {
                         if group.consumer(consumer_name, now_ms).1 {
                             new_consumers.push(s);
+                            // Otherwise the XCLAIMs make the consumer where
+                            // they are replayed (Redis logs it only under
+                            // NOACK).
+                            if no_ack && propagating {
+                                logged.push(consumer_argv(key, group_name, consumer_name));
+                            }
                         }
+                        let mut moved = false;
                         for ((id, _), (tombstones, estimate)) in entries.iter().zip(estimates) {
                             if *id > group.last_id {
+                                moved = true;
                                 match group.entries_read {
                                     Some(n) if !tombstones => group.entries_read = Some(n + 1),
                                     _ if entries_added > 0 => group.entries_read = estimate,
@@ -996,12 +1007,18 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
                             }
                             if !no_ack {
                                 group.deliver(*id, consumer_name, now_ms);
-                                deliveries.push((s, *id));
+                                if propagating {
+                                    let written = id.to_string().into_bytes();
+                                    logged
+                                        .extend(claim_argv(key, group_name, group, &written, *id));
+                                }
                             }
                         }
-                        // The position and read counter too, which the
-                        // XCLAIMs do not carry.
-                        positions.push(s);
+                        // Under NOACK no XCLAIM carries the group's new
+                        // position, so it is logged on its own.
+                        if no_ack && moved && propagating {
+                            logged.push(position_argv(key, group_name, group));
+                        }
                     }
                     served.push((
                         s,
@@ -1046,13 +1063,10 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: Args) {
         for s in new_consumers {
             let key = args.get(streams_at + s);
             ctx.notify(NOTIFY_STREAM, "xgroup-createconsumer", key);
-            log_new_consumer(ctx, key, group_name, consumer_name);
         }
-        for (s, id) in deliveries {
-            log_claim(ctx, args.get(streams_at + s), group_name, id);
-        }
-        for s in positions {
-            log_group_position(ctx, args.get(streams_at + s), group_name);
+        let db = ctx.db_index();
+        for argv in logged {
+            ctx.state.aof.log(db, argv);
         }
         return;
     }
@@ -1324,6 +1338,8 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: Args) {
         Some(t) if t >= 0 && t <= now_ms => t,
         _ => now_ms,
     };
+    let propagating = ctx.state.propagating();
+    let mut logged = Vec::new();
     let (mut keys, reply) = ctx.keys();
     let Ok(stream) = claim_target(&mut keys, key, name) else {
         return reply.array(0);
@@ -1331,7 +1347,9 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: Args) {
     let had_consumer = has_consumer(stream, name, consumer);
     let mut claimed = Vec::new();
     let mut gone = Vec::new();
-    for id in ids {
+    for (at, id) in ids.into_iter().enumerate() {
+        // Logged with the ID as it was written, as Redis does.
+        let written = args.get(5 + at);
         let exists = stream.contains(id);
         let fields = if exists { fields_of(stream, id) } else { None };
         let Some(group) = stream.groups.get_mut(name) else {
@@ -1341,8 +1359,12 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: Args) {
             group.last_id = last_id;
         }
         if !exists {
-            // A pending entry deleted from the stream goes from the lists.
+            // A pending entry deleted from the stream goes from the lists,
+            // logged as it was.
             if group.pending.contains_key(&id) {
+                if propagating {
+                    logged.extend(claim_argv(key, name, group, written, id));
+                }
                 group.ack(id);
                 gone.push(id);
             }
@@ -1365,6 +1387,9 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: Args) {
             (None, true) => None,
         };
         claim(group, id, consumer, delivered_ms, deliveries);
+        if propagating {
+            logged.extend(claim_argv(key, name, group, written, id));
+        }
         claimed.push((id, fields));
     }
     let mut moved_position = false;
@@ -1383,11 +1408,9 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: Args) {
     if new_consumer {
         ctx.notify(NOTIFY_STREAM, "xgroup-createconsumer", key);
     }
-    for (id, _) in &claimed {
-        log_claim(ctx, key, name, *id);
-    }
-    for id in &gone {
-        log_claim(ctx, key, name, *id);
+    let db = ctx.db_index();
+    for argv in logged {
+        ctx.state.aof.log(db, argv);
     }
     if claimed.is_empty() && gone.is_empty() && moved_position {
         log_group_position(ctx, key, name);
@@ -1428,6 +1451,8 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
         }
         j += 1;
     }
+    let propagating = ctx.state.propagating();
+    let mut logged = Vec::new();
     let (mut keys, reply) = ctx.keys();
     let stream = match claim_target(&mut keys, key, name) {
         Ok(stream) => stream,
@@ -1461,6 +1486,11 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
             break;
         };
         if !exists {
+            // Logged as it was, then dropped.
+            if propagating {
+                let written = id.to_string().into_bytes();
+                logged.extend(claim_argv(key, name, group, &written, id));
+            }
             group.ack(id);
             deleted.push(id);
             count -= 1;
@@ -1480,6 +1510,10 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
             Some(group.pending.get(&id).map_or(0, |p| p.deliveries) + 1)
         };
         claim(group, id, consumer, now_ms, deliveries);
+        if propagating {
+            let written = id.to_string().into_bytes();
+            logged.extend(claim_argv(key, name, group, &written, id));
+        }
         claimed.push((id, fields));
         count -= 1;
     }
@@ -1503,8 +1537,9 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: Args) {
     if new_consumer {
         ctx.notify(NOTIFY_STREAM, "xgroup-createconsumer", key);
     }
-    for id in claimed.iter().map(|(id, _)| id).chain(&deleted) {
-        log_claim(ctx, key, name, *id);
+    let db = ctx.db_index();
+    for argv in logged {
+        ctx.state.aof.log(db, argv);
     }
 }
 
@@ -1711,49 +1746,48 @@ pub(super) fn xinfo_help(ctx: &mut Ctx, _args: Args) {
     );
 }
 
-/// Queues the effect of a delivery or claim for the AOF: an XCLAIM that
-/// recreates the pending entry as it is now (`streamPropagateXCLAIM`).
-fn log_claim(ctx: &mut Ctx, key: &[u8], group_name: &[u8], id: StreamId) {
-    if !ctx.state.propagating() {
-        return;
-    }
-    let db = ctx.db_index();
-    let Some(Value::Stream(stream)) = ctx.state.dbs[db].get(key) else {
-        return;
-    };
-    let Some(group) = stream.groups.get(group_name) else {
-        return;
-    };
+/// The XCLAIM that recreates pending entry `id` (written `written`) as
+/// `group` holds it now, for the AOF and the replicas
+/// (`streamPropagateXCLAIM`); `None` if it is not pending.
+fn claim_argv(
+    key: &[u8],
+    group_name: &[u8],
+    group: &crate::db::stream::Group,
+    written: &[u8],
+    id: StreamId,
+) -> Option<Vec<Vec<u8>>> {
+    let p = group.pending.get(&id)?;
     let word = |w: &str| w.as_bytes().to_vec();
-    let argv = match group.pending.get(&id) {
-        Some(p) => vec![
-            word("XCLAIM"),
-            key.to_vec(),
-            group_name.to_vec(),
-            p.consumer.to_vec(),
-            word("0"),
-            id.to_string().into_bytes(),
-            word("TIME"),
-            p.delivered_ms.to_string().into_bytes(),
-            word("RETRYCOUNT"),
-            p.deliveries.to_string().into_bytes(),
-            word("FORCE"),
-            word("JUSTID"),
-            word("LASTID"),
-            group.last_id.to_string().into_bytes(),
-        ],
-        // Gone from the pending list (deleted from the stream): an XCLAIM
-        // of a missing entry removes it on replay too.
-        None => vec![
-            word("XCLAIM"),
-            key.to_vec(),
-            group_name.to_vec(),
-            word("_"),
-            word("0"),
-            id.to_string().into_bytes(),
-        ],
-    };
-    ctx.state.aof.log(db, argv);
+    Some(vec![
+        word("XCLAIM"),
+        key.to_vec(),
+        group_name.to_vec(),
+        p.consumer.to_vec(),
+        word("0"),
+        written.to_vec(),
+        word("TIME"),
+        p.delivered_ms.to_string().into_bytes(),
+        word("RETRYCOUNT"),
+        p.deliveries.to_string().into_bytes(),
+        word("FORCE"),
+        word("JUSTID"),
+        word("LASTID"),
+        group.last_id.to_string().into_bytes(),
+    ])
+}
+
+/// `XGROUP SETID` with the group's position and read counter.
+fn position_argv(key: &[u8], group_name: &[u8], group: &crate::db::stream::Group) -> Vec<Vec<u8>> {
+    let read = group.entries_read.map_or(-1, |n| n as i64);
+    vec![
+        b"XGROUP".to_vec(),
+        b"SETID".to_vec(),
+        key.to_vec(),
+        group_name.to_vec(),
+        group.last_id.to_string().into_bytes(),
+        b"ENTRIESREAD".to_vec(),
+        read.to_string().into_bytes(),
+    ]
 }
 
 /// Queues `XGROUP SETID` with the group's position and read counter.
@@ -1768,16 +1802,7 @@ fn log_group_position(ctx: &mut Ctx, key: &[u8], group_name: &[u8]) {
     let Some(group) = stream.groups.get(group_name) else {
         return;
     };
-    let read = group.entries_read.map_or(-1, |n| n as i64);
-    let argv = vec![
-        b"XGROUP".to_vec(),
-        b"SETID".to_vec(),
-        key.to_vec(),
-        group_name.to_vec(),
-        group.last_id.to_string().into_bytes(),
-        b"ENTRIESREAD".to_vec(),
-        read.to_string().into_bytes(),
-    ];
+    let argv = position_argv(key, group_name, group);
     ctx.state.aof.log(db, argv);
 }
 
@@ -1872,18 +1897,13 @@ fn refuse_block_in_script(ctx: &mut Ctx, name: &[u8]) {
     ctx.reply.error(&text);
 }
 
-/// Queues `XGROUP CREATECONSUMER` for a consumer a read created.
-fn log_new_consumer(ctx: &mut Ctx, key: &[u8], group_name: &[u8], consumer: &[u8]) {
-    if !ctx.state.propagating() {
-        return;
-    }
-    let db = ctx.db_index();
-    let argv = vec![
+/// `XGROUP CREATECONSUMER` for a consumer a read created.
+fn consumer_argv(key: &[u8], group_name: &[u8], consumer: &[u8]) -> Vec<Vec<u8>> {
+    vec![
         b"XGROUP".to_vec(),
         b"CREATECONSUMER".to_vec(),
         key.to_vec(),
         group_name.to_vec(),
         consumer.to_vec(),
-    ];
-    ctx.state.aof.log(db, argv);
+    ]
 }

@@ -474,9 +474,11 @@ pub fn assert_same_replies_with(extra: &[&str], script: &[&str]) {
 
 /// Runs a script against real redis-server and rudis, one connection
 /// each, and asserts every line moves `rdb_changes_since_last_save` by
-/// the same amount: the count save points use, and what decides whether
-/// a command reaches the AOF and the replicas. A line may join commands
-/// with " ; " (a transaction), counted together.
+/// the same amount (the count save points use) and appends the same
+/// commands to the AOF (what replicas are sent too). A line may join
+/// commands with " ; " (a transaction), counted together. A line marked
+/// `?` logs chosen members (SPOP): only the names and lengths of the
+/// commands logged are compared.
 pub fn assert_same_changes(script: &[&str]) {
     assert_same_changes_with(&[], script);
 }
@@ -484,11 +486,17 @@ pub fn assert_same_changes(script: &[&str]) {
 /// [`assert_same_changes`] with the same extra arguments given to both
 /// servers.
 pub fn assert_same_changes_with(extra: &[&str], script: &[&str]) {
-    let (redis, rudis) = server_pair(extra);
-    let mut a = redis.connect();
-    let mut b = rudis.connect();
+    let mut args = vec!["--appendonly", "yes", "--appendfsync", "always"];
+    args.extend_from_slice(extra);
+    let (redis, rudis) = server_pair(&args);
+    let mut a = (redis.connect(), AofTail::new(&redis));
+    let mut b = (rudis.connect(), AofTail::new(&rudis));
     for line in script {
-        let changes = |conn: &mut Conn| -> i64 {
+        let (random, line) = match line.strip_prefix('?') {
+            Some(rest) => (true, rest),
+            None => (false, *line),
+        };
+        let changes = |(conn, aof): &mut (Conn, AofTail)| -> (i64, Vec<String>) {
             let count = |conn: &mut Conn| -> i64 {
                 info_field(conn, "persistence", "rdb_changes_since_last_save")
                     .parse()
@@ -500,13 +508,78 @@ pub fn assert_same_changes_with(extra: &[&str], script: &[&str]) {
                 let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
                 conn.cmd(&refs);
             }
-            count(conn) - before
+            let mut logged = aof.appended();
+            if random {
+                for command in &mut logged {
+                    let words: Vec<&str> = command.split(' ').collect();
+                    *command = format!("{} <{} words>", words[0], words.len());
+                }
+            }
+            (count(conn) - before, logged)
         };
+        let (expected, got) = (changes(&mut a), changes(&mut b));
         assert_eq!(
-            changes(&mut a),
-            changes(&mut b),
+            expected.0, got.0,
             "changes counted for {line:?} (left: redis-server, right: rudis)"
         );
+        assert_eq!(
+            expected.1, got.1,
+            "logged for {line:?} (left: redis-server, right: rudis)"
+        );
+    }
+}
+
+/// What a server appends to its AOF, read command by command: the
+/// incremental file of an `appendonlydir`, followed from where it was
+/// last read.
+pub struct AofTail {
+    dir: PathBuf,
+    read: usize,
+}
+
+impl AofTail {
+    pub fn new(server: &ServerProcess) -> AofTail {
+        let dir = server.owned_dir.clone().expect("a server with its own dir");
+        let mut tail = AofTail {
+            dir: dir.join("appendonlydir"),
+            read: 0,
+        };
+        tail.appended();
+        tail
+    }
+
+    /// The commands appended since the last call, one line each, with
+    /// absolute times in milliseconds (13 digits) shown as `<ms>`, and
+    /// stream IDs made of them as `<ms>-n`.
+    pub fn appended(&mut self) -> Vec<String> {
+        let incremental = std::fs::read_dir(&self.dir)
+            .expect("an appendonlydir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(".incr.aof"))
+            .max()
+            .expect("an incremental AOF file");
+        let bytes = std::fs::read(incremental).expect("read the AOF");
+        let fresh = &bytes[self.read.min(bytes.len())..];
+        self.read = bytes.len();
+        let mut commands = Vec::new();
+        let mut at = 0;
+        while let Some(len) = reply_len(&fresh[at..]) {
+            let shown: Vec<String> = array_items(&fresh[at..at + len])
+                .iter()
+                .map(|arg| {
+                    let text = String::from_utf8_lossy(&bulk_payload(arg)).into_owned();
+                    let (ms, seq) = text.split_once('-').unwrap_or((&text, ""));
+                    if ms.len() == 13 && ms.bytes().all(|c| c.is_ascii_digit()) {
+                        format!("<ms>{}{seq}", if seq.is_empty() { "" } else { "-" })
+                    } else {
+                        text
+                    }
+                })
+                .collect();
+            commands.push(shown.join(" "));
+            at += len;
+        }
+        commands
     }
 }
 
