@@ -683,7 +683,7 @@ impl User {
             Some(b'(') if bytes.last() == Some(&b')') => {
                 let mut selector = Selector::new();
                 for part in rule[1..rule.len() - 1].split(' ').filter(|p| !p.is_empty()) {
-                    selector.apply(part).map_err(|_| RuleError::Syntax)?;
+                    selector.apply(part)?;
                 }
                 self.selectors.push(selector);
             }

@@ -91,6 +91,36 @@ fn permissions_are_enforced_as_in_redis() {
     ]);
 }
 
+/// Shard channels are channels to ACLs, not keys; BITFIELD of GETs only
+/// needs read access.
+#[test]
+fn shard_channels_and_read_only_bitfield_as_in_redis() {
+    assert_same_replies(&[
+        "ACL SETUSER u2 on >pw +@all %R~r* resetchannels",
+        "SET rs abc",
+        "COMMAND GETKEYS spublish ch msg",
+        "COMMAND GETKEYS ssubscribe ch",
+        "COMMAND GETKEYS bitfield k get u4 0",
+        "COMMAND GETKEYSANDFLAGS bitfield k get u4 0 overflow sat",
+        "COMMAND GETKEYSANDFLAGS bitfield k get u4 0 set u4 0 1",
+        "COMMAND GETKEYSANDFLAGS bitfield k get u4",
+        "AUTH u2 pw",
+        "SPUBLISH ch msg",
+        "SSUBSCRIBE ch",
+        "BITFIELD rs GET u4 0",
+        "BITFIELD rs GET u4 0 OVERFLOW WRAP GET u8 0",
+        "BITFIELD rs SET u4 0 1",
+        "BITFIELD rs GET u4",
+        "BITFIELD_RO rs GET u4 0",
+        "AUTH default x",
+        "ACL SETUSER u3 (this-is-invalid)",
+        "ACL SETUSER u3 \"(&* &fail)\"",
+        "ACL SETUSER u3 \"(~k &* &fail)\"",
+        "ACL SETUSER u3 (on)",
+        "ACL GETUSER u3",
+    ]);
+}
+
 #[test]
 fn requirepass_guards_the_default_user() {
     assert_same_replies(&[

@@ -280,6 +280,15 @@ pub struct KeySpec {
     pub find: FindKeys,
 }
 
+impl KeySpec {
+    /// A spec flagged `not_key` (SPUBLISH's shard channel) names an
+    /// argument that routes like a key but is none: ACLs, key tracking
+    /// and COMMAND GETKEYS pass it by (Redis's `CMD_KEY_NOT_KEY`).
+    pub fn is_key(&self) -> bool {
+        !self.flags.split(' ').any(|f| f == "not_key")
+    }
+}
+
 pub enum BeginSearch {
     Index(i32),
     Keyword(&'static str, i32),
@@ -584,6 +593,9 @@ pub fn keys_of(command: &Command, line: &[&[u8]]) -> Option<Vec<(usize, &'static
         let flags = if get { "RW access update" } else { "OW update" };
         return Some(vec![(1, flags)]);
     }
+    if command.name == "bitfield" {
+        return Some(vec![(1, bitfield_key_flags(line))]);
+    }
     match keys_by_specs(command, line) {
         Some(found) => Some(found),
         None if command.name == "migrate" => Some(migrate_keys(line)),
@@ -593,10 +605,28 @@ pub fn keys_of(command: &Command, line: &[&[u8]]) -> Option<Vec<(usize, &'static
     }
 }
 
+/// BITFIELD reads only when every operation is a GET (Redis's
+/// `bitfieldGetKeys`); anything else, a syntax error included, may write.
+fn bitfield_key_flags(line: &[&[u8]]) -> &'static str {
+    let mut i = 2;
+    while i < line.len() {
+        let left = line.len() - i - 1;
+        let op = line[i];
+        if op.eq_ignore_ascii_case(b"get") && left >= 2 {
+            i += 3;
+        } else if op.eq_ignore_ascii_case(b"overflow") && left >= 1 {
+            i += 2;
+        } else {
+            return "RW access update";
+        }
+    }
+    "RO access"
+}
+
 fn keys_by_specs(command: &Command, line: &[&[u8]]) -> Option<Vec<(usize, &'static str)>> {
     let argc = line.len() as i64;
     let mut found = Vec::new();
-    for spec in command.key_specs {
+    for spec in command.key_specs.iter().filter(|s| s.is_key()) {
         let first = match spec.begin {
             BeginSearch::Unknown => return None,
             BeginSearch::Index(index) => i64::from(index),

@@ -138,7 +138,7 @@ fn getkeys(ctx: &mut Ctx, args: Args, with_flags: bool) {
     let Some(command) = super::command_of(&line) else {
         return ctx.reply.error("ERR Invalid command specified");
     };
-    if command.key_specs.is_empty() {
+    if !command.key_specs.iter().any(|s| s.is_key()) {
         return ctx.reply.error("ERR The command has no key arguments");
     }
     let argc = line.len() as i64;
