@@ -1114,7 +1114,7 @@ impl Server {
             }
             if let Some(blocked) = self.clients[key].blocked.as_ref() {
                 let name = blocked.command.args().get(0).to_vec();
-                cmd::count_timed_out(&mut self.state, &name);
+                cmd::count_released(&mut self.state, &name, false);
             }
             self.unpark(key);
             self.clients[key].reply.null_array();
@@ -1186,7 +1186,7 @@ impl Server {
                 continue;
             };
             let name = blocked.command.args().get(0).to_vec();
-            cmd::count_timed_out(&mut self.state, &name);
+            cmd::count_released(&mut self.state, &name, error);
             self.unpark(key);
             let reply = &mut self.clients[key].reply;
             if error {

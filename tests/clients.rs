@@ -492,6 +492,14 @@ fn client_unblock_releases_a_blocked_client() {
         b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
     );
     assert_eq!(blocked.run("PING"), b"+PONG\r\n");
+    // Two calls, the one released with an error failed (as Redis counts).
+    let stats = String::from_utf8(admin.run("INFO commandstats")).unwrap();
+    assert!(
+        stats.contains(
+            "cmdstat_blpop:calls=2,usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=1"
+        ),
+        "{stats}"
+    );
 }
 
 /// An HTTP POST (or a Host: header) on the RESP port is a cross-protocol

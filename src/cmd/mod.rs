@@ -904,15 +904,16 @@ fn after_call(ctx: &mut Ctx, args: Args, id: usize, ticks: u64, failed: bool) ->
     extra_work
 }
 
-/// Counts the call of a blocked command that timed out: it ran when it
-/// blocked, but Redis counts it when the client is released.
-pub fn count_timed_out(state: &mut ServerState, name: &[u8]) {
+/// Counts the call of a blocked command released without being served
+/// (timed out, or by CLIENT UNBLOCK, `failed` when with an error): it ran
+/// when it blocked, but Redis counts it when the client is released.
+pub fn count_released(state: &mut ServerState, name: &[u8], failed: bool) {
     if let Some(found) = lookup_indexed(name) {
         state.stats.total_commands_processed += 1;
         let track = state.config.latency_tracking;
         state
             .command_stats
-            .record(usize::from(found.id), 0, false, track);
+            .record(usize::from(found.id), 0, failed, track);
     }
 }
 
