@@ -511,6 +511,14 @@ fn type_errors_across_types() {
 #[test]
 fn transactions() {
     assert_same_replies(&[
+        // Commands after a REPLICAOF inside the transaction still run.
+        "multi",
+        "set foo2 bar",
+        "replicaof localhost 9999",
+        "set foo3 bar",
+        "exec",
+        "set foo4 bar",
+        "replicaof no one",
         "multi",
         "save",
         "set a 1",

@@ -1292,8 +1292,10 @@ fn look(db: &Db, key: &[u8]) -> ([u8; 20], Option<i64>) {
 /// state rather than the command: `-LOADING` while the dataset loads,
 /// `-MISCONF` for writes (and PING) after a failed save. Two flag tests
 /// on the common path.
+/// A transaction's commands were let in with EXEC: Redis runs them without
+/// these checks, even when one of them (REPLICAOF) changes the answer.
 fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
-    if ctx.state.replaying {
+    if ctx.state.replaying || ctx.state.in_exec {
         return true;
     }
     let persist = &ctx.state.persist;
@@ -1302,15 +1304,14 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
         return false;
     }
     if persist.disk_error_possible()
-        && (has_flag(command, "write") || command.name == "ping")
+        && (writes(ctx, command) || command.name == "ping")
         && persist.rdb_refuses_writes(&ctx.state.config)
     {
         ctx.reply.error(errors::MISCONF_RDB);
         return false;
     }
     let aof = &ctx.state.aof;
-    if !aof.last_write_ok && aof.logging() && (has_flag(command, "write") || command.name == "ping")
-    {
+    if !aof.last_write_ok && aof.logging() && (writes(ctx, command) || command.name == "ping") {
         let text = format!(
             "MISCONF Errors writing to the AOF file: {}",
             aof.last_write_error
@@ -1324,6 +1325,17 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
     true
 }
 
+/// Whether a command writes: a write command, or EXEC of a transaction
+/// that queued one.
+fn writes(ctx: &Ctx, command: &Command) -> bool {
+    has_flag(command, "write")
+        || (command.name == "exec"
+            && ctx.clients[ctx.me]
+                .multi
+                .as_ref()
+                .is_some_and(|t| t.has_writes))
+}
+
 /// The checks replication adds (Redis's `processCommand`): enough good
 /// replicas for a write, no writes on a read-only replica, no stale
 /// reads when the link is down and `replica-serve-stale-data` is off.
@@ -1331,12 +1343,7 @@ fn replication_allows(ctx: &mut Ctx, command: &Command) -> bool {
     if ctx.clients[ctx.me].is_master {
         return true;
     }
-    let write = has_flag(command, "write")
-        || (command.name == "exec"
-            && ctx.clients[ctx.me]
-                .multi
-                .as_ref()
-                .is_some_and(|t| t.has_writes));
+    let write = writes(ctx, command);
     let repl = &ctx.state.repl;
     let config = &ctx.state.config;
     if write && !repl.is_replica() {
