@@ -122,6 +122,21 @@ pub(crate) fn libraries_of(
         .map_err(|e| format!("Failed loading library, {e}"))
 }
 
+/// The commands whose whole answer is pub/sub frames (push messages in
+/// RESP3).
+fn answers_with_pushes(name: &[u8]) -> bool {
+    [
+        &b"subscribe"[..],
+        b"unsubscribe",
+        b"psubscribe",
+        b"punsubscribe",
+        b"ssubscribe",
+        b"sunsubscribe",
+    ]
+    .iter()
+    .any(|n| name.eq_ignore_ascii_case(n))
+}
+
 fn pause_holds(pause: crate::state::Pause, args: crate::protocol::request::Args) -> bool {
     if pause.until <= Instant::now() {
         return false;
@@ -887,7 +902,9 @@ impl Server {
                     }
                     let client = &mut self.clients[key];
                     // CLIENT REPLY OFF, or the one command after a SKIP.
-                    if skip_this || client.reply_off {
+                    // What (un)subscribing answers is sent regardless, as
+                    // Redis sends pub/sub frames (CLIENT_PUSHING).
+                    if (skip_this || client.reply_off) && !answers_with_pushes(args.get(0)) {
                         reply.truncate(start);
                     }
                     skip_this = std::mem::take(&mut client.skip_requested);

@@ -51,6 +51,20 @@ fn session(server: &ServerProcess) -> Vec<Vec<u8>> {
     out.push(drain(&mut r3));
     b.send(b"PUBLISH x again\r\nPUBSUB NUMPAT\r\n");
     out.push(drain(&mut b));
+    // Under CLIENT REPLY OFF, RESP3 pushes still arrive; RESP2 replies
+    // do not.
+    for hello in ["HELLO 3", "HELLO 2"] {
+        let mut quiet = server.connect();
+        quiet.send(format!("{hello}\r\n").as_bytes());
+        drain(&mut quiet);
+        quiet.send(b"CLIENT REPLY OFF\r\nSUBSCRIBE q\r\nPSUBSCRIBE q*\r\n");
+        out.push(drain(&mut quiet));
+        b.send(b"PUBLISH q m5\r\n");
+        out.push(drain(&mut b));
+        out.push(drain(&mut quiet));
+        quiet.send(b"UNSUBSCRIBE q\r\nPUNSUBSCRIBE\r\nCLIENT REPLY ON\r\nPING\r\n");
+        out.push(drain(&mut quiet));
+    }
     out
 }
 
