@@ -310,6 +310,7 @@ const SCRIPTS: &[&str] = &[
     "return cmsgpack.pack(string.rep('a', 70000))",
     "local t = {} for i = 1, 20 do t[i] = i end return cmsgpack.pack(t)",
     "local t = {} for i = 1, 20 do t['k'..i] = i end return #cmsgpack.pack(t)",
+    "local a, m = {}, {} for i = 1, 100000 do a[i] = i m[tostring(i)] = i end local d = cmsgpack.unpack(cmsgpack.pack({a=a, m=m})) return {#cmsgpack.pack({a=a, m=m}), #d.a, d.m['99999']}",
     "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {1,2}, {a='b'}, true, 1.5))}",
     "return cmsgpack.unpack(cmsgpack.pack({a='b'})).a",
     "return cmsgpack.unpack('')",

@@ -184,28 +184,36 @@ fn header(out: &mut Vec<u8>, len: usize, fix: u8, wide16: u8, wide32: u8) {
 /// An array when the keys are exactly 1..n (an empty table too), else a
 /// map in the table's own order.
 fn pack_table(t: &Table, out: &mut Vec<u8>, level: usize) {
-    let pairs: Vec<(Value, Value)> = t.clone().pairs::<Value, Value>().flatten().collect();
+    // Two walks over the table, each value dropped as soon as it is seen:
+    // holding every pair at once would exhaust Lua's reference slots on
+    // a table of a hundred thousand entries.
+    let mut count = 0usize;
     let mut max = 0f64;
-    let is_array = pairs.iter().all(|(k, _)| {
+    let mut is_array = true;
+    for (k, _) in t.clone().pairs::<Value, Value>().flatten() {
+        count += 1;
         let n = match k {
-            Value::Integer(n) => *n as f64,
-            Value::Number(n) => *n,
-            _ => return false,
+            Value::Integer(n) => n as f64,
+            Value::Number(n) => n,
+            _ => {
+                is_array = false;
+                continue;
+            }
         };
         max = max.max(n);
-        n > 0.0 && n.fract() == 0.0
-    }) && max as usize == pairs.len();
-    if is_array {
-        header(out, pairs.len(), 0x90, 0xdc, 0xdd);
-        for i in 1..=pairs.len() {
+        is_array &= n > 0.0 && n.fract() == 0.0;
+    }
+    if is_array && max as usize == count {
+        header(out, count, 0x90, 0xdc, 0xdd);
+        for i in 1..=count {
             let item: Value = t.raw_get(i).unwrap_or(Value::Nil);
             pack(&item, out, level + 1);
         }
     } else {
-        header(out, pairs.len(), 0x80, 0xde, 0xdf);
-        for (k, v) in &pairs {
-            pack(k, out, level + 1);
-            pack(v, out, level + 1);
+        header(out, count, 0x80, 0xde, 0xdf);
+        for (k, v) in t.clone().pairs::<Value, Value>().flatten() {
+            pack(&k, out, level + 1);
+            pack(&v, out, level + 1);
         }
     }
 }
