@@ -102,7 +102,8 @@ pub struct Client {
     pub reply_off: bool,
     /// `CLIENT REPLY SKIP` ran: the next command's reply is dropped.
     pub skip_requested: bool,
-    /// This command's reply is the one SKIP asked to drop.
+    /// This command's reply is the one SKIP asked to drop (unless the
+    /// command is CLIENT REPLY ON).
     pub skip_next: bool,
     /// The command a pause caught, run first when the pause ends.
     pub paused_command: Option<Box<crate::protocol::request::OwnedArgs>>,

@@ -848,7 +848,6 @@ impl Server {
         let now_ms = crate::state::unix_millis();
         client.last_interaction = now;
         let mut last_tick = crate::clock::now();
-        let mut skip_this = std::mem::take(&mut self.clients[key].skip_next);
         let from_master = self.clients[key].is_master;
         let to_replica = self.clients[key].is_replica();
         if from_master {
@@ -904,10 +903,10 @@ impl Server {
                     // CLIENT REPLY OFF, or the one command after a SKIP.
                     // What (un)subscribing answers is sent regardless, as
                     // Redis sends pub/sub frames (CLIENT_PUSHING).
-                    if (skip_this || client.reply_off) && !answers_with_pushes(args.get(0)) {
+                    if (client.skip_next || client.reply_off) && !answers_with_pushes(args.get(0)) {
                         reply.truncate(start);
                     }
-                    skip_this = std::mem::take(&mut client.skip_requested);
+                    client.skip_next = std::mem::take(&mut client.skip_requested);
                     // Over the hard output limit the client is done: the
                     // rest of its pipeline would only grow a reply that
                     // will never be sent (Redis stops at CLOSE_ASAP too).
@@ -935,7 +934,6 @@ impl Server {
         parser.compact();
         parser.return_buffer(&mut self.shared_query, QUERY_BUFFER_KEEP);
         let client = &mut self.clients[key];
-        client.skip_next = skip_this;
         client.parser = parser;
         client.reply = reply;
         client.account_buffers(&mut self.state.client_buffers);

@@ -406,7 +406,7 @@ fn the_redis_crate_runs_atomic_pipelines() {
 /// a pipeline is byte for byte Redis's.
 #[test]
 fn client_reply_drops_what_redis_drops() {
-    let script = b"CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nGET\r\nCLIENT REPLY ON\r\nGET a\r\nCLIENT REPLY SKIP\r\nGET a\r\nGET a\r\nCLIENT REPLY FOO\r\nQUIT\r\n";
+    let script = b"CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nGET\r\nCLIENT REPLY ON\r\nGET a\r\nCLIENT REPLY SKIP\r\nGET a\r\nGET a\r\nCLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\nCLIENT REPLY FOO\r\nQUIT\r\n";
     let mut outputs = Vec::new();
     for server in [ServerProcess::redis(), ServerProcess::rudis(&[])] {
         let mut conn = server.connect();

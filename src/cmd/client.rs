@@ -117,7 +117,9 @@ pub(super) fn client_setinfo(ctx: &mut Ctx, args: Args) {
 pub(super) fn client_reply(ctx: &mut Ctx, args: Args) {
     let mode = args.get(2);
     if mode.eq_ignore_ascii_case(b"on") {
-        ctx.client().reply_off = false;
+        let client = ctx.client();
+        client.reply_off = false;
+        client.skip_next = false;
         ctx.reply.ok();
     } else if mode.eq_ignore_ascii_case(b"off") {
         ctx.client().reply_off = true;
