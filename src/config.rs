@@ -1634,6 +1634,11 @@ impl Config {
     /// Applies one directive from the config file or the command line.
     /// Several arguments are joined with spaces (`bind a b`, `save 60 1`).
     pub fn set_directive(&mut self, name: &str, args: &[String]) -> Result<(), String> {
+        // A bare `save` turns snapshots off, as `save ""` does (Redis's
+        // multi-argument settings take no arguments).
+        if args.is_empty() && name.eq_ignore_ascii_case("save") {
+            return self.set_directive(name, &[String::new()]);
+        }
         if args.is_empty() {
             return Err("Bad directive or wrong number of arguments".into());
         }

@@ -46,3 +46,20 @@ fn rewrite_persists_settings_across_a_restart() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A bare `save` line in a config file turns snapshots off, as
+/// redis-server reads it (the Redis test suite writes its files that way;
+/// redis-server 7.0 answers CONFIG GET save with an empty string then).
+#[test]
+fn a_bare_save_line_turns_snapshots_off() {
+    let dir = fresh_dir("bare-save");
+    let conf = dir.join("server.conf");
+    std::fs::write(&conf, "save\nappendonly no\n").unwrap();
+    let c = conf.display().to_string();
+    let d = dir.display().to_string();
+    let rudis = ServerProcess::rudis(&[&c, "--dir", &d]);
+    assert_eq!(
+        rudis.connect().run("CONFIG GET save"),
+        b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+    );
+}
