@@ -275,6 +275,9 @@ pub struct ServerState {
     pub script_propagates_aof: bool,
     /// A command run by a script's `redis.call` is executing.
     pub in_script_call: bool,
+    /// The keys the running script declared, while its caller tracks
+    /// keys: what a read inside the script remembers for it.
+    pub script_keys: Vec<Vec<u8>>,
     /// Client-side caching: who may hold which keys.
     pub tracking: crate::tracking::Tracking,
     /// `CLIENT PAUSE` in force.
@@ -408,6 +411,7 @@ impl ServerState {
             acl_log: Default::default(),
             script_propagates_aof: true,
             in_script_call: false,
+            script_keys: Vec::new(),
             startup_allocated: 0,
             unblock_requests: Vec::new(),
             output_woken: Vec::new(),

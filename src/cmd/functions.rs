@@ -35,7 +35,9 @@ fn fcall_generic(ctx: &mut Ctx, args: Args, read_only: bool) {
     let Some(engine) = ctx.state.functions.take_engine() else {
         return ctx.reply.error("ERR Function not found");
     };
-    crate::scripting::call_function(ctx, &engine, &function, args, &keys, &argv);
+    super::with_script_keys(ctx, &keys, |ctx| {
+        crate::scripting::call_function(ctx, &engine, &function, args, &keys, &argv);
+    });
     ctx.state.functions.put_engine(engine);
 }
 

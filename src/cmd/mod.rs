@@ -851,11 +851,32 @@ fn remember_read_keys(ctx: &mut Ctx, command: &Command, id: usize, args: Args) {
         return;
     }
     let who = (ctx.me, client.id);
+    // A read inside a script remembers the keys the script declared, not
+    // the one it read (Redis remembers its caller's command).
+    if ctx.state.in_script_call {
+        for key in &ctx.state.script_keys {
+            ctx.state.tracking.remember(key, who);
+        }
+        return;
+    }
     let line: Vec<&[u8]> = args.iter().collect();
     for (position, _) in keys_of(command, &line).unwrap_or_default() {
         if let Some(key) = line.get(position) {
             ctx.state.tracking.remember(key, who);
         }
+    }
+}
+
+/// Runs a script with its declared keys at hand for key tracking (see
+/// `remember_read_keys`), when its caller tracks keys.
+pub fn with_script_keys(ctx: &mut Ctx, keys: &[&[u8]], run: impl FnOnce(&mut Ctx)) {
+    let tracking = ctx.clients[ctx.me].tracking.is_some();
+    if tracking {
+        ctx.state.script_keys = keys.iter().map(|k| k.to_vec()).collect();
+    }
+    run(ctx);
+    if tracking {
+        ctx.state.script_keys.clear();
     }
 }
 

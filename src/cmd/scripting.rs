@@ -52,23 +52,38 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) {
     let Some((keys, argv)) = keys_and_args(ctx, &args) else {
         return;
     };
-    with_engine(ctx, |ctx, engine| {
-        if by_sha {
-            // A SHA-1 in any case, looked up without allocating.
-            let mut sha = [0u8; 40];
-            let given = args.get(1);
-            if given.len() == sha.len() {
-                sha.copy_from_slice(given);
-                sha.make_ascii_lowercase();
-            }
-            let sha = std::str::from_utf8(&sha).unwrap_or_default();
-            return crate::scripting::run(ctx, engine, sha, &keys, &argv, read_only);
-        }
-        match engine.load(args.get(1)) {
-            Ok(sha) => crate::scripting::run(ctx, engine, &sha, &keys, &argv, read_only),
-            Err(e) => ctx.reply.error(&e),
-        }
+    super::with_script_keys(ctx, &keys, |ctx| {
+        with_engine(ctx, |ctx, engine| {
+            run_by(ctx, engine, &args, by_sha, &keys, &argv, read_only)
+        })
     });
+}
+
+/// Runs the script EVAL names or EVALSHA's SHA-1 names.
+fn run_by(
+    ctx: &mut Ctx,
+    engine: &mut crate::scripting::Engine,
+    args: &Args,
+    by_sha: bool,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+    read_only: bool,
+) {
+    if by_sha {
+        // A SHA-1 in any case, looked up without allocating.
+        let mut sha = [0u8; 40];
+        let given = args.get(1);
+        if given.len() == sha.len() {
+            sha.copy_from_slice(given);
+            sha.make_ascii_lowercase();
+        }
+        let sha = std::str::from_utf8(&sha).unwrap_or_default();
+        return crate::scripting::run(ctx, engine, sha, keys, argv, read_only);
+    }
+    match engine.load(args.get(1)) {
+        Ok(sha) => crate::scripting::run(ctx, engine, &sha, keys, argv, read_only),
+        Err(e) => ctx.reply.error(&e),
+    }
 }
 
 pub(super) fn eval(ctx: &mut Ctx, args: Args) {
