@@ -349,6 +349,24 @@ fn wake_rules_match_redis() {
             "RPUSH l a",
         ],
         &["W0 BLPOP x l 0", "MULTI", "RPUSH l 1", "RPUSH x 2", "EXEC"],
+        // A key written whole wakes its waiters: RENAME, COPY, MOVE,
+        // SORT ... STORE, ZUNIONSTORE, RESTORE.
+        &["W0 BLPOP foo 0", "LPUSH bob abc def hij", "RENAME bob foo"],
+        &["W0 BRPOP foo 0", "RPUSH src a b", "COPY src foo"],
+        &[
+            "W0 BLPOP foo 0",
+            "SELECT 1",
+            "RPUSH foo a",
+            "MOVE foo 0",
+            "SELECT 0",
+        ],
+        &["W0 BLPOP foo 0", "RPUSH src 3 1 2", "SORT src STORE foo"],
+        &["W0 BZPOPMIN z 0", "ZADD a 1 x", "ZUNIONSTORE z 1 a"],
+        &[
+            "W0 XREAD BLOCK 0 STREAMS s 0",
+            "XADD t 1-1 f v",
+            "RENAME t s",
+        ],
     ];
     for (n, script) in scenarios.iter().enumerate() {
         common::assert_same_blocking_sessions(&format!("scenario {n}"), script.len(), || {

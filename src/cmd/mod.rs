@@ -765,6 +765,9 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
     ctx.state.call_depth += 1;
     let outcome = run(ctx, args);
     ctx.state.call_depth -= 1;
+    if !ctx.state.blocked.is_empty() && crate::db::dirty() != dirty_before {
+        signal_created_keys(ctx, args, db_before);
+    }
     let ended = crate::clock::now();
     ctx.last_tick = ended;
     let failed = match ctx.reply.as_bytes().get(start..) {
@@ -800,6 +803,47 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
     ctx.state.signal_streams_gone();
     if ctx.state.call_depth == 0 && ctx.state.tracking.active() {
         end_tracked_call(ctx, args);
+    }
+}
+
+/// A key a command wrote whole (RENAME, COPY, MOVE, SORT ... STORE,
+/// ZUNIONSTORE, RESTORE...) may now hold a list, sorted set or stream
+/// someone is blocked on: it is signalled as Redis's `dbAdd` signals it.
+/// Only while some client is blocked and the command changed something.
+fn signal_created_keys(ctx: &mut Ctx, args: Args, db: usize) {
+    let Some(command) = lookup(args.get(0)) else {
+        return;
+    };
+    let line: Vec<&[u8]> = args.iter().collect();
+    // MOVE and COPY ... DB put the key in another database.
+    let target = match command.name {
+        "move" => line.get(2),
+        "copy" => line
+            .iter()
+            .position(|a| a.eq_ignore_ascii_case(b"db"))
+            .and_then(|i| line.get(i + 1)),
+        _ => None,
+    }
+    .and_then(|n| crate::protocol::parse_i64(n))
+    .and_then(|n| usize::try_from(n).ok())
+    .filter(|&n| n < ctx.state.dbs.len());
+    for (position, flags) in keys_of(command, &line).unwrap_or_default() {
+        let written = flags.contains("insert") || flags.contains("OW");
+        if !written && command.name != "move" {
+            continue;
+        }
+        let Some(key) = line.get(position) else {
+            continue;
+        };
+        for db in [Some(db), target].into_iter().flatten() {
+            let wakes = matches!(
+                ctx.state.dbs[db].get(key),
+                Some(Value::List(_) | Value::ZSet(_) | Value::Stream(_))
+            );
+            if wakes {
+                ctx.state.signal_key_ready(db, key);
+            }
+        }
     }
 }
 
