@@ -117,6 +117,9 @@ fn shard_channels_and_read_only_bitfield_as_in_redis() {
         "ACL SETUSER u3 \"(&* &fail)\"",
         "ACL SETUSER u3 \"(~k &* &fail)\"",
         "ACL SETUSER u3 (on)",
+        "ACL CAT NON_EXISTS",
+        "ACL CAT NON_EXISTS NON_EXISTS2",
+        "ACL cat a b",
         "ACL GETUSER u3",
     ]);
 }

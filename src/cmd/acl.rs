@@ -247,6 +247,10 @@ pub(super) fn acl_deluser(ctx: &mut Ctx, args: Args) {
 }
 
 pub(super) fn acl_cat(ctx: &mut Ctx, args: Args) {
+    if args.len() > 3 {
+        let error = crate::errors::subcommand_syntax(args.get(1), "acl");
+        return ctx.reply.error_bytes(&error);
+    }
     if args.len() == 2 {
         ctx.reply.array(CATEGORIES.len());
         for category in CATEGORIES {
