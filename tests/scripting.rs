@@ -298,6 +298,11 @@ const SCRIPTS: &[&str] = &[
     "return {struct.unpack('c', 'ab')}",
     "return struct.size('c0')",
     "return {struct.unpack('!4 b i', struct.pack('!4 b i', 1, 2))}",
+    // Binary chunks do not load: Redis's Lua parses every chunk as source.
+    "return loadstring(string.dump(function() return 1 end))()",
+    "return select(2, loadstring('\\27abc', 'x'))",
+    "local n = 0 return tostring(load(function() n = n + 1 if n == 1 then return '\\27abc' end end, 'y'))",
+    "local n = 0 return load(function() n = n + 1 if n == 1 then return 'return 7' end end)()",
     // cmsgpack.
     "return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, -32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649)",
     "return cmsgpack.pack(1.5, 0.1, 1e300, -0.25, 1/0, 2^53, 2^63)",

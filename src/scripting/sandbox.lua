@@ -18,6 +18,7 @@ local error, type, tostring, tonumber, select = error, type, tostring, tonumber,
 local rawget, rawset, next, pairs = rawget, rawset, next, pairs
 local setmetatable, getmetatable, setfenv = setmetatable, getmetatable, setfenv
 local loadstring, load, xpcall, getinfo = loadstring, load, xpcall, debug.getinfo
+local concat = table.concat
 
 local READONLY = "Attempt to modify a readonly table"
 
@@ -165,6 +166,24 @@ local string_meta = getmetatable("")
 string_meta.__index = visible.string
 string_meta.__metatable = readonly({ __index = visible.string })
 
+-- Binary chunks (string.dump's output) are refused: Redis's Lua reads
+-- every chunk as source, so one fails to parse, and loaded bytecode could
+-- break out of the sandbox.
+local function parse(s, name)
+    if type(s) == "string" and s:byte(1) == 27 then
+        local source = name or s
+        local first = source:sub(1, 1)
+        local shown = source:match("^[^%z\n\r]*")
+        if first == "=" or first == "@" then
+            shown = shown:sub(2)
+        else
+            shown = '[string "' .. shown .. '"]'
+        end
+        return nil, shown .. ":1: unexpected symbol near 'char(27)'"
+    end
+    return loadstring(s, name)
+end
+
 local env
 local function compile_in_env(f, err)
     if f then
@@ -173,10 +192,22 @@ local function compile_in_env(f, err)
     return f, err
 end
 visible.loadstring = function(s, name)
-    return compile_in_env(loadstring(s, name))
+    return compile_in_env(parse(s, name))
 end
 visible.load = function(f, name)
-    return compile_in_env(load(f, name))
+    if type(f) ~= "function" then
+        return compile_in_env(load(f, name))
+    end
+    -- The reader's pieces, read whole so a binary chunk is seen.
+    local pieces = {}
+    while true do
+        local piece = f()
+        if piece == nil or piece == "" then
+            break
+        end
+        pieces[#pieces + 1] = piece
+    end
+    return compile_in_env(parse(concat(pieces), name or "=(load)"))
 end
 
 -- The redis library. Argument checks are here, so the error texts are
@@ -440,7 +471,7 @@ local runtime = {}
 -- A script body compiled into a function running in the sandbox, or nil
 -- and Lua's error text.
 function runtime.compile(body)
-    return compile_in_env(loadstring(body, "@user_script"))
+    return compile_in_env(parse(body, "@user_script"))
 end
 
 -- Runs a compiled script: true and its result, or false and the error
@@ -457,7 +488,7 @@ end
 -- the functions it registers: the list of them, or nil and the error.
 -- `timeout_ms` 0 is no limit (loading from disk, as Redis).
 function runtime.load_library(code, timeout_ms)
-    local f, err = loadstring(code, "@user_function")
+    local f, err = parse(code, "@user_function")
     if not f then
         return nil, "Error compiling function: " .. err
     end
