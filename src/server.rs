@@ -856,7 +856,12 @@ impl Server {
             crate::db::set_expiry(crate::db::Expiry::Ignore);
             self.state.repl.applying_master_stream = true;
         }
+        parser.unauthenticated = !self.clients[key].authenticated;
         loop {
+            // AUTH or HELLO may have logged the client in.
+            if parser.unauthenticated {
+                parser.unauthenticated = !self.clients[key].authenticated;
+            }
             let command_from = if from_master { parser.position() } else { 0 };
             match parser.next(max_bulk) {
                 Parsed::Incomplete => break,

@@ -471,3 +471,36 @@ fn renamed_commands_as_in_redis() {
         ],
     );
 }
+
+/// Before AUTH a command may carry at most 10 arguments of at most 16 KB,
+/// as in Redis: more is a protocol error that closes the connection.
+#[test]
+fn unauthenticated_clients_have_tighter_limits_as_in_redis() {
+    let args = ["--requirepass", "pw"];
+    let outputs: Vec<Vec<String>> = [
+        common::ServerProcess::redis_with(&args),
+        common::ServerProcess::rudis(&args),
+    ]
+    .iter()
+    .map(|server| {
+        [
+            &b"*11\r\n"[..],
+            b"*1\r\n$16385\r\n",
+            b"AUTH pw\r\n*11\r\n$4\r\nECHO\r\n$1\r\na\r\n",
+        ]
+        .iter()
+        .map(|input| {
+            let mut conn = server.connect();
+            conn.send(input);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            String::from_utf8_lossy(&conn.read_available()).into_owned()
+        })
+        .collect()
+    })
+    .collect();
+    assert_eq!(
+        outputs[0][0],
+        "-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
+    assert_eq!(outputs[0], outputs[1], "left: redis-server, right: rudis");
+}

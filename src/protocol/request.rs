@@ -17,12 +17,19 @@ use memchr::memchr2;
 /// `PROTO_INLINE_MAX_SIZE`).
 pub const PROTO_INLINE_MAX_SIZE: usize = 64 * 1024;
 
+/// Before AUTH a command may have at most this many arguments, each at
+/// most this long (Redis's guard against unauthenticated memory use).
+const UNAUTHENTICATED_MAX_ARGS: i64 = 10;
+const UNAUTHENTICATED_MAX_BULK: i64 = 16384;
+
 /// Bad input that ends a connection: the client is sent
 /// `-ERR Protocol error: <text>` and closed once that reply is flushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolError {
     InvalidMultibulkLength,
     InvalidBulkLength,
+    UnauthenticatedMultibulkLength,
+    UnauthenticatedBulkLength,
     ExpectedDollar(u8),
     TooBigInlineRequest,
     TooBigMbulkCount,
@@ -36,6 +43,8 @@ impl ProtocolError {
         let detail = match self {
             Self::InvalidMultibulkLength => "invalid multibulk length".to_string(),
             Self::InvalidBulkLength => "invalid bulk length".to_string(),
+            Self::UnauthenticatedMultibulkLength => "unauthenticated multibulk length".to_string(),
+            Self::UnauthenticatedBulkLength => "unauthenticated bulk length".to_string(),
             Self::ExpectedDollar(got) => format!("expected '$', got '{}'", got as char),
             Self::TooBigInlineRequest => "too big inline request".to_string(),
             Self::TooBigMbulkCount => "too big mbulk count string".to_string(),
@@ -82,6 +91,9 @@ pub struct RequestParser {
     spans: Vec<(usize, usize)>,
     source: Source,
     inline: Vec<u8>,
+    /// The client has not authenticated: Redis's tighter limits apply
+    /// (10 arguments, bulk strings of 16 KB).
+    pub unauthenticated: bool,
 }
 
 impl Default for RequestParser {
@@ -98,6 +110,7 @@ impl RequestParser {
             command_start: 0,
             multibulk_left: 0,
             bulk_len: None,
+            unauthenticated: false,
             spans: Vec::new(),
             source: Source::Query,
             inline: Vec::new(),
@@ -256,6 +269,9 @@ impl RequestParser {
             LengthLine::TooLong => return Err(Parsed::Error(ProtocolError::TooBigMbulkCount)),
         };
         let count = match number {
+            Some(n) if n > UNAUTHENTICATED_MAX_ARGS && self.unauthenticated => {
+                return Err(Parsed::Error(ProtocolError::UnauthenticatedMultibulkLength))
+            }
             Some(n) if n <= i64::from(i32::MAX) => n,
             _ => return Err(Parsed::Error(ProtocolError::InvalidMultibulkLength)),
         };
@@ -291,6 +307,9 @@ impl RequestParser {
                         return Parsed::Error(ProtocolError::ExpectedDollar(rest[0]));
                     }
                     let len = match number {
+                        Some(n) if n > UNAUTHENTICATED_MAX_BULK && self.unauthenticated => {
+                            return Parsed::Error(ProtocolError::UnauthenticatedBulkLength)
+                        }
                         Some(n) if n >= 0 && n as u64 <= max_bulk_len as u64 => n as usize,
                         _ => return Parsed::Error(ProtocolError::InvalidBulkLength),
                     };
