@@ -278,6 +278,9 @@ pub struct ServerState {
     /// The keys the running script declared, while its caller tracks
     /// keys: what a read inside the script remembers for it.
     pub script_keys: Vec<Vec<u8>>,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS 1: scripts may run the commands
+    /// flagged `noscript` (a testing aid, as in Redis).
+    pub script_deny_disabled: bool,
     /// Client-side caching: who may hold which keys.
     pub tracking: crate::tracking::Tracking,
     /// `CLIENT PAUSE` in force.
@@ -412,6 +415,7 @@ impl ServerState {
             script_propagates_aof: true,
             in_script_call: false,
             script_keys: Vec::new(),
+            script_deny_disabled: false,
             startup_allocated: 0,
             unblock_requests: Vec::new(),
             output_woken: Vec::new(),

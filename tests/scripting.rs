@@ -398,6 +398,22 @@ fn eval_replies_and_errors_match_redis() {
     }
 }
 
+/// DEBUG SET-DISABLE-DENY-SCRIPTS lets scripts run `noscript` commands,
+/// a testing aid the Redis test suite uses.
+#[test]
+fn deny_scripts_can_be_disabled_for_tests() {
+    common::assert_same_replies_with(
+        &["--enable-debug-command", "yes"],
+        &[
+            "EVAL \"return redis.call('client', 'getname')\" 0",
+            "DEBUG SET-DISABLE-DENY-SCRIPTS 1",
+            "EVAL \"return redis.call('client', 'getname')\" 0",
+            "DEBUG SET-DISABLE-DENY-SCRIPTS 0",
+            "EVAL \"return redis.call('client', 'getname')\" 0",
+        ],
+    );
+}
+
 #[test]
 fn resp3_callers_get_resp3_results() {
     let scripts = [

@@ -89,6 +89,16 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
         }
         b"reload" => debug_reload(ctx, args),
         b"loadaof" => debug_loadaof(ctx),
+        b"set-disable-deny-scripts" if args.len() == 3 => {
+            // Any leading number but 0 turns it on (atoi, as Redis reads it).
+            let text = args.get(2);
+            let unsigned = text.strip_prefix(b"-").unwrap_or(text);
+            ctx.state.script_deny_disabled = unsigned
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .any(|&b| b != b'0');
+            ctx.reply.ok();
+        }
         b"sleep" if args.len() == 3 => {
             let secs = crate::float::parse_double(args.get(2)).unwrap_or(0.0);
             if secs > 0.0 && secs.is_finite() {

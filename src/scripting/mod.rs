@@ -966,7 +966,7 @@ fn run_line(ctx: &mut Ctx, line: &OwnedArgs, reply: &mut Reply) -> Result<(), &'
         return Err("ERR Wrong number of args calling Redis command from script");
     }
     let traits = ctx.state.command_stats.traits(id);
-    if traits.noscript {
+    if traits.noscript && !ctx.state.script_deny_disabled {
         return Err("ERR This Redis command is not allowed from script");
     }
     let unrestricted = ctx
