@@ -206,6 +206,13 @@ pub fn lua_to_reply(value: &Value, reply: &mut Reply, script_resp3: bool) {
 /// out of Lua C stack (`LUAI_MAXCSTACK`).
 const MAX_RESULT_DEPTH: usize = 7995;
 
+/// A status or big number as one line: CR and LF become spaces.
+fn one_line(text: &[u8]) -> Vec<u8> {
+    text.iter()
+        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        .collect()
+}
+
 /// Writes a table's own reply (an error, a status, a double, or the header
 /// of an aggregate) and returns the values that follow it, in order.
 fn table_to_reply(t: &Table, reply: &mut Reply) -> Vec<Value> {
@@ -215,13 +222,8 @@ fn table_to_reply(t: &Table, reply: &mut Reply) -> Vec<Value> {
         return Vec::new();
     }
     if let Value::String(ok) = field("ok") {
-        let text: Vec<u8> = ok
-            .as_bytes()
-            .iter()
-            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
-            .collect();
         reply.raw(b"+");
-        reply.raw(&text);
+        reply.raw(&one_line(&ok.as_bytes()));
         reply.raw(b"\r\n");
         return Vec::new();
     }
@@ -230,12 +232,15 @@ fn table_to_reply(t: &Table, reply: &mut Reply) -> Vec<Value> {
         return Vec::new();
     }
     if let Value::String(big) = field("big_number") {
+        // Line breaks become spaces, as Redis's: written raw they would
+        // end the reply early and let the script forge protocol.
+        let big = one_line(&big.as_bytes());
         if reply.is_resp3() {
             reply.raw(b"(");
-            reply.raw(&big.as_bytes());
+            reply.raw(&big);
             reply.raw(b"\r\n");
         } else {
-            reply.bulk(&big.as_bytes());
+            reply.bulk(&big);
         }
         return Vec::new();
     }
