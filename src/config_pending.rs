@@ -1,8 +1,8 @@
 //! Redis 7.0 settings kept as text: those rudis accepts and reports but
 //! does not act on yet (replication, cluster, defragmentation...), and a
 //! few read where they are used (the `tls-*` settings, by `tls.rs`,
-//! `acl-pubsub-default`, the replica settings, `jemalloc-bg-thread` by the
-//! cron). Tools read them with CONFIG GET and config
+//! `acl-pubsub-default`, the replica settings, `jemalloc-bg-thread` and
+//! `activerehashing` by the cron). Tools read them with CONFIG GET and config
 //! files set them, so each is here with Redis's default, checked as
 //! Redis checks its type, stored, served by CONFIG GET and written by
 //! CONFIG REWRITE.

@@ -1651,12 +1651,32 @@ impl Server {
                 .latency
                 .add_if_needed(threshold, "expire-cycle", millis);
         }
+        self.rehash_cron();
         self.persistence_cron();
         self.replication_cron();
         // Client checks once a second: idle timeout and buffer shrinking.
         if self.cron_ticks.is_multiple_of(u64::from(hz)) {
             self.clients_cron(now);
             self.state.migrate_sockets.close_idle(now);
+        }
+    }
+
+    /// A millisecond of moving a keyspace index resize on, for the first
+    /// database that has one (`activerehashing`, Redis's
+    /// `databasesCron`). Not while a child holds a snapshot of the memory:
+    /// each page the move writes would be copied.
+    fn rehash_cron(&mut self) {
+        let state = &mut self.state;
+        if state.persist.child.is_some()
+            || !crate::config::pending_bool(&state.config, "activerehashing")
+        {
+            return;
+        }
+        let deadline = Instant::now() + Duration::from_millis(1);
+        for db in &mut state.dbs {
+            if db.rehash_until(deadline) {
+                break;
+            }
         }
     }
 

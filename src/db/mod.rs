@@ -7,6 +7,7 @@
 //! budget, like Redis's `activeExpireCycle`.
 
 pub mod bytes;
+pub mod chunked;
 pub mod dict;
 pub mod digest;
 pub mod geohash;
@@ -230,7 +231,6 @@ impl Db {
         let expires = self.expires;
         self.dict
             .into_entries()
-            .into_iter()
             .map(|(key, entry)| {
                 let when = expires.get(&key).copied();
                 (key, entry.value, when)
@@ -647,6 +647,23 @@ impl Db {
         self.expires.clear();
         self.avg_ttl = 0;
         self.expire_cursor = 0;
+    }
+
+    /// Moves a resize of the keyspace's indexes on until `deadline`, 100
+    /// positions at a time (Redis's `incrementallyRehash`); whether there
+    /// was one to move.
+    pub fn rehash_until(&mut self, deadline: Instant) -> bool {
+        let mut worked = false;
+        loop {
+            let more = self.dict.rehash_step(100) | self.expires.rehash_step(100);
+            if !more {
+                return worked;
+            }
+            worked = true;
+            if Instant::now() >= deadline {
+                return true;
+            }
+        }
     }
 
     /// Deletes expired keys until `deadline`, sampling the keys with a TTL
