@@ -350,7 +350,12 @@ impl Selector {
         if !self.all_keys && !command.key_specs.is_empty() {
             if let Some(keys) = crate::cmd::keys_of(command, args) {
                 for (at, flags) in keys {
-                    if !self.key_allowed(args[at], key_access(flags)) {
+                    // A line too short for its command (redis.acl_check_cmd
+                    // checks one before its arity is) has fewer keys.
+                    let Some(key) = args.get(at) else {
+                        continue;
+                    };
+                    if !self.key_allowed(key, key_access(flags)) {
                         return Err(Denied::Key(at));
                     }
                 }
@@ -358,7 +363,10 @@ impl Selector {
         }
         if !self.all_channels {
             for (at, pattern) in channels_of(command, args) {
-                if !self.channel_allowed(args[at], pattern) {
+                let Some(channel) = args.get(at) else {
+                    continue;
+                };
+                if !self.channel_allowed(channel, pattern) {
                     return Err(Denied::Channel(at));
                 }
             }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Conn, ServerProcess};
+use common::{assert_same_replies, Conn, ServerProcess};
 
 /// Scripts run with `EVAL <script> 0` on both servers.
 const SCRIPTS: &[&str] = &[
@@ -102,6 +102,16 @@ const SCRIPTS: &[&str] = &[
     "return redis.debug(1)",
     "return redis.acl_check_cmd('get','x')",
     "return redis.acl_check_cmd('nosuch')",
+    "return redis.acl_check_cmd('set',{},1)",
+    "return redis.acl_check_cmd()",
+    "return redis.acl_check_cmd('config','nosuch')",
+    // Numbers reach commands with 17 digits, not Lua's 14.
+    "redis.call('set','n',9007199254740991) return redis.call('get','n')",
+    "redis.call('set','n',3.14) return redis.call('get','n')",
+    "redis.call('set','n',-0.0) return redis.call('get','n')",
+    "redis.call('set','n',-1/0) return redis.call('get','n')",
+    "redis.call('set','n',1e20) return redis.call('get','n')",
+    "local t = {1.5} redis.call('set','n',t[1]) return type(t[1])",
     "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}",
     "return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL}",
     // The sandbox.
@@ -397,6 +407,37 @@ fn eval_replies_and_errors_match_redis() {
             "EVAL {script:?} 0 (left: redis-server, right: rudis)"
         );
     }
+}
+
+/// redis.acl_check_cmd answers for the script's caller: commands, keys
+/// and channels, and lines too short for their command.
+#[test]
+fn acl_check_cmd_checks_the_caller() {
+    let check = |line: &str| format!("EVAL \"return redis.acl_check_cmd({line})\" 0");
+    let lines = [
+        "'get','xa'",
+        "'get','ya'",
+        "'hset','xa','f',1",
+        "'mset','xa',1,'ya',2",
+        "'mset','ya'",
+        "'lpush','xa'",
+        "'publish','ch1','m'",
+        "'publish','zz','m'",
+        "'subscribe','ch1','zz'",
+        "'psubscribe','ch*'",
+        "'psubscribe','ch1*'",
+        "'eval','return 1','1','ya'",
+        "'eval','return 1','5','xa'",
+        "'flushall'",
+        "'nosuch'",
+    ];
+    let mut script = vec![
+        "ACL SETUSER carol on >pw +@all -hset -flushall ~x* &ch*".to_string(),
+        "AUTH carol pw".to_string(),
+    ];
+    script.extend(lines.iter().map(|line| check(line)));
+    let script: Vec<&str> = script.iter().map(String::as_str).collect();
+    assert_same_replies(&script);
 }
 
 /// DEBUG SET-DISABLE-DENY-SCRIPTS lets scripts run `noscript` commands,

@@ -277,12 +277,7 @@ impl Engine {
             "sha1hex",
             lua.create_function(|_, text: mlua::String| Ok(sha1_hex(&text.as_bytes())))?,
         )?;
-        native.set(
-            "command_exists",
-            lua.create_function(|_, name: mlua::String| {
-                Ok(crate::cmd::lookup(&name.as_bytes()).is_some())
-            })?,
-        )?;
+        native.set("acl_check", lua.create_function(acl_check)?)?;
         native.set("bit", bitop::library(&lua)?)?;
         native.set("cjson", cjson::library(&lua)?)?;
         native.set("cmsgpack", cmsgpack::library(&lua)?)?;
@@ -769,6 +764,41 @@ unsafe fn running_ctx<'a>() -> Option<&'a mut Ctx<'static>> {
     })
 }
 
+/// `redis.acl_check_cmd(...)`: whether the script's caller may run that
+/// command line, keys and channels included; an error text instead for a
+/// command that does not exist or an argument that is not a string or a
+/// number.
+fn acl_check(
+    _: &mlua::Lua,
+    args: mlua::Variadic<mlua::Value>,
+) -> mlua::Result<(Option<bool>, Option<String>)> {
+    let mut owned = Vec::with_capacity(args.len());
+    for arg in args.iter() {
+        owned.push(match arg {
+            mlua::Value::String(text) => text.as_bytes().to_vec(),
+            mlua::Value::Integer(n) => n.to_string().into_bytes(),
+            mlua::Value::Number(n) => crate::float::format_double(*n).into_bytes(),
+            _ => {
+                let text = "ERR Lua redis lib command arguments must be strings or integers";
+                return Ok((None, Some(text.into())));
+            }
+        });
+    }
+    let line: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+    let Some((command, id)) = crate::cmd::resolve_line(&line) else {
+        let text = "ERR Invalid command passed to redis.acl_check_cmd()";
+        return Ok((None, Some(text.into())));
+    };
+    // SAFETY: called from the running script only.
+    let Some(ctx) = (unsafe { running_ctx() }) else {
+        let text = "ERR redis.acl_check_cmd can only be called inside a script invocation";
+        return Ok((None, Some(text.into())));
+    };
+    let user = ctx.state.users.get(ctx.clients[ctx.me].user);
+    let allowed = user.is_some_and(|user| user.check(command, id, &line).is_ok());
+    Ok((Some(allowed), None))
+}
+
 /// Installs the instruction-count hook on the script's Lua thread
 /// (coroutines it creates inherit it).
 unsafe extern "C-unwind" fn arm_hook(state: *mut ffi::lua_State) -> c_int {
@@ -923,6 +953,12 @@ unsafe fn call_step(state: *mut ffi::lua_State, raise: bool) -> CallStep {
         if kind != ffi::LUA_TSTRING && kind != ffi::LUA_TNUMBER {
             arguments_ok = false;
             break;
+        }
+        if kind == ffi::LUA_TNUMBER {
+            // Not Lua's own conversion, which keeps 14 digits: Redis
+            // passes numbers with all 17.
+            line.push(crate::float::format_double(ffi::lua_tonumber(state, i)).as_bytes());
+            continue;
         }
         let mut len = 0usize;
         let text = ffi::lua_tolstring(state, i, &mut len);

@@ -289,10 +289,11 @@ redis.acl_check_cmd = make_raising(function(...)
     if select("#", ...) == 0 then
         return fail("ERR Please specify at least one argument for this redis lib call")
     end
-    if not native.command_exists((...)) then
-        return fail("ERR Invalid command passed to redis.acl_check_cmd()")
+    local allowed, err = native.acl_check(...)
+    if err then
+        return fail(err)
     end
-    return true
+    return allowed
 end)
 visible.redis = readonly(redis)
 
