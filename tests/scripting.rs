@@ -112,6 +112,8 @@ const SCRIPTS: &[&str] = &[
     "redis.call('set','n',-1/0) return redis.call('get','n')",
     "redis.call('set','n',1e20) return redis.call('get','n')",
     "local t = {1.5} redis.call('set','n',t[1]) return type(t[1])",
+    "local a = {} for i=1,7999 do a[i] = 1 end return redis.call('rpush','big',unpack(a))",
+    "local a = {} for i=1,7999 do a[i] = 'x' end return redis.call('mset',unpack(a))",
     "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}",
     "return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL}",
     // The sandbox.

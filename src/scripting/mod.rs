@@ -964,6 +964,10 @@ unsafe fn call_step(state: *mut ffi::lua_State, raise: bool) -> CallStep {
         let text = ffi::lua_tolstring(state, i, &mut len);
         line.push(std::slice::from_raw_parts(text.cast::<u8>(), len));
     }
+    // The arguments are copied: pop them, as Redis does, so that the
+    // reply has room (a C function called with 7,999 arguments may push
+    // only a few values more).
+    ffi::lua_settop(state, 0);
     let step = if !arguments_ok {
         push_error(
             state,
