@@ -376,6 +376,19 @@ fn debug_object_and_friends_read_as_redis() {
         ] {
             out.push(text(conn.run(line)));
         }
+        // A key past its time, not deleted yet, is still described; the
+        // next read deletes it.
+        conn.run("DEBUG SET-ACTIVE-EXPIRE 0");
+        conn.run("SET gone v PX 1");
+        conn.run("DEBUG SLEEP 0.01");
+        out.push(
+            text(conn.run("DEBUG OBJECT gone"))
+                .chars()
+                .take(1)
+                .collect(),
+        );
+        out.push(text(conn.run("EXISTS gone")));
+        out.push(text(conn.run("DEBUG OBJECT gone")));
         replies.push(out);
     }
     assert_eq!(replies[0], replies[1], "left: redis-server, right: rudis");

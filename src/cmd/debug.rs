@@ -165,8 +165,10 @@ fn debug_object(ctx: &mut Ctx, args: Args) {
     let key = args.get(2);
     let fill = ctx.state.config.list_max_listpack_size;
     let now_secs = (ctx.now_ms / 1000) as u64;
-    let (mut keys, reply) = ctx.keys();
-    let Some(value) = keys.peek(key) else {
+    let (keys, reply) = ctx.keys();
+    // The table as it is: a key past its time but not yet deleted is
+    // shown, as Redis's `dictFind` shows it.
+    let Some(value) = keys.db.get(key) else {
         return reply.error("ERR no such key");
     };
     let shared = matches!(value.as_str(), Ok(s) if crate::db::value::is_shared_integer(s));
