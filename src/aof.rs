@@ -124,6 +124,11 @@ pub enum AofState {
     WaitRewrite,
 }
 
+/// Where a command goes, as `redis.set_repl`'s flags say.
+pub const TO_AOF: u8 = 1;
+pub const TO_REPLICAS: u8 = 2;
+pub const TO_ALL: u8 = TO_AOF | TO_REPLICAS;
+
 /// The AOF's run-time state and counters (`INFO persistence`).
 pub struct Aof {
     pub state: AofState,
@@ -132,6 +137,10 @@ pub struct Aof {
     /// Commands of the running top-level call, written together (wrapped
     /// in MULTI/EXEC when a transaction produced several).
     pending: Vec<(usize, Argv)>,
+    /// Where each pending command goes (`TO_AOF`, `TO_REPLICAS`), kept
+    /// only once a script's `redis.set_repl` sent one to a single place:
+    /// empty means everywhere.
+    pending_targets: Vec<u8>,
     /// The database the log last SELECTed.
     selected_db: Option<usize>,
     file: Option<File>,
@@ -172,6 +181,7 @@ impl Default for Aof {
             state: AofState::Off,
             buf: Vec::new(),
             pending: Vec::new(),
+            pending_targets: Vec::new(),
             selected_db: None,
             file: None,
             manifest: Manifest::default(),
@@ -260,7 +270,33 @@ impl Aof {
 
     /// Queues a command of the running call, run in database `db`.
     pub fn log(&mut self, db: usize, argv: Argv) {
+        self.log_to(db, argv, TO_ALL);
+    }
+
+    /// Queues a command for the AOF, the replicas or both (`targets`).
+    pub fn log_to(&mut self, db: usize, argv: Argv, targets: u8) {
+        if targets != TO_ALL && self.pending_targets.is_empty() {
+            self.pending_targets.resize(self.pending.len(), TO_ALL);
+        }
+        if !self.pending_targets.is_empty() {
+            self.pending_targets.push(targets);
+        }
         self.pending.push((db, argv));
+    }
+
+    /// The pending commands meant for the replicas, when some are not
+    /// (None: all are).
+    pub fn pending_for_replicas(&self) -> Option<Vec<(usize, Argv)>> {
+        if self.pending_targets.is_empty() {
+            return None;
+        }
+        let targets = self.pending_targets.iter();
+        let kept = self.pending.iter().zip(targets);
+        Some(
+            kept.filter(|(_, &to)| to & TO_REPLICAS != 0)
+                .map(|(command, _)| command.clone())
+                .collect(),
+        )
     }
 
     /// Moves the running call's commands into the buffer; several are
@@ -269,10 +305,18 @@ impl Aof {
         if self.pending.is_empty() {
             return;
         }
+        let mut targets = std::mem::take(&mut self.pending_targets).into_iter();
         if !self.logging() {
             // Queued for the replication stream only.
             self.pending.clear();
             return;
+        }
+        if targets.len() != 0 {
+            self.pending
+                .retain(|_| targets.next().is_some_and(|to| to & TO_AOF != 0));
+            if self.pending.is_empty() {
+                return;
+            }
         }
         if self.timestamps {
             let now = crate::state::unix_millis() / 1000;
@@ -282,7 +326,8 @@ impl Aof {
                 self.last_timestamp = now;
             }
         }
-        let wrap = wrap && self.pending.len() > 1;
+        // `wrap` counts every command of the call, as Redis wraps them
+        // for both destinations.
         encode_call(&mut self.buf, &self.pending, wrap, &mut self.selected_db);
         self.pending.clear();
     }

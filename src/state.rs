@@ -271,8 +271,9 @@ pub struct ServerState {
     /// ACL users; clients name theirs by slot.
     pub users: crate::acl::Users,
     pub acl_log: crate::acl::Log,
-    /// A running script's `redis.set_repl` lets its writes reach the AOF.
-    pub script_propagates_aof: bool,
+    /// Where a running script's writes go (`redis.set_repl`): the AOF,
+    /// the replicas, both (`aof::TO_ALL`) or neither.
+    pub script_targets: u8,
     /// A command run by a script's `redis.call` is executing.
     pub in_script_call: bool,
     /// The keys the running script declared, while its caller tracks
@@ -312,6 +313,22 @@ impl ServerState {
         (self.aof.logging() || self.repl.recording()) && !self.replaying
     }
 
+    /// Where a write can go now (`aof::TO_*`): the AOF when it is on,
+    /// the replicas when a backlog records for them.
+    pub fn live_targets(&self) -> u8 {
+        let aof = if self.aof.logging() {
+            crate::aof::TO_AOF
+        } else {
+            0
+        };
+        let replicas = if self.repl.recording() {
+            crate::aof::TO_REPLICAS
+        } else {
+            0
+        };
+        aof | replicas
+    }
+
     /// The running top-level call ended: its commands go to the
     /// replication stream and the AOF (Redis's `propagatePendingCommands`),
     /// in MULTI/EXEC when there are several and `wrap` allows it.
@@ -321,7 +338,11 @@ impl ServerState {
             return;
         }
         let wrap = wrap && pending.len() > 1;
-        self.repl.feed_commands(pending, wrap);
+        match self.aof.pending_for_replicas() {
+            None => self.repl.feed_commands(self.aof.pending(), wrap),
+            Some(some) if !some.is_empty() => self.repl.feed_commands(&some, wrap),
+            Some(_) => {}
+        }
         self.aof.end_call(wrap);
     }
 
@@ -412,7 +433,7 @@ impl ServerState {
             functions: Default::default(),
             users: Default::default(),
             acl_log: Default::default(),
-            script_propagates_aof: true,
+            script_targets: crate::aof::TO_ALL,
             in_script_call: false,
             script_keys: Vec::new(),
             script_deny_disabled: false,

@@ -448,6 +448,9 @@ fn effect_forms() {
     assert_same_changes_with(
         &["--enable-debug-command", "yes"],
         &[
+            "eval \"redis.call('set','a','1') redis.set_repl(redis.REPL_NONE) redis.call('set','b','2') redis.set_repl(redis.REPL_AOF) redis.call('set','c','3') redis.set_repl(redis.REPL_REPLICA) redis.call('set','e','5') redis.set_repl(redis.REPL_ALL) redis.call('set','d','4')\" 0",
+            "eval \"redis.set_repl(redis.REPL_REPLICA) redis.call('set','f','1') redis.call('set','g','1')\" 0",
+            "eval \"redis.set_repl(redis.REPL_AOF) redis.call('set','h','1')\" 0",
             "debug set-active-expire 0",
             "set k v get",
             "set k v2 get nx",

@@ -103,6 +103,46 @@ fn write_load(conn: &mut Conn, round: usize) {
     conn.run(&format!("SET short{round} v PX 50"));
 }
 
+/// A script's `redis.set_repl` sends each write to the AOF, the replicas,
+/// both or neither: a redis-server replica of rudis gets only the writes
+/// meant for it, and the master's AOF, replayed, only those meant for it.
+#[test]
+fn script_set_repl_chooses_where_writes_go() {
+    let dir = common::fresh_dir("set-repl");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let master = rudis_master(&["--appendonly", "yes", "--dir", dir_arg.as_str()]);
+    let replica = redis_replica_of(&master, &[]);
+    assert!(link_up(&replica));
+    let mut conn = master.connect();
+    let script = "redis.call('set','a','1') \
+        redis.set_repl(redis.REPL_NONE) redis.call('set','b','2') \
+        redis.set_repl(redis.REPL_AOF) redis.call('set','c','3') \
+        redis.set_repl(redis.REPL_REPLICA) redis.call('set','e','5') \
+        redis.set_repl(redis.REPL_ALL) redis.call('set','d','4')";
+    conn.cmd(&[b"EVAL", script.as_bytes(), b"0"]);
+    conn.run("SET done 1");
+    let mut r = replica.connect();
+    assert!(eventually(SYNC_WAIT, || r.run("GET done") == b"$1\r\n1\r\n"));
+    let seen = |conn: &mut Conn| text(&conn.run("MGET a b c d e"));
+    assert_eq!(
+        seen(&mut r),
+        "*5\r\n$1\r\n1\r\n$-1\r\n$-1\r\n$1\r\n4\r\n$1\r\n5\r\n"
+    );
+    assert_eq!(
+        seen(&mut conn),
+        "*5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n$1\r\n5\r\n"
+    );
+    assert_eq!(conn.run("DEBUG LOADAOF"), b"+OK\r\n");
+    assert_eq!(
+        seen(&mut conn),
+        "*5\r\n$1\r\n1\r\n$-1\r\n$1\r\n3\r\n$1\r\n4\r\n$-1\r\n"
+    );
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 #[test]
 fn redis_replica_follows_a_rudis_master_and_continues_after_restart() {
     let master = rudis_master(&[]);

@@ -1090,8 +1090,14 @@ fn log_command(
     // Transactions and scripts are logged as the commands they ran; a
     // script's `redis.set_repl` may keep them out.
     let effects_only = runs_commands(name);
-    let wanted = ctx.state.call_depth == 0 || ctx.state.script_propagates_aof;
-    if changed && !effects_only && wanted {
+    let targets = if ctx.state.call_depth == 0 {
+        crate::aof::TO_ALL
+    } else {
+        // A script's write meant only for a destination that is off is
+        // not logged at all (Redis's `shouldPropagate`).
+        ctx.state.script_targets & ctx.state.live_targets()
+    };
+    if changed && !effects_only && targets != 0 {
         let reply = ctx.reply.as_bytes().get(reply_start..).unwrap_or(&[]);
         let state = &mut *ctx.state;
         let effect = match logged_as {
@@ -1101,10 +1107,13 @@ fn log_command(
         match effect {
             Some(commands) => {
                 for argv in commands {
-                    state.aof.log(db, argv);
+                    state.aof.log_to(db, argv, targets);
                 }
             }
-            None => state.aof.log(db, args.iter().map(<[u8]>::to_vec).collect()),
+            None => {
+                let argv = args.iter().map(<[u8]>::to_vec).collect();
+                state.aof.log_to(db, argv, targets);
+            }
         }
     }
     if ctx.state.call_depth == 0 {

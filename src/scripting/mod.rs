@@ -70,8 +70,8 @@ struct RunState {
     read_only: Cell<bool>,
     /// `redis.setresp`: the protocol commands reply in.
     resp3: Cell<bool>,
-    /// `redis.set_repl`: whether the script's writes reach the AOF.
-    propagate_aof: Cell<bool>,
+    /// `redis.set_repl`: where the script's writes go (`aof::TO_*`).
+    targets: Cell<u8>,
     /// A write command ran: SCRIPT KILL is refused.
     wrote: Cell<bool>,
     /// Declared `allow-oom`: commands may grow memory past `maxmemory`.
@@ -94,7 +94,14 @@ struct RunState {
     label: Cell<*const str>,
     /// When a library being loaded must have finished (FUNCTION LOAD).
     load_deadline: Cell<Option<Instant>>,
+    /// Runs since the collector was last stepped (`GC_PERIOD`).
+    runs_since_gc: Cell<u32>,
 }
+
+/// Every this many runs the Lua collector takes a step of this many KB,
+/// as Redis's `luaCallFunction` does: garbage of many small scripts is
+/// freed a little at a time rather than by a full cycle at Lua's own pace.
+const GC_PERIOD: u32 = 50;
 
 thread_local! {
     static RUN: RunState = RunState {
@@ -102,7 +109,7 @@ thread_local! {
         running: Cell::new(false),
         read_only: Cell::new(false),
         resp3: Cell::new(false),
-        propagate_aof: Cell::new(true),
+        targets: Cell::new(crate::aof::TO_ALL),
         wrote: Cell::new(false),
         allow_oom: Cell::new(false),
         started: Cell::new(Instant::now()),
@@ -114,6 +121,7 @@ thread_local! {
         command: Cell::new(None),
         label: Cell::new(""),
         load_deadline: Cell::new(None),
+        runs_since_gc: Cell::new(0),
     };
 }
 
@@ -255,7 +263,7 @@ impl Engine {
         native.set(
             "set_repl",
             lua.create_function(|_, flags: u8| {
-                RUN.with(|run| run.propagate_aof.set(flags & 1 != 0));
+                RUN.with(|run| run.targets.set(flags & crate::aof::TO_ALL));
                 Ok(())
             })?,
         )?;
@@ -694,7 +702,7 @@ fn execute(
             state.running.set(true);
             state.read_only.set(read_only);
             state.resp3.set(false);
-            state.propagate_aof.set(true);
+            state.targets.set(crate::aof::TO_ALL);
             state.wrote.set(false);
             state.allow_oom.set(target.allow_oom);
             state.started.set(Instant::now());
@@ -717,6 +725,14 @@ fn execute(
         result
     })();
     ctx.client().db = caller_db;
+    let runs = RUN.with(|state| {
+        let runs = (state.runs_since_gc.get() + 1) % GC_PERIOD;
+        state.runs_since_gc.set(runs);
+        runs
+    });
+    if runs == 0 {
+        let _ = lua.gc_step_kbytes(GC_PERIOD as i32);
+    }
     if ctx.state.shutdown.is_some() {
         // SHUTDOWN NOSAVE stopped the script: the server exits before the
         // caller hears anything, as Redis exits from the script's hook.
@@ -1029,13 +1045,8 @@ fn run_line(ctx: &mut Ctx, line: &OwnedArgs, reply: &mut Reply) -> Result<(), &'
             }
         }
     }
-    let (read_only, resp3, propagate_aof) = RUN.with(|run| {
-        (
-            run.read_only.get(),
-            run.resp3.get(),
-            run.propagate_aof.get(),
-        )
-    });
+    let (read_only, resp3, targets) =
+        RUN.with(|run| (run.read_only.get(), run.resp3.get(), run.targets.get()));
 
     if traits.write && read_only {
         return Err("ERR Write commands are not allowed from read-only scripts.");
@@ -1055,9 +1066,9 @@ fn run_line(ctx: &mut Ctx, line: &OwnedArgs, reply: &mut Reply) -> Result<(), &'
     }
     reply.clear(64 * 1024);
     reply.set_resp3(resp3);
-    let aof_was = ctx.state.script_propagates_aof;
-    ctx.state.script_propagates_aof = propagate_aof;
+    let targets_were = ctx.state.script_targets;
+    ctx.state.script_targets = targets;
     crate::cmd::run_for_script(ctx, reply, args);
-    ctx.state.script_propagates_aof = aof_was;
+    ctx.state.script_targets = targets_were;
     Ok(())
 }

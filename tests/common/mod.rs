@@ -550,7 +550,7 @@ impl AofTail {
 
     /// The commands appended since the last call, one line each, with
     /// absolute times in milliseconds (13 digits) shown as `<ms>`, and
-    /// stream IDs made of them as `<ms>-n`.
+    /// stream IDs made of them as `<ms>-<seq>`.
     pub fn appended(&mut self) -> Vec<String> {
         let incremental = std::fs::read_dir(&self.dir)
             .expect("an appendonlydir")
@@ -570,7 +570,10 @@ impl AofTail {
                     let text = String::from_utf8_lossy(&bulk_payload(arg)).into_owned();
                     let (ms, seq) = text.split_once('-').unwrap_or((&text, ""));
                     if ms.len() == 13 && ms.bytes().all(|c| c.is_ascii_digit()) {
-                        format!("<ms>{}{seq}", if seq.is_empty() { "" } else { "-" })
+                        // Whether two IDs fell in the same millisecond
+                        // (sequence 1 or 0) is the clock's doing.
+                        let seq = if seq.is_empty() { "" } else { "-<seq>" };
+                        format!("<ms>{seq}")
                     } else {
                         text
                     }
