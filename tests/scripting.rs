@@ -654,8 +654,14 @@ fn busy_session(server: &ServerProcess) -> Vec<String> {
     let mut other = server.connect();
     other.run("CONFIG SET busy-reply-threshold 100");
     show("not busy", other.run("SCRIPT KILL"));
+    // A transaction queued before the script, its EXEC sent during it.
+    let mut early = server.connect();
+    show("early multi", early.run("MULTI"));
+    show("early queued", early.run("INCR xx"));
     send(&mut caller, &[b"EVAL", b"while true do end", b"0"]);
     pause(300);
+    show("exec while busy", early.run("EXEC"));
+    show("no longer in multi", early.run("ECHO out"));
     show("ping", other.run("PING"));
     show("get", other.run("GET x"));
     show("new client", server.connect().run("PING"));

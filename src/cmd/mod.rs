@@ -1586,10 +1586,7 @@ pub fn check_acl(
 /// transaction and says why (Redis's `rejectCommand`).
 fn reject(ctx: &mut Ctx, command: &Command, error: &str) {
     if command.name == "exec" {
-        ctx.client().multi = None;
-        ctx.reply.error(&format!(
-            "EXECABORT Transaction discarded because of: {error}"
-        ));
+        multi::abort_exec(ctx, error);
     } else {
         ctx.reply.error(error);
     }

@@ -24,6 +24,18 @@ pub(super) fn discard(ctx: &mut Ctx, _args: Args) {
     ctx.reply.ok();
 }
 
+/// EXEC refused before it runs (Redis's `execCommandAbort`): the
+/// transaction is discarded, its watches dropped, and the refusal
+/// returned inside an EXECABORT.
+pub fn abort_exec(ctx: &mut Ctx, error: &str) {
+    ctx.client().multi = None;
+    unwatch_all(ctx);
+    ctx.reply.error(&format!("{EXECABORT}{error}"));
+}
+
+/// How an aborted EXEC's error begins.
+pub const EXECABORT: &str = "EXECABORT Transaction discarded because of: ";
+
 pub(super) fn exec(ctx: &mut Ctx, _args: Args) {
     let Some(transaction) = ctx.client().multi.take() else {
         return ctx.reply.error("ERR EXEC without MULTI");

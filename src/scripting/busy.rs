@@ -152,24 +152,31 @@ fn serve_client(ctx: &mut Ctx, key: usize) {
             Parsed::Command => {
                 let args = parser.args();
                 let line: Vec<&[u8]> = args.iter().take(2).collect();
-                let allowed = crate::cmd::command_of(&line)
-                    .is_some_and(|c| c.flags.split(' ').any(|f| f == "allow_busy"));
+                let command = crate::cmd::command_of(&line);
+                let allowed =
+                    command.is_some_and(|c| c.flags.split(' ').any(|f| f == "allow_busy"));
+                let in_multi = ctx.clients[key].multi.is_some();
+                let mut inner = Ctx {
+                    state: &mut *ctx.state,
+                    clients: &mut *ctx.clients,
+                    me: key,
+                    reply: &mut reply,
+                    now_ms: crate::state::unix_millis(),
+                    last_tick: crate::clock::now(),
+                    input: None,
+                };
                 if allowed {
-                    let mut inner = Ctx {
-                        state: &mut *ctx.state,
-                        clients: &mut *ctx.clients,
-                        me: key,
-                        reply: &mut reply,
-                        now_ms: crate::state::unix_millis(),
-                        last_tick: crate::clock::now(),
-                        input: None,
-                    };
                     crate::cmd::dispatch(&mut inner, args);
+                } else if in_multi && command.is_some_and(|c| c.name == "exec") {
+                    let busy = super::busy_error();
+                    crate::cmd::multi::abort_exec(&mut inner, busy);
+                    let counted = crate::cmd::multi::EXECABORT.as_bytes();
+                    inner.state.stats.count_error_reply(counted);
                 } else {
                     let busy = super::busy_error();
-                    reply.error(busy);
-                    ctx.state.stats.count_error_reply(busy.as_bytes());
-                    if let Some(transaction) = ctx.clients[key].multi.as_mut() {
+                    inner.reply.error(busy);
+                    inner.state.stats.count_error_reply(busy.as_bytes());
+                    if let Some(transaction) = inner.client().multi.as_mut() {
                         transaction.failed = true;
                     }
                 }
