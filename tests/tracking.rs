@@ -399,3 +399,34 @@ fn redis_py_client_side_cache_works() {
     let rudis = ServerProcess::rudis(&[]);
     common::assert_python_ok("client_cache_redis_py.py", &rudis);
 }
+
+/// A key the client tracks, evicted to make room for its next command,
+/// is invalidated before that command's reply (RESP3, same connection).
+#[test]
+fn eviction_invalidation_precedes_the_reply() {
+    let mut received = Vec::new();
+    for server in [ServerProcess::redis(), ServerProcess::rudis(&[])] {
+        let mut conn = server.connect();
+        conn.run("HELLO 3");
+        conn.run("CLIENT TRACKING on");
+        let used: u64 = common::info_field(&mut conn, "memory", "used_memory")
+            .parse()
+            .unwrap();
+        conn.run(&format!("CONFIG SET maxmemory {}", used + 100 * 1024));
+        conn.run("CONFIG SET maxmemory-policy volatile-random");
+        conn.run("SETEX volatile-key 10000 x");
+        conn.run("GET volatile-key");
+        // 200 KB in one go: the next command must evict.
+        conn.run("SETBIT big-key 1600000 0");
+        conn.send(b"GETBIT big-key 0\r\n");
+        let first = conn.read_reply();
+        let second = conn.read_reply();
+        conn.run("CONFIG SET maxmemory 0");
+        received.push((
+            String::from_utf8_lossy(&first).into_owned(),
+            String::from_utf8_lossy(&second).into_owned(),
+        ));
+    }
+    assert_eq!(received[0], received[1], "left: redis-server, right: rudis");
+    assert!(received[0].0.starts_with('>'), "{:?}", received[0]);
+}

@@ -852,27 +852,34 @@ fn signal_created_keys(ctx: &mut Ctx, args: Args, db: usize) {
 /// reply, and a `CLIENT CACHING` answer lapses unless the command was
 /// another CLIENT one or a transaction is open (Redis's `resetClient`).
 fn end_tracked_call(ctx: &mut Ctx, args: Args) {
-    let pending = std::mem::take(&mut ctx.state.tracking.pending_self);
-    if !pending.is_empty() {
-        let me = (ctx.me, ctx.clients[ctx.me].id);
-        let mut out = crate::pubsub::Outboxes {
-            clients: ctx.clients,
-            running: Some((ctx.me, &mut *ctx.reply)),
-            woken: &mut ctx.state.output_woken,
-        };
-        for key in &pending {
-            let what = match key {
-                Some(key) => crate::tracking::Invalidated::Keys(&[key]),
-                None => crate::tracking::Invalidated::All,
-            };
-            crate::tracking::send(&mut out, me, &what);
-        }
-    }
+    send_own_invalidations(ctx);
     let client = &mut ctx.clients[ctx.me];
     if let Some(tracking) = client.tracking.as_deref_mut() {
         if client.multi.is_none() && !args.get(0).eq_ignore_ascii_case(b"client") {
             tracking.caching = false;
         }
+    }
+}
+
+/// Tells the running client of the keys it tracks that changed during its
+/// call (or, before its command, that eviction removed).
+fn send_own_invalidations(ctx: &mut Ctx) {
+    let pending = std::mem::take(&mut ctx.state.tracking.pending_self);
+    if pending.is_empty() {
+        return;
+    }
+    let me = (ctx.me, ctx.clients[ctx.me].id);
+    let mut out = crate::pubsub::Outboxes {
+        clients: ctx.clients,
+        running: Some((ctx.me, &mut *ctx.reply)),
+        woken: &mut ctx.state.output_woken,
+    };
+    for key in &pending {
+        let what = match key {
+            Some(key) => crate::tracking::Invalidated::Keys(&[key]),
+            None => crate::tracking::Invalidated::All,
+        };
+        crate::tracking::send(&mut out, me, &what);
     }
 }
 
@@ -1485,6 +1492,12 @@ fn memory_allowed(ctx: &mut Ctx, command: &Command, id: usize) -> bool {
     }
     if ctx.state.config.notify_keyspace_events != 0 || ctx.state.tracking.active() {
         ctx.publish_queued_events();
+        // A key the client tracks that was evicted to make room for its
+        // command is invalidated before the command's reply, as Redis
+        // does; inside EXEC the reply has begun, so it waits for the end.
+        if ctx.state.call_depth == 1 {
+            send_own_invalidations(ctx);
+        }
     }
     ctx.state.pre_command_oom = out_of_memory;
     if !out_of_memory {
