@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::assert_same_replies;
+use common::{assert_same_replies, ServerProcess};
 
 #[test]
 fn lists() {
@@ -506,6 +506,31 @@ fn type_errors_across_types() {
         .collect();
     script.extend(lines.iter().map(String::as_str));
     assert_same_replies(&script);
+}
+
+#[test]
+fn exec_refused_by_server_state_aborts() {
+    // State that changed between MULTI and EXEC (here min-replicas-to-write
+    // set from another connection) refuses EXEC as EXECABORT.
+    let mut seen = Vec::new();
+    for server in [ServerProcess::redis(), ServerProcess::rudis(&[])] {
+        let (mut a, mut b) = (server.connect(), server.connect());
+        let mut log = Vec::new();
+        for line in ["SET xx 1", "MULTI", "INCR xx"] {
+            log.push(a.run(line));
+        }
+        log.push(b.run("CONFIG SET min-replicas-to-write 2"));
+        for line in ["EXEC", "GET xx", "ECHO out-of-multi"] {
+            log.push(a.run(line));
+        }
+        log.push(b.run("CONFIG SET min-replicas-to-write 0"));
+        seen.push(
+            log.iter()
+                .map(|r| String::from_utf8_lossy(r).into_owned())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(seen[0], seen[1], "left: redis-server, right: rudis");
 }
 
 #[test]

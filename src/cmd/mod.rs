@@ -1383,14 +1383,14 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
     }
     let persist = &ctx.state.persist;
     if persist.loading && !has_flag(command, "loading") {
-        ctx.reply.error(errors::LOADING);
+        reject(ctx, command, errors::LOADING);
         return false;
     }
     if persist.disk_error_possible()
         && (writes(ctx, command) || command.name == "ping")
         && persist.rdb_refuses_writes(&ctx.state.config)
     {
-        ctx.reply.error(errors::MISCONF_RDB);
+        reject(ctx, command, errors::MISCONF_RDB);
         return false;
     }
     let aof = &ctx.state.aof;
@@ -1399,7 +1399,7 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
             "MISCONF Errors writing to the AOF file: {}",
             aof.last_write_error
         );
-        ctx.reply.error(&text);
+        reject(ctx, command, &text);
         return false;
     }
     if ctx.state.repl.is_replica() || ctx.state.repl.min_replicas_to_write > 0 {
@@ -1421,7 +1421,8 @@ fn writes(ctx: &Ctx, command: &Command) -> bool {
 
 /// The checks replication adds (Redis's `processCommand`): enough good
 /// replicas for a write, no writes on a read-only replica, no stale
-/// reads when the link is down and `replica-serve-stale-data` is off.
+/// reads when the link is down and `replica-serve-stale-data` is off. A
+/// refused EXEC aborts its transaction, as every refusal here does.
 fn replication_allows(ctx: &mut Ctx, command: &Command) -> bool {
     if ctx.clients[ctx.me].is_master {
         return true;
@@ -1433,14 +1434,20 @@ fn replication_allows(ctx: &mut Ctx, command: &Command) -> bool {
         let wanted = repl.min_replicas_to_write;
         let max_lag = crate::config::pending_u64(config, "min-replicas-max-lag");
         if repl.good_replicas(ctx.clients, max_lag) < wanted as usize {
-            ctx.reply
-                .error("NOREPLICAS Not enough good replicas to write.");
+            reject(
+                ctx,
+                command,
+                "NOREPLICAS Not enough good replicas to write.",
+            );
             return false;
         }
     }
     if write && repl.is_replica() && crate::config::pending_bool(config, "replica-read-only") {
-        ctx.reply
-            .error("READONLY You can't write against a read only replica.");
+        reject(
+            ctx,
+            command,
+            "READONLY You can't write against a read only replica.",
+        );
         return false;
     }
     if repl.is_replica()
@@ -1448,7 +1455,9 @@ fn replication_allows(ctx: &mut Ctx, command: &Command) -> bool {
         && !crate::config::pending_bool(config, "replica-serve-stale-data")
         && !has_flag(command, "stale")
     {
-        ctx.reply.error(
+        reject(
+            ctx,
+            command,
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         );
         return false;
