@@ -47,6 +47,8 @@ pub struct Traits {
     /// May grow memory: refused while over `maxmemory` with nothing to
     /// evict.
     pub denyoom: bool,
+    /// Served by a stale replica (`replica-serve-stale-data no`).
+    pub stale: bool,
 }
 
 pub struct CommandStats {
@@ -72,6 +74,7 @@ impl Default for CommandStats {
                     write: flag(c, "write"),
                     noscript: flag(c, "noscript"),
                     denyoom: flag(c, "denyoom"),
+                    stale: flag(c, "stale"),
                 })
                 .collect(),
         }

@@ -510,25 +510,44 @@ fn type_errors_across_types() {
 
 #[test]
 fn exec_refused_by_server_state_aborts() {
-    // State that changed between MULTI and EXEC (here min-replicas-to-write
-    // set from another connection) refuses EXEC as EXECABORT.
+    // State that changed between MULTI and EXEC, set from connection 1,
+    // refuses EXEC on connection 0 as EXECABORT: not enough replicas for
+    // a write, a stale replica for a read.
+    let steps = [
+        (0, "SET xx 1"),
+        (0, "MULTI"),
+        (0, "INCR xx"),
+        (1, "CONFIG SET min-replicas-to-write 2"),
+        (0, "EXEC"),
+        (0, "GET xx"),
+        (0, "ECHO out-of-multi"),
+        (1, "CONFIG SET min-replicas-to-write 0"),
+        (0, "CONFIG SET replica-serve-stale-data no"),
+        (0, "MULTI"),
+        (0, "GET xx"),
+        (1, "REPLICAOF no-such-host.invalid 0"),
+        (0, "EXEC"),
+        (1, "REPLICAOF NO ONE"),
+        (0, "MULTI"),
+        (0, "PING"),
+        (1, "REPLICAOF no-such-host.invalid 0"),
+        (0, "EXEC"),
+        (0, "MULTI"),
+        (1, "REPLICAOF NO ONE"),
+        (0, "GET xx"),
+        (0, "EXEC"),
+    ];
     let mut seen = Vec::new();
     for server in [ServerProcess::redis(), ServerProcess::rudis(&[])] {
-        let (mut a, mut b) = (server.connect(), server.connect());
-        let mut log = Vec::new();
-        for line in ["SET xx 1", "MULTI", "INCR xx"] {
-            log.push(a.run(line));
-        }
-        log.push(b.run("CONFIG SET min-replicas-to-write 2"));
-        for line in ["EXEC", "GET xx", "ECHO out-of-multi"] {
-            log.push(a.run(line));
-        }
-        log.push(b.run("CONFIG SET min-replicas-to-write 0"));
-        seen.push(
-            log.iter()
-                .map(|r| String::from_utf8_lossy(r).into_owned())
-                .collect::<Vec<_>>(),
-        );
+        let mut conns = [server.connect(), server.connect()];
+        let log: Vec<String> = steps
+            .iter()
+            .map(|(who, line)| {
+                let reply = conns[*who].run(line);
+                format!("{line}: {}", String::from_utf8_lossy(&reply))
+            })
+            .collect();
+        seen.push(log);
     }
     assert_eq!(seen[0], seen[1], "left: redis-server, right: rudis");
 }

@@ -1266,11 +1266,12 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
         )
     {
         let traits = ctx.state.command_stats.traits(id);
-        let (denyoom, write) = (traits.denyoom, traits.write);
+        let (denyoom, write, stale) = (traits.denyoom, traits.write, traits.stale);
         if let Some(transaction) = ctx.client().multi.as_mut() {
             transaction.queue(args);
             transaction.denyoom |= denyoom;
             transaction.has_writes |= write;
+            transaction.denies_stale |= !stale;
         }
         ctx.reply.simple("QUEUED");
         return Outcome::Queued;
@@ -1408,6 +1409,12 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
     true
 }
 
+/// EXEC of a transaction that queued a command a stale replica refuses.
+fn exec_denies_stale(ctx: &Ctx, command: &Command) -> bool {
+    let transaction = ctx.clients[ctx.me].multi.as_ref();
+    command.name == "exec" && transaction.is_some_and(|t| t.denies_stale)
+}
+
 /// Whether a command writes: a write command, or EXEC of a transaction
 /// that queued one.
 fn writes(ctx: &Ctx, command: &Command) -> bool {
@@ -1453,7 +1460,7 @@ fn replication_allows(ctx: &mut Ctx, command: &Command) -> bool {
     if repl.is_replica()
         && repl.link != crate::repl::LinkState::Connected
         && !crate::config::pending_bool(config, "replica-serve-stale-data")
-        && !has_flag(command, "stale")
+        && (!has_flag(command, "stale") || exec_denies_stale(ctx, command))
     {
         reject(
             ctx,

@@ -172,6 +172,8 @@ pub struct Transaction {
     pub denyoom: bool,
     /// A queued command writes (EXEC is refused on a read-only replica).
     pub has_writes: bool,
+    /// A queued command is one a stale replica refuses (so is EXEC).
+    pub denies_stale: bool,
 }
 
 impl Transaction {
