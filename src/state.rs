@@ -232,9 +232,10 @@ pub struct ServerState {
     /// The loop's poll registry, for clients accepted while a script
     /// keeps the loop busy.
     pub registry: Option<mio::Registry>,
-    /// The command just run goes to the AOF even if it changed nothing
-    /// (Redis's `forceCommandPropagation`: FLUSHALL on an empty server).
-    pub force_propagate: bool,
+    /// Where the command just run goes even if it changed nothing
+    /// (Redis's `forceCommandPropagation`: FLUSHALL on an empty server
+    /// everywhere, PUBLISH to the replicas), as `aof::TO_*`.
+    pub forced_targets: u8,
     /// What the command just run is logged as, when its handler rewrote
     /// it (Redis's `replaceClientCommandVector`: GEOADD runs as ZADD).
     pub logged_as: Option<crate::propagate::Argv>,
@@ -417,7 +418,7 @@ impl ServerState {
             rebind: Vec::new(),
             tls: None,
             registry: None,
-            force_propagate: false,
+            forced_targets: 0,
             logged_as: None,
             command_stats: Default::default(),
             last_lookup: Default::default(),

@@ -139,6 +139,30 @@ fn script_set_repl_chooses_where_writes_go() {
     );
 }
 
+/// PUBLISH and SPUBLISH on a rudis master reach the subscribers of its
+/// redis-server replica, and never the AOF.
+#[test]
+fn publish_reaches_subscribers_of_replicas() {
+    let master = rudis_master(&[]);
+    let replica = redis_replica_of(&master, &[]);
+    assert!(link_up(&replica));
+    let mut subscriber = replica.connect();
+    subscriber.run("SUBSCRIBE news");
+    let mut shard = replica.connect();
+    shard.run("SSUBSCRIBE shard-news");
+    let mut conn = master.connect();
+    assert_eq!(conn.run("PUBLISH news hello"), b":0\r\n");
+    assert_eq!(conn.run("SPUBLISH shard-news hi"), b":0\r\n");
+    assert_eq!(
+        text(&subscriber.read_reply()),
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
+    assert_eq!(
+        text(&shard.read_reply()),
+        "*3\r\n$8\r\nsmessage\r\n$10\r\nshard-news\r\n$2\r\nhi\r\n"
+    );
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

@@ -86,7 +86,7 @@ fn bpop(ctx: &mut Ctx, args: Args, end: End) {
 /// counted), but still propagates what it popped.
 fn uncounted_when_served(ctx: &mut Ctx, changes: crate::db::Changes) {
     changes.made(0);
-    ctx.state.force_propagate = true;
+    ctx.state.forced_targets = crate::aof::TO_ALL;
 }
 
 pub(super) fn blpop(ctx: &mut Ctx, args: Args) {

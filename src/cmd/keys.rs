@@ -589,7 +589,7 @@ pub(super) fn flushdb(ctx: &mut Ctx, args: Args) {
         ctx.state.signal_all_blocked_in(db);
         crate::notify::flushed(ctx.state, ctx.clients, Some((ctx.me, &mut *ctx.reply)));
         ctx.reply.ok();
-        ctx.state.force_propagate = true;
+        ctx.state.forced_targets = crate::aof::TO_ALL;
     }
 }
 
@@ -617,7 +617,7 @@ pub(super) fn flushall(ctx: &mut Ctx, args: Args) {
             &state.config,
         );
     }
-    state.force_propagate = true;
+    state.forced_targets = crate::aof::TO_ALL;
     ctx.reply.ok();
 }
 

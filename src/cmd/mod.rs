@@ -798,7 +798,7 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
     if ctx.state.propagating() {
         log_command(ctx, name, args, start, dirty_before, db_before);
     }
-    ctx.state.force_propagate = false;
+    ctx.state.forced_targets = 0;
     // Readers blocked on a stream that went are woken to be told.
     ctx.state.signal_streams_gone();
     if ctx.state.call_depth == 0 && ctx.state.tracking.active() {
@@ -1093,17 +1093,25 @@ fn log_command(
 ) {
     log_expired(ctx.state);
     let logged_as = ctx.state.logged_as.take();
-    let changed = crate::db::dirty() != dirty_before || ctx.state.force_propagate;
+    let dirty_moved = crate::db::dirty() != dirty_before;
+    let forced = ctx.state.forced_targets;
+    let changed = dirty_moved || forced != 0;
     // Transactions and scripts are logged as the commands they ran; a
     // script's `redis.set_repl` may keep them out.
     let effects_only = runs_commands(name);
-    let targets = if ctx.state.call_depth == 0 {
+    let mut targets = if ctx.state.call_depth == 0 {
         crate::aof::TO_ALL
     } else {
-        // A script's write meant only for a destination that is off is
-        // not logged at all (Redis's `shouldPropagate`).
-        ctx.state.script_targets & ctx.state.live_targets()
+        ctx.state.script_targets
     };
+    if !dirty_moved {
+        targets &= forced;
+    }
+    if targets != crate::aof::TO_ALL {
+        // A command meant only for a destination that is off is not
+        // logged at all (Redis's `shouldPropagate`).
+        targets &= ctx.state.live_targets();
+    }
     if changed && !effects_only && targets != 0 {
         let reply = ctx.reply.as_bytes().get(reply_start..).unwrap_or(&[]);
         let state = &mut *ctx.state;

@@ -138,16 +138,19 @@ fn outboxes<'c>(ctx: &'c mut Ctx) -> (&'c crate::pubsub::PubSub, Outboxes<'c>) {
 
 /// `PUBLISH channel message`: to the channel's subscribers, then to each
 /// matching pattern's; the number of deliveries.
+/// Replicas get the command too, for their own subscribers (not the AOF).
 pub(super) fn publish(ctx: &mut Ctx, args: Args) {
     let (pubsub, mut out) = outboxes(ctx);
     let delivered = pubsub.publish(&mut out, args.get(1), args.get(2));
+    ctx.state.forced_targets |= crate::aof::TO_REPLICAS;
     ctx.reply.int(delivered);
 }
 
-/// `SPUBLISH shardchannel message`.
+/// `SPUBLISH shardchannel message`, passed to replicas as PUBLISH is.
 pub(super) fn spublish(ctx: &mut Ctx, args: Args) {
     let (pubsub, mut out) = outboxes(ctx);
     let delivered = pubsub.spublish(&mut out, args.get(1), args.get(2));
+    ctx.state.forced_targets |= crate::aof::TO_REPLICAS;
     ctx.reply.int(delivered);
 }
 
