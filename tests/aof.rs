@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{fresh_dir, ServerProcess};
+use common::{fresh_dir, Conn, ServerProcess};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -270,12 +270,62 @@ fn config_set_appendonly_starts_a_rewrite() {
         "ok"
     );
     conn.run("set after 3");
+    assert_restart_loads_the_same(server, conn, &dir);
+}
+
+/// Stops `server`, checks its AOF files, and starts it again from them:
+/// the data must be what it held.
+fn assert_restart_loads_the_same(server: ServerProcess, mut conn: Conn, dir: &Path) {
     let expected = digest(&mut conn);
     drop(conn);
     drop(server);
-    check_aof(&dir);
+    check_aof(dir);
+    let d = dir.display().to_string();
     let again = ServerProcess::rudis(&["--dir", &d, "--appendonly", "yes", DEBUG, "yes"]);
     assert_eq!(digest(&mut again.connect()), expected);
+}
+
+/// Turned on inside a transaction, the AOF's first rewrite is scheduled
+/// for after it (Redis logs it so) and then runs from the cron.
+#[test]
+fn appendonly_set_in_a_transaction_rewrites_after_it() {
+    let dir = fresh_dir("aof-config-set-multi");
+    let d = dir.display().to_string();
+    let log = dir.join("rudis.log");
+    let log_arg = log.display().to_string();
+    let args = [
+        "--dir",
+        &d,
+        DEBUG,
+        "yes",
+        "--save",
+        "",
+        "--logfile",
+        &log_arg,
+    ];
+    let server = ServerProcess::rudis(&args);
+    let mut conn = server.connect();
+    conn.run("MULTI");
+    conn.run("SET foo bar");
+    conn.run("CONFIG SET appendonly yes");
+    assert_eq!(conn.run("EXEC"), b"*2\r\n+OK\r\n+OK\r\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::info_field(&mut conn, "persistence", "aof_rewrites") == "0"
+        || common::info_field(&mut conn, "persistence", "aof_rewrite_in_progress") != "0"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no rewrite after the transaction"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("AOF was enabled during a transaction. An AOF background was scheduled to start when possible."),
+        "{text}"
+    );
+    conn.run("SET after 1");
+    assert_restart_loads_the_same(server, conn, &dir);
 }
 
 /// `aof-timestamp-enabled yes` annotates the log with `#TS:` lines, as

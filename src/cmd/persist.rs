@@ -89,13 +89,27 @@ pub fn appendonly_changed(state: &mut crate::state::ServerState) -> Result<(), S
         if state.aof.manifest.base.is_none() && state.aof.manifest.incrs.is_empty() {
             state.aof.manifest = crate::aof::read_manifest(&state.config)?.unwrap_or_default();
         }
-        if state.persist.child.is_some() {
-            persist::kill_child(&mut state.persist);
-        }
         for db in &mut state.dbs {
             db.expired_log = Some(Vec::new());
         }
         state.aof.state = crate::aof::AofState::WaitRewrite;
+        let child = state.persist.child.as_ref().map(|c| c.kind);
+        // The rewrite that makes the first base waits for a snapshot
+        // being written, or for the end of the transaction that asked.
+        if child.is_some_and(|kind| kind != persist::ChildKind::Aof) {
+            state.aof.rewrite_scheduled = true;
+            log::warn!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+            return Ok(());
+        }
+        if state.in_exec {
+            state.aof.rewrite_scheduled = true;
+            log::warn!("AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
+            return Ok(());
+        }
+        if child.is_some() {
+            log::warn!("AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now.");
+            persist::kill_child(&mut state.persist);
+        }
         if let Err(e) = crate::aof::start_rewrite(state) {
             // Back to how it was: the AOF stays off.
             state.aof.state = crate::aof::AofState::Off;
