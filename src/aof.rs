@@ -285,9 +285,10 @@ impl Aof {
     }
 
     /// The pending commands meant for the replicas, when some are not
-    /// (None: all are).
+    /// (None: all are, as with PUBLISH, which needs no copy).
     pub fn pending_for_replicas(&self) -> Option<Vec<(usize, Argv)>> {
-        if self.pending_targets.is_empty() {
+        let targets = &self.pending_targets;
+        if targets.iter().all(|&to| to & TO_REPLICAS != 0) {
             return None;
         }
         let targets = self.pending_targets.iter();

@@ -71,13 +71,6 @@ impl<T> ChunkedVec<T> {
         }
     }
 
-    pub fn last(&self) -> Option<&T> {
-        match self.tail.last() {
-            Some(last) => Some(last),
-            None => self.full.last().map(|chunk| &chunk[MASK]),
-        }
-    }
-
     pub fn push(&mut self, value: T) {
         if self.tail.len() == CHUNK {
             self.seal_tail();
@@ -160,10 +153,6 @@ impl<T> ChunkedVec<T> {
         self.full.capacity() * std::mem::size_of::<Box<[T; CHUNK]>>()
     }
 
-    pub fn clear(&mut self) {
-        *self = Self::new();
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.full
             .iter()
@@ -233,7 +222,7 @@ mod tests {
         }
         assert_eq!(chunked.iter().copied().collect::<Vec<_>>(), model);
         assert_eq!(chunked.get(model.len()), None);
-        assert_eq!(chunked.last(), model.last());
+        assert_eq!(chunked.get(model.len() - 1), model.last());
         assert_eq!(chunked.into_elements().collect::<Vec<_>>(), model);
     }
 

@@ -86,7 +86,8 @@ impl<V> Dict<V> {
         self.entries.is_empty()
     }
 
-    /// Whether an index resize is under way (DEBUG HTSTATS, tests).
+    /// Whether an index resize is under way.
+    #[cfg(test)]
     pub fn is_rehashing(&self) -> bool {
         self.old.is_some()
     }
@@ -129,7 +130,7 @@ impl<V> Dict<V> {
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
-        self.rehash_step(REHASH_STEP);
+        self.step_if_rehashing();
         self.position(key).map(|i| &mut self.entries[i].1)
     }
 
@@ -194,9 +195,7 @@ impl<V> Dict<V> {
     }
 
     fn insert_hashed(&mut self, hash: u64, key: CompactBytes, value: V) {
-        if self.old.is_some() {
-            self.rehash_step(REHASH_STEP);
-        }
+        self.step_if_rehashing();
         if self.index.len() == self.index.capacity() {
             self.make_room();
         }
@@ -260,6 +259,15 @@ impl<V> Dict<V> {
         true
     }
 
+    /// A write's share of a resize under way: a test of one field when
+    /// there is none.
+    #[inline]
+    fn step_if_rehashing(&mut self) {
+        if self.old.is_some() {
+            self.rehash_step(REHASH_STEP);
+        }
+    }
+
     /// Ends a resize under way at once.
     fn finish_rehash(&mut self) {
         while self.rehash_step(usize::MAX) {}
@@ -275,7 +283,7 @@ impl<V> Dict<V> {
             self.repoint(moved_hash, last, position);
         }
         let removed = self.entries.swap_remove(position);
-        self.rehash_step(REHASH_STEP);
+        self.step_if_rehashing();
         self.shrink_if_sparse();
         removed
     }
