@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::persist;
 use crate::protocol::request::OwnedArgs;
 use crate::state::ServerState;
+use crate::stream::{Peer, Stream};
 use log::{info, warn};
 use mio::net::TcpStream;
 use slab::Slab;
@@ -175,6 +176,7 @@ fn fake_client(state: &mut ServerState, clients: &mut Slab<Client>) -> Option<us
     let stream = std::net::TcpStream::connect(listener.local_addr().ok()?).ok()?;
     let addr = stream.local_addr().ok()?;
     let id = state.allocate_client_id();
-    let client = Client::new(id, TcpStream::from_std(stream), addr, Instant::now());
+    let socket = Stream::Tcp(TcpStream::from_std(stream));
+    let client = Client::new(id, socket, Peer::Tcp(addr), Instant::now());
     Some(clients.insert(client))
 }

@@ -5,10 +5,9 @@
 //! write and close; this module does the I/O and keeps the byte counts.
 
 use crate::protocol::{Reply, RequestParser};
-use mio::net::TcpStream;
+use crate::stream::{Peer, Stream};
 use std::io::{self, Read, Write};
-use std::mem::MaybeUninit;
-use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 /// Bytes asked of the socket per read (Redis's `PROTO_IOBUF_LEN`).
@@ -64,9 +63,9 @@ pub enum WriteOutcome {
 
 pub struct Client {
     pub id: u64,
-    pub socket: TcpStream,
-    pub addr: SocketAddr,
-    pub local_addr: SocketAddr,
+    pub socket: Stream,
+    pub addr: Peer,
+    pub local_addr: Peer,
     pub fd: i32,
     pub name: Option<Vec<u8>>,
     pub lib_name: Option<Vec<u8>>,
@@ -181,9 +180,12 @@ impl Blocked {
 }
 
 impl Client {
-    pub fn new(id: u64, socket: TcpStream, addr: SocketAddr, now: Instant) -> Self {
-        let local_addr = socket.local_addr().unwrap_or(addr);
-        let fd = raw_fd(&socket);
+    pub fn new(id: u64, socket: Stream, addr: Peer, now: Instant) -> Self {
+        let local_addr = match (&socket, &addr) {
+            (Stream::Tcp(s), Peer::Tcp(peer)) => Peer::Tcp(s.local_addr().unwrap_or(*peer)),
+            _ => addr.clone(),
+        };
+        let fd = socket.as_raw_fd();
         Self {
             id,
             socket,
@@ -275,7 +277,7 @@ impl Client {
         let buf = self.parser.buffer_mut();
         buf.reserve(READ_CHUNK);
         let spare = &mut buf.spare_capacity_mut()[..READ_CHUNK];
-        match recv(&self.socket, spare) {
+        match self.socket.recv(spare) {
             Ok(0) => ReadOutcome::Eof,
             Ok(n) => {
                 // SAFETY: `recv` initialised the first `n` bytes of the spare
@@ -438,7 +440,7 @@ impl Client {
             if written >= MAX_WRITE_PER_ITERATION {
                 break WriteOutcome::Capped;
             }
-            match self.socket.write(&self.reply.as_bytes()[self.sent..]) {
+            match (&self.socket).write(&self.reply.as_bytes()[self.sent..]) {
                 Ok(0) => break WriteOutcome::Failed,
                 Ok(n) => {
                     self.sent += n;
@@ -457,12 +459,13 @@ impl Client {
 
     /// Writes a reply to a connection that is refused before it becomes a
     /// client (max clients reached); best effort, as in Redis.
-    pub fn refuse(mut socket: TcpStream, message: &[u8]) {
+    pub fn refuse(socket: Stream, message: &[u8]) {
+        let mut socket = &socket;
         let _ = socket.write(message);
         // The FIN follows the message; what the client already sent is
         // read and dropped, so closing does not reset the connection (a
         // reset can discard the message before the client reads it).
-        let _ = socket.shutdown(std::net::Shutdown::Write);
+        let _ = socket.shutdown_write();
         let mut sink = [0u8; 4096];
         while matches!(socket.read(&mut sink), Ok(n) if n > 0) {}
     }
@@ -470,13 +473,4 @@ impl Client {
     pub fn idle_secs(&self, now: Instant) -> u64 {
         now.duration_since(self.last_interaction).as_secs()
     }
-}
-
-fn recv(socket: &TcpStream, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
-    socket2::SockRef::from(socket).recv(buf)
-}
-
-fn raw_fd(socket: &TcpStream) -> i32 {
-    use std::os::fd::AsRawFd;
-    socket.as_raw_fd()
 }

@@ -150,6 +150,10 @@ pub struct Config {
     pub daemonize: bool,
     /// Where the pid is written ("" for nowhere unless daemonized).
     pub pidfile: String,
+    /// The Unix domain socket to listen on as well ("" for none).
+    pub unixsocket: String,
+    /// The socket file's mode, octal as written (0: left to the umask).
+    pub unixsocketperm: u32,
     /// The default user's password ("" for none).
     pub requirepass: String,
     /// Refuse non-loopback clients while the default user has no password.
@@ -470,6 +474,36 @@ static SETTINGS: &[Setting] = &[
             get: |c| c.pidfile.clone(),
             set: |c, v| {
                 c.pidfile = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Setting {
+        name: "unixsocket",
+        mutable: false,
+        default: "",
+        kind: Kind::Text {
+            get: |c| c.unixsocket.clone(),
+            set: |c, v| {
+                c.unixsocket = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Setting {
+        name: "unixsocketperm",
+        mutable: false,
+        default: "0",
+        kind: Kind::Text {
+            get: |c| format!("{:o}", c.unixsocketperm),
+            set: |c, v| {
+                // Redis's OCTAL_CONFIG: read and shown in base 8.
+                let mode = u32::from_str_radix(v, 8)
+                    .map_err(|_| "argument couldn't be parsed as an octal number".to_string())?;
+                if mode > 0o777 {
+                    return Err("argument must be between 0 and 777 inclusive".into());
+                }
+                c.unixsocketperm = mode;
                 Ok(())
             },
         },
@@ -1212,6 +1246,8 @@ impl Default for Config {
             logfile: String::new(),
             daemonize: false,
             pidfile: String::new(),
+            unixsocket: String::new(),
+            unixsocketperm: 0,
             requirepass: String::new(),
             protected_mode: false,
             aclfile: String::new(),

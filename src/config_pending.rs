@@ -265,8 +265,6 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         true,
     ),
     ("tls-session-caching", "yes", Check::Bool, true),
-    ("unixsocket", "", Check::Text, false),
-    ("unixsocketperm", "0", Check::Int(0, 0o777), false),
 ];
 
 /// Old names of the settings above (`slave-*` and the rest).

@@ -36,6 +36,7 @@ pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod state;
+pub mod stream;
 pub mod tls;
 pub mod tracking;
 

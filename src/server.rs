@@ -28,8 +28,9 @@ use crate::persist;
 use crate::protocol::request::{Args, OwnedArgs};
 use crate::protocol::Parsed;
 use crate::state::{BlockRequest, ServerState, Shutdown};
+use crate::stream::{Peer, Stream};
 use log::{debug, info, warn};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::{TcpListener, TcpStream, UnixListener};
 use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
@@ -37,6 +38,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod replication;
@@ -45,6 +47,8 @@ mod replication;
 const LISTENER_BASE: usize = usize::MAX - 1;
 const SIGNALS: Token = Token(usize::MAX);
 const MAX_LISTENERS: usize = 16;
+/// Below the replication tokens (see `replication::REPL_PIPE`).
+const UNIX_LISTENER: Token = Token(LISTENER_BASE - MAX_LISTENERS - 3);
 /// Beside a pipelining crowd, how long the loop works through the crowd's
 /// batches between looks for a waiting one-command-per-round-trip client:
 /// what such a client may wait, against a system call per look.
@@ -70,6 +74,8 @@ const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mod
 pub struct Server {
     poll: Poll,
     listeners: Vec<TcpListener>,
+    /// The `unixsocket` listener.
+    unix_listener: Option<UnixListener>,
     signals: Signals,
     clients: Slab<Client>,
     state: ServerState,
@@ -197,19 +203,21 @@ impl Server {
             tls_listeners.iter().map(|l| l.as_raw_fd()).collect();
         listeners.extend(tls_listeners);
         listeners.truncate(MAX_LISTENERS - 1);
-        if listeners.is_empty() {
+        let mut unix_listener = listen_unix(&config)?;
+        if listeners.is_empty() && unix_listener.is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "no address to listen on",
+                "Configured to not listen anywhere, exiting.",
             ));
         }
         // `metrics-port`: scrapes only, on the first bind address.
         let mut metrics_listener = None;
         if config.metrics_port > 0 {
-            let host = listeners[0]
-                .local_addr()
+            let host = listeners
+                .first()
+                .and_then(|l| l.local_addr().ok())
                 .map(|a| a.ip().to_string())
-                .unwrap_or_else(|_| "127.0.0.1".into());
+                .unwrap_or_else(|| "127.0.0.1".into());
             let listener =
                 listen(&host, config.metrics_port, config.tcp_backlog).map_err(|(step, e)| {
                     io::Error::new(
@@ -229,8 +237,14 @@ impl Server {
         state.tls_fds = tls_fds;
         state.tls = tls_context;
         state.registry = Some(poll.registry().try_clone()?);
-        if let Ok(addr) = listeners[0].local_addr() {
+        if let Some(addr) = listeners.first().and_then(|l| l.local_addr().ok()) {
             state.tcp_port = addr.port();
+        }
+        if let Some(listener) = &mut unix_listener {
+            state.unix_fd = Some(listener.as_raw_fd());
+            state.listener_fds.push(listener.as_raw_fd());
+            poll.registry()
+                .register(listener, UNIX_LISTENER, Interest::READABLE)?;
         }
         for (i, listener) in listeners.iter_mut().enumerate() {
             poll.registry()
@@ -243,6 +257,7 @@ impl Server {
         Ok(Server {
             poll,
             listeners,
+            unix_listener,
             signals,
             clients: Slab::new(),
             state,
@@ -279,6 +294,12 @@ impl Server {
     /// Runs until a signal or `SHUTDOWN` stops it.
     pub fn run(mut self) -> io::Result<()> {
         info!("Ready to accept connections");
+        if self.unix_listener.is_some() {
+            info!(
+                "The server is now ready to accept connections at {}",
+                self.state.config.unixsocket
+            );
+        }
         crate::clock::init();
         self.apply_allocator_settings();
         self.state.refresh_thresholds();
@@ -487,7 +508,10 @@ impl Server {
                 SIGNALS => self.take_signals(),
                 replication::REPL_PIPE => self.pump_transfer(),
                 replication::MASTER_LINK => self.master_link_event(),
-                Token(t) if t > LISTENER_BASE - MAX_LISTENERS => self.accept(LISTENER_BASE - t),
+                Token(t) if t > LISTENER_BASE - MAX_LISTENERS => {
+                    self.accept(Some(LISTENER_BASE - t))
+                }
+                UNIX_LISTENER => self.accept(None),
                 Token(key) => {
                     // With `appendfsync always`, replies of this round must
                     // wait for the fsync in before_sleep: write what was
@@ -553,6 +577,11 @@ impl Server {
         }
         if !self.state.config.pidfile.is_empty() {
             crate::daemon::remove_pid_file(&self.state.config.pidfile);
+        }
+        if let Some(mut listener) = self.unix_listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+            info!("Removing the unix socket file.");
+            let _ = std::fs::remove_file(&self.state.config.unixsocket);
         }
         for listener in &mut self.listeners {
             let _ = self.poll.registry().deregister(listener);
@@ -694,16 +723,39 @@ impl Server {
         }
     }
 
-    fn accept(&mut self, index: usize) {
+    /// Accepts until `WouldBlock` on the TCP listener at `index`, or on
+    /// the `unixsocket` listener when `index` is `None`.
+    fn accept(&mut self, index: Option<usize>) {
         loop {
-            let Some(listener) = self.listeners.get(index) else {
-                return;
+            let accepted = match index {
+                Some(i) => {
+                    let Some(listener) = self.listeners.get(i) else {
+                        return;
+                    };
+                    let kind = Listener {
+                        scrapes_only: self.metrics_listener == Some(i),
+                        tls: self.state.tls_fds.contains(&listener.as_raw_fd()),
+                    };
+                    listener
+                        .accept()
+                        .map(|(socket, addr)| (Stream::Tcp(socket), Peer::Tcp(addr), kind))
+                }
+                None => {
+                    let Some(listener) = &self.unix_listener else {
+                        return;
+                    };
+                    let path = Arc::from(self.state.config.unixsocket.as_str());
+                    listener.accept().map(|(socket, _)| {
+                        let kind = Listener {
+                            scrapes_only: false,
+                            tls: false,
+                        };
+                        (Stream::Unix(socket), Peer::Unix(path), kind)
+                    })
+                }
             };
-            let tls = self.state.tls_fds.contains(&listener.as_raw_fd());
-            match listener.accept() {
-                Ok((socket, addr)) => {
-                    let scrapes_only = self.metrics_listener == Some(index);
-                    let kind = Listener { scrapes_only, tls };
+            match accepted {
+                Ok((socket, addr, kind)) => {
                     admit_client(&mut self.state, &mut self.clients, socket, addr, kind);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -1530,6 +1582,7 @@ impl Server {
         self.metrics_listener = metrics.as_ref().map(|_| self.listeners.len());
         self.listeners.extend(metrics);
         self.state.listener_fds = self.listeners.iter().map(|l| l.as_raw_fd()).collect();
+        self.state.listener_fds.extend(self.state.unix_fd);
         self.state.tcp_port = self.state.config.port;
         for (i, listener) in self.listeners.iter_mut().enumerate() {
             let token = Token(LISTENER_BASE - i);
@@ -1789,13 +1842,13 @@ pub struct Listener {
 pub fn admit_client(
     state: &mut ServerState,
     clients: &mut Slab<Client>,
-    mut socket: TcpStream,
-    addr: SocketAddr,
+    mut socket: Stream,
+    addr: Peer,
     listener: Listener,
 ) {
     // A TLS connection is refused by closing it: no reply can be sent
     // before its handshake.
-    let refuse = |socket: TcpStream, message: &[u8]| {
+    let refuse = |socket: Stream, message: &[u8]| {
         if !listener.tls {
             Client::refuse(socket, message);
         }
@@ -1809,13 +1862,15 @@ pub fn admit_client(
         .users
         .get(crate::acl::Users::DEFAULT)
         .is_some_and(|u| u.nopass);
-    if state.config.protected_mode && open_default && !addr.ip().is_loopback() {
+    if state.config.protected_mode && open_default && !addr.is_local() {
         state.stats.rejected_connections += 1;
         refuse(socket, PROTECTED_MODE_DENIED);
         return;
     }
-    if let Err(e) = configure_socket(&socket, state.config.tcp_keepalive) {
-        debug!("Configuring client socket: {e}");
+    if let Some(tcp) = socket.tcp() {
+        if let Err(e) = configure_socket(tcp, state.config.tcp_keepalive) {
+            debug!("Configuring client socket: {e}");
+        }
     }
     let tls = match (&state.tls, listener.tls) {
         (Some(context), true) => match crate::tls::accept(context) {
@@ -1887,6 +1942,30 @@ pub fn listen_all(config: &Config, port: u16, kind: &str) -> io::Result<Vec<TcpL
         }
     }
     Ok(listeners)
+}
+
+/// The `unixsocket` listener, if one is configured: a stale socket file
+/// is removed first and `unixsocketperm` applied, as Redis does.
+fn listen_unix(config: &Config) -> io::Result<Option<UnixListener>> {
+    let path = config.unixsocket.as_str();
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let failed = |step: &str, e: io::Error| {
+        let reason = crate::errors::os_error_text(&e);
+        io::Error::new(
+            e.kind(),
+            format!("Failed opening Unix socket: {step}: {reason}"),
+        )
+    };
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(|e| failed("bind", e))?;
+    if config.unixsocketperm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(config.unixsocketperm);
+        std::fs::set_permissions(path, mode).map_err(|e| failed("chmod", e))?;
+    }
+    Ok(Some(listener))
 }
 
 /// A listening socket on `host:port`; Err names the step that failed

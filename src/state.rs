@@ -220,6 +220,8 @@ pub struct ServerState {
     pub call_depth: usize,
     /// Listening sockets, which a forked child closes.
     pub listener_fds: Vec<std::os::fd::RawFd>,
+    /// The `unixsocket` listener, among `listener_fds`.
+    pub unix_fd: Option<std::os::fd::RawFd>,
     /// New listeners CONFIG SET port or tls-port bound, for the loop to
     /// put in place of the old ones.
     pub rebind: Vec<Rebind>,
@@ -413,6 +415,7 @@ impl ServerState {
             call_depth: 0,
             replaying: false,
             listener_fds: Vec::new(),
+            unix_fd: None,
             metrics_fd: None,
             tls_fds: Vec::new(),
             rebind: Vec::new(),

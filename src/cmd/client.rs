@@ -443,6 +443,9 @@ fn describe(
     if c.closing == Closing::Now {
         flags.push('A');
     }
+    if c.addr.is_unix() {
+        flags.push('U');
+    }
     if c.no_evict {
         flags.push('e');
     }

@@ -17,7 +17,7 @@ use log::{info, warn};
 pub(super) fn debug(ctx: &mut Ctx, args: Args) {
     let allowed = match ctx.state.config.enable_debug_command {
         1 => true,
-        2 => ctx.client().addr.ip().is_loopback(),
+        2 => ctx.client().addr.is_local(),
         _ => false,
     };
     if !allowed {

@@ -1051,10 +1051,10 @@ fn feed_monitors(ctx: &mut Ctx, args: &[&[u8]]) {
     let client = &ctx.clients[ctx.me];
     let micros = crate::state::unix_micros();
     // A script's commands show as coming from "lua", as in Redis.
-    let source = if ctx.state.in_script_call {
-        "lua".to_string()
-    } else {
-        client.addr.to_string()
+    let source = match &client.addr {
+        _ if ctx.state.in_script_call => "lua".to_string(),
+        crate::stream::Peer::Unix(path) => format!("unix:{path}"),
+        addr => addr.to_string(),
     };
     let mut line = format!(
         "+{}.{:06} [{} {}]",

@@ -450,7 +450,7 @@ pub fn replica_ip(client: &crate::client::Client) -> String {
         .replica
         .as_deref()
         .and_then(|r| r.announced_ip.clone())
-        .unwrap_or_else(|| client.addr.ip().to_string())
+        .unwrap_or_else(|| client.addr.host())
 }
 
 /// A replica as the log names it: `ip:port`.

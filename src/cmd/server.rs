@@ -742,7 +742,7 @@ pub(super) fn module_load(ctx: &mut Ctx, args: Args) {
         .get("enable-module-command")
         .map_or("no", String::as_str);
     let allowed = setting.eq_ignore_ascii_case("yes")
-        || (setting.eq_ignore_ascii_case("local") && ctx.client().addr.ip().is_loopback());
+        || (setting.eq_ignore_ascii_case("local") && ctx.client().addr.is_local());
     if !allowed {
         return ctx.reply.error("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
     }

@@ -73,8 +73,29 @@ pub fn check() -> bool {
 /// Accepts waiting connections on every listener (the loop's own accept,
 /// `server::admit_client`, does the rest).
 fn accept_clients(ctx: &mut Ctx) {
+    use crate::stream::{Peer, Stream};
     use std::os::fd::FromRawFd;
     for fd in ctx.state.listener_fds.clone() {
+        if ctx.state.unix_fd == Some(fd) {
+            // SAFETY: as below.
+            let listener = std::mem::ManuallyDrop::new(unsafe {
+                std::os::unix::net::UnixListener::from_raw_fd(fd)
+            });
+            let path: std::sync::Arc<str> = ctx.state.config.unixsocket.as_str().into();
+            while let Ok((stream, _)) = listener.accept() {
+                if stream.set_nonblocking(true).is_err() {
+                    continue;
+                }
+                let socket = Stream::Unix(mio::net::UnixStream::from_std(stream));
+                let kind = crate::server::Listener {
+                    scrapes_only: false,
+                    tls: false,
+                };
+                let peer = Peer::Unix(path.clone());
+                crate::server::admit_client(ctx.state, ctx.clients, socket, peer, kind);
+            }
+            continue;
+        }
         let scrapes_only = ctx.state.metrics_fd == Some(fd);
         // SAFETY: the fd is a live listener the server owns; ManuallyDrop
         // keeps this borrowed view from closing it.
@@ -84,12 +105,12 @@ fn accept_clients(ctx: &mut Ctx) {
             if stream.set_nonblocking(true).is_err() {
                 continue;
             }
-            let socket = mio::net::TcpStream::from_std(stream);
+            let socket = Stream::Tcp(mio::net::TcpStream::from_std(stream));
             let kind = crate::server::Listener {
                 scrapes_only,
                 tls: ctx.state.tls_fds.contains(&fd),
             };
-            crate::server::admit_client(ctx.state, ctx.clients, socket, addr, kind);
+            crate::server::admit_client(ctx.state, ctx.clients, socket, Peer::Tcp(addr), kind);
         }
     }
 }

@@ -874,6 +874,8 @@ impl Server {
             return;
         }
         let id = self.state.allocate_client_id();
+        let socket = crate::stream::Stream::Tcp(socket);
+        let addr = crate::stream::Peer::Tcp(addr);
         let mut client = Client::new(id, socket, addr, Instant::now());
         client.is_master = true;
         client.db = self.state.repl.master_stream_db;
