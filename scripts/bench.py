@@ -21,6 +21,7 @@ slept and a client's write had to wake it, which the client pays for.
     scripts/bench.py --setup "SETBIT bits 838860799 1" --command "BITCOUNT bits" --requests 2000
     scripts/bench.py --baseline /tmp/rudis-main   # also another rudis build, to price a change
     scripts/bench.py --tls /path/to/certs --tests ping_mbulk,set,get   # over TLS
+    scripts/bench.py --unix --tests ping_mbulk,set,get   # through each server's unixsocket
     scripts/bench.py --prober     # a lone PING-per-ms client beside 50 clients pipelining PING -P 16
 
 --prober measures what a client that sends one command per round trip pays
@@ -50,6 +51,8 @@ BASELINE = [None]
 # --tls: the directory of ca.crt, redis.crt and redis.key, and each
 # server's TLS port (the benchmark then runs over TLS).
 TLS = {"dir": None, "ports": {}}
+# With --unix: each server's socket path, by TCP port.
+UNIX = {"on": False, "paths": {}}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -85,15 +88,18 @@ def start(name, port):
     else:
         cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
                "--loglevel", "warning"]
+    # An empty directory each: no dump.rdb from elsewhere is loaded (it
+    # would bring a dataset and a replication backlog with it).
+    workdir = tempfile.mkdtemp(prefix=f"bench-{name}-")
+    if UNIX["on"] and name != "floor":
+        UNIX["paths"][port] = os.path.join(workdir, "server.sock")
+        cmd += ["--unixsocket", UNIX["paths"][port]]
     if TLS["dir"] and name != "floor":
         tls_port = free_port()
         TLS["ports"][port] = tls_port
         d = TLS["dir"]
         cmd += ["--tls-port", str(tls_port), "--tls-cert-file", f"{d}/redis.crt",
                 "--tls-key-file", f"{d}/redis.key", "--tls-ca-cert-file", f"{d}/ca.crt"]
-    # An empty directory each: no dump.rdb from elsewhere is loaded (it
-    # would bring a dataset and a replication backlog with it).
-    workdir = tempfile.mkdtemp(prefix=f"bench-{name}-")
     proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL, cwd=workdir)
     proc.workdir = workdir
     wait_listening(port, proc)
@@ -140,6 +146,8 @@ def run_benchmark(port, pid, test, pipeline, args):
         d = TLS["dir"]
         cmd[5] = str(TLS["ports"][port])
         cmd += ["--tls", "--cacert", f"{d}/ca.crt", "--cert", f"{d}/redis.crt", "--key", f"{d}/redis.key"]
+    if UNIX["on"]:
+        cmd[4:6] = ["-s", UNIX["paths"][port]]
     if args.keyspace:
         cmd += ["-r", str(args.keyspace)]
     if args.datasize:
@@ -268,8 +276,13 @@ def main():
     parser.add_argument("--probe-seconds", type=float, default=3.0)
     parser.add_argument("--nonap", action="store_true",
                         help="also run rudis with pipeline-coalesce-us 0, to weigh the naps")
+    parser.add_argument("--unix", action="store_true",
+                        help="load the servers through a unixsocket instead of TCP")
     args = parser.parse_args()
     TLS["dir"] = os.path.abspath(args.tls) if args.tls else None
+    UNIX["on"] = args.unix
+    if args.unix and (args.tls or args.floor or args.prober):
+        sys.exit("--unix goes with plain request runs only (no --tls, --floor or --prober)")
 
     for tool in ("taskset", "redis-benchmark", "redis-server"):
         if not shutil.which(tool):
