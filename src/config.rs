@@ -344,13 +344,14 @@ static SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "bind",
-        mutable: false,
-        default: "127.0.0.1",
+        mutable: true,
+        default: "* -::*",
         kind: Kind::Text {
             get: |c| c.bind.join(" "),
             set: |c, v| {
+                // Redis's CONFIG_BINDADDR_MAX; "" is no address at all.
                 let addrs: Vec<String> = v.split_whitespace().map(str::to_string).collect();
-                if addrs.is_empty() {
+                if addrs.len() > 16 {
                     return Err("Too many bind addresses specified.".into());
                 }
                 c.bind = addrs;
@@ -1449,6 +1450,10 @@ impl Config {
                     (lines, changed)
                 }
                 ("dir", _) => (vec![line(&repr(&value))], true),
+                // The default bind drops any bind line (Redis's
+                // `rewriteConfigBindOption`); no address at all is `""`.
+                ("bind", _) if !changed => (Vec::new(), false),
+                ("bind", _) if value.is_empty() => (vec![line("\"\"")], true),
                 ("bind" | "latency-tracking-info-percentiles", _) => (vec![line(&value)], changed),
                 (_, Kind::Text { .. }) if value.is_empty() && !changed => (Vec::new(), false),
                 (_, Kind::Text { .. }) => (vec![line(&repr(&value))], changed),

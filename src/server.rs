@@ -73,7 +73,6 @@ const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mod
 
 pub struct Server {
     poll: Poll,
-    listeners: Vec<TcpListener>,
     /// The `unixsocket` listener.
     unix_listener: Option<UnixListener>,
     signals: Signals,
@@ -111,8 +110,6 @@ pub struct Server {
     forks_seen: u64,
     /// Clients a `CLIENT PAUSE` holds, in the order it caught them.
     paused_keys: Vec<usize>,
-    /// Which listener is `metrics-port`'s, if any.
-    metrics_listener: Option<usize>,
     /// Snapshot transfers to replicas and the link to a master.
     repl: replication::ReplLoop,
 }
@@ -254,9 +251,10 @@ impl Server {
             Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        state.listeners = listeners;
+        state.metrics_listener = metrics_listener;
         Ok(Server {
             poll,
-            listeners,
             unix_listener,
             signals,
             clients: Slab::new(),
@@ -278,14 +276,14 @@ impl Server {
             cycle: Cycle::default(),
             forks_seen: 0,
             paused_keys: Vec::new(),
-            metrics_listener,
             repl: replication::ReplLoop::default(),
         })
     }
 
     /// Addresses actually listened on (port 0 picks a free port).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners
+        self.state
+            .listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
@@ -583,10 +581,10 @@ impl Server {
             info!("Removing the unix socket file.");
             let _ = std::fs::remove_file(&self.state.config.unixsocket);
         }
-        for listener in &mut self.listeners {
+        for listener in &mut self.state.listeners {
             let _ = self.poll.registry().deregister(listener);
         }
-        self.listeners.clear();
+        self.state.listeners.clear();
         warn!("rudis is now ready to exit, bye bye...");
         true
     }
@@ -729,11 +727,11 @@ impl Server {
         loop {
             let accepted = match index {
                 Some(i) => {
-                    let Some(listener) = self.listeners.get(i) else {
+                    let Some(listener) = self.state.listeners.get(i) else {
                         return;
                     };
                     let kind = Listener {
-                        scrapes_only: self.metrics_listener == Some(i),
+                        scrapes_only: self.state.metrics_listener == Some(i),
                         tls: self.state.tls_fds.contains(&listener.as_raw_fd()),
                     };
                     listener
@@ -1419,7 +1417,7 @@ impl Server {
     /// clients this batch closed.
     fn before_sleep(&mut self) {
         for rebind in std::mem::take(&mut self.state.rebind) {
-            self.replace_listeners(rebind);
+            replace_listeners(&mut self.state, rebind);
         }
         // Eviction whose time budget ran out goes on each iteration
         // (Redis's eviction timer).
@@ -1549,50 +1547,6 @@ impl Server {
         self.pending_reads.retain(|&k| k != key);
         self.pending_writes.retain(|&k| k != key);
         debug!("Freed client id={} addr={}", client.id, client.addr);
-    }
-
-    /// Puts the listeners CONFIG SET bound in place of the plain or TLS
-    /// ones (Redis's `changeListenPort`), numbering every listener's
-    /// token again.
-    fn replace_listeners(&mut self, rebind: crate::state::Rebind) {
-        let registry = self.poll.registry();
-        let metrics_fd = self.state.metrics_fd;
-        let mut kept = Vec::new();
-        let mut metrics = None;
-        for mut listener in std::mem::take(&mut self.listeners) {
-            let fd = listener.as_raw_fd();
-            let tls = self.state.tls_fds.contains(&fd);
-            if Some(fd) == metrics_fd {
-                metrics = Some(listener);
-            } else if tls != rebind.tls {
-                kept.push((listener, tls));
-            } else {
-                let _ = registry.deregister(&mut listener);
-            }
-        }
-        kept.extend(rebind.listeners.into_iter().map(|l| (l, rebind.tls)));
-        kept.sort_by_key(|(_, tls)| *tls);
-        self.state.tls_fds = kept
-            .iter()
-            .filter(|(_, tls)| *tls)
-            .map(|(l, _)| l.as_raw_fd())
-            .collect();
-        self.listeners = kept.into_iter().map(|(l, _)| l).collect();
-        self.listeners.truncate(MAX_LISTENERS - 1);
-        self.metrics_listener = metrics.as_ref().map(|_| self.listeners.len());
-        self.listeners.extend(metrics);
-        self.state.listener_fds = self.listeners.iter().map(|l| l.as_raw_fd()).collect();
-        self.state.listener_fds.extend(self.state.unix_fd);
-        self.state.tcp_port = self.state.config.port;
-        for (i, listener) in self.listeners.iter_mut().enumerate() {
-            let token = Token(LISTENER_BASE - i);
-            if registry
-                .reregister(listener, token, Interest::READABLE)
-                .is_err()
-            {
-                let _ = registry.register(listener, token, Interest::READABLE);
-            }
-        }
     }
 
     /// Publishes the events the databases queued outside a command.
@@ -1898,6 +1852,49 @@ pub fn admit_client(
     entry.insert(client);
     state.client_slots_free = free_client_slots(clients);
     state.stats.total_connections_received += 1;
+}
+
+/// Puts the listeners CONFIG SET bound in place of the plain or TLS ones
+/// (Redis's `changeListenPort`), numbering every listener's token again.
+pub fn replace_listeners(state: &mut ServerState, rebind: crate::state::Rebind) {
+    let Some(registry) = state.registry.as_ref() else {
+        return;
+    };
+    let mut kept = Vec::new();
+    let mut metrics = None;
+    for (i, mut listener) in std::mem::take(&mut state.listeners).into_iter().enumerate() {
+        let tls = state.tls_fds.contains(&listener.as_raw_fd());
+        if state.metrics_listener == Some(i) {
+            metrics = Some(listener);
+        } else if tls != rebind.tls {
+            kept.push((listener, tls));
+        } else {
+            let _ = registry.deregister(&mut listener);
+        }
+    }
+    kept.extend(rebind.listeners.into_iter().map(|l| (l, rebind.tls)));
+    kept.sort_by_key(|(_, tls)| *tls);
+    state.tls_fds = kept
+        .iter()
+        .filter(|(_, tls)| *tls)
+        .map(|(l, _)| l.as_raw_fd())
+        .collect();
+    state.listeners = kept.into_iter().map(|(l, _)| l).collect();
+    state.listeners.truncate(MAX_LISTENERS - 1);
+    state.metrics_listener = metrics.as_ref().map(|_| state.listeners.len());
+    state.listeners.extend(metrics);
+    state.listener_fds = state.listeners.iter().map(|l| l.as_raw_fd()).collect();
+    state.listener_fds.extend(state.unix_fd);
+    state.tcp_port = state.config.port;
+    for (i, listener) in state.listeners.iter_mut().enumerate() {
+        let token = Token(LISTENER_BASE - i);
+        if registry
+            .reregister(listener, token, Interest::READABLE)
+            .is_err()
+        {
+            let _ = registry.register(listener, token, Interest::READABLE);
+        }
+    }
 }
 
 /// Bytes of the client table's vacant slots (`ServerState::client_slots_free`).

@@ -218,6 +218,11 @@ pub struct ServerState {
     pub replaying: bool,
     /// How deep `dispatch` is nested (EXEC runs its queue through it).
     pub call_depth: usize,
+    /// The TCP listeners: plain, then TLS, then `metrics-port`'s; the one
+    /// at index i polls under token `LISTENER_BASE - i`.
+    pub listeners: Vec<mio::net::TcpListener>,
+    /// Which of `listeners` is `metrics-port`'s, if any.
+    pub metrics_listener: Option<usize>,
     /// Listening sockets, which a forked child closes.
     pub listener_fds: Vec<std::os::fd::RawFd>,
     /// The `unixsocket` listener, among `listener_fds`.
@@ -414,6 +419,8 @@ impl ServerState {
             aof: crate::aof::Aof::default(),
             call_depth: 0,
             replaying: false,
+            listeners: Vec::new(),
+            metrics_listener: None,
             listener_fds: Vec::new(),
             unix_fd: None,
             metrics_fd: None,

@@ -115,11 +115,15 @@ pub enum Peer {
 }
 
 impl Peer {
-    /// Loopback or a Unix socket: what protected mode and the "local"
-    /// settings (`enable-debug-command local`) let in.
+    /// 127.0.0.1, ::1 or a Unix socket: what protected mode and the
+    /// "local" settings (`enable-debug-command local`) let in. Redis
+    /// names these two addresses, not all of 127.0.0.0/8.
     pub fn is_local(&self) -> bool {
         match self {
-            Peer::Tcp(addr) => addr.ip().is_loopback(),
+            Peer::Tcp(addr) => match addr.ip() {
+                std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
+                std::net::IpAddr::V6(ip) => ip == std::net::Ipv6Addr::LOCALHOST,
+            },
             Peer::Unix(_) => true,
         }
     }

@@ -19,9 +19,22 @@ fn outside_address() -> Option<IpAddr> {
 }
 
 /// What a client from `ip` reads after sending PING, until the server
-/// closes (or resets) the connection or a second passes.
+/// closes (or resets) the connection or a second passes. The client
+/// binds to `ip` (to 127.0.0.2, the kernel would pick 127.0.0.1).
 fn ping_from(ip: IpAddr, port: u16) -> Vec<u8> {
-    let mut stream = TcpStream::connect((ip, port)).expect("connect");
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address((ip, port).into()),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("socket");
+    socket
+        .bind(&std::net::SocketAddr::from((ip, 0)).into())
+        .expect("bind the client");
+    socket
+        .connect(&std::net::SocketAddr::from((ip, port)).into())
+        .expect("connect");
+    let mut stream: TcpStream = socket.into();
     stream.set_read_timeout(Some(Duration::from_secs(1))).ok();
     let _ = stream.write_all(b"PING\r\n");
     let mut out = Vec::new();
@@ -80,5 +93,17 @@ fn outside_clients_are_refused_as_in_redis() {
         expected[0].starts_with("-DENIED Redis is running in protected mode"),
         "{expected:?}"
     );
+    assert_eq!(session(&rudis, ip), expected);
+}
+
+/// 127.0.0.2 is a loopback address, but protected mode lets in only
+/// 127.0.0.1 and ::1.
+#[test]
+fn other_loopback_addresses_count_as_outside_as_in_redis() {
+    let ip = IpAddr::from([127, 0, 0, 2]);
+    let redis = ServerProcess::redis_with(&["--save", ""]);
+    let rudis = ServerProcess::rudis(&["--save", ""]);
+    let expected = session(&redis, ip);
+    assert!(expected[0].starts_with("-DENIED"), "{expected:?}");
     assert_eq!(session(&rudis, ip), expected);
 }

@@ -627,3 +627,18 @@ fn a_master_that_speaks_garbage_does_not_hurt_the_replica() {
         b"-READONLY You can't write against a read only replica.\r\n"
     );
 }
+
+/// `bind-source-addr`: the replica connects from that address, and both
+/// masters see it there (protected mode would refuse it: it lets in
+/// 127.0.0.1 and ::1 only).
+#[test]
+fn bind_source_addr_is_where_the_replica_connects_from() {
+    let open = ["--protected-mode", "no"];
+    for master in [rudis_master(&open), ServerProcess::redis_with(&open)] {
+        let replica = rudis_replica_of(&master, &["--bind-source-addr", "127.0.0.2"]);
+        assert!(link_up(&replica));
+        let mut conn = master.connect();
+        let line = info_field(&mut conn, "replication", "slave0");
+        assert!(line.starts_with("ip=127.0.0.2,"), "{line}");
+    }
+}

@@ -413,6 +413,9 @@ fn ports_changed(
     before: &crate::config::Config,
 ) -> Result<(), (&'static str, &'static str)> {
     const UNABLE: &str = "Unable to listen on this port. Check server logs.";
+    if ctx.state.config.bind != before.bind {
+        return bind_changed(ctx, before);
+    }
     let config = &ctx.state.config;
     if config.port != before.port {
         let listeners = crate::server::listen_all(config, config.port, "TCP").map_err(|_| {
@@ -444,6 +447,65 @@ fn ports_changed(
             tls: true,
             listeners,
         });
+    }
+    Ok(())
+}
+
+/// New `bind` addresses (Redis's `changeBindAddr`), with the ports as
+/// they are now set. The plain and TLS listeners close first, as the new
+/// addresses may share their port; if the new ones cannot all be
+/// listened on, the old addresses are listened on again.
+fn bind_changed(
+    ctx: &mut Ctx,
+    before: &crate::config::Config,
+) -> Result<(), (&'static str, &'static str)> {
+    use crate::server::{listen_all, replace_listeners};
+    use crate::state::Rebind;
+    fn listen(config: &crate::config::Config) -> std::io::Result<[Rebind; 2]> {
+        let plain = listen_all(config, config.port, "TCP")?;
+        let tls = listen_all(config, crate::tls::port(config), "TLS")?;
+        Ok([
+            Rebind {
+                tls: false,
+                listeners: plain,
+            },
+            Rebind {
+                tls: true,
+                listeners: tls,
+            },
+        ])
+    }
+    let state = &mut *ctx.state;
+    for tls in [false, true] {
+        let none = Vec::new();
+        replace_listeners(
+            state,
+            Rebind {
+                tls,
+                listeners: none,
+            },
+        );
+    }
+    let result = match listen(&state.config) {
+        Ok(rebinds) => rebinds,
+        Err(_) => {
+            log::warn!("Failed to bind, trying to restore old listening sockets.");
+            let restored = listen(before).unwrap_or_else(|e| {
+                log::warn!("Failed to restore old listening sockets: {e}");
+                [false, true].map(|tls| Rebind {
+                    tls,
+                    listeners: Vec::new(),
+                })
+            });
+            for rebind in restored {
+                replace_listeners(state, rebind);
+            }
+            state.tcp_port = before.port;
+            return Err(("bind", "Failed to bind to specified addresses."));
+        }
+    };
+    for rebind in result {
+        replace_listeners(state, rebind);
     }
     Ok(())
 }

@@ -89,14 +89,50 @@ pub struct Hello<'a> {
     pub failover: bool,
 }
 
+/// A non-blocking connect to `addr`, bound first to `source` if that is
+/// an address of this host's family (otherwise the kernel picks).
+fn connect_from(source: &str, addr: std::net::SocketAddr) -> io::Result<TcpStream> {
+    let source = source
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .filter(|ip| ip.is_ipv4() == addr.is_ipv4());
+    let Some(ip) = source else {
+        return TcpStream::connect(addr);
+    };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_nonblocking(true)?;
+    if let Err(e) = socket.bind(&std::net::SocketAddr::new(ip, 0).into()) {
+        log::debug!("bind-source-addr {ip} not usable: {e}");
+        return TcpStream::connect(addr);
+    }
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from_std(socket.into()))
+}
+
 impl Handshake {
-    pub fn connect(host: &str, port: u16, temp_path: PathBuf) -> io::Result<Handshake> {
+    /// Starts connecting to the master, from `source` when it is set
+    /// (`bind-source-addr`) and can be bound to, as Redis's best-effort
+    /// bind does.
+    pub fn connect(
+        host: &str,
+        port: u16,
+        source: &str,
+        temp_path: PathBuf,
+    ) -> io::Result<Handshake> {
         use std::net::ToSocketAddrs;
         let addr = (host, port)
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
-        let socket = TcpStream::connect(addr)?;
+        let socket = connect_from(source, addr)?;
         Ok(Handshake {
             socket,
             connected: false,

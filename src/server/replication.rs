@@ -657,7 +657,8 @@ impl Server {
             crate::state::unix_millis() / 1000,
             std::process::id()
         ));
-        match Handshake::connect(&master.host, master.port, temp) {
+        let source = crate::config::pending_text(&self.state.config, "bind-source-addr");
+        match Handshake::connect(&master.host, master.port, source, temp) {
             Ok(mut link) => {
                 let interest = Interest::READABLE | Interest::WRITABLE;
                 if let Err(e) =

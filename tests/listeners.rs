@@ -1,5 +1,6 @@
-//! `unixsocket`: clients over a Unix domain socket, compared with
-//! redis-server where a reply or a file shows the difference.
+//! The listening sockets: `unixsocket` (clients over a Unix domain
+//! socket) and `bind` changed at run time, compared with redis-server
+//! where a reply or a file shows the difference.
 
 mod common;
 
@@ -241,4 +242,81 @@ fn socket_clients_count_against_maxclients_and_pass_protected_mode() {
     let refused = read_one(&mut third);
     assert_eq!(refused, b"-ERR max number of clients reached\r\n");
     assert_eq!(first.run("PING"), b"+PONG\r\n");
+}
+
+/// Whether a TCP connection to `port` on loopback is accepted.
+fn tcp_answers(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+#[test]
+fn bind_changes_at_run_time_as_in_redis() {
+    for (server, path) in pair_with_sockets(&[]) {
+        let kind = format!("{path:?}");
+        let get = ask(&path, &[b"CONFIG", b"GET", b"bind"]);
+        assert_eq!(get, b"*2\r\n$4\r\nbind\r\n$6\r\n* -::*\r\n", "{kind}");
+
+        let refused = ask(&path, &[b"CONFIG", b"SET", b"bind", b"999.999.999.999"]);
+        assert_eq!(
+            refused,
+            &b"-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\r\n"[..],
+            "{kind}"
+        );
+        // The old addresses are listened on again.
+        assert!(tcp_answers(server.port), "{kind}");
+
+        // The new addresses may share the port with the old ones.
+        assert_eq!(
+            ask(&path, &[b"CONFIG", b"SET", b"bind", b"127.0.0.1"]),
+            b"+OK\r\n"
+        );
+        assert_eq!(server.connect().run("PING"), b"+PONG\r\n", "{kind}");
+
+        assert_eq!(ask(&path, &[b"CONFIG", b"SET", b"bind", b""]), b"+OK\r\n");
+        assert!(!tcp_answers(server.port), "{kind}: still listening on TCP");
+        let get = ask(&path, &[b"CONFIG", b"GET", b"bind"]);
+        assert_eq!(get, b"*2\r\n$4\r\nbind\r\n$0\r\n\r\n", "{kind}");
+
+        assert_eq!(
+            ask(&path, &[b"CONFIG", b"SET", b"bind", b"* -::*"]),
+            b"+OK\r\n"
+        );
+        assert_eq!(server.connect().run("PING"), b"+PONG\r\n", "{kind}");
+    }
+}
+
+#[test]
+fn config_rewrite_writes_bind_as_redis_does() {
+    let dir = fresh_dir("listeners-rewrite");
+    let conf = dir.join("rudis.conf");
+    let path = dir.join("rudis.sock");
+    std::fs::write(&conf, "bind 127.0.0.1\n").unwrap();
+    let server = ServerProcess::rudis(&[
+        conf.to_str().unwrap(),
+        "--unixsocket",
+        path.to_str().unwrap(),
+    ]);
+    let bind_lines = || -> Vec<String> {
+        std::fs::read_to_string(&conf)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("bind"))
+            .map(str::to_string)
+            .collect()
+    };
+    let mut conn = server.connect();
+    assert_eq!(conn.run("CONFIG SET bind *"), b"+OK\r\n");
+    assert_eq!(conn.run("CONFIG REWRITE"), b"+OK\r\n");
+    assert_eq!(bind_lines(), ["bind *"]);
+    // No address at all is written as "", and read back as none.
+    assert_eq!(ask(&path, &[b"CONFIG", b"SET", b"bind", b""]), b"+OK\r\n");
+    assert_eq!(ask(&path, &[b"CONFIG", b"REWRITE"]), b"+OK\r\n");
+    assert_eq!(bind_lines(), ["bind \"\""]);
+    // The default drops the line.
+    assert_eq!(
+        ask(&path, &[b"CONFIG", b"SET", b"bind", b"* -::*"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(ask(&path, &[b"CONFIG", b"REWRITE"]), b"+OK\r\n");
+    assert!(bind_lines().is_empty(), "{:?}", bind_lines());
 }
