@@ -721,7 +721,7 @@ static SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "metrics-port",
-        mutable: false,
+        mutable: true,
         default: "0",
         kind: Kind::Int {
             min: 0,
@@ -1802,6 +1802,9 @@ impl Config {
     }
 
     fn load_text(&mut self, text: &str) -> Result<(), String> {
+        // The first `save` line replaces the default points; later ones
+        // add theirs (`save ""` still clears), as Redis loads them.
+        let mut saw_save = false;
         for (number, line) in text.lines().enumerate() {
             let trimmed = line.trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -1825,6 +1828,14 @@ impl Config {
             let Some((name, args)) = words.split_first() else {
                 continue;
             };
+            if name.eq_ignore_ascii_case("save") {
+                let adds = args.iter().any(|a| !a.is_empty());
+                if std::mem::replace(&mut saw_save, true) && adds && !self.save.is_empty() {
+                    let points = format!("{} {}", self.save, args.join(" "));
+                    self.set_directive(name, &[points]).map_err(|e| fail(&e))?;
+                    continue;
+                }
+            }
             self.set_directive(name, args).map_err(|e| fail(&e))?;
         }
         Ok(())
@@ -1877,6 +1888,23 @@ mod tests {
                 ("appendonly".to_string(), "no".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn later_save_lines_add_points() {
+        let loaded = |text: &str| {
+            let mut c = Config::default();
+            c.load_text(text).map(|_| c.save)
+        };
+        assert_eq!(loaded("port 1\n").unwrap(), "3600 1 300 100 60 10000");
+        assert_eq!(loaded("save 900 1\n").unwrap(), "900 1");
+        assert_eq!(
+            loaded("save 900 1\nsave 100 100\n").unwrap(),
+            "900 1 100 100"
+        );
+        assert_eq!(loaded("save 900 1\nsave \"\"\n").unwrap(), "");
+        assert_eq!(loaded("save \"\"\nsave 100 100\n").unwrap(), "100 100");
+        assert!(loaded("save 900 1\nsave 100\n").is_err());
     }
 
     #[test]

@@ -207,30 +207,8 @@ impl Server {
                 "Configured to not listen anywhere, exiting.",
             ));
         }
-        // `metrics-port`: scrapes only, on the first bind address.
-        let mut metrics_listener = None;
-        if config.metrics_port > 0 {
-            let host = listeners
-                .first()
-                .and_then(|l| l.local_addr().ok())
-                .map(|a| a.ip().to_string())
-                .unwrap_or_else(|| "127.0.0.1".into());
-            let listener =
-                listen(&host, config.metrics_port, config.tcp_backlog).map_err(|(step, e)| {
-                    io::Error::new(
-                        e.kind(),
-                        format!(
-                            "Failed listening on metrics port {}: {step}: {e}",
-                            config.metrics_port
-                        ),
-                    )
-                })?;
-            metrics_listener = Some(listeners.len());
-            listeners.push(listener);
-        }
         let mut state = ServerState::new(config, config_file);
         state.listener_fds = listeners.iter().map(|l| l.as_raw_fd()).collect();
-        state.metrics_fd = metrics_listener.map(|i| state.listener_fds[i]);
         state.tls_fds = tls_fds;
         state.tls = tls_context;
         state.registry = Some(poll.registry().try_clone()?);
@@ -252,7 +230,7 @@ impl Server {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         state.listeners = listeners;
-        state.metrics_listener = metrics_listener;
+        replace_metrics_listener(&mut state)?;
         Ok(Server {
             poll,
             unix_listener,
@@ -1895,6 +1873,49 @@ pub fn replace_listeners(state: &mut ServerState, rebind: crate::state::Rebind) 
             let _ = registry.register(listener, token, Interest::READABLE);
         }
     }
+}
+
+/// Listens on `metrics-port` (scrapes only) on the first bind address,
+/// in place of the metrics listener there was; port 0 closes it.
+pub fn replace_metrics_listener(state: &mut ServerState) -> io::Result<()> {
+    let Some(registry) = state.registry.as_ref() else {
+        return Ok(());
+    };
+    let port = state.config.metrics_port;
+    let fresh = if port > 0 {
+        let host = state
+            .listeners
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| state.metrics_listener != Some(*i))
+            .find_map(|(_, l)| l.local_addr().ok())
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "127.0.0.1".into());
+        let listener = listen(&host, port, state.config.tcp_backlog).map_err(|(step, e)| {
+            let text = format!("Failed listening on metrics port {port}: {step}: {e}");
+            io::Error::new(e.kind(), text)
+        })?;
+        Some(listener)
+    } else {
+        None
+    };
+    // The metrics listener is always the last one: removing it moves no
+    // other listener's token.
+    if let Some(at) = state.metrics_listener.take() {
+        let mut old = state.listeners.remove(at);
+        let _ = registry.deregister(&mut old);
+    }
+    state.metrics_fd = None;
+    if let Some(mut listener) = fresh {
+        let at = state.listeners.len();
+        registry.register(&mut listener, Token(LISTENER_BASE - at), Interest::READABLE)?;
+        state.metrics_fd = Some(listener.as_raw_fd());
+        state.metrics_listener = Some(at);
+        state.listeners.push(listener);
+    }
+    state.listener_fds = state.listeners.iter().map(|l| l.as_raw_fd()).collect();
+    state.listener_fds.extend(state.unix_fd);
+    Ok(())
 }
 
 /// Bytes of the client table's vacant slots (`ServerState::client_slots_free`).

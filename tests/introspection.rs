@@ -495,6 +495,49 @@ fn the_metrics_port_serves_scrapes_only() {
     assert_eq!(rudis.connect().run("PING"), b"+PONG\r\n");
 }
 
+/// CONFIG SET metrics-port moves the scrape listener (0 closes it); a
+/// port in use is refused and the old listener stays.
+#[test]
+fn the_metrics_port_moves_at_run_time() {
+    use std::io::{Read, Write};
+    let scrape = |port: u16| -> Option<String> {
+        let mut http = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        http.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+        let mut page = String::new();
+        http.read_to_string(&mut page).ok()?;
+        Some(page)
+    };
+    let rudis = ServerProcess::rudis(&[]);
+    let mut conn = rudis.connect();
+    let first = common::free_port();
+    assert_eq!(
+        conn.run(&format!("CONFIG SET metrics-port {first}")),
+        b"+OK\r\n"
+    );
+    assert!(scrape(first).is_some_and(|p| p.starts_with("HTTP/1.1 200 OK")));
+
+    let taken = conn.run(&format!("CONFIG SET metrics-port {}", rudis.port));
+    assert_eq!(
+        taken,
+        &b"-ERR CONFIG SET failed (possibly related to argument 'metrics-port') - Unable to listen on this port. Check server logs.\r\n"[..]
+    );
+    assert!(scrape(first).is_some());
+
+    let second = common::free_port();
+    assert_eq!(
+        conn.run(&format!("CONFIG SET metrics-port {second}")),
+        b"+OK\r\n"
+    );
+    assert!(scrape(second).is_some());
+    assert!(
+        scrape(first).is_none(),
+        "the old metrics port still listens"
+    );
+    assert_eq!(conn.run("CONFIG SET metrics-port 0"), b"+OK\r\n");
+    assert!(scrape(second).is_none());
+    assert_eq!(conn.run("PING"), b"+PONG\r\n");
+}
+
 #[test]
 fn cluster_and_module_commands_answer_as_a_standalone_redis() {
     common::assert_same_replies(&[

@@ -406,47 +406,51 @@ pub(super) fn config_get(ctx: &mut Ctx, args: Args) {
 
 /// A new `port` or `tls-port` is listened on at once, on every `bind`
 /// address, and the old one closed once the loop takes the new
-/// listeners (Redis's `changeListenPort`); 0 closes the port. Err: the
+/// listeners (Redis's `changeListenPort`); 0 closes the port. New `bind`
+/// addresses and a new `metrics-port` take effect at once too. Err: the
 /// setting and Redis's reason.
 fn ports_changed(
     ctx: &mut Ctx,
     before: &crate::config::Config,
 ) -> Result<(), (&'static str, &'static str)> {
     const UNABLE: &str = "Unable to listen on this port. Check server logs.";
-    if ctx.state.config.bind != before.bind {
-        return bind_changed(ctx, before);
-    }
     let config = &ctx.state.config;
-    if config.port != before.port {
-        let listeners = crate::server::listen_all(config, config.port, "TCP").map_err(|_| {
-            log::warn!("Failed to bind");
-            ("port", UNABLE)
-        })?;
-        ctx.state.rebind.push(crate::state::Rebind {
-            tls: false,
-            listeners,
-        });
-    }
     let tls_port = crate::tls::port(config);
-    if tls_port != crate::tls::port(before) {
-        if tls_port > 0 && ctx.state.tls.is_none() {
-            let context = crate::tls::context(config).map_err(|e| {
-                log::warn!("{e}");
-                (
-                    "tls-port",
-                    "Unable to update TLS configuration. Check server logs.",
-                )
-            })?;
-            ctx.state.tls = Some(context);
-        }
-        let listeners = crate::server::listen_all(config, tls_port, "TLS").map_err(|_| {
-            log::warn!("Failed to bind");
-            ("tls-port", UNABLE)
+    if tls_port != crate::tls::port(before) && tls_port > 0 && ctx.state.tls.is_none() {
+        let context = crate::tls::context(config).map_err(|e| {
+            log::warn!("{e}");
+            (
+                "tls-port",
+                "Unable to update TLS configuration. Check server logs.",
+            )
         })?;
-        ctx.state.rebind.push(crate::state::Rebind {
-            tls: true,
-            listeners,
-        });
+        ctx.state.tls = Some(context);
+    }
+    if config.bind != before.bind {
+        bind_changed(ctx, before)?;
+    } else {
+        for (tls, port, old, name) in [
+            (false, config.port, before.port, "port"),
+            (true, tls_port, crate::tls::port(before), "tls-port"),
+        ] {
+            if port == old {
+                continue;
+            }
+            let kind = if tls { "TLS" } else { "TCP" };
+            let listeners = crate::server::listen_all(config, port, kind).map_err(|_| {
+                log::warn!("Failed to bind");
+                (name, UNABLE)
+            })?;
+            ctx.state
+                .rebind
+                .push(crate::state::Rebind { tls, listeners });
+        }
+    }
+    if ctx.state.config.metrics_port != before.metrics_port {
+        crate::server::replace_metrics_listener(ctx.state).map_err(|e| {
+            log::warn!("{e}");
+            ("metrics-port", UNABLE)
+        })?;
     }
     Ok(())
 }
