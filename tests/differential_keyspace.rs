@@ -356,3 +356,42 @@ fn scan_and_memory() {
         "memory foo",
     ]);
 }
+
+/// EXISTS counts hits without touching a key (`LOOKUP_NOTOUCH`), TOUCH
+/// touches it: seen through the LFU counter, which a touch raises.
+#[test]
+fn exists_leaves_access_alone_and_touch_stamps_it() {
+    assert_same_replies(&[
+        "config set maxmemory-policy allkeys-lfu",
+        "set k v",
+        "object freq k",
+        "exists k",
+        "exists k nokey",
+        "object freq k",
+        "type k",
+        "ttl k",
+        "object freq k",
+        "touch k nokey",
+        "object freq k",
+    ]);
+}
+
+/// RESET logs the client back in as the default user, and out when the
+/// default user needs a password.
+#[test]
+fn reset_returns_to_the_default_user() {
+    assert_same_replies(&[
+        "acl setuser user1 on >secret +@all",
+        "auth user1 secret",
+        "acl whoami",
+        "reset",
+        "acl whoami",
+        "config set requirepass pw",
+        "auth pw",
+        "reset",
+        "get k",
+        "acl whoami",
+        "auth pw",
+        "config set requirepass \"\"",
+    ]);
+}

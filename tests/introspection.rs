@@ -373,9 +373,26 @@ fn debug_object_and_friends_read_as_redis() {
             "DEBUG CHANGE-REPL-ID",
             "DEBUG NOSUCH",
             "DEBUG OBJECT",
+            "DEBUG HTSTATS 99",
+            "DEBUG HTSTATS x",
+            "DEBUG HTSTATS 5",
+            "DEBUG HTSTATS",
+            "DEBUG HTSTATS-KEY nokey",
+            "DEBUG HTSTATS-KEY h",
+            "DEBUG HTSTATS-KEY s",
         ] {
             out.push(text(conn.run(line)));
         }
+        // The tables' sizes and chains are each server's own; the shape
+        // of the report is Redis's.
+        let stats = text(conn.run("DEBUG HTSTATS 0"));
+        let shape: Vec<String> = stats
+            .lines()
+            .skip(1)
+            .map(|l| l.split(':').next().unwrap_or_default().to_string())
+            .filter(|l| !l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .collect();
+        out.push(shape.join("|"));
         // A key past its time, not deleted yet, is still described; the
         // next read deletes it.
         conn.run("DEBUG SET-ACTIVE-EXPIRE 0");

@@ -45,7 +45,12 @@ pub(super) fn reset(ctx: &mut Ctx, _args: Args) {
             .disable(&mut ctx.clients[me].tracking, who);
         ctx.state.refresh_event_classes();
     }
+    // Back to the default user, logged in only if it needs no password
+    // (Redis's `clientSetDefaultAuth`).
+    let authenticated = !ctx.state.users.default_needs_auth();
     let client = ctx.client();
+    client.user = crate::acl::Users::DEFAULT;
+    client.authenticated = authenticated;
     client.db = 0;
     client.name = None;
     client.no_evict = false;

@@ -1,8 +1,9 @@
 //! DEBUG: the subcommands tools and tests rely on, refused unless
 //! `enable-debug-command` allows them (Redis 7.0's default is `no`):
 //! dataset digests and reloads, POPULATE, SLEEP, OBJECT, PROTOCOL (every
-//! RESP3 type), LISTPACK, QUICKLIST-PACKED-THRESHOLD, SET-ACTIVE-EXPIRE,
-//! CHANGE-REPL-ID, LOG and ERROR.
+//! RESP3 type), LISTPACK, HTSTATS and HTSTATS-KEY,
+//! QUICKLIST-PACKED-THRESHOLD, SET-ACTIVE-EXPIRE, CHANGE-REPL-ID, LOG and
+//! ERROR.
 
 use super::Ctx;
 use crate::db::digest;
@@ -41,6 +42,10 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
                 "    unit tests to simulate Redis errors.",
                 "LOG <message>",
                 "    Write <message> to the server log.",
+                "HTSTATS <dbid>",
+                "    Return hash table statistics of the specified Redis database.",
+                "HTSTATS-KEY <key>",
+                "    Like HTSTATS but for the hash table stored at <key>'s value.",
                 "LOADAOF",
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "OBJECT <key>",
@@ -107,6 +112,25 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
             ctx.reply.ok();
         }
         b"populate" if (3..=5).contains(&args.len()) => debug_populate(ctx, args),
+        b"htstats" if args.len() == 3 => {
+            let Some(id) = crate::protocol::parse_i64(args.get(2)) else {
+                return ctx.reply.error(errors::NOT_INTEGER);
+            };
+            match usize::try_from(id).ok().and_then(|i| ctx.state.dbs.get(i)) {
+                Some(db) => ctx.reply.verbatim(crate::db::table_stats(db).as_bytes()),
+                None => ctx.reply.error("ERR Out of range database"),
+            }
+        }
+        b"htstats-key" if args.len() == 3 => {
+            let db = &ctx.state.dbs[ctx.clients[ctx.me].db];
+            match db.get(args.get(2)).map(|v| v.table_stats()) {
+                None => ctx.reply.error("ERR no such key"),
+                Some(None) => ctx.reply.error(
+                    "ERR The value stored at the specified key is not represented using an hash table",
+                ),
+                Some(Some(stats)) => ctx.reply.verbatim(stats.as_bytes()),
+            }
+        }
         b"object" if args.len() == 3 => debug_object(ctx, args),
         b"protocol" if args.len() == 3 => debug_protocol(ctx, args),
         b"listpack" if args.len() == 3 => debug_listpack(ctx, args),

@@ -26,15 +26,17 @@ pub(super) fn unlink(ctx: &mut Ctx, args: Args) {
     del(ctx, args);
 }
 
+/// Counts keyspace hits and misses but leaves access times alone
+/// (Redis's `LOOKUP_NOTOUCH`); TOUCH is the one that stamps them.
 pub(super) fn exists(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
-    let found = args.from(1).filter(|key| keys.read(key).is_some()).count();
+    let found = args.from(1).filter(|key| keys.peek(key).is_some()).count();
     reply.int(found as i64);
 }
 
 pub(super) fn touch(ctx: &mut Ctx, args: Args) {
     let (mut keys, reply) = ctx.keys();
-    let found = args.from(1).filter(|key| keys.exists(key)).count();
+    let found = args.from(1).filter(|key| keys.read(key).is_some()).count();
     reply.int(found as i64);
 }
 

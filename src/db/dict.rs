@@ -62,6 +62,33 @@ const INCREMENTAL_FROM: usize = 4096;
 /// could fill up.
 const REHASH_STEP: usize = 8;
 
+/// One index's part of `Dict::stats` (Redis's `_dictGetStatsHt`).
+fn index_stats(out: &mut String, id: usize, slots: usize, keys: usize) {
+    use std::fmt::Write;
+    let role = if id == 0 {
+        "main hash table"
+    } else {
+        "rehashing target"
+    };
+    let _ = writeln!(out, "Hash table {id} stats ({role}):");
+    if keys == 0 {
+        out.push_str("No stats available for empty dictionaries\n");
+        return;
+    }
+    let share = |n: usize| n as f64 * 100.0 / slots.max(1) as f64;
+    let _ = write!(
+        out,
+        " table size: {slots}\n number of elements: {keys}\n different slots: {keys}\n \
+         max chain length: 1\n avg chain length (counted): 1.00\n \
+         avg chain length (computed): 1.00\n Chain length distribution:\n"
+    );
+    let empty = slots.saturating_sub(keys);
+    if empty > 0 {
+        let _ = writeln!(out, "   0: {empty} ({:.2}%)", share(empty));
+    }
+    let _ = writeln!(out, "   1: {keys} ({:.2}%)", share(keys));
+}
+
 fn hash_of(hasher: &SipKey, key: &[u8]) -> u64 {
     hasher.hash(key)
 }
@@ -84,6 +111,22 @@ impl<V> Dict<V> {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// What DEBUG HTSTATS shows of this table, in Redis's words: the index
+    /// being drained as table 0 and its replacement as table 1 while a
+    /// resize is under way. An open-addressing index has no chains, so
+    /// every key is a chain of one in a slot of its own.
+    pub fn stats(&self) -> String {
+        let mut out = String::new();
+        match &self.old {
+            Some(old) => {
+                index_stats(&mut out, 0, old.table.num_buckets(), old.table.len());
+                index_stats(&mut out, 1, self.index.num_buckets(), self.index.len());
+            }
+            None => index_stats(&mut out, 0, self.index.num_buckets(), self.index.len()),
+        }
+        out
     }
 
     /// Whether an index resize is under way.
@@ -482,6 +525,33 @@ mod tests {
         for i in 199_000..200_000u64 {
             assert!(d.contains_key(&i.to_le_bytes()));
         }
+    }
+
+    #[test]
+    fn stats_show_both_indexes_while_resizing() {
+        let mut d: Dict<()> = Dict::new();
+        assert!(d
+            .stats()
+            .ends_with("No stats available for empty dictionaries\n"));
+        let mut i = 0u64;
+        while !d.is_rehashing() {
+            d.insert(&i.to_le_bytes(), ());
+            i += 1;
+        }
+        let stats = d.stats();
+        assert!(stats.starts_with("Hash table 0 stats (main hash table):\n table size: "));
+        assert!(
+            stats.contains("Hash table 1 stats (rehashing target):"),
+            "{stats}"
+        );
+        while d.rehash_step(100) {}
+        let stats = d.stats();
+        assert!(!stats.contains("rehashing target"), "{stats}");
+        assert!(
+            stats.contains(&format!(" number of elements: {i}\n")),
+            "{stats}"
+        );
+        assert!(stats.contains(&format!("   1: {i} (")), "{stats}");
     }
 
     #[test]

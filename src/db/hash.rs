@@ -26,6 +26,13 @@ impl Default for HashValue {
 }
 
 impl HashValue {
+    pub fn table_stats(&self) -> Option<String> {
+        match self {
+            HashValue::Big(dict) => Some(dict.stats()),
+            _ => None,
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             HashValue::Small(pairs) => pairs.len(),

@@ -133,6 +133,15 @@ pub struct Entry {
     pub freq: u32,
 }
 
+/// DEBUG HTSTATS of one database: its keys' table, then its expiries'.
+pub fn table_stats(db: &Db) -> String {
+    format!(
+        "[Dictionary HT]\n{}[Expires HT]\n{}",
+        db.dict.stats(),
+        db.expires.stats()
+    )
+}
+
 #[derive(Default)]
 pub struct Db {
     dict: Dict<Entry>,

@@ -17,6 +17,13 @@ impl Default for SetValue {
 }
 
 impl SetValue {
+    pub fn table_stats(&self) -> Option<String> {
+        match self {
+            SetValue::Big(dict) => Some(dict.stats()),
+            _ => None,
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             SetValue::Ints(ints) => ints.len(),

@@ -221,6 +221,18 @@ impl Value {
     /// `OBJECT ENCODING`. Strings are classified from their contents as
     /// Redis would have encoded them on write: `int` for integers that fit
     /// in 20 chars, `embstr` up to 44 bytes, `raw` beyond.
+    /// DEBUG HTSTATS-KEY: the stats of the value's hash table, if it has
+    /// one (a set or hash in its hashtable form, a sorted set's member
+    /// table).
+    pub fn table_stats(&self) -> Option<String> {
+        match self {
+            Value::Set(s) => s.table_stats(),
+            Value::Hash(h) => h.table_stats(),
+            Value::ZSet(z) => z.table_stats(),
+            _ => None,
+        }
+    }
+
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => {

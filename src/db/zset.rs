@@ -38,6 +38,15 @@ impl Default for ZSetValue {
 }
 
 impl ZSetValue {
+    pub fn table_stats(&self) -> Option<String> {
+        match self {
+            ZSetValue::Big(big) => Some(big.scores.stats()),
+            ZSetValue::Small(_) => None,
+        }
+    }
+}
+
+impl ZSetValue {
     pub fn len(&self) -> usize {
         match self {
             ZSetValue::Small(items) => items.len(),
