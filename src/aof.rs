@@ -837,6 +837,7 @@ pub fn start_rewrite(state: &mut crate::state::ServerState) -> io::Result<()> {
         crate::persist::ChildKind::Aof,
         &state.listener_fds,
         || {
+            crate::proctitle::set_child("redis-aof-rewrite");
             crate::persist::pin_to_cpus(&config.aof_rewrite_cpulist);
             write_base_file(&temp, dbs, &libraries, config)
         },

@@ -27,6 +27,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod persist;
+pub mod proctitle;
 pub mod propagate;
 pub mod protocol;
 pub mod pubsub;

@@ -22,6 +22,8 @@ Examples:
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Before any thread starts: it moves the environment (see proctitle).
+    rudis::proctitle::init();
     match args.first().map(String::as_str) {
         Some("-v" | "--version") => {
             println!(
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
     if !pidfile.is_empty() {
         daemon::write_pid_file(&pidfile);
     }
+    server.set_proc_title();
     rudis::logging::banner(show_logo, port);
     if let Err(message) = server.load_users() {
         log::warn!("{message}");

@@ -428,6 +428,7 @@ pub fn bgsave(
     state.last_bgsave_try_unix = unix_millis() / 1000;
     let path = rdb_path(config);
     let result = fork_child(state, ChildKind::Rdb, close_in_child, || {
+        crate::proctitle::set_child("redis-rdb-bgsave");
         pin_to_cpus(&config.bgsave_cpulist);
         let written = write_snapshot_file(&path, dbs, libraries, config, false);
         if written.is_ok() {
@@ -474,6 +475,7 @@ pub fn snapshot_to_pipe(
     close.push(fds[0]);
     let mut write_end = Some(write_end);
     let forked = fork_child(state, ChildKind::Rdb, &close, || {
+        crate::proctitle::set_child("redis-rdb-to-slaves");
         pin_to_cpus(&config.bgsave_cpulist);
         let Some(pipe) = write_end.take() else {
             return Err(io::ErrorKind::BrokenPipe.into());

@@ -258,6 +258,14 @@ impl Server {
         })
     }
 
+    /// The title `ps` shows, from `proc-title-template`.
+    pub fn set_proc_title(&self) {
+        let state = &self.state;
+        if !crate::proctitle::apply(&state.config, state.config_file.as_deref()) {
+            warn!("proc-title-template is invalid or contains unknown variables; the title is left as it is");
+        }
+    }
+
     /// Addresses actually listened on (port 0 picks a free port).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.state

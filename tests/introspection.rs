@@ -102,6 +102,9 @@ fn slow_log_entries_read_as_redis() {
         // Passwords never reach the log.
         conn.run("MIGRATE 127.0.0.1 1 k 0 10 AUTH secret");
         conn.run("MIGRATE 127.0.0.1 1 \"\" 0 10 AUTH2 someone secret KEYS a");
+        conn.run("CONFIG SET masteruser u maxmemory 0 masterauth p");
+        conn.run("CONFIG SET requirepass \"\"");
+        conn.run("CONFIG SET tls-key-file-pass x");
         let entries = common::array_items(&conn.run("SLOWLOG GET -1"));
         // Each entry: id, time, duration, arguments, address, name.
         let mut shape = Vec::new();
@@ -574,4 +577,81 @@ fn cluster_and_module_commands_answer_as_a_standalone_redis() {
         "COMMAND INFO asking readonly",
         "COMMAND GETKEYS CLUSTER COUNTKEYSINSLOT 1",
     ]);
+}
+
+/// The process title `ps` shows: `proc-title-template`, expanded as
+/// Redis expands it, over the command line's memory; a forked child
+/// takes Redis's child name.
+#[test]
+fn the_process_title_follows_its_template() {
+    let cmdline = |pid: u32| -> Vec<String> {
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&raw)
+            .split(['\0', ' '])
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let dir = common::fresh_dir("proctitle");
+    let conf = dir.join("rudis.conf");
+    std::fs::write(&conf, "save \"\"\n").unwrap();
+    let rudis = ServerProcess::rudis(&[conf.to_str().unwrap()]);
+    let port = rudis.port.to_string();
+    let title = cmdline(rudis.pid());
+    assert!(title[0].ends_with("/rudis-server"), "{title:?}");
+    assert_eq!(title[1..], [format!("*:{port}")]);
+
+    let mut conn = rudis.connect();
+    let template = "TEST {title} {listen-addr} {port} {tls-port} {unixsocket} {config-file}";
+    assert_eq!(
+        conn.cmd(&[
+            b"CONFIG",
+            b"SET",
+            b"proc-title-template",
+            template.as_bytes()
+        ]),
+        b"+OK\r\n"
+    );
+    let title = cmdline(rudis.pid());
+    assert_eq!(title[0], "TEST");
+    assert!(title[1].ends_with("/rudis-server"));
+    assert_eq!(title[2], format!("*:{port}"));
+    assert_eq!(title[3], port);
+    assert_eq!(title[4], "0");
+    assert!(title[5].ends_with("rudis.conf"), "{title:?}");
+
+    let refused = conn.run("CONFIG SET proc-title-template {invalid-var}");
+    assert!(
+        String::from_utf8_lossy(&refused).contains("template format is invalid"),
+        "{refused:?}"
+    );
+
+    conn.run("CONFIG SET proc-title-template {title}");
+    conn.run("CONFIG SET rdb-key-save-delay 1000000");
+    conn.run("SET k v");
+    assert_eq!(conn.run("BGSAVE"), b"+Background saving started\r\n");
+    let child = common::bulk_payload(&conn.run("INFO persistence"));
+    assert!(String::from_utf8_lossy(&child).contains("rdb_bgsave_in_progress:1"));
+    // The child: the process whose parent is the server (stat field 4).
+    let parent_of = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let child_pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|&pid| parent_of(pid) == Some(rudis.pid()))
+        .expect("the BGSAVE child");
+    let renamed = common::eventually(Duration::from_secs(5), || {
+        cmdline(child_pid) == ["redis-rdb-bgsave"]
+    });
+    assert!(renamed, "{:?}", cmdline(child_pid));
+    conn.run("CONFIG SET rdb-key-save-delay 0");
+    // SAFETY: a signal to the server's own child.
+    unsafe { libc::kill(child_pid as i32, libc::SIGKILL) };
 }

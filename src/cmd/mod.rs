@@ -991,12 +991,23 @@ pub fn count_released(state: &mut ServerState, name: &[u8], failed: bool) {
 
 /// Which arguments the slow log and MONITOR show as `(redacted)`:
 /// passwords and user names of AUTH, HELLO ... AUTH, MIGRATE ... AUTH and
-/// AUTH2, and every rule of ACL SETUSER (Redis's
-/// `redactClientCommandArgument`).
+/// AUTH2, every rule of ACL SETUSER, and the values CONFIG SET gives the
+/// settings Redis marks sensitive (Redis's `redactClientCommandArgument`).
 fn redacted(name: &str, args: Args) -> Vec<usize> {
+    const SENSITIVE: [&[u8]; 3] = [b"masteruser", b"masterauth", b"requirepass"];
     let mut hidden = Vec::new();
     match name {
         "auth" => hidden.extend(1..args.len()),
+        "config|set" => hidden.extend(
+            (2..args.len().saturating_sub(1))
+                .step_by(2)
+                .filter(|&i| {
+                    SENSITIVE
+                        .iter()
+                        .any(|s| args.get(i).eq_ignore_ascii_case(s))
+                })
+                .map(|i| i + 1),
+        ),
         "acl|setuser" => hidden.extend(2..args.len()),
         "hello" => {
             let mut i = 2;

@@ -603,6 +603,21 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
                 ));
             }
+            let title_setting = |c: &crate::config::Config| {
+                (
+                    crate::config::pending_text(c, "proc-title-template").to_string(),
+                    crate::config::pending_bool(c, "set-proc-title"),
+                )
+            };
+            if title_setting(&ctx.state.config) != title_setting(&before) {
+                let state = &*ctx.state;
+                if !crate::proctitle::apply(&state.config, state.config_file.as_deref()) {
+                    ctx.state.config = before;
+                    ctx.state.refresh_thresholds();
+                    logging::set_level(ctx.state.config.loglevel);
+                    return ctx.reply.error("ERR CONFIG SET failed (possibly related to argument 'proc-title-template') - template format is invalid or contains unknown variables");
+                }
+            }
             if let Err(name) = tls_changed(ctx, &before, &pairs) {
                 ctx.state.config = before;
                 ctx.state.refresh_thresholds();

@@ -1,0 +1,234 @@
+//! The title `ps` shows for the process (`proc-title-template`,
+//! `set-proc-title`), as Redis's `redisSetProcTitle`: the template's
+//! variables expanded and written over the memory that held the command
+//! line, which is what `/proc/PID/cmdline` reads.
+//!
+//! The command line alone is often too short for a title, so at start-up
+//! the environment strings that follow it are copied to the heap (libc's
+//! `setenv` makes its own copies) and their space joins the title's.
+
+use crate::config::Config;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// The writable span [start, end) of the original argv and environment
+/// strings, once `init` has freed it (0, 0 before).
+static AREA: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+
+/// argv[0], what `{title}` stands for.
+static EXECUTABLE: OnceLock<String> = OnceLock::new();
+
+/// The settings the title was last made from, for forked children to
+/// make theirs (None while titles are off).
+static SOURCE: std::sync::Mutex<Option<(Config, Option<String>)>> = std::sync::Mutex::new(None);
+
+/// The title `config` asks for with `executable` for `{title}`.
+fn expand_for(config: &Config, config_file: Option<&str>, executable: &str) -> Option<String> {
+    let vars = Vars {
+        title: executable,
+        bind: &config.bind,
+        port: config.port,
+        tls_port: crate::tls::port(config),
+        unixsocket: &config.unixsocket,
+        config_file: config_file.unwrap_or_default(),
+    };
+    expand(
+        crate::config::pending_text(config, "proc-title-template"),
+        &vars,
+    )
+}
+
+/// Sets the title `config` asks for, unless `set-proc-title` is off.
+/// False if the template is invalid.
+pub fn apply(config: &Config, config_file: Option<&str>) -> bool {
+    let executable = EXECUTABLE.get().map_or("rudis-server", String::as_str);
+    let Some(title) = expand_for(config, config_file, executable) else {
+        return false;
+    };
+    let on = crate::config::pending_bool(config, "set-proc-title");
+    if on {
+        set(&title);
+    }
+    let mut source = SOURCE.lock().unwrap_or_else(|e| e.into_inner());
+    *source = on.then(|| (config.clone(), config_file.map(str::to_string)));
+    true
+}
+
+/// In a forked child: the title with the child's name (Redis's, such as
+/// `redis-rdb-bgsave`) for `{title}`.
+pub fn set_child(name: &str) {
+    let source = SOURCE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((config, file)) = source.as_ref() {
+        if let Some(title) = expand_for(config, file.as_deref(), name) {
+            set(&title);
+        }
+    }
+}
+
+/// What the template's variables stand for (Redis's
+/// `redisProcTitleGetVariable`).
+pub struct Vars<'a> {
+    /// The executable as it was run (argv[0]).
+    pub title: &'a str,
+    pub bind: &'a [String],
+    pub port: u16,
+    pub tls_port: u16,
+    pub unixsocket: &'a str,
+    pub config_file: &'a str,
+}
+
+/// Expands `template`; None for an unknown variable or an unbalanced
+/// brace (Redis's "template format is invalid or contains unknown
+/// variables"). The result is trimmed of spaces, as Redis trims it.
+pub fn expand(template: &str, vars: &Vars) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find(['{', '}']) {
+        if rest[open..].starts_with('}') {
+            return None;
+        }
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}')? + open;
+        let name = &rest[open + 1..close];
+        match name {
+            "title" => out.push_str(vars.title),
+            "listen-addr" => {
+                if vars.port > 0 || vars.tls_port > 0 {
+                    let host = vars.bind.first().map_or("*", String::as_str);
+                    let port = if vars.port > 0 {
+                        vars.port
+                    } else {
+                        vars.tls_port
+                    };
+                    out.push_str(&format!("{host}:{port}"));
+                } else {
+                    out.push_str(&format!("unixsocket:{}", vars.unixsocket));
+                }
+            }
+            "server-mode" => {}
+            "config-file" => out.push_str(vars.config_file),
+            "port" => out.push_str(&vars.port.to_string()),
+            "tls-port" => out.push_str(&vars.tls_port.to_string()),
+            "unixsocket" => out.push_str(vars.unixsocket),
+            _ => return None,
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out.trim_matches(' ').to_string())
+}
+
+/// Frees the command line and environment strings for titles. Call once,
+/// at start-up, before any other thread runs: it replaces the environment.
+#[cfg(target_os = "linux")]
+pub fn init() {
+    let executable = std::env::args().next().unwrap_or_default();
+    let _ = EXECUTABLE.set(executable);
+    let Some((arg_start, arg_end, env_start, env_end)) = string_spans() else {
+        return;
+    };
+    if arg_end <= arg_start {
+        return;
+    }
+    // The environment joins only if it directly follows the arguments.
+    let mut end = arg_end;
+    if env_start == arg_end && env_end > env_start {
+        let vars: Vec<_> = std::env::vars_os().collect();
+        // SAFETY: single-threaded start-up; clearenv drops libc's
+        // pointers into the old strings, and set_var copies each string.
+        unsafe {
+            libc::clearenv();
+            for (name, value) in vars {
+                std::env::set_var(name, value);
+            }
+        }
+        end = env_end;
+    }
+    AREA[0].store(arg_start, Ordering::Relaxed);
+    AREA[1].store(end, Ordering::Relaxed);
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn init() {
+    let _ = EXECUTABLE.set(std::env::args().next().unwrap_or_default());
+}
+
+/// Writes `title` over the freed strings (cut to fit), padding with NULs.
+pub fn set(title: &str) {
+    let (start, end) = (
+        AREA[0].load(Ordering::Relaxed),
+        AREA[1].load(Ordering::Relaxed),
+    );
+    if end <= start {
+        return;
+    }
+    let room = end - start - 1;
+    let bytes = &title.as_bytes()[..title.len().min(room)];
+    // SAFETY: [start, end) is the process's own argv and environment
+    // string memory, which `init` took out of use (nothing reads argv
+    // after start-up, and the environment lives on the heap now).
+    unsafe {
+        let area = std::slice::from_raw_parts_mut(start as *mut u8, end - start);
+        area[..bytes.len()].copy_from_slice(bytes);
+        area[bytes.len()..].fill(0);
+    }
+}
+
+/// arg_start, arg_end, env_start and env_end from `/proc/self/stat`
+/// (fields 48 to 51).
+#[cfg(target_os = "linux")]
+fn string_spans() -> Option<(usize, usize, usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may
+    // hold spaces; field 3 is the first after it.
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<usize> = after
+        .split_whitespace()
+        .skip(45)
+        .take(4)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    match fields[..] {
+        [a, b, c, d] => Some((a, b, c, d)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_expand_as_in_redis() {
+        let bind = vec!["127.0.0.1".to_string()];
+        let vars = Vars {
+            title: "/usr/bin/rudis-server",
+            bind: &bind,
+            port: 6379,
+            tls_port: 0,
+            unixsocket: "/tmp/s.sock",
+            config_file: "/etc/rudis.conf",
+        };
+        let expand = |t: &str| expand(t, &vars);
+        assert_eq!(
+            expand("{title} {listen-addr} {server-mode}").as_deref(),
+            Some("/usr/bin/rudis-server 127.0.0.1:6379")
+        );
+        assert_eq!(
+            expand("TEST {port} {tls-port} {unixsocket} {config-file}").as_deref(),
+            Some("TEST 6379 0 /tmp/s.sock /etc/rudis.conf")
+        );
+        assert_eq!(expand("{invalid-var}"), None);
+        assert_eq!(expand("{title"), None);
+        assert_eq!(expand("title}"), None);
+        let unix_only = Vars { port: 0, ..vars };
+        assert_eq!(
+            expand_with(&unix_only, "{listen-addr}").as_deref(),
+            Some("unixsocket:/tmp/s.sock")
+        );
+    }
+
+    fn expand_with(vars: &Vars, template: &str) -> Option<String> {
+        expand(template, vars)
+    }
+}
