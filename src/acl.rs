@@ -394,6 +394,16 @@ impl Selector {
         self.all_channels || (!other.all_channels && self.channels == other.channels)
     }
 
+    /// Whether every key may be read (Redis's
+    /// `ACLSelectorHasUnrestrictedKeyAccess` for read access).
+    fn reads_every_key(&self) -> bool {
+        self.all_keys
+            || self
+                .keys
+                .iter()
+                .any(|(pattern, flags)| flags & READ == READ && pattern.as_slice() == b"*")
+    }
+
     fn key_allowed(&self, key: &[u8], access: u8) -> bool {
         self.keys.iter().any(|(pattern, flags)| {
             flags & access == access && crate::glob::glob_match(pattern, key, false)
@@ -754,6 +764,15 @@ impl User {
             }
         }
         Err(worst)
+    }
+
+    /// Whether some selector lets `command` run with `args` and read every
+    /// key (Redis's `ACLUserCheckCmdWithUnrestrictedKeyAccess`).
+    pub fn reads_every_key(&self, command: &Command, id: usize, args: &[&[u8]]) -> bool {
+        self.unrestricted
+            || std::iter::once(&self.root)
+                .chain(&self.selectors)
+                .any(|s| s.check(command, id, args).is_ok() && s.reads_every_key())
     }
 
     /// The flags ACL GETUSER and ACL LIST show, in Redis's order.

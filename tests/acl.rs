@@ -91,6 +91,32 @@ fn permissions_are_enforced_as_in_redis() {
     ]);
 }
 
+/// SORT's BY and GET patterns read keys no ACL check saw: they need a
+/// user (or a selector) that may read every key.
+#[test]
+fn sort_patterns_need_every_key_readable() {
+    let mut script = vec![
+        "SET v1 1",
+        "LPUSH mylist 1",
+        "ACL SETUSER a on nopass +sort ~mylist",
+        "ACL SETUSER b on nopass +sort ~mylist ~v*",
+        "ACL SETUSER c on nopass +sort ~mylist %W~*",
+        "ACL SETUSER d on nopass +sort ~mylist %R~*",
+        "ACL SETUSER e on nopass +get ~mylist (+sort ~*)",
+    ];
+    for auth in ["AUTH a x", "AUTH b x", "AUTH c x", "AUTH d x", "AUTH e x"] {
+        script.push(auth);
+        script.extend([
+            "SORT mylist BY v*",
+            "SORT mylist GET v*",
+            "SORT mylist GET #",
+            "SORT mylist BY nosort",
+            "SORT_RO mylist BY v*",
+        ]);
+    }
+    assert_same_replies(&script);
+}
+
 /// Shard channels are channels to ACLs, not keys; BITFIELD of GETs only
 /// needs read access.
 #[test]

@@ -64,8 +64,18 @@ fn parse_options<'a>(ctx: &mut Ctx, args: &Args<'a>, read_only: bool) -> Option<
             let pattern = args.get(j + 1);
             options.by = Some(pattern);
             options.dont_sort = !pattern.contains(&b'*');
+            if !options.dont_sort && !reads_every_key(ctx, args) {
+                ctx.reply
+                    .error("ERR BY option of SORT denied due to insufficient ACL permissions.");
+                return None;
+            }
             j += 1;
         } else if word.eq_ignore_ascii_case(b"get") && left >= 1 {
+            if !reads_every_key(ctx, args) {
+                ctx.reply
+                    .error("ERR GET option of SORT denied due to insufficient ACL permissions.");
+                return None;
+            }
             options.gets.push(args.get(j + 1));
             j += 1;
         } else {
@@ -75,6 +85,21 @@ fn parse_options<'a>(ctx: &mut Ctx, args: &Args<'a>, read_only: bool) -> Option<
         j += 1;
     }
     Some(options)
+}
+
+/// BY and GET patterns read keys no ACL check saw, so they need a user
+/// who may read every key.
+fn reads_every_key(ctx: &Ctx, args: &Args) -> bool {
+    let client = &ctx.clients[ctx.me];
+    let user = match ctx.state.users.get(client.user) {
+        Some(user) if !client.is_master => user,
+        _ => return true,
+    };
+    if user.unrestricted {
+        return true;
+    }
+    let line: Vec<&[u8]> = args.iter().collect();
+    super::resolve_line(&line).is_some_and(|(command, id)| user.reads_every_key(command, id, &line))
 }
 
 /// The value a pattern names for one element (`lookupKeyByPattern`): `#`
