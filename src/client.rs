@@ -253,13 +253,28 @@ impl Client {
     }
 
     /// Memory the client holds: itself, its query and reply buffers, a
-    /// queued transaction (CLIENT LIST's `tot-mem` outside a command).
+    /// queued transaction, and the entries of its watched keys,
+    /// subscriptions and tracking prefixes (CLIENT LIST's `tot-mem` outside
+    /// a command). Those count their entries, not their names, as Redis's
+    /// `getClientMemoryUsage` counts them; that keeps the sum O(1).
     pub fn memory_usage(&self) -> usize {
         let queued = self
             .multi
             .as_ref()
             .map_or(0, |t| t.queued.iter().map(|q| q.memory()).sum());
-        std::mem::size_of::<Client>() + self.parser.capacity() + self.reply.capacity() + queued
+        let subs = &self.subscriptions;
+        let subscribed =
+            subs.channels.capacity() + subs.patterns.capacity() + subs.shard.capacity();
+        std::mem::size_of::<Client>()
+            + self.parser.capacity()
+            + self.reply.capacity()
+            + queued
+            + self.watching.capacity() * std::mem::size_of::<crate::cmd::multi::Watch>()
+            + subscribed * std::mem::size_of::<Vec<u8>>()
+            + self.tracking.as_ref().map_or(0, |t| {
+                std::mem::size_of::<crate::tracking::ClientTracking>()
+                    + t.prefixes.len() * std::mem::size_of::<Vec<u8>>()
+            })
     }
 
     /// Output not yet written to the socket (with TLS, a record rustls
@@ -274,8 +289,12 @@ impl Client {
         if self.tls.is_some() {
             return self.read_tls();
         }
+        let big_bulk = self.parser.big_bulk_remaining();
         let buf = self.parser.buffer_mut();
-        buf.reserve(READ_CHUNK);
+        match big_bulk {
+            Some(left) => buf.reserve_exact(left.max(READ_CHUNK)),
+            None => buf.reserve(READ_CHUNK),
+        }
         let spare = &mut buf.spare_capacity_mut()[..READ_CHUNK];
         match self.socket.recv(spare) {
             Ok(0) => ReadOutcome::Eof,

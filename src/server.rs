@@ -1411,9 +1411,6 @@ impl Server {
             crate::evict::perform(&mut self.state);
             self.publish_queued_events();
         }
-        if self.state.config.maxmemory_clients != crate::config::ClientsLimit::Bytes(0) {
-            self.evict_clients();
-        }
         // Redis's fast expire cycle: while the cron could not keep up, spend
         // up to 1 ms per iteration, at most every 2 ms.
         if self.expire_backlog && self.last_fast_expire.elapsed() >= FAST_EXPIRE_PERIOD {
@@ -1476,6 +1473,11 @@ impl Server {
             }
         }
         pending.clear();
+        // Last, as Redis does it: what the round queued for everyone
+        // (invalidations, messages) is in the buffers it is weighed by.
+        if self.state.config.maxmemory_clients != crate::config::ClientsLimit::Bytes(0) {
+            self.evict_clients();
+        }
         std::mem::swap(&mut pending, &mut self.closing);
         for &key in &pending {
             self.free_client(key);

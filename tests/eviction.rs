@@ -311,6 +311,80 @@ fn clients_over_maxmemory_clients_are_evicted() {
     assert_eq!(admin.run("PING"), b"+PONG\r\n".to_vec());
 }
 
+/// What a client holds beyond its buffers counts too: watched keys,
+/// subscriptions and tracking prefixes each weigh their entry, so a
+/// client piling them up is evicted, as in Redis.
+#[test]
+fn watches_subscriptions_and_prefixes_count_against_maxmemory_clients() {
+    let server = ServerProcess::rudis(&["--save", "", "--maxmemory-clients", "200000"]);
+    let mut admin = server.connect();
+    for (i, command) in ["WATCH", "PSUBSCRIBE", "CLIENT TRACKING on BCAST PREFIX"]
+        .iter()
+        .enumerate()
+    {
+        let mut piler = server.connect();
+        let mut closed = false;
+        for j in 0..200_000 {
+            piler.send(format!("{command} {j:012}\r\n").as_bytes());
+            let mut byte = [0u8; 1];
+            let read = std::io::Read::read(&mut piler.stream, &mut byte);
+            if matches!(read, Ok(0) | Err(_)) {
+                closed = true;
+                break;
+            }
+            // Drain the rest of the reply before the next command.
+            piler.read_available();
+        }
+        assert!(closed, "{command}: never evicted");
+        let evicted = info_field(&mut admin, "stats", "evicted_clients");
+        assert_eq!(evicted, (i + 1).to_string(), "{command}");
+    }
+}
+
+/// A bulk argument of 32 KB or more gets a query buffer of its size, not
+/// the next power of two, and CLIENT LIST counts only its bytes (Redis's
+/// PROTO_MBULK_BIG_ARG), so ten such clients fit where Redis fits them.
+#[test]
+fn big_arguments_get_buffers_of_their_size() {
+    let mut shapes = Vec::new();
+    for server in [
+        ServerProcess::redis(),
+        ServerProcess::rudis(&["--save", ""]),
+    ] {
+        let mut admin = server.connect();
+        let mut loader = server.connect();
+        loader.run("CLIENT SETNAME loader");
+        let size = 314_572;
+        let mut partial = format!("*2\r\n${size}\r\n").into_bytes();
+        partial.extend(vec![b'v'; size]);
+        loader.send(&partial);
+        let mut line = String::new();
+        let filled = common::eventually(Duration::from_secs(5), || {
+            let list = common::bulk_payload(&admin.run("CLIENT LIST"));
+            line = String::from_utf8_lossy(&list)
+                .lines()
+                .find(|l| l.contains("name=loader"))
+                .unwrap_or_default()
+                .to_string();
+            line.contains(&format!(" qbuf={size} "))
+        });
+        assert!(filled, "{line}");
+        let field = |name: &str| -> usize {
+            line.split(' ')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(usize::MAX)
+        };
+        let spare = field("qbuf-free");
+        shapes.push(spare <= 64 * 1024);
+    }
+    assert_eq!(
+        shapes,
+        [true, true],
+        "redis-server, rudis: spare room under 64 KB"
+    );
+}
+
 /// LRU idle times and LFU counters survive a restart through the RDB
 /// under the matching policy.
 #[test]

@@ -405,7 +405,7 @@ fn describe(
     let running = running.unwrap_or(Running {
         output: c.pending_output() as u64,
         resp3: c.reply.is_resp3(),
-        qbuf: c.parser.len(),
+        qbuf: c.parser.shown_len(),
         qbuf_capacity: c.parser.capacity(),
         argv_mem: 0,
     });

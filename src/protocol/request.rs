@@ -131,6 +131,29 @@ impl RequestParser {
         self.buf.is_empty()
     }
 
+    /// The query buffer as CLIENT LIST's `qbuf` counts it: while a bulk
+    /// argument of 32 KB or more arrives, Redis has dropped what came
+    /// before it (`PROTO_MBULK_BIG_ARG`), so only its bytes count.
+    pub fn shown_len(&self) -> usize {
+        match self.bulk_len {
+            Some(len) if len >= 32 * 1024 => self.buf.len().saturating_sub(self.pos),
+            _ => self.buf.len(),
+        }
+    }
+
+    /// While a bulk argument of 32 KB or more arrives: the bytes still to
+    /// come for it (with its CRLF), so the buffer can grow to fit it
+    /// exactly, as Redis's `sdsMakeRoomForNonGreedy` does, rather than
+    /// doubling.
+    pub fn big_bulk_remaining(&self) -> Option<usize> {
+        match self.bulk_len {
+            Some(len) if len >= 32 * 1024 => {
+                Some((self.pos + len + 2).saturating_sub(self.buf.len()))
+            }
+            _ => None,
+        }
+    }
+
     /// Capacity of the query buffer (for `CLIENT LIST`'s `qbuf-free`).
     pub fn capacity(&self) -> usize {
         self.buf.capacity()
