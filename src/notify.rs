@@ -206,9 +206,11 @@ pub fn limit_tracking_table(
 
 /// A database, or every one, was emptied (Redis's
 /// `trackingInvalidateKeysOnFlush`): every tracking client is told to
-/// drop everything, and what they read is forgotten.
+/// drop everything, and what was read is forgotten, also what clients
+/// that have since turned tracking off read.
 pub fn flushed(state: &mut ServerState, clients: &mut Slab<Client>, mut running: Running) {
     if !state.tracking.active() {
+        state.tracking.forget_all();
         return;
     }
     let me = running.as_ref().map(|(me, _)| *me);

@@ -430,3 +430,30 @@ fn eviction_invalidation_precedes_the_reply() {
     assert_eq!(received[0], received[1], "left: redis-server, right: rudis");
     assert!(received[0].0.starts_with('>'), "{:?}", received[0]);
 }
+
+/// A flush forgets every tracked key, also those read by clients that
+/// have since turned tracking off (INFO's tracking_total_items).
+#[test]
+fn a_flush_forgets_keys_of_clients_no_longer_tracking() {
+    let mut seen = Vec::new();
+    for server in [ServerProcess::redis(), ServerProcess::rudis(&[])] {
+        let mut conn = server.connect();
+        for line in [
+            "SET k1 1",
+            "CLIENT TRACKING on",
+            "GET k1",
+            "CLIENT TRACKING off",
+        ] {
+            conn.run(line);
+        }
+        let counts = |conn: &mut Conn| {
+            ["tracking_total_items", "tracking_total_keys"]
+                .map(|f| common::info_field(conn, "stats", f))
+        };
+        let before = counts(&mut conn);
+        conn.run("FLUSHALL");
+        seen.push((before, counts(&mut conn)));
+    }
+    assert_eq!(seen[0], seen[1], "left: redis-server, right: rudis");
+    assert_eq!(seen[1].1, ["0", "0"]);
+}
