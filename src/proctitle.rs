@@ -118,37 +118,88 @@ pub fn expand(template: &str, vars: &Vars) -> Option<String> {
     Some(out.trim_matches(' ').to_string())
 }
 
+/// The argv and envp the C runtime passed at start-up, captured by an
+/// `.init_array` entry as Rust's own runtime captures them: the
+/// program's real strings, also under a tool such as valgrind, whose
+/// `/proc/self/stat` spans describe the tool's own.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod startup {
+    use std::ffi::c_char;
+    use std::sync::atomic::{AtomicPtr, Ordering};
+
+    pub static ARGV: AtomicPtr<*const c_char> = AtomicPtr::new(std::ptr::null_mut());
+    pub static ENVP: AtomicPtr<*const c_char> = AtomicPtr::new(std::ptr::null_mut());
+
+    extern "C" fn capture(_argc: i32, argv: *const *const c_char, envp: *const *const c_char) {
+        ARGV.store(argv.cast_mut(), Ordering::Relaxed);
+        ENVP.store(envp.cast_mut(), Ordering::Relaxed);
+    }
+
+    #[used]
+    #[link_section = ".init_array.00099"]
+    static CAPTURE: extern "C" fn(i32, *const *const c_char, *const *const c_char) = capture;
+}
+
+/// The end of the run of strings `list` points to (a NULL-terminated
+/// array), starting at `from`: each must begin where the one before
+/// ended, as the kernel lays them out; a gap ends the run.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+unsafe fn contiguous_end(list: *const *const std::ffi::c_char, from: usize) -> usize {
+    let mut end = from;
+    let mut at = list;
+    // SAFETY (caller): `list` is the C runtime's NULL-terminated array.
+    unsafe {
+        while !(*at).is_null() {
+            let string = *at as usize;
+            if string != end {
+                break;
+            }
+            end = string + std::ffi::CStr::from_ptr(*at).to_bytes().len() + 1;
+            at = at.add(1);
+        }
+    }
+    end
+}
+
 /// Frees the command line and environment strings for titles. Call once,
 /// at start-up, before any other thread runs: it replaces the environment.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn init() {
+    use std::sync::atomic::Ordering;
     let executable = std::env::args().next().unwrap_or_default();
     let _ = EXECUTABLE.set(executable);
-    let Some((arg_start, arg_end, env_start, env_end)) = string_spans() else {
-        return;
-    };
-    if arg_end <= arg_start {
-        return;
-    }
-    // The environment joins only if it directly follows the arguments.
-    let mut end = arg_end;
-    if env_start == arg_end && env_end > env_start {
-        let vars: Vec<_> = std::env::vars_os().collect();
-        // SAFETY: single-threaded start-up; clearenv drops libc's
-        // pointers into the old strings, and set_var copies each string.
-        unsafe {
-            libc::clearenv();
-            for (name, value) in vars {
-                std::env::set_var(name, value);
-            }
+    let argv = startup::ARGV.load(Ordering::Relaxed);
+    let envp = startup::ENVP.load(Ordering::Relaxed);
+    // SAFETY: both are the C runtime's arrays, alive for the process.
+    let (start, args_end) = unsafe {
+        if argv.is_null() || (*argv).is_null() {
+            return;
         }
-        end = env_end;
+        let start = *argv as usize;
+        (start, contiguous_end(argv, start))
+    };
+    let mut end = args_end;
+    if !envp.is_null() {
+        // SAFETY: as above.
+        let env_end = unsafe { contiguous_end(envp, args_end) };
+        if env_end > args_end {
+            let vars: Vec<_> = std::env::vars_os().collect();
+            // SAFETY: single-threaded start-up; clearenv drops libc's
+            // pointers into the old strings, and set_var copies each.
+            unsafe {
+                libc::clearenv();
+                for (name, value) in vars {
+                    std::env::set_var(name, value);
+                }
+            }
+            end = env_end;
+        }
     }
-    AREA[0].store(arg_start, Ordering::Relaxed);
+    AREA[0].store(start, Ordering::Relaxed);
     AREA[1].store(end, Ordering::Relaxed);
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn init() {
     let _ = EXECUTABLE.set(std::env::args().next().unwrap_or_default());
 }
@@ -171,26 +222,6 @@ pub fn set(title: &str) {
         let area = std::slice::from_raw_parts_mut(start as *mut u8, end - start);
         area[..bytes.len()].copy_from_slice(bytes);
         area[bytes.len()..].fill(0);
-    }
-}
-
-/// arg_start, arg_end, env_start and env_end from `/proc/self/stat`
-/// (fields 48 to 51).
-#[cfg(target_os = "linux")]
-fn string_spans() -> Option<(usize, usize, usize, usize)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses and may
-    // hold spaces; field 3 is the first after it.
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<usize> = after
-        .split_whitespace()
-        .skip(45)
-        .take(4)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    match fields[..] {
-        [a, b, c, d] => Some((a, b, c, d)),
-        _ => None,
     }
 }
 
