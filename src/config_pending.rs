@@ -117,7 +117,7 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         false,
     ),
     ("hll-sparse-max-bytes", "3000", Check::Memory, true),
-    ("ignore-warnings", "", Check::Text, false),
+    ("ignore-warnings", "", Check::Text, true),
     ("io-threads", "1", Check::Int(1, 128), false),
     ("io-threads-do-reads", "no", Check::Bool, false),
     ("jemalloc-bg-thread", "yes", Check::Bool, true),

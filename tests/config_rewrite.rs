@@ -63,3 +63,57 @@ fn a_bare_save_line_turns_snapshots_off() {
         b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
     );
 }
+
+/// DEBUG CONFIG-REWRITE-FORCE-ALL writes every setting, defaults
+/// included, and a server started from that file has the same settings.
+#[test]
+fn force_all_writes_every_setting_and_reads_back_the_same() {
+    let dir = fresh_dir("rewrite-all");
+    let conf = dir.join("rudis.conf");
+    std::fs::write(&conf, "save \"\"\n").unwrap();
+    let (d, c) = (dir.display().to_string(), conf.display().to_string());
+    let args = [c.as_str(), "--dir", &d, "--enable-debug-command", "yes"];
+    let settings = |server: &ServerProcess| {
+        let mut all: Vec<Vec<u8>> = common::array_items(&server.connect().run("CONFIG GET *"))
+            .iter()
+            .map(|item| common::bulk_payload(item))
+            .collect();
+        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        while all.len() >= 2 {
+            let value = all.pop().unwrap();
+            let name = all.pop().unwrap();
+            pairs.push((name, value));
+        }
+        pairs.sort();
+        pairs
+    };
+    let before = {
+        let rudis = ServerProcess::rudis(&args);
+        let mut conn = rudis.connect();
+        assert_eq!(conn.run("DEBUG CONFIG-REWRITE-FORCE-ALL"), b"+OK\r\n");
+        settings(&rudis)
+    };
+    let text = std::fs::read_to_string(&conf).unwrap();
+    for line in ["logfile \"\"", "bind * -::*", "maxclients 10000", "hz 10"] {
+        assert!(text.lines().any(|l| l == line), "{line}: {text}");
+    }
+    // Each start takes a port of its own (given after the file).
+    let rudis = ServerProcess::rudis(&args);
+    let other_than_port = |pairs: Vec<(Vec<u8>, Vec<u8>)>| -> Vec<String> {
+        pairs
+            .into_iter()
+            .filter(|(name, _)| name != b"port")
+            .map(|(n, v)| {
+                format!(
+                    "{} {}",
+                    String::from_utf8_lossy(&n),
+                    String::from_utf8_lossy(&v)
+                )
+            })
+            .collect()
+    };
+    let after = other_than_port(settings(&rudis));
+    let before = other_than_port(before);
+    assert!(before.len() > 150, "{}", before.len());
+    assert_eq!(before, after);
+}

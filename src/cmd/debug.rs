@@ -33,6 +33,9 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
                 "CHANGE-REPL-ID",
                 "    Change the replication IDs of the instance.",
                 "    Dangerous: should be used only for testing the replication subsystem.",
+                "CONFIG-REWRITE-FORCE-ALL",
+                "    Like CONFIG REWRITE but writes all configuration options, including",
+                "    keywords not listed in original configuration file or default values.",
                 "DIGEST",
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
@@ -93,6 +96,14 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
             }
         }
         b"reload" => debug_reload(ctx, args),
+        b"config-rewrite-force-all" if args.len() == 2 => {
+            match super::server::rewrite_config_file(ctx, true) {
+                Ok(()) => ctx.reply.ok(),
+                Err(e) => ctx
+                    .reply
+                    .error(&format!("ERR CONFIG-REWRITE-FORCE-ALL failed: {e}")),
+            }
+        }
         b"loadaof" => debug_loadaof(ctx),
         b"set-disable-deny-scripts" if args.len() == 3 => {
             // Any leading number but 0 turns it on (atoi, as Redis reads it).

@@ -671,10 +671,24 @@ pub(super) fn config_resetstat(ctx: &mut Ctx, _args: Args) {
 /// `CONFIG REWRITE`: the config file brought up to date (see
 /// `config_rewrite`).
 pub(super) fn config_rewrite(ctx: &mut Ctx, _args: Args) {
+    match rewrite_config_file(ctx, false) {
+        Ok(()) => {
+            log::info!("CONFIG REWRITE executed with success.");
+            ctx.reply.ok();
+        }
+        Err(e) => {
+            log::warn!("CONFIG REWRITE failed: {e}");
+            ctx.reply.error(&format!("ERR Rewriting config file: {e}"));
+        }
+    }
+}
+
+/// Rewrites the config file; `force_all` writes every setting, defaults
+/// included (DEBUG CONFIG-REWRITE-FORCE-ALL). Err: the reason, or that
+/// there is no file.
+pub(super) fn rewrite_config_file(ctx: &mut Ctx, force_all: bool) -> Result<(), String> {
     let Some(path) = ctx.state.config_file.clone() else {
-        return ctx
-            .reply
-            .error("ERR The server is running without a config file");
+        return Err("The server is running without a config file".into());
     };
     // Users go to the config file unless an ACL file keeps them.
     let users = if ctx.state.config.aclfile.is_empty() {
@@ -689,18 +703,9 @@ pub(super) fn config_rewrite(ctx: &mut Ctx, _args: Args) {
         .as_ref()
         .map(|m| format!("{} {}", m.host, m.port));
     let path = std::path::Path::new(&path);
-    match crate::config_rewrite::rewrite(path, &ctx.state.config, users, replicaof) {
-        Ok(()) => {
-            log::info!("CONFIG REWRITE executed with success.");
-            ctx.reply.ok();
-        }
-        Err(e) => {
-            let text = crate::errors::os_error_text(&e);
-            log::warn!("CONFIG REWRITE failed: {text}");
-            ctx.reply
-                .error(&format!("ERR Rewriting config file: {text}"));
-        }
-    }
+    let config = &ctx.state.config;
+    crate::config_rewrite::rewrite(path, config, users, replicaof, force_all)
+        .map_err(|e| crate::errors::os_error_text(&e))
 }
 
 pub(super) fn config_help(ctx: &mut Ctx, _args: Args) {
