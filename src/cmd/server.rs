@@ -671,6 +671,11 @@ pub(super) fn config_resetstat(ctx: &mut Ctx, _args: Args) {
 /// `CONFIG REWRITE`: the config file brought up to date (see
 /// `config_rewrite`).
 pub(super) fn config_rewrite(ctx: &mut Ctx, _args: Args) {
+    if ctx.state.config_file.is_none() {
+        return ctx
+            .reply
+            .error("ERR The server is running without a config file");
+    }
     match rewrite_config_file(ctx, false) {
         Ok(()) => {
             log::info!("CONFIG REWRITE executed with success.");
@@ -684,11 +689,11 @@ pub(super) fn config_rewrite(ctx: &mut Ctx, _args: Args) {
 }
 
 /// Rewrites the config file; `force_all` writes every setting, defaults
-/// included (DEBUG CONFIG-REWRITE-FORCE-ALL). Err: the reason, or that
-/// there is no file.
+/// included (DEBUG CONFIG-REWRITE-FORCE-ALL). Err: the system's reason;
+/// with no file, what Redis's `fopen(NULL)` reports.
 pub(super) fn rewrite_config_file(ctx: &mut Ctx, force_all: bool) -> Result<(), String> {
     let Some(path) = ctx.state.config_file.clone() else {
-        return Err("The server is running without a config file".into());
+        return Err("Bad address".into());
     };
     // Users go to the config file unless an ACL file keeps them.
     let users = if ctx.state.config.aclfile.is_empty() {
