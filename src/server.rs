@@ -1742,14 +1742,27 @@ impl Server {
         let deadline = Instant::now() + budget;
         let now_ms = crate::state::unix_millis();
         self.expire_backlog = false;
+        let (mut sampled, mut deleted) = (0, 0);
         for db in &mut self.state.dbs {
-            let (deleted, out_of_time) = db.active_expire(now_ms, deadline);
-            self.state.stats.expired_keys += deleted;
-            if out_of_time {
+            let run = db.active_expire(now_ms, deadline);
+            sampled += run.sampled;
+            deleted += run.deleted;
+            if run.out_of_time {
                 self.expire_backlog = true;
                 break;
             }
         }
+        let stats = &mut self.state.stats;
+        stats.expired_keys += deleted;
+        stats.expired_time_cap_reached_count += u64::from(self.expire_backlog);
+        // Redis's running estimate of the share of keys with a TTL that
+        // are expired but not yet deleted.
+        let share = if sampled > 0 {
+            deleted as f64 / sampled as f64
+        } else {
+            0.0
+        };
+        stats.expired_stale_share = share * 0.05 + stats.expired_stale_share * 0.95;
         self.state.signal_streams_gone();
         self.publish_queued_events();
     }

@@ -83,6 +83,12 @@ pub struct Stats {
     /// pipelining crowd's batches (coalesce.rs).
     pub pipeline_coalesce_served_ahead: u64,
     pub expired_keys: u64,
+    /// Active expire cycles that ran out of time (INFO's
+    /// `expired_time_cap_reached_count`).
+    pub expired_time_cap_reached_count: u64,
+    /// Running estimate of the expired share of keys with a TTL, 0 to 1
+    /// (INFO's `expired_stale_perc`, in percent).
+    pub expired_stale_share: f64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub ops: RateSampler,

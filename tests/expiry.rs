@@ -185,3 +185,28 @@ fn object_idletime_counts_from_the_last_access() {
     assert_eq!(conn.run("OBJECT IDLETIME k"), b":0\r\n");
     assert_eq!(conn.run("OBJECT IDLETIME nothing"), b"$-1\r\n");
 }
+
+/// INFO's expiry estimates come from the active cycle: the expired share
+/// of sampled keys (`expired_stale_perc`) and the cycles that ran out of
+/// time (`expired_time_cap_reached_count`), nonzero on both servers
+/// after 200,000 keys expire at once.
+#[test]
+fn expire_cycle_estimates_are_reported() {
+    for server in [
+        common::ServerProcess::redis(),
+        common::ServerProcess::rudis(&["--save", ""]),
+    ] {
+        let mut conn = server.connect();
+        let fill = "for i = 1, 200000 do redis.call('set', 'k' .. i, 'v', 'px', 50) end";
+        conn.cmd(&[b"EVAL", fill.as_bytes(), b"0"]);
+        let mut seen = (String::new(), String::new());
+        let reported = common::eventually(std::time::Duration::from_secs(10), || {
+            seen = (
+                common::info_field(&mut conn, "stats", "expired_stale_perc"),
+                common::info_field(&mut conn, "stats", "expired_time_cap_reached_count"),
+            );
+            seen.0 != "0.00" && seen.1 != "0"
+        });
+        assert!(reported, "port {}: {seen:?}", server.port);
+    }
+}

@@ -389,8 +389,14 @@ fn stats(ctx: &Ctx, s: &mut Section) {
         .field("sync_partial_ok", ctx.state.repl.sync_partial_ok)
         .field("sync_partial_err", ctx.state.repl.sync_partial_err)
         .field("expired_keys", st.expired_keys)
-        .field("expired_stale_perc", "0.00")
-        .field("expired_time_cap_reached_count", 0)
+        .field(
+            "expired_stale_perc",
+            format!("{:.2}", st.expired_stale_share * 100.0),
+        )
+        .field(
+            "expired_time_cap_reached_count",
+            st.expired_time_cap_reached_count,
+        )
         .field(
             "expire_cycle_cpu_milliseconds",
             crate::clock::to_micros(st.expire_cycle_ticks) / 1000,

@@ -677,16 +677,15 @@ impl Db {
 
     /// Deletes expired keys until `deadline`, sampling the keys with a TTL
     /// in rounds of 20 and stopping when a round finds few expired (Redis's
-    /// `activeExpireCycle`). Returns how many keys were deleted and whether
-    /// the time budget ran out.
-    pub fn active_expire(&mut self, now_ms: i64, deadline: Instant) -> (u64, bool) {
-        let mut deleted = 0u64;
+    /// `activeExpireCycle`).
+    pub fn active_expire(&mut self, now_ms: i64, deadline: Instant) -> ExpireRun {
+        let mut run = ExpireRun::default();
         let mut rounds = 0u32;
         loop {
             let len = self.expires.len();
             if len == 0 {
                 self.avg_ttl = 0;
-                return (deleted, false);
+                return run;
             }
             let mut expired_in_round = 0;
             let mut ttl_sum = 0i64;
@@ -705,6 +704,7 @@ impl Db {
                 let Some((key, &when)) = self.expires.entry_at(self.expire_cursor) else {
                     break;
                 };
+                run.sampled += 1;
                 if when <= now_ms {
                     let key = key.clone();
                     self.remove_expired(&key);
@@ -714,7 +714,7 @@ impl Db {
                     ttl_samples += 1;
                 }
             }
-            deleted += expired_in_round as u64;
+            run.deleted += expired_in_round as u64;
             if ttl_samples > 0 {
                 let avg = ttl_sum / ttl_samples;
                 self.avg_ttl = if self.avg_ttl == 0 {
@@ -726,13 +726,25 @@ impl Db {
             rounds += 1;
             // Looking at the clock costs; do it every 16 rounds, as Redis.
             if rounds.is_multiple_of(16) && Instant::now() >= deadline {
-                return (deleted, true);
+                run.out_of_time = true;
+                return run;
             }
             if expired_in_round * 100 <= sample * EXPIRE_ACCEPTABLE_STALE {
-                return (deleted, false);
+                return run;
             }
         }
     }
+}
+
+/// What one database's part of an active expire cycle did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExpireRun {
+    /// Keys with a TTL looked at.
+    pub sampled: u64,
+    /// Of those, deleted because their time had come.
+    pub deleted: u64,
+    /// The time budget ran out before the stale share fell low enough.
+    pub out_of_time: bool,
 }
 
 /// The time budget of one slow active-expire cycle: 25% of a cron period
