@@ -254,12 +254,8 @@ mod tests {
         assert_eq!(expand("title}"), None);
         let unix_only = Vars { port: 0, ..vars };
         assert_eq!(
-            expand_with(&unix_only, "{listen-addr}").as_deref(),
+            super::expand("{listen-addr}", &unix_only).as_deref(),
             Some("unixsocket:/tmp/s.sock")
         );
-    }
-
-    fn expand_with(vars: &Vars, template: &str) -> Option<String> {
-        expand(template, vars)
     }
 }

@@ -208,7 +208,6 @@ impl Server {
             ));
         }
         let mut state = ServerState::new(config, config_file);
-        state.listener_fds = listeners.iter().map(|l| l.as_raw_fd()).collect();
         state.tls_fds = tls_fds;
         state.tls = tls_context;
         state.registry = Some(poll.registry().try_clone()?);
@@ -217,7 +216,6 @@ impl Server {
         }
         if let Some(listener) = &mut unix_listener {
             state.unix_fd = Some(listener.as_raw_fd());
-            state.listener_fds.push(listener.as_raw_fd());
             poll.registry()
                 .register(listener, UNIX_LISTENER, Interest::READABLE)?;
         }
@@ -231,6 +229,7 @@ impl Server {
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         state.listeners = listeners;
         replace_metrics_listener(&mut state)?;
+        note_listener_fds(&mut state);
         Ok(Server {
             poll,
             unix_listener,
@@ -1884,8 +1883,6 @@ pub fn replace_listeners(state: &mut ServerState, rebind: crate::state::Rebind) 
     state.listeners.truncate(MAX_LISTENERS - 1);
     state.metrics_listener = metrics.as_ref().map(|_| state.listeners.len());
     state.listeners.extend(metrics);
-    state.listener_fds = state.listeners.iter().map(|l| l.as_raw_fd()).collect();
-    state.listener_fds.extend(state.unix_fd);
     state.tcp_port = state.config.port;
     for (i, listener) in state.listeners.iter_mut().enumerate() {
         let token = Token(LISTENER_BASE - i);
@@ -1896,6 +1893,14 @@ pub fn replace_listeners(state: &mut ServerState, rebind: crate::state::Rebind) 
             let _ = registry.register(listener, token, Interest::READABLE);
         }
     }
+    note_listener_fds(state);
+}
+
+/// Lists every listening descriptor (TCP, TLS, metrics, Unix) in
+/// `state.listener_fds`, which forked children close.
+fn note_listener_fds(state: &mut ServerState) {
+    state.listener_fds = state.listeners.iter().map(|l| l.as_raw_fd()).collect();
+    state.listener_fds.extend(state.unix_fd);
 }
 
 /// Listens on `metrics-port` (scrapes only) on the first bind address,
@@ -1936,8 +1941,7 @@ pub fn replace_metrics_listener(state: &mut ServerState) -> io::Result<()> {
         state.metrics_listener = Some(at);
         state.listeners.push(listener);
     }
-    state.listener_fds = state.listeners.iter().map(|l| l.as_raw_fd()).collect();
-    state.listener_fds.extend(state.unix_fd);
+    note_listener_fds(state);
     Ok(())
 }
 
