@@ -104,9 +104,8 @@ pub struct Client {
     /// This command's reply is the one SKIP asked to drop (unless the
     /// command is CLIENT REPLY ON).
     pub skip_next: bool,
-    /// The command a pause caught, run first when the pause ends.
-    pub paused_command: Option<Box<crate::protocol::request::OwnedArgs>>,
-    /// Waiting for a paused server (`CLIENT PAUSE`) to run its commands.
+    /// Waiting for a paused server (`CLIENT PAUSE`) to run its commands;
+    /// the one the pause caught is still in the query buffer.
     pub paused: bool,
     pub parser: RequestParser,
     pub reply: Reply,
@@ -126,8 +125,8 @@ pub struct Client {
     pub ends_naps: bool,
     /// An event reported the peer's FIN; reads go on until EOF.
     pub peer_closed: bool,
-    /// Since when the output has been over the soft limit.
-    pub soft_limit_since: Option<Instant>,
+    /// Since when (Unix seconds) the output has been over the soft limit.
+    pub soft_limit_since: Option<i64>,
     /// Set while the client waits in a blocking command.
     pub blocked: Option<Box<Blocked>>,
     /// Commands queued since MULTI.
@@ -213,7 +212,6 @@ impl Client {
             reply_off: false,
             skip_requested: false,
             skip_next: false,
-            paused_command: None,
             paused: false,
             parser: RequestParser::new(),
             reply: Reply::new(),
@@ -279,6 +277,41 @@ impl Client {
 
     /// Output not yet written to the socket (with TLS, a record rustls
     /// holds counts as one byte).
+    /// The `client-output-buffer-limit` class that holds this client
+    /// (Redis's `getClientType`): replicas, subscribers, and everyone
+    /// else, monitors and the master's link included.
+    pub fn output_class(&self) -> crate::config::OutputClass {
+        if self.is_replica() {
+            crate::config::OutputClass::Replica
+        } else if self.subscriptions.any() {
+            crate::config::OutputClass::Pubsub
+        } else {
+            crate::config::OutputClass::Normal
+        }
+    }
+
+    /// Whether the output passed the limits of the client's class (Redis's
+    /// `checkClientOutputBufferLimits`): the hard limit, or the soft limit
+    /// for more than its seconds, counted in whole seconds as Redis
+    /// counts them. A replica's output includes the stream held behind
+    /// its snapshot.
+    pub fn output_limit_reached(&mut self, limits: &[crate::config::OutputLimit; 3]) -> bool {
+        let class = self.output_class();
+        let limit = limits[class as usize];
+        let mut used = self.pending_output() as u64;
+        if class == crate::config::OutputClass::Replica {
+            used += self.replica.as_ref().map_or(0, |r| r.held.len() as u64);
+        }
+        let hard = limit.hard > 0 && used >= limit.hard;
+        if limit.soft == 0 || used < limit.soft {
+            self.soft_limit_since = None;
+            return hard;
+        }
+        let now = crate::state::unix_millis() / 1000;
+        let since = *self.soft_limit_since.get_or_insert(now);
+        hard || now - since > limit.soft_seconds as i64
+    }
+
     pub fn pending_output(&self) -> usize {
         let tls = self.tls.as_ref().is_some_and(|t| t.wants_write());
         self.reply.len() - self.sent + usize::from(tls)

@@ -42,6 +42,9 @@ pub struct Traits {
     pub readonly: bool,
     pub pubsub: bool,
     pub write: bool,
+    /// May write or propagate (PUBLISH, EVAL...): refused from read-only
+    /// scripts like a write.
+    pub may_replicate: bool,
     /// Refused from scripts.
     pub noscript: bool,
     /// May grow memory: refused while over `maxmemory` with nothing to
@@ -49,6 +52,30 @@ pub struct Traits {
     pub denyoom: bool,
     /// Served by a stale replica (`replica-serve-stale-data no`).
     pub stale: bool,
+    /// Runs a script (EVAL, FCALL and their variants): a script that
+    /// declared flags decides `write`, `denyoom` and `stale` itself.
+    pub runs_script: bool,
+}
+
+impl Traits {
+    /// The traits a script command takes from the flags its script
+    /// declared (Redis's `scriptFlagsToCmdFlags`). A script that declared
+    /// none is not served by a stale replica either, as redis-server 7.0
+    /// answers.
+    pub fn declared_by(self, flags: crate::scripting::ScriptFlags) -> Traits {
+        if !flags.declared {
+            return Traits {
+                stale: false,
+                ..self
+            };
+        }
+        Traits {
+            write: !flags.no_writes,
+            denyoom: !(flags.no_writes || flags.allow_oom),
+            stale: flags.allow_stale,
+            ..self
+        }
+    }
 }
 
 pub struct CommandStats {
@@ -72,9 +99,19 @@ impl Default for CommandStats {
                     readonly: flag(c, "readonly"),
                     pubsub: flag(c, "pubsub"),
                     write: flag(c, "write"),
+                    // Redis keeps this flag out of COMMAND INFO, so the
+                    // table does not have it.
+                    may_replicate: matches!(
+                        c.name,
+                        "eval" | "evalsha" | "fcall" | "pfcount" | "publish" | "spublish"
+                    ),
                     noscript: flag(c, "noscript"),
                     denyoom: flag(c, "denyoom"),
                     stale: flag(c, "stale"),
+                    runs_script: matches!(
+                        c.name,
+                        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+                    ),
                 })
                 .collect(),
         }

@@ -1134,22 +1134,31 @@ fn parse_output_limits(c: &mut Config, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The hard output limit of the `replica` class (also named `slave`),
-/// which MONITOR clients are held to; 0: none.
-pub fn replica_hard_output_limit(config: &Config) -> u64 {
-    parse_other_limits(&config.output_limit_others)
-        .into_iter()
-        .find(|(class, _)| class == "replica" || class == "slave")
-        .map_or(0, |(_, limits)| limits[0])
+/// The classes of `client-output-buffer-limit`, indexing the array
+/// `output_limits` returns.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OutputClass {
+    Normal = 0,
+    Replica = 1,
+    Pubsub = 2,
 }
 
-/// The hard limit, soft limit and soft seconds of a client class other
-/// than `normal` (`pubsub`, `slave`); zeros when none is set.
-pub fn class_output_limit(config: &Config, class: &str) -> [u64; 3] {
-    parse_other_limits(&config.output_limit_others)
-        .into_iter()
-        .find(|(name, _)| name == class)
-        .map_or([0, 0, 0], |(_, limits)| limits)
+impl Config {
+    /// The limits of each class, by `OutputClass`.
+    pub fn output_limits(&self) -> [OutputLimit; 3] {
+        let others = parse_other_limits(&self.output_limit_others);
+        let class = |name: &str| {
+            others.iter().find(|(class, _)| class == name).map_or(
+                OutputLimit::default(),
+                |(_, [hard, soft, seconds])| OutputLimit {
+                    hard: *hard,
+                    soft: *soft,
+                    soft_seconds: *seconds,
+                },
+            )
+        };
+        [self.output_limit_normal, class("slave"), class("pubsub")]
+    }
 }
 
 fn parse_other_limits(text: &str) -> Vec<(String, [u64; 3])> {
@@ -1566,48 +1575,43 @@ impl Config {
     /// `CONFIG SET` for several settings at once: all are checked before
     /// any is changed, so a failure leaves the config as it was.
     pub fn set_many(&mut self, pairs: &[(&str, &str)]) -> Result<(), (String, ConfigError)> {
-        let mut updated = self.clone();
+        // Every name is checked before any value, as Redis's CONFIG SET
+        // does: an unknown name after a bad value is the error reported.
         // Duplicates are by name: an alias and its setting may both be
         // given (the last wins), as in Redis.
         let mut seen: Vec<&str> = Vec::new();
-        for &(name, value) in pairs {
+        for &(name, _) in pairs {
             let Some(own_name) = Self::canonical_name(name) else {
                 return Err((name.to_string(), ConfigError::Unknown));
             };
+            let refused = match Self::lookup(name) {
+                Some(setting) if PROTECTED.contains(&setting.name) => {
+                    Some("can't set protected config")
+                }
+                Some(setting) if !setting.mutable => Some("can't set immutable config"),
+                Some(_) => None,
+                None => match pending_index(name) {
+                    None => return Err((name.to_string(), ConfigError::Unknown)),
+                    Some(index) if !PENDING[index].3 => Some("can't set immutable config"),
+                    Some(_) => None,
+                },
+            };
+            if let Some(why) = refused {
+                return Err((name.to_string(), ConfigError::Invalid(why.into())));
+            }
             if seen.contains(&own_name) {
                 return Err((name.to_string(), ConfigError::Duplicate));
             }
             seen.push(own_name);
-            let Some(setting) = Self::lookup(name) else {
-                let Some(index) = pending_index(name) else {
-                    return Err((name.to_string(), ConfigError::Unknown));
-                };
-                if !PENDING[index].3 {
-                    return Err((
-                        name.to_string(),
-                        ConfigError::Invalid("can't set immutable config".into()),
-                    ));
-                }
-                updated
-                    .apply_pending(index, value)
-                    .map_err(|e| (name.to_string(), ConfigError::Invalid(e)))?;
-                continue;
+        }
+        let mut updated = self.clone();
+        for &(name, value) in pairs {
+            let applied = match (Self::lookup(name), pending_index(name)) {
+                (Some(setting), _) => updated.apply(setting, value),
+                (None, Some(index)) => updated.apply_pending(index, value),
+                (None, None) => Ok(()),
             };
-            if PROTECTED.contains(&setting.name) {
-                return Err((
-                    name.to_string(),
-                    ConfigError::Invalid("can't set protected config".into()),
-                ));
-            }
-            if !setting.mutable {
-                return Err((
-                    name.to_string(),
-                    ConfigError::Invalid("can't set immutable config".into()),
-                ));
-            }
-            updated
-                .apply(setting, value)
-                .map_err(|e| (name.to_string(), ConfigError::Invalid(e)))?;
+            applied.map_err(|e| (name.to_string(), ConfigError::Invalid(e)))?;
         }
         *self = updated;
         Ok(())

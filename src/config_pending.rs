@@ -14,6 +14,11 @@ pub enum Check {
     Int(i64, i64),
     Memory,
     Enum(&'static [&'static str]),
+    /// An enum whose words may be stored under another name (a synonym
+    /// reads back as the word it stands for): (given, stored).
+    Choice(&'static [(&'static str, &'static str)]),
+    /// `oom-score-adj-values`.
+    OomScores,
     Text,
 }
 
@@ -149,10 +154,15 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
     (
         "oom-score-adj",
         "no",
-        Check::Enum(&["no", "yes", "relative", "absolute"]),
+        Check::Choice(&[
+            ("no", "no"),
+            ("yes", "yes"),
+            ("relative", "yes"),
+            ("absolute", "absolute"),
+        ]),
         true,
     ),
-    ("oom-score-adj-values", "0 200 800", Check::Text, true),
+    ("oom-score-adj-values", "0 200 800", Check::OomScores, true),
     (
         "proc-title-template",
         "{title} {listen-addr} {server-mode}",
@@ -319,6 +329,18 @@ pub fn check(check: Check, value: &str) -> Result<String, String> {
                     values.join(", ")
                 )
             }),
+        Check::Choice(words) => words
+            .iter()
+            .find(|(given, _)| given.eq_ignore_ascii_case(value))
+            .map(|(_, stored)| stored.to_string())
+            .ok_or_else(|| {
+                let given: Vec<&str> = words.iter().map(|(given, _)| *given).collect();
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    given.join(", ")
+                )
+            }),
+        Check::OomScores => crate::oom_score::check_values(value),
         Check::Text => Ok(value.to_string()),
     }
 }

@@ -295,7 +295,9 @@ fn time_limit(tenacity: u32) -> Option<Duration> {
 /// out (Redis's `performEvictions`). Evicted keys are deleted as by DEL
 /// (the AOF gets a DEL) and queue an `evicted` event.
 pub fn perform(state: &mut ServerState) -> Outcome {
-    if state.config.maxmemory == 0 || state.persist.loading || state.replaying {
+    // Nothing is evicted while CLIENT PAUSE keeps the dataset as it is.
+    let paused = state.pause.is_some_and(|p| p.until > Instant::now());
+    if state.config.maxmemory == 0 || state.persist.loading || state.replaying || paused {
         state.evictor.running = false;
         return Outcome::Ok;
     }

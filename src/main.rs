@@ -86,6 +86,8 @@ fn main() -> ExitCode {
             && !rudis::config::pending_bool(&config, "syslog-enabled")
             && std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let pidfile = config.pidfile.clone();
+    // A score that cannot be written was logged; the server runs anyway.
+    let _ = rudis::oom_score::configure(&config);
     let mut server = match Server::bind(config, config_file) {
         Ok(server) => server,
         Err(e) => {

@@ -377,6 +377,7 @@ pub fn fork_child(
     }
     if pid == 0 {
         drop(read_end);
+        crate::oom_score::enter_child();
         for &fd in close_in_child {
             // SAFETY: the child's copies of the parent's descriptors; the
             // parent keeps its own.

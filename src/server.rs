@@ -114,9 +114,6 @@ pub struct Server {
     repl: replication::ReplLoop,
 }
 
-/// Whether a pause holds this command back: every command under `ALL`;
-/// under `WRITE`, writes and commands that may write (Redis's
-/// `blockPostponeClient` rules: `write` or `may_replicate` flags).
 /// The function libraries a loaded file holds, compiled.
 pub(crate) fn libraries_of(
     loaded: &persist::Loaded,
@@ -140,21 +137,39 @@ fn answers_with_pushes(name: &[u8]) -> bool {
     .any(|n| name.eq_ignore_ascii_case(n))
 }
 
-fn pause_holds(pause: crate::state::Pause, args: crate::protocol::request::Args) -> bool {
-    if pause.until <= Instant::now() {
+/// A shutdown that could not go on: the server keeps running, and a
+/// signal asks again rather than forcing an exit.
+fn shutdown_failed() -> bool {
+    warn!("Errors trying to shut down the server. Check the logs for more information.");
+    crate::signals::cancel();
+    false
+}
+
+/// Whether a pause holds this command back: every command under `ALL`;
+/// under `WRITE`, writes and commands that may write (Redis's
+/// `blockPostponeClient` rules: `write` or `may_replicate` flags).
+/// A script that declared its flags may write only if it did not
+/// declare `no-writes`.
+fn pause_holds(state: &ServerState, client: &Client, args: crate::protocol::request::Args) -> bool {
+    let Some(pause) = state.pause.filter(|p| p.until > Instant::now()) else {
         return false;
-    }
+    };
     if pause.all {
         return true;
     }
     let line: Vec<&[u8]> = args.iter().take(2).collect();
-    cmd::command_of(&line)
-        .or_else(|| cmd::command_of(&line[..1]))
-        .is_some_and(|c| {
-            c.flags
-                .split(' ')
-                .any(|f| f == "write" || f == "may_replicate")
-        })
+    let Some((command, id)) = cmd::resolve_line(&line).or_else(|| cmd::resolve_line(&line[..1]))
+    else {
+        return false;
+    };
+    let declared = crate::scripting::declared_flags(state, command.name, args);
+    if let Some(flags) = declared.filter(|f| f.declared) {
+        return !flags.no_writes;
+    }
+    let traits = state.command_stats.traits(id);
+    // EXEC is held if its transaction is (Redis's `mstate.cmd_flags`).
+    let transaction = client.multi.as_ref().filter(|_| command.name == "exec");
+    traits.write || traits.may_replicate || transaction.is_some_and(|t| t.may_replicate)
 }
 
 /// Clock readings of one loop iteration, from poll's return to the end of
@@ -227,6 +242,7 @@ impl Server {
             Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        crate::signals::install()?;
         state.listeners = listeners;
         replace_metrics_listener(&mut state)?;
         note_listener_fds(&mut state);
@@ -341,6 +357,7 @@ impl Server {
                 self.end_pause_if_due(now);
             } else if self.state.pause.is_some_and(|p| p.until <= now) {
                 self.state.pause = None;
+                self.state.refresh_expiry_mode();
             }
             if now >= self.next_cron {
                 self.cron();
@@ -528,27 +545,36 @@ impl Server {
     /// server is to exit.
     fn shut_down(&mut self, reason: Shutdown) -> bool {
         if let Shutdown::Signal(name) = reason {
-            warn!("Received {name} scheduling shutdown...");
+            // `shutdown-on-sigint` and `shutdown-on-sigterm`: SHUTDOWN's
+            // flags for the signal.
+            let setting = if name == "SIGINT" {
+                "shutdown-on-sigint"
+            } else {
+                "shutdown-on-sigterm"
+            };
+            let flags = crate::config::pending_text(&self.state.config, setting);
+            let has = |flag: &str| flags.split(' ').any(|f| f.eq_ignore_ascii_case(flag));
+            let (save, nosave, force) = (has("save"), has("nosave"), has("force"));
             warn!("User requested shutdown...");
             crate::daemon::stopping();
-            if self.state.persist.child.is_some() {
-                warn!("There is a child saving an .rdb. Killing it!");
-                persist::kill_child(&mut self.state.persist);
+            if !cmd::persist::stop_children_for_shutdown(&mut self.state, force) {
+                return shutdown_failed();
             }
-            if !self.state.config.save.is_empty() {
+            if save || (!nosave && !self.state.config.save.is_empty()) {
                 warn!("Saving the final RDB snapshot before exiting.");
                 let state = &mut self.state;
-                if persist::save(
+                let saved = persist::save(
                     &mut state.persist,
                     &state.dbs,
                     &state.functions.codes(),
                     &state.config,
-                )
-                .is_err()
-                {
-                    warn!("Error trying to save the DB, can't exit.");
-                    warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
-                    return false;
+                );
+                if saved.is_err() {
+                    if !force {
+                        warn!("Error trying to save the DB, can't exit.");
+                        return shutdown_failed();
+                    }
+                    warn!("Error trying to save the DB. Exit anyway.");
                 }
             }
         }
@@ -702,7 +728,12 @@ impl Server {
             } else {
                 "SIGTERM"
             };
-            self.state.shutdown = Some(Shutdown::Signal(name));
+            if self.state.persist.loading {
+                warn!("Received shutdown signal during loading, scheduling shutdown.");
+            } else {
+                warn!("Received {name} scheduling shutdown...");
+            }
+            self.state.signal_shutdown = Some(name);
         }
     }
 
@@ -897,7 +928,7 @@ impl Server {
             if parser.unauthenticated {
                 parser.unauthenticated = !self.clients[key].authenticated;
             }
-            let command_from = if from_master { parser.position() } else { 0 };
+            let command_from = parser.position();
             match parser.next(max_bulk) {
                 Parsed::Incomplete => break,
                 Parsed::Error(e) => {
@@ -910,11 +941,14 @@ impl Server {
                 }
                 Parsed::Command => {
                     let args = parser.args();
-                    if self.state.pause.is_some_and(|p| pause_holds(p, args)) {
-                        let client = &mut self.clients[key];
-                        client.paused = true;
-                        client.paused_command = Some(Box::new(OwnedArgs::new(args)));
+                    if self.state.pause.is_some()
+                        && pause_holds(&self.state, &self.clients[key], args)
+                    {
+                        parser.unparse(command_from);
+                        self.clients[key].paused = true;
                         self.paused_keys.push(key);
+                        // Redis blocks a postponed client: it counts.
+                        self.state.blocked_clients += 1;
                         break;
                     }
                     let start = reply.len();
@@ -950,7 +984,8 @@ impl Server {
                     // Over the hard output limit the client is done: the
                     // rest of its pipeline would only grow a reply that
                     // will never be sent (Redis stops at CLOSE_ASAP too).
-                    let hard = self.state.config.output_limit_normal.hard;
+                    let class = client.output_class() as usize;
+                    let hard = self.state.thresholds.output_limits[class].hard;
                     let over = hard > 0 && (reply.len() - client.sent) as u64 >= hard;
                     let closing = client.closing != Closing::No || over;
                     // (Tested before taking: the request is large to move.)
@@ -978,7 +1013,7 @@ impl Server {
         client.reply = reply;
         client.account_buffers(&mut self.state.client_buffers);
         self.flag_pending_write(key);
-        self.enforce_output_limits(key, now);
+        self.enforce_output_limits(key);
         let killed = std::mem::take(&mut self.state.killed);
         for victim in killed {
             self.close(victim, Closing::Now);
@@ -1181,49 +1216,15 @@ impl Server {
 
     /// Schedules the writes of clients another client's command gave
     /// output (MONITOR lines, messages, the replication stream), held to
-    /// their class of `client-output-buffer-limit`: replicas to the
-    /// `replica` class, stream held behind a snapshot included; a monitor
-    /// to its hard limit, as in Redis, where monitors are replicas.
+    /// the `client-output-buffer-limit` of their class.
     fn schedule_woken_writes(&mut self) {
         let woken = std::mem::take(&mut self.state.output_woken);
-        let monitor_limit = crate::config::replica_hard_output_limit(&self.state.config);
-        let pubsub_limit = crate::config::class_output_limit(&self.state.config, "pubsub");
-        let replica_limit = crate::config::class_output_limit(&self.state.config, "slave");
-        let now = Instant::now();
         for &key in &woken {
             let Some(client) = self.clients.get_mut(key) else {
                 continue;
             };
-            let mut used = client.pending_output() as u64;
-            let limits = if client.is_replica() {
-                // The `replica` class, counting the stream held behind a
-                // snapshot.
-                used += client.replica.as_ref().map_or(0, |r| r.held.len() as u64);
-                Some(replica_limit)
-            } else if client.subscriptions.any() {
-                Some(pubsub_limit)
-            } else {
-                None
-            };
-            let over = match limits {
-                // Hard limit, or soft for long enough.
-                Some([hard, soft, seconds]) => {
-                    let soft_over = soft > 0 && used >= soft;
-                    if !soft_over {
-                        client.soft_limit_since = None;
-                    }
-                    let since = soft_over.then(|| *client.soft_limit_since.get_or_insert(now));
-                    (hard > 0 && used >= hard)
-                        || since.is_some_and(|t| now.duration_since(t).as_secs() >= seconds)
-                }
-                None => monitor_limit > 0 && used >= monitor_limit,
-            };
-            if over {
-                warn!(
-                    "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                    client.id, client.addr
-                );
-                self.close(key, Closing::Now);
+            if client.output_limit_reached(&self.state.thresholds.output_limits) {
+                self.close_over_output_limit(key);
                 continue;
             }
             self.flag_pending_write(key);
@@ -1265,21 +1266,14 @@ impl Server {
             return;
         }
         self.state.pause = None;
+        self.state.refresh_expiry_mode();
         for key in std::mem::take(&mut self.paused_keys) {
             let Some(client) = self.clients.get_mut(key) else {
                 continue;
             };
             client.paused = false;
-            let Some(command) = client.paused_command.take() else {
-                continue;
-            };
-            self.run_stored(key, &command);
-            if let Some(request) = self.state.block_request.take() {
-                self.park(key, request, command.args());
-            } else {
-                self.process_input(key);
-            }
-            self.flag_pending_write(key);
+            self.state.blocked_clients -= 1;
+            self.process_input(key);
         }
         self.serve_ready_keys();
     }
@@ -1292,29 +1286,22 @@ impl Server {
         }
     }
 
-    /// `client-output-buffer-limit normal`: over the hard limit, or over the
-    /// soft limit for longer than allowed, and the client is closed.
-    fn enforce_output_limits(&mut self, key: usize, now: Instant) {
-        let limit = self.state.config.output_limit_normal;
+    /// A client whose command grew its own output past the limits of its
+    /// class is closed.
+    fn enforce_output_limits(&mut self, key: usize) {
         let client = &mut self.clients[key];
-        let used = client.pending_output() as u64;
-        let hard = limit.hard > 0 && used >= limit.hard;
-        let soft = limit.soft > 0 && used >= limit.soft;
-        if soft {
-            let since = *client.soft_limit_since.get_or_insert(now);
-            if now.duration_since(since).as_secs() < limit.soft_seconds && !hard {
-                return;
-            }
-        } else {
-            client.soft_limit_since = None;
+        if client.output_limit_reached(&self.state.thresholds.output_limits) {
+            self.close_over_output_limit(key);
         }
-        if hard || soft {
-            warn!(
-                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                client.id, client.addr
-            );
-            self.close(key, Closing::Now);
-        }
+    }
+
+    fn close_over_output_limit(&mut self, key: usize) {
+        let client = &self.clients[key];
+        warn!(
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            client.id, client.addr
+        );
+        self.close(key, Closing::Now);
     }
 
     /// Writes to one client and adjusts its WRITABLE interest.
@@ -1522,6 +1509,7 @@ impl Server {
         }
         if client.paused {
             self.paused_keys.retain(|&k| k != key);
+            self.state.blocked_clients -= 1;
         }
         if client.tracking.is_some() {
             self.state.tracking.disable(&mut client.tracking, who);
@@ -1615,6 +1603,10 @@ impl Server {
         if self.state.cron_paused {
             return;
         }
+        // A signal's shutdown starts here, as in Redis's `serverCron`.
+        if let Some(name) = self.state.signal_shutdown.take() {
+            self.state.shutdown = Some(Shutdown::Signal(name));
+        }
         self.cron_ticks += 1;
         self.coalescer.end_epoch();
         crate::alloc::note_peak();
@@ -1633,7 +1625,11 @@ impl Server {
         stats.input_bytes.sample(stats.total_net_input_bytes, now);
         stats.output_bytes.sample(stats.total_net_output_bytes, now);
         // A replica's keys expire when its master says (with a DEL).
-        if self.state.active_expire_enabled && !self.state.repl.is_replica() {
+        // Nor while CLIENT PAUSE keeps the dataset as it is.
+        if self.state.active_expire_enabled
+            && !self.state.repl.is_replica()
+            && self.state.pause.is_none()
+        {
             let started = crate::clock::now();
             self.active_expire(crate::db::expire_cycle_budget(hz));
             let spent = crate::clock::now().wrapping_sub(started);
@@ -1648,6 +1644,7 @@ impl Server {
         self.rehash_cron();
         self.persistence_cron();
         self.replication_cron();
+        self.soft_output_limits_cron();
         // Client checks once a second: idle timeout and buffer shrinking.
         if self.cron_ticks.is_multiple_of(u64::from(hz)) {
             self.clients_cron(now);
@@ -1764,6 +1761,21 @@ impl Server {
         stats.expired_stale_share = share * 0.05 + stats.expired_stale_share * 0.95;
         self.state.signal_streams_gone();
         self.publish_queued_events();
+    }
+
+    /// A client over its soft output limit is closed when its time is up,
+    /// even if no more output comes (Redis's `clientsCron`).
+    fn soft_output_limits_cron(&mut self) {
+        let limits = self.state.thresholds.output_limits;
+        let over: Vec<usize> = self
+            .clients
+            .iter_mut()
+            .filter(|(_, c)| c.soft_limit_since.is_some() && c.closing == Closing::No)
+            .filter_map(|(key, c)| c.output_limit_reached(&limits).then_some(key))
+            .collect();
+        for key in over {
+            self.close_over_output_limit(key);
+        }
     }
 
     fn clients_cron(&mut self, now: Instant) {

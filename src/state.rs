@@ -149,6 +149,9 @@ pub struct BlockRequest {
 pub struct Thresholds {
     pub slowlog_ticks: u64,
     pub latency_ticks: u64,
+    /// `client-output-buffer-limit` by `OutputClass`; a replica's hard
+    /// limit is at least `repl-backlog-size`, as in Redis.
+    pub output_limits: [crate::config::OutputLimit; 3],
 }
 
 impl Default for Thresholds {
@@ -156,6 +159,7 @@ impl Default for Thresholds {
         Thresholds {
             slowlog_ticks: u64::MAX,
             latency_ticks: u64::MAX,
+            output_limits: Default::default(),
         }
     }
 }
@@ -254,6 +258,9 @@ pub struct ServerState {
     pub logged_as: Option<crate::propagate::Argv>,
     /// DEBUG PAUSE-CRON 1: the periodic tasks do not run.
     pub cron_paused: bool,
+    /// SIGINT or SIGTERM came: the cron starts the shutdown (Redis's
+    /// `shutdown_asap`), unless SHUTDOWN ABORT comes first.
+    pub signal_shutdown: Option<&'static str>,
     /// DEBUG SET-ACTIVE-EXPIRE 0 stops the cron deleting expired keys.
     pub active_expire_enabled: bool,
     /// Per-command calls, time, failures and latency histograms.
@@ -459,6 +466,7 @@ impl ServerState {
             output_woken: Vec::new(),
             active_expire_enabled: true,
             cron_paused: false,
+            signal_shutdown: None,
             migrate_sockets: Default::default(),
             evictor: Default::default(),
             pre_command_oom: false,
@@ -502,6 +510,17 @@ impl ServerState {
     /// the databases which events to queue for keyspace notifications.
     /// Called at start, after CONFIG SET and from the cron (the tick rate
     /// is refined there).
+    /// How lookups treat keys whose time has come: a replica, and a
+    /// server under CLIENT PAUSE, hide them and delete nothing, so the
+    /// dataset stays as it is (Redis's `expireIfNeeded`).
+    pub fn refresh_expiry_mode(&self) {
+        crate::db::set_expiry(if self.repl.is_replica() || self.pause.is_some() {
+            crate::db::Expiry::Hide
+        } else {
+            crate::db::Expiry::Delete
+        });
+    }
+
     pub fn refresh_thresholds(&mut self) {
         self.refresh_event_classes();
         self.repl.min_replicas_to_write =
@@ -522,6 +541,13 @@ impl ServerState {
         } else {
             crate::clock::from_micros(slower as u64)
         };
+        let mut limits = self.config.output_limits();
+        let replica = &mut limits[crate::config::OutputClass::Replica as usize];
+        let backlog_size = crate::config::pending_u64(&self.config, "repl-backlog-size");
+        if replica.hard > 0 && replica.hard < backlog_size {
+            replica.hard = backlog_size;
+        }
+        self.thresholds.output_limits = limits;
         let millis = self.config.latency_monitor_threshold;
         self.thresholds.latency_ticks = if millis == 0 {
             u64::MAX

@@ -564,3 +564,89 @@ fn idle_clients_hold_no_query_buffer() {
     let line = entry(&mut admin, "half");
     assert!(line.contains(" qbuf=0 qbuf-free=0 "), "{line}");
 }
+
+/// What a CLIENT PAUSE WRITE does to the rest of the server, the same
+/// on both servers: a held client counts as blocked and shows flag `b`;
+/// keys whose time came are hidden but not deleted, until the pause
+/// ends; a script that declared `no-writes` (EVAL or FCALL) is not held.
+#[test]
+fn client_pause_freezes_the_dataset_as_redis_does() {
+    let (redis, rudis) = common::server_pair(&[]);
+    let sides: Vec<Vec<String>> = [&redis, &rudis]
+        .iter()
+        .map(|server| {
+            let mut admin = server.connect();
+            let mut writer = server.connect();
+            let mut seen = Vec::new();
+            let mut note = |reply: Vec<u8>| seen.push(String::from_utf8_lossy(&reply).into_owned());
+            admin.cmd(&[
+                b"FUNCTION",
+                b"LOAD",
+                b"#!lua name=lib\nredis.register_function{function_name='ro', callback=function() return 'ro' end, flags={'no-writes'}}",
+            ]);
+            note(admin.run("SET foo bar PX 20"));
+            note(admin.run("CLIENT PAUSE 20000 WRITE"));
+            std::thread::sleep(Duration::from_millis(100));
+            note(admin.run("GET foo"));
+            note(common::info_field(&mut admin, "stats", "expired_keys").into_bytes());
+            note(admin.cmd(&[b"EVAL", b"#!lua flags=no-writes\nreturn 1", b"0"]));
+            note(admin.run("FCALL ro 0"));
+            writer.send(&encode(&[b"SET", b"k", b"v"]));
+            std::thread::sleep(Duration::from_millis(100));
+            note(common::info_field(&mut admin, "clients", "blocked_clients").into_bytes());
+            let list = String::from_utf8(admin.run("CLIENT LIST")).unwrap();
+            let flags: Vec<&str> = list.split_whitespace().filter(|w| w.starts_with("flags=")).collect();
+            note(format!("{flags:?}").into_bytes());
+            note(admin.cmd(&[b"EVAL_RO", b"return redis.call('publish','ch','msg')", b"0"]));
+            note(admin.run("CLIENT UNPAUSE"));
+            note(writer.read_reply());
+            note(common::info_field(&mut admin, "clients", "blocked_clients").into_bytes());
+            note(admin.run("GET foo"));
+            note(common::info_field(&mut admin, "stats", "expired_keys").into_bytes());
+            seen
+        })
+        .collect();
+    assert_eq!(sides[0], sides[1], "left: redis-server, right: rudis");
+}
+
+/// A signal's shutdown starts in the cron, so DEBUG PAUSE-CRON holds it
+/// and SHUTDOWN ABORT cancels it; a second SIGINT while the final
+/// snapshot is written exits at once, removing the snapshot's temp file,
+/// with status 1 (Redis's "You insist").
+#[test]
+fn shutdown_abort_and_a_second_sigint() {
+    let mut server = ServerProcess::rudis(&["--enable-debug-command", "yes"]);
+    let pid = server.pid() as i32;
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.run("SHUTDOWN ABORT"),
+        b"-ERR No shutdown in progress.\r\n"
+    );
+    assert_eq!(conn.run("DEBUG PAUSE-CRON 1"), b"+OK\r\n");
+    // SAFETY: signals our own child process.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(conn.run("SHUTDOWN ABORT"), b"+OK\r\n");
+    assert_eq!(conn.run("DEBUG PAUSE-CRON 0"), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(conn.run("PING"), b"+PONG\r\n", "the shutdown was aborted");
+    for i in 0..20 {
+        conn.run(&format!("SET k{i} v"));
+    }
+    // 100 ms a key: the final snapshot takes 2 s.
+    conn.run("CONFIG SET rdb-key-save-delay 100000");
+    conn.cmd(&[b"CONFIG", b"SET", b"save", b"3600 1"]);
+    let dir = server.owned_dir.clone().unwrap();
+    let temp = dir.join(format!("temp-{pid}.rdb"));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    assert!(
+        common::eventually(Duration::from_secs(2), || temp.exists()),
+        "the final snapshot did not start"
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(server.wait_exit(Duration::from_secs(1)), Some(1));
+    assert!(!temp.exists(), "the temp file was left");
+    assert!(!dir.join("dump.rdb").exists());
+}

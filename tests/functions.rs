@@ -499,3 +499,45 @@ fn redis_py_functions_work() {
     let rudis = ServerProcess::rudis(&[]);
     common::assert_python_ok("functions_redis_py.py", &rudis);
 }
+
+/// A function's declared flags decide what the server lets it do before
+/// it runs, as Redis's `getCommandFlags`: one that may write is a write
+/// on a read-only replica; on a stale replica only `allow-stale` ones
+/// run, and their commands must be allowed while stale too. EVAL with a
+/// shebang follows the same rules.
+#[test]
+fn declared_flags_decide_on_replicas_as_in_redis() {
+    common::assert_same_replies(&[
+        "FUNCTION LOAD \"#!lua name=lib\\nredis.register_function{function_name='w', callback=function() return redis.call('set','x','1') end}\\nredis.register_function{function_name='f1', callback=function() return 'hello' end, flags={'no-writes'}}\\nredis.register_function{function_name='f2', callback=function() return 'hello' end, flags={'allow-stale', 'no-writes'}}\\nredis.register_function{function_name='f3', callback=function() return redis.call('get', 'x') end, flags={'allow-stale', 'no-writes'}}\"",
+        "REPLICAOF 127.0.0.1 1",
+        "FCALL w 0",
+        "FCALL f1 0",
+        "EVAL \"#!lua\\nreturn redis.call('set','x','1')\" 0",
+        "EVAL \"#!lua flags=no-writes\\nreturn 1\" 0",
+        "EVAL \"return 1\" 0",
+        "CONFIG SET replica-serve-stale-data no",
+        "FCALL w 0",
+        "FCALL f1 0",
+        "FCALL f2 0",
+        "FCALL f3 0",
+        "FCALL_RO f2 0",
+        "EVAL \"#!lua flags=no-writes\\nreturn 1\" 0",
+        "EVAL \"#!lua flags=no-writes,allow-stale\\nreturn 1\" 0",
+        "EVAL \"#!lua flags=no-writes,allow-stale\\nreturn redis.call('get','x')\" 0",
+        "EVAL \"return 1\" 0",
+        "EVALSHA e0e1f9fabfc9d4800c877a703b823ac0578ff8db 0",
+        "EVALSHA 0000000000000000000000000000000000000000 0",
+        "EVALSHA abc 0",
+        "FCALL nofn 0",
+        "EVAL_RO \"return 1\" 0",
+        "EVAL \"#!bad\nreturn 1\" 0",
+        "EVAL \"#!lua flags=allow-stale\nreturn 1\" 0",
+        "MULTI",
+        "FCALL f2 0",
+        "EXEC",
+        "MULTI",
+        "FCALL f1 0",
+        "EXEC",
+        "REPLICAOF NO ONE",
+    ]);
+}

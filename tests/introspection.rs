@@ -655,3 +655,50 @@ fn the_process_title_follows_its_template() {
     // SAFETY: a signal to the server's own child.
     unsafe { libc::kill(child_pid as i32, libc::SIGKILL) };
 }
+
+/// `oom-score-adj` writes the process's OOM score as Redis does: relative
+/// to the score it started with or absolute, by role, and put back when
+/// turned off. The same steps read the same scores on both servers.
+#[test]
+fn oom_score_adj_sets_the_process_score() {
+    let (redis, rudis) = common::server_pair(&[]);
+    let steps: &[&str] = &[
+        "CONFIG SET oom-score-adj-values \"10 20 30\"",
+        "CONFIG SET oom-score-adj yes",
+        "CONFIG GET oom-score-adj",
+        "REPLICAOF 127.0.0.1 1",
+        "REPLICAOF NO ONE",
+        "CONFIG SET oom-score-adj absolute",
+        "CONFIG SET oom-score-adj-values \"15 20 30\"",
+        "CONFIG SET oom-score-adj relative",
+        "CONFIG GET oom-score-adj",
+        "CONFIG SET oom-score-adj no",
+        "CONFIG SET oom-score-adj-values \"5 5 5\"",
+        "CONFIG SET oom-score-adj-values \"-2001 0 0\"",
+        "CONFIG SET oom-score-adj-values \"1 2\"",
+        "CONFIG SET oom-score-adj-values \"1  2 3\"",
+        "CONFIG SET oom-score-adj sometimes",
+        "CONFIG GET oom-score-adj-values",
+    ];
+    let sides: Vec<Vec<String>> = [&redis, &rudis]
+        .iter()
+        .map(|server| {
+            let score = || {
+                std::fs::read_to_string(format!("/proc/{}/oom_score_adj", server.pid()))
+                    .unwrap()
+                    .trim()
+                    .to_string()
+            };
+            let mut conn = server.connect();
+            let mut seen = vec![score()];
+            for step in steps {
+                let words = common::words(step);
+                let args: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+                seen.push(text(conn.cmd(&args)));
+                seen.push(score());
+            }
+            seen
+        })
+        .collect();
+    assert_eq!(sides[0], sides[1], "left: redis-server, right: rudis");
+}

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Conn, ServerProcess};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Everything that arrived on a connection within a short wait.
 fn drain(conn: &mut Conn) -> Vec<u8> {
@@ -196,4 +196,32 @@ fn disconnects_and_big_subscribers_leave_no_trace() {
 fn redis_py_pubsub_works() {
     let rudis = ServerProcess::rudis(&[]);
     common::assert_python_ok("pubsub_redis_py.py", &rudis);
+}
+
+/// A subscriber over the pubsub class's soft limit is disconnected once
+/// the limit's seconds have passed, even when no more messages come to
+/// check it (Redis's `clientsCron`); before that it stays.
+#[test]
+fn the_soft_limit_is_enforced_without_more_traffic() {
+    let rudis = ServerProcess::rudis(&["--client-output-buffer-limit", "pubsub 0 100kb 1"]);
+    let mut stuck = rudis.connect();
+    stuck.send(b"CLIENT SETNAME stuck\r\nSUBSCRIBE news\r\n");
+    std::thread::sleep(Duration::from_millis(50));
+    let mut publisher = rudis.connect();
+    let payload = vec![b'x'; 64 * 1024];
+    // Enough to fill the socket buffers and pass 100 KB in the server.
+    let started = Instant::now();
+    for _ in 0..200 {
+        publisher.cmd(&[b"PUBLISH", b"news", &payload]);
+    }
+    let listed = |publisher: &mut Conn| {
+        String::from_utf8_lossy(&publisher.run("CLIENT LIST")).contains("name=stuck")
+    };
+    assert!(listed(&mut publisher), "closed before its seconds passed");
+    assert!(started.elapsed() < Duration::from_millis(900));
+    assert!(
+        common::eventually(Duration::from_secs(4), || !listed(&mut publisher)),
+        "still connected with no traffic"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1));
 }

@@ -642,3 +642,41 @@ fn bind_source_addr_is_where_the_replica_connects_from() {
         assert!(line.starts_with("ip=127.0.0.2,"), "{line}");
     }
 }
+
+/// CLIENT PAUSE WRITE on a replica holds its master's commands too: the
+/// replica reads the stream (`slave_read_repl_offset`) but applies
+/// nothing (`slave_repl_offset`) until the pause ends.
+#[test]
+fn a_paused_replica_reads_but_does_not_apply() {
+    let master = rudis_master(&[]);
+    let replica = ServerProcess::rudis(&[]);
+    let mut r = replica.connect();
+    let mut m = master.connect();
+    r.run(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+    let up =
+        || common::info_field(&mut replica.connect(), "replication", "master_link_status") == "up";
+    assert!(common::eventually(Duration::from_secs(10), up));
+    m.run("SET foo bar");
+    let offset = |conn: &mut Conn, field: &str| -> u64 {
+        common::info_field(conn, "replication", field)
+            .parse()
+            .unwrap_or(0)
+    };
+    let master_offset = offset(&mut m, "master_repl_offset");
+    assert!(common::eventually(Duration::from_secs(5), || {
+        offset(&mut replica.connect(), "slave_repl_offset") == master_offset
+    }));
+    assert_eq!(r.run("CLIENT PAUSE 100000 WRITE"), b"+OK\r\n");
+    m.run("SET foo2 bar2");
+    let master_offset_after = offset(&mut m, "master_repl_offset");
+    assert!(common::eventually(Duration::from_secs(5), || {
+        offset(&mut replica.connect(), "slave_read_repl_offset") == master_offset_after
+    }));
+    assert_eq!(offset(&mut r, "slave_repl_offset"), master_offset);
+    assert_eq!(r.run("GET foo2"), b"$-1\r\n");
+    assert_eq!(r.run("CLIENT UNPAUSE"), b"+OK\r\n");
+    assert!(common::eventually(Duration::from_secs(5), || {
+        offset(&mut replica.connect(), "slave_repl_offset") == master_offset_after
+    }));
+    assert_eq!(r.run("GET foo2"), b"$4\r\nbar2\r\n");
+}

@@ -52,6 +52,16 @@ fn scripted_cases_match_redis() {
         vec![(0, "SET k 1"), (0, "WATCH k"), (1, "PERSIST k")],
         vec![(0, "SADD s a"), (0, "WATCH s"), (1, "SADD s a")],
         vec![(0, "SADD s a"), (0, "WATCH s"), (1, "SREM s zz")],
+        // SMOVE disturbs only the sets it changed.
+        vec![
+            (0, "SADD src a b"),
+            (0, "SADD dst a"),
+            (0, "WATCH dst"),
+            (1, "SMOVE src dst a"),
+        ],
+        vec![(0, "SADD src a"), (0, "WATCH src"), (1, "SMOVE src dst zz")],
+        vec![(0, "SADD src a"), (0, "WATCH dst"), (1, "SMOVE src dst a")],
+        vec![(0, "SADD src a"), (0, "WATCH src"), (1, "SMOVE src src a")],
         vec![(0, "HSET h f v"), (0, "WATCH h"), (1, "HDEL h zz")],
         vec![(0, "SET k 1"), (0, "WATCH k"), (1, "EXPIRE k -1")],
         vec![(0, "SET k 5"), (0, "WATCH k"), (1, "INCRBY k 0")],

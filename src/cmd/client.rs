@@ -168,11 +168,13 @@ pub(super) fn client_pause(ctx: &mut Ctx, args: Args) {
         None => crate::state::Pause { until, all },
     };
     ctx.state.pause = Some(pause);
+    ctx.state.refresh_expiry_mode();
     ctx.reply.ok();
 }
 
 pub(super) fn client_unpause(ctx: &mut Ctx, _args: Args) {
     ctx.state.pause = None;
+    ctx.state.refresh_expiry_mode();
     ctx.reply.ok();
 }
 
@@ -425,7 +427,7 @@ fn describe(
     if c.multi.is_some() || c.exec_running.is_some() {
         flags.push('x');
     }
-    if c.blocked.is_some() {
+    if c.blocked.is_some() || c.paused {
         flags.push('b');
     }
     if let Some(tracking) = &c.tracking {

@@ -500,6 +500,11 @@ fn replication(ctx: &Ctx, s: &mut Section) {
                 Some(client) => client.last_interaction.elapsed().as_secs() as i64,
                 None => -1,
             };
+            // Read from the master and not applied yet: what a pause holds.
+            let unapplied = match repl.master_key.and_then(|k| ctx.clients.get(k)) {
+                Some(client) if client.is_master => client.parser.unparsed_len() as u64,
+                _ => 0,
+            };
             s.field("role", "slave")
                 .field("master_host", &master.host)
                 .field("master_port", master.port)
@@ -509,7 +514,7 @@ fn replication(ctx: &Ctx, s: &mut Section) {
                     "master_sync_in_progress",
                     u8::from(repl.link == LinkState::Transfer),
                 )
-                .field("slave_read_repl_offset", repl.offset)
+                .field("slave_read_repl_offset", repl.offset + unapplied)
                 .field("slave_repl_offset", repl.offset);
             if let (LinkState::Transfer, Some((read, size, last_io))) =
                 (repl.link, repl.sync_progress)

@@ -40,6 +40,7 @@ mod string;
 mod zset;
 
 use crate::client::Client;
+use crate::cmdstats::Traits;
 use crate::db::{Db, Value, WrongType};
 use crate::errors;
 use crate::protocol::request::Args;
@@ -182,6 +183,16 @@ impl Keys<'_> {
             self.stats.keyspace_misses += 1;
         }
         found
+    }
+
+    /// A live key, looked up as for writing but not opened, for a command
+    /// that may find it has nothing to change (Redis's `lookupKeyWrite`):
+    /// no hit or miss counted, no `keymiss`, WATCH not told.
+    pub fn look_for_write(&mut self, key: &[u8]) -> Option<&Value> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        self.db.touch_get(key)
     }
 
     /// Looks a key up for writing (no hit/miss accounting).
@@ -1224,16 +1235,17 @@ fn log_removed(state: &mut ServerState, lazy: &str) {
 #[inline(always)]
 fn run(ctx: &mut Ctx, args: Args) -> Outcome {
     let resolved = resolve(ctx, args).and_then(|(command, id)| {
+        let traits = command_traits(ctx, id, command, args);
         if access_granted(ctx, command, id, args)
-            && memory_allowed(ctx, command, id)
-            && allowed_now(ctx, command)
+            && memory_allowed(ctx, command, traits)
+            && allowed_now(ctx, command, traits)
         {
-            Ok((command, id))
+            Ok((command, id, traits))
         } else {
             Err(Some(id))
         }
     });
-    let (command, id) = match resolved {
+    let (command, id, traits) = match resolved {
         Ok(found) => found,
         Err(known) => {
             // A refused command makes a pending transaction fail at EXEC.
@@ -1284,13 +1296,12 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
             "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
         )
     {
-        let traits = ctx.state.command_stats.traits(id);
-        let (denyoom, write, stale) = (traits.denyoom, traits.write, traits.stale);
         if let Some(transaction) = ctx.client().multi.as_mut() {
             transaction.queue(args);
-            transaction.denyoom |= denyoom;
-            transaction.has_writes |= write;
-            transaction.denies_stale |= !stale;
+            transaction.denyoom |= traits.denyoom;
+            transaction.has_writes |= traits.write;
+            transaction.denies_stale |= !traits.stale;
+            transaction.may_replicate |= traits.write || traits.may_replicate;
         }
         ctx.reply.simple("QUEUED");
         return Outcome::Queued;
@@ -1391,13 +1402,28 @@ fn look(db: &Db, key: &[u8]) -> ([u8; 20], Option<i64>) {
     (digest, expire)
 }
 
+/// What the server needs to know about a command before it runs it: its
+/// flags, or for a script command the flags its script declared (Redis's
+/// `getCommandFlags`). One test for every other command.
+#[inline(always)]
+fn command_traits(ctx: &Ctx, id: usize, command: &Command, args: Args) -> Traits {
+    let traits = ctx.state.command_stats.traits(id);
+    if !traits.runs_script {
+        return traits;
+    }
+    match crate::scripting::declared_flags(ctx.state, command.name, args) {
+        Some(flags) => traits.declared_by(flags),
+        None => traits,
+    }
+}
+
 /// The refusals of Redis's `processCommand` that depend on the server's
 /// state rather than the command: `-LOADING` while the dataset loads,
 /// `-MISCONF` for writes (and PING) after a failed save. Two flag tests
 /// on the common path.
 /// A transaction's commands were let in with EXEC: Redis runs them without
 /// these checks, even when one of them (REPLICAOF) changes the answer.
-fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
+fn allowed_now(ctx: &mut Ctx, command: &Command, traits: Traits) -> bool {
     if ctx.state.replaying || ctx.state.in_exec {
         return true;
     }
@@ -1407,14 +1433,17 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
         return false;
     }
     if persist.disk_error_possible()
-        && (writes(ctx, command) || command.name == "ping")
+        && (writes(ctx, command, traits) || command.name == "ping")
         && persist.rdb_refuses_writes(&ctx.state.config)
     {
         reject(ctx, command, errors::MISCONF_RDB);
         return false;
     }
     let aof = &ctx.state.aof;
-    if !aof.last_write_ok && aof.logging() && (writes(ctx, command) || command.name == "ping") {
+    if !aof.last_write_ok
+        && aof.logging()
+        && (writes(ctx, command, traits) || command.name == "ping")
+    {
         let text = format!(
             "MISCONF Errors writing to the AOF file: {}",
             aof.last_write_error
@@ -1423,7 +1452,7 @@ fn allowed_now(ctx: &mut Ctx, command: &Command) -> bool {
         return false;
     }
     if ctx.state.repl.is_replica() || ctx.state.repl.min_replicas_to_write > 0 {
-        return replication_allows(ctx, command);
+        return replication_allows(ctx, command, traits);
     }
     true
 }
@@ -1436,8 +1465,8 @@ fn exec_denies_stale(ctx: &Ctx, command: &Command) -> bool {
 
 /// Whether a command writes: a write command, or EXEC of a transaction
 /// that queued one.
-fn writes(ctx: &Ctx, command: &Command) -> bool {
-    has_flag(command, "write")
+fn writes(ctx: &Ctx, command: &Command, traits: Traits) -> bool {
+    traits.write
         || (command.name == "exec"
             && ctx.clients[ctx.me]
                 .multi
@@ -1449,11 +1478,11 @@ fn writes(ctx: &Ctx, command: &Command) -> bool {
 /// replicas for a write, no writes on a read-only replica, no stale
 /// reads when the link is down and `replica-serve-stale-data` is off. A
 /// refused EXEC aborts its transaction, as every refusal here does.
-fn replication_allows(ctx: &mut Ctx, command: &Command) -> bool {
+fn replication_allows(ctx: &mut Ctx, command: &Command, traits: Traits) -> bool {
     if ctx.clients[ctx.me].is_master {
         return true;
     }
-    let write = writes(ctx, command);
+    let write = writes(ctx, command, traits);
     let repl = &ctx.state.repl;
     let config = &ctx.state.config;
     if write && !repl.is_replica() {
@@ -1476,11 +1505,7 @@ fn replication_allows(ctx: &mut Ctx, command: &Command) -> bool {
         );
         return false;
     }
-    if repl.is_replica()
-        && repl.link != crate::repl::LinkState::Connected
-        && !crate::config::pending_bool(config, "replica-serve-stale-data")
-        && (!has_flag(command, "stale") || exec_denies_stale(ctx, command))
-    {
+    if serving_stale_refused(ctx.state) && (!traits.stale || exec_denies_stale(ctx, command)) {
         reject(
             ctx,
             command,
@@ -1491,12 +1516,20 @@ fn replication_allows(ctx: &mut Ctx, command: &Command) -> bool {
     true
 }
 
+/// A replica whose link to its master is down refuses what may not be
+/// served stale (`replica-serve-stale-data no`).
+pub(crate) fn serving_stale_refused(state: &ServerState) -> bool {
+    state.repl.is_replica()
+        && state.repl.link != crate::repl::LinkState::Connected
+        && !crate::config::pending_bool(&state.config, "replica-serve-stale-data")
+}
+
 /// `maxmemory` (Redis's `processCommand`): before a client's command,
 /// keys are evicted to bring memory under the limit; if that is not
 /// possible, commands that may grow memory are refused with `-OOM`, and
 /// so is anything but EXEC, DISCARD, QUIT and RESET inside MULTI. One
 /// test when no limit is set.
-fn memory_allowed(ctx: &mut Ctx, command: &Command, id: usize) -> bool {
+fn memory_allowed(ctx: &mut Ctx, command: &Command, traits: Traits) -> bool {
     if ctx.state.config.maxmemory == 0 {
         return true;
     }
@@ -1539,7 +1572,7 @@ fn memory_allowed(ctx: &mut Ctx, command: &Command, id: usize) -> bool {
         return true;
     }
     let transaction = ctx.clients[ctx.me].multi.as_ref();
-    let refused = ctx.state.command_stats.traits(id).denyoom
+    let refused = traits.denyoom
         || (command.name == "exec" && transaction.is_some_and(|t| t.denyoom))
         || (transaction.is_some()
             && !matches!(command.name, "exec" | "discard" | "quit" | "reset"));

@@ -174,6 +174,9 @@ pub struct Transaction {
     pub has_writes: bool,
     /// A queued command is one a stale replica refuses (so is EXEC).
     pub denies_stale: bool,
+    /// A queued command writes or may replicate (CLIENT PAUSE WRITE
+    /// holds EXEC).
+    pub may_replicate: bool,
 }
 
 impl Transaction {

@@ -108,7 +108,7 @@ pub fn appendonly_changed(state: &mut crate::state::ServerState) -> Result<(), S
         }
         if child.is_some() {
             log::warn!("AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now.");
-            persist::kill_child(&mut state.persist);
+            kill_aof_rewrite(state);
         }
         if let Err(e) = crate::aof::start_rewrite(state) {
             // Back to how it was: the AOF stays off.
@@ -117,13 +117,58 @@ pub fn appendonly_changed(state: &mut crate::state::ServerState) -> Result<(), S
             return Err(e.to_string());
         }
     } else {
-        if state.persist.child.as_ref().map(|c| c.kind) == Some(persist::ChildKind::Aof) {
-            persist::kill_child(&mut state.persist);
-        }
+        kill_aof_rewrite(state);
         state.aof.close(&state.config);
         state.refresh_expired_logs();
     }
     Ok(())
+}
+
+/// The first step of a shutdown (Redis's `prepareForShutdown`): a child
+/// writing a snapshot is killed, and so is one rewriting the AOF, unless
+/// its base is the first the AOF will have: then the server only exits
+/// when forced. False when it may not exit.
+pub fn stop_children_for_shutdown(state: &mut crate::state::ServerState, force: bool) -> bool {
+    let Some(kind) = state.persist.child.as_ref().map(|c| c.kind) else {
+        return true;
+    };
+    if kind != persist::ChildKind::Aof {
+        log::warn!("There is a child saving an .rdb. Killing it!");
+        persist::kill_child(&mut state.persist);
+        return true;
+    }
+    if !state.aof.logging() {
+        // A BGREWRITEAOF with the AOF off: nothing will use its file.
+        persist::kill_child(&mut state.persist);
+        return true;
+    }
+    if state.aof.state == crate::aof::AofState::WaitRewrite {
+        if !force {
+            log::warn!("Writing initial AOF, can't exit.");
+            return false;
+        }
+        log::warn!("Writing initial AOF. Exit anyway.");
+    }
+    log::warn!("There is a child rewriting the AOF. Killing it!");
+    kill_aof_rewrite(state);
+    true
+}
+
+/// Stops a running AOF rewrite (Redis's `killAppendOnlyChild`): the
+/// child is killed and the base it was writing removed.
+fn kill_aof_rewrite(state: &mut crate::state::ServerState) {
+    let Some(child) = state.persist.child.as_ref() else {
+        return;
+    };
+    if child.kind != persist::ChildKind::Aof {
+        return;
+    }
+    log::info!("Killing running AOF rewrite child: {}", child.pid);
+    let temp = crate::aof::rewrite_temp_path(&state.config, &state.aof);
+    persist::kill_child(&mut state.persist);
+    if let Some(temp) = temp {
+        let _ = std::fs::remove_file(temp);
+    }
 }
 
 pub(super) fn lastsave(ctx: &mut Ctx, _args: Args) {

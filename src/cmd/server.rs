@@ -544,6 +544,18 @@ fn tls_changed<'a>(
     }
 }
 
+/// New `oom-score-adj` settings apply at once (Redis's
+/// `updateOOMScoreAdj`). False when they could not be applied.
+fn oom_score_changed(config: &crate::config::Config, before: &crate::config::Config) -> bool {
+    let settings = |c| {
+        [
+            crate::config::pending_text(c, "oom-score-adj"),
+            crate::config::pending_text(c, "oom-score-adj-values"),
+        ]
+    };
+    settings(config) == settings(before) || crate::oom_score::configure(config)
+}
+
 /// A new `maxmemory` applies at once (Redis's `updateMaxmemory`): a
 /// limit under what is used is warned of, and eviction starts.
 fn maxmemory_changed(ctx: &mut Ctx) {
@@ -617,6 +629,18 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
                     logging::set_level(ctx.state.config.loglevel);
                     return ctx.reply.error("ERR CONFIG SET failed (possibly related to argument 'proc-title-template') - template format is invalid or contains unknown variables");
                 }
+            }
+            if !oom_score_changed(&ctx.state.config, &before) {
+                let name = pairs
+                    .iter()
+                    .map(|(name, _)| name.to_ascii_lowercase())
+                    .find(|name| name.starts_with("oom-score-adj"))
+                    .unwrap_or_default();
+                ctx.state.config = before;
+                ctx.state.refresh_thresholds();
+                logging::set_level(ctx.state.config.loglevel);
+                let _ = crate::oom_score::configure(&ctx.state.config);
+                return ctx.reply.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - Failed to set current oom_score_adj. Check server logs."));
             }
             if let Err(name) = tls_changed(ctx, &before, &pairs) {
                 ctx.state.config = before;
@@ -761,7 +785,14 @@ pub(super) fn shutdown(ctx: &mut Ctx, args: Args) {
         return ctx.reply.error(errors::SYNTAX);
     }
     if abort {
-        return ctx.reply.error("ERR No shutdown in progress.");
+        // Only a signal's shutdown waits to start (Redis's
+        // `abortShutdown`); a SHUTDOWN command ran at once.
+        if ctx.state.signal_shutdown.take().is_none() {
+            return ctx.reply.error("ERR No shutdown in progress.");
+        }
+        crate::signals::cancel();
+        log::info!("Shutdown manually aborted.");
+        return ctx.reply.ok();
     }
     if crate::scripting::is_busy() && !nosave {
         return ctx.reply.error(crate::scripting::busy_error());
@@ -769,9 +800,11 @@ pub(super) fn shutdown(ctx: &mut Ctx, args: Args) {
     let state = &mut *ctx.state;
     log::warn!("User requested shutdown...");
     crate::daemon::stopping();
-    if state.persist.child.is_some() {
-        log::warn!("There is a child saving an .rdb. Killing it!");
-        crate::persist::kill_child(&mut state.persist);
+    if !super::persist::stop_children_for_shutdown(state, force) {
+        log::warn!("Errors trying to shut down the server. Check the logs for more information.");
+        return ctx
+            .reply
+            .error("ERR Errors trying to SHUTDOWN. Check logs.");
     }
     if save || (!nosave && !state.config.save.is_empty()) {
         log::warn!("Saving the final RDB snapshot before exiting.");
@@ -782,12 +815,17 @@ pub(super) fn shutdown(ctx: &mut Ctx, args: Args) {
             &state.config,
         )
         .is_err()
-            && !force
         {
-            log::warn!("Error trying to save the DB, can't exit.");
-            return ctx
-                .reply
-                .error("ERR Errors trying to SHUTDOWN. Check logs.");
+            if !force {
+                log::warn!("Error trying to save the DB, can't exit.");
+                log::warn!(
+                    "Errors trying to shut down the server. Check the logs for more information."
+                );
+                return ctx
+                    .reply
+                    .error("ERR Errors trying to SHUTDOWN. Check logs.");
+            }
+            log::warn!("Error trying to save the DB. Exit anyway.");
         }
     }
     state.shutdown = Some(Shutdown::Command);

@@ -17,6 +17,15 @@ fn read<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k SetValue>, ()> 
     keys.read_as(key, Value::as_set).map_err(|_| ())
 }
 
+/// A set looked at before the command decides to change it (see
+/// `Keys::look_for_write`).
+fn look<'k>(keys: &'k mut Keys, key: &[u8]) -> Result<Option<&'k SetValue>, ()> {
+    match keys.look_for_write(key) {
+        None => Ok(None),
+        Some(value) => value.as_set().map(Some).map_err(|_| ()),
+    }
+}
+
 fn write<'k>(keys: &'k mut Keys, key: &[u8], create: bool) -> Result<Option<&'k mut SetValue>, ()> {
     keys.write_as(
         key,
@@ -208,28 +217,24 @@ pub(super) fn smove(ctx: &mut Ctx, args: Args) {
     let (source, destination, member) = (args.get(1), args.get(2), args.get(3));
     let max_intset = ctx.state.config.set_max_intset_entries;
     let (mut keys, reply) = ctx.keys();
-    // A missing source answers 0 before the destination's type is looked
-    // at, as in Redis.
-    let source_present = match write(&mut keys, source, false) {
+    // Both are looked at before either is opened for writing, so a move
+    // that changes nothing disturbs no client watching them. A missing
+    // source answers 0 before the destination's type is checked.
+    let has_member = match look(&mut keys, source) {
         Err(()) => return reply.error(errors::WRONGTYPE),
-        Ok(set) => set.is_some(),
+        Ok(None) => return reply.int(0),
+        Ok(Some(set)) => set.contains(member),
     };
-    if !source_present {
-        return reply.int(0);
-    }
-    if write(&mut keys, destination, false).is_err() {
+    if look(&mut keys, destination).is_err() {
         return reply.error(errors::WRONGTYPE);
     }
-    if source == destination {
-        let present = matches!(read(&mut keys, source), Ok(Some(set)) if set.contains(member));
-        return reply.int(i64::from(present));
+    if source == destination || !has_member {
+        return reply.int(i64::from(has_member));
     }
     let Ok(Some(set)) = write(&mut keys, source, false) else {
         return reply.int(0);
     };
-    if !set.remove(member) {
-        return reply.int(0);
-    }
+    set.remove(member);
     // As Redis: one change for the removal, one more if the destination
     // did not have the member.
     let changes = Changes::begin();
@@ -242,10 +247,15 @@ pub(super) fn smove(ctx: &mut Ctx, args: Args) {
         ctx.notify(GENERIC, "del", source);
     }
     let (mut keys, _) = ctx.keys();
-    let added = match write(&mut keys, destination, true) {
-        Ok(Some(target)) => target.add(member, max_intset),
-        _ => false,
-    };
+    // A destination that has the member is not opened for writing, so a
+    // client watching it is not disturbed.
+    let present =
+        matches!(look(&mut keys, destination), Ok(Some(target)) if target.contains(member));
+    let added = !present
+        && match write(&mut keys, destination, true) {
+            Ok(Some(target)) => target.add(member, max_intset),
+            _ => false,
+        };
     changes.made(1 + u64::from(added));
     if added {
         ctx.notify(SET, "sadd", destination);

@@ -186,6 +186,23 @@ impl RequestParser {
             .unwrap_or(&[])
     }
 
+    /// Puts back the command just parsed, which started at `from` (its
+    /// `position`): it is parsed again later. A command held by CLIENT
+    /// PAUSE waits in the buffer, as in Redis, so a replica's read offset
+    /// counts it and its applied offset does not.
+    pub fn unparse(&mut self, from: usize) {
+        self.pos = from;
+        self.command_start = from;
+        self.multibulk_left = 0;
+        self.bulk_len = None;
+        self.source = Source::Query;
+    }
+
+    /// Bytes read and not yet consumed by a complete command.
+    pub fn unparsed_len(&self) -> usize {
+        self.buf.len() - self.command_start_or_pos()
+    }
+
     /// Drops consumed bytes so the buffer does not grow without bound. Moves
     /// at most the one partial command at the end of the buffer.
     pub fn compact(&mut self) {

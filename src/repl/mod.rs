@@ -362,6 +362,7 @@ impl Replication {
     /// history is where it asks its new master to continue from.
     pub fn set_master(&mut self, addr: MasterAddr) {
         self.master = Some(addr);
+        crate::oom_score::set_role(true);
         self.link = LinkState::Connect;
         self.relink = true;
         self.link_down_since = None;
@@ -371,6 +372,7 @@ impl Replication {
     /// kept for the replicas that follow this server to continue.
     pub fn unset_master(&mut self) {
         self.master = None;
+        crate::oom_score::set_role(false);
         self.shift_replid();
         self.relink = true;
         self.selected_db = None;

@@ -554,14 +554,26 @@ fn log_from_script(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
 /// the flags, and the code to compile. The shebang line itself is
 /// replaced by an empty line, so error line numbers stay right.
 fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), ScriptError> {
+    let (flags, code_start) = read_shebang(body)?;
+    if code_start == 0 {
+        return Ok((flags, body.to_vec()));
+    }
+    let mut code = b"\n".to_vec();
+    code.extend_from_slice(&body[code_start..]);
+    Ok((flags, code))
+}
+
+/// A script's flags and where its code starts: 0 without a shebang, when
+/// the flags are not declared.
+fn read_shebang(body: &[u8]) -> Result<(ScriptFlags, usize), ScriptError> {
     let mut flags = ScriptFlags::default();
     if !body.starts_with(b"#!") {
-        return Ok((flags, body.to_vec()));
+        return Ok((flags, 0));
     }
     let Some(end) = memchr::memchr(b'\n', body) else {
         return Err("ERR Invalid script shebang".into());
     };
-    let line = String::from_utf8_lossy(&body[..end]).into_owned();
+    let line = String::from_utf8_lossy(&body[..end]);
     let mut words = line.split(' ').filter(|w| !w.is_empty());
     let engine = words.next().unwrap_or_default();
     if engine != "#!lua" {
@@ -578,9 +590,40 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), ScriptError> {
             }
         }
     }
-    let mut code = b"\n".to_vec();
-    code.extend_from_slice(&body[end + 1..]);
-    Ok((flags, code))
+    Ok((flags, end + 1))
+}
+
+/// The flags of the script a script command runs, which stand in for
+/// the command's own when the server decides whether to run it (Redis's
+/// `evalGetCommandFlags` and `fcallGetCommandFlags`): `declared` unset for
+/// a script without a shebang. None for a script not cached, a function
+/// not loaded, or a shebang that does not parse: the command's own flags
+/// apply, and the command replies the error.
+pub fn declared_flags(
+    state: &crate::state::ServerState,
+    command: &str,
+    args: Args,
+) -> Option<ScriptFlags> {
+    if args.len() < 2 {
+        return None;
+    }
+    let named = args.get(1);
+    let flags = match command {
+        "fcall" | "fcall_ro" => state.functions.find(named)?.flags,
+        "evalsha" | "evalsha_ro" => {
+            let sha = std::str::from_utf8(named).ok()?;
+            if sha.len() != 40 {
+                return None;
+            }
+            let engine = state.scripting.as_deref()?;
+            engine
+                .flags(sha)
+                .or_else(|| engine.flags(&sha.to_ascii_lowercase()))?
+        }
+        "eval" | "eval_ro" => read_shebang(named).ok()?.0,
+        _ => return None,
+    };
+    Some(flags)
 }
 
 /// Why a script with declared flags (a shebang, or any function) may not
@@ -1025,6 +1068,9 @@ fn run_line(ctx: &mut Ctx, line: &OwnedArgs, reply: &mut Reply) -> Result<(), &'
     if traits.noscript && !ctx.state.script_deny_disabled {
         return Err("ERR This Redis command is not allowed from script");
     }
+    if !traits.stale && crate::cmd::serving_stale_refused(ctx.state) {
+        return Err("ERR Can not execute the command on a stale replica");
+    }
     let unrestricted = ctx
         .state
         .users
@@ -1048,7 +1094,9 @@ fn run_line(ctx: &mut Ctx, line: &OwnedArgs, reply: &mut Reply) -> Result<(), &'
     let (read_only, resp3, targets) =
         RUN.with(|run| (run.read_only.get(), run.resp3.get(), run.targets.get()));
 
-    if traits.write && read_only {
+    // May-replicate commands count as writes here, so a read-only
+    // script runs under CLIENT PAUSE WRITE without publishing.
+    if (traits.write || traits.may_replicate) && read_only {
         return Err("ERR Write commands are not allowed from read-only scripts.");
     }
     // Over `maxmemory` when the script started, it may not begin to

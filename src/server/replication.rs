@@ -621,11 +621,7 @@ impl Server {
         }
         // (The command that changed the role closed the replicas.)
         crate::logging::set_replica_role(self.state.repl.is_replica());
-        crate::db::set_expiry(if self.state.repl.is_replica() {
-            crate::db::Expiry::Hide
-        } else {
-            crate::db::Expiry::Delete
-        });
+        self.state.refresh_expiry_mode();
         if self.state.repl.is_replica() {
             self.state.repl.link = LinkState::Connect;
             // The backlog lets this server's own replicas continue later.
