@@ -520,9 +520,8 @@ impl Aof {
     }
 
     /// Flushes, fsyncs and closes the log (`stopAppendOnly`, shutdown).
-    pub fn close(&mut self, config: &Config) {
+    pub fn close(&mut self) {
         self.flush(AppendFsync::Always, false);
-        let _ = config;
         if let Some(file) = self.file.take() {
             let _ = file.sync_all();
         }

@@ -23,6 +23,7 @@ pub mod evict;
 pub mod float;
 pub mod glob;
 pub mod latency;
+pub mod lazyfree;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

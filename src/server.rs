@@ -582,7 +582,7 @@ impl Server {
             info!("Calling fsync() on the AOF file.");
             cmd::log_expired(&mut self.state);
             self.state.aof.end_call(false);
-            self.state.aof.close(&self.state.config);
+            self.state.aof.close();
         }
         if !self.state.config.pidfile.is_empty() {
             crate::daemon::remove_pid_file(&self.state.config.pidfile);
@@ -1794,9 +1794,6 @@ impl Server {
     }
 }
 
-/// Makes an accepted connection a client: refused past `maxclients`,
-/// else configured, registered for reads under its slab key, and counted.
-/// Also used while a script keeps the loop busy (`scripting::busy`).
 /// What a connection was accepted on.
 pub struct Listener {
     /// The `metrics-port`.
@@ -1805,6 +1802,9 @@ pub struct Listener {
     pub tls: bool,
 }
 
+/// Makes an accepted connection a client: refused past `maxclients`,
+/// else configured, registered for reads under its slab key, and counted.
+/// Also used while a script keeps the loop busy (`scripting::busy`).
 pub fn admit_client(
     state: &mut ServerState,
     clients: &mut Slab<Client>,

@@ -288,8 +288,8 @@ fn memory(ctx: &Ctx, s: &mut Section, used_memory: u64) {
         .field("mem_aof_buffer", o.aof_buffer)
         .field("mem_allocator", crate::alloc::NAME)
         .field("active_defrag_running", 0)
-        .field("lazyfree_pending_objects", 0)
-        .field("lazyfreed_objects", 0);
+        .field("lazyfree_pending_objects", crate::lazyfree::pending())
+        .field("lazyfreed_objects", crate::lazyfree::freed());
 }
 
 /// The machine's memory, from /proc/meminfo (`total_system_memory`).

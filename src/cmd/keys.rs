@@ -11,19 +11,29 @@ use crate::notify::{GENERIC, NEW};
 use crate::protocol::request::Args;
 
 pub(super) fn del(ctx: &mut Ctx, args: Args) {
+    let lazy = crate::config::pending_bool(&ctx.state.config, "lazyfree-lazy-user-del");
+    delete_keys(ctx, args, lazy);
+}
+
+/// DEL, with a big value freed off the loop (`lazyfree-lazy-user-del`).
+pub(super) fn unlink(ctx: &mut Ctx, args: Args) {
+    delete_keys(ctx, args, true);
+}
+
+fn delete_keys(ctx: &mut Ctx, args: Args, lazy: bool) {
     let mut deleted = 0;
     for key in args.from(1) {
         let (mut keys, _) = ctx.keys();
-        if keys.delete(key) {
-            deleted += 1;
-            ctx.notify(GENERIC, "del", key);
+        let Some(value) = keys.take(key) else {
+            continue;
+        };
+        if lazy {
+            crate::lazyfree::free(value);
         }
+        deleted += 1;
+        ctx.notify(GENERIC, "del", key);
     }
     ctx.reply.int(deleted);
-}
-
-pub(super) fn unlink(ctx: &mut Ctx, args: Args) {
-    del(ctx, args);
 }
 
 /// Counts keyspace hits and misses but leaves access times alone
@@ -583,10 +593,30 @@ fn flush_mode_ok(ctx: &mut Ctx, args: &Args) -> bool {
     ok
 }
 
+/// Empties a database, in the background with ASYNC (or by default
+/// with `lazyfree-lazy-user-flush`), as Redis's `emptyData`.
+fn empty(db: &mut crate::db::Db, lazy: bool) {
+    let keys = db.len() as u64;
+    let contents = db.take_all();
+    if lazy && keys > 0 {
+        crate::lazyfree::free_all(Box::new(contents), keys);
+    }
+}
+
+/// Whether a FLUSH frees in the background: ASYNC, or no mode given and
+/// `lazyfree-lazy-user-flush` set.
+fn flush_async(ctx: &Ctx, args: &Args) -> bool {
+    match args.len() {
+        1 => crate::config::pending_bool(&ctx.state.config, "lazyfree-lazy-user-flush"),
+        _ => args.get(1).eq_ignore_ascii_case(b"async"),
+    }
+}
+
 pub(super) fn flushdb(ctx: &mut Ctx, args: Args) {
     if flush_mode_ok(ctx, &args) {
+        let lazy = flush_async(ctx, &args);
         let (keys, _) = ctx.keys();
-        keys.db.clear();
+        empty(keys.db, lazy);
         let db = ctx.db_index();
         ctx.state.signal_all_blocked_in(db);
         crate::notify::flushed(ctx.state, ctx.clients, Some((ctx.me, &mut *ctx.reply)));
@@ -602,8 +632,9 @@ pub(super) fn flushall(ctx: &mut Ctx, args: Args) {
     if !flush_mode_ok(ctx, &args) {
         return;
     }
+    let lazy = flush_async(ctx, &args);
     let state = &mut *ctx.state;
-    state.dbs.iter_mut().for_each(|db| db.clear());
+    state.dbs.iter_mut().for_each(|db| empty(db, lazy));
     for db in 0..state.dbs.len() {
         state.signal_all_blocked_in(db);
     }

@@ -262,7 +262,15 @@ impl Keys<'_> {
 
     /// Deletes a live key; true if it existed.
     pub fn delete(&mut self, key: &[u8]) -> bool {
-        !self.expire_if_needed(key) && self.db.remove(key).is_some()
+        self.take(key).is_some()
+    }
+
+    /// Deletes a live key, handing back its value.
+    pub fn take(&mut self, key: &[u8]) -> Option<Value> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        self.db.remove(key)
     }
 }
 

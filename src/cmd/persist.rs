@@ -118,7 +118,7 @@ pub fn appendonly_changed(state: &mut crate::state::ServerState) -> Result<(), S
         }
     } else {
         kill_aof_rewrite(state);
-        state.aof.close(&state.config);
+        state.aof.close();
         state.refresh_expired_logs();
     }
     Ok(())

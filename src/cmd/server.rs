@@ -689,6 +689,7 @@ pub(super) fn config_resetstat(ctx: &mut Ctx, _args: Args) {
     ctx.state.stats = Default::default();
     ctx.state.command_stats.reset();
     ctx.state.aof.delayed_fsync = 0;
+    crate::lazyfree::reset_stats();
     ctx.reply.ok();
 }
 

@@ -193,6 +193,11 @@ impl PackedList {
         self.len == 0
     }
 
+    /// Chunks: what Redis counts as quicklist nodes.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
     pub fn push_back(&mut self, data: &[u8]) {
         let size = entry_size(data.len());
         match self.chunks.last_mut() {

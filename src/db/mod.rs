@@ -650,12 +650,20 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
+        drop(self.take_all());
+    }
+
+    /// Empties the database as `clear` does, handing back its contents
+    /// for the caller to free (in the background, for FLUSHALL ASYNC).
+    pub fn take_all(&mut self) -> impl Send {
         self.modified_existing(None);
         add_dirty(self.dict.len() as u64);
-        self.dict.clear();
-        self.expires.clear();
         self.avg_ttl = 0;
         self.expire_cursor = 0;
+        (
+            std::mem::take(&mut self.dict),
+            std::mem::take(&mut self.expires),
+        )
     }
 
     /// Moves a resize of the keyspace's indexes on until `deadline`, 100

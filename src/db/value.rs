@@ -218,9 +218,6 @@ impl Value {
         self.len() == 0
     }
 
-    /// `OBJECT ENCODING`. Strings are classified from their contents as
-    /// Redis would have encoded them on write: `int` for integers that fit
-    /// in 20 chars, `embstr` up to 44 bytes, `raw` beyond.
     /// DEBUG HTSTATS-KEY: the stats of the value's hash table, if it has
     /// one (a set or hash in its hashtable form, a sorted set's member
     /// table).
@@ -233,6 +230,9 @@ impl Value {
         }
     }
 
+    /// `OBJECT ENCODING`. Strings are classified from their contents as
+    /// Redis would have encoded them on write: `int` for integers that fit
+    /// in 20 chars, `embstr` up to 44 bytes, `raw` beyond.
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => {
