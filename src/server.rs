@@ -923,6 +923,10 @@ impl Server {
             self.state.repl.applying_master_stream = true;
         }
         parser.unauthenticated = !self.clients[key].authenticated;
+        // The hard output limit of the client's class as the batch starts
+        // (a SUBSCRIBE in it changes the class for the check at the end).
+        let class = self.clients[key].output_class() as usize;
+        let hard_limit = self.state.thresholds.output_limits[class].hard;
         loop {
             // AUTH or HELLO may have logged the client in.
             if parser.unauthenticated {
@@ -984,9 +988,7 @@ impl Server {
                     // Over the hard output limit the client is done: the
                     // rest of its pipeline would only grow a reply that
                     // will never be sent (Redis stops at CLOSE_ASAP too).
-                    let class = client.output_class() as usize;
-                    let hard = self.state.thresholds.output_limits[class].hard;
-                    let over = hard > 0 && (reply.len() - client.sent) as u64 >= hard;
+                    let over = hard_limit > 0 && (reply.len() - client.sent) as u64 >= hard_limit;
                     let closing = client.closing != Closing::No || over;
                     // (Tested before taking: the request is large to move.)
                     if self.state.block_request.is_some() {

@@ -1243,17 +1243,16 @@ fn log_removed(state: &mut ServerState, lazy: &str) {
 #[inline(always)]
 fn run(ctx: &mut Ctx, args: Args) -> Outcome {
     let resolved = resolve(ctx, args).and_then(|(command, id)| {
-        let traits = command_traits(ctx, id, command, args);
         if access_granted(ctx, command, id, args)
-            && memory_allowed(ctx, command, traits)
-            && allowed_now(ctx, command, traits)
+            && memory_allowed(ctx, command, id, args)
+            && allowed_now(ctx, command, id, args)
         {
-            Ok((command, id, traits))
+            Ok((command, id))
         } else {
             Err(Some(id))
         }
     });
-    let (command, id, traits) = match resolved {
+    let (command, id) = match resolved {
         Ok(found) => found,
         Err(known) => {
             // A refused command makes a pending transaction fail at EXEC.
@@ -1304,6 +1303,7 @@ fn run(ctx: &mut Ctx, args: Args) -> Outcome {
             "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
         )
     {
+        let traits = command_traits(ctx, id, command, args);
         if let Some(transaction) = ctx.client().multi.as_mut() {
             transaction.queue(args);
             transaction.denyoom |= traits.denyoom;
@@ -1412,8 +1412,7 @@ fn look(db: &Db, key: &[u8]) -> ([u8; 20], Option<i64>) {
 
 /// What the server needs to know about a command before it runs it: its
 /// flags, or for a script command the flags its script declared (Redis's
-/// `getCommandFlags`). One test for every other command.
-#[inline(always)]
+/// `getCommandFlags`). Looked up only where a check needs them.
 fn command_traits(ctx: &Ctx, id: usize, command: &Command, args: Args) -> Traits {
     let traits = ctx.state.command_stats.traits(id);
     if !traits.runs_script {
@@ -1431,7 +1430,7 @@ fn command_traits(ctx: &Ctx, id: usize, command: &Command, args: Args) -> Traits
 /// on the common path.
 /// A transaction's commands were let in with EXEC: Redis runs them without
 /// these checks, even when one of them (REPLICAOF) changes the answer.
-fn allowed_now(ctx: &mut Ctx, command: &Command, traits: Traits) -> bool {
+fn allowed_now(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bool {
     if ctx.state.replaying || ctx.state.in_exec {
         return true;
     }
@@ -1441,7 +1440,7 @@ fn allowed_now(ctx: &mut Ctx, command: &Command, traits: Traits) -> bool {
         return false;
     }
     if persist.disk_error_possible()
-        && (writes(ctx, command, traits) || command.name == "ping")
+        && (writes(ctx, command, command_traits(ctx, id, command, args)) || command.name == "ping")
         && persist.rdb_refuses_writes(&ctx.state.config)
     {
         reject(ctx, command, errors::MISCONF_RDB);
@@ -1450,7 +1449,7 @@ fn allowed_now(ctx: &mut Ctx, command: &Command, traits: Traits) -> bool {
     let aof = &ctx.state.aof;
     if !aof.last_write_ok
         && aof.logging()
-        && (writes(ctx, command, traits) || command.name == "ping")
+        && (writes(ctx, command, command_traits(ctx, id, command, args)) || command.name == "ping")
     {
         let text = format!(
             "MISCONF Errors writing to the AOF file: {}",
@@ -1460,6 +1459,7 @@ fn allowed_now(ctx: &mut Ctx, command: &Command, traits: Traits) -> bool {
         return false;
     }
     if ctx.state.repl.is_replica() || ctx.state.repl.min_replicas_to_write > 0 {
+        let traits = command_traits(ctx, id, command, args);
         return replication_allows(ctx, command, traits);
     }
     true
@@ -1537,7 +1537,7 @@ pub(crate) fn serving_stale_refused(state: &ServerState) -> bool {
 /// possible, commands that may grow memory are refused with `-OOM`, and
 /// so is anything but EXEC, DISCARD, QUIT and RESET inside MULTI. One
 /// test when no limit is set.
-fn memory_allowed(ctx: &mut Ctx, command: &Command, traits: Traits) -> bool {
+fn memory_allowed(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bool {
     if ctx.state.config.maxmemory == 0 {
         return true;
     }
@@ -1580,7 +1580,7 @@ fn memory_allowed(ctx: &mut Ctx, command: &Command, traits: Traits) -> bool {
         return true;
     }
     let transaction = ctx.clients[ctx.me].multi.as_ref();
-    let refused = traits.denyoom
+    let refused = command_traits(ctx, id, command, args).denyoom
         || (command.name == "exec" && transaction.is_some_and(|t| t.denyoom))
         || (transaction.is_some()
             && !matches!(command.name, "exec" | "discard" | "quit" | "reset"));
