@@ -162,7 +162,7 @@ fn replay(
         db.expiry_paused = false;
     }
     let mut client = clients.remove(fake);
-    state.client_buffers -= client.accounted_buffers;
+    state.replica_buffers -= client.accounted_buffers;
     if let Some(registry) = &state.registry {
         let _ = registry.deregister(&mut client.socket);
     }

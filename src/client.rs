@@ -240,12 +240,16 @@ impl Client {
             .is_some_and(|r| r.phase != crate::repl::Phase::Handshake)
     }
 
-    /// Brings the server's total of client buffer bytes up to date with
-    /// this client's. The loop calls it after reading and writing: the
-    /// buffers are not data, and `maxmemory` eviction leaves them out
-    /// (`maxmemory-clients` bounds them).
+    /// Brings the server's total of replica buffer bytes up to date with
+    /// this client's (nothing unless it is a replica). The loop calls it
+    /// after reading and writing: `maxmemory` eviction leaves a replica's
+    /// buffers out, as Redis does.
     pub fn account_buffers(&mut self, total: &mut usize) {
-        let now = self.parser.capacity() + self.reply.capacity();
+        let now = if self.is_replica() {
+            self.parser.capacity() + self.reply.capacity()
+        } else {
+            0
+        };
         *total += now;
         *total -= std::mem::replace(&mut self.accounted_buffers, now);
     }

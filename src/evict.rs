@@ -253,20 +253,61 @@ fn table_slack(dbs: &[Db]) -> u64 {
 }
 
 /// `used_memory`: what the server has allocated, less the free slots of
-/// the key and client tables and the clients' query and reply buffers.
-/// Those are bounded by `maxmemory-clients` and the output limits
-/// instead, so a burst of pipelined replies does not cost the dataset
-/// its keys.
+/// the key and client tables. Clients' buffers count, as in Redis: a
+/// crowd of clients that do not read their replies makes keys go, unless
+/// `maxmemory-clients` evicts those clients first.
 pub fn used_memory(state: &ServerState) -> u64 {
-    let clients = state.client_buffers + state.client_slots_free;
-    let not_data = table_slack(&state.dbs) + clients as u64;
+    let not_data = table_slack(&state.dbs) + state.client_slots_free as u64;
     crate::alloc::allocated_bytes().saturating_sub(not_data)
 }
 
+/// `maxmemory-clients` (Redis 7.0's client eviction): while the clients
+/// together hold more than the limit, the ones holding the most, in that
+/// order, until the rest fit. Replicas, the master, `CLIENT NO-EVICT`
+/// clients and `spare` are never chosen.
+pub fn clients_to_evict(
+    state: &ServerState,
+    clients: &slab::Slab<crate::client::Client>,
+    spare: Option<usize>,
+) -> Vec<usize> {
+    let config = &state.config;
+    let limit = config.maxmemory_clients.bytes(config.maxmemory) as usize;
+    if limit == 0 {
+        return Vec::new();
+    }
+    let mut usage: Vec<(usize, usize)> = clients
+        .iter()
+        .filter(|&(key, c)| {
+            !c.no_evict && c.closing == crate::client::Closing::No && Some(key) != spare
+        })
+        .map(|(key, c)| (c.memory_usage(), key))
+        .collect();
+    let mut total: usize = usage.iter().map(|(memory, _)| memory).sum();
+    if total <= limit {
+        return Vec::new();
+    }
+    usage.sort_unstable_by(|a, b| b.cmp(a));
+    let mut victims = Vec::new();
+    for (memory, key) in usage {
+        if total <= limit {
+            break;
+        }
+        victims.push(key);
+        total -= memory;
+    }
+    victims
+}
+
+/// Whether memory is over `maxmemory` (Redis's `getMaxmemoryState`).
+pub fn over_limit(state: &ServerState) -> bool {
+    state.config.maxmemory > 0 && excess(state).is_some()
+}
+
 /// Memory not counted against `maxmemory`, as Redis leaves it out: the
-/// AOF buffer waiting to be written (`mem_not_counted_for_evict`).
+/// AOF buffer waiting to be written and the replicas' buffers
+/// (`mem_not_counted_for_evict`).
 pub fn not_counted(state: &ServerState) -> u64 {
-    state.aof.buf.capacity() as u64
+    (state.aof.buf.capacity() + state.replica_buffers) as u64
 }
 
 /// How far over `maxmemory` the dataset is, if it is (Redis's

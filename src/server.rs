@@ -904,11 +904,13 @@ impl Server {
         // arguments it runs with stay borrowed from the query buffer.
         let mut parser = std::mem::take(&mut client.parser);
         let mut reply = std::mem::take(&mut client.reply);
-        // What was just read is a client buffer, not data (see
+        // A replica's buffers are not counted against maxmemory (see
         // `Client::account_buffers`).
-        let buffers = parser.capacity() + reply.capacity();
-        self.state.client_buffers += buffers;
-        self.state.client_buffers -= std::mem::replace(&mut client.accounted_buffers, buffers);
+        if client.is_replica() {
+            let buffers = parser.capacity() + reply.capacity();
+            self.state.replica_buffers += buffers;
+            self.state.replica_buffers -= std::mem::replace(&mut client.accounted_buffers, buffers);
+        }
         let max_bulk = usize::try_from(self.state.config.proto_max_bulk_len).unwrap_or(usize::MAX);
         let now = Instant::now();
         let now_ms = crate::state::unix_millis();
@@ -1013,7 +1015,7 @@ impl Server {
         let client = &mut self.clients[key];
         client.parser = parser;
         client.reply = reply;
-        client.account_buffers(&mut self.state.client_buffers);
+        client.account_buffers(&mut self.state.replica_buffers);
         self.flag_pending_write(key);
         self.enforce_output_limits(key);
         let killed = std::mem::take(&mut self.state.killed);
@@ -1315,7 +1317,7 @@ impl Server {
             return;
         }
         let (outcome, written) = client.write();
-        client.account_buffers(&mut self.state.client_buffers);
+        client.account_buffers(&mut self.state.replica_buffers);
         self.state.stats.total_net_output_bytes += written as u64;
         self.state.stats.total_writes_processed += 1;
         let wants_writable = match outcome {
@@ -1493,7 +1495,7 @@ impl Server {
         if client.is_master {
             self.master_freed(key);
         }
-        self.state.client_buffers -= client.accounted_buffers;
+        self.state.replica_buffers -= client.accounted_buffers;
         self.state.client_slots_free = free_client_slots(&self.clients);
         if client.monitor {
             self.state.monitors.retain(|&k| k != key);
@@ -1538,32 +1540,12 @@ impl Server {
     /// most is closed. Replicas, the master and `CLIENT NO-EVICT`
     /// clients are never chosen.
     fn evict_clients(&mut self) {
-        let config = &self.state.config;
-        let limit = config.maxmemory_clients.bytes(config.maxmemory) as usize;
-        if limit == 0 {
-            return;
-        }
-        let mut usage: Vec<(usize, usize)> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| !c.no_evict && c.closing == Closing::No)
-            .map(|(key, c)| (c.memory_usage(), key))
-            .collect();
-        let mut total: usize = usage.iter().map(|(memory, _)| memory).sum();
-        if total <= limit {
-            return;
-        }
-        usage.sort_unstable_by(|a, b| b.cmp(a));
-        for (memory, key) in usage {
-            if total <= limit {
-                break;
-            }
+        for key in crate::evict::clients_to_evict(&self.state, &self.clients, None) {
             if let Some(client) = self.clients.get(key) {
                 debug!("Evicting client: id={} addr={}", client.id, client.addr);
             }
             self.state.evictor.evicted_clients += 1;
             self.close(key, Closing::Now);
-            total -= memory;
         }
     }
 

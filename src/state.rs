@@ -313,9 +313,10 @@ pub struct ServerState {
     /// limit with nothing to evict: a script that started then may not
     /// begin writing (Redis's `pre_command_oom_state`).
     pub pre_command_oom: bool,
-    /// Bytes of the clients' query and reply buffers, as last accounted
-    /// (`Client::account_buffers`): not counted against `maxmemory`.
-    pub client_buffers: usize,
+    /// Bytes of the replicas' query and reply buffers, as last accounted
+    /// (`Client::account_buffers`): not counted against `maxmemory`, as
+    /// Redis's `freeMemoryGetNotCountedMemory` leaves them out.
+    pub replica_buffers: usize,
     /// Bytes of the client table's free slots (kept for the next
     /// connections, as the key tables keep theirs).
     pub client_slots_free: usize,
@@ -470,7 +471,7 @@ impl ServerState {
             migrate_sockets: Default::default(),
             evictor: Default::default(),
             pre_command_oom: false,
-            client_buffers: 0,
+            replica_buffers: 0,
             client_slots_free: 0,
         }
     }

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{assert_same_replies, info_field, Conn, ServerProcess};
+use std::io::Write;
 use std::time::Duration;
 
 /// Fills `count` keys named `{prefix}{i}` with 100-byte values, in
@@ -413,4 +414,52 @@ fn access_stamps_survive_a_restart() {
     let mut conn = server.connect();
     assert_eq!(conn.run("OBJECT FREQ r"), b":100\r\n".to_vec());
     assert_eq!(conn.run("OBJECT FREQ k"), b":5\r\n".to_vec());
+}
+
+/// Clients' reply buffers count against `maxmemory`, as in Redis: clients
+/// that send big reads and never read the replies make keys go, unless
+/// `maxmemory-clients` evicts those clients first.
+#[test]
+fn unread_replies_count_against_maxmemory() {
+    for client_eviction in [false, true] {
+        let rudis =
+            ServerProcess::rudis(&["--maxmemory", "11mb", "--maxmemory-policy", "allkeys-lru"]);
+        let mut admin = rudis.connect();
+        if client_eviction {
+            admin.run("CONFIG SET maxmemory-clients 3mb");
+            admin.run("CLIENT NO-EVICT on");
+        }
+        for j in 0..50 {
+            admin.run(&format!("SETRANGE {j} 100000 x"));
+        }
+        let mut readers: Vec<Conn> = (0..20).map(|_| rudis.connect()).collect();
+        let request = common::encode(&[b"MGET", b"1"]).repeat(20);
+        let info = |admin: &mut Conn, field: &str| -> u64 {
+            common::info_field(admin, "stats", field)
+                .parse()
+                .unwrap_or(0)
+        };
+        let evicted = common::eventually(Duration::from_secs(20), || {
+            for reader in readers.iter_mut() {
+                let _ = reader.stream.write_all(&request);
+            }
+            let (keys, clients) = (
+                info(&mut admin, "evicted_keys"),
+                info(&mut admin, "evicted_clients"),
+            );
+            if client_eviction {
+                clients > 0
+            } else {
+                keys > 0
+            }
+        });
+        assert!(
+            evicted,
+            "nothing evicted (client eviction: {client_eviction})"
+        );
+        if client_eviction {
+            assert_eq!(info(&mut admin, "evicted_keys"), 0);
+            assert_eq!(admin.run("DBSIZE"), b":50\r\n");
+        }
+    }
 }

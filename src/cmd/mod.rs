@@ -1553,12 +1553,15 @@ fn memory_allowed(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bo
     {
         return true;
     }
-    // The running client's buffers, on loan while its batch runs, are
-    // brought up to date: a reply growing now is not data either.
-    let buffers = ctx.reply.capacity() + ctx.input.map_or(0, |p| p.capacity());
+    // A replica's buffers, on loan while its batch runs, are brought up
+    // to date: they are not counted against the limit.
     let client = &mut ctx.clients[ctx.me];
-    ctx.state.client_buffers += buffers;
-    ctx.state.client_buffers -= std::mem::replace(&mut client.accounted_buffers, buffers);
+    if client.is_replica() {
+        let buffers = ctx.reply.capacity() + ctx.input.map_or(0, |p| p.capacity());
+        ctx.state.replica_buffers += buffers;
+        ctx.state.replica_buffers -= std::mem::replace(&mut client.accounted_buffers, buffers);
+    }
+    evict_clients_first(ctx);
     let out_of_memory = crate::evict::perform(ctx.state) == crate::evict::Outcome::Fail;
     // Evicted keys are logged on their own, before the command and never
     // inside its MULTI/EXEC (Redis's `propagate_no_multi`).
@@ -1588,6 +1591,37 @@ fn memory_allowed(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bo
         reject(ctx, command, errors::OOM);
     }
     !refused
+}
+
+/// Over `maxmemory`, clients over `maxmemory-clients` go before any key,
+/// as Redis's `processCommand` runs `evictClients` first. Their buffers
+/// are freed at once, so the key eviction that follows sees the memory
+/// back; the loop closes them after this batch. The running client is
+/// left to the check at the end of the loop iteration.
+fn evict_clients_first(ctx: &mut Ctx) {
+    if ctx
+        .state
+        .config
+        .maxmemory_clients
+        .bytes(ctx.state.config.maxmemory)
+        == 0
+        || !crate::evict::over_limit(ctx.state)
+    {
+        return;
+    }
+    for key in crate::evict::clients_to_evict(ctx.state, ctx.clients, Some(ctx.me)) {
+        let Some(client) = ctx.clients.get_mut(key) else {
+            continue;
+        };
+        log::debug!("Evicting client: id={} addr={}", client.id, client.addr);
+        client.closing = crate::client::Closing::Now;
+        client.reply = Default::default();
+        client.sent = 0;
+        client.parser = Default::default();
+        client.account_buffers(&mut ctx.state.replica_buffers);
+        ctx.state.evictor.evicted_clients += 1;
+        ctx.state.killed.push(key);
+    }
 }
 
 /// Authentication and ACL permissions (Redis's `authRequired` and
