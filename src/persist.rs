@@ -316,10 +316,9 @@ pub fn save(
             state.saved(dirty, started);
             Ok(())
         }
-        Err(e) => {
-            state.last_bgsave_ok = false;
-            Err(e)
-        }
+        // A failed foreground save leaves `rdb_last_bgsave_status` alone,
+        // as Redis's `rdbSave` does: writes are not refused for it.
+        Err(e) => Err(e),
     }
 }
 

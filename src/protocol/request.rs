@@ -247,6 +247,11 @@ impl RequestParser {
         if !self.buf.is_empty() || self.buf.capacity() == 0 {
             return;
         }
+        // The argument list of a command with thousands of arguments is
+        // not kept either, as Redis frees a command's argv.
+        if self.spans.capacity() * std::mem::size_of::<(usize, usize)>() > keep {
+            self.spans = Vec::new();
+        }
         if self.buf.capacity() > shared.capacity() && self.buf.capacity() <= keep {
             std::mem::swap(&mut self.buf, shared);
         }
