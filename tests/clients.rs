@@ -571,42 +571,40 @@ fn idle_clients_hold_no_query_buffer() {
 /// ends; a script that declared `no-writes` (EVAL or FCALL) is not held.
 #[test]
 fn client_pause_freezes_the_dataset_as_redis_does() {
-    let (redis, rudis) = common::server_pair(&[]);
-    let sides: Vec<Vec<String>> = [&redis, &rudis]
-        .iter()
-        .map(|server| {
-            let mut admin = server.connect();
-            let mut writer = server.connect();
-            let mut seen = Vec::new();
-            let mut note = |reply: Vec<u8>| seen.push(String::from_utf8_lossy(&reply).into_owned());
-            admin.cmd(&[
+    common::assert_same_observations(|server| {
+        let mut admin = server.connect();
+        let mut writer = server.connect();
+        let mut seen = Vec::new();
+        let mut note = |reply: Vec<u8>| seen.push(String::from_utf8_lossy(&reply).into_owned());
+        admin.cmd(&[
                 b"FUNCTION",
                 b"LOAD",
                 b"#!lua name=lib\nredis.register_function{function_name='ro', callback=function() return 'ro' end, flags={'no-writes'}}",
             ]);
-            note(admin.run("SET foo bar PX 20"));
-            note(admin.run("CLIENT PAUSE 20000 WRITE"));
-            std::thread::sleep(Duration::from_millis(100));
-            note(admin.run("GET foo"));
-            note(common::info_field(&mut admin, "stats", "expired_keys").into_bytes());
-            note(admin.cmd(&[b"EVAL", b"#!lua flags=no-writes\nreturn 1", b"0"]));
-            note(admin.run("FCALL ro 0"));
-            writer.send(&encode(&[b"SET", b"k", b"v"]));
-            std::thread::sleep(Duration::from_millis(100));
-            note(common::info_field(&mut admin, "clients", "blocked_clients").into_bytes());
-            let list = String::from_utf8(admin.run("CLIENT LIST")).unwrap();
-            let flags: Vec<&str> = list.split_whitespace().filter(|w| w.starts_with("flags=")).collect();
-            note(format!("{flags:?}").into_bytes());
-            note(admin.cmd(&[b"EVAL_RO", b"return redis.call('publish','ch','msg')", b"0"]));
-            note(admin.run("CLIENT UNPAUSE"));
-            note(writer.read_reply());
-            note(common::info_field(&mut admin, "clients", "blocked_clients").into_bytes());
-            note(admin.run("GET foo"));
-            note(common::info_field(&mut admin, "stats", "expired_keys").into_bytes());
-            seen
-        })
-        .collect();
-    assert_eq!(sides[0], sides[1], "left: redis-server, right: rudis");
+        note(admin.run("SET foo bar PX 20"));
+        note(admin.run("CLIENT PAUSE 20000 WRITE"));
+        std::thread::sleep(Duration::from_millis(100));
+        note(admin.run("GET foo"));
+        note(common::info_field(&mut admin, "stats", "expired_keys").into_bytes());
+        note(admin.cmd(&[b"EVAL", b"#!lua flags=no-writes\nreturn 1", b"0"]));
+        note(admin.run("FCALL ro 0"));
+        writer.send(&encode(&[b"SET", b"k", b"v"]));
+        std::thread::sleep(Duration::from_millis(100));
+        note(common::info_field(&mut admin, "clients", "blocked_clients").into_bytes());
+        let list = String::from_utf8(admin.run("CLIENT LIST")).unwrap();
+        let flags: Vec<&str> = list
+            .split_whitespace()
+            .filter(|w| w.starts_with("flags="))
+            .collect();
+        note(format!("{flags:?}").into_bytes());
+        note(admin.cmd(&[b"EVAL_RO", b"return redis.call('publish','ch','msg')", b"0"]));
+        note(admin.run("CLIENT UNPAUSE"));
+        note(writer.read_reply());
+        note(common::info_field(&mut admin, "clients", "blocked_clients").into_bytes());
+        note(admin.run("GET foo"));
+        note(common::info_field(&mut admin, "stats", "expired_keys").into_bytes());
+        seen
+    });
 }
 
 /// A signal's shutdown starts in the cron, so DEBUG PAUSE-CRON holds it

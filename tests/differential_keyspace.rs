@@ -403,44 +403,39 @@ fn reset_returns_to_the_default_user() {
 /// at once.
 #[test]
 fn lazy_freeing_counts_as_redis_counts() {
-    let (redis, rudis) = common::server_pair(&[]);
-    let sides: Vec<Vec<String>> = [&redis, &rudis]
-        .iter()
-        .map(|server| {
-            let mut conn = server.connect();
-            let freed = |conn: &mut Conn| common::info_field(conn, "memory", "lazyfreed_objects");
-            let settle = |conn: &mut Conn| {
-                common::eventually(Duration::from_secs(5), || {
-                    common::info_field(conn, "memory", "lazyfree_pending_objects") == "0"
-                })
-            };
-            let members: Vec<Vec<u8>> = (0..1000).map(|i| format!("m{i}").into_bytes()).collect();
-            let mut sadd: Vec<&[u8]> = vec![b"SADD", b"big"];
-            sadd.extend(members.iter().map(Vec::as_slice));
-            let mut seen = Vec::new();
-            conn.cmd(&sadd);
-            conn.run("SADD small a b c");
-            seen.push(conn.run("UNLINK big small nothing"));
-            settle(&mut conn);
-            seen.push(freed(&mut conn).into_bytes());
-            conn.run("CONFIG SET lazyfree-lazy-user-del yes");
-            conn.cmd(&sadd);
-            seen.push(conn.run("DEL big"));
-            settle(&mut conn);
-            seen.push(freed(&mut conn).into_bytes());
-            conn.run("CONFIG RESETSTAT");
-            seen.push(freed(&mut conn).into_bytes());
-            for i in 0..10 {
-                conn.run(&format!("SET k{i} v"));
-            }
-            seen.push(conn.run("FLUSHALL ASYNC"));
-            settle(&mut conn);
-            seen.push(freed(&mut conn).into_bytes());
-            seen.push(conn.run("DBSIZE"));
-            seen.iter()
-                .map(|r| String::from_utf8_lossy(r).into_owned())
-                .collect()
-        })
-        .collect();
-    assert_eq!(sides[0], sides[1], "left: redis-server, right: rudis");
+    common::assert_same_observations(|server| {
+        let mut conn = server.connect();
+        let freed = |conn: &mut Conn| common::info_field(conn, "memory", "lazyfreed_objects");
+        let settle = |conn: &mut Conn| {
+            common::eventually(Duration::from_secs(5), || {
+                common::info_field(conn, "memory", "lazyfree_pending_objects") == "0"
+            })
+        };
+        let members: Vec<Vec<u8>> = (0..1000).map(|i| format!("m{i}").into_bytes()).collect();
+        let mut sadd: Vec<&[u8]> = vec![b"SADD", b"big"];
+        sadd.extend(members.iter().map(Vec::as_slice));
+        let mut seen = Vec::new();
+        conn.cmd(&sadd);
+        conn.run("SADD small a b c");
+        seen.push(conn.run("UNLINK big small nothing"));
+        settle(&mut conn);
+        seen.push(freed(&mut conn).into_bytes());
+        conn.run("CONFIG SET lazyfree-lazy-user-del yes");
+        conn.cmd(&sadd);
+        seen.push(conn.run("DEL big"));
+        settle(&mut conn);
+        seen.push(freed(&mut conn).into_bytes());
+        conn.run("CONFIG RESETSTAT");
+        seen.push(freed(&mut conn).into_bytes());
+        for i in 0..10 {
+            conn.run(&format!("SET k{i} v"));
+        }
+        seen.push(conn.run("FLUSHALL ASYNC"));
+        settle(&mut conn);
+        seen.push(freed(&mut conn).into_bytes());
+        seen.push(conn.run("DBSIZE"));
+        seen.iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect()
+    });
 }

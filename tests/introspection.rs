@@ -661,7 +661,6 @@ fn the_process_title_follows_its_template() {
 /// turned off. The same steps read the same scores on both servers.
 #[test]
 fn oom_score_adj_sets_the_process_score() {
-    let (redis, rudis) = common::server_pair(&[]);
     let steps: &[&str] = &[
         "CONFIG SET oom-score-adj-values \"10 20 30\"",
         "CONFIG SET oom-score-adj yes",
@@ -680,25 +679,21 @@ fn oom_score_adj_sets_the_process_score() {
         "CONFIG SET oom-score-adj sometimes",
         "CONFIG GET oom-score-adj-values",
     ];
-    let sides: Vec<Vec<String>> = [&redis, &rudis]
-        .iter()
-        .map(|server| {
-            let score = || {
-                std::fs::read_to_string(format!("/proc/{}/oom_score_adj", server.pid()))
-                    .unwrap()
-                    .trim()
-                    .to_string()
-            };
-            let mut conn = server.connect();
-            let mut seen = vec![score()];
-            for step in steps {
-                let words = common::words(step);
-                let args: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
-                seen.push(text(conn.cmd(&args)));
-                seen.push(score());
-            }
-            seen
-        })
-        .collect();
-    assert_eq!(sides[0], sides[1], "left: redis-server, right: rudis");
+    common::assert_same_observations(|server| {
+        let score = || {
+            std::fs::read_to_string(format!("/proc/{}/oom_score_adj", server.pid()))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        let mut conn = server.connect();
+        let mut seen = vec![score()];
+        for step in steps {
+            let words = common::words(step);
+            let args: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+            seen.push(text(conn.cmd(&args)));
+            seen.push(score());
+        }
+        seen
+    });
 }

@@ -420,6 +420,18 @@ pub fn server_pair(extra: &[&str]) -> (ServerProcess, ServerProcess) {
     )
 }
 
+/// Runs `observe` on a redis-server and a rudis started alike and asserts
+/// both saw the same: for steps a reply script cannot express (INFO
+/// fields, files, signals, several connections).
+pub fn assert_same_observations(observe: impl Fn(&ServerProcess) -> Vec<String>) {
+    let (redis, rudis) = server_pair(&[]);
+    assert_eq!(
+        observe(&redis),
+        observe(&rudis),
+        "left: redis-server, right: rudis"
+    );
+}
+
 /// Runs a script against real redis-server and rudis, one connection each,
 /// and asserts the raw replies are identical. A line may start with a mark:
 /// `~` compares the array reply as an unordered collection; `?` only checks
