@@ -19,6 +19,9 @@ pub enum Check {
     Choice(&'static [(&'static str, &'static str)]),
     /// `oom-score-adj-values`.
     OomScores,
+    /// `shutdown-on-sigint` and `shutdown-on-sigterm`: SHUTDOWN's flags,
+    /// any of them, or `default` for none.
+    ShutdownFlags,
     Text,
 }
 
@@ -221,8 +224,8 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
     ("replicaof", "", Check::Text, false),
     ("server_cpulist", "", Check::Text, false),
     ("set-proc-title", "yes", Check::Bool, false),
-    ("shutdown-on-sigint", "default", Check::Text, true),
-    ("shutdown-on-sigterm", "default", Check::Text, true),
+    ("shutdown-on-sigint", "default", Check::ShutdownFlags, true),
+    ("shutdown-on-sigterm", "default", Check::ShutdownFlags, true),
     (
         "shutdown-timeout",
         "10",
@@ -341,6 +344,40 @@ pub fn check(check: Check, value: &str) -> Result<String, String> {
                 )
             }),
         Check::OomScores => crate::oom_score::check_values(value),
+        Check::ShutdownFlags => check_shutdown_flags(value),
         Check::Text => Ok(value.to_string()),
     }
+}
+
+/// A set of SHUTDOWN flags, stored in Redis's order (`save nosave now
+/// force`), or `default` when there are none.
+fn check_shutdown_flags(value: &str) -> Result<String, String> {
+    const FLAGS: [&str; 4] = ["save", "nosave", "now", "force"];
+    let mut set = [false; 4];
+    for word in value.split(' ') {
+        if word.eq_ignore_ascii_case("default") {
+            continue;
+        }
+        let Some(flag) = FLAGS.iter().position(|f| f.eq_ignore_ascii_case(word)) else {
+            return Err(
+                "argument(s) must be one of the following: default, save, nosave, now, force"
+                    .into(),
+            );
+        };
+        set[flag] = true;
+    }
+    if set[0] && set[1] {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    let flags: Vec<&str> = FLAGS
+        .iter()
+        .zip(set)
+        .filter(|(_, on)| *on)
+        .map(|(f, _)| *f)
+        .collect();
+    Ok(if flags.is_empty() {
+        "default".into()
+    } else {
+        flags.join(" ")
+    })
 }

@@ -542,3 +542,22 @@ fn info_has_every_redis_field_in_order() {
         }
     }
 }
+
+/// `shutdown-on-sigint` and `shutdown-on-sigterm` take SHUTDOWN's flags as
+/// Redis checks and shows them.
+#[test]
+fn shutdown_on_signal_flags_match_redis() {
+    assert_same_replies(&[
+        "config set shutdown-on-sigint \"now nosave\"",
+        "config get shutdown-on-sigint",
+        "config set shutdown-on-sigint \"save nosave\"",
+        "config set shutdown-on-sigint bogus",
+        "config set shutdown-on-sigint \"\"",
+        "config set shutdown-on-sigint \"default now\"",
+        "config get shutdown-on-sigint",
+        "config set shutdown-on-sigterm \"force save now\"",
+        "config get shutdown-on-sigterm",
+        "config set shutdown-on-sigterm default",
+        "~config get shutdown-on-sig*",
+    ]);
+}
