@@ -224,6 +224,15 @@ pub struct Evictor {
 }
 
 impl Evictor {
+    /// CONFIG RESETSTAT: the counts, and the time over the limit (a
+    /// server still over it starts counting again at the next check).
+    pub fn reset_stats(&mut self) {
+        self.evicted_keys = 0;
+        self.evicted_clients = 0;
+        self.over_total = Duration::ZERO;
+        self.over_since = None;
+    }
+
     fn note_over(&mut self, over: bool) {
         match (over, self.over_since) {
             (true, None) => self.over_since = Some(Instant::now()),

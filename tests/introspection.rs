@@ -697,3 +697,42 @@ fn oom_score_adj_sets_the_process_score() {
         seen
     });
 }
+
+/// CONFIG RESETSTAT zeroes what Redis's `resetServerStats` zeroes:
+/// evictions and the time over `maxmemory`, forks, saves and rewrites
+/// among them.
+#[test]
+fn config_resetstat_zeroes_what_redis_zeroes() {
+    common::assert_same_observations(|server| {
+        let mut conn = server.connect();
+        conn.run("CONFIG SET maxmemory 5mb");
+        conn.run("CONFIG SET maxmemory-policy allkeys-lru");
+        for i in 0..30 {
+            conn.run(&format!("SETRANGE k{i} 300000 x"));
+        }
+        conn.run("GET nothing");
+        conn.run("BGSAVE");
+        let idle = |conn: &mut Conn| {
+            common::info_field(conn, "persistence", "rdb_bgsave_in_progress") == "0"
+        };
+        common::eventually(Duration::from_secs(5), || idle(&mut conn));
+        conn.run("SAVE");
+        conn.run("CONFIG SET maxmemory 0");
+        conn.run("CONFIG RESETSTAT");
+        let fields = [
+            ("stats", "evicted_keys"),
+            ("stats", "total_eviction_exceeded_time"),
+            ("stats", "keyspace_misses"),
+            ("stats", "total_forks"),
+            ("stats", "latest_fork_usec"),
+            ("persistence", "rdb_saves"),
+            ("persistence", "aof_rewrites"),
+        ];
+        fields
+            .iter()
+            .map(|(section, field)| {
+                format!("{field}:{}", common::info_field(&mut conn, section, field))
+            })
+            .collect()
+    });
+}

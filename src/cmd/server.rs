@@ -689,6 +689,12 @@ pub(super) fn config_resetstat(ctx: &mut Ctx, _args: Args) {
     ctx.state.stats = Default::default();
     ctx.state.command_stats.reset();
     ctx.state.aof.delayed_fsync = 0;
+    ctx.state.aof.rewrites = 0;
+    ctx.state.evictor.reset_stats();
+    let persist = &mut ctx.state.persist;
+    persist.rdb_saves = 0;
+    persist.total_forks = 0;
+    persist.latest_fork_usec = 0;
     crate::lazyfree::reset_stats();
     ctx.reply.ok();
 }
