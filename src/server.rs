@@ -137,14 +137,6 @@ fn answers_with_pushes(name: &[u8]) -> bool {
     .any(|n| name.eq_ignore_ascii_case(n))
 }
 
-/// A shutdown that could not go on: the server keeps running, and a
-/// signal asks again rather than forcing an exit.
-fn shutdown_failed() -> bool {
-    warn!("Errors trying to shut down the server. Check the logs for more information.");
-    crate::signals::cancel();
-    false
-}
-
 /// Whether a pause holds this command back: every command under `ALL`;
 /// under `WRITE`, writes and commands that may write (Redis's
 /// `blockPostponeClient` rules: `write` or `may_replicate` flags).
@@ -555,27 +547,8 @@ impl Server {
             let flags = crate::config::pending_text(&self.state.config, setting);
             let has = |flag: &str| flags.split(' ').any(|f| f.eq_ignore_ascii_case(flag));
             let (save, nosave, force) = (has("save"), has("nosave"), has("force"));
-            warn!("User requested shutdown...");
-            crate::daemon::stopping();
-            if !cmd::persist::stop_children_for_shutdown(&mut self.state, force) {
-                return shutdown_failed();
-            }
-            if save || (!nosave && !self.state.config.save.is_empty()) {
-                warn!("Saving the final RDB snapshot before exiting.");
-                let state = &mut self.state;
-                let saved = persist::save(
-                    &mut state.persist,
-                    &state.dbs,
-                    &state.functions.codes(),
-                    &state.config,
-                );
-                if saved.is_err() {
-                    if !force {
-                        warn!("Error trying to save the DB, can't exit.");
-                        return shutdown_failed();
-                    }
-                    warn!("Error trying to save the DB. Exit anyway.");
-                }
+            if !cmd::persist::prepare_for_shutdown(&mut self.state, save, nosave, force) {
+                return false;
             }
         }
         if self.state.aof.logging() {

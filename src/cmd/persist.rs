@@ -124,11 +124,49 @@ pub fn appendonly_changed(state: &mut crate::state::ServerState) -> Result<(), S
     Ok(())
 }
 
+/// What SHUTDOWN and a signal's shutdown do before the server closes
+/// (Redis's `prepareForShutdown`): children stopped, then the final
+/// snapshot when save points are set or `save` asks (not with `nosave`).
+/// False when the server may not exit: it keeps running, and a signal
+/// asks again rather than forcing an exit.
+pub fn prepare_for_shutdown(
+    state: &mut crate::state::ServerState,
+    save: bool,
+    nosave: bool,
+    force: bool,
+) -> bool {
+    log::warn!("User requested shutdown...");
+    crate::daemon::stopping();
+    let mut ok = stop_children_for_shutdown(state, force);
+    if ok && (save || (!nosave && !state.config.save.is_empty())) {
+        log::warn!("Saving the final RDB snapshot before exiting.");
+        let saved = persist::save(
+            &mut state.persist,
+            &state.dbs,
+            &state.functions.codes(),
+            &state.config,
+        );
+        if saved.is_err() {
+            if force {
+                log::warn!("Error trying to save the DB. Exit anyway.");
+            } else {
+                log::warn!("Error trying to save the DB, can't exit.");
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        log::warn!("Errors trying to shut down the server. Check the logs for more information.");
+        crate::signals::cancel();
+    }
+    ok
+}
+
 /// The first step of a shutdown (Redis's `prepareForShutdown`): a child
 /// writing a snapshot is killed, and so is one rewriting the AOF, unless
 /// its base is the first the AOF will have: then the server only exits
 /// when forced. False when it may not exit.
-pub fn stop_children_for_shutdown(state: &mut crate::state::ServerState, force: bool) -> bool {
+fn stop_children_for_shutdown(state: &mut crate::state::ServerState, force: bool) -> bool {
     let Some(kind) = state.persist.child.as_ref().map(|c| c.kind) else {
         return true;
     };

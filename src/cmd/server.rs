@@ -805,35 +805,10 @@ pub(super) fn shutdown(ctx: &mut Ctx, args: Args) {
         return ctx.reply.error(crate::scripting::busy_error());
     }
     let state = &mut *ctx.state;
-    log::warn!("User requested shutdown...");
-    crate::daemon::stopping();
-    if !super::persist::stop_children_for_shutdown(state, force) {
-        log::warn!("Errors trying to shut down the server. Check the logs for more information.");
+    if !super::persist::prepare_for_shutdown(state, save, nosave, force) {
         return ctx
             .reply
             .error("ERR Errors trying to SHUTDOWN. Check logs.");
-    }
-    if save || (!nosave && !state.config.save.is_empty()) {
-        log::warn!("Saving the final RDB snapshot before exiting.");
-        if crate::persist::save(
-            &mut state.persist,
-            &state.dbs,
-            &state.functions.codes(),
-            &state.config,
-        )
-        .is_err()
-        {
-            if !force {
-                log::warn!("Error trying to save the DB, can't exit.");
-                log::warn!(
-                    "Errors trying to shut down the server. Check the logs for more information."
-                );
-                return ctx
-                    .reply
-                    .error("ERR Errors trying to SHUTDOWN. Check logs.");
-            }
-            log::warn!("Error trying to save the DB. Exit anyway.");
-        }
     }
     state.shutdown = Some(Shutdown::Command);
 }
