@@ -25,6 +25,11 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Failed rewrites in a row after which automatic ones are held back, and
+/// the longest they are held (`AOF_REWRITE_LIMITE_*`).
+const REWRITE_LIMIT_THRESHOLD: u64 = 3;
+const REWRITE_LIMIT_MAX_MINUTES: i64 = 60;
+
 /// Redis waits this long for a slow background fsync before writing anyway.
 const MAX_POSTPONE: Duration = Duration::from_secs(2);
 
@@ -42,64 +47,160 @@ pub struct Manifest {
     pub base: Option<AofFile>,
     pub incrs: Vec<AofFile>,
     pub history: Vec<AofFile>,
+    /// The last base and incremental sequence numbers given out: the next
+    /// files are numbered from them, as Redis's `curr_*_file_seq`, which
+    /// a manifest read from disk sets again.
+    base_seq: u64,
+    incr_seq: u64,
 }
 
+/// Why a manifest was refused, and on which line (`aofLoadManifestFromFile`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestError {
+    pub message: &'static str,
+    /// The line's number, from 1, and its text.
+    pub line: Option<(usize, String)>,
+}
+
+impl std::fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message)
+    }
+}
+
+/// Redis reads manifest lines into a buffer of this many bytes.
+const MANIFEST_MAX_LINE: usize = 1024;
+
 impl Manifest {
-    /// Parses `file <name> seq <n> type <b|i|h>` lines (`aofLoadManifestFromFile`).
-    pub fn parse(text: &str) -> Result<Manifest, String> {
+    /// Parses `file <name> seq <n> type <b|i|h>` lines as Redis does: keys
+    /// in any case and order, more pairs ignored, names quoted as in a
+    /// config file, `#` comments; a blank line, a line of 1024 bytes or
+    /// more, or a last line without its newline is refused.
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         let mut manifest = Manifest::default();
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+        if text.is_empty() {
+            return Err(ManifestError {
+                message: "Found an empty AOF manifest",
+                line: None,
+            });
+        }
+        let mut rest = text;
+        let mut number = 0;
+        while !rest.is_empty() {
+            number += 1;
+            let (raw, ends, after) = match rest.find('\n') {
+                Some(at) => (&rest[..at], true, &rest[at + 1..]),
+                None => (rest, false, ""),
+            };
+            rest = after;
+            if raw.starts_with('#') {
                 continue;
             }
-            let words: Vec<&str> = line.split_whitespace().collect();
-            if !words.len().is_multiple_of(2) {
-                return Err("Invalid AOF manifest file format".into());
+            let line = raw.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+            let refuse = |message| {
+                Err(ManifestError {
+                    message,
+                    line: Some((number, line.to_string())),
+                })
+            };
+            if !ends || raw.len() >= MANIFEST_MAX_LINE {
+                return refuse("The AOF manifest file contains too long line");
             }
-            let (mut name, mut seq, mut kind) = (None, None, None);
+            let words = match crate::protocol::request::split_config_line(line.as_bytes()) {
+                Some(words) if words.len() >= 6 && words.len() % 2 == 0 => words,
+                _ => return refuse("Invalid AOF manifest file format"),
+            };
+            let (mut name, mut seq, mut kind) = (None, 0u64, None);
             for pair in words.chunks(2) {
-                match pair[0] {
-                    "file" => name = Some(pair[1].to_string()),
-                    "seq" => seq = pair[1].parse::<u64>().ok(),
-                    "type" => kind = pair[1].chars().next(),
-                    _ => {}
+                let value = String::from_utf8_lossy(&pair[1]).into_owned();
+                if pair[0].eq_ignore_ascii_case(b"file") {
+                    if value.contains(['/', '\\']) {
+                        return refuse("File can't be a path, just a filename");
+                    }
+                    name = Some(value);
+                } else if pair[0].eq_ignore_ascii_case(b"seq") {
+                    seq = atoll(&value);
+                } else if pair[0].eq_ignore_ascii_case(b"type") {
+                    kind = value.chars().next();
                 }
             }
-            let (Some(name), Some(seq), Some(kind)) = (name, seq, kind) else {
-                return Err("Invalid AOF manifest file format".into());
+            let (Some(name), Some(kind)) = (name.filter(|n| !n.is_empty()), kind) else {
+                return refuse("Invalid AOF manifest file format");
             };
-            if name.contains('/') {
-                return Err("Invalid AOF manifest file format".into());
+            if seq == 0 {
+                return refuse("Invalid AOF manifest file format");
             }
             let file = AofFile { name, seq };
             match kind {
-                'b' if manifest.base.is_none() => manifest.base = Some(file),
-                'b' => return Err("Found duplicate base file information".into()),
+                'b' if manifest.base.is_none() => {
+                    manifest.base_seq = file.seq;
+                    manifest.base = Some(file)
+                }
+                'b' => return refuse("Found duplicate base file information"),
                 'i' => {
                     if manifest
                         .incrs
                         .last()
                         .is_some_and(|last| last.seq >= file.seq)
                     {
-                        return Err("Found a non-monotonic sequence number".into());
+                        return refuse("Found a non-monotonic sequence number");
                     }
+                    manifest.incr_seq = file.seq;
                     manifest.incrs.push(file)
                 }
                 'h' => manifest.history.push(file),
-                _ => return Err("Unknown AOF file type".into()),
+                _ => return refuse("Unknown AOF file type"),
             }
         }
-        if manifest.base.is_none() && manifest.incrs.is_empty() {
-            return Err("Found an empty AOF manifest".into());
-        }
         Ok(manifest)
+    }
+
+    /// Names a new base and makes the current one history
+    /// (`getNewBaseFileNameAndMarkPreAsHistory`).
+    fn new_base(&mut self, config: &Config) -> AofFile {
+        self.base_seq += 1;
+        let base = AofFile {
+            name: base_name(config, self.base_seq),
+            seq: self.base_seq,
+        };
+        if let Some(old) = self.base.replace(base.clone()) {
+            self.history.insert(0, old);
+        }
+        base
+    }
+
+    /// Names a new incremental file, last in the list (`getNewIncrAofName`).
+    fn new_incr(&mut self, config: &Config) -> AofFile {
+        self.incr_seq += 1;
+        let incr = AofFile {
+            name: incr_name(config, self.incr_seq),
+            seq: self.incr_seq,
+        };
+        self.incrs.push(incr.clone());
+        incr
+    }
+
+    /// After a rewrite, the incremental files its base holds become
+    /// history: all of them, or all but the one being written
+    /// (`markRewrittenIncrAofAsHistory`).
+    fn retire_rewritten_incrs(&mut self, keep_last: bool) {
+        let keep = usize::from(keep_last).min(self.incrs.len());
+        let retired: Vec<AofFile> = self.incrs.drain(..self.incrs.len() - keep).collect();
+        self.history.splice(0..0, retired);
     }
 
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let mut line = |f: &AofFile, kind: char| {
-            out.push_str(&format!("file {} seq {} type {kind}\n", f.name, f.seq));
+            out.push_str("file ");
+            if needs_repr(&f.name) {
+                let mut quoted = Vec::new();
+                crate::errors::push_repr(&mut quoted, f.name.as_bytes());
+                out.push_str(&String::from_utf8_lossy(&quoted));
+            } else {
+                out.push_str(&f.name);
+            }
+            out.push_str(&format!(" seq {} type {kind}\n", f.seq));
         };
         if let Some(base) = &self.base {
             line(base, 'b');
@@ -112,6 +213,23 @@ impl Manifest {
         }
         out
     }
+}
+
+/// The leading number of `text`, as C's `atoll` reads it; 0 for none or
+/// for a negative one (a sequence number is never below 1).
+fn atoll(text: &str) -> u64 {
+    let text = text.trim_start();
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().unwrap_or(0)
+}
+
+/// Whether a file name is written quoted in the manifest (`sdsneedsrepr`).
+fn needs_repr(name: &str) -> bool {
+    name.bytes()
+        .any(|b| matches!(b, b'\\' | b'"') || !(0x21..=0x7e).contains(&b))
 }
 
 /// Whether commands are being logged.
@@ -162,9 +280,12 @@ pub struct Aof {
     last_fsync: Instant,
     fsync_busy: Arc<AtomicBool>,
     fsync_jobs: Option<Sender<File>>,
-    /// The incremental file the parent switched to when the running
-    /// rewrite forked, and the base the child writes.
-    pub rewrite_target: Option<(AofFile, AofFile)>,
+    /// Where the running rewrite's child writes the new base.
+    pub rewrite_temp: Option<PathBuf>,
+    /// The hold on automatic rewrites after repeated failures: its length
+    /// and when it ends (unix seconds; 0 for none).
+    limit_delay_minutes: i64,
+    limited_until: i64,
     /// `aof-timestamp-enabled`: a `#TS:<unix time>` line goes before the
     /// first command of each new second (refreshed from the config before
     /// every flush).
@@ -173,6 +294,9 @@ pub struct Aof {
     /// Writes and fsyncs that took a millisecond or more, for the latency
     /// monitor: (event, milliseconds). The loop drains it.
     pub slow_io: Vec<(&'static str, u64)>,
+    /// DEBUG AOF-FLUSH-SLEEP: a pause before each write, for tests that
+    /// need a reply and its write to fall in one loop round.
+    pub flush_sleep: Duration,
 }
 
 impl Default for Aof {
@@ -197,12 +321,15 @@ impl Default for Aof {
             timestamps: false,
             last_timestamp: 0,
             slow_io: Vec::new(),
+            flush_sleep: Duration::ZERO,
             delayed_fsync: 0,
             postponed_since: None,
             last_fsync: Instant::now(),
             fsync_busy: Arc::new(AtomicBool::new(false)),
             fsync_jobs: None,
-            rewrite_target: None,
+            rewrite_temp: None,
+            limit_delay_minutes: 0,
+            limited_until: 0,
         }
     }
 }
@@ -219,6 +346,12 @@ fn incr_name(config: &Config, seq: u64) -> String {
     format!("{}.{seq}.incr.aof", config.appendfilename)
 }
 
+/// The file a rewrite that turns the AOF on logs into until its base is
+/// done (`getTempIncrAofName`): no manifest names it.
+fn temp_incr_name(config: &Config) -> String {
+    format!("temp-{}.incr", config.appendfilename)
+}
+
 fn base_name(config: &Config, seq: u64) -> String {
     let ext = if config.aof_use_rdb_preamble {
         "rdb"
@@ -228,10 +361,76 @@ fn base_name(config: &Config, seq: u64) -> String {
     format!("{}.{seq}.base.{ext}", config.appendfilename)
 }
 
+/// Whether an AOF from before the multi-part layout, `appendfilename`
+/// alone in `dir`, is to be moved into `appenddirname`: when there is no
+/// directory or manifest yet, or a move was cut short after the manifest
+/// was written (`loadAppendOnlyFiles`).
+pub fn old_style_pending(config: &Config, manifest: &Manifest) -> bool {
+    let name = &config.appendfilename;
+    if !Path::new(name).is_file() {
+        return false;
+    }
+    let empty = manifest.base.is_none() && manifest.incrs.is_empty();
+    let moving = manifest.incrs.is_empty()
+        && manifest
+            .base
+            .as_ref()
+            .is_some_and(|base| &base.name == name)
+        && !dir(config).join(name).exists();
+    !dir(config).is_dir() || empty || moving
+}
+
+/// Moves an old-style AOF into the directory as its base, manifest first
+/// (`aofUpgradePrepare`).
+pub fn upgrade_old_style(config: &Config, manifest: &mut Manifest) -> Result<(), String> {
+    let dir = dir(config);
+    let name = &config.appendfilename;
+    fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {}",
+            dir.display(),
+            crate::errors::os_error_text(&e)
+        )
+    })?;
+    manifest.base = Some(AofFile {
+        name: name.clone(),
+        seq: 1,
+    });
+    manifest.base_seq = 1;
+    write_manifest(config, manifest).map_err(|e| {
+        format!(
+            "Can't persist the AOF manifest: {}",
+            crate::errors::os_error_text(&e)
+        )
+    })?;
+    fs::rename(name, dir.join(name)).map_err(|e| {
+        format!(
+            "Error trying to move the old AOF file {name} into dir {}: {}",
+            dir.display(),
+            crate::errors::os_error_text(&e)
+        )
+    })?;
+    info!(
+        "Successfully migrated an old-style AOF file ({name}) into the AOF directory ({}).",
+        dir.display()
+    );
+    Ok(())
+}
+
 /// Reads the manifest; `Ok(None)` if there is none yet.
 pub fn read_manifest(config: &Config) -> Result<Option<Manifest>, String> {
-    match fs::read_to_string(manifest_path(config)) {
-        Ok(text) => Manifest::parse(&text).map(Some),
+    match fs::read(manifest_path(config)) {
+        Ok(bytes) => Manifest::parse(&String::from_utf8_lossy(&bytes))
+            .map(Some)
+            .map_err(|e| {
+                warn!("\n*** FATAL AOF MANIFEST FILE ERROR ***\n");
+                if let Some((number, line)) = &e.line {
+                    warn!("Reading the manifest file, at line {number}\n");
+                    warn!(">>> '{line}'\n");
+                }
+                // Redis's own line ends with a newline too.
+                format!("{}\n", e.message)
+            }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!(
             "Can't open the AOF manifest file: {}",
@@ -255,6 +454,15 @@ fn write_manifest(config: &Config, manifest: &Manifest) -> io::Result<()> {
 
 fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// A new file to log into, emptied if a failed attempt left one.
+fn create_empty(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(path)
 }
 
 impl Aof {
@@ -359,6 +567,9 @@ impl Aof {
             info!("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis.");
         }
         self.postponed_since = None;
+        if !self.flush_sleep.is_zero() {
+            std::thread::sleep(self.flush_sleep);
+        }
         let write_started = Instant::now();
         let written = file.write_all(&self.buf);
         let write_ms = write_started.elapsed().as_millis() as u64;
@@ -454,7 +665,8 @@ impl Aof {
     }
 
     /// Opens the newest incremental file for appending, creating the
-    /// directory, a first base and the manifest when there are none
+    /// directory and the manifest when there are none, and a first base
+    /// of the dataset when the manifest names no file at all
     /// (`aofOpenIfNeededOnServerStart`). `write_base` writes a base file.
     pub fn open(
         &mut self,
@@ -462,29 +674,31 @@ impl Aof {
         write_base: &mut dyn FnMut(&Path) -> io::Result<()>,
     ) -> io::Result<()> {
         fs::create_dir_all(dir(config))?;
-        if self.manifest.base.is_none() {
-            let base = AofFile {
-                name: base_name(config, 1),
-                seq: 1,
-            };
+        let as_read = self.manifest.clone();
+        let opening = !self.manifest.incrs.is_empty();
+        if self.manifest.base.is_none() && !opening {
+            let mut manifest = self.manifest.clone();
+            let base = manifest.new_base(config);
             write_base(&dir(config).join(&base.name))?;
             info!("Creating AOF base file {} on server start", base.name);
-            self.manifest.base = Some(base);
+            self.manifest = manifest;
         }
-        if self.manifest.incrs.is_empty() {
-            let seq = 1;
-            let incr = AofFile {
-                name: incr_name(config, seq),
-                seq,
-            };
-            info!("Creating AOF incr file {} on server start", incr.name);
-            self.manifest.incrs.push(incr);
+        if !opening {
+            self.manifest.new_incr(config);
         }
         let Some(last) = self.manifest.incrs.last() else {
             return Ok(());
         };
+        if opening {
+            info!("Opening AOF incr file {} on server start", last.name);
+        } else {
+            info!("Creating AOF incr file {} on server start", last.name);
+        }
         let file = open_append(&dir(config).join(&last.name))?;
-        write_manifest(config, &self.manifest)?;
+        // A manifest that names the same files is left as it is written.
+        if self.manifest != as_read {
+            write_manifest(config, &self.manifest)?;
+        }
         self.file = Some(file);
         self.current_size = self.files_size(config);
         self.base_size = self.current_size;
@@ -495,13 +709,20 @@ impl Aof {
     }
 
     /// Deletes the files a rewrite replaced and drops them from the
-    /// manifest (Redis's `aofDelHistoryFiles`).
+    /// manifest (Redis's `aofDelHistoryFiles`). With `aof-disable-auto-gc`
+    /// they stay, named as history in the manifest.
     pub fn delete_history(&mut self, config: &Config) {
-        if self.manifest.history.is_empty() {
+        if self.manifest.history.is_empty() || config.aof_disable_auto_gc {
             return;
         }
         let dir = dir(config);
         for old in std::mem::take(&mut self.manifest.history) {
+            // Numbering starts again after DEBUG LOADAOF of a manifest
+            // with no incremental file, so a history name can be live.
+            let mut live = self.manifest.base.iter().chain(&self.manifest.incrs);
+            if live.any(|f| f.name == old.name) {
+                continue;
+            }
             let _ = fs::remove_file(dir.join(&old.name));
             info!("Removing the history file {} in the background", old.name);
         }
@@ -526,105 +747,207 @@ impl Aof {
             let _ = file.sync_all();
         }
         self.state = AofState::Off;
-        self.rewrite_target = None;
+        self.rewrite_scheduled = false;
+        self.rewrite_temp = None;
     }
 
-    /// Before a rewrite forks: switch logging to a new incremental file,
-    /// so the child's base plus this file are the whole dataset
-    /// (`rewriteAppendOnlyFileBackground`). Returns the new base's path.
+    /// Before a rewrite forks (`rewriteAppendOnlyFileBackground`): with
+    /// the AOF on, logging switches to a new incremental file, so the
+    /// child's base plus it are the whole dataset; while a rewrite turns
+    /// the AOF on, to a temp file no manifest names yet; with the AOF off,
+    /// nothing is logged. Returns where the child writes the new base.
     pub fn prepare_rewrite(&mut self, config: &Config) -> io::Result<PathBuf> {
-        fs::create_dir_all(dir(config))?;
+        let dir = dir(config);
+        fs::create_dir_all(&dir)?;
         self.end_call(false);
         self.flush(AppendFsync::Always, false);
-        let next_incr = self.manifest.incrs.last().map_or(1, |f| f.seq + 1);
-        let incr = AofFile {
-            name: incr_name(config, next_incr),
-            seq: next_incr,
+        self.selected_db = None;
+        let name = match self.state {
+            AofState::Off => None,
+            AofState::WaitRewrite => {
+                let name = temp_incr_name(config);
+                self.switch_file(create_empty(&dir.join(&name))?);
+                Some(name)
+            }
+            AofState::On => {
+                let mut manifest = self.manifest.clone();
+                let incr = manifest.new_incr(config);
+                let file = create_empty(&dir.join(&incr.name))?;
+                write_manifest(config, &manifest)?;
+                self.switch_file(file);
+                self.manifest = manifest;
+                Some(incr.name)
+            }
         };
-        let next_base = self.manifest.base.as_ref().map_or(1, |f| f.seq + 1);
-        let base = AofFile {
-            name: base_name(config, next_base),
-            seq: next_base,
-        };
-        let file = open_append(&dir(config).join(&incr.name))?;
+        if let Some(name) = name {
+            info!("Creating AOF incr file {name} on background rewrite");
+        }
+        let temp = dir.join(format!(
+            "temp-rewriteaof-bg-{}.aof",
+            self.manifest.base_seq + 1
+        ));
+        self.rewrite_temp = Some(temp.clone());
+        Ok(temp)
+    }
+
+    /// Logs into `file` from now on; the old one is fsynced and closed.
+    fn switch_file(&mut self, file: File) {
         if let Some(old) = self.file.replace(file) {
             let _ = old.sync_all();
         }
-        info!("Creating AOF incr file {} on background rewrite", incr.name);
-        // Until the rewrite is done the manifest also lists the new
-        // incremental file, so a crash now loses nothing.
-        self.manifest.incrs.push(incr.clone());
-        write_manifest(config, &self.manifest)?;
-        self.selected_db = None;
-        self.rewrite_target = Some((base.clone(), incr));
-        Ok(dir(config).join(format!("temp-rewriteaof-bg-{}.aof", base.seq)))
     }
 
-    /// The child finished: on success the new base replaces the old base
-    /// and every incremental file before the new one
-    /// (`backgroundRewriteDoneHandler`).
-    pub fn rewrite_done(&mut self, config: &Config, ok: bool, seconds: i64, temp: &Path) {
-        self.last_rewrite_seconds = seconds;
-        let Some((base, incr)) = self.rewrite_target.take() else {
+    /// The child finished (`backgroundRewriteDoneHandler`): on success
+    /// the new base replaces the old one and the incremental files it
+    /// holds. A rewrite that was to turn the AOF on and failed drops what
+    /// it logged and is tried again.
+    pub fn rewrite_done(&mut self, config: &Config, outcome: &crate::persist::ChildOutcome) {
+        self.last_rewrite_seconds = outcome.seconds;
+        let Some(temp) = self.rewrite_temp.take() else {
             return;
         };
-        if !ok {
-            warn!("Background AOF rewrite terminated with error");
-            self.last_rewrite_ok = false;
-            self.rewrites_consecutive_failures += 1;
-            let _ = fs::remove_file(temp);
-            return;
-        }
-        let dir = dir(config);
-        let switched = (|| -> io::Result<()> {
-            fs::rename(temp, dir.join(&base.name))?;
-            let mut manifest = self.manifest.clone();
-            let old_base = manifest.base.replace(base.clone());
-            let keep = manifest.incrs.iter().position(|f| *f == incr).unwrap_or(0);
-            let old_incrs: Vec<AofFile> = manifest.incrs.drain(..keep).collect();
-            manifest
-                .history
-                .extend(old_base.into_iter().chain(old_incrs));
-            write_manifest(config, &manifest)?;
-            self.manifest = manifest;
-            Ok(())
-        })();
-        match switched {
+        let installed = match outcome.signal {
+            _ if outcome.ok => {
+                info!("Background AOF rewrite terminated with success");
+                self.install_rewritten(config, &temp)
+            }
+            None => {
+                warn!("Background AOF rewrite terminated with error");
+                Err(true)
+            }
+            Some(signal) => {
+                warn!("Background AOF rewrite terminated by signal {signal}");
+                // SIGUSR1 is how a rewrite is stopped on purpose.
+                Err(signal != libc::SIGUSR1)
+            }
+        };
+        match installed {
             Ok(()) => {
-                // With `aof-disable-auto-gc` the replaced files stay, named
-                // as history in the manifest.
-                if !config.aof_disable_auto_gc {
-                    self.delete_history(config);
-                }
+                self.delete_history(config);
                 self.current_size = self.files_size(config);
                 self.base_size = self.current_size;
                 self.last_rewrite_ok = true;
                 self.rewrites += 1;
                 self.rewrites_consecutive_failures = 0;
+                info!("Background AOF rewrite finished successfully");
                 if self.state == AofState::WaitRewrite {
                     self.state = AofState::On;
                 }
-                info!("Background AOF rewrite terminated with success");
-                info!("Background AOF rewrite finished successfully");
             }
-            Err(e) => {
-                warn!(
-                    "Error trying to rename the temporary AOF base file: {}",
-                    crate::errors::os_error_text(&e)
-                );
-                self.last_rewrite_ok = false;
-                self.rewrites_consecutive_failures += 1;
+            Err(failed) => {
+                if failed {
+                    self.last_rewrite_ok = false;
+                    self.rewrites_consecutive_failures += 1;
+                }
             }
+        }
+        let _ = fs::remove_file(&temp);
+        if self.state == AofState::WaitRewrite {
+            self.buf.clear();
+            self.file = None;
+            let name = temp_incr_name(config);
+            info!("Removing the temp incr aof file {name} in the background");
+            let _ = fs::remove_file(dir(config).join(name));
+            self.rewrite_scheduled = true;
         }
     }
 
-    /// Whether `auto-aof-rewrite-percentage` asks for a rewrite now.
-    pub fn growth_due(&self, config: &Config) -> bool {
+    /// Renames the child's base, and the temp incremental file of a
+    /// rewrite that turns the AOF on, to their names in a new manifest,
+    /// and writes it. On any failure the files named so far are removed
+    /// and the old manifest stays.
+    fn install_rewritten(&mut self, config: &Config, temp: &Path) -> Result<(), bool> {
+        let dir = dir(config);
+        let mut manifest = self.manifest.clone();
+        let base = manifest.new_base(config);
+        let base_path = dir.join(&base.name);
+        if let Err(e) = fs::rename(temp, &base_path) {
+            warn!(
+                "Error trying to rename the temporary AOF base file {} into {}: {}",
+                temp.display(),
+                base.name,
+                crate::errors::os_error_text(&e)
+            );
+            return Err(true);
+        }
+        info!(
+            "Successfully renamed the temporary AOF base file {} into {}",
+            temp.file_name().unwrap_or_default().to_string_lossy(),
+            base.name
+        );
+        let mut incr_path = None;
+        if self.state == AofState::WaitRewrite {
+            let temp_incr = temp_incr_name(config);
+            let incr = manifest.new_incr(config);
+            let path = dir.join(&incr.name);
+            if let Err(e) = fs::rename(dir.join(&temp_incr), &path) {
+                warn!(
+                    "Error trying to rename the temporary AOF incr file {temp_incr} into {}: {}",
+                    incr.name,
+                    crate::errors::os_error_text(&e)
+                );
+                let _ = fs::remove_file(&base_path);
+                return Err(true);
+            }
+            info!(
+                "Successfully renamed the temporary AOF incr file {temp_incr} into {}",
+                incr.name
+            );
+            incr_path = Some(path);
+        }
+        manifest.retire_rewritten_incrs(self.file.is_some());
+        if let Err(e) = write_manifest(config, &manifest) {
+            warn!(
+                "Can't persist the AOF manifest: {}",
+                crate::errors::os_error_text(&e)
+            );
+            let _ = fs::remove_file(&base_path);
+            if let Some(path) = incr_path {
+                let _ = fs::remove_file(path);
+            }
+            return Err(true);
+        }
+        self.manifest = manifest;
+        Ok(())
+    }
+
+    /// Whether rewrites that keep failing hold the next automatic one
+    /// back (`aofRewriteLimited`): after three failures in a row, by one
+    /// minute, then 2, 4 ... up to an hour. BGREWRITEAOF is not held.
+    pub fn rewrite_limited(&mut self, now_unix: i64) -> bool {
+        if self.rewrites_consecutive_failures < REWRITE_LIMIT_THRESHOLD {
+            self.limit_delay_minutes = 0;
+            self.limited_until = 0;
+            return false;
+        }
+        if self.limited_until != 0 {
+            if now_unix < self.limited_until {
+                return true;
+            }
+            self.limited_until = 0;
+            return false;
+        }
+        self.limit_delay_minutes =
+            (self.limit_delay_minutes * 2).clamp(1, REWRITE_LIMIT_MAX_MINUTES);
+        self.limited_until = now_unix + self.limit_delay_minutes * 60;
+        warn!(
+            "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+            self.limit_delay_minutes
+        );
+        true
+    }
+
+    /// How much the AOF grew since the last rewrite, in percent, when
+    /// `auto-aof-rewrite-percentage` asks for a rewrite now.
+    pub fn growth(&self, config: &Config) -> Option<u64> {
+        if config.auto_aof_rewrite_percentage <= 0
+            || self.current_size <= config.auto_aof_rewrite_min_size
+        {
+            return None;
+        }
         let base = self.base_size.max(1);
-        config.auto_aof_rewrite_percentage > 0
-            && self.current_size > config.auto_aof_rewrite_min_size
-            && (self.current_size - base.min(self.current_size)) * 100 / base
-                >= config.auto_aof_rewrite_percentage as u64
+        let growth = (self.current_size * 100 / base).saturating_sub(100);
+        (growth >= config.auto_aof_rewrite_percentage as u64).then_some(growth)
     }
 }
 
@@ -843,6 +1166,7 @@ pub fn start_rewrite(state: &mut crate::state::ServerState) -> io::Result<()> {
     );
     match &result {
         Ok(()) => {
+            state.aof.rewrite_scheduled = false;
             if let Some(child) = &state.persist.child {
                 info!(
                     "Background append only file rewriting started by pid {}",
@@ -855,17 +1179,11 @@ pub fn start_rewrite(state: &mut crate::state::ServerState) -> io::Result<()> {
                 "Can't rewrite append only file in background: fork: {}",
                 crate::errors::os_error_text(e)
             );
-            state.aof.rewrite_target = None;
+            state.aof.rewrite_temp = None;
             state.aof.last_rewrite_ok = false;
         }
     }
     result
-}
-
-/// The temp file a running rewrite writes its base into.
-pub fn rewrite_temp_path(config: &Config, aof: &Aof) -> Option<PathBuf> {
-    let (base, _) = aof.rewrite_target.as_ref()?;
-    Some(dir(config).join(format!("temp-rewriteaof-bg-{}.aof", base.seq)))
 }
 
 /// One command read from an AOF.

@@ -103,7 +103,11 @@ fn pending_index(name: &str) -> Option<usize> {
 
 /// Settings for tests, left out of `CONFIG GET` patterns as Redis leaves
 /// out its HIDDEN_CONFIG ones (named exactly, they answer).
-const HIDDEN: &[&str] = &["rdb-key-save-delay"];
+const HIDDEN: &[&str] = &[
+    "rdb-key-save-delay",
+    "key-load-delay",
+    "loading-process-events-interval-bytes",
+];
 
 /// The CPUs of a `*_cpulist` setting (`0,2,4-7`, `1-7:2` with a step),
 /// as Redis's `setcpuaffinity` reads it.
@@ -187,6 +191,11 @@ pub struct Config {
     /// Microseconds a snapshot child sleeps per key: lets tests catch a
     /// BGSAVE in progress, as Redis's test suite does.
     pub rdb_key_save_delay: i64,
+    /// Microseconds a load sleeps per key or AOF command (a negative -N:
+    /// one in N sleeps a microsecond), so tests can catch a load running.
+    pub key_load_delay: i64,
+    /// Bytes of a snapshot read between two rounds answering clients.
+    pub loading_process_events_interval_bytes: u64,
     pub appendonly: bool,
     pub appendfilename: String,
     pub appenddirname: String,
@@ -717,6 +726,30 @@ static SETTINGS: &[Setting] = &[
             memory: false,
             get: |c| c.rdb_key_save_delay,
             set: |c, v| c.rdb_key_save_delay = v,
+        },
+    },
+    Setting {
+        name: "key-load-delay",
+        mutable: true,
+        default: "0",
+        kind: Kind::Int {
+            min: i32::MIN as i64,
+            max: INT_MAX,
+            memory: false,
+            get: |c| c.key_load_delay,
+            set: |c, v| c.key_load_delay = v,
+        },
+    },
+    Setting {
+        name: "loading-process-events-interval-bytes",
+        mutable: true,
+        default: "2097152",
+        kind: Kind::Int {
+            min: 1024,
+            max: INT_MAX,
+            memory: false,
+            get: |c| c.loading_process_events_interval_bytes as i64,
+            set: |c, v| c.loading_process_events_interval_bytes = v as u64,
         },
     },
     Setting {
@@ -1277,6 +1310,8 @@ impl Default for Config {
             rdb_del_sync_files: false,
             rdb_save_incremental_fsync: false,
             rdb_key_save_delay: 0,
+            key_load_delay: 0,
+            loading_process_events_interval_bytes: 0,
             appendonly: false,
             appendfilename: String::new(),
             appenddirname: String::new(),

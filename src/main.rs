@@ -107,7 +107,6 @@ fn main() -> ExitCode {
     log::warn!("Server initialized");
     if let Err(message) = server.load_data() {
         log::warn!("{message}");
-        log::warn!("Fatal error loading the DB, check server logs. Exiting.");
         return ExitCode::FAILURE;
     }
     daemon::ready(supervisor);

@@ -84,10 +84,20 @@ pub struct Persistence {
     pub bgsave_scheduled: bool,
     /// The dataset is being loaded: commands get `-LOADING`.
     pub loading: bool,
+    /// How far the load is, for INFO's `loading_*` fields.
+    pub load_progress: LoadProgress,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
     /// The replication position the snapshot loaded at start recorded.
     pub loaded_position: Option<crate::rdb::ReplPosition>,
+}
+
+/// Where a load stands (Redis's `loading_*` counters).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LoadProgress {
+    pub start_unix: i64,
+    pub total_bytes: u64,
+    pub loaded_bytes: u64,
 }
 
 impl Default for Persistence {
@@ -107,6 +117,7 @@ impl Default for Persistence {
             latest_fork_usec: 0,
             bgsave_scheduled: false,
             loading: false,
+            load_progress: LoadProgress::default(),
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             loaded_position: None,
@@ -118,6 +129,20 @@ impl Persistence {
     /// Changes since the last successful save (`rdb_changes_since_last_save`).
     pub fn changes_since_save(&self) -> u64 {
         crate::db::dirty().saturating_sub(self.dirty_at_last_save)
+    }
+
+    /// A load of `total_bytes` begins (`startLoading`).
+    pub fn start_loading(&mut self, total_bytes: u64) {
+        self.loading = true;
+        self.load_progress = LoadProgress {
+            start_unix: unix_millis() / 1000,
+            total_bytes,
+            loaded_bytes: 0,
+        };
+    }
+
+    pub fn stop_loading(&mut self) {
+        self.loading = false;
     }
 
     pub fn bgsave_in_progress(&self) -> bool {

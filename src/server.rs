@@ -595,6 +595,8 @@ impl Server {
 
     /// Loads the dataset at start (Redis's `loadDataFromDisk`). Clients
     /// that connect meanwhile are answered `-LOADING` every 2 MB read.
+    /// The error is the last line to log before exiting: an AOF's own
+    /// reason, or after a snapshot's reason Redis's closing line.
     pub fn load_data(&mut self) -> Result<(), String> {
         if self.state.config.appendonly {
             self.load_aof()?;
@@ -603,13 +605,15 @@ impl Server {
         let config = self.state.config.clone();
         let path = persist::rdb_path(&config);
         let started = Instant::now();
-        self.state.persist.loading = true;
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        self.state.persist.start_loading(size);
         let mut events = Events::with_capacity(256);
         let result =
-            persist::load_snapshot(&path, &config, crate::state::unix_millis(), &mut |_| {
+            persist::load_snapshot(&path, &config, crate::state::unix_millis(), &mut |read| {
+                self.state.persist.load_progress.loaded_bytes = read;
                 self.process_events_while_loading(&mut events)
             });
-        self.state.persist.loading = false;
+        self.state.persist.stop_loading();
         match result {
             Ok(None) => Ok(()),
             Ok(Some(mut loaded)) => {
@@ -621,7 +625,10 @@ impl Server {
                 );
                 Ok(())
             }
-            Err(e) => Err(format!("{e}")),
+            Err(e) => {
+                warn!("{e}");
+                Err("Fatal error loading the DB, check server logs. Exiting.".into())
+            }
         }
     }
 
@@ -1647,31 +1654,19 @@ impl Server {
                     return;
                 }
                 persist::ChildKind::Aof => {
-                    let temp = crate::aof::rewrite_temp_path(&state.config, &state.aof);
-                    if let Some(temp) = temp {
-                        state.persist.last_aof_cow_bytes = outcome.cow_bytes;
-                        state
-                            .aof
-                            .rewrite_done(&state.config, outcome.ok, outcome.seconds, &temp);
-                    }
+                    state.persist.last_aof_cow_bytes = outcome.cow_bytes;
+                    state.aof.rewrite_done(&state.config, &outcome);
                 }
             }
         }
         if state.persist.child.is_some() {
             return;
         }
-        let scheduled = state.aof.rewrite_scheduled;
-        let grown =
-            state.aof.state == crate::aof::AofState::On && state.aof.growth_due(&state.config);
-        if scheduled || grown {
-            state.aof.rewrite_scheduled = false;
-            if grown {
-                info!("Starting automatic rewriting of AOF on growth");
-            }
+        let now = crate::state::unix_millis() / 1000;
+        if state.aof.rewrite_scheduled && !state.aof.rewrite_limited(now) {
             let _ = crate::aof::start_rewrite(state);
             return;
         }
-        let now = crate::state::unix_millis() / 1000;
         let due = persist::save_point_due(&state.persist, &state.config, now);
         if let Some((changes, secs)) = due {
             info!("{changes} changes in {secs} seconds. Saving...");
@@ -1685,6 +1680,16 @@ impl Server {
                 &state.config,
                 &state.listener_fds,
             );
+            return;
+        }
+        if state.aof.state != crate::aof::AofState::On {
+            return;
+        }
+        if let Some(growth) = state.aof.growth(&state.config) {
+            if !state.aof.rewrite_limited(now) {
+                info!("Starting automatic rewriting of AOF on {growth}% growth");
+                let _ = crate::aof::start_rewrite(state);
+            }
         }
     }
 

@@ -506,6 +506,13 @@ impl ServerState {
         self.ready_keys.extend(keys);
     }
 
+    /// Whether a key given an expiry time already past goes at once:
+    /// not while the AOF is replayed, nor on a replica, which waits for
+    /// its master's DEL (Redis's `checkAlreadyExpired`).
+    pub fn deletes_past_expiries(&self) -> bool {
+        !self.replaying && !self.repl.is_replica()
+    }
+
     /// Converts `slowlog-log-slower-than` and `latency-monitor-threshold`
     /// to clock ticks, so each command compares two integers, and tells
     /// the databases which events to queue for keyspace notifications.

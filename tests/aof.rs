@@ -448,3 +448,359 @@ fn debug_loadaof_reloads_the_dataset_from_the_log() {
     assert_eq!(conn.run("ttl before"), b":1000\r\n");
     assert_eq!(conn.run("dbsize"), b":2\r\n");
 }
+
+/// Files to write into a server's directory: (path, contents).
+type Files<'a> = Vec<(&'a str, Vec<u8>)>;
+
+/// A command in the AOF's format.
+fn logged(line: &str) -> Vec<u8> {
+    common::encode(&line.split(' ').map(str::as_bytes).collect::<Vec<_>>())
+}
+
+fn commands(lines: &[&str]) -> Vec<u8> {
+    lines.iter().flat_map(|line| logged(line)).collect()
+}
+
+/// What a server makes of a directory of AOF files: the last log line
+/// and exit status when it refuses to start, else the answers to
+/// `probes`; then every file it left, with its size, and the manifest.
+fn load_outcome(binary: &str, files: &Files, extra: &[&str], probes: &[&str]) -> Vec<String> {
+    let dir = fresh_dir("aof-load");
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let log = dir.join("server.log");
+    let port = common::free_port();
+    let mut child = Command::new(binary)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+        ])
+        .arg("--dir")
+        .arg(&dir)
+        .arg("--logfile")
+        .arg(&log)
+        .args(extra)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let last = text.lines().rfind(|l| !l.is_empty()).unwrap_or_default();
+            // The message, without the pid, role and time before it.
+            let message = last.split_once(" # ").map_or(last, |(_, m)| m);
+            seen.push(format!("exited {:?}: {message}", status.code()));
+            break;
+        }
+        if common::answers_ping(port) {
+            let mut conn = Conn::new(port);
+            for probe in probes {
+                let reply = conn.run(probe);
+                seen.push(format!("{probe} -> {}", String::from_utf8_lossy(&reply)));
+            }
+            conn.send(&logged("shutdown nosave"));
+            let _ = child.wait();
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{binary} neither started nor exited"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut left: Vec<String> = Vec::new();
+    for sub in [dir.clone(), dir.join("appendonlydir")] {
+        for entry in std::fs::read_dir(&sub).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_file() && path != log {
+                let name = path.strip_prefix(&dir).unwrap().display().to_string();
+                left.push(format!(
+                    "{name} {}",
+                    std::fs::metadata(&path).unwrap().len()
+                ));
+            }
+        }
+    }
+    left.sort();
+    seen.extend(left);
+    let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
+    seen.push(std::fs::read_to_string(manifest).unwrap_or_default());
+    let _ = std::fs::remove_dir_all(&dir);
+    seen
+}
+
+/// Directories of AOF files as redis-server 7.0 loads them, or refuses
+/// to: truncated tails cut off (a MULTI never closed included), an AOF
+/// from before 7.0 moved into the directory (RDB preamble or not), bad
+/// manifests and missing files refused with the same last log line, and
+/// a key whose time had passed when it was logged kept until the load
+/// is over.
+#[test]
+fn aof_directories_load_as_redis_loads_them() {
+    let incr = "appendonlydir/appendonly.aof.1.incr.aof";
+    let base = "appendonlydir/appendonly.aof.1.base.aof";
+    let manifest = "appendonlydir/appendonly.aof.manifest";
+    let one_incr = || {
+        (
+            manifest,
+            b"file appendonly.aof.1.incr.aof seq 1 type i\n".to_vec(),
+        )
+    };
+    let both = || {
+        let text = "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
+        (manifest, text.as_bytes().to_vec())
+    };
+    let multi = commands(&["set foo hello", "multi", "set bar world"]);
+    let mut short = commands(&["incr n", "incr n", "incr n"]);
+    short.extend_from_slice(b"*2\r\n$4\r\nincr\r\n$1\r\nn");
+    let snapshot = {
+        let server = ServerProcess::rudis(&[]);
+        let mut conn = server.connect();
+        conn.run("set fromrdb 1");
+        conn.run("save");
+        let dir = server.owned_dir.clone().unwrap();
+        std::fs::read(dir.join("dump.rdb")).unwrap()
+    };
+    let mut preamble = snapshot.clone();
+    preamble.extend(commands(&["set tail 2"]));
+    let probes = &[
+        "get foo",
+        "get bar",
+        "get n",
+        "get fromrdb",
+        "get tail",
+        "llen list",
+        "dbsize",
+    ];
+    let cases: Vec<(Files, &[&str])> = vec![
+        (
+            vec![(incr, multi.clone()), one_incr()],
+            &["--aof-load-truncated", "yes"],
+        ),
+        (
+            vec![(incr, multi), one_incr()],
+            &["--aof-load-truncated", "no"],
+        ),
+        (
+            vec![(incr, short.clone()), one_incr()],
+            &["--aof-load-truncated", "yes"],
+        ),
+        (
+            vec![(incr, short.clone()), one_incr()],
+            &["--aof-load-truncated", "no"],
+        ),
+        (
+            vec![(base, short.clone()), (incr, commands(&["incr n"])), both()],
+            &[],
+        ),
+        (
+            vec![(incr, b"*2\r\n$3\r\nget\r\n!!!\r\n".to_vec()), one_incr()],
+            &[],
+        ),
+        (vec![(incr, commands(&["bla foo"])), one_incr()], &[]),
+        (vec![("appendonly.aof", commands(&["set foo old"]))], &[]),
+        (vec![("appendonly.aof", preamble)], &[]),
+        (vec![(incr, commands(&["set foo 1"])), both()], &[]),
+        (
+            vec![
+                (
+                    incr,
+                    commands(&["rpush list a", "pexpireat list 1000", "rpush list b"]),
+                ),
+                one_incr(),
+            ],
+            &[],
+        ),
+        (
+            vec![
+                (incr, Vec::new()),
+                (
+                    manifest,
+                    b"file appendonly.aof.1.incr.aof seq 1 type i\n\n".to_vec(),
+                ),
+            ],
+            &[],
+        ),
+        (
+            vec![
+                (incr, Vec::new()),
+                (
+                    manifest,
+                    b"file appendonly.aof.1.incr.aof seq 1 type i".to_vec(),
+                ),
+            ],
+            &[],
+        ),
+        (
+            vec![
+                (incr, Vec::new()),
+                (
+                    manifest,
+                    b"file appendonly.aof.1.incr.aof type i\n".to_vec(),
+                ),
+            ],
+            &[],
+        ),
+        (
+            vec![
+                (incr, Vec::new()),
+                (manifest, b"# only a comment\n".to_vec()),
+            ],
+            &[],
+        ),
+        (
+            vec![
+                (incr, Vec::new()),
+                (
+                    manifest,
+                    b"FILE appendonly.aof.1.incr.aof TYPE i SEQ 1 more pairs\n".to_vec(),
+                ),
+            ],
+            &[],
+        ),
+    ];
+    for (files, extra) in &cases {
+        let rudis = load_outcome(env!("CARGO_BIN_EXE_rudis-server"), files, extra, probes);
+        let redis = load_outcome("redis-server", files, extra, probes);
+        let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
+        assert_eq!(rudis, redis, "files {names:?}, {extra:?}");
+    }
+}
+
+/// Waits until no rewrite runs or waits to run.
+fn wait_rewrites_done(conn: &mut Conn) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while common::info_field(conn, "persistence", "aof_rewrite_in_progress") != "0"
+        || common::info_field(conn, "persistence", "aof_rewrite_scheduled") != "0"
+    {
+        assert!(Instant::now() < deadline, "the rewrite did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The manifest through rewrites as redis-server writes it: history in
+/// its order while auto gc is off, only a base after a rewrite with the
+/// AOF off, numbering taken up again from the manifest DEBUG LOADAOF
+/// reads, and a first incremental file once the AOF is on again.
+#[test]
+fn rewrites_number_and_retire_files_as_redis() {
+    let observe = |server: &ServerProcess| {
+        let dir = server.owned_dir.clone().unwrap();
+        let manifest = || {
+            std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+                .unwrap_or_default()
+        };
+        let mut conn = server.connect();
+        let mut seen = Vec::new();
+        for step in [
+            "config set appendonly yes",
+            "set a 1",
+            "config set aof-disable-auto-gc yes",
+            "bgrewriteaof",
+            "set b 2",
+            "bgrewriteaof",
+            "config set aof-disable-auto-gc no",
+            "config set appendonly no",
+            "set c 3",
+            "bgrewriteaof",
+            "debug loadaof",
+            "config set appendonly yes",
+            "set d 4",
+            "debug loadaof",
+            "bgrewriteaof",
+            "dbsize",
+        ] {
+            let reply = conn.run(step);
+            wait_rewrites_done(&mut conn);
+            seen.push(format!("{step} -> {}", String::from_utf8_lossy(&reply)));
+            seen.push(manifest());
+        }
+        seen
+    };
+    let (redis, rudis) = common::server_pair(&["--enable-debug-command", "yes"]);
+    assert_eq!(
+        observe(&redis),
+        observe(&rudis),
+        "left: redis-server, right: rudis"
+    );
+}
+
+/// While an AOF loads, other clients get `-LOADING` (INFO answers, with
+/// its `loading_*` fields), as from redis-server; `key-load-delay` holds
+/// each command so the load is caught running.
+#[test]
+fn clients_are_answered_loading_while_the_aof_loads() {
+    let lines: Vec<String> = (0..100).map(|i| format!("set k{i} v")).collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let observe = |binary: &str| {
+        let dir = fresh_dir("aof-loading");
+        std::fs::create_dir_all(dir.join("appendonlydir")).unwrap();
+        std::fs::write(
+            dir.join("appendonlydir/appendonly.aof.1.incr.aof"),
+            commands(&lines),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("appendonlydir/appendonly.aof.manifest"),
+            "file appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        let port = common::free_port();
+        let mut child = Command::new(binary)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+            ])
+            .args(["--key-load-delay", "20000", "--loglevel", "warning"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut conn = loop {
+            if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                drop(stream);
+                break Conn::new(port);
+            }
+            assert!(Instant::now() < deadline, "{binary} did not listen");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut seen = vec![String::from_utf8_lossy(&conn.run("get k1")).into_owned()];
+        let info = String::from_utf8_lossy(&conn.run("info persistence")).into_owned();
+        let mut fields: Vec<&str> = info
+            .lines()
+            .filter(|l| l.starts_with("loading"))
+            .filter_map(|l| l.split(':').next())
+            .collect();
+        fields.sort();
+        seen.push(fields.join(" "));
+        while conn.run("ping") != b"+PONG\r\n" {
+            assert!(Instant::now() < deadline, "{binary} did not finish loading");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        seen.push(String::from_utf8_lossy(&conn.run("dbsize")).into_owned());
+        conn.send(&logged("shutdown nosave"));
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        seen
+    };
+    assert_eq!(
+        observe(env!("CARGO_BIN_EXE_rudis-server")),
+        observe("redis-server"),
+        "left: rudis, right: redis-server"
+    );
+}

@@ -2,8 +2,8 @@
 //! `enable-debug-command` allows them (Redis 7.0's default is `no`):
 //! dataset digests and reloads, POPULATE, SLEEP, OBJECT, PROTOCOL (every
 //! RESP3 type), LISTPACK, HTSTATS and HTSTATS-KEY,
-//! QUICKLIST-PACKED-THRESHOLD, SET-ACTIVE-EXPIRE, CHANGE-REPL-ID, LOG and
-//! ERROR.
+//! QUICKLIST-PACKED-THRESHOLD, SET-ACTIVE-EXPIRE, AOF-FLUSH-SLEEP,
+//! CHANGE-REPL-ID, LOG and ERROR.
 
 use super::Ctx;
 use crate::db::digest;
@@ -30,6 +30,8 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
             ctx.reply,
             "debug",
             &[
+                "AOF-FLUSH-SLEEP <microsec>",
+                "    Server will sleep before flushing the AOF, this is used for testing.",
                 "CHANGE-REPL-ID",
                 "    Change the replication IDs of the instance.",
                 "    Dangerous: should be used only for testing the replication subsystem.",
@@ -169,6 +171,12 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
             // atoi, as Redis reads it: anything but a non-zero number resumes.
             let n = crate::protocol::parse_i64(args.get(2)).unwrap_or(0);
             ctx.state.cron_paused = n != 0;
+            ctx.reply.ok();
+        }
+        b"aof-flush-sleep" if args.len() == 3 => {
+            // atoi, as Redis reads it.
+            let micros = crate::protocol::parse_i64(args.get(2)).unwrap_or(0);
+            ctx.state.aof.flush_sleep = std::time::Duration::from_micros(micros.max(0) as u64);
             ctx.reply.ok();
         }
         b"set-active-expire" if args.len() == 3 => {
@@ -374,6 +382,7 @@ fn debug_loadaof(ctx: &mut Ctx) {
         warn!("{message}");
         std::process::exit(1);
     }
+    state.aof.delete_history(&state.config);
     // Loading is not a change to log or replicate.
     crate::db::restore_dirty(dirty_before);
     warn!("Append Only File loaded by DEBUG LOADAOF");

@@ -363,6 +363,34 @@ fn persistence(ctx: &Ctx, s: &mut Section) {
             .field("aof_pending_bio_fsync", 0)
             .field("aof_delayed_fsync", aof.delayed_fsync);
     }
+    if p.loading {
+        loading_progress(&p.load_progress, s);
+    }
+}
+
+/// The `loading_*` fields while a load runs, the ETA from the rate so far.
+fn loading_progress(progress: &crate::persist::LoadProgress, s: &mut Section) {
+    let (total, loaded) = (progress.total_bytes, progress.loaded_bytes);
+    let (perc, remaining) = if total > 0 {
+        (
+            loaded as f64 / total as f64 * 100.0,
+            total.saturating_sub(loaded),
+        )
+    } else {
+        (0.0, 1)
+    };
+    let elapsed = (crate::state::unix_millis() / 1000 - progress.start_unix).max(0) as u64;
+    let eta = if elapsed == 0 {
+        1
+    } else {
+        elapsed * remaining / (loaded + 1)
+    };
+    s.field("loading_start_time", progress.start_unix)
+        .field("loading_total_bytes", total)
+        .field("loading_rdb_used_mem", 0)
+        .field("loading_loaded_bytes", loaded)
+        .field("loading_loaded_perc", format!("{perc:.2}"))
+        .field("loading_eta_seconds", eta);
 }
 
 fn stats(ctx: &Ctx, s: &mut Section) {

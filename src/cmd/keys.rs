@@ -694,7 +694,8 @@ fn parse_expire_flags(ctx: &mut Ctx, args: &Args) -> Option<ExpireFlags> {
 }
 
 /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (Redis's `expireGenericCommand`):
-/// `relative` adds the command time; a time already past deletes the key.
+/// `relative` adds the command time; a time already past deletes the key
+/// (but see `Ctx::already_expired`).
 fn expire_generic(ctx: &mut Ctx, args: Args, seconds: bool, relative: bool, command: &str) {
     let Some(flags) = parse_expire_flags(ctx, &args) else {
         return;
@@ -714,7 +715,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, seconds: bool, relative: bool, comm
     }
     when += base;
     let key = args.get(1);
-    let now = ctx.now_ms;
+    let past = ctx.already_expired(when);
     let (mut keys, reply) = ctx.keys();
     if keys.write(key).is_none() {
         return reply.int(0);
@@ -727,7 +728,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, seconds: bool, relative: bool, comm
     if refused {
         return reply.int(0);
     }
-    if when <= now {
+    if past {
         keys.db.remove(key);
         ctx.notify(GENERIC, "del", key);
     } else {

@@ -24,6 +24,7 @@ mod hll;
 mod info;
 mod introspect;
 mod keys;
+pub use keys::random_below;
 mod list;
 mod memory;
 pub mod migrate;
@@ -71,6 +72,13 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Whether an expiry time being set has passed, so that the key goes
+    /// now (Redis's `checkAlreadyExpired`). Not while the AOF loads, nor on
+    /// a replica: the key keeps its past time until its master's DEL.
+    pub fn already_expired(&self, when: i64) -> bool {
+        when <= self.now_ms && self.state.deletes_past_expiries()
+    }
+
     /// The client running the command.
     pub fn client(&mut self) -> &mut Client {
         &mut self.clients[self.me]

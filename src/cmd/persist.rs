@@ -202,7 +202,7 @@ fn kill_aof_rewrite(state: &mut crate::state::ServerState) {
         return;
     }
     log::info!("Killing running AOF rewrite child: {}", child.pid);
-    let temp = crate::aof::rewrite_temp_path(&state.config, &state.aof);
+    let temp = state.aof.rewrite_temp.take();
     persist::kill_child(&mut state.persist);
     if let Some(temp) = temp {
         let _ = std::fs::remove_file(temp);
@@ -263,6 +263,7 @@ pub(super) fn restore(ctx: &mut Ctx, args: Args) {
     }
     let key = args.get(1);
     let now_ms = ctx.now_ms;
+    let expires_now = ctx.state.deletes_past_expiries();
     let config = &ctx.state.config;
     let (mut keys, reply) = {
         let db = ctx.clients[ctx.me].db;
@@ -294,7 +295,7 @@ pub(super) fn restore(ctx: &mut Ctx, args: Args) {
     if ttl > 0 && !absttl {
         ttl = ttl.saturating_add(now_ms);
     }
-    if ttl > 0 && ttl <= now_ms {
+    if ttl > 0 && ttl <= now_ms && expires_now {
         // Already expired: nothing to create (the old key, if replaced, is gone).
         changes.made(u64::from(replaced));
         if replaced {

@@ -471,13 +471,13 @@ pub(super) fn getex(ctx: &mut Ctx, args: Args) {
         },
         None => None,
     };
-    let now = ctx.now_ms;
+    let past = expire.is_some_and(|(when, _)| ctx.already_expired(when));
     let (keys, reply) = ctx.keys();
     if let Some(Ok(value)) = keys.db.get(key).map(Value::as_str) {
         reply.bulk(value);
     }
     match expire {
-        Some((when, Unit::ExAt | Unit::PxAt)) if when <= now => {
+        Some((_, Unit::ExAt | Unit::PxAt)) if past => {
             keys.db.remove(key);
             ctx.notify(GENERIC, "del", key);
         }

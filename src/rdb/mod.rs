@@ -707,6 +707,10 @@ pub struct Limits {
     pub hash: HashLimits,
     pub zset: ZSetLimits,
     pub max_intset: usize,
+    /// `key-load-delay`, per key.
+    pub key_load_delay: i64,
+    /// Bytes read between two calls to the progress callback.
+    pub progress_interval: u64,
 }
 
 impl From<&Config> for Limits {
@@ -715,7 +719,23 @@ impl From<&Config> for Limits {
             hash: config.hash_limits(),
             zset: config.zset_limits(),
             max_intset: config.set_max_intset_entries,
+            key_load_delay: config.key_load_delay,
+            progress_interval: config.loading_process_events_interval_bytes.max(1024),
         }
+    }
+}
+
+/// Sleeps `usec` microseconds; a negative -N sleeps one microsecond one
+/// time in N, on average (Redis's `debugDelay`, for `key-load-delay`).
+pub fn debug_delay(usec: i64) {
+    let usec = if usec < 0 {
+        let n = usize::try_from(usec.unsigned_abs()).unwrap_or(usize::MAX);
+        u64::from(crate::cmd::random_below(n) == 0)
+    } else {
+        usec as u64
+    };
+    if usec > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(usec));
     }
 }
 
@@ -1213,8 +1233,8 @@ impl<R: Read> Decoder<R> {
     }
 
     /// Reads a whole file: the header, then every key handed to `sink`,
-    /// then the checksum. `progress` is called every ~2 MB with the bytes
-    /// read so far (Redis's `loading_process_events_interval_bytes`).
+    /// then the checksum. `progress` is called every
+    /// `loading-process-events-interval-bytes` with the bytes read so far.
     pub fn snapshot(
         mut self,
         sink: &mut dyn FnMut(LoadEvent) -> Result<(), LoadError>,
@@ -1244,11 +1264,12 @@ impl<R: Read> Decoder<R> {
         let mut expire_ms: Option<i64> = None;
         let mut freq: Option<u8> = None;
         let mut idle_secs: Option<u64> = None;
-        let mut next_progress = 2 << 20;
+        let interval = self.limits.progress_interval;
+        let mut next_progress = interval;
         loop {
             if self.consumed >= next_progress {
                 progress(self.consumed);
-                next_progress = self.consumed + (2 << 20);
+                next_progress = self.consumed + interval;
             }
             let kind = self.byte()?;
             match kind {
@@ -1327,6 +1348,9 @@ impl<R: Read> Decoder<R> {
                     freq,
                     idle_secs,
                 }))?;
+                if self.limits.key_load_delay != 0 {
+                    debug_delay(self.limits.key_load_delay);
+                }
             }
         }
         if version >= 5 {

@@ -1,13 +1,16 @@
-//! Other clients while a script runs past `busy-reply-threshold`
-//! (Redis's `processEventsWhileBlocked` from the script hook).
+//! Other clients while a script runs past `busy-reply-threshold`, or
+//! while the AOF is replayed (Redis's `processEventsWhileBlocked`, from
+//! the script hook and from the loader).
 //!
 //! The loop cannot turn while a script holds it, so the hook reads the
 //! other clients' sockets itself: commands Redis allows then (SCRIPT
 //! KILL, SHUTDOWN NOSAVE, MULTI, DISCARD, WATCH, RESET, HELLO, QUIT, ...:
 //! the `allow_busy` flag) run as usual, every other one is answered
-//! `-BUSY`, and the replies are written at once. The script's own caller
-//! is not read until its script ends. New connections are accepted, so
-//! they too get their `-BUSY`.
+//! `-BUSY`, and the replies are written at once. While the dataset loads,
+//! commands without the `loading` flag are answered `-LOADING` first, as
+//! Redis's `processCommand` checks. The script's own caller is not read
+//! until its script ends. New connections are accepted, so they too get
+//! their answer.
 
 use super::RUN;
 use crate::client::{Closing, ReadOutcome};
@@ -58,7 +61,7 @@ pub fn check() -> bool {
             elapsed.as_millis()
         );
     }
-    serve_clients(ctx);
+    serve_clients(ctx, true);
     if ctx.state.shutdown.is_some() {
         RUN.with(|run| run.killed.set(true));
         return true;
@@ -115,8 +118,9 @@ fn accept_clients(ctx: &mut Ctx) {
     }
 }
 
-/// One non-blocking round over every other client's socket.
-fn serve_clients(ctx: &mut Ctx) {
+/// One non-blocking round over every other client's socket; with
+/// `script_running`, commands a running script blocks are refused.
+pub fn serve_clients(ctx: &mut Ctx, script_running: bool) {
     accept_clients(ctx);
     let me = ctx.me;
     let (mut fds, mut keys) = (Vec::new(), Vec::new());
@@ -140,13 +144,13 @@ fn serve_clients(ctx: &mut Ctx) {
     }
     for (fd, key) in fds.iter().zip(keys) {
         if fd.revents != 0 {
-            serve_client(ctx, key);
+            serve_client(ctx, key, script_running);
         }
     }
 }
 
 /// Reads what a client sent and answers each whole command.
-fn serve_client(ctx: &mut Ctx, key: usize) {
+fn serve_client(ctx: &mut Ctx, key: usize, script_running: bool) {
     let Some(client) = ctx.clients.get_mut(key) else {
         return;
     };
@@ -174,8 +178,15 @@ fn serve_client(ctx: &mut Ctx, key: usize) {
                 let args = parser.args();
                 let line: Vec<&[u8]> = args.iter().take(2).collect();
                 let command = crate::cmd::command_of(&line);
-                let allowed =
-                    command.is_some_and(|c| c.flags.split(' ').any(|f| f == "allow_busy"));
+                let flagged = |flag| command.is_some_and(|c| c.flags.split(' ').any(|f| f == flag));
+                let refusal =
+                    if ctx.state.persist.loading && command.is_some() && !flagged("loading") {
+                        Some(crate::errors::LOADING)
+                    } else if script_running && !flagged("allow_busy") {
+                        Some(super::busy_error())
+                    } else {
+                        None
+                    };
                 let in_multi = ctx.clients[key].multi.is_some();
                 let mut inner = Ctx {
                     state: &mut *ctx.state,
@@ -186,17 +197,20 @@ fn serve_client(ctx: &mut Ctx, key: usize) {
                     last_tick: crate::clock::now(),
                     input: None,
                 };
-                if allowed {
+                let Some(refusal) = refusal else {
                     crate::cmd::dispatch(&mut inner, args);
-                } else if in_multi && command.is_some_and(|c| c.name == "exec") {
-                    let busy = super::busy_error();
-                    crate::cmd::multi::abort_exec(&mut inner, busy);
+                    if inner.clients[key].closing != Closing::No {
+                        break;
+                    }
+                    continue;
+                };
+                if in_multi && command.is_some_and(|c| c.name == "exec") {
+                    crate::cmd::multi::abort_exec(&mut inner, refusal);
                     let counted = crate::cmd::multi::EXECABORT.as_bytes();
                     inner.state.stats.count_error_reply(counted);
                 } else {
-                    let busy = super::busy_error();
-                    inner.reply.error(busy);
-                    inner.state.stats.count_error_reply(busy.as_bytes());
+                    inner.reply.error(refusal);
+                    inner.state.stats.count_error_reply(refusal.as_bytes());
                     if let Some(transaction) = inner.client().multi.as_mut() {
                         transaction.failed = true;
                     }

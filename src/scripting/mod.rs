@@ -22,7 +22,7 @@
 //! raises an error in the script that `pcall` cannot swallow.
 
 mod bitop;
-mod busy;
+pub(crate) mod busy;
 mod cjson;
 mod cmsgpack;
 pub mod convert;

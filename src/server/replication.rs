@@ -804,14 +804,18 @@ impl Server {
         // Clients are answered -LOADING meanwhile, as at start.
         let config = self.state.config.clone();
         let mut events = Events::with_capacity(256);
-        self.state.persist.loading = true;
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        self.state.persist.start_loading(size);
         let loaded = persist::load_snapshot_keeping_expired(
             &path,
             &config,
             crate::state::unix_millis(),
-            &mut |_| self.process_events_while_loading(&mut events),
+            &mut |read| {
+                self.state.persist.load_progress.loaded_bytes = read;
+                self.process_events_while_loading(&mut events)
+            },
         );
-        self.state.persist.loading = false;
+        self.state.persist.stop_loading();
         match loaded.map_err(|e| e.to_string()).and_then(|l| {
             let l = l.ok_or_else(|| "no file".to_string())?;
             self.install_snapshot(l)

@@ -38,7 +38,7 @@ pub fn free_port() -> u16 {
 
 /// True once a server on `port` answers PING (a bare connect could reach
 /// something else, or the socket itself).
-fn answers_ping(port: u16) -> bool {
+pub fn answers_ping(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
