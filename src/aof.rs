@@ -953,11 +953,13 @@ impl Aof {
 
 /// Writes a base file of commands (without RDB preamble): each function
 /// library as its FUNCTION LOAD, then every key as the command that
-/// recreates it, then its expiry (`rewriteAppendOnlyFileRio`).
+/// recreates it, then its expiry (`rewriteAppendOnlyFileRio`), pausing
+/// `key_delay_us` (`rdb-key-save-delay`) after each key.
 pub fn write_command_base(
     out: &mut impl Write,
     dbs: &[crate::db::Db],
     libraries: &[&[u8]],
+    key_delay_us: i64,
 ) -> io::Result<()> {
     use crate::db::hash::HashValue;
     use crate::db::Value;
@@ -1029,6 +1031,12 @@ pub fn write_command_base(
             if buf.len() >= 64 * 1024 {
                 out.write_all(&buf)?;
                 buf.clear();
+            }
+            crate::child_info::key_written();
+            if key_delay_us != 0 {
+                out.write_all(&buf)?;
+                buf.clear();
+                crate::rdb::debug_delay(key_delay_us);
             }
         }
     }
@@ -1132,7 +1140,7 @@ pub fn write_base_file(
         let now = crate::state::unix_millis() / 1000;
         out.write_all(format!("#TS:{now}\r\n").as_bytes())?;
     }
-    write_command_base(&mut out, dbs, libraries)?;
+    write_command_base(&mut out, dbs, libraries, config.rdb_key_save_delay)?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()
 }
@@ -1158,6 +1166,7 @@ pub fn start_rewrite(state: &mut crate::state::ServerState) -> io::Result<()> {
         &mut state.persist,
         crate::persist::ChildKind::Aof,
         &state.listener_fds,
+        crate::persist::total_keys(dbs),
         || {
             crate::proctitle::set_child("redis-aof-rewrite");
             crate::persist::pin_to_cpus(&config.aof_rewrite_cpulist);

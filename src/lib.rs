@@ -8,6 +8,7 @@ pub mod acl;
 pub mod alloc;
 pub mod aof;
 pub mod aof_load;
+pub mod child_info;
 pub mod client;
 pub mod clock;
 pub mod cmd;

@@ -46,8 +46,10 @@ pub struct Child {
     pub kind: ChildKind,
     pub started: Instant,
     pub started_unix: i64,
-    /// The read end of the pipe the child reports its copy-on-write size on.
+    /// The read end of the pipe the child reports its progress on.
     report: Option<File>,
+    /// What it reported last.
+    pub info: crate::child_info::ChildInfo,
     /// A snapshot written to a pipe for replicas, not to the file.
     pub to_replicas: bool,
 }
@@ -382,6 +384,7 @@ pub fn fork_child(
     state: &mut Persistence,
     kind: ChildKind,
     close_in_child: &[RawFd],
+    keys_total: u64,
     work: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
     let mut fds = [0 as libc::c_int; 2];
@@ -407,10 +410,9 @@ pub fn fork_child(
             // parent keeps its own.
             unsafe { libc::close(fd) };
         }
+        crate::child_info::start_reporting(write_end);
         let ok = work().is_ok();
-        let mut report = write_end;
-        let _ = report.write_all(&private_dirty_bytes().to_le_bytes());
-        drop(report);
+        crate::child_info::final_report();
         // SAFETY: ends the child without running the parent's destructors
         // or atexit handlers, which belong to the loop.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
@@ -426,6 +428,7 @@ pub fn fork_child(
         started,
         started_unix: unix_millis() / 1000,
         report: Some(read_end),
+        info: crate::child_info::ChildInfo::new(keys_total),
         to_replicas: false,
     });
     Ok(())
@@ -452,7 +455,8 @@ pub fn bgsave(
     state.dirty_at_fork = crate::db::dirty();
     state.last_bgsave_try_unix = unix_millis() / 1000;
     let path = rdb_path(config);
-    let result = fork_child(state, ChildKind::Rdb, close_in_child, || {
+    let keys = total_keys(dbs);
+    let result = fork_child(state, ChildKind::Rdb, close_in_child, keys, || {
         crate::proctitle::set_child("redis-rdb-bgsave");
         pin_to_cpus(&config.bgsave_cpulist);
         let written = write_snapshot_file(&path, dbs, libraries, config, false);
@@ -499,7 +503,7 @@ pub fn snapshot_to_pipe(
     let mut close = close_in_child.to_vec();
     close.push(fds[0]);
     let mut write_end = Some(write_end);
-    let forked = fork_child(state, ChildKind::Rdb, &close, || {
+    let forked = fork_child(state, ChildKind::Rdb, &close, total_keys(dbs), || {
         crate::proctitle::set_child("redis-rdb-to-slaves");
         pin_to_cpus(&config.bgsave_cpulist);
         let Some(pipe) = write_end.take() else {
@@ -538,6 +542,20 @@ pub fn wait_child(state: &mut Persistence) -> Option<ChildOutcome> {
     child_ended(state, reaped, status)
 }
 
+/// Keys in every database: what a child has to write.
+pub fn total_keys(dbs: &[Db]) -> u64 {
+    dbs.iter().map(|db| db.len() as u64).sum()
+}
+
+/// Reads what the running child reported (`receiveChildInfo`).
+pub fn receive_child_info(state: &mut Persistence) {
+    if let Some(child) = state.child.as_mut() {
+        if let Some(report) = child.report.as_mut() {
+            child.info.receive(report);
+        }
+    }
+}
+
 /// Reaps the child if it has exited (`checkChildrenDone`); never blocks.
 pub fn reap_child(state: &mut Persistence) -> Option<ChildOutcome> {
     let child = state.child.as_mut()?;
@@ -556,14 +574,11 @@ fn child_ended(
     if pid == 0 {
         return None;
     }
-    let mut cow_bytes = 0;
     if let Some(mut report) = child.report.take() {
-        let mut buf = [0u8; 8];
-        if report.read_exact(&mut buf).is_ok() {
-            cow_bytes = u64::from_le_bytes(buf);
-        }
+        child.info.receive(&mut report);
     }
     let child = state.child.take()?;
+    let cow_bytes = child.info.cow_peak;
     let exited = pid > 0 && libc::WIFEXITED(status);
     let signal = (pid > 0 && libc::WIFSIGNALED(status)).then(|| libc::WTERMSIG(status));
     let ok = exited && libc::WEXITSTATUS(status) == 0;
@@ -639,20 +654,6 @@ pub fn save_point_due(state: &Persistence, config: &Config, now_unix: i64) -> Op
                     || now_unix - state.last_bgsave_try_unix > BGSAVE_RETRY_DELAY)
         })
         .map(|(secs, _)| (changes, secs))
-}
-
-/// Private dirty memory of this process, from `/proc/self/smaps_rollup`
-/// (Redis's `zmalloc_get_private_dirty`): in a fork child, the pages
-/// copied on write.
-fn private_dirty_bytes() -> u64 {
-    let Ok(text) = fs::read_to_string("/proc/self/smaps_rollup") else {
-        return 0;
-    };
-    text.lines()
-        .filter(|l| l.starts_with("Private_Dirty:"))
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .sum::<u64>()
-        * 1024
 }
 
 /// A dataset read from a file, not yet in service.

@@ -626,7 +626,9 @@ impl Server {
                 Ok(())
             }
             Err(e) => {
-                warn!("{e}");
+                for line in e.to_string().lines() {
+                    warn!("{line}");
+                }
                 Err("Fatal error loading the DB, check server logs. Exiting.".into())
             }
         }
@@ -1646,6 +1648,7 @@ impl Server {
             let threshold = state.config.latency_monitor_threshold;
             state.latency.add_if_needed(threshold, "fork", millis);
         }
+        persist::receive_child_info(&mut state.persist);
         if let Some(outcome) = persist::reap_child(&mut state.persist) {
             match outcome.kind {
                 persist::ChildKind::Rdb => {

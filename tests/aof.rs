@@ -739,7 +739,9 @@ fn rewrites_number_and_retire_files_as_redis() {
 /// each command so the load is caught running.
 #[test]
 fn clients_are_answered_loading_while_the_aof_loads() {
-    let lines: Vec<String> = (0..100).map(|i| format!("set k{i} v")).collect();
+    // Both servers answer others once per 1024 commands replayed: 4000
+    // commands of half a millisecond each give a few rounds to catch.
+    let lines: Vec<String> = (0..4000).map(|i| format!("set k{i} v")).collect();
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     let observe = |binary: &str| {
         let dir = fresh_dir("aof-loading");
@@ -764,7 +766,7 @@ fn clients_are_answered_loading_while_the_aof_loads() {
                 "--appendonly",
                 "yes",
             ])
-            .args(["--key-load-delay", "20000", "--loglevel", "warning"])
+            .args(["--key-load-delay", "500", "--loglevel", "warning"])
             .arg("--dir")
             .arg(&dir)
             .stdout(std::process::Stdio::null())
@@ -779,8 +781,12 @@ fn clients_are_answered_loading_while_the_aof_loads() {
             assert!(Instant::now() < deadline, "{binary} did not listen");
             std::thread::sleep(Duration::from_millis(10));
         };
-        let mut seen = vec![String::from_utf8_lossy(&conn.run("get k1")).into_owned()];
-        let info = String::from_utf8_lossy(&conn.run("info persistence")).into_owned();
+        // Sent together, so that one round answers both.
+        let mut both = logged("get k1");
+        both.extend(logged("info persistence"));
+        conn.send(&both);
+        let mut seen = vec![String::from_utf8_lossy(&conn.read_reply()).into_owned()];
+        let info = String::from_utf8_lossy(&conn.read_reply()).into_owned();
         let mut fields: Vec<&str> = info
             .lines()
             .filter(|l| l.starts_with("loading"))

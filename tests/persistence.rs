@@ -335,7 +335,6 @@ fn bgsave_writes_in_a_child_and_reports_it() {
     );
     // The loop keeps serving while the child writes.
     assert_eq!(conn.run("set during bgsave"), b"+OK\r\n");
-    conn.run("config set rdb-key-save-delay 0");
     wait_for(
         || common::info_field(&mut conn, "persistence", "rdb_bgsave_in_progress") == "0",
         "the child to finish",
@@ -487,6 +486,12 @@ fn corrupt_files_refuse_to_load() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("truncated", good[..good.len() / 3].to_vec()),
         ("flipped", flipped),
+        ("bad-checksum", {
+            let mut f = good.clone();
+            let end = f.len();
+            f[end - 8..].copy_from_slice(b"foobar00");
+            f
+        }),
         ("bad-signature", b"NOTREDIS0010".to_vec()),
         ("unknown-type", {
             let mut f = good[..9].to_vec();
@@ -514,6 +519,11 @@ fn corrupt_files_refuse_to_load() {
         assert_eq!(out.status.code(), Some(1), "{name}");
         let log = String::from_utf8_lossy(&out.stdout);
         assert!(log.contains("Fatal error loading the DB"), "{name}: {log}");
+        if name == "bad-checksum" {
+            // Redis's words, which tools look for.
+            assert!(log.contains("# Wrong RDB checksum expected: ("), "{log}");
+            assert!(log.contains("RDB CRC error"), "{log}");
+        }
         assert_eq!(
             std::fs::read(dir.join("dump.rdb")).unwrap(),
             bytes,
@@ -752,4 +762,32 @@ fn a_failed_save_does_not_refuse_writes() {
             .map(|r| String::from_utf8_lossy(r).into_owned())
             .collect()
     });
+}
+
+/// A BGSAVE child reports its progress while it writes, as Redis's does:
+/// INFO's `current_*` fields count the keys written out of those there
+/// were at the fork, and fall back to zero when it is done.
+#[test]
+fn a_saving_child_reports_its_progress() {
+    let rudis = ServerProcess::rudis(&["--enable-debug-command", "yes"]);
+    let mut conn = rudis.connect();
+    assert_eq!(conn.run("debug populate 10000 key 100"), b"+OK\r\n");
+    conn.run("config set rdb-key-save-delay 300");
+    assert_eq!(conn.run("bgsave"), b"+Background saving started\r\n");
+    let field = |conn: &mut common::Conn, name: &str| common::info_field(conn, "persistence", name);
+    wait_for(
+        || field(&mut conn, "current_save_keys_processed") != "0",
+        "a progress report",
+    );
+    assert_eq!(field(&mut conn, "current_save_keys_total"), "10000");
+    let percent: f64 = field(&mut conn, "current_fork_perc").parse().unwrap();
+    assert!(percent > 0.0 && percent < 100.0, "{percent}");
+    assert_ne!(field(&mut conn, "current_cow_peak"), "0");
+    wait_for(
+        || field(&mut conn, "rdb_bgsave_in_progress") == "0",
+        "the save to end",
+    );
+    assert_eq!(field(&mut conn, "current_save_keys_processed"), "0");
+    assert_eq!(field(&mut conn, "current_save_keys_total"), "0");
+    assert_eq!(field(&mut conn, "current_fork_perc"), "0.00");
 }

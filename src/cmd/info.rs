@@ -310,14 +310,25 @@ fn persistence(ctx: &Ctx, s: &mut Section) {
         Some(child) if bgsave => child.started.elapsed().as_secs() as i64,
         _ => -1,
     };
+    let fork = p.child.as_ref().map(|c| &c.info);
+    let now_ms = crate::state::unix_millis();
     s.field("loading", u8::from(p.loading))
         .field("async_loading", 0)
-        .field("current_cow_peak", 0)
-        .field("current_cow_size", 0)
-        .field("current_cow_size_age", 0)
-        .field("current_fork_perc", "0.00")
-        .field("current_save_keys_processed", 0)
-        .field("current_save_keys_total", 0)
+        .field("current_cow_peak", fork.map_or(0, |f| f.cow_peak))
+        .field("current_cow_size", fork.map_or(0, |f| f.cow_bytes))
+        .field(
+            "current_cow_size_age",
+            fork.map_or(0, |f| f.cow_age_secs(now_ms)),
+        )
+        .field(
+            "current_fork_perc",
+            format!("{:.2}", fork.map_or(0.0, |f| f.progress_percent())),
+        )
+        .field(
+            "current_save_keys_processed",
+            fork.map_or(0, |f| f.keys_processed),
+        )
+        .field("current_save_keys_total", fork.map_or(0, |f| f.keys_total))
         .field("rdb_changes_since_last_save", p.changes_since_save())
         .field("rdb_bgsave_in_progress", u8::from(bgsave))
         .field("rdb_last_save_time", p.last_save_unix)

@@ -487,8 +487,9 @@ impl<W: Write> Encoder<W> {
                 self.byte(Self::value_type(value))?;
                 self.string(key)?;
                 self.body(value)?;
-                if self.key_delay_us > 0 {
-                    std::thread::sleep(std::time::Duration::from_micros(self.key_delay_us as u64));
+                crate::child_info::key_written();
+                if self.key_delay_us != 0 {
+                    debug_delay(self.key_delay_us);
                 }
             }
         }
@@ -664,6 +665,11 @@ pub enum LoadError {
     Corrupt(String),
     /// A value of a type rudis does not have.
     Unsupported(String),
+    /// The checksum at the end is not the bytes' own.
+    Checksum {
+        expected: u64,
+        stored: u64,
+    },
 }
 
 impl std::fmt::Display for LoadError {
@@ -681,6 +687,12 @@ impl std::fmt::Display for LoadError {
                 "Bad file format reading the append only file or RDB: {what}"
             ),
             LoadError::Unsupported(what) => write!(f, "{what}"),
+            // Redis's two lines: tools look for "RDB CRC error".
+            LoadError::Checksum { expected, stored } => write!(
+                f,
+                "Wrong RDB checksum expected: ({expected:x}) but got ({stored:x}). Aborting now.\n\
+                 Internal error in RDB reading -> RDB CRC error"
+            ),
         }
     }
 }
@@ -1360,7 +1372,7 @@ impl<R: Read> Decoder<R> {
             self.consumed += 8;
             let stored = u64::from_le_bytes(b);
             if stored != 0 && stored != expected {
-                return Err(corrupt("Wrong RDB checksum"));
+                return Err(LoadError::Checksum { expected, stored });
             }
         }
         if let (Some(stream_db), Some(id), Some(offset)) = (
