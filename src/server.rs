@@ -537,6 +537,10 @@ impl Server {
     /// server is to exit.
     fn shut_down(&mut self, reason: Shutdown) -> bool {
         if let Shutdown::Signal(name) = reason {
+            if self.state.shutdown_wait.is_some() {
+                // One is already under way.
+                return false;
+            }
             // `shutdown-on-sigint` and `shutdown-on-sigterm`: SHUTDOWN's
             // flags for the signal.
             let setting = if name == "SIGINT" {
@@ -544,10 +548,16 @@ impl Server {
             } else {
                 "shutdown-on-sigterm"
             };
-            let flags = crate::config::pending_text(&self.state.config, setting);
-            let has = |flag: &str| flags.split(' ').any(|f| f.eq_ignore_ascii_case(flag));
-            let (save, nosave, force) = (has("save"), has("nosave"), has("force"));
-            if !cmd::persist::prepare_for_shutdown(&mut self.state, save, nosave, force) {
+            let words = crate::config::pending_text(&self.state.config, setting);
+            let has = |flag: &str| words.split(' ').any(|f| f.eq_ignore_ascii_case(flag));
+            let flags = cmd::persist::ShutdownFlags {
+                save: has("save"),
+                nosave: has("nosave"),
+                now: has("now"),
+                force: has("force"),
+            };
+            let step = cmd::persist::prepare_for_shutdown(&mut self.state, &self.clients, flags);
+            if step != cmd::persist::ShutdownStep::Exit {
                 return false;
             }
         }
@@ -847,6 +857,9 @@ impl Server {
             }
             if !self.state.unblock_requests.is_empty() {
                 self.serve_unblock_requests();
+            }
+            if !self.state.shutdown_refused.is_empty() {
+                self.answer_refused_shutdowns();
             }
             self.serve_ready_keys();
         }
@@ -1244,6 +1257,22 @@ impl Server {
         }
     }
 
+    /// Runs again the SHUTDOWN of each caller whose shutdown did not
+    /// happen: it answers with the error.
+    fn answer_refused_shutdowns(&mut self) {
+        for (key, id) in self.state.shutdown_refused.clone() {
+            let waiting = self
+                .clients
+                .get(key)
+                .is_some_and(|c| c.id == id && c.blocked.is_some());
+            if waiting {
+                let mut woken_by = None;
+                self.rerun_blocked(key, &mut woken_by);
+            }
+        }
+        self.state.shutdown_refused.clear();
+    }
+
     /// Ends a `CLIENT PAUSE` whose time is up (or that UNPAUSE lifted):
     /// every client it held runs the command it was stopped at, then the
     /// rest of its input, in the order they were caught.
@@ -1569,9 +1598,23 @@ impl Server {
         if self.state.cron_paused {
             return;
         }
-        // A signal's shutdown starts here, as in Redis's `serverCron`.
+        // A signal's shutdown starts here, as in Redis's `serverCron`, and
+        // one waiting for its replicas ends here.
         if let Some(name) = self.state.signal_shutdown.take() {
             self.state.shutdown = Some(Shutdown::Signal(name));
+        } else if let Some(wait) = &self.state.shutdown_wait {
+            let due = now >= wait.deadline
+                || cmd::persist::ready_to_shut_down(&self.state, &self.clients);
+            if due {
+                let flags = wait.flags;
+                if cmd::persist::finish_shutdown(&mut self.state, &self.clients, flags) {
+                    self.state.shutdown_wait = None;
+                    self.state.shutdown = Some(Shutdown::Ready);
+                } else {
+                    cmd::persist::cancel_shutdown(&mut self.state);
+                    self.answer_refused_shutdowns();
+                }
+            }
         }
         self.cron_ticks += 1;
         self.coalescer.end_epoch();

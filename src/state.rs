@@ -181,8 +181,11 @@ pub struct Rebind {
 /// How `SHUTDOWN` or a signal asked the server to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shutdown {
+    /// A signal asked; its shutdown is still to prepare.
     Signal(&'static str),
-    Command,
+    /// Prepared (SHUTDOWN, or a wait for replicas that ended): only the
+    /// files and sockets are left to close.
+    Ready,
 }
 
 pub struct ServerState {
@@ -261,6 +264,11 @@ pub struct ServerState {
     /// SIGINT or SIGTERM came: the cron starts the shutdown (Redis's
     /// `shutdown_asap`), unless SHUTDOWN ABORT comes first.
     pub signal_shutdown: Option<&'static str>,
+    /// A shutdown waiting for lagging replicas.
+    pub shutdown_wait: Option<crate::cmd::persist::ShutdownWait>,
+    /// SHUTDOWN callers of a shutdown that did not happen: the loop
+    /// answers them with an error.
+    pub shutdown_refused: Vec<(usize, u64)>,
     /// DEBUG SET-ACTIVE-EXPIRE 0 stops the cron deleting expired keys.
     pub active_expire_enabled: bool,
     /// Per-command calls, time, failures and latency histograms.
@@ -468,6 +476,8 @@ impl ServerState {
             active_expire_enabled: true,
             cron_paused: false,
             signal_shutdown: None,
+            shutdown_wait: None,
+            shutdown_refused: Vec::new(),
             migrate_sockets: Default::default(),
             evictor: Default::default(),
             pre_command_oom: false,

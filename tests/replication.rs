@@ -680,3 +680,51 @@ fn a_paused_replica_reads_but_does_not_apply() {
     }));
     assert_eq!(r.run("GET foo2"), b"$4\r\nbar2\r\n");
 }
+
+/// SHUTDOWN waits for a replica that is behind, as Redis 7.0 does: writes
+/// pause, the caller blocks, INFO says how long is left; ABORT answers
+/// the caller with Redis's error and writes resume; once the replica
+/// catches up the master exits, and the replica has every write.
+#[test]
+fn shutdown_waits_for_a_lagging_replica() {
+    let mut master = rudis_master(&[]);
+    let replica = redis_replica_of(&master, &[]);
+    assert!(link_up(&replica));
+    let mut conn = master.connect();
+    conn.run("set k 1");
+    assert!(same_data(&master, &replica));
+    let stop = |signal: &str| {
+        let pid = replica.pid().to_string();
+        assert!(std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    stop("-STOP");
+    assert_eq!(conn.run("incr k"), b":2\r\n");
+    let mut caller = master.connect();
+    caller.send(&common::encode(&[b"shutdown"]));
+    assert!(eventually(SYNC_WAIT, || {
+        info_field(&mut conn, "clients", "blocked_clients") == "1"
+    }));
+    let left: u64 = info_field(&mut conn, "server", "shutdown_in_milliseconds")
+        .parse()
+        .unwrap();
+    assert!(left > 0 && left <= 10_000, "{left}");
+    assert_eq!(info_field(&mut conn, "clients", "connected_clients"), "2");
+    assert_eq!(conn.run("shutdown abort"), b"+OK\r\n");
+    assert_eq!(
+        caller.read_reply(),
+        b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+    );
+    assert_eq!(conn.run("incr k"), b":3\r\n");
+    caller.send(&common::encode(&[b"shutdown", b"nosave"]));
+    assert!(eventually(SYNC_WAIT, || {
+        info_field(&mut conn, "clients", "blocked_clients") == "1"
+    }));
+    stop("-CONT");
+    assert_eq!(master.wait_exit(SYNC_WAIT), Some(0));
+    let mut replica_conn = replica.connect();
+    assert!(eventually(SYNC_WAIT, || replica_conn.run("get k") == b"$1\r\n3\r\n"));
+}

@@ -154,6 +154,12 @@ fn server(ctx: &Ctx, s: &mut Section) {
             ctx.state.config_file.as_deref().unwrap_or(""),
         )
         .field("io_threads_active", 0);
+    if let Some(wait) = &ctx.state.shutdown_wait {
+        let left = wait
+            .deadline
+            .saturating_duration_since(std::time::Instant::now());
+        s.field("shutdown_in_milliseconds", left.as_millis() as u64);
+    }
 }
 
 fn clients(ctx: &Ctx, s: &mut Section) {
@@ -169,14 +175,19 @@ fn clients(ctx: &Ctx, s: &mut Section) {
         .map(|(_, c)| c.pending_output())
         .max()
         .unwrap_or(0);
-    s.field("connected_clients", ctx.clients.len())
-        .field("cluster_connections", 0)
-        .field("maxclients", ctx.state.config.maxclients)
-        .field("client_recent_max_input_buffer", max_in)
-        .field("client_recent_max_output_buffer", max_out)
-        .field("blocked_clients", ctx.state.blocked_clients)
-        .field("tracking_clients", ctx.state.tracking.clients)
-        .field("clients_in_timeout_table", 0);
+    // Replicas are not counted, as in Redis.
+    let replicas = ctx.state.repl.replicas.len();
+    s.field(
+        "connected_clients",
+        ctx.clients.len().saturating_sub(replicas),
+    )
+    .field("cluster_connections", 0)
+    .field("maxclients", ctx.state.config.maxclients)
+    .field("client_recent_max_input_buffer", max_in)
+    .field("client_recent_max_output_buffer", max_out)
+    .field("blocked_clients", ctx.state.blocked_clients)
+    .field("tracking_clients", ctx.state.tracking.clients)
+    .field("clients_in_timeout_table", 0);
 }
 
 /// Human-readable bytes as Redis's `bytesToHuman`: `989.68K`, `1.50M`.

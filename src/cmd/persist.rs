@@ -4,10 +4,12 @@
 //! arguments and reply as Redis does.
 
 use super::{i64_arg, Ctx};
+use crate::client::Client;
 use crate::errors;
 use crate::persist;
 use crate::protocol::request::Args;
 use crate::rdb::{self, RestoreError};
+use slab::Slab;
 
 pub(super) fn save(ctx: &mut Ctx, _args: Args) {
     let state = &mut *ctx.state;
@@ -124,21 +126,108 @@ pub fn appendonly_changed(state: &mut crate::state::ServerState) -> Result<(), S
     Ok(())
 }
 
-/// What SHUTDOWN and a signal's shutdown do before the server closes
-/// (Redis's `prepareForShutdown`): children stopped, then the final
-/// snapshot when save points are set or `save` asks (not with `nosave`).
-/// False when the server may not exit: it keeps running, and a signal
-/// asks again rather than forcing an exit.
+/// The options of a SHUTDOWN, or of a signal's `shutdown-on-*` setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShutdownFlags {
+    pub save: bool,
+    pub nosave: bool,
+    /// Do not wait for lagging replicas.
+    pub now: bool,
+    pub force: bool,
+}
+
+/// Where a shutdown stands after `prepare_for_shutdown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownStep {
+    /// Done: the server may exit.
+    Exit,
+    /// It failed and the server keeps running.
+    Failed,
+    /// Waiting for replicas; the cron finishes it.
+    Waiting,
+}
+
+/// A shutdown waiting for its replicas to catch up (Redis's
+/// `shutdown_mstime`): writes are paused meanwhile.
+#[derive(Debug, Clone)]
+pub struct ShutdownWait {
+    pub deadline: std::time::Instant,
+    pub flags: ShutdownFlags,
+    /// SHUTDOWN callers, blocked until it ends: (slab key, client id).
+    pub callers: Vec<(usize, u64)>,
+}
+
+/// Starts a shutdown (Redis's `prepareForShutdown`). Unless NOW or
+/// `shutdown-timeout 0`, with replicas that have not acknowledged the
+/// whole stream, writes are paused, the replicas asked where they are,
+/// and the cron finishes it once they caught up or the timeout passed.
 pub fn prepare_for_shutdown(
     state: &mut crate::state::ServerState,
-    save: bool,
-    nosave: bool,
-    force: bool,
-) -> bool {
+    clients: &Slab<Client>,
+    flags: ShutdownFlags,
+) -> ShutdownStep {
     log::warn!("User requested shutdown...");
     crate::daemon::stopping();
-    let mut ok = stop_children_for_shutdown(state, force);
-    if ok && (save || (!nosave && !state.config.save.is_empty())) {
+    let timeout_secs = crate::config::pending_text(&state.config, "shutdown-timeout")
+        .parse::<u64>()
+        .unwrap_or(10);
+    if !flags.now && timeout_secs != 0 && !ready_to_shut_down(state, clients) {
+        let now = std::time::Instant::now();
+        state.shutdown_wait = Some(ShutdownWait {
+            deadline: now + std::time::Duration::from_secs(timeout_secs),
+            flags,
+            callers: Vec::new(),
+        });
+        let all = state.pause.is_some_and(|p| p.all && p.until > now);
+        let until = now + std::time::Duration::from_secs(365 * 24 * 3600);
+        state.pause = Some(crate::state::Pause { until, all });
+        state.repl.get_ack_wanted = true;
+        log::info!("Waiting for replicas before shutting down.");
+        return ShutdownStep::Waiting;
+    }
+    if finish_shutdown(state, clients, flags) {
+        ShutdownStep::Exit
+    } else {
+        ShutdownStep::Failed
+    }
+}
+
+/// Whether every replica acknowledged the whole stream (Redis's
+/// `isReadyToShutdown`).
+pub fn ready_to_shut_down(state: &crate::state::ServerState, clients: &Slab<Client>) -> bool {
+    let offset = state.repl.offset;
+    state.repl.replicas.iter().all(|&key| {
+        clients
+            .get(key)
+            .and_then(|c| c.replica.as_deref())
+            .is_none_or(|r| r.ack_offset == offset)
+    })
+}
+
+/// Stops a shutdown that waits: writes resume, and its callers are
+/// answered with an error by the loop (Redis's `cancelShutdown`).
+pub fn cancel_shutdown(state: &mut crate::state::ServerState) {
+    if let Some(wait) = state.shutdown_wait.take() {
+        state.shutdown_refused.extend(wait.callers);
+        if let Some(pause) = state.pause.as_mut() {
+            pause.until = std::time::Instant::now();
+        }
+    }
+}
+
+/// The last step of a shutdown (Redis's `finishShutdown`): lagging
+/// replicas logged, children stopped, then the final snapshot when save
+/// points are set or `save` asks (not with `nosave`). False when the
+/// server may not exit: it keeps running, and a signal asks again rather
+/// than forcing an exit.
+pub fn finish_shutdown(
+    state: &mut crate::state::ServerState,
+    clients: &Slab<Client>,
+    flags: ShutdownFlags,
+) -> bool {
+    log_lagging_replicas(state, clients);
+    let mut ok = stop_children_for_shutdown(state, flags.force);
+    if ok && (flags.save || (!flags.nosave && !state.config.save.is_empty())) {
         log::warn!("Saving the final RDB snapshot before exiting.");
         let saved = persist::save(
             &mut state.persist,
@@ -147,7 +236,7 @@ pub fn prepare_for_shutdown(
             &state.config,
         );
         if saved.is_err() {
-            if force {
+            if flags.force {
                 log::warn!("Error trying to save the DB. Exit anyway.");
             } else {
                 log::warn!("Error trying to save the DB, can't exit.");
@@ -160,6 +249,42 @@ pub fn prepare_for_shutdown(
         crate::signals::cancel();
     }
     ok
+}
+
+/// One line per replica still behind, then how many are in sync.
+fn log_lagging_replicas(state: &crate::state::ServerState, clients: &Slab<Client>) {
+    let offset = state.repl.offset;
+    let mut lagging = 0;
+    for &key in &state.repl.replicas {
+        let Some(client) = clients.get(key) else {
+            continue;
+        };
+        let Some(replica) = client.replica.as_deref() else {
+            continue;
+        };
+        if replica.ack_offset != offset {
+            lagging += 1;
+            let online = replica.phase == crate::repl::Phase::Online;
+            let lag = if online {
+                replica.ack_time.elapsed().as_secs()
+            } else {
+                0
+            };
+            log::warn!(
+                "Lagging replica {} reported offset {} behind master, lag={lag}, state={}.",
+                crate::cmd::replica_address(client),
+                offset.saturating_sub(replica.ack_offset),
+                if online { "online" } else { "wait_bgsave" },
+            );
+        }
+    }
+    let count = state.repl.replicas.len();
+    if count > 0 {
+        log::info!(
+            "{} of {count} replicas are in sync when shutting down.",
+            count - lagging
+        );
+    }
 }
 
 /// The first step of a shutdown (Redis's `prepareForShutdown`): a child

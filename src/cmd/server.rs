@@ -773,44 +773,78 @@ pub(super) fn time(ctx: &mut Ctx, _args: Args) {
 /// FORCE. On success there is no reply, the connection just closes, as in
 /// Redis.
 pub(super) fn shutdown(ctx: &mut Ctx, args: Args) {
-    let (mut save, mut nosave, mut abort, mut force) = (false, false, false, false);
+    let mut flags = super::persist::ShutdownFlags::default();
+    let mut abort = false;
     for arg in args.from(1) {
         if arg.eq_ignore_ascii_case(b"nosave") {
-            nosave = true;
+            flags.nosave = true;
         } else if arg.eq_ignore_ascii_case(b"save") {
-            save = true;
+            flags.save = true;
         } else if arg.eq_ignore_ascii_case(b"now") {
+            flags.now = true;
         } else if arg.eq_ignore_ascii_case(b"force") {
-            force = true;
+            flags.force = true;
         } else if arg.eq_ignore_ascii_case(b"abort") {
             abort = true;
         } else {
             return ctx.reply.error(errors::SYNTAX);
         }
     }
-    if (save && nosave) || (abort && args.len() > 2) {
+    if (flags.save && flags.nosave) || (abort && args.len() > 2) {
         return ctx.reply.error(errors::SYNTAX);
     }
     if abort {
-        // Only a signal's shutdown waits to start (Redis's
-        // `abortShutdown`); a SHUTDOWN command ran at once.
-        if ctx.state.signal_shutdown.take().is_none() {
+        // Redis's `abortShutdown`: one waiting for replicas, or a
+        // signal's not started yet.
+        if ctx.state.shutdown_wait.is_some() {
+            super::persist::cancel_shutdown(ctx.state);
+        } else if ctx.state.signal_shutdown.take().is_none() {
             return ctx.reply.error("ERR No shutdown in progress.");
         }
         crate::signals::cancel();
         log::info!("Shutdown manually aborted.");
         return ctx.reply.ok();
     }
-    if crate::scripting::is_busy() && !nosave {
-        return ctx.reply.error(crate::scripting::busy_error());
-    }
-    let state = &mut *ctx.state;
-    if !super::persist::prepare_for_shutdown(state, save, nosave, force) {
+    let me = (ctx.me, ctx.clients[ctx.me].id);
+    if ctx.state.shutdown_refused.contains(&me) {
+        // Run again after the shutdown it waited for did not happen.
+        ctx.state.shutdown_refused.retain(|&c| c != me);
         return ctx
             .reply
             .error("ERR Errors trying to SHUTDOWN. Check logs.");
     }
-    state.shutdown = Some(Shutdown::Command);
+    if !flags.now && (ctx.state.in_exec || ctx.state.in_script_call) {
+        return ctx
+            .reply
+            .error("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
+    }
+    if crate::scripting::is_busy() && !flags.nosave {
+        return ctx.reply.error(crate::scripting::busy_error());
+    }
+    let step = if ctx.state.shutdown_wait.is_some() {
+        super::persist::ShutdownStep::Waiting
+    } else {
+        super::persist::prepare_for_shutdown(ctx.state, ctx.clients, flags)
+    };
+    match step {
+        super::persist::ShutdownStep::Exit => ctx.state.shutdown = Some(Shutdown::Ready),
+        super::persist::ShutdownStep::Failed => ctx
+            .reply
+            .error("ERR Errors trying to SHUTDOWN. Check logs."),
+        super::persist::ShutdownStep::Waiting => {
+            // The caller waits with no reply: the server exits, or an
+            // ABORT or a failure answers it.
+            if let Some(wait) = ctx.state.shutdown_wait.as_mut() {
+                wait.callers.push(me);
+            }
+            ctx.state.block_request = Some(crate::state::BlockRequest {
+                keys: Vec::new(),
+                timeout: None,
+                null_bulk_when_not_blocking: false,
+                command: None,
+            });
+        }
+    }
 }
 
 /// CLUSTER, READONLY, READWRITE and ASKING: rudis runs standalone, as a
