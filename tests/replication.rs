@@ -477,10 +477,43 @@ fn redis_cli_rdb_and_replica_modes_read_the_snapshot_and_stream() {
     let dir_arg = dir.to_str().unwrap().to_string();
     let copy = ServerProcess::rudis(&["--dir", &dir_arg, "--enable-debug-command", "yes"]);
     assert_eq!(digest(&copy), digest(&master));
+    drop(copy);
 
+    // `--functions-rdb` asks for the functions alone (rdb-filter-only).
+    let code = "#!lua name=lib1\nredis.register_function('func1', function() return 123 end)";
+    assert_eq!(
+        m.cmd(&[b"FUNCTION", b"LOAD", code.as_bytes()]),
+        b"$4\r\nlib1\r\n"
+    );
+    std::fs::remove_file(&file).unwrap();
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port_arg(&master), "--functions-rdb"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let copy = ServerProcess::rudis(&["--dir", &dir_arg]);
+    let mut c = copy.connect();
+    assert_eq!(c.run("DBSIZE"), b":0\r\n");
+    assert_eq!(c.run("FCALL func1 0"), b":123\r\n");
+    drop(copy);
+    assert_eq!(
+        m.run("REPLCONF rdb-filter-only keys"),
+        b"-ERR Unsupported rdb-filter-only option: keys\r\n"
+    );
+    // The --functions-rdb link is gone before the next one comes.
+    assert!(eventually(SYNC_WAIT, || info_field(
+        &mut m,
+        "replication",
+        "connected_slaves"
+    ) == "0"));
+
+    // redis-cli --replica waits a second after the snapshot before its
+    // first ACK, which lets the stream flow: its output is polled.
+    let log = dir.join("replica.out");
     let mut follower = std::process::Command::new("redis-cli")
         .args(["-p", &port_arg(&master), "--replica"])
-        .stdout(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -491,11 +524,12 @@ fn redis_cli_rdb_and_replica_modes_read_the_snapshot_and_stream() {
     )
     .contains("state=online")));
     m.run("SET streamed yes");
-    std::thread::sleep(Duration::from_millis(300));
+    let streamed = eventually(SYNC_WAIT, || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("\"SET\",\"streamed\",\"yes\""))
+    });
     let _ = follower.kill();
-    let output = follower.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("\"SET\",\"streamed\",\"yes\""), "{text}");
+    let _ = follower.wait();
+    assert!(streamed, "{:?}", std::fs::read_to_string(&log));
 }
 
 #[test]

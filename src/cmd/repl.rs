@@ -69,7 +69,31 @@ pub(super) fn replconf(ctx: &mut Ctx, args: Args) {
                 }
                 return;
             }
-            b"rdb-only" | b"rdb-filter-only" => {}
+            b"rdb-only" => {}
+            b"rdb-filter-only" => {
+                // Everything is left out but the parts named.
+                let Some(parts) = crate::protocol::request::split_config_line(value) else {
+                    ctx.reply.error("ERR Missing rdb-filter-only values");
+                    return;
+                };
+                let mut filter = crate::repl::RdbFilter {
+                    no_data: true,
+                    no_functions: true,
+                };
+                for part in parts {
+                    if part.eq_ignore_ascii_case(b"functions") {
+                        filter.no_functions = false;
+                    } else {
+                        let text = format!(
+                            "ERR Unsupported rdb-filter-only option: {}",
+                            String::from_utf8_lossy(&part)
+                        );
+                        ctx.reply.error(&text);
+                        return;
+                    }
+                }
+                info_of(ctx).filter = filter;
+            }
             _ => {
                 let text = format!(
                     "ERR Unrecognized REPLCONF option: {}",
@@ -148,6 +172,16 @@ fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], &[u8])>) {
     if ctx.reply.len() > ctx.clients[me].sent {
         ctx.reply
             .error("ERR SYNC and PSYNC are invalid with pending output");
+        return;
+    }
+    // A filtered snapshot only goes over the socket, never to the file.
+    let filtered = ctx.clients[me]
+        .replica
+        .as_deref()
+        .map(|r| (r.filter.any(), r.capa_eof));
+    if filtered.is_some_and(|(filtered, eof)| filtered && !eof) {
+        ctx.reply
+            .error("ERR Filtered replica requires EOF capability");
         return;
     }
     let addr = replica_address(&ctx.clients[me]);

@@ -59,6 +59,23 @@ pub struct ReplicaInfo {
     pub hold_until_ack: bool,
     /// Came by SYNC: no `+FULLRESYNC` line before the snapshot.
     pub old_sync: bool,
+    /// `REPLCONF rdb-filter-only`: what the snapshot it gets leaves out.
+    pub filter: RdbFilter,
+}
+
+/// Parts of a snapshot a replica asked to leave out (Redis's
+/// `SLAVE_REQ_RDB_EXCLUDE_*`): `redis-cli --functions-rdb` wants the
+/// functions alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RdbFilter {
+    pub no_data: bool,
+    pub no_functions: bool,
+}
+
+impl RdbFilter {
+    pub fn any(&self) -> bool {
+        self.no_data || self.no_functions
+    }
 }
 
 impl ReplicaInfo {
@@ -76,6 +93,7 @@ impl ReplicaInfo {
             waiting_since: now,
             hold_until_ack: false,
             old_sync: false,
+            filter: RdbFilter::default(),
         }
     }
 

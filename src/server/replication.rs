@@ -257,14 +257,31 @@ impl Server {
         if waiting.is_empty() || self.state.persist.child.is_some() {
             return;
         }
+        // One snapshot serves replicas that asked for the same parts: the
+        // first one's, and those like it.
+        let filter_of = |k: usize| {
+            self.clients
+                .get(k)
+                .and_then(|c| c.replica.as_deref())
+                .map(|r| r.filter)
+                .unwrap_or_default()
+        };
+        let filter = filter_of(waiting[0]);
+        let waiting: Vec<usize> = waiting
+            .into_iter()
+            .filter(|&k| filter_of(k) == filter)
+            .collect();
         let infos = || {
             waiting
                 .iter()
                 .filter_map(|&k| self.clients.get(k)?.replica.as_deref())
         };
-        let diskless = crate::config::pending_bool(config, "repl-diskless-sync")
+        let configured = crate::config::pending_bool(config, "repl-diskless-sync")
             && infos().all(|r| r.capa_eof && !r.old_sync);
-        if diskless {
+        // A filtered snapshot goes over the socket, at once unless the
+        // settings ask for diskless syncs (and their delay).
+        let diskless = configured || filter.any();
+        if configured {
             let delay = crate::config::pending_u64(config, "repl-diskless-sync-delay");
             let max = crate::config::pending_u64(config, "repl-diskless-sync-max-replicas");
             let oldest = infos()
@@ -282,12 +299,16 @@ impl Server {
         let target = if diskless { "replicas sockets" } else { "disk" };
         info!("Starting BGSAVE for SYNC with target: {target}");
         let state = &mut self.state;
-        let libraries = state.functions.codes();
+        let mut libraries = state.functions.codes();
+        if filter.no_functions {
+            libraries.clear();
+        }
+        let dbs: &[crate::db::Db] = if filter.no_data { &[] } else { &state.dbs };
         let source = if diskless {
             let mark = crate::state::random_hex_id();
             match persist::snapshot_to_pipe(
                 &mut state.persist,
-                &state.dbs,
+                dbs,
                 &libraries,
                 &state.config,
                 &state.listener_fds,
