@@ -17,6 +17,7 @@ pub mod coalesce;
 pub mod config;
 pub mod config_pending;
 pub mod config_rewrite;
+pub mod crash;
 pub mod daemon;
 pub mod db;
 pub mod errors;

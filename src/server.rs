@@ -235,6 +235,10 @@ impl Server {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         crate::signals::install()?;
+        crate::crash::install(crate::config::pending_bool(
+            &state.config,
+            "crash-log-enabled",
+        ));
         state.listeners = listeners;
         replace_metrics_listener(&mut state)?;
         note_listener_fds(&mut state);

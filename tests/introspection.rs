@@ -736,3 +736,65 @@ fn config_resetstat_zeroes_what_redis_zeroes() {
             .collect()
     });
 }
+
+/// A crash leaves Redis's bug report in the log: the signal, a stack
+/// trace, the END line; and the process still dies of its signal. With
+/// `crash-log-enabled no` it dies the same, and says nothing.
+#[test]
+fn a_crash_leaves_a_bug_report_in_the_log() {
+    use std::os::unix::process::ExitStatusExt;
+    for (enabled, command) in [
+        ("yes", "debug segfault"),
+        ("no", "debug segfault"),
+        ("yes", "debug panic"),
+    ] {
+        let dir = common::fresh_dir("crash");
+        let log = dir.join("crash.log");
+        let (d, l) = (dir.to_str().unwrap(), log.to_str().unwrap());
+        let mut server = ServerProcess::rudis(&[
+            "--dir",
+            d,
+            "--logfile",
+            l,
+            "--enable-debug-command",
+            "yes",
+            "--crash-log-enabled",
+            enabled,
+        ]);
+        let mut conn = server.connect();
+        conn.send(&common::encode(
+            &command.split(' ').map(str::as_bytes).collect::<Vec<_>>(),
+        ));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{command} did not end the server"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let panic = command.ends_with("panic");
+        let signal = if panic { libc::SIGABRT } else { libc::SIGSEGV };
+        assert_eq!(status.signal(), Some(signal), "{command}");
+        let reported = text.contains("=== RUDIS BUG REPORT START")
+            && text.contains("------ STACK TRACE ------")
+            && text.contains("=== RUDIS BUG REPORT END");
+        assert_eq!(
+            reported,
+            enabled == "yes",
+            "{command}, crash-log-enabled {enabled}: {text}"
+        );
+        if enabled == "yes" && panic {
+            assert!(
+                text.contains("Guru Meditation: DEBUG PANIC called at Unix time"),
+                "{text}"
+            );
+        } else if enabled == "yes" {
+            assert!(text.contains("crashed by signal: 11"), "{text}");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! dataset digests and reloads, POPULATE, SLEEP, OBJECT, PROTOCOL (every
 //! RESP3 type), LISTPACK, HTSTATS and HTSTATS-KEY,
 //! QUICKLIST-PACKED-THRESHOLD, SET-ACTIVE-EXPIRE, AOF-FLUSH-SLEEP,
-//! CHANGE-REPL-ID, LOG and ERROR.
+//! CHANGE-REPL-ID, LOG, ERROR, and SEGFAULT and PANIC (the crash report).
 
 use super::Ctx;
 use crate::db::digest;
@@ -60,12 +60,16 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
                 "    it is used instead of the 'key' prefix. These are not propagated to",
                 "    replicas. Cluster slots are not respected so keys not belonging to the",
                 "    current node can be created in cluster mode.",
+                "PANIC",
+                "    Crash the server simulating a panic.",
                 "PROTOCOL <type>",
                 "    Reply with a test value of the specified type. <type> can be: string,",
                 "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
                 "    true, false.",
                 "RELOAD [option ...]",
                 "    Save the RDB on disk and reload it back to memory. Options: MERGE, NOFLUSH, NOSAVE.",
+                "SEGFAULT",
+                "    Crash the server with sigsegv.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -172,6 +176,17 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
             let n = crate::protocol::parse_i64(args.get(2)).unwrap_or(0);
             ctx.state.cron_paused = n != 0;
             ctx.reply.ok();
+        }
+        b"segfault" if args.len() == 2 => {
+            // SAFETY: raises the signal a bad access would; the crash
+            // handler reports it and the process dies of it.
+            unsafe { libc::raise(libc::SIGSEGV) };
+        }
+        b"panic" if args.len() == 2 => {
+            panic!(
+                "DEBUG PANIC called at Unix time {}",
+                crate::state::unix_millis() / 1000
+            );
         }
         b"aof-flush-sleep" if args.len() == 3 => {
             // atoi, as Redis reads it.

@@ -651,6 +651,10 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
             if ctx.state.config.maxmemory != before.maxmemory {
                 maxmemory_changed(ctx);
             }
+            crate::crash::set_enabled(crate::config::pending_bool(
+                &ctx.state.config,
+                "crash-log-enabled",
+            ));
             if before.aof_disable_auto_gc && !ctx.state.config.aof_disable_auto_gc {
                 let state = &mut *ctx.state;
                 state.aof.delete_history(&state.config);
