@@ -107,6 +107,7 @@ const HIDDEN: &[&str] = &[
     "rdb-key-save-delay",
     "key-load-delay",
     "loading-process-events-interval-bytes",
+    "watchdog-period",
 ];
 
 /// The CPUs of a `*_cpulist` setting (`0,2,4-7`, `1-7:2` with a step),
@@ -1686,7 +1687,10 @@ impl Config {
                 }
             }
             for (index, &(name, _, _, _)) in PENDING.iter().enumerate() {
-                if !seen.contains(&name) && glob_match(pattern, name.as_bytes(), true) {
+                if !seen.contains(&name)
+                    && !HIDDEN.contains(&name)
+                    && glob_match(pattern, name.as_bytes(), true)
+                {
                     seen.push(name);
                     found.push((name.to_string(), self.pending_value(index)));
                 }

@@ -5,11 +5,15 @@
 //! lines operators look for. Then the process dies as it would have: the
 //! signal again with its default action, or an abort after a panic.
 //!
-//! The handler allocates and takes the logger's lock, which a signal
+//! The software watchdog (`watchdog-period`, Redis's `watchdog.c`) logs
+//! a stack trace of the loop when one round of it runs longer than the
+//! period: a timer the cron re-arms fires SIGALRM at the loop's thread.
+//!
+//! The handlers allocate and take the logger's lock, which a signal
 //! handler should not; Redis takes the same risk, for the same reason: a
 //! report that may fail is worth more than none.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// `crash-log-enabled`: whether a fatal signal writes the report.
 static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -102,4 +106,81 @@ fn report(lines: &[String]) {
     log::warn!(target: "raw", "\n------ STACK TRACE ------\n\nBacktrace:\n{trace}");
     log::warn!(target: "raw", "\n=== RUDIS BUG REPORT END. Make sure to include from START to END. ===\n");
     log::logger().flush();
+}
+
+/// The watchdog's timer (a `timer_t`, which may be 0), made on first use.
+static WATCHDOG_TIMER: AtomicUsize = AtomicUsize::new(0);
+static WATCHDOG_MADE: AtomicBool = AtomicBool::new(false);
+
+/// Arms the watchdog to fire in `period_ms` unless re-armed before
+/// (`watchdogScheduleSignal`); 0 disarms it. Called by the loop's cron,
+/// on the loop's thread, which the signal is aimed at.
+pub fn arm_watchdog(period_ms: u64) {
+    let timer = if WATCHDOG_MADE.load(Ordering::Relaxed) {
+        WATCHDOG_TIMER.load(Ordering::Relaxed)
+    } else if period_ms == 0 {
+        return;
+    } else {
+        match create_watchdog_timer() {
+            Some(timer) => timer,
+            None => return,
+        }
+    };
+    let value = libc::timespec {
+        tv_sec: (period_ms / 1000) as libc::time_t,
+        tv_nsec: ((period_ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    let spec = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: value,
+    };
+    // SAFETY: the timer was created by `create_watchdog_timer` and is
+    // never deleted; the spec is a valid one-shot.
+    unsafe { libc::timer_settime(timer as libc::timer_t, 0, &spec, std::ptr::null_mut()) };
+}
+
+/// A timer that sends SIGALRM to the calling thread, with its handler.
+fn create_watchdog_timer() -> Option<usize> {
+    // SAFETY: sigaction and timer_create with structures we own, zeroed
+    // then filled; the handler has the SA_SIGINFO signature.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_watchdog as *const () as usize;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut());
+        let mut event: libc::sigevent = std::mem::zeroed();
+        event.sigev_notify = libc::SIGEV_THREAD_ID;
+        event.sigev_signo = libc::SIGALRM;
+        event.sigev_notify_thread_id = libc::gettid();
+        let mut timer: libc::timer_t = std::ptr::null_mut();
+        if libc::timer_create(libc::CLOCK_MONOTONIC, &mut event, &mut timer) != 0 {
+            return None;
+        }
+        WATCHDOG_TIMER.store(timer as usize, Ordering::Relaxed);
+        WATCHDOG_MADE.store(true, Ordering::Relaxed);
+        Some(timer as usize)
+    }
+}
+
+extern "C" fn on_watchdog(
+    _signal: libc::c_int,
+    _info: *mut libc::siginfo_t,
+    _context: *mut libc::c_void,
+) {
+    log::warn!(target: "raw", "\n--- WATCHDOG TIMER EXPIRED ---");
+    let trace = std::backtrace::Backtrace::force_capture();
+    log::warn!(target: "raw", "{trace}\n--------\n");
+}
+
+/// The period the watchdog runs with (`applyWatchdogPeriod`): at least
+/// two cron rounds, so a loop that is only waiting never trips it.
+pub fn watchdog_period(configured_ms: u64, hz: u32) -> u64 {
+    if configured_ms == 0 {
+        return 0;
+    }
+    configured_ms.max(u64::from(1000 / hz.max(1)) * 2)
 }

@@ -1621,6 +1621,8 @@ impl Server {
             }
         }
         self.cron_ticks += 1;
+        let watchdog = crate::config::pending_u64(&self.state.config, "watchdog-period");
+        crate::crash::arm_watchdog(crate::crash::watchdog_period(watchdog, hz));
         self.coalescer.end_epoch();
         crate::alloc::note_peak();
         self.apply_allocator_settings();

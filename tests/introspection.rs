@@ -798,3 +798,37 @@ fn a_crash_leaves_a_bug_report_in_the_log() {
         }
     }
 }
+
+/// `watchdog-period`: a loop round longer than the period logs a stack
+/// trace of the loop, as Redis's software watchdog does; 0 turns it off
+/// at once. Hidden from `CONFIG GET *`, as in Redis.
+#[test]
+fn the_watchdog_logs_a_stuck_loop() {
+    let dir = common::fresh_dir("watchdog");
+    let log = dir.join("server.log");
+    let (d, l) = (dir.to_str().unwrap(), log.to_str().unwrap());
+    let server =
+        ServerProcess::rudis(&["--dir", d, "--logfile", l, "--enable-debug-command", "yes"]);
+    let mut conn = server.connect();
+    let expired = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("--- WATCHDOG TIMER EXPIRED ---")
+            .count()
+    };
+    assert_eq!(conn.run("config set watchdog-period 200"), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(expired(), 0, "an idle loop is not stuck");
+    assert_eq!(conn.run("debug sleep 0.6"), b"+OK\r\n");
+    assert_eq!(expired(), 1);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("rudis::cmd::debug"), "{text}");
+    assert_eq!(conn.run("config set watchdog-period 0"), b"+OK\r\n");
+    assert_eq!(conn.run("debug sleep 0.5"), b"+OK\r\n");
+    assert_eq!(expired(), 1);
+    assert_eq!(
+        conn.run("config get watchdog-period"),
+        b"*2\r\n$15\r\nwatchdog-period\r\n$1\r\n0\r\n"
+    );
+    assert!(!String::from_utf8_lossy(&conn.run("config get *")).contains("watchdog-period"));
+}

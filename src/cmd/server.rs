@@ -655,6 +655,9 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
                 &ctx.state.config,
                 "crash-log-enabled",
             ));
+            let watchdog = crate::config::pending_u64(&ctx.state.config, "watchdog-period");
+            let hz = ctx.state.config.hz;
+            crate::crash::arm_watchdog(crate::crash::watchdog_period(watchdog, hz));
             if before.aof_disable_auto_gc && !ctx.state.config.aof_disable_auto_gc {
                 let state = &mut *ctx.state;
                 state.aof.delete_history(&state.config);
