@@ -73,6 +73,9 @@ pub struct Stats {
     pub total_net_input_bytes: u64,
     pub total_net_output_bytes: u64,
     pub total_error_replies: u64,
+    /// Errors answered to a master, a replica or the AOF loader: data
+    /// may have diverged (`unexpected_error_replies`).
+    pub unexpected_error_replies: u64,
     /// Error replies by their code (`ERR`, `WRONGTYPE`...): `INFO errorstats`.
     pub error_codes: BTreeMap<Vec<u8>, u64>,
     pub total_reads_processed: u64,

@@ -810,3 +810,57 @@ fn clients_are_answered_loading_while_the_aof_loads() {
         "left: rudis, right: redis-server"
     );
 }
+
+/// A command of the AOF that fails is logged as Redis logs it ("==
+/// CRITICAL =="), and with `propagation-error-behavior panic` the load
+/// stops the server, which dies of SIGABRT as redis-server does.
+#[test]
+fn a_failing_logged_command_is_critical_as_in_redis() {
+    use std::os::unix::process::ExitStatusExt;
+    let critical = |binary: &str| {
+        let dir = fresh_dir("aof-critical");
+        std::fs::create_dir_all(dir.join("appendonlydir")).unwrap();
+        std::fs::write(
+            dir.join("appendonlydir/appendonly.aof.1.incr.aof"),
+            commands(&["set x a", "incr x"]),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("appendonlydir/appendonly.aof.manifest"),
+            "file appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        let log = dir.join("server.log");
+        let status = Command::new(binary)
+            .args([
+                "--port",
+                &common::free_port().to_string(),
+                "--appendonly",
+                "yes",
+            ])
+            .args(["--propagation-error-behavior", "panic"])
+            .arg("--dir")
+            .arg(&dir)
+            .arg("--logfile")
+            .arg(&log)
+            .status()
+            .unwrap();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let line = text
+            .lines()
+            .find_map(|l| {
+                l.split_once(" # == CRITICAL == ")
+                    .map(|(_, m)| m.to_string())
+            })
+            .unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        (status.signal(), line)
+    };
+    let rudis = critical(env!("CARGO_BIN_EXE_rudis-server"));
+    assert_eq!(
+        rudis,
+        critical("redis-server"),
+        "left: rudis, right: redis-server"
+    );
+    assert_eq!(rudis.0, Some(libc::SIGABRT));
+}

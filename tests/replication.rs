@@ -762,3 +762,21 @@ fn shutdown_waits_for_a_lagging_replica() {
     let mut replica_conn = replica.connect();
     assert!(eventually(SYNC_WAIT, || replica_conn.run("get k") == b"$1\r\n3\r\n"));
 }
+
+/// A command from the master that fails on a writable replica (the data
+/// diverged there) is counted in `unexpected_error_replies` and logged
+/// as Redis's "== CRITICAL ==" line, and the replica keeps following.
+#[test]
+fn an_error_from_the_masters_stream_is_counted() {
+    let master = rudis_master(&[]);
+    let replica = rudis_replica_of(&master, &["--replica-read-only", "no"]);
+    assert!(link_up(&replica));
+    let (mut m, mut r) = (master.connect(), replica.connect());
+    assert_eq!(r.run("set number2 foo"), b"+OK\r\n");
+    assert_eq!(m.run("incrby number2 1"), b":1\r\n");
+    assert_eq!(m.run("set after 1"), b"+OK\r\n");
+    assert!(eventually(SYNC_WAIT, || r.run("get after") == b"$1\r\n1\r\n"));
+    assert_eq!(info_field(&mut r, "stats", "unexpected_error_replies"), "1");
+    assert_eq!(info_field(&mut m, "stats", "unexpected_error_replies"), "0");
+    assert_eq!(r.run("get number2"), b"$3\r\nfoo\r\n");
+}

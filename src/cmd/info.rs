@@ -476,7 +476,7 @@ fn stats(ctx: &Ctx, s: &mut Section) {
             "tracking_total_prefixes",
             ctx.state.tracking.total_prefixes(),
         )
-        .field("unexpected_error_replies", 0)
+        .field("unexpected_error_replies", st.unexpected_error_replies)
         .field("total_error_replies", st.total_error_replies)
         .field("dump_payload_sanitizations", 0)
         .field("total_reads_processed", st.total_reads_processed)

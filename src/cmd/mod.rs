@@ -775,6 +775,47 @@ enum Outcome {
     /// Refused before running; the command number when it was known.
     Rejected(Option<usize>),
 }
+/// An error a master's command, a replica's, or the AOF loader's got
+/// (Redis's `afterErrorReply`): the data may have diverged, so it is
+/// logged loudly, counted, and with `propagation-error-behavior panic`
+/// (or `panic-on-replicas`, on a read-only replica) the server stops.
+fn unexpected_error_reply(ctx: &mut Ctx, error: &[u8], args: Args) {
+    let from_master = ctx.clients[ctx.me].is_master;
+    let (from, to) = if ctx.state.replaying {
+        ("server", "AOF-loading-client")
+    } else if from_master {
+        ("replica", "master")
+    } else {
+        ("master", "replica")
+    };
+    let line: Vec<&[u8]> = args.iter().take(2).collect();
+    let command = command_of(&line).map_or("<unknown>".to_string(), |c| c.name.to_string());
+    // As Redis prints it: a plain ERR without its code, others with their
+    // dash (its `addReplyError` and `addReplyErrorObject` forms).
+    let shown = match error.strip_prefix(b"ERR ") {
+        Some(message) => String::from_utf8_lossy(message).into_owned(),
+        None => format!("-{}", String::from_utf8_lossy(error)),
+    };
+    log::warn!(
+        "== CRITICAL == This {from} is sending an error to its {to}: '{shown}' after processing the command '{command}'"
+    );
+    if from_master {
+        if let Some(backlog) = &ctx.state.repl.backlog {
+            let mut dump = Vec::new();
+            crate::errors::push_repr(&mut dump, &backlog.latest(256));
+            log::warn!("Latest backlog is: '{}'", String::from_utf8_lossy(&dump));
+        }
+    }
+    ctx.state.stats.unexpected_error_replies += 1;
+    let behavior = crate::config::pending_text(&ctx.state.config, "propagation-error-behavior");
+    let read_only = crate::config::pending_bool(&ctx.state.config, "replica-read-only");
+    let panic_in_replica =
+        from_master && read_only && matches!(behavior, "panic" | "panic-on-replicas");
+    let panic_in_aof = ctx.state.replaying && behavior == "panic";
+    if panic_in_replica || panic_in_aof {
+        panic!("This {from} panicked sending an error to its {to} after processing the command '{command}'");
+    }
+}
 
 /// Runs one command: lookup, arity check, handler, counters. Mirrors the
 /// checks at the top of Redis's `processCommand`, and what `call()` does
@@ -800,6 +841,12 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
     let failed = match ctx.reply.as_bytes().get(start..) {
         Some([b'-', line @ ..]) => {
             ctx.state.stats.count_error_reply(line);
+            let client = &ctx.clients[ctx.me];
+            if client.is_master || client.is_replica() || ctx.state.replaying {
+                let end = memchr::memchr(b'\r', line).unwrap_or(line.len()).min(4096);
+                let error = line[..end].to_vec();
+                unexpected_error_reply(ctx, &error, args);
+            }
             true
         }
         _ => false,

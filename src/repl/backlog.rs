@@ -77,6 +77,12 @@ impl Backlog {
         self.bytes.range(skip..).copied().collect()
     }
 
+    /// The last `n` bytes of the stream (fewer if it holds fewer).
+    pub fn latest(&self, n: usize) -> Vec<u8> {
+        let skip = self.bytes.len().saturating_sub(n);
+        self.bytes.range(skip..).copied().collect()
+    }
+
     /// Memory held, for INFO's `mem_replication_backlog`.
     pub fn memory(&self) -> usize {
         self.bytes.capacity()
