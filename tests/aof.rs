@@ -449,6 +449,19 @@ fn debug_loadaof_reloads_the_dataset_from_the_log() {
     assert_eq!(conn.run("dbsize"), b":2\r\n");
 }
 
+/// A fresh directory whose AOF is one incremental file of `bytes`.
+fn dir_with_one_incr(tag: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = fresh_dir(tag);
+    std::fs::create_dir_all(dir.join("appendonlydir")).unwrap();
+    std::fs::write(dir.join("appendonlydir/appendonly.aof.1.incr.aof"), bytes).unwrap();
+    std::fs::write(
+        dir.join("appendonlydir/appendonly.aof.manifest"),
+        "file appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    dir
+}
+
 /// Files to write into a server's directory: (path, contents).
 type Files<'a> = Vec<(&'a str, Vec<u8>)>;
 
@@ -744,18 +757,7 @@ fn clients_are_answered_loading_while_the_aof_loads() {
     let lines: Vec<String> = (0..4000).map(|i| format!("set k{i} v")).collect();
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     let observe = |binary: &str| {
-        let dir = fresh_dir("aof-loading");
-        std::fs::create_dir_all(dir.join("appendonlydir")).unwrap();
-        std::fs::write(
-            dir.join("appendonlydir/appendonly.aof.1.incr.aof"),
-            commands(&lines),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("appendonlydir/appendonly.aof.manifest"),
-            "file appendonly.aof.1.incr.aof seq 1 type i\n",
-        )
-        .unwrap();
+        let dir = dir_with_one_incr("aof-loading", &commands(&lines));
         let port = common::free_port();
         let mut child = Command::new(binary)
             .args([
@@ -818,18 +820,7 @@ fn clients_are_answered_loading_while_the_aof_loads() {
 fn a_failing_logged_command_is_critical_as_in_redis() {
     use std::os::unix::process::ExitStatusExt;
     let critical = |binary: &str| {
-        let dir = fresh_dir("aof-critical");
-        std::fs::create_dir_all(dir.join("appendonlydir")).unwrap();
-        std::fs::write(
-            dir.join("appendonlydir/appendonly.aof.1.incr.aof"),
-            commands(&["set x a", "incr x"]),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("appendonlydir/appendonly.aof.manifest"),
-            "file appendonly.aof.1.incr.aof seq 1 type i\n",
-        )
-        .unwrap();
+        let dir = dir_with_one_incr("aof-critical", &commands(&["set x a", "incr x"]));
         let log = dir.join("server.log");
         let status = Command::new(binary)
             .args([
