@@ -108,6 +108,7 @@ const HIDDEN: &[&str] = &[
     "key-load-delay",
     "loading-process-events-interval-bytes",
     "watchdog-period",
+    "use-exit-on-panic",
 ];
 
 /// The CPUs of a `*_cpulist` setting (`0,2,4-7`, `1-7:2` with a step),

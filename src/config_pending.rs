@@ -278,6 +278,7 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
         true,
     ),
     ("tls-session-caching", "yes", Check::Bool, true),
+    ("use-exit-on-panic", "no", Check::Bool, true),
     ("watchdog-period", "0", Check::Int(0, i32::MAX as i64), true),
 ];
 

@@ -17,6 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// `crash-log-enabled`: whether a fatal signal writes the report.
 static ENABLED: AtomicBool = AtomicBool::new(true);
+/// `use-exit-on-panic`: a panic ends in `_exit(1)` rather than an abort,
+/// for test runs that check exit codes or leaks.
+static EXIT_ON_PANIC: AtomicBool = AtomicBool::new(false);
 
 const FATAL_SIGNALS: [libc::c_int; 5] = [
     libc::SIGSEGV,
@@ -27,8 +30,8 @@ const FATAL_SIGNALS: [libc::c_int; 5] = [
 ];
 
 /// Installs the handlers and the panic hook. Called once, at start.
-pub fn install(enabled: bool) {
-    set_enabled(enabled);
+pub fn install(config: &crate::config::Config) {
+    configure(config);
     for signal in FATAL_SIGNALS {
         // SAFETY: a plain sigaction with a handler of the right signature;
         // SA_NODEFER|SA_RESETHAND let the re-raise at its end kill us.
@@ -56,16 +59,24 @@ pub fn install(enabled: bool) {
         log::warn!("Guru Meditation: {message} #{location}");
         report(&["rudis crashed: panic".to_string()]);
         // The abort below is not a second crash to report.
-        set_enabled(false);
+        ENABLED.store(false, Ordering::Relaxed);
+        if EXIT_ON_PANIC.load(Ordering::Relaxed) {
+            // SAFETY: `_exit` ends the process without running anything.
+            unsafe { libc::_exit(1) };
+        }
         // A helper thread that died quietly would leave the loop waiting
         // on it for ever: the whole server goes, loudly.
         std::process::abort();
     }));
 }
 
-/// `CONFIG SET crash-log-enabled`.
-pub fn set_enabled(enabled: bool) {
+/// Takes `crash-log-enabled` and `use-exit-on-panic`, at start and after
+/// each CONFIG SET.
+pub fn configure(config: &crate::config::Config) {
+    let enabled = crate::config::pending_bool(config, "crash-log-enabled");
     ENABLED.store(enabled, Ordering::Relaxed);
+    let exit = crate::config::pending_bool(config, "use-exit-on-panic");
+    EXIT_ON_PANIC.store(exit, Ordering::Relaxed);
 }
 
 extern "C" fn on_fatal_signal(

@@ -235,10 +235,7 @@ impl Server {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         crate::signals::install()?;
-        crate::crash::install(crate::config::pending_bool(
-            &state.config,
-            "crash-log-enabled",
-        ));
+        crate::crash::install(&state.config);
         state.listeners = listeners;
         replace_metrics_listener(&mut state)?;
         note_listener_fds(&mut state);

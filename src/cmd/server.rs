@@ -651,10 +651,7 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
             if ctx.state.config.maxmemory != before.maxmemory {
                 maxmemory_changed(ctx);
             }
-            crate::crash::set_enabled(crate::config::pending_bool(
-                &ctx.state.config,
-                "crash-log-enabled",
-            ));
+            crate::crash::configure(&ctx.state.config);
             let watchdog = crate::config::pending_u64(&ctx.state.config, "watchdog-period");
             let hz = ctx.state.config.hz;
             crate::crash::arm_watchdog(crate::crash::watchdog_period(watchdog, hz));
