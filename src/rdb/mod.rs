@@ -562,6 +562,11 @@ fn lzf_compress(input: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn lzf_decompress(input: &[u8], expected: usize) -> Option<Vec<u8>> {
+    if input.is_empty() {
+        // liblzf reads a first control byte whatever the input's length:
+        // never hand it none. Nothing decompresses to nothing.
+        return (expected == 0).then(Vec::new);
+    }
     let mut out = vec![0u8; expected];
     // SAFETY: liblzf reads `input.len()` bytes and writes at most
     // `expected` bytes into `out`, which has exactly that many.
@@ -1520,6 +1525,30 @@ mod tests {
             restore_payload(b"short", &config).err(),
             Some(RestoreError::Checksum)
         );
+    }
+
+    /// A body with the footer a DUMP payload ends with.
+    fn with_footer(body: &[u8]) -> Vec<u8> {
+        let mut out = body.to_vec();
+        out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+        let crc = crc64(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn an_empty_lzf_string_is_not_handed_to_liblzf() {
+        let config = Config::default();
+        // A string, LZF-encoded: 0 compressed bytes said to give 5.
+        let payload = with_footer(&[TYPE_STRING, 0xC0 | ENC_LZF, 0, 5]);
+        assert_eq!(
+            restore_payload(&payload, &config).err(),
+            Some(RestoreError::BadFormat)
+        );
+        // ... and giving nothing, which Redis reads as "".
+        let payload = with_footer(&[TYPE_STRING, 0xC0 | ENC_LZF, 0, 0]);
+        let value = restore_payload(&payload, &config).unwrap();
+        assert_eq!(value.as_str().ok(), Some(&b""[..]));
     }
 
     #[test]
