@@ -106,7 +106,9 @@ fn main() -> ExitCode {
     }
     log::warn!("Server initialized");
     if let Err(message) = server.load_data() {
-        log::warn!("{message}");
+        if !message.is_empty() {
+            log::warn!("{message}");
+        }
         return ExitCode::FAILURE;
     }
     daemon::ready(supervisor);

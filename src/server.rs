@@ -636,12 +636,7 @@ impl Server {
                 );
                 Ok(())
             }
-            Err(e) => {
-                for line in e.to_string().lines() {
-                    warn!("{line}");
-                }
-                Err("Fatal error loading the DB, check server logs. Exiting.".into())
-            }
+            Err(e) => Err(e.log_file_failure()),
         }
     }
 
@@ -663,10 +658,18 @@ impl Server {
                 used as f64 / (1024.0 * 1024.0)
             );
         }
-        info!(
-            "Done loading RDB, keys loaded: {}, keys expired: {}.",
-            loaded.keys_loaded, loaded.keys_expired
-        );
+        let skipped = loaded.header.empty_keys_skipped;
+        if skipped > 0 {
+            warn!(
+                "Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {skipped}.",
+                loaded.keys_loaded, loaded.keys_expired
+            );
+        } else {
+            info!(
+                "Done loading RDB, keys loaded: {}, keys expired: {}.",
+                loaded.keys_loaded, loaded.keys_expired
+            );
+        }
         self.state.functions = libraries_of(&loaded)?;
         self.state.persist.last_load_keys_loaded = loaded.keys_loaded;
         self.state.persist.last_load_keys_expired = loaded.keys_expired;

@@ -76,6 +76,9 @@ pub struct Stats {
     /// Errors answered to a master, a replica or the AOF loader: data
     /// may have diverged (`unexpected_error_replies`).
     pub unexpected_error_replies: u64,
+    /// RESTORE payloads' blobs checked entry by entry where Redis would
+    /// (`sanitize-dump-payload`).
+    pub dump_payload_sanitizations: u64,
     /// Error replies by their code (`ERR`, `WRONGTYPE`...): `INFO errorstats`.
     pub error_codes: BTreeMap<Vec<u8>, u64>,
     pub total_reads_processed: u64,

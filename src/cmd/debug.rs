@@ -194,6 +194,12 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
             ctx.state.aof.flush_sleep = std::time::Duration::from_micros(micros.max(0) as u64);
             ctx.reply.ok();
         }
+        b"set-skip-checksum-validation" if args.len() == 3 => {
+            // atoi, as Redis reads it.
+            let skip = crate::protocol::parse_i64(args.get(2)).is_some_and(|n| n != 0);
+            crate::rdb::set_skip_checksum_validation(skip);
+            ctx.reply.ok();
+        }
         b"set-active-expire" if args.len() == 3 => {
             ctx.state.active_expire_enabled = crate::protocol::parse_i64(args.get(2)) != Some(0);
             ctx.reply.ok();

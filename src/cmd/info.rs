@@ -478,7 +478,7 @@ fn stats(ctx: &Ctx, s: &mut Section) {
         )
         .field("unexpected_error_replies", st.unexpected_error_replies)
         .field("total_error_replies", st.total_error_replies)
-        .field("dump_payload_sanitizations", 0)
+        .field("dump_payload_sanitizations", st.dump_payload_sanitizations)
         .field("total_reads_processed", st.total_reads_processed)
         .field("total_writes_processed", st.total_writes_processed)
         .field("io_threaded_reads_processed", 0)

@@ -349,6 +349,25 @@ pub(super) fn dump(ctx: &mut Ctx, args: Args) {
 
 /// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`,
 /// checked in the order of Redis's `restoreCommand`.
+/// Whether Redis would check a RESTORE payload entry by entry
+/// (`sanitize-dump-payload`): rudis always does, and counts it in INFO
+/// only where Redis would.
+fn deep_sanitization(ctx: &Ctx) -> bool {
+    match ctx.state.config.sanitize_dump_payload {
+        0 => false,
+        1 => true,
+        _ => {
+            let client = &ctx.clients[ctx.me];
+            let skip_user = ctx
+                .state
+                .users
+                .get(client.user)
+                .is_some_and(|user| user.sanitize == Some(false));
+            !client.is_master && !skip_user
+        }
+    }
+}
+
 pub(super) fn restore(ctx: &mut Ctx, args: Args) {
     let (mut replace, mut absttl) = (false, false);
     let mut idle: Option<i64> = None;
@@ -389,6 +408,7 @@ pub(super) fn restore(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let now_ms = ctx.now_ms;
     let expires_now = ctx.state.deletes_past_expiries();
+    let deep_sanitization = deep_sanitization(ctx);
     let config = &ctx.state.config;
     let (mut keys, reply) = {
         let db = ctx.clients[ctx.me].db;
@@ -409,7 +429,12 @@ pub(super) fn restore(ctx: &mut Ctx, args: Args) {
         return reply.error("ERR Invalid TTL value, must be >= 0");
     }
     let value = match rdb::restore_payload(args.get(3), config) {
-        Ok(value) => value,
+        Ok((value, sanitized)) => {
+            if deep_sanitization {
+                keys.stats.dump_payload_sanitizations += sanitized;
+            }
+            value
+        }
         Err(RestoreError::Checksum) => return reply.error(errors::DUMP_PAYLOAD),
         Err(RestoreError::BadFormat) => return reply.error(errors::BAD_DATA_FORMAT),
     };

@@ -758,35 +758,40 @@ impl Stream {
             return None;
         }
         let mut node = Node::with_master(first, master_fields.iter().map(Vec::as_slice));
-        let mut seen_live = 0;
-        while let Some(flags) = items.next() {
-            let flags = int(&flags)?;
+        // Exactly the entries the header counts, each closed by its own
+        // element count (`streamValidateListpackIntegrity`).
+        for _ in 0..live.checked_add(deleted)? {
+            let flags = next_int(&mut items)?;
             let ms = first.ms.wrapping_add(next_int(&mut items)? as u64);
             let seq = first.seq.wrapping_add(next_int(&mut items)? as u64);
             let id = StreamId::new(ms, seq);
             let mut fields: Vec<Vec<u8>> = Vec::new();
-            if flags & 2 != 0 {
+            let elements = if flags & 2 != 0 {
                 for field in &master_fields {
                     fields.push(field.clone());
                     fields.push(items.next()?);
                 }
+                master_count + 3
             } else {
                 let pairs = usize::try_from(next_int(&mut items)?).ok()?;
-                for _ in 0..pairs * 2 {
+                for _ in 0..pairs.checked_mul(2)? {
                     fields.push(items.next()?);
                 }
+                pairs * 2 + 4
+            };
+            if usize::try_from(next_int(&mut items)?).ok()? != elements {
+                return None;
             }
-            next_int(&mut items)?;
             let refs: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
             let at = node.push(id, &refs);
             if flags & 1 != 0 {
                 node.buf[at] |= DELETED;
                 node.live -= 1;
-            } else {
-                seen_live += 1;
             }
         }
-        if seen_live != live || node.entries as i64 != live + deleted {
+        // The master entry's live count is not checked against the
+        // entries' flags, as Redis does not: the flags are what counts.
+        if items.next().is_some() || self.nodes.contains_key(&first) {
             return None;
         }
         self.len += node.live;

@@ -211,11 +211,23 @@ fn signed(v: u64, bits: u32) -> i64 {
     ((v << shift) as i64) >> shift
 }
 
-/// Decodes every element of a listpack.
+/// Decodes every element of a listpack, checked as Redis's deep
+/// `lpValidateIntegrity` checks it: the header's size and count, the
+/// terminator, and each entry's back-length.
 pub fn decode_listpack(blob: &[u8]) -> Result<Vec<Element>, Corrupt> {
+    decode_listpack_counted(blob, true)
+}
+
+/// A stream node's listpack: Redis checks its entries one by one but not
+/// the element count in its header (`streamValidateListpackIntegrity`).
+pub fn decode_stream_listpack(blob: &[u8]) -> Result<Vec<Element>, Corrupt> {
+    decode_listpack_counted(blob, false)
+}
+
+fn decode_listpack_counted(blob: &[u8], check_count: bool) -> Result<Vec<Element>, Corrupt> {
     let mut c = Cursor { data: blob, at: 0 };
     let total = c.le(4)? as usize;
-    if total != blob.len() {
+    if total != blob.len() || blob.len() < 7 || blob.last() != Some(&LP_EOF) {
         return Err(Corrupt("listpack size mismatch"));
     }
     let declared = c.le(2)? as usize;
@@ -246,35 +258,54 @@ pub fn decode_listpack(blob: &[u8]) -> Result<Vec<Element>, Corrupt> {
             _ => return Err(Corrupt("bad listpack encoding")),
         };
         let len = c.at - start;
-        c.take(backlen_size(len))?;
+        if decode_backlen(c.take(backlen_size(len))?) != len as u64 {
+            return Err(Corrupt("listpack back-length mismatch"));
+        }
         out.push(element);
     }
     if c.at != blob.len() {
         return Err(Corrupt("bytes after listpack end"));
     }
-    if declared != u16::MAX as usize && declared != out.len() {
+    if check_count && declared != u16::MAX as usize && declared != out.len() {
         return Err(Corrupt("listpack count mismatch"));
     }
     Ok(out)
 }
 
-/// Decodes every element of a ziplist (Redis before 7.0).
+/// The entry length a listpack back-length field holds: seven bits per
+/// byte, the last byte first (`lpDecodeBacklen`, read forwards).
+fn decode_backlen(field: &[u8]) -> u64 {
+    field
+        .iter()
+        .fold(0u64, |acc, &b| (acc << 7) | u64::from(b & 0x7F))
+}
+
+/// Decodes every element of a ziplist (Redis before 7.0), checked as
+/// Redis's deep `ziplistValidateIntegrity` checks it: the header's size,
+/// tail offset and count, the terminator, and each entry's record of the
+/// previous entry's size.
 pub fn decode_ziplist(blob: &[u8]) -> Result<Vec<Element>, Corrupt> {
     let mut c = Cursor { data: blob, at: 0 };
     let total = c.le(4)? as usize;
-    if total != blob.len() {
+    if total != blob.len() || blob.len() < 11 || blob.last() != Some(&0xFF) {
         return Err(Corrupt("ziplist size mismatch"));
     }
-    let _tail = c.le(4)?;
+    let tail = c.le(4)? as usize;
+    if tail > blob.len() - 1 {
+        return Err(Corrupt("ziplist tail past the end"));
+    }
     let declared = c.le(2)? as usize;
     let mut out = Vec::with_capacity(declared.min(4096));
+    let (mut last_start, mut last_size) = (None, 0usize);
     loop {
-        let prevlen = c.byte()?;
-        if prevlen == 0xFF {
-            break;
-        }
-        if prevlen == 0xFE {
-            c.take(4)?;
+        let start = c.at;
+        let prevlen = match c.byte()? {
+            0xFF => break,
+            0xFE => c.le(4)? as usize,
+            n => usize::from(n),
+        };
+        if prevlen != last_size {
+            return Err(Corrupt("ziplist previous-entry length mismatch"));
         }
         let enc = c.byte()?;
         let element = match enc >> 6 {
@@ -298,10 +329,18 @@ pub fn decode_ziplist(blob: &[u8]) -> Result<Vec<Element>, Corrupt> {
                 _ => return Err(Corrupt("bad ziplist encoding")),
             },
         };
+        // An entry may not run into the terminator.
+        if c.at >= blob.len() {
+            return Err(Corrupt("entry past the end"));
+        }
+        (last_start, last_size) = (Some(start), c.at - start);
         out.push(element);
     }
     if c.at != blob.len() {
         return Err(Corrupt("bytes after ziplist end"));
+    }
+    if last_start.is_some_and(|start| start != tail) {
+        return Err(Corrupt("ziplist tail offset mismatch"));
     }
     if declared != u16::MAX as usize && declared != out.len() {
         return Err(Corrupt("ziplist count mismatch"));
@@ -309,21 +348,47 @@ pub fn decode_ziplist(blob: &[u8]) -> Result<Vec<Element>, Corrupt> {
     Ok(out)
 }
 
+/// The elements of a hash or sorted set blob taken two by two, or None
+/// for an odd count (`lpPairsValidateIntegrityAndDups`).
+pub fn pairs(elements: Vec<Element>) -> Option<Vec<(Element, Element)>> {
+    if !elements.len().is_multiple_of(2) {
+        return None;
+    }
+    let mut iter = elements.into_iter();
+    let mut out = Vec::with_capacity(iter.len() / 2);
+    while let (Some(first), Some(second)) = (iter.next(), iter.next()) {
+        out.push((first, second));
+    }
+    Some(out)
+}
+
+/// A sorted set score stored as text in a listpack, read as Redis reads
+/// it (`zzlStrtod`): strtod over at most 127 bytes, so text that is not a
+/// number reads as its numeric prefix, or 0.
+pub fn listpack_score(text: &[u8]) -> f64 {
+    let mut buf = [0u8; 128];
+    let len = text.len().min(buf.len() - 1);
+    buf[..len].copy_from_slice(&text[..len]);
+    // SAFETY: `buf` is NUL-terminated (its last byte is never written),
+    // and strtod reads no further than the NUL.
+    unsafe { libc::strtod(buf.as_ptr().cast(), std::ptr::null_mut()) }
+}
+
 /// A hash's field/value pairs.
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// Decodes a zipmap (hashes of Redis before 2.6) into field/value pairs.
+/// Decodes a zipmap (hashes of Redis before 2.6) into field/value pairs,
+/// checked as `zipmapValidateIntegrity` checks it: not empty, its count
+/// right unless saturated, and nothing after the terminator.
 pub fn decode_zipmap(blob: &[u8]) -> Result<Pairs, Corrupt> {
+    const BIGLEN: u8 = 254;
     let mut c = Cursor { data: blob, at: 0 };
-    let _count = c.byte()?;
+    let count = c.byte()?;
     let mut pairs = Vec::new();
     let len = |c: &mut Cursor| -> Result<Option<usize>, Corrupt> {
         match c.byte()? {
             0xFF => Ok(None),
-            254 => {
-                let b = c.take(4)?;
-                Ok(Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize))
-            }
+            BIGLEN => Ok(Some(c.le(4)? as usize)),
             n => Ok(Some(usize::from(n))),
         }
     };
@@ -334,6 +399,12 @@ pub fn decode_zipmap(blob: &[u8]) -> Result<Pairs, Corrupt> {
         let value = c.take(value_len)?.to_vec();
         c.take(free)?;
         pairs.push((field, value));
+    }
+    if c.at != blob.len() || pairs.is_empty() {
+        return Err(Corrupt("zipmap size mismatch"));
+    }
+    if count != BIGLEN && usize::from(count) != pairs.len() {
+        return Err(Corrupt("zipmap count mismatch"));
     }
     Ok(pairs)
 }
@@ -365,7 +436,7 @@ pub fn decode_intset(blob: &[u8]) -> Result<Vec<i64>, Corrupt> {
         return Err(Corrupt("bad intset encoding"));
     }
     let count = c.le(4)? as usize;
-    if count.checked_mul(width) != Some(blob.len() - 8) {
+    if count == 0 || count.checked_mul(width) != Some(blob.len() - 8) {
         return Err(Corrupt("intset size mismatch"));
     }
     let mut out = Vec::with_capacity(count);
