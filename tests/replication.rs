@@ -780,3 +780,39 @@ fn an_error_from_the_masters_stream_is_counted() {
     assert_eq!(info_field(&mut m, "stats", "unexpected_error_replies"), "0");
     assert_eq!(r.run("get number2"), b"$3\r\nfoo\r\n");
 }
+
+/// A writable replica's own writes stay its own: they reach neither its
+/// backlog nor its replicas, whose offsets follow the top master's
+/// stream alone (Redis's `replicationFeedSlaves` on a replica).
+#[test]
+fn a_writable_replicas_own_writes_are_not_passed_on() {
+    let master = rudis_master(&[]);
+    let middle = rudis_replica_of(
+        &master,
+        &[
+            "--repl-diskless-sync-delay",
+            "0",
+            "--replica-read-only",
+            "no",
+        ],
+    );
+    assert!(link_up(&middle));
+    let leaf = rudis_replica_of(&middle, &[]);
+    assert!(link_up(&leaf));
+    let (mut m, mut mid, mut l) = (master.connect(), middle.connect(), leaf.connect());
+    assert_eq!(mid.run("SET local 1"), b"+OK\r\n");
+    assert_eq!(m.run("SET shared 1"), b"+OK\r\n");
+    let offset = info_field(&mut m, "replication", "master_repl_offset");
+    let caught_up = |conn: &mut Conn| {
+        eventually(SYNC_WAIT, || {
+            info_field(conn, "replication", "master_repl_offset") == offset
+        })
+    };
+    assert!(
+        caught_up(&mut mid),
+        "the middle replica's offset moved on its own"
+    );
+    assert!(caught_up(&mut l), "the leaf's offset is not the master's");
+    assert_eq!(l.run("EXISTS shared"), b":1\r\n");
+    assert_eq!(l.run("EXISTS local"), b":0\r\n");
+}

@@ -288,9 +288,12 @@ impl Replication {
     }
 
     /// Feeds one call's commands, with a SELECT where the database
-    /// changes, in MULTI/EXEC when a transaction produced several.
+    /// changes, in MULTI/EXEC when a transaction produced several. A
+    /// replica feeds only its master's stream, which it passes on as it
+    /// came: its own writes (a writable replica's) stay its own, as in
+    /// Redis's `replicationFeedSlaves`.
     pub fn feed_commands(&mut self, commands: &[(usize, Argv)], wrap: bool) {
-        if self.applying_master_stream || !self.recording() {
+        if self.applying_master_stream || self.is_replica() || !self.recording() {
             return;
         }
         // Encoded in a buffer kept for the purpose: no allocation per write.
