@@ -1006,7 +1006,7 @@ impl Server {
             }
         }
         if from_master {
-            crate::db::set_expiry(crate::db::Expiry::Hide);
+            crate::db::restore_client_expiry();
             self.state.repl.applying_master_stream = false;
         }
         parser.compact();
@@ -1639,12 +1639,15 @@ impl Server {
             .sample(loop_micros, stats.eventloop_cycles);
         stats.input_bytes.sample(stats.total_net_input_bytes, now);
         stats.output_bytes.sample(stats.total_net_output_bytes, now);
-        // A replica's keys expire when its master says (with a DEL).
-        // Nor while CLIENT PAUSE keeps the dataset as it is.
+        // A replica's keys expire when its master says (with a DEL), but
+        // for those its own clients gave a TTL. Nothing expires while
+        // CLIENT PAUSE keeps the dataset as it is.
         if self.state.active_expire_enabled
-            && !self.state.repl.is_replica()
+            && self.state.repl.is_replica()
             && self.state.pause.is_none()
         {
+            self.expire_replica_keys(crate::db::expire_cycle_budget(hz));
+        } else if self.state.active_expire_enabled && self.state.pause.is_none() {
             let started = crate::clock::now();
             self.active_expire(crate::db::expire_cycle_budget(hz));
             let spent = crate::clock::now().wrapping_sub(started);
@@ -1773,6 +1776,18 @@ impl Server {
             0.0
         };
         stats.expired_stale_share = share * 0.05 + stats.expired_stale_share * 0.95;
+        self.state.signal_streams_gone();
+        self.publish_queued_events();
+    }
+
+    /// A writable replica's own keys with a TTL, expired within `budget`
+    /// (Redis's `expireSlaveKeys`); their DELs go to the AOF only.
+    fn expire_replica_keys(&mut self, budget: Duration) {
+        let deadline = Instant::now() + budget;
+        let now_ms = crate::state::unix_millis();
+        for db in &mut self.state.dbs {
+            self.state.stats.expired_keys += db.expire_replica_keys(now_ms, deadline);
+        }
         self.state.signal_streams_gone();
         self.publish_queued_events();
     }

@@ -536,12 +536,16 @@ impl ServerState {
     /// is refined there).
     /// How lookups treat keys whose time has come: a replica, and a
     /// server under CLIENT PAUSE, hide them and delete nothing, so the
-    /// dataset stays as it is (Redis's `expireIfNeeded`).
+    /// dataset stays as it is, but for a writable replica's writes
+    /// (Redis's `expireIfNeeded`). Called when any of them changes.
     pub fn refresh_expiry_mode(&self) {
-        crate::db::set_expiry(if self.repl.is_replica() || self.pause.is_some() {
-            crate::db::Expiry::Hide
-        } else {
-            crate::db::Expiry::Delete
+        use crate::db::Expiry;
+        let writable = !crate::config::pending_bool(&self.config, "replica-read-only");
+        crate::db::set_client_expiry(match (self.repl.is_replica(), self.pause.is_some()) {
+            (_, true) => Expiry::Hide,
+            (true, false) if writable => Expiry::HideUntilWritten,
+            (true, false) => Expiry::Hide,
+            (false, false) => Expiry::Delete,
         });
     }
 

@@ -816,3 +816,26 @@ fn a_writable_replicas_own_writes_are_not_passed_on() {
     assert_eq!(l.run("EXISTS shared"), b":1\r\n");
     assert_eq!(l.run("EXISTS local"), b":0\r\n");
 }
+
+/// A writable replica expires the keys its own clients gave a TTL (no
+/// DEL will come for them), and a write to a key of the master's whose
+/// time passed starts it afresh, as Redis's replicas do.
+#[test]
+fn a_writable_replica_expires_its_own_keys() {
+    let master = rudis_master(&[]);
+    let replica = rudis_replica_of(&master, &["--replica-read-only", "no"]);
+    assert!(link_up(&replica));
+    let (mut m, mut r) = (master.connect(), replica.connect());
+    assert_eq!(r.run("SET local 1 PX 50"), b"+OK\r\n");
+    assert!(
+        eventually(SYNC_WAIT, || r.run("DBSIZE") == b":0\r\n"),
+        "the replica's own key was not expired"
+    );
+    assert_eq!(m.run("DEBUG SET-ACTIVE-EXPIRE 0"), b"+OK\r\n");
+    assert_eq!(m.run("SET shared 5 PX 50"), b"+OK\r\n");
+    assert!(eventually(SYNC_WAIT, || {
+        r.run("DBSIZE") == b":1\r\n" && r.run("EXISTS shared") == b":0\r\n"
+    }));
+    assert_eq!(r.run("INCR shared"), b":1\r\n");
+    assert_eq!(r.run("TTL shared"), b":-1\r\n");
+}

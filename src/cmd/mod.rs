@@ -142,13 +142,23 @@ impl Keys<'_> {
     /// Deletes `key` if it has expired (on a replica it only hides it);
     /// true if it had.
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        self.expire_if_needed_for(key, false)
+    }
+
+    /// [`Self::expire_if_needed`] for a lookup that writes: a writable
+    /// replica deletes the key then too.
+    fn expire_if_needed_for(&mut self, key: &[u8], write: bool) -> bool {
+        use crate::db::Expiry;
         if !self.db.is_expired(key, self.now_ms) {
             return false;
         }
-        if crate::db::expiry() == crate::db::Expiry::Delete {
-            self.db.remove_expired(key);
-            self.stats.expired_keys += 1;
+        match crate::db::expiry() {
+            Expiry::Delete => {}
+            Expiry::HideUntilWritten if write => {}
+            _ => return true,
         }
+        self.db.remove_expired(key);
+        self.stats.expired_keys += 1;
         true
     }
 
@@ -197,7 +207,7 @@ impl Keys<'_> {
     /// that may find it has nothing to change (Redis's `lookupKeyWrite`):
     /// no hit or miss counted, no `keymiss`, WATCH not told.
     pub fn look_for_write(&mut self, key: &[u8]) -> Option<&Value> {
-        if self.expire_if_needed(key) {
+        if self.expire_if_needed_for(key, true) {
             return None;
         }
         self.db.touch_get(key)
@@ -212,7 +222,7 @@ impl Keys<'_> {
     /// Where a live key is, looked up (once) for writing: access stamped,
     /// WATCH told (the command counts its changes).
     fn write_position(&mut self, key: &[u8]) -> Option<usize> {
-        if self.expire_if_needed(key) {
+        if self.expire_if_needed_for(key, true) {
             return None;
         }
         self.db.touch_for_write(key)

@@ -652,6 +652,7 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
                 maxmemory_changed(ctx);
             }
             crate::crash::configure(&ctx.state.config);
+            ctx.state.refresh_expiry_mode();
             let watchdog = crate::config::pending_u64(&ctx.state.config, "watchdog-period");
             let hz = ctx.state.config.hz;
             crate::crash::arm_watchdog(crate::crash::watchdog_period(watchdog, hz));

@@ -49,6 +49,9 @@ thread_local! {
     static REMOVALS_LOGGED: Cell<bool> = const { Cell::new(false) };
     /// How keys past their time are treated (see `Expiry`).
     static EXPIRY: Cell<Expiry> = const { Cell::new(Expiry::Delete) };
+    /// The mode for clients, which a batch of the master's stream sets
+    /// aside for `Ignore`.
+    static CLIENT_EXPIRY: Cell<Expiry> = const { Cell::new(Expiry::Delete) };
 }
 
 /// How a lookup treats a key whose time has come (Redis's
@@ -60,6 +63,10 @@ pub enum Expiry {
     /// A replica's clients do not see it, but it stays until the master's
     /// DEL arrives.
     Hide,
+    /// A writable replica: hidden from reads as under `Hide`, but a write
+    /// deletes it first, so the write starts afresh (Redis's
+    /// `EXPIRE_FORCE_DELETE_EXPIRED`).
+    HideUntilWritten,
     /// The master's own commands on a replica still find it.
     Ignore,
 }
@@ -70,6 +77,17 @@ pub fn expiry() -> Expiry {
 
 pub fn set_expiry(mode: Expiry) {
     EXPIRY.with(|e| e.set(mode));
+}
+
+/// Sets the mode for clients (the server's role or a pause changed).
+pub fn set_client_expiry(mode: Expiry) {
+    CLIENT_EXPIRY.with(|e| e.set(mode));
+    set_expiry(mode);
+}
+
+/// Back to the clients' mode after the master's commands.
+pub fn restore_client_expiry() {
+    set_expiry(CLIENT_EXPIRY.with(Cell::get));
 }
 
 /// True once (and then false until another stream goes) if a stream was
@@ -175,6 +193,12 @@ pub struct Db {
     /// While the AOF replays, nothing expires: a command later in the log
     /// may depend on the key (Redis does not expire keys while loading).
     pub expiry_paused: bool,
+    /// Keys a writable replica's own clients gave a TTL: no DEL will come
+    /// from the master for them, so the replica expires them itself
+    /// (Redis's `slaveKeysWithExpire`).
+    replica_expires: Dict<()>,
+    /// Where `expire_replica_keys` resumes in `replica_expires`.
+    replica_cursor: usize,
 }
 
 #[derive(Default)]
@@ -304,6 +328,7 @@ impl Db {
         std::mem::swap(&mut self.dict, &mut other.dict);
         std::mem::swap(&mut self.expires, &mut other.expires);
         std::mem::swap(&mut self.avg_ttl, &mut other.avg_ttl);
+        std::mem::swap(&mut self.replica_expires, &mut other.replica_expires);
         self.expire_cursor = 0;
         other.expire_cursor = 0;
         add_dirty(1);
@@ -637,6 +662,10 @@ impl Db {
         self.modified(key);
         add_dirty(1);
         self.expires.insert(key, when_ms);
+        // A writable replica's own write: no DEL will come for it.
+        if expiry() == Expiry::HideUntilWritten {
+            self.replica_expires.insert(key, ());
+        }
     }
 
     /// Drops the expiry; true if there was one.
@@ -660,6 +689,7 @@ impl Db {
         add_dirty(self.dict.len() as u64);
         self.avg_ttl = 0;
         self.expire_cursor = 0;
+        self.replica_expires.clear();
         (
             std::mem::take(&mut self.dict),
             std::mem::take(&mut self.expires),
@@ -681,6 +711,42 @@ impl Db {
                 return true;
             }
         }
+    }
+
+    /// A replica's part of the expire cycle (Redis's `expireSlaveKeys`):
+    /// deletes the keys its own clients gave a TTL once their time came,
+    /// and forgets those that lost it, until four met are still to expire
+    /// or `deadline` passed. The master's keys wait for its DELs.
+    pub fn expire_replica_keys(&mut self, now_ms: i64, deadline: Instant) -> u64 {
+        let (mut deleted, mut waiting, mut looked) = (0, 0, 0u32);
+        while !self.replica_expires.is_empty() && waiting <= 3 {
+            // Downwards, as the active cycle walks: a removal moves the
+            // last entry, already looked at, into the hole.
+            if self.replica_cursor == 0 || self.replica_cursor > self.replica_expires.len() {
+                self.replica_cursor = self.replica_expires.len();
+            }
+            self.replica_cursor -= 1;
+            let Some((key, _)) = self.replica_expires.entry_at(self.replica_cursor) else {
+                break;
+            };
+            let key = key.clone();
+            match self.expires.get(&key) {
+                Some(&when) if when > now_ms => waiting += 1,
+                Some(_) => {
+                    self.remove_expired(&key);
+                    self.replica_expires.remove(&key);
+                    deleted += 1;
+                }
+                None => {
+                    self.replica_expires.remove(&key);
+                }
+            }
+            looked += 1;
+            if looked.is_multiple_of(64) && Instant::now() >= deadline {
+                break;
+            }
+        }
+        deleted
     }
 
     /// Deletes expired keys until `deadline`, sampling the keys with a TTL
