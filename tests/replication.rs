@@ -779,6 +779,13 @@ fn an_error_from_the_masters_stream_is_counted() {
     assert_eq!(info_field(&mut r, "stats", "unexpected_error_replies"), "1");
     assert_eq!(info_field(&mut m, "stats", "unexpected_error_replies"), "0");
     assert_eq!(r.run("get number2"), b"$3\r\nfoo\r\n");
+    // DEBUG REPLICATE sends a command to the replicas alone: one they do
+    // not know is an error there too.
+    assert_eq!(m.run("DEBUG REPLICATE fake-command-1 x"), b"+OK\r\n");
+    assert_eq!(m.run("set after 2"), b"+OK\r\n");
+    assert!(eventually(SYNC_WAIT, || r.run("get after") == b"$1\r\n2\r\n"));
+    assert_eq!(info_field(&mut r, "stats", "unexpected_error_replies"), "2");
+    assert_eq!(m.run("EXISTS fake-command-1"), b":0\r\n");
 }
 
 /// A writable replica's own writes stay its own: they reach neither its

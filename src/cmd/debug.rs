@@ -53,6 +53,8 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
                 "    Like HTSTATS but for the hash table stored at <key>'s value.",
                 "LOADAOF",
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
+                "REPLICATE <string>",
+                "    Replicates the provided string to replicas, allowing data divergence.",
                 "OBJECT <key>",
                 "    Show low level info about `key` and associated value.",
                 "POPULATE <count> [<prefix>] [<size>]",
@@ -67,7 +69,18 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
                 "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
                 "    true, false.",
                 "RELOAD [option ...]",
-                "    Save the RDB on disk and reload it back to memory. Options: MERGE, NOFLUSH, NOSAVE.",
+                "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+                "    * MERGE: conflicting keys will be loaded from RDB.",
+                "    * NOFLUSH: the existing database will not be removed before load, but",
+                "      conflicting keys will generate an exception and kill the server.",
+                "    * NOSAVE: the database will be loaded from an existing RDB file.",
+                "    Examples:",
+                "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+                "      the database.",
+                "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+                "      existing RDB file.",
+                "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+                "      file to the database.",
                 "SEGFAULT",
                 "    Crash the server with sigsegv.",
                 "SET-ACTIVE-EXPIRE <0|1>",
@@ -77,6 +90,8 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
                 "QUICKLIST-PACKED-THRESHOLD <size>",
                 "    Sets the threshold for elements to be inserted as plain vs packed nodes",
                 "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+                "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+                "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
                 "PAUSE-CRON <0|1>",
@@ -192,6 +207,15 @@ pub(super) fn debug(ctx: &mut Ctx, args: Args) {
             // atoi, as Redis reads it.
             let micros = crate::protocol::parse_i64(args.get(2)).unwrap_or(0);
             ctx.state.aof.flush_sleep = std::time::Duration::from_micros(micros.max(0) as u64);
+            ctx.reply.ok();
+        }
+        b"replicate" if args.len() >= 3 => {
+            // The command goes to the replicas only, in the database the
+            // stream last selected (for tests of replica divergence).
+            let repl = &mut ctx.state.repl;
+            let db = repl.selected_db.unwrap_or(0);
+            let argv: crate::propagate::Argv = args.from(2).map(<[u8]>::to_vec).collect();
+            repl.feed_commands(&[(db, argv)], false);
             ctx.reply.ok();
         }
         b"set-skip-checksum-validation" if args.len() == 3 => {
