@@ -27,9 +27,13 @@ impl Stream {
     }
 
     pub fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+
+    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
-            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tcp(s) => s.shutdown(how),
+            Stream::Unix(s) => s.shutdown(how),
         }
     }
 

@@ -146,6 +146,23 @@ fn client_kill_closes_the_target_only() {
     assert!(killer.is_closed(Duration::from_secs(5)));
 }
 
+/// The victim's connection closes when CLIENT KILL runs, not when the
+/// killer's transaction ends: here it goes on sleeping for 2 seconds.
+#[test]
+fn client_kill_closes_the_connection_at_once() {
+    let server = ServerProcess::rudis(&["--enable-debug-command", "yes"]);
+    let mut killer = server.connect();
+    let mut victim = server.connect();
+    let id = String::from_utf8(victim.run("CLIENT ID")).unwrap();
+    let id = id.trim_start_matches(':').trim().to_string();
+    assert_eq!(killer.run("MULTI"), b"+OK\r\n");
+    assert_eq!(killer.run(&format!("CLIENT KILL ID {id}")), b"+QUEUED\r\n");
+    assert_eq!(killer.run("DEBUG SLEEP 2"), b"+QUEUED\r\n");
+    killer.send(b"EXEC\r\n");
+    assert!(victim.is_closed(Duration::from_secs(1)));
+    assert_eq!(killer.read_reply(), b"*2\r\n:1\r\n+OK\r\n");
+}
+
 #[test]
 fn a_thousand_clients_at_once() {
     let server = ServerProcess::rudis(&[]);

@@ -642,12 +642,21 @@ pub(super) fn kill_clients_of_user(ctx: &mut Ctx, slot: usize) {
         .map(|(key, _)| key)
         .collect();
     for key in victims {
-        if key == ctx.me {
-            ctx.client().closing = Closing::AfterReply;
-        } else {
-            ctx.state.killed.push(key);
-        }
+        kill(ctx, key);
     }
+}
+
+/// Closes another client once the running command's batch is done, but
+/// its socket at once, as Redis's `freeClient` does: the peer sees the
+/// close even if the killer goes on (a DEBUG SLEEP after CLIENT KILL in
+/// one transaction). Killing yourself: the reply still goes out first.
+fn kill(ctx: &mut Ctx, key: usize) {
+    if key == ctx.me {
+        ctx.client().closing = Closing::AfterReply;
+        return;
+    }
+    let _ = ctx.clients[key].socket.shutdown(std::net::Shutdown::Both);
+    ctx.state.killed.push(key);
 }
 
 pub(super) fn client_kill(ctx: &mut Ctx, args: Args) {
@@ -723,12 +732,7 @@ pub(super) fn client_kill(ctx: &mut Ctx, args: Args) {
         .map(|(key, _)| key)
         .collect();
     for &key in &victims {
-        if key == ctx.me {
-            // Killing yourself: the reply still goes out first.
-            ctx.client().closing = Closing::AfterReply;
-        } else {
-            ctx.state.killed.push(key);
-        }
+        kill(ctx, key);
     }
     if old_form {
         if victims.is_empty() {
