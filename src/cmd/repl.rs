@@ -201,7 +201,11 @@ fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], &[u8])>) {
         let repl = &mut state.repl;
         if offset > 0 && repl.can_continue(&replid, offset as u64) {
             let backlog = repl.backlog.as_ref().map(|b| b.since(offset as u64));
-            let backlog = backlog.unwrap_or_default();
+            let mut backlog = backlog.unwrap_or_default();
+            // The stream's newest bytes, fed earlier in this round, are
+            // still to be handed to every replica, this one included
+            // once it is attached: sent here too, they would arrive twice.
+            backlog.truncate(backlog.len().saturating_sub(repl.unsent.len()));
             if info.capa_psync2 {
                 ctx.reply
                     .raw(format!("+CONTINUE {}\r\n", repl.replid).as_bytes());
