@@ -1597,7 +1597,6 @@ impl<R: Read> Decoder<R> {
                 }
                 _ => {}
             }
-            self.site.key = None;
             self.site.kind = Some(kind);
             self.site.key = Some(self.any_string()?);
             self.site.keys += 1;
