@@ -7,7 +7,6 @@
 //! (1000), `1kb` (1024), `mb`, `gb`; booleans are `yes`/`no`.
 
 use crate::glob::glob_match;
-use crate::protocol::request::split_config_line;
 
 /// Redis's log levels, from most to least verbose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -1716,29 +1715,24 @@ impl Config {
         found
     }
 
-    /// Applies one directive from the config file or the command line.
-    /// Several arguments are joined with spaces (`bind a b`, `save 60 1`).
+    /// Applies one directive from the config file or the command line
+    /// (`config_load` has checked its number of words). Several arguments
+    /// are joined with spaces (`bind a b`, `save 60 1`); none is an empty
+    /// value (`save` alone turns snapshots off).
     pub fn set_directive(&mut self, name: &str, args: &[String]) -> Result<(), String> {
-        // A bare `save` turns snapshots off, as `save ""` does (Redis's
-        // multi-argument settings take no arguments).
-        if args.is_empty() && name.eq_ignore_ascii_case("save") {
-            return self.set_directive(name, &[String::new()]);
-        }
-        if args.is_empty() {
-            return Err("Bad directive or wrong number of arguments".into());
-        }
-        if name.eq_ignore_ascii_case("user") {
+        if name.eq_ignore_ascii_case("user") && !args.is_empty() {
             return self.add_user_directive(args);
         }
         if name.eq_ignore_ascii_case("rename-command") {
             return self.add_rename(args);
         }
+        let value = args.join(" ");
         match Self::lookup(name) {
-            Some(setting) => self.apply(setting, &args.join(" ")),
+            Some(setting) => self.apply(setting, &value),
             None => {
                 let index = pending_index(name)
                     .ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
-                self.apply_pending(index, &args.join(" "))
+                self.apply_pending(index, &value)
             }
         }
     }
@@ -1806,114 +1800,11 @@ impl Config {
             .cloned()
             .unwrap_or_else(|| default.to_string())
     }
-
-    /// Builds a config from redis-server style arguments:
-    /// `[/path/to/rudis.conf] [--name value ...]`. The file is read first,
-    /// then the command line overrides it, as in Redis.
-    pub fn from_args(args: &[String]) -> Result<(Config, Option<String>), String> {
-        let mut config = Config::default();
-        let mut rest = args;
-        let mut file = None;
-        let mut text = String::new();
-        if let Some(first) = rest.first() {
-            if !first.starts_with("--") {
-                let contents = std::fs::read_to_string(first)
-                    .map_err(|e| format!("Fatal error, can't open config file '{first}': {e}"))?;
-                text.push_str(&contents);
-                text.push('\n');
-                // Absolute, as Redis keeps it: `dir` changes the working
-                // directory, and CONFIG REWRITE must still find the file.
-                let absolute = std::fs::canonicalize(first)
-                    .map_or_else(|_| first.clone(), |p| p.to_string_lossy().into_owned());
-                file = Some(absolute);
-                rest = &rest[1..];
-            }
-        }
-        // The command line is turned into config lines: "--port 7000 --save ''"
-        // becomes "port 7000" and "save ''".
-        for arg in rest {
-            if let Some(name) = arg.strip_prefix("--") {
-                text.push('\n');
-                text.push_str(name);
-            } else {
-                text.push(' ');
-                text.push_str(&quote_config_arg(arg));
-            }
-        }
-        text.push('\n');
-        config.load_text(&text)?;
-        Ok((config, file))
-    }
-
-    fn load_text(&mut self, text: &str) -> Result<(), String> {
-        // The first `save` line replaces the default points; later ones
-        // add theirs (`save ""` still clears), as Redis loads them.
-        let mut saw_save = false;
-        for (number, line) in text.lines().enumerate() {
-            let trimmed = line.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let fail = |reason: &str| {
-                format!(
-                    "\n*** FATAL CONFIG FILE ERROR (rudis {}) ***\nReading the configuration file, at line {}\n>>> '{}'\n{}",
-                    env!("CARGO_PKG_VERSION"),
-                    number + 1,
-                    trimmed,
-                    reason
-                )
-            };
-            let words = split_config_line(trimmed.as_bytes())
-                .ok_or_else(|| fail("Unbalanced quotes in configuration line"))?;
-            let words: Vec<String> = words
-                .iter()
-                .map(|w| String::from_utf8_lossy(w).into_owned())
-                .collect();
-            let Some((name, args)) = words.split_first() else {
-                continue;
-            };
-            if name.eq_ignore_ascii_case("save") {
-                let adds = args.iter().any(|a| !a.is_empty());
-                if std::mem::replace(&mut saw_save, true) && adds && !self.save.is_empty() {
-                    let points = format!("{} {}", self.save, args.join(" "));
-                    self.set_directive(name, &[points]).map_err(|e| fail(&e))?;
-                    continue;
-                }
-            }
-            self.set_directive(name, args).map_err(|e| fail(&e))?;
-        }
-        Ok(())
-    }
-}
-
-/// Quotes a command-line argument so the config line splitter gives it back
-/// unchanged (empty strings and spaces included).
-fn quote_config_arg(arg: &str) -> String {
-    if !arg.is_empty()
-        && !arg
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b == b'"' || b == b'\'' || b == b'\\')
-    {
-        return arg.to_string();
-    }
-    let mut quoted = String::from("\"");
-    for c in arg.chars() {
-        if c == '"' || c == '\\' {
-            quoted.push('\\');
-        }
-        quoted.push(c);
-    }
-    quoted.push('"');
-    quoted
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
 
     #[test]
     fn defaults_match_redis() {
@@ -1935,23 +1826,6 @@ mod tests {
     }
 
     #[test]
-    fn later_save_lines_add_points() {
-        let loaded = |text: &str| {
-            let mut c = Config::default();
-            c.load_text(text).map(|_| c.save)
-        };
-        assert_eq!(loaded("port 1\n").unwrap(), "3600 1 300 100 60 10000");
-        assert_eq!(loaded("save 900 1\n").unwrap(), "900 1");
-        assert_eq!(
-            loaded("save 900 1\nsave 100 100\n").unwrap(),
-            "900 1 100 100"
-        );
-        assert_eq!(loaded("save 900 1\nsave \"\"\n").unwrap(), "");
-        assert_eq!(loaded("save \"\"\nsave 100 100\n").unwrap(), "100 100");
-        assert!(loaded("save 900 1\nsave 100\n").is_err());
-    }
-
-    #[test]
     fn memory_units() {
         assert_eq!(parse_memory("1k"), Some(1000));
         assert_eq!(parse_memory("1KB"), Some(1024));
@@ -1960,30 +1834,6 @@ mod tests {
         assert_eq!(parse_memory("12"), Some(12));
         assert_eq!(parse_memory("1x"), None);
         assert_eq!(parse_memory(""), None);
-    }
-
-    #[test]
-    fn command_line_and_errors() {
-        let (c, file) = Config::from_args(&args(&[
-            "--port",
-            "7000",
-            "--save",
-            "",
-            "--maxclients",
-            "5",
-        ]))
-        .unwrap();
-        assert_eq!(
-            (c.port, c.save.as_str(), c.maxclients, file),
-            (7000, "", 5, None)
-        );
-        let err = Config::from_args(&args(&["--nope", "1"])).unwrap_err();
-        assert!(err.contains("Bad directive"), "{err}");
-        let err = Config::from_args(&args(&["--port", "70000"])).unwrap_err();
-        assert!(
-            err.contains("argument must be between 0 and 65535 inclusive"),
-            "{err}"
-        );
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum Check {
     /// `shutdown-on-sigint` and `shutdown-on-sigterm`: SHUTDOWN's flags,
     /// any of them, or `default` for none.
     ShutdownFlags,
+    /// `replicaof <host> <port>` or `replicaof no one`.
+    ReplicaOf,
     Text,
 }
 
@@ -221,7 +223,7 @@ pub const PENDING: &[(&str, &str, Check, bool)] = &[
     ),
     ("replica-read-only", "yes", Check::Bool, true),
     ("replica-serve-stale-data", "yes", Check::Bool, true),
-    ("replicaof", "", Check::Text, false),
+    ("replicaof", "", Check::ReplicaOf, false),
     ("server_cpulist", "", Check::Text, false),
     ("set-proc-title", "yes", Check::Bool, false),
     ("shutdown-on-sigint", "default", Check::ShutdownFlags, true),
@@ -347,8 +349,31 @@ pub fn check(check: Check, value: &str) -> Result<String, String> {
             }),
         Check::OomScores => crate::oom_score::check_values(value),
         Check::ShutdownFlags => check_shutdown_flags(value),
+        Check::ReplicaOf => check_replicaof(value),
         Check::Text => Ok(value.to_string()),
     }
+}
+
+/// A master's address, stored as `host port` (empty for `no one`). The
+/// port is read as C's `strtol` reads it, as Redis does.
+fn check_replicaof(value: &str) -> Result<String, String> {
+    let words: Vec<&str> = value.split(' ').collect();
+    let [host, port] = words[..] else {
+        return Err("wrong number of arguments".into());
+    };
+    if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") {
+        return Ok(String::new());
+    }
+    let digits = port.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let digits = digits.strip_prefix('+').unwrap_or(digits);
+    let port: u16 = if digits.is_empty() {
+        0
+    } else {
+        digits
+            .parse()
+            .map_err(|_| "Invalid master port".to_string())?
+    };
+    Ok(format!("{host} {port}"))
 }
 
 /// A set of SHUTDOWN flags, stored in Redis's order (`save nosave now

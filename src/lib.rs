@@ -15,6 +15,7 @@ pub mod cmd;
 pub mod cmdstats;
 pub mod coalesce;
 pub mod config;
+pub mod config_load;
 pub mod config_pending;
 pub mod config_rewrite;
 pub mod crash;

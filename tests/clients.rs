@@ -359,6 +359,63 @@ fn bad_directives_are_fatal_at_start() {
 }
 
 #[test]
+fn command_line_arguments_are_read_as_redis_reads_them() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rudis-server"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // A name with no value takes the next word as its value, whatever it
+    // looks like; a single-valued setting given two is refused.
+    let err = run(&["--port", "--bla", "--loglevel", "verbose"]);
+    assert!(
+        err.contains(">>> 'port \"--bla\"'\nargument couldn't be parsed into an integer"),
+        "{err}"
+    );
+    let err = run(&["--port", "6379", "6380"]);
+    assert!(
+        err.contains(">>> 'port \"6379\" \"6380\"'\nwrong number of arguments"),
+        "{err}"
+    );
+    let err = run(&["--replicaof", "127.0.0.1", "abc"]);
+    assert!(err.contains("Invalid master port"), "{err}");
+
+    // `-` reads the config from stdin, before the command line's options.
+    let dir = common::fresh_dir("stdin-config");
+    let port = common::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rudis-server"))
+        .args(["-", "--maxclients", "9", "--save", "--loglevel", "warning"])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    write!(stdin, "port {port}\nmaxclients 5\nhz 17\n").unwrap();
+    drop(stdin);
+    let up = common::eventually(Duration::from_secs(10), || common::answers_ping(port));
+    let got = up.then(|| {
+        let mut conn = Conn::new(port);
+        let got = [
+            conn.run("CONFIG GET maxclients"),
+            conn.run("CONFIG GET hz"),
+            conn.run("CONFIG GET save"),
+        ];
+        conn.send(b"SHUTDOWN NOSAVE\r\n");
+        got
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let got = got.expect("rudis-server did not start with its config from stdin");
+    assert_eq!(got[0], b"*2\r\n$10\r\nmaxclients\r\n$1\r\n9\r\n");
+    assert_eq!(got[1], b"*2\r\n$2\r\nhz\r\n$2\r\n17\r\n");
+    assert_eq!(got[2], b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+}
+
+#[test]
 fn config_file_and_command_line_are_merged() {
     let path = std::env::temp_dir().join(format!("rudis-merge-{}.conf", std::process::id()));
     std::fs::write(&path, "timeout 30\nhz 20\nmaxclients 77\n").unwrap();
