@@ -92,6 +92,8 @@ pub struct Persistence {
     pub last_load_keys_expired: u64,
     /// The replication position the snapshot loaded at start recorded.
     pub loaded_position: Option<crate::rdb::ReplPosition>,
+    /// The DELs a master fed for the keys that snapshot held expired.
+    pub loaded_expired_feed: Option<ExpiredFeed>,
 }
 
 /// Where a load stands (Redis's `loading_*` counters).
@@ -123,6 +125,7 @@ impl Default for Persistence {
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             loaded_position: None,
+            loaded_expired_feed: None,
         }
     }
 }
@@ -664,6 +667,49 @@ pub struct Loaded {
     pub keys_loaded: u64,
     pub keys_expired: u64,
     pub header: Header,
+    /// When set, a DEL for each key left out as expired is fed to it.
+    pub expired_feed: Option<ExpiredFeed>,
+}
+
+/// A master loading its snapshot at start deletes the keys whose time has
+/// passed, and feeds a DEL for each to its replication stream so replicas
+/// that continue from the snapshot's position delete them too (Redis's
+/// `RDBFLAGS_FEED_REPL`). The stream is kept to the backlog's size.
+pub struct ExpiredFeed {
+    pub stream: crate::repl::backlog::Backlog,
+    /// The database the stream last SELECTed.
+    pub selected_db: Option<usize>,
+    /// `lazyfree-lazy-expire`: UNLINK rather than DEL.
+    unlink: bool,
+    scratch: Vec<u8>,
+}
+
+impl ExpiredFeed {
+    pub fn new(backlog_size: u64, unlink: bool) -> Self {
+        ExpiredFeed {
+            stream: crate::repl::backlog::Backlog::new(backlog_size as usize, 1),
+            selected_db: None,
+            unlink,
+            scratch: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, db: usize, key: &[u8]) {
+        let command: &[u8] = if self.unlink { b"UNLINK" } else { b"DEL" };
+        self.scratch.clear();
+        crate::propagate::encode_call(
+            &mut self.scratch,
+            &[(db, vec![command.to_vec(), key.to_vec()])],
+            false,
+            &mut self.selected_db,
+        );
+        self.stream.append(&self.scratch);
+    }
+
+    /// Bytes fed in all, including any the backlog's size let go.
+    pub fn fed(&self) -> u64 {
+        self.stream.first_offset() - 1 + self.stream.len() as u64
+    }
 }
 
 impl Loaded {
@@ -683,6 +729,7 @@ impl Loaded {
             keys_loaded: 0,
             keys_expired: 0,
             header: Header::default(),
+            expired_feed: None,
         }
     }
 }
@@ -695,9 +742,10 @@ pub fn load_snapshot(
     path: &Path,
     config: &Config,
     now_ms: i64,
+    expired_feed: Option<ExpiredFeed>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Option<Loaded>, LoadError> {
-    load_file(path, config, now_ms, true, progress)
+    load_file(path, config, now_ms, true, expired_feed, progress)
 }
 
 fn load_file(
@@ -705,6 +753,7 @@ fn load_file(
     config: &Config,
     now_ms: i64,
     skip_expired: bool,
+    expired_feed: Option<ExpiredFeed>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Option<Loaded>, LoadError> {
     let file = match File::open(path) {
@@ -714,6 +763,7 @@ fn load_file(
     };
     let input = io::BufReader::with_capacity(WRITE_BUFFER, file);
     let mut loaded = Loaded::empty(config);
+    loaded.expired_feed = expired_feed;
     read_into(
         Decoder::new(input, Limits::from(config)),
         &mut loaded,
@@ -732,7 +782,7 @@ pub fn load_snapshot_keeping_expired(
     now_ms: i64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Option<Loaded>, LoadError> {
-    load_file(path, config, now_ms, false, progress)
+    load_file(path, config, now_ms, false, None, progress)
 }
 
 /// The most keys a database reserves room for on a file's word: a
@@ -759,11 +809,12 @@ pub fn read_into<R: Read>(
         db.now_ms = now_ms;
     }
     let databases = loaded.dbs.len();
-    let (dbs, libraries, keys_loaded, keys_expired) = (
+    let (dbs, libraries, keys_loaded, keys_expired, expired_feed) = (
         &mut loaded.dbs,
         &mut loaded.libraries,
         &mut loaded.keys_loaded,
         &mut loaded.keys_expired,
+        &mut loaded.expired_feed,
     );
     let header = decoder.snapshot(
         &mut |event| {
@@ -787,6 +838,9 @@ pub fn read_into<R: Read>(
                 )));
             };
             if skip_expired && key.expire_ms.is_some_and(|when| when < now_ms) {
+                if let Some(feed) = expired_feed {
+                    feed.push(key.db, &key.key);
+                }
                 *keys_expired += 1;
                 return Ok(());
             }

@@ -619,16 +619,31 @@ impl Server {
         let size = std::fs::metadata(&path).map_or(0, |m| m.len());
         self.state.persist.start_loading(size);
         let mut events = Events::with_capacity(256);
-        let result =
-            persist::load_snapshot(&path, &config, crate::state::unix_millis(), &mut |read| {
+        // A master feeds DELs for the keys it finds expired (see
+        // `Replication::restore_position`); a replica waits for its master's.
+        let master = crate::config::pending_text(&config, "replicaof").is_empty();
+        let expired_feed = master.then(|| {
+            persist::ExpiredFeed::new(
+                crate::config::pending_u64(&config, "repl-backlog-size"),
+                crate::config::pending_bool(&config, "lazyfree-lazy-expire"),
+            )
+        });
+        let result = persist::load_snapshot(
+            &path,
+            &config,
+            crate::state::unix_millis(),
+            expired_feed,
+            &mut |read| {
                 self.state.persist.load_progress.loaded_bytes = read;
                 self.process_events_while_loading(&mut events)
-            });
+            },
+        );
         self.state.persist.stop_loading();
         match result {
             Ok(None) => Ok(()),
             Ok(Some(mut loaded)) => {
                 self.state.persist.loaded_position = loaded.header.repl.take();
+                self.state.persist.loaded_expired_feed = loaded.expired_feed.take();
                 self.install_snapshot(loaded)?;
                 info!(
                     "DB loaded from disk: {:.3} seconds",

@@ -905,3 +905,123 @@ fn partial_resyncs_under_load_keep_the_data() {
         String::from_utf8_lossy(&m.run("INFO stats"))
     );
 }
+
+/// Stops the master with SHUTDOWN SAVE and starts it again from its
+/// snapshot, on the same port.
+fn restart_from_snapshot(master: ServerProcess, args: &[&str]) -> ServerProcess {
+    let port = master.port;
+    let mut master = master;
+    master.connect().send(b"SHUTDOWN SAVE\r\n");
+    master.wait_exit(Duration::from_secs(10));
+    ServerProcess::rudis_at(port, args)
+}
+
+fn replicas_back(master: &ServerProcess, count: &str) -> bool {
+    let mut m = master.connect();
+    eventually(SYNC_WAIT, || {
+        info_field(&mut m, "replication", "connected_slaves") == count
+    })
+}
+
+#[test]
+fn a_restarted_master_continues_its_replicas_streams() {
+    let dir = common::fresh_dir("restart-expired");
+    let dir = dir.to_str().unwrap().to_string();
+    let args = joined(&joined(&["--dir", &dir], MASTER), DEBUG);
+    let master = ServerProcess::rudis(&args);
+    let rudis = rudis_replica_of(&master, &[]);
+    let redis = redis_replica_of(&master, &["--save", ""]);
+    assert!(link_up(&rudis) && link_up(&redis));
+
+    // Nothing was written: the stream is at offset 0, and still both
+    // continue (the replicas ask for byte 1 of the old id).
+    let mut m = master.connect();
+    assert_eq!(info_field(&mut m, "replication", "master_repl_offset"), "0");
+    let master = restart_from_snapshot(master, &args);
+    assert!(replicas_back(&master, "2"));
+    let mut m = master.connect();
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "2");
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "0");
+
+    // Keys whose time passes while the master is down: it deletes them at
+    // load and feeds the DELs to its backlog, after the snapshot's offset.
+    m.run("DEBUG SET-ACTIVE-EXPIRE 0");
+    for db in 0..3 {
+        m.run(&format!("SELECT {db}"));
+        for i in 0..50 {
+            m.run(&format!("SET k{i} v PX 50"));
+        }
+    }
+    m.run("SET kept 1");
+    assert_eq!(m.run("WAIT 2 5000"), b":2\r\n");
+    let offset: u64 = info_field(&mut m, "replication", "master_repl_offset")
+        .parse()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let master = restart_from_snapshot(master, &args);
+    let mut m = master.connect();
+    assert_eq!(
+        info_field(&mut m, "persistence", "rdb_last_load_keys_expired"),
+        "150"
+    );
+    let fed: u64 = info_field(&mut m, "replication", "repl_backlog_histlen")
+        .parse()
+        .unwrap();
+    assert!(fed > 150 * 20, "{fed}");
+    // The snapshot's offset is the old history's end (a GETACK may have
+    // followed the one read above).
+    let saved: u64 = info_field(&mut m, "replication", "second_repl_offset")
+        .parse::<u64>()
+        .unwrap()
+        - 1;
+    assert!(saved >= offset, "{saved} {offset}");
+    assert_eq!(
+        info_field(&mut m, "replication", "master_repl_offset"),
+        (saved + fed).to_string()
+    );
+    assert!(replicas_back(&master, "2"));
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "2");
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "0");
+    assert!(same_data(&master, &rudis) && same_data(&master, &redis));
+    for replica in [&rudis, &redis] {
+        let mut r = replica.connect();
+        assert_eq!(r.run("DBSIZE"), b":0\r\n");
+        r.run("SELECT 2");
+        assert_eq!(r.run("DBSIZE"), b":1\r\n");
+    }
+
+    // CONFIG RESETSTAT clears the sync counters, as Redis's does.
+    assert_eq!(m.run("CONFIG RESETSTAT"), b"+OK\r\n");
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "0");
+}
+
+#[test]
+fn a_forced_failover_hands_over_at_its_timeout_and_waits_for_the_target() {
+    let master = rudis_master(&[]);
+    let replica = rudis_replica_of(&master, &[]);
+    assert!(link_up(&replica));
+    let mut m = master.connect();
+    let signal = |signal| unsafe { libc::kill(replica.pid() as i32, signal) };
+    signal(libc::SIGSTOP);
+    m.run("SET unacknowledged 1");
+    let failover = format!("FAILOVER TO 127.0.0.1 {} TIMEOUT 100 FORCE", replica.port);
+    assert_eq!(m.run(&failover), b"+OK\r\n");
+    assert!(eventually(SYNC_WAIT, || {
+        info_field(&mut m, "replication", "master_failover_state") == "failover-in-progress"
+    }));
+    assert_eq!(info_field(&mut m, "replication", "role"), "slave");
+    // The target does not answer, and the failover waits for it.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        info_field(&mut m, "replication", "master_failover_state"),
+        "failover-in-progress"
+    );
+    signal(libc::SIGCONT);
+    assert!(eventually(SYNC_WAIT, || {
+        info_field(&mut m, "replication", "master_failover_state") == "no-failover"
+    }));
+    let mut r = replica.connect();
+    assert_eq!(info_field(&mut r, "replication", "role"), "master");
+    assert!(link_up(&master));
+    assert!(same_data(&replica, &master));
+}

@@ -466,6 +466,7 @@ fn debug_reload(ctx: &mut Ctx, args: Args) {
         &persist::rdb_path(&state.config),
         &state.config,
         ctx.now_ms,
+        None,
         &mut |_| {},
     );
     let loaded = match loaded {

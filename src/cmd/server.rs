@@ -700,6 +700,10 @@ pub(super) fn config_resetstat(ctx: &mut Ctx, _args: Args) {
     persist.rdb_saves = 0;
     persist.total_forks = 0;
     persist.latest_fork_usec = 0;
+    let repl = &mut ctx.state.repl;
+    repl.sync_full = 0;
+    repl.sync_partial_ok = 0;
+    repl.sync_partial_err = 0;
     crate::lazyfree::reset_stats();
     ctx.reply.ok();
 }

@@ -45,6 +45,11 @@ impl Backlog {
         }
     }
 
+    /// The stream turned out to start `by` bytes later than thought.
+    pub fn rebase(&mut self, by: u64) {
+        self.first_offset += by;
+    }
+
     pub fn size(&self) -> usize {
         self.size
     }

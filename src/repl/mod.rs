@@ -192,6 +192,11 @@ pub struct Replication {
     pub master_stream_db: usize,
     /// When the link to the master last went down; None until it was up.
     pub link_down_since: Option<Instant>,
+    /// This replica holds a history a master may continue (Redis's
+    /// "cached master"): its own, when it was a master or loaded one at
+    /// start, or the last master's once a sync succeeded. Without one it
+    /// asks for a full resync (`PSYNC ? -1`).
+    pub resumable: bool,
     /// The snapshot coming from the master: bytes read, bytes expected
     /// (None until the end mark), when bytes last came.
     pub sync_progress: Option<(u64, Option<u64>, Instant)>,
@@ -234,6 +239,7 @@ impl Default for Replication {
             master_key: None,
             master_stream_db: 0,
             link_down_since: None,
+            resumable: false,
             sync_progress: None,
             transfer_master: None,
             applying_master_stream: false,
@@ -333,11 +339,25 @@ impl Replication {
     /// Takes up the stream position a snapshot recorded, loaded at start
     /// (Redis's `loadDataFromDisk` with `rdbSaveInfo`): a replica asks its
     /// master to continue from it; a master keeps it as its second id, so
-    /// its old replicas can continue.
-    pub fn restore_position(&mut self, position: crate::rdb::ReplPosition, backlog_size: u64) {
+    /// its old replicas can continue, and its backlog starts there with
+    /// the DELs for the keys it found expired. Without a position the
+    /// DELs count in the offset but no backlog is kept.
+    pub fn restore_position(
+        &mut self,
+        position: Option<crate::rdb::ReplPosition>,
+        expired_feed: Option<crate::persist::ExpiredFeed>,
+        backlog_size: u64,
+    ) {
+        let Some(position) = position else {
+            if let Some(feed) = expired_feed.filter(|_| !self.is_replica()) {
+                self.offset += feed.fed();
+            }
+            return;
+        };
         if self.is_replica() {
             self.replid = position.id;
             self.master_stream_db = position.stream_db;
+            self.resumable = true;
         } else {
             self.replid2 = position.id;
             self.second_offset = position.offset as i64 + 1;
@@ -345,7 +365,17 @@ impl Replication {
         }
         self.offset = position.offset;
         self.backlog = None;
-        self.ensure_backlog(backlog_size);
+        match expired_feed.filter(|_| !self.is_replica()) {
+            Some(feed) => {
+                self.offset += feed.fed();
+                let mut stream = feed.stream;
+                stream.rebase(position.offset);
+                stream.resize(backlog_size as usize);
+                self.backlog = Some(stream);
+                self.selected_db = feed.selected_db;
+            }
+            None => self.ensure_backlog(backlog_size),
+        }
         self.publish_position();
     }
 
@@ -382,6 +412,9 @@ impl Replication {
     /// Becomes a replica of `addr` (`replicationSetMaster`). A master's own
     /// history is where it asks its new master to continue from.
     pub fn set_master(&mut self, addr: MasterAddr) {
+        if self.master.is_none() {
+            self.resumable = true;
+        }
         self.master = Some(addr);
         crate::oom_score::set_role(true);
         self.link = LinkState::Connect;
@@ -393,6 +426,7 @@ impl Replication {
     /// kept for the replicas that follow this server to continue.
     pub fn unset_master(&mut self) {
         self.master = None;
+        self.resumable = false;
         crate::oom_score::set_role(false);
         self.shift_replid();
         self.relink = true;

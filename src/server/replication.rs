@@ -48,10 +48,17 @@ impl Server {
                 host: host.to_string(),
                 port,
             });
+            // A replica from the start has no history of its own to offer
+            // unless its snapshot recorded one (just below).
+            self.state.repl.resumable = false;
         }
-        if let Some(position) = self.state.persist.loaded_position.take() {
+        let position = self.state.persist.loaded_position.take();
+        let expired_feed = self.state.persist.loaded_expired_feed.take();
+        if position.is_some() || expired_feed.is_some() {
             let size = crate::config::pending_u64(&self.state.config, "repl-backlog-size");
-            self.state.repl.restore_position(position, size);
+            self.state
+                .repl
+                .restore_position(position, expired_feed, size);
             self.state.refresh_expired_logs();
         }
     }
@@ -99,45 +106,44 @@ impl Server {
         let Some(failover) = self.state.repl.failover.clone() else {
             return;
         };
-        let timed_out = failover.deadline.is_some_and(|d| Instant::now() >= d);
+        // Once handed over, the failover waits for the target's answer to
+        // PSYNC, whatever the time (Redis's FAILOVER_IN_PROGRESS).
         if failover.in_progress {
-            if timed_out {
-                self.abort_failover("Failover target reached the timeout");
-            }
             return;
         }
-        let repl = &self.state.repl;
-        let synced = repl.replicas.iter().find_map(|&k| {
-            let client = self.clients.get(k)?;
-            let info = client.replica.as_deref()?;
-            let addr = crate::repl::MasterAddr {
-                host: crate::cmd::replica_ip(client),
-                port: info.listening_port,
-            };
-            let wanted = failover.target.as_ref().is_none_or(|t| *t == addr);
-            (wanted && info.phase == Phase::Online && info.ack_offset == repl.offset)
-                .then_some(addr)
-        });
-        let chosen = match (synced, timed_out) {
-            (Some(addr), _) => {
-                info!(
-                    "Failover target {}:{} is synced, failing over.",
-                    addr.host, addr.port
-                );
-                addr
-            }
-            (None, true) if failover.force => match failover.target.clone() {
+        let timed_out = failover.deadline.is_some_and(|d| Instant::now() >= d);
+        let chosen = if timed_out {
+            match failover.target.clone().filter(|_| failover.force) {
                 Some(target) => {
                     info!(
-                        "Failover target {}:{} is not synced, forcing failover.",
+                        "FAILOVER to {}:{} time out exceeded, failing over.",
                         target.host, target.port
                     );
                     target
                 }
                 None => return self.abort_failover("Replica never caught up before timeout"),
-            },
-            (None, true) => return self.abort_failover("Replica never caught up before timeout"),
-            (None, false) => return,
+            }
+        } else {
+            let repl = &self.state.repl;
+            let synced = repl.replicas.iter().find_map(|&k| {
+                let client = self.clients.get(k)?;
+                let info = client.replica.as_deref()?;
+                let addr = crate::repl::MasterAddr {
+                    host: crate::cmd::replica_ip(client),
+                    port: info.listening_port,
+                };
+                let wanted = failover.target.as_ref().is_none_or(|t| *t == addr);
+                (wanted && info.phase == Phase::Online && info.ack_offset == repl.offset)
+                    .then_some(addr)
+            });
+            let Some(addr) = synced else {
+                return;
+            };
+            info!(
+                "Failover target {}:{} is synced, failing over.",
+                addr.host, addr.port
+            );
+            addr
         };
         if let Some(f) = self.state.repl.failover.as_mut() {
             f.in_progress = true;
@@ -721,8 +727,7 @@ impl Server {
                 0 => self.state.tcp_port,
                 port => port as u16,
             };
-            // A fresh server has no history a master could know.
-            let fresh = repl.offset == 0;
+            let fresh = !repl.resumable;
             let replid = if fresh {
                 "?".to_string()
             } else {
@@ -762,6 +767,8 @@ impl Server {
                     info!("Full resync from master: {replid}:{offset}");
                     self.state.repl.link = LinkState::Transfer;
                     self.state.repl.transfer_master = Some((replid, offset));
+                    // What this server held is given up, loaded or not.
+                    self.state.repl.resumable = false;
                     // Replicas of this server cannot follow a new dataset.
                     self.disconnect_replicas();
                 }
@@ -851,6 +858,7 @@ impl Server {
         let repl = &mut self.state.repl;
         repl.replid = replid;
         repl.offset = offset;
+        repl.resumable = true;
         repl.master_stream_db = 0;
         repl.clear_replid2();
         repl.backlog = None;
