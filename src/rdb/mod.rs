@@ -1448,6 +1448,18 @@ impl<R: Read> Decoder<R> {
                     return Err(corrupt("Stream length inconsistent with rax entries"));
                 }
                 stream.set_loaded_metadata(last, max_deleted, entries_added);
+                if kind == TYPE_STREAM_LISTPACKS {
+                    // Files older than 7.0 carry no read counters: each is
+                    // estimated from the group's last ID, as Redis does.
+                    let estimates: Vec<Option<u64>> = stream
+                        .groups
+                        .values()
+                        .map(|g| stream.entries_before(g.last_id))
+                        .collect();
+                    for (group, read) in stream.groups.values_mut().zip(estimates) {
+                        group.entries_read = read;
+                    }
+                }
                 Value::Stream(Box::new(stream))
             }
             TYPE_MODULE | TYPE_MODULE_2 => {
