@@ -1610,7 +1610,13 @@ impl Config {
 
     /// `CONFIG SET` for several settings at once: all are checked before
     /// any is changed, so a failure leaves the config as it was.
-    pub fn set_many(&mut self, pairs: &[(&str, &str)]) -> Result<(), (String, ConfigError)> {
+    /// `protected_allowed`: whether `enable-protected-configs` lets this
+    /// client change `dir` and `dbfilename`.
+    pub fn set_many(
+        &mut self,
+        pairs: &[(&str, &str)],
+        protected_allowed: bool,
+    ) -> Result<(), (String, ConfigError)> {
         // Every name is checked before any value, as Redis's CONFIG SET
         // does: an unknown name after a bad value is the error reported.
         // Duplicates are by name: an alias and its setting may both be
@@ -1621,7 +1627,7 @@ impl Config {
                 return Err((name.to_string(), ConfigError::Unknown));
             };
             let refused = match Self::lookup(name) {
-                Some(setting) if PROTECTED.contains(&setting.name) => {
+                Some(setting) if PROTECTED.contains(&setting.name) && !protected_allowed => {
                     Some("can't set protected config")
                 }
                 Some(setting) if !setting.mutable => Some("can't set immutable config"),
@@ -1855,10 +1861,10 @@ mod tests {
     #[test]
     fn config_set_is_atomic_and_checked() {
         let mut c = Config::default();
-        assert!(c.set_many(&[("hz", "20"), ("timeout", "5")]).is_ok());
+        assert!(c.set_many(&[("hz", "20"), ("timeout", "5")], false).is_ok());
         assert_eq!((c.hz, c.timeout), (20, 5));
         let err = c
-            .set_many(&[("timeout", "7"), ("maxclients", "0")])
+            .set_many(&[("timeout", "7"), ("maxclients", "0")], false)
             .unwrap_err();
         assert_eq!(
             err.1,
@@ -1866,15 +1872,18 @@ mod tests {
         );
         assert_eq!(c.timeout, 5, "a failed CONFIG SET changes nothing");
         assert_eq!(
-            c.set_many(&[("databases", "3")]).unwrap_err().1,
+            c.set_many(&[("databases", "3")], false).unwrap_err().1,
             ConfigError::Invalid("can't set immutable config".into())
         );
         assert_eq!(
-            c.set_many(&[("nope", "3")]).unwrap_err().1,
+            c.set_many(&[("nope", "3")], false).unwrap_err().1,
             ConfigError::Unknown
         );
         assert!(c
-            .set_many(&[("client-output-buffer-limit", "normal 1mb 512kb 10")])
+            .set_many(
+                &[("client-output-buffer-limit", "normal 1mb 512kb 10")],
+                false
+            )
             .is_ok());
         assert_eq!(
             c.output_limit_normal,

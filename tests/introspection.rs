@@ -832,3 +832,21 @@ fn the_watchdog_logs_a_stuck_loop() {
     );
     assert!(!String::from_utf8_lossy(&conn.run("config get *")).contains("watchdog-period"));
 }
+
+#[test]
+fn protected_configs_follow_enable_protected_configs() {
+    for (mode, allowed) in [("no", false), ("yes", true), ("local", true)] {
+        let dir = common::fresh_dir("protected");
+        let server = ServerProcess::rudis(&["--enable-protected-configs", mode]);
+        let mut conn = server.connect();
+        let set_dir = format!("CONFIG SET dir {}", dir.display());
+        let expected: &[u8] = if allowed {
+            b"+OK\r\n"
+        } else {
+            b"-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config\r\n"
+        };
+        assert_eq!(conn.run(&set_dir), expected, "{mode}");
+        let set_name = conn.run("CONFIG SET dbfilename other.rdb");
+        assert_eq!(set_name.starts_with(b"+OK"), allowed, "{mode}");
+    }
+}

@@ -584,7 +584,14 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
         .map(|p| (p[0].as_str(), p[1].as_str()))
         .collect();
     let before = ctx.state.config.clone();
-    match ctx.state.config.set_many(&pairs) {
+    // Redis's `allowProtectedAction`.
+    let protected_allowed =
+        match crate::config::pending_text(&ctx.state.config, "enable-protected-configs") {
+            "yes" => true,
+            "local" => ctx.client().addr.is_local(),
+            _ => false,
+        };
+    match ctx.state.config.set_many(&pairs, protected_allowed) {
         Ok(()) => {
             ctx.state.refresh_thresholds();
             if ctx.state.config.loglevel != before.loglevel {
