@@ -86,6 +86,10 @@ pub struct Persistence {
     pub bgsave_scheduled: bool,
     /// The dataset is being loaded: commands get `-LOADING`.
     pub loading: bool,
+    /// A replica loads its master's snapshot while it serves the old
+    /// dataset (Redis's `async_loading`): only commands flagged
+    /// `no_async_loading` get `-LOADING`.
+    pub async_loading: bool,
     /// How far the load is, for INFO's `loading_*` fields.
     pub load_progress: LoadProgress,
     pub last_load_keys_loaded: u64,
@@ -121,6 +125,7 @@ impl Default for Persistence {
             latest_fork_usec: 0,
             bgsave_scheduled: false,
             loading: false,
+            async_loading: false,
             load_progress: LoadProgress::default(),
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,

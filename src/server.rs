@@ -41,6 +41,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod diskless_load;
 mod replication;
 
 /// Listeners take the tokens counting down from here; clients count up from 0.

@@ -1025,3 +1025,123 @@ fn a_forced_failover_hands_over_at_its_timeout_and_waits_for_the_target() {
     assert!(link_up(&master));
     assert!(same_data(&replica, &master));
 }
+
+/// A master whose snapshots take 4 seconds (2000 keys of 1 KB, not
+/// compressed, 2 ms each), for a replica to be caught loading.
+fn slow_master(extra: &[&str]) -> ServerProcess {
+    let master = rudis_master(extra);
+    let mut m = master.connect();
+    m.run("DEBUG POPULATE 2000 key 1000");
+    m.run("CONFIG SET rdbcompression no");
+    m.run("CONFIG SET rdb-key-save-delay 2000");
+    master
+}
+
+/// Waits for a field of INFO persistence to read `value`.
+fn persistence_reads(conn: &mut Conn, field: &str, value: &str) -> bool {
+    eventually(SYNC_WAIT, || {
+        info_field(conn, "persistence", field) == value
+    })
+}
+
+/// A writable replica (not following anyone yet) that loads full syncs
+/// from the socket with swapdb, answering clients every KB it loads.
+fn swapdb_replica() -> ServerProcess {
+    let args = [
+        "--save",
+        "",
+        "--repl-diskless-load",
+        "swapdb",
+        "--replica-read-only",
+        "no",
+        "--loading-process-events-interval-bytes",
+        "1024",
+    ];
+    ServerProcess::rudis(&joined(&args, DEBUG))
+}
+
+#[test]
+fn diskless_load_swapdb_keeps_the_old_data_until_the_new_is_whole() {
+    let master = slow_master(&[]);
+    let replica = swapdb_replica();
+    let mut r = replica.connect();
+    r.run("SET mine 1");
+    r.run(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+    // Another history: clients wait (-LOADING) while the new data loads.
+    assert!(persistence_reads(&mut r, "loading", "1"));
+    assert_eq!(info_field(&mut r, "persistence", "async_loading"), "0");
+    assert!(r.run("GET mine").starts_with(b"-LOADING"));
+    assert!(r.run("CONFIG SET appendonly yes").starts_with(b"-LOADING"));
+
+    // The link breaks: the old data is still there, whole.
+    let mut m = master.connect();
+    m.run("CONFIG SET repl-diskless-sync-delay 5");
+    m.run("CLIENT KILL TYPE replica");
+    assert!(persistence_reads(&mut r, "loading", "0"));
+    assert_eq!(r.run("GET mine"), b"$1\r\n1\r\n");
+    assert_eq!(r.run("DBSIZE"), b":1\r\n");
+
+    // The next sync completes and replaces it.
+    m.run("CONFIG SET rdb-key-save-delay 0");
+    m.run("CONFIG SET repl-diskless-sync-delay 0");
+    assert!(link_up(&replica));
+    assert!(same_data(&master, &replica));
+    assert_eq!(r.run("GET mine"), b"$-1\r\n");
+}
+
+#[test]
+fn diskless_load_of_the_same_history_serves_the_old_data_meanwhile() {
+    let master = rudis_master(&[]);
+    let replica = swapdb_replica();
+    let mut m = master.connect();
+    m.run("DEBUG POPULATE 2000 key 1000");
+    m.run("CONFIG SET rdbcompression no");
+    let mut r = replica.connect();
+    r.run(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+    assert!(link_up(&replica));
+    assert!(same_data(&master, &replica));
+    r.run("SET mine 1");
+
+    // The replica falls further behind than the backlog holds: a full
+    // sync of the history it already follows.
+    m.run("CONFIG SET rdb-key-save-delay 2000");
+    m.run("MULTI");
+    m.run("CLIENT KILL TYPE replica");
+    m.run("CONFIG SET repl-backlog-size 16384");
+    for i in 0..10 {
+        m.run(&format!("SET filler{i} {}", "A".repeat(16384)));
+    }
+    m.run("EXEC");
+    assert!(persistence_reads(&mut r, "async_loading", "1"));
+    assert_eq!(info_field(&mut r, "persistence", "loading"), "0");
+    assert_eq!(r.run("GET mine"), b"$1\r\n1\r\n");
+    assert_eq!(r.run("DBSIZE"), b":2001\r\n");
+    assert!(r.run("REPLICAOF NO ONE").starts_with(b"-LOADING"));
+    assert!(r.run("CONFIG SET appendonly yes").starts_with(b"-LOADING"));
+
+    m.run("CONFIG SET rdb-key-save-delay 0");
+    assert!(persistence_reads(&mut r, "async_loading", "0"));
+    assert!(link_up(&replica));
+    assert!(same_data(&master, &replica));
+    assert_eq!(r.run("DBSIZE"), b":2010\r\n");
+}
+
+#[test]
+fn diskless_load_from_a_redis_master() {
+    let master = ServerProcess::redis_with(&joined(MASTER, DEBUG));
+    let mut m = master.connect();
+    m.run("DEBUG POPULATE 20000 key 100");
+    for mode in ["swapdb", "on-empty-db"] {
+        let replica = rudis_replica_of(&master, &["--repl-diskless-load", mode]);
+        assert!(link_up(&replica), "{mode}");
+        m.run(&format!("SET after-{mode} 1"));
+        assert!(same_data(&master, &replica), "{mode}");
+    }
+    // A disk-based sync from Redis (its snapshot has a length, not an end
+    // mark) loads from the socket too.
+    m.run("CONFIG SET repl-diskless-sync no");
+    let replica = rudis_replica_of(&master, &["--repl-diskless-load", "swapdb"]);
+    assert!(link_up(&replica));
+    m.run("SET after-disk 1");
+    assert!(same_data(&master, &replica));
+}

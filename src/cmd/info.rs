@@ -324,7 +324,7 @@ fn persistence(ctx: &Ctx, s: &mut Section) {
     let fork = p.child.as_ref().map(|c| &c.info);
     let now_ms = crate::state::unix_millis();
     s.field("loading", u8::from(p.loading))
-        .field("async_loading", 0)
+        .field("async_loading", u8::from(p.async_loading))
         .field("current_cow_peak", fork.map_or(0, |f| f.cow_peak))
         .field("current_cow_size", fork.map_or(0, |f| f.cow_bytes))
         .field(
@@ -385,7 +385,7 @@ fn persistence(ctx: &Ctx, s: &mut Section) {
             .field("aof_pending_bio_fsync", 0)
             .field("aof_delayed_fsync", aof.delayed_fsync);
     }
-    if p.loading {
+    if p.loading || p.async_loading {
         loading_progress(&p.load_progress, s);
     }
 }

@@ -1504,6 +1504,10 @@ fn allowed_now(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bool 
         reject(ctx, command, errors::LOADING);
         return false;
     }
+    if persist.async_loading && has_flag(command, "no_async_loading") {
+        reject(ctx, command, errors::LOADING);
+        return false;
+    }
     if persist.disk_error_possible()
         && (writes(ctx, command, command_traits(ctx, id, command, args)) || command.name == "ping")
         && persist.rdb_refuses_writes(&ctx.state.config)

@@ -583,6 +583,17 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
         .chunks(2)
         .map(|p| (p[0].as_str(), p[1].as_str()))
         .collect();
+    // Settings that would change what a load in progress writes or reads
+    // (Redis's DENY_LOADING_CONFIG); this refusal comes before any other.
+    const DENY_LOADING: [&str; 3] = ["appendonly", "dir", "repl-diskless-load"];
+    let persist = &ctx.state.persist;
+    if (persist.loading || persist.async_loading)
+        && pairs
+            .iter()
+            .any(|(name, _)| DENY_LOADING.iter().any(|d| d.eq_ignore_ascii_case(name)))
+    {
+        return ctx.reply.error(errors::LOADING);
+    }
     let before = ctx.state.config.clone();
     // Redis's `allowProtectedAction`.
     let protected_allowed =

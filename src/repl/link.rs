@@ -27,6 +27,14 @@ pub enum Step {
     /// The whole snapshot is in the temp file; `leftover` is the stream
     /// that followed it.
     Loaded { leftover: Vec<u8> },
+    /// The snapshot follows on the socket, for the loader to read as it
+    /// comes (diskless load): `size` bytes, or up to the end `mark`.
+    /// `input` is what already arrived.
+    ToParser {
+        size: Option<u64>,
+        mark: Option<Vec<u8>>,
+        input: Vec<u8>,
+    },
     /// `+CONTINUE [replid]`: the stream follows from where this server
     /// stopped.
     Continue {
@@ -74,6 +82,9 @@ pub struct Handshake {
     pub read: u64,
     pub size: Option<u64>,
     pub last_io: Instant,
+    /// The snapshot goes to the loader rather than to disk
+    /// (`repl-diskless-load`), decided when `+FULLRESYNC` came.
+    pub to_parser: bool,
 }
 
 /// What this server tells its master about itself.
@@ -146,6 +157,7 @@ impl Handshake {
             read: 0,
             size: None,
             last_io: Instant::now(),
+            to_parser: false,
         })
     }
 
@@ -366,13 +378,24 @@ impl Handshake {
                 Err(_) => return Step::Failed(format!("Bad bulk length from MASTER: {header}")),
             },
         };
+        let target = if self.to_parser { "parser" } else { "disk" };
         if mark.is_some() {
-            info!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+            info!(
+                "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to {target}"
+            );
         } else {
             info!(
-                "MASTER <-> REPLICA sync: receiving {} bytes from master to disk",
+                "MASTER <-> REPLICA sync: receiving {} bytes from master to {target}",
                 remaining.unwrap_or(0)
             );
+        }
+        if self.to_parser {
+            self.expect.clear();
+            return Step::ToParser {
+                size: remaining,
+                mark,
+                input: std::mem::take(&mut self.input),
+            };
         }
         let file = match File::create(&self.temp_path) {
             Ok(file) => file,

@@ -180,7 +180,9 @@ fn serve_client(ctx: &mut Ctx, key: usize, script_running: bool) {
                 let command = crate::cmd::command_of(&line);
                 let flagged = |flag| command.is_some_and(|c| c.flags.split(' ').any(|f| f == flag));
                 let refusal =
-                    if ctx.state.persist.loading && command.is_some() && !flagged("loading") {
+                    if ctx.state.persist.loading && command.is_some() && !flagged("loading")
+                        || ctx.state.persist.async_loading && flagged("no_async_loading")
+                    {
                         Some(crate::errors::LOADING)
                     } else if script_running && !flagged("allow_busy") {
                         Some(super::busy_error())

@@ -767,13 +767,17 @@ impl Server {
                     info!("Full resync from master: {replid}:{offset}");
                     self.state.repl.link = LinkState::Transfer;
                     self.state.repl.transfer_master = Some((replid, offset));
-                    // What this server held is given up, loaded or not.
-                    self.state.repl.resumable = false;
-                    // Replicas of this server cannot follow a new dataset.
-                    self.disconnect_replicas();
+                    let to_parser = self.use_diskless_load();
+                    if let Some(link) = self.repl.link.as_mut() {
+                        link.to_parser = to_parser;
+                    }
                 }
                 Step::Loaded { leftover } => {
                     self.load_from_master(leftover);
+                    return;
+                }
+                Step::ToParser { size, mark, input } => {
+                    self.load_from_master_socket(size, mark, input);
                     return;
                 }
                 Step::Continue { replid, leftover } => {
@@ -824,6 +828,7 @@ impl Server {
             self.state.repl.link = LinkState::Connect;
             return;
         }
+        self.attach_to_new_master();
         info!("MASTER <-> REPLICA sync: Flushing old data");
         for db in &mut self.state.dbs {
             db.clear();
@@ -855,6 +860,22 @@ impl Server {
                 return;
             }
         }
+        self.synced_with_master(replid, offset);
+        self.attach_master_socket(link.socket, leftover);
+    }
+
+    /// A full sync's data is about to replace this server's (Redis's
+    /// `replicationAttachToNewMaster`): its own history ends, so its
+    /// replicas must sync again and no PSYNC can continue it.
+    pub(super) fn attach_to_new_master(&mut self) {
+        self.state.repl.resumable = false;
+        self.disconnect_replicas();
+        self.state.repl.backlog = None;
+    }
+
+    /// The master's snapshot is in service: this server takes up the
+    /// master's id and offset, and its AOF starts a new base.
+    pub(super) fn synced_with_master(&mut self, replid: String, offset: u64) {
         let repl = &mut self.state.repl;
         repl.replid = replid;
         repl.offset = offset;
@@ -872,7 +893,6 @@ impl Server {
             let _ = crate::aof::start_rewrite(&mut self.state);
         }
         info!("MASTER <-> REPLICA sync: Finished with success");
-        self.attach_master_socket(link.socket, leftover);
     }
 
     /// PSYNC continued: the link carries the stream from here.
@@ -888,7 +908,7 @@ impl Server {
     }
 
     /// Makes the master's connection a client whose commands are applied.
-    fn attach_master_socket(&mut self, mut socket: TcpStream, leftover: Vec<u8>) {
+    pub(super) fn attach_master_socket(&mut self, mut socket: TcpStream, leftover: Vec<u8>) {
         let addr = socket
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
