@@ -731,6 +731,22 @@ impl Server {
             self.handle_events(events);
         }
         self.before_sleep();
+        // A shutdown signal during a load ends the process here, without a
+        // save (the dataset is not whole), as Redis's `whileBlockedCron`.
+        if self.state.signal_shutdown.take().is_some() {
+            let flags = cmd::persist::ShutdownFlags {
+                save: false,
+                nosave: true,
+                now: true,
+                force: false,
+            };
+            let step = cmd::persist::prepare_for_shutdown(&mut self.state, &self.clients, flags);
+            if step == cmd::persist::ShutdownStep::Exit && self.shut_down(Shutdown::Ready) {
+                log::logger().flush();
+                std::process::exit(0);
+            }
+            warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
+        }
     }
 
     fn take_signals(&mut self) {

@@ -1145,3 +1145,15 @@ fn diskless_load_from_a_redis_master() {
     m.run("SET after-disk 1");
     assert!(same_data(&master, &replica));
 }
+
+#[test]
+fn a_shutdown_signal_during_a_load_exits_at_once() {
+    let master = slow_master(&[]);
+    let mut replica = swapdb_replica();
+    let mut r = replica.connect();
+    r.run(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+    assert!(persistence_reads(&mut r, "loading", "1"));
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGTERM) };
+    // The snapshot would take 4 seconds more; the exit does not wait.
+    assert_eq!(replica.wait_exit(Duration::from_secs(2)), Some(0));
+}
