@@ -1157,3 +1157,38 @@ fn a_shutdown_signal_during_a_load_exits_at_once() {
     // The snapshot would take 4 seconds more; the exit does not wait.
     assert_eq!(replica.wait_exit(Duration::from_secs(2)), Some(0));
 }
+
+#[test]
+fn a_broken_diskless_load_is_logged_and_tried_again_at_once() {
+    let master = slow_master(&[]);
+    let dir = common::fresh_dir("short-read");
+    let log = dir.join("replica.log");
+    let log_arg = log.to_str().unwrap();
+    let args = [
+        "--save",
+        "",
+        "--repl-diskless-load",
+        "swapdb",
+        "--loading-process-events-interval-bytes",
+        "1024",
+        "--loglevel",
+        "notice",
+        "--logfile",
+        log_arg,
+    ];
+    let replica = ServerProcess::rudis(&joined(&args, DEBUG));
+    let mut r = replica.connect();
+    r.run(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+    assert!(persistence_reads(&mut r, "loading", "1"));
+    master.connect().run("CLIENT KILL TYPE replica");
+    let reconnect = format!(
+        "Reconnecting to MASTER 127.0.0.1:{} after failure",
+        master.port
+    );
+    let logged = |text: &str| std::fs::read_to_string(&log).is_ok_and(|l| l.contains(text));
+    assert!(eventually(Duration::from_secs(5), || {
+        logged("-> Unexpected EOF reading RDB file. Failure loading rdb format from socket, assuming connection error, resuming operation.")
+            && logged("Failed trying to load the MASTER synchronization DB from socket")
+            && logged(&reconnect)
+    }));
+}

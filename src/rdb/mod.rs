@@ -727,6 +727,24 @@ pub struct Site {
 }
 
 impl LoadError {
+    /// Logs why a snapshot read from the master's socket failed, as
+    /// Redis's diskless load does: a short read is taken for a broken
+    /// connection, and the replica tries again.
+    pub fn log_socket_failure(&self) {
+        let (offset, error) = match self {
+            LoadError::At(at) => (at.offset, &at.error),
+            other => (0, other),
+        };
+        if let LoadError::Io(_) = error {
+            log::warn!("Short read or OOM loading DB. Unrecoverable error, aborting now.");
+            log::warn!("Internal error in RDB reading offset {offset} -> Unexpected EOF reading RDB file. Failure loading rdb format from socket, assuming connection error, resuming operation.");
+        } else {
+            log::warn!(
+                "Internal error in RDB reading offset {offset} -> {error}. Failure loading rdb format"
+            );
+        }
+    }
+
     /// Logs why a file could not be loaded, as Redis logs it, and gives
     /// the closing line to log before exiting. An error inside the file
     /// (`rdbReportError`) comes with redis-check-rdb's account of it.

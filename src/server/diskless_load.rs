@@ -49,6 +49,19 @@ impl Read for Payload {
 }
 
 impl Server {
+    /// A sync that broke midway is tried again at once, not at the next
+    /// cron (Redis's `cancelReplicationHandshake(1)`).
+    fn reconnect_after_failure(&mut self) {
+        self.state.repl.link = LinkState::Connect;
+        if let Some(master) = &self.state.repl.master {
+            info!(
+                "Reconnecting to MASTER {}:{} after failure",
+                master.host, master.port
+            );
+            self.connect_to_master();
+        }
+    }
+
     /// Whether the snapshot `+FULLRESYNC` announced goes to the loader
     /// (Redis's `useDisklessLoad`).
     pub(super) fn use_diskless_load(&self) -> bool {
@@ -123,26 +136,30 @@ impl Server {
                 self.state.persist.load_progress.loaded_bytes = read;
                 self.process_events_while_loading(&mut events)
             },
-        )
-        .map_err(|e| e.to_string())
-        .and_then(|()| match &mark {
-            Some(mark) => {
-                let mut end = vec![0u8; mark.len()];
-                match reader.read_exact(&mut end) {
-                    Ok(()) if end == *mark => Ok(()),
-                    _ => Err("Replication stream EOF marker is broken".to_string()),
-                }
+        );
+        let ended_well = match (&result, &mark) {
+            (Err(e), _) => {
+                e.log_socket_failure();
+                false
             }
-            None => Ok(()),
-        });
+            (Ok(()), Some(mark)) => {
+                let mut end = vec![0u8; mark.len()];
+                let marked = reader.read_exact(&mut end).is_ok() && end == *mark;
+                if !marked {
+                    warn!("Replication stream EOF marker is broken");
+                }
+                marked
+            }
+            (Ok(()), None) => true,
+        };
         self.state.persist.stop_loading();
         self.state.persist.async_loading = false;
-        if let Err(e) = result {
-            warn!("Failed trying to load the MASTER synchronization DB from socket, check server logs. {e}");
+        if !ended_well {
+            warn!("Failed trying to load the MASTER synchronization DB from socket, check server logs.");
             if swapdb {
                 info!("MASTER <-> REPLICA sync: Discarding temporary DB in background");
             }
-            self.state.repl.link = LinkState::Connect;
+            self.reconnect_after_failure();
             return;
         }
         // What followed the snapshot is the start of the stream.

@@ -670,7 +670,7 @@ impl Server {
         }
     }
 
-    fn connect_to_master(&mut self) {
+    pub(super) fn connect_to_master(&mut self) {
         let Some(master) = self.state.repl.master.clone() else {
             return;
         };
