@@ -1192,3 +1192,29 @@ fn a_broken_diskless_load_is_logged_and_tried_again_at_once() {
             && logged(&reconnect)
     }));
 }
+
+#[test]
+fn a_replica_that_stops_reading_a_diskless_snapshot_is_dropped_at_repl_timeout() {
+    let master = slow_master(&[]);
+    let mut m = master.connect();
+    // More than the sockets' buffers hold, 200 µs a key.
+    m.run("DEBUG POPULATE 20000 big 1000");
+    m.run("CONFIG SET rdb-key-save-delay 200");
+    let replica = rudis_replica_of(&master, &[]);
+    // While the child writes, the replica waits for its snapshot, as
+    // Redis words it.
+    assert!(eventually(SYNC_WAIT, || {
+        info_field(&mut m, "replication", "slave0").contains("state=wait_bgsave")
+            && info_field(&mut m, "persistence", "rdb_bgsave_in_progress") == "1"
+    }));
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGSTOP) };
+    m.run("CONFIG SET repl-timeout 2");
+    // Its socket fills; after repl-timeout it is cut off, and the child,
+    // with nobody left to write for, is stopped.
+    let dropped = eventually(Duration::from_secs(10), || {
+        info_field(&mut m, "replication", "connected_slaves") == "0"
+            && info_field(&mut m, "persistence", "rdb_bgsave_in_progress") == "0"
+    });
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGCONT) };
+    assert!(dropped);
+}

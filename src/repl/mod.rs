@@ -59,6 +59,10 @@ pub struct ReplicaInfo {
     pub hold_until_ack: bool,
     /// Came by SYNC: no `+FULLRESYNC` line before the snapshot.
     pub old_sync: bool,
+    /// Since when its socket has been full during a diskless snapshot.
+    pub stalled_since: Option<Instant>,
+    /// The snapshot file is being sent (after the child wrote it).
+    pub sending_file: bool,
     /// `REPLCONF rdb-filter-only`: what the snapshot it gets leaves out.
     pub filter: RdbFilter,
 }
@@ -93,6 +97,8 @@ impl ReplicaInfo {
             waiting_since: now,
             hold_until_ack: false,
             old_sync: false,
+            stalled_since: None,
+            sending_file: false,
             filter: RdbFilter::default(),
         }
     }
@@ -101,7 +107,10 @@ impl ReplicaInfo {
     pub fn state_name(&self) -> &'static str {
         match self.phase {
             Phase::Handshake | Phase::WaitBgsave => "wait_bgsave",
-            Phase::Transfer => "send_bulk",
+            // While the child writes (to disk, or to the replicas through
+            // the pipe), Redis says wait_bgsave; send_bulk is the file.
+            Phase::Transfer if self.sending_file => "send_bulk",
+            Phase::Transfer => "wait_bgsave",
             Phase::Online => "online",
         }
     }

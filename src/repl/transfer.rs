@@ -65,6 +65,11 @@ impl Transfer {
         !self.live(clients).is_empty()
     }
 
+    /// How many of its replicas are still connected.
+    pub fn replicas_up(&self, clients: &mut Slab<Client>) -> usize {
+        self.live(clients).len()
+    }
+
     /// The disk child finished: send the file's length, then the file.
     pub fn file_ready(
         &mut self,
@@ -75,7 +80,11 @@ impl Transfer {
         let len = file.metadata()?.len();
         let header = format!("${len}\r\n");
         for key in self.live(clients) {
-            clients[key].reply.raw(header.as_bytes());
+            let client = &mut clients[key];
+            client.reply.raw(header.as_bytes());
+            if let Some(info) = client.replica.as_deref_mut() {
+                info.sending_file = true;
+            }
             woken.push(key);
         }
         self.source = Source::File(file);

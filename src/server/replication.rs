@@ -416,6 +416,10 @@ impl Server {
             Pumped::Finished => {
                 let piped = matches!(transfer.source, Source::Pipe(_));
                 if piped && transfer.child_ok.is_none() {
+                    info!(
+                        "Diskless rdb transfer, done reading from pipe, {} replicas still up.",
+                        transfer.replicas_up(&mut self.clients)
+                    );
                     // The child closed its end: it is exiting.
                     if let Some(outcome) = persist::wait_child(&mut self.state.persist) {
                         persist::bgsave_done(&mut self.state.persist, &outcome);
@@ -529,10 +533,33 @@ impl Server {
             self.state.repl.feed(&ping);
         }
         let mut timed_out = Vec::new();
+        let piped = matches!(
+            self.repl.transfer.as_ref().map(|t| &t.source),
+            Some(Source::Pipe(_))
+        );
         for &key in &self.state.repl.replicas {
             let Some(client) = self.clients.get_mut(key) else {
                 continue;
             };
+            // A replica that stopped reading a diskless snapshot holds up
+            // the child that writes it for every replica: it goes after
+            // `repl-timeout` (Redis's `repl_last_partial_write` check).
+            let stalled = client.wants_writable;
+            if let Some(info) = client.replica.as_deref_mut() {
+                if info.phase == Phase::Transfer && piped && stalled {
+                    let since = *info.stalled_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > timeout {
+                        warn!(
+                            "Disconnecting timedout replica (full sync): {}",
+                            crate::cmd::replica_address(client)
+                        );
+                        timed_out.push(key);
+                        continue;
+                    }
+                } else {
+                    info.stalled_since = None;
+                }
+            }
             let Some(info) = client.replica.as_deref() else {
                 continue;
             };
