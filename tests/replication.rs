@@ -1218,3 +1218,27 @@ fn a_replica_that_stops_reading_a_diskless_snapshot_is_dropped_at_repl_timeout()
     unsafe { libc::kill(replica.pid() as i32, libc::SIGCONT) };
     assert!(dropped);
 }
+
+#[test]
+fn psync_with_a_bad_offset_is_refused_as_redis_refuses_it() {
+    common::assert_same_replies(&["PSYNC someid offset_str", "PING"]);
+}
+
+#[test]
+fn a_replica_keeps_its_own_replicas_until_a_new_masters_data_replaces_its_own() {
+    let first = rudis_master(&[]);
+    let replica = rudis_replica_of(&first, &[]);
+    let sub = rudis_replica_of(&replica, &[]);
+    assert!(link_up(&replica) && link_up(&sub));
+    let mut r = replica.connect();
+    // A new master whose snapshot takes seconds: meanwhile the chained
+    // replica stays connected.
+    let second = slow_master(&[]);
+    r.run(&format!("REPLICAOF 127.0.0.1 {}", second.port));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(info_field(&mut r, "replication", "connected_slaves"), "1");
+    // Once the new data is in, it follows it too.
+    second.connect().run("CONFIG SET rdb-key-save-delay 0");
+    assert!(link_up(&replica));
+    assert!(same_data(&second, &sub));
+}

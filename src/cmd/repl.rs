@@ -186,6 +186,17 @@ fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], &[u8])>) {
     }
     let addr = replica_address(&ctx.clients[me]);
     info!("Replica {addr} asks for synchronization");
+    // PSYNC's offset is read strictly, as Redis's
+    // getLongLongFromObjectOrReply: a bad one is refused, no sync starts.
+    let psync = match psync.map(|(replid, offset)| (replid, crate::protocol::parse_i64(offset))) {
+        Some((_, None)) => {
+            warn!("Replica {addr} asks for synchronization but with a wrong offset");
+            ctx.reply.error(errors::NOT_INTEGER);
+            return;
+        }
+        Some((replid, Some(offset))) => Some((replid, offset)),
+        None => None,
+    };
     let backlog_size = crate::config::pending_u64(&ctx.state.config, "repl-backlog-size");
     let state = &mut *ctx.state;
     let info = ctx.clients[me]
@@ -194,10 +205,6 @@ fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], &[u8])>) {
     info.ack_time = std::time::Instant::now();
     if let Some((replid, offset)) = psync {
         let replid = String::from_utf8_lossy(replid).into_owned();
-        let offset = std::str::from_utf8(offset)
-            .ok()
-            .and_then(|o| o.parse::<i64>().ok())
-            .unwrap_or(-1);
         let repl = &mut state.repl;
         if offset > 0 && repl.can_continue(&replid, offset as u64) {
             let backlog = repl.backlog.as_ref().map(|b| b.since(offset as u64));
@@ -284,8 +291,10 @@ pub(super) fn replicaof(ctx: &mut Ctx, args: Args) {
         "REPLICAOF {}:{} enabled (user request from '{who}')",
         addr.host, addr.port
     );
+    // This server's own replicas stay: they may continue once its new
+    // master's stream reaches them (a full sync or a new id closes them
+    // then), as in Redis 7.0's replicationSetMaster.
     ctx.state.repl.set_master(addr);
-    disconnect_replicas(ctx);
     ctx.reply.ok();
 }
 

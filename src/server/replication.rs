@@ -673,7 +673,8 @@ impl Server {
             }
             self.close(key, Closing::Now);
         }
-        // (The command that changed the role closed the replicas.)
+        // (REPLICAOF NO ONE closed the replicas; a new master leaves them
+        // until its stream replaces this server's.)
         crate::logging::set_replica_role(self.state.repl.is_replica());
         self.state.refresh_expiry_mode();
         if self.state.repl.is_replica() {
