@@ -347,12 +347,7 @@ fn time_limit(tenacity: u32) -> Option<Duration> {
 pub fn perform(state: &mut ServerState) -> Outcome {
     // Nothing is evicted while CLIENT PAUSE keeps the dataset as it is.
     let paused = state.pause.is_some_and(|p| p.until > Instant::now());
-    if state.config.maxmemory == 0
-        || state.persist.loading
-        || state.persist.async_loading
-        || state.replaying
-        || paused
-    {
+    if state.config.maxmemory == 0 || state.persist.loading || state.replaying || paused {
         state.evictor.running = false;
         return Outcome::Ok;
     }

@@ -84,11 +84,12 @@ pub struct Persistence {
     pub latest_fork_usec: u64,
     /// A BGSAVE SCHEDULE waiting for the running child to end.
     pub bgsave_scheduled: bool,
-    /// The dataset is being loaded: commands get `-LOADING`.
+    /// The dataset is being loaded: commands without the `loading` flag
+    /// get `-LOADING` (but see `async_loading`).
     pub loading: bool,
-    /// A replica loads its master's snapshot while it serves the old
-    /// dataset (Redis's `async_loading`): only commands flagged
-    /// `no_async_loading` get `-LOADING`.
+    /// With `loading`: a replica loads its master's snapshot while it
+    /// serves the old dataset (Redis's `async_loading`), so only commands
+    /// flagged `no_async_loading` get `-LOADING`.
     pub async_loading: bool,
     /// How far the load is, for INFO's `loading_*` fields.
     pub load_progress: LoadProgress,

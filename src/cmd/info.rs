@@ -323,7 +323,7 @@ fn persistence(ctx: &Ctx, s: &mut Section) {
     };
     let fork = p.child.as_ref().map(|c| &c.info);
     let now_ms = crate::state::unix_millis();
-    s.field("loading", u8::from(p.loading))
+    s.field("loading", u8::from(p.loading && !p.async_loading))
         .field("async_loading", u8::from(p.async_loading))
         .field("current_cow_peak", fork.map_or(0, |f| f.cow_peak))
         .field("current_cow_size", fork.map_or(0, |f| f.cow_bytes))
@@ -385,7 +385,7 @@ fn persistence(ctx: &Ctx, s: &mut Section) {
             .field("aof_pending_bio_fsync", 0)
             .field("aof_delayed_fsync", aof.delayed_fsync);
     }
-    if p.loading || p.async_loading {
+    if p.loading {
         loading_progress(&p.load_progress, s);
     }
 }

@@ -1500,11 +1500,7 @@ fn allowed_now(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bool 
         return true;
     }
     let persist = &ctx.state.persist;
-    if persist.loading && !has_flag(command, "loading") {
-        reject(ctx, command, errors::LOADING);
-        return false;
-    }
-    if persist.async_loading && has_flag(command, "no_async_loading") {
+    if persist.loading && refused_while_loading(persist, command) {
         reject(ctx, command, errors::LOADING);
         return false;
     }
@@ -1781,6 +1777,17 @@ fn reject(ctx: &mut Ctx, command: &Command, error: &str) {
         multi::abort_exec(ctx, error);
     } else {
         ctx.reply.error(error);
+    }
+}
+
+/// While a load runs: most commands wait, but during an async load (see
+/// `Persistence::async_loading`) only those that would disturb it.
+#[cold]
+fn refused_while_loading(persist: &crate::persist::Persistence, command: &Command) -> bool {
+    if persist.async_loading {
+        has_flag(command, "no_async_loading")
+    } else {
+        !has_flag(command, "loading")
     }
 }
 

@@ -587,7 +587,7 @@ pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
     // (Redis's DENY_LOADING_CONFIG); this refusal comes before any other.
     const DENY_LOADING: [&str; 3] = ["appendonly", "dir", "repl-diskless-load"];
     let persist = &ctx.state.persist;
-    if (persist.loading || persist.async_loading)
+    if persist.loading
         && pairs
             .iter()
             .any(|(name, _)| DENY_LOADING.iter().any(|d| d.eq_ignore_ascii_case(name)))

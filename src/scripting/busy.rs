@@ -179,16 +179,19 @@ fn serve_client(ctx: &mut Ctx, key: usize, script_running: bool) {
                 let line: Vec<&[u8]> = args.iter().take(2).collect();
                 let command = crate::cmd::command_of(&line);
                 let flagged = |flag| command.is_some_and(|c| c.flags.split(' ').any(|f| f == flag));
-                let refusal =
-                    if ctx.state.persist.loading && command.is_some() && !flagged("loading")
-                        || ctx.state.persist.async_loading && flagged("no_async_loading")
-                    {
-                        Some(crate::errors::LOADING)
-                    } else if script_running && !flagged("allow_busy") {
-                        Some(super::busy_error())
-                    } else {
-                        None
-                    };
+                let persist = &ctx.state.persist;
+                let loading_refuses = if persist.async_loading {
+                    flagged("no_async_loading")
+                } else {
+                    command.is_some() && !flagged("loading")
+                };
+                let refusal = if persist.loading && loading_refuses {
+                    Some(crate::errors::LOADING)
+                } else if script_running && !flagged("allow_busy") {
+                    Some(super::busy_error())
+                } else {
+                    None
+                };
                 let in_multi = ctx.clients[key].multi.is_some();
                 let mut inner = Ctx {
                     state: &mut *ctx.state,

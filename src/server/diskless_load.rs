@@ -112,10 +112,7 @@ impl Server {
         info!("MASTER <-> REPLICA sync: Loading DB in memory");
         let async_loading = swapdb && self.state.repl.replid == replid;
         self.state.persist.start_loading(size.unwrap_or(0));
-        if async_loading {
-            self.state.persist.loading = false;
-            self.state.persist.async_loading = true;
-        }
+        self.state.persist.async_loading = async_loading;
         let mut reader = BufReader::with_capacity(
             64 * 1024,
             Payload {
