@@ -1242,3 +1242,36 @@ fn a_replica_keeps_its_own_replicas_until_a_new_masters_data_replaces_its_own() 
     assert!(link_up(&replica));
     assert!(same_data(&second, &sub));
 }
+
+#[test]
+fn a_disk_snapshot_nobody_waits_for_is_stopped_unless_save_points_want_it() {
+    let master = rudis_master(&["--repl-diskless-sync", "no"]);
+    let mut m = master.connect();
+    m.run("DEBUG POPULATE 10");
+    m.run("CONFIG SET rdb-key-save-delay 1000000");
+    let replica = rudis_replica_of(&master, &[]);
+    let child_runs = |m: &mut Conn| {
+        info_field(m, "persistence", "rdb_bgsave_in_progress") == "1"
+            && info_field(m, "replication", "connected_slaves") == "1"
+    };
+    assert!(eventually(SYNC_WAIT, || child_runs(&mut m)));
+    replica.connect().run("REPLICAOF NO ONE");
+    assert!(eventually(Duration::from_secs(2), || info_field(
+        &mut m,
+        "persistence",
+        "rdb_bgsave_in_progress"
+    ) == "0"));
+
+    // With a save point set, the snapshot is worth finishing.
+    assert_eq!(m.cmd(&[b"CONFIG", b"SET", b"save", b"900 1"]), b"+OK\r\n");
+    replica
+        .connect()
+        .run(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+    assert!(eventually(SYNC_WAIT, || child_runs(&mut m)));
+    replica.connect().run("REPLICAOF NO ONE");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        info_field(&mut m, "persistence", "rdb_bgsave_in_progress"),
+        "1"
+    );
+}

@@ -404,8 +404,14 @@ impl Server {
             if matches!(transfer.source, Source::Pipe(_)) {
                 info!("Diskless rdb transfer, last replica dropped, killing fork child.");
                 self.end_transfer(false);
+            } else if transfer.child_ok.is_none() && self.state.config.save.is_empty() {
+                // Nobody waits for the file being written and no save
+                // point wants it: the child goes, so the next sync or
+                // BGSAVE can start at once (Redis's freeClient check).
+                self.end_transfer(false);
             } else {
-                // A snapshot to disk is a BGSAVE like any: it finishes.
+                // A snapshot to disk with save points set is a BGSAVE
+                // like any: it finishes.
                 self.repl.transfer = None;
             }
             return;
