@@ -473,6 +473,27 @@ fn subscribers_lose_revoked_channels_as_in_redis() {
 }
 
 #[test]
+fn renames_hold_beside_a_config_user_line() {
+    // A `user` line is checked while the config is read, before the
+    // renames are applied; they must still hold, as in Redis.
+    common::assert_same_replies_with(
+        &[
+            "--rename-command",
+            "flushdb",
+            "badger",
+            "--user",
+            "default",
+            "on",
+            "nopass",
+            "~*",
+            "&*",
+            "+@all",
+        ],
+        &["FLUSHDB", "BADGER"],
+    );
+}
+
+#[test]
 fn renamed_commands_as_in_redis() {
     common::assert_same_replies_with(
         &[

@@ -461,11 +461,11 @@ pub fn set_renames(renames: &[(String, String)]) {
 }
 
 /// The commands by their original names (ACL rules name commands so),
-/// numbered, and the index by the names clients use, renames applied.
+/// numbered. Config `user` lines need it while the config is read, before
+/// the renames are known; the index clients use is built apart (`index`).
 struct Numbering {
     original: CommandIndex,
     all: Vec<&'static Command>,
-    renamed: CommandIndex,
 }
 
 fn numbering() -> &'static Numbering {
@@ -487,7 +487,16 @@ fn numbering() -> &'static Numbering {
                 },
             );
         }
-        let mut renamed = original.clone();
+        Numbering { original, all }
+    })
+}
+
+/// The index clients' commands are looked up in: the original names with
+/// the config's renames applied, built on first use (after `set_renames`).
+fn index() -> &'static CommandIndex {
+    static RENAMED: OnceLock<CommandIndex> = OnceLock::new();
+    RENAMED.get_or_init(|| {
+        let mut renamed = numbering().original.clone();
         for (old, new) in RENAMES.get().into_iter().flatten() {
             if let Some(found) = renamed.remove(old.as_bytes()) {
                 if !new.is_empty() {
@@ -498,17 +507,8 @@ fn numbering() -> &'static Numbering {
                 }
             }
         }
-        Numbering {
-            original,
-            all,
-            renamed,
-        }
+        renamed
     })
-}
-
-/// The index clients' commands are looked up in.
-fn index() -> &'static CommandIndex {
-    &numbering().renamed
 }
 
 /// Whether `name` (lower-case) is a command's original name. Reads the
@@ -520,7 +520,7 @@ pub fn is_original_name(name: &str) -> bool {
 
 /// How many commands clients can call (COMMAND COUNT).
 pub fn callable_count() -> usize {
-    numbering().renamed.len()
+    index().len()
 }
 
 /// Longest command name accepted (renamed ones included); longer ones
