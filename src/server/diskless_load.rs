@@ -159,9 +159,14 @@ impl Server {
             self.reconnect_after_failure();
             return;
         }
-        // What followed the snapshot is the start of the stream.
-        let leftover = reader.buffer().to_vec();
-        let socket = reader.into_inner().socket;
+        // What followed the snapshot is the start of the stream: bytes the
+        // reader took ahead, then any that came with the header and were
+        // not the snapshot's, then the socket.
+        let mut leftover = reader.buffer().to_vec();
+        let payload = reader.into_inner();
+        let at = (payload.arrived.position() as usize).min(payload.arrived.get_ref().len());
+        leftover.extend_from_slice(&payload.arrived.get_ref()[at..]);
+        let socket = payload.socket;
         // (The loader's own lines come first, as Redis logs them while
         // it reads; the swap itself is the last step of `install_snapshot`.)
         if let Err(e) = self.install_snapshot(loaded) {
