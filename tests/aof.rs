@@ -815,7 +815,7 @@ fn clients_are_answered_loading_while_the_aof_loads() {
 
 /// A command of the AOF that fails is logged as Redis logs it ("==
 /// CRITICAL =="), and with `propagation-error-behavior panic` the load
-/// stops the server, which dies of SIGABRT as redis-server does.
+/// stops the server, which dies of SIGABRT as redis-server means to.
 #[test]
 fn a_failing_logged_command_is_critical_as_in_redis() {
     use std::os::unix::process::ExitStatusExt;
@@ -847,11 +847,12 @@ fn a_failing_logged_command_is_critical_as_in_redis() {
         let _ = std::fs::remove_dir_all(&dir);
         (status.signal(), line)
     };
-    let rudis = critical(env!("CARGO_BIN_EXE_rudis-server"));
-    assert_eq!(
-        rudis,
-        critical("redis-server"),
-        "left: rudis, right: redis-server"
-    );
-    assert_eq!(rudis.0, Some(libc::SIGABRT));
+    let (rudis_signal, rudis_line) = critical(env!("CARGO_BIN_EXE_rudis-server"));
+    let (redis_signal, redis_line) = critical("redis-server");
+    assert_eq!(rudis_line, redis_line, "left: rudis, right: redis-server");
+    assert_eq!(rudis_signal, Some(libc::SIGABRT));
+    // redis-server means to abort() too, but its crash report (stack trace,
+    // memory checks) can itself fault on some machines and end in SIGSEGV:
+    // only its dying of a signal is compared.
+    assert!(redis_signal.is_some(), "redis-server exited normally");
 }
