@@ -948,7 +948,7 @@ impl Server {
         client.last_interaction = now;
         let mut last_tick = crate::clock::now();
         let from_master = self.clients[key].is_master;
-        let to_replica = self.clients[key].is_replica();
+        let mut to_replica = self.clients[key].is_replica();
         if from_master {
             // The master's commands apply to keys a replica's clients no
             // longer see; they pass on as they came, not re-encoded.
@@ -1000,10 +1000,8 @@ impl Server {
                     };
                     cmd::dispatch(&mut ctx, args);
                     last_tick = ctx.last_tick;
-                    if to_replica && !args.get(0).eq_ignore_ascii_case(b"replconf") {
-                        // A replica's connection carries the stream only
-                        // (REPLCONF ACK may release what it held).
-                        reply.truncate(start);
+                    if to_replica && ctx.reply.len() > start {
+                        cmd::replica_generated_reply(&mut ctx, args, start);
                     }
                     if from_master {
                         let bytes = parser.consumed_since(command_from);
@@ -1011,6 +1009,10 @@ impl Server {
                         self.master_command_applied(&mut reply, start, bytes, db);
                     }
                     let client = &mut self.clients[key];
+                    if client.replica.is_some() {
+                        // PSYNC or SYNC made it a replica for what follows.
+                        to_replica = client.is_replica();
+                    }
                     // CLIENT REPLY OFF, or the one command after a SKIP.
                     // What (un)subscribing answers is sent regardless, as
                     // Redis sends pub/sub frames (CLIENT_PUSHING).

@@ -1275,3 +1275,62 @@ fn a_disk_snapshot_nobody_waits_for_is_stopped_unless_save_points_want_it() {
         "1"
     );
 }
+
+/// A replica's link carries REPLCONF ACKs only. A command on it that reads
+/// or writes keys is refused, and one that generates any reply gets the
+/// replica disconnected, with Redis's warnings: differential, on the lines
+/// the two servers log.
+#[test]
+fn a_replica_that_generates_a_reply_is_disconnected_as_in_redis() {
+    let observe = |start: &dyn Fn(&[&str]) -> ServerProcess| {
+        let dir = common::fresh_dir("replica-reply");
+        let log = dir.join("server.log");
+        let (d, l) = (dir.to_str().unwrap(), log.to_str().unwrap());
+        let server = start(&["--dir", d, "--logfile", l, "--repl-diskless-sync", "no"]);
+        let mut seen = Vec::new();
+        let encode =
+            |line: &str| common::encode(&line.split(' ').map(str::as_bytes).collect::<Vec<_>>());
+        for (sync, command) in [
+            ("PSYNC replicationid -1", "GET foo"),
+            ("PSYNC replicationid -1", "SLOWLOG GET"),
+            ("SYNC", "PING"),
+            ("SYNC", "XINFO HELP"),
+            ("PSYNC replicationid -1", "REPLCONF ACK 0"),
+            // Both in one write: the command comes from a replica already.
+            ("PSYNC replicationid -1 +", "ECHO x"),
+        ] {
+            let mut replica = server.connect();
+            match sync.strip_suffix(" +") {
+                Some(sync) => replica.send(&[encode(sync), encode(command)].concat()),
+                None => {
+                    replica.send(&encode(sync));
+                    if sync.starts_with("PSYNC") {
+                        let answer = replica.read_reply();
+                        assert!(answer.starts_with(b"+FULLRESYNC "), "{answer:?}");
+                    }
+                    replica.send(&encode(command));
+                }
+            }
+            let closed = replica.is_closed(Duration::from_secs(2));
+            seen.push(format!("{sync} + {command}: closed {closed}"));
+            seen.push(String::from_utf8_lossy(&server.connect().run("PING")).into_owned());
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        // The client description after the colon differs in its numbers.
+        seen.extend(text.lines().filter_map(|line| {
+            let (_, message) = line.split_once(" # ")?;
+            let message = message.split(", disconnecting it: ").next()?;
+            (message.starts_with("Replica generated") || message.starts_with("== CRITICAL =="))
+                .then(|| message.to_string())
+        }));
+        let _ = std::fs::remove_dir_all(&dir);
+        seen
+    };
+    let redis = observe(&|extra| ServerProcess::redis_with(extra));
+    let rudis = observe(&|extra| ServerProcess::rudis(extra));
+    assert_eq!(rudis, redis, "left: rudis, right: redis-server");
+    assert!(
+        redis.iter().any(|l| l.contains("'xinfo|help'")),
+        "{redis:?}"
+    );
+}

@@ -789,7 +789,12 @@ enum Outcome {
 /// (Redis's `afterErrorReply`): the data may have diverged, so it is
 /// logged loudly, counted, and with `propagation-error-behavior panic`
 /// (or `panic-on-replicas`, on a read-only replica) the server stops.
-fn unexpected_error_reply(ctx: &mut Ctx, error: &[u8], args: Args) {
+#[cold]
+fn unexpected_error_reply(ctx: &mut Ctx, error: &[u8], args: Args, start: usize) {
+    if ctx.clients[ctx.me].is_replica() {
+        // Logged as it is written, before the error's own line.
+        replica_generated_reply(ctx, args, start);
+    }
     let from_master = ctx.clients[ctx.me].is_master;
     let (from, to) = if ctx.state.replaying {
         ("server", "AOF-loading-client")
@@ -855,7 +860,7 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) {
             if client.is_master || client.is_replica() || ctx.state.replaying {
                 let end = memchr::memchr(b'\r', line).unwrap_or(line.len()).min(4096);
                 let error = line[..end].to_vec();
-                unexpected_error_reply(ctx, &error, args);
+                unexpected_error_reply(ctx, &error, args, start);
             }
             true
         }
@@ -1525,9 +1530,57 @@ fn allowed_now(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bool 
     }
     if ctx.state.repl.is_replica() || ctx.state.repl.min_replicas_to_write > 0 {
         let traits = command_traits(ctx, id, command, args);
-        return replication_allows(ctx, command, traits);
+        if !replication_allows(ctx, command, traits) {
+            return false;
+        }
+    }
+    if !ctx.state.repl.replicas.is_empty() {
+        return replica_link_allows(ctx, command, id);
     }
     true
+}
+
+/// A replica's link carries REPLCONF ACKs, nothing else: a command on it
+/// that would read or change the keyspace (or propagate) is refused, as
+/// Redis refuses it so that a replica cannot use its exemption from
+/// CLIENT PAUSE to act on the data. Looked at only while replicas are
+/// attached.
+#[cold]
+fn replica_link_allows(ctx: &mut Ctx, command: &Command, id: usize) -> bool {
+    if !ctx.clients[ctx.me].is_replica() {
+        return true;
+    }
+    let traits = ctx.state.command_stats.traits(id);
+    if traits.readonly || traits.write || traits.may_replicate {
+        reject(ctx, command, "ERR Replica can't interact with the keyspace");
+        return false;
+    }
+    true
+}
+
+/// A replica's connection carries the replication stream only, so a
+/// command of its that generated a reply (anything but the REPLCONF ACK
+/// that releases a held stream) has its reply dropped and the replica
+/// disconnected, with Redis's warning. The loop calls this only for a
+/// replica's commands that wrote something.
+#[cold]
+pub fn replica_generated_reply(ctx: &mut Ctx, args: Args, start: usize) {
+    let line: Vec<&[u8]> = args.iter().take(2).collect();
+    let acks = line
+        .first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"replconf"))
+        && line.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"ack"));
+    if acks {
+        return;
+    }
+    ctx.reply.truncate(start);
+    let shown = command_of(&line).map_or("<unknown>", |c| c.name);
+    let mut info = String::new();
+    client::describe_client(ctx, ctx.me, std::time::Instant::now(), &mut info);
+    log::warn!("Replica generated a reply to command '{shown}', disconnecting it: {info}");
+    // Its input stops here; the loop closes it at the end of the batch.
+    ctx.client().closing = crate::client::Closing::AfterReply;
+    ctx.state.killed.push(ctx.me);
 }
 
 /// EXEC of a transaction that queued a command a stale replica refuses.
