@@ -1334,3 +1334,32 @@ fn a_replica_that_generates_a_reply_is_disconnected_as_in_redis() {
         "{redis:?}"
     );
 }
+
+/// A replica that asks for a full sync while a disk snapshot is being
+/// written for another joins it, as Redis's `syncCommand` attaches it: one
+/// fork serves both, and both get the writes made meanwhile, before and
+/// after it joined. A redis-server replica beside a rudis one.
+#[test]
+fn a_late_replica_joins_the_disk_snapshot_being_written() {
+    let master = rudis_master(&["--repl-diskless-sync", "no"]);
+    let mut m = master.connect();
+    m.run("DEBUG POPULATE 10");
+    m.run("CONFIG SET rdb-key-save-delay 200000");
+    let first = rudis_replica_of(&master, &[]);
+    assert!(persistence_reads(&mut m, "rdb_bgsave_in_progress", "1"));
+    m.run("SET before-the-second a");
+    let second = redis_replica_of(&master, &[]);
+    assert!(eventually(SYNC_WAIT, || {
+        info_field(&mut m, "replication", "connected_slaves") == "2"
+    }));
+    m.run("SET after-the-second b");
+    assert!(link_up(&first) && link_up(&second));
+    assert!(same_data(&master, &first));
+    assert!(same_data(&master, &second));
+    assert_eq!(info_field(&mut m, "stats", "total_forks"), "1");
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "2");
+    assert_eq!(
+        second.connect().run("GET before-the-second"),
+        b"$1\r\na\r\n"
+    );
+}

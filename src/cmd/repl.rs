@@ -253,6 +253,7 @@ fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], &[u8])>) {
     repl.sync_full += 1;
     repl.ensure_backlog(backlog_size);
     repl.attach(me);
+    repl.sync_requests.push((me, ctx.clients[me].id));
     state.refresh_expired_logs();
 }
 

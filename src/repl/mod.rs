@@ -173,6 +173,9 @@ pub struct Replication {
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
+    /// Replicas that asked for a full sync since the loop last looked:
+    /// (slab key, client id). A disk snapshot on its way may take them.
+    pub sync_requests: Vec<(usize, u64)>,
     /// Clients blocked in WAIT: (slab key, client id).
     pub waiting: Vec<(usize, u64)>,
     /// A WAIT blocked: ask the replicas for their offsets before sleeping.
@@ -234,6 +237,7 @@ impl Default for Replication {
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
+            sync_requests: Vec::new(),
             waiting: Vec::new(),
             get_ack_wanted: false,
             acks_arrived: false,

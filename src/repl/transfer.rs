@@ -34,6 +34,9 @@ pub struct Transfer {
     pub read_all: bool,
     /// Outcome of the child, once reaped.
     pub child_ok: Option<bool>,
+    /// The `+FULLRESYNC` line its replicas were sent: the id and offset
+    /// the snapshot stands at.
+    pub resync_line: String,
 }
 
 /// What a pump round came to.
@@ -68,6 +71,42 @@ impl Transfer {
     /// How many of its replicas are still connected.
     pub fn replicas_up(&self, clients: &mut Slab<Client>) -> usize {
         self.live(clients).len()
+    }
+
+    /// A replica that asked for a full sync while the child writes the
+    /// file joins this snapshot, as Redis attaches it to a BGSAVE in
+    /// progress: it gets the stream held for a replica already waiting,
+    /// so that it continues from the same offset. False when the snapshot
+    /// cannot serve it: it goes to a socket, or is written already, or is
+    /// not a replica's (BGSAVE), or asked for other parts.
+    pub fn attach_late(&mut self, key: usize, clients: &mut Slab<Client>) -> bool {
+        if !matches!(self.source, Source::DiskChild) || self.child_ok.is_some() {
+            return false;
+        }
+        let Some(filter) = clients
+            .get(key)
+            .and_then(|c| c.replica.as_deref())
+            .map(|r| r.filter)
+        else {
+            return false;
+        };
+        let Some(held) = self.live(clients).into_iter().find_map(|k| {
+            let info = clients[k].replica.as_deref()?;
+            (info.phase == Phase::Transfer && info.filter == filter).then(|| info.held.clone())
+        }) else {
+            return false;
+        };
+        let client = &mut clients[key];
+        let Some(info) = client.replica.as_deref_mut() else {
+            return false;
+        };
+        info.phase = Phase::Transfer;
+        info.held = held;
+        if !info.old_sync {
+            client.reply.raw(self.resync_line.as_bytes());
+        }
+        self.replicas.push((key, client.id));
+        true
     }
 
     /// The disk child finished: send the file's length, then the file.

@@ -86,6 +86,9 @@ impl Server {
         {
             self.serve_waiters();
         }
+        if !self.state.repl.sync_requests.is_empty() {
+            self.place_sync_requests();
+        }
         if self.repl.transfer.is_none() {
             self.start_transfer_if_due();
         }
@@ -384,7 +387,56 @@ impl Server {
             replicas: members,
             read_all: false,
             child_ok: None,
+            resync_line: line,
         });
+    }
+
+    /// Replicas that just asked for a full sync: one joins a disk snapshot
+    /// being written for others, or waits for the next snapshot, which
+    /// `start_transfer_if_due` starts (Redis's `syncCommand` cases, with
+    /// its log lines).
+    fn place_sync_requests(&mut self) {
+        for (key, id) in std::mem::take(&mut self.state.repl.sync_requests) {
+            let Some(info) = self
+                .clients
+                .get(key)
+                .filter(|c| c.id == id)
+                .and_then(|c| c.replica.as_deref())
+                .filter(|r| r.phase == Phase::WaitBgsave)
+            else {
+                continue;
+            };
+            let eof = info.capa_eof;
+            let child = self.state.persist.child.as_ref();
+            match (self.repl.transfer.as_mut(), child) {
+                (Some(transfer), _) if matches!(transfer.source, Source::Pipe(_)) => {
+                    info!("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC");
+                }
+                (Some(transfer), Some(child)) if child.pid == transfer.child_pid => {
+                    if transfer.attach_late(key, &mut self.clients) {
+                        self.state.output_woken.push(key);
+                        info!("Waiting for end of BGSAVE for SYNC");
+                    } else {
+                        info!("Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC");
+                    }
+                }
+                (_, Some(child)) if child.kind == persist::ChildKind::Rdb => {
+                    info!("Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC");
+                }
+                (_, Some(_)) => {
+                    info!("No BGSAVE in progress, but another BG operation is active. BGSAVE for replication delayed");
+                }
+                (_, None) => {
+                    let config = &self.state.config;
+                    if eof
+                        && crate::config::pending_bool(config, "repl-diskless-sync")
+                        && crate::config::pending_u64(config, "repl-diskless-sync-delay") > 0
+                    {
+                        info!("Delay next BGSAVE for diskless SYNC");
+                    }
+                }
+            }
+        }
     }
 
     /// Closes replicas whose sync cannot go on.
