@@ -624,7 +624,9 @@ pub fn bgsave_done(state: &mut Persistence, outcome: &ChildOutcome) {
     } else if let Some(signal) = outcome.signal {
         warn!("Background saving terminated by signal {signal}");
         // A child killed on purpose (SIGUSR1) is not an error, as in Redis.
-        state.last_bgsave_ok = signal == libc::SIGUSR1;
+        if signal != libc::SIGUSR1 {
+            state.last_bgsave_ok = false;
+        }
     } else {
         warn!("Background saving error");
         state.last_bgsave_ok = false;
@@ -632,17 +634,29 @@ pub fn bgsave_done(state: &mut Persistence, outcome: &ChildOutcome) {
 }
 
 /// Kills a running child and removes its temp file (`killRDBChild`).
-pub fn kill_child(state: &mut Persistence) {
-    if let Some(child) = state.child.take() {
-        // SAFETY: signals and reaps our own child.
-        unsafe {
-            libc::kill(child.pid, libc::SIGUSR1);
-            let mut status = 0;
-            libc::waitpid(child.pid, &mut status, 0);
-        }
-        if child.kind == ChildKind::Rdb {
-            let _ = fs::remove_file(format!("temp-{}.rdb", child.pid));
-        }
+/// Returns how it ended, for the callers that report it as Redis does
+/// when it reaps the child it killed.
+pub fn kill_child(state: &mut Persistence) -> Option<ChildOutcome> {
+    let pid = state.child.as_ref()?.pid;
+    let mut status = 0;
+    // SAFETY: signals and reaps our own child.
+    let reaped = unsafe {
+        libc::kill(pid, libc::SIGUSR1);
+        libc::waitpid(pid, &mut status, 0)
+    };
+    let outcome = child_ended(state, reaped, status);
+    // A child reaped elsewhere (or a failed waitpid) is forgotten all the same.
+    state.child = None;
+    let _ = fs::remove_file(format!("temp-{pid}.rdb"));
+    outcome
+}
+
+/// Kills a snapshot child and logs its end as Redis's
+/// `backgroundSaveDoneHandler` logs it (FLUSHALL, a transfer nobody
+/// waits for any more).
+pub fn kill_snapshot_child(state: &mut Persistence) {
+    if let Some(outcome) = kill_child(state) {
+        bgsave_done(state, &outcome);
     }
 }
 

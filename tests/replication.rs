@@ -1363,3 +1363,20 @@ fn a_late_replica_joins_the_disk_snapshot_being_written() {
         b"$1\r\na\r\n"
     );
 }
+
+/// FLUSHALL kills a snapshot child on its way to a replica: the sync
+/// fails at once (the replica is dropped and comes back for the new, empty
+/// dataset), as in Redis, rather than waiting for `repl-timeout`.
+#[test]
+fn flushall_during_a_diskless_sync_restarts_it() {
+    let master = slow_master(&[]);
+    let mut m = master.connect();
+    let replica = rudis_replica_of(&master, &[]);
+    assert!(persistence_reads(&mut m, "rdb_bgsave_in_progress", "1"));
+    assert_eq!(m.run("FLUSHALL"), b"+OK\r\n");
+    m.run("CONFIG SET rdb-key-save-delay 0");
+    m.run("SET after-the-flush 1");
+    assert!(link_up(&replica));
+    assert!(same_data(&master, &replica));
+    assert_eq!(replica.connect().run("DBSIZE"), b":1\r\n");
+}

@@ -640,7 +640,7 @@ pub(super) fn flushall(ctx: &mut Ctx, args: Args) {
     }
     crate::notify::flushed(state, ctx.clients, Some((ctx.me, &mut *ctx.reply)));
     if state.persist.child.as_ref().map(|c| c.kind) == Some(crate::persist::ChildKind::Rdb) {
-        crate::persist::kill_child(&mut state.persist);
+        crate::persist::kill_snapshot_child(&mut state.persist);
     }
     if !state.config.save_points().is_empty() {
         let _ = crate::persist::save(

@@ -452,6 +452,13 @@ impl Server {
         let Some(transfer) = self.repl.transfer.as_mut() else {
             return;
         };
+        let child = self.state.persist.child.as_ref().map(|c| c.pid);
+        if transfer.child_ok.is_none() && child != Some(transfer.child_pid) {
+            // Killed and reaped by a command (FLUSHALL): the snapshot will
+            // not be whole.
+            self.end_transfer(false);
+            return;
+        }
         if !transfer.has_replicas(&mut self.clients) {
             if matches!(transfer.source, Source::Pipe(_)) {
                 info!("Diskless rdb transfer, last replica dropped, killing fork child.");
@@ -530,7 +537,7 @@ impl Server {
         }
         if !ok {
             if self.state.persist.child.as_ref().map(|c| c.pid) == Some(transfer.child_pid) {
-                persist::kill_child(&mut self.state.persist);
+                persist::kill_snapshot_child(&mut self.state.persist);
             }
             let keys: Vec<usize> = transfer.replicas.iter().map(|&(k, _)| k).collect();
             for key in keys {
