@@ -1416,6 +1416,11 @@ impl Server {
     /// Marks a client for closing. `AfterReply` waits for its output to be
     /// flushed; `Now` frees it at the end of this batch.
     fn close(&mut self, key: usize, how: Closing) {
+        if self.state.repl.master_key == Some(key) && how != Closing::No {
+            // The link is down from now on, as Redis frees its master's
+            // client at once: a command later in this round (INFO) sees it.
+            self.master_freed(key);
+        }
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };

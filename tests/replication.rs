@@ -1380,3 +1380,21 @@ fn flushall_during_a_diskless_sync_restarts_it() {
     assert!(same_data(&master, &replica));
     assert_eq!(replica.connect().run("DBSIZE"), b":1\r\n");
 }
+
+/// The link is down as soon as the replica reads its master's close, as
+/// Redis frees its master's client at once: a command read in the same
+/// round (here, queued while the replica slept) never sees it up.
+#[test]
+fn a_closed_master_link_is_down_for_the_next_command() {
+    let master = rudis_master(&[]);
+    let replica = rudis_replica_of(&master, &[]);
+    assert!(link_up(&replica));
+    let (mut sleeper, mut r, mut m) = (replica.connect(), replica.connect(), master.connect());
+    sleeper.send(&common::encode(&[b"DEBUG", b"SLEEP", b"0.5"]));
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(m.run("CLIENT KILL TYPE replica"), b":1\r\n");
+    r.send(&common::encode(&[b"INFO", b"replication"]));
+    let info = String::from_utf8_lossy(&r.read_reply()).into_owned();
+    assert!(info.contains("master_link_status:down"), "{info}");
+    assert_eq!(sleeper.read_reply(), b"+OK\r\n");
+}
