@@ -339,8 +339,8 @@ fn command_table_matches_redis() {
             .nth(1)
             .unwrap()
             .to_string();
-        if name.contains('|') || name == "client" {
-            continue; // subcommands come with their parent; CLIENT has 7.2's SETINFO
+        if name.contains('|') {
+            continue; // subcommands come with their parent
         }
         for sub in ["info", "docs"] {
             let line = format!("command {sub} {name}");
@@ -382,6 +382,83 @@ fn command_table_matches_redis() {
     let count = String::from_utf8(ours.run("command count")).unwrap();
     let listed = common::array_items(&ours.run("command")).len();
     assert_eq!(count, format!(":{listed}\r\n"));
+    let theirs_count = String::from_utf8(theirs.run("command count")).unwrap();
+    assert_eq!(count, theirs_count, "COMMAND COUNT: rudis, redis-server");
+}
+
+/// LOLWUT draws what Redis 7.0 draws: the version line by default, the
+/// art of versions 5 and 6 with their sizes and captions. The art is
+/// random, so the first rows of Schotter (never moved), the shape of each
+/// drawing and its caption are compared.
+#[test]
+fn lolwut_draws_as_redis_draws() {
+    common::assert_same_replies(&[
+        "lolwut",
+        "lolwut 1 2 3",
+        "lolwut version x",
+        "lolwut version 4",
+        "lolwut version 7 10",
+        "lolwut version -1",
+        "lolwut version 5 x",
+    ]);
+    common::assert_same_observations(|server| {
+        let mut conn = server.connect();
+        let mut seen = Vec::new();
+        for line in [
+            "lolwut version 5",
+            "lolwut version 5 10 3 3",
+            "lolwut version 5 1 0 -3",
+            "lolwut version 5 1200 300 1",
+            "lolwut version 6",
+            "lolwut version 6 7 3",
+            "lolwut version 6 0 -4",
+        ] {
+            let art = String::from_utf8(common::bulk_payload(&conn.run(line))).unwrap();
+            let rows: Vec<&str> = art.lines().collect();
+            // Characters per row; version 6 counts cells, each an escape
+            // sequence in its colours.
+            let width = |row: &&str| match row.matches("\x1b[0m").count() {
+                0 => row.chars().count(),
+                cells => cells,
+            };
+            let mut widths: Vec<usize> = rows.iter().map(width).collect();
+            widths.dedup();
+            let caption = rows.iter().rev().take(2).copied();
+            seen.push(format!(
+                "{line}: {} rows, widths {widths:?}, {:?}",
+                rows.len(),
+                caption.collect::<Vec<_>>()
+            ));
+            if line.contains("version 5") {
+                seen.extend(rows.iter().take(2).map(|r| r.to_string()));
+            }
+        }
+        seen
+    });
+}
+
+/// RESTORE-ASKING is RESTORE for a cluster's migrations; outside a
+/// cluster it restores as RESTORE does.
+#[test]
+fn restore_asking_restores_as_restore() {
+    common::assert_same_replies(&[
+        "set k v",
+        "?dump k",
+        "restore-asking k",
+        "restore-asking k2 0 x",
+    ]);
+    common::assert_same_observations(|server| {
+        let mut conn = server.connect();
+        conn.run("RPUSH list a b c");
+        let payload = common::bulk_payload(&conn.run("DUMP list"));
+        let restored = conn.cmd(&[b"RESTORE-ASKING", b"copy", b"0", &payload]);
+        let again = conn.cmd(&[b"RESTORE-ASKING", b"copy", b"0", &payload]);
+        let items = conn.run("LRANGE copy 0 -1");
+        [restored, again, items]
+            .iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect()
+    });
 }
 
 fn doc_field(reply: &str, field: &str) -> Option<String> {

@@ -1,4 +1,4 @@
-//! The CLIENT family: identity (ID, SETNAME, GETNAME, SETINFO), inspection
+//! The CLIENT family: identity (ID, SETNAME, GETNAME), inspection
 //! (INFO, LIST) and control (KILL, NO-EVICT). The `CLIENT LIST` line has
 //! Redis's fields in Redis's order; client libraries parse it.
 
@@ -85,31 +85,6 @@ pub(super) fn client_getname(ctx: &mut Ctx, _args: Args) {
         Some(name) => ctx.reply.bulk(name),
         None => ctx.reply.null(),
     }
-}
-
-pub(super) fn client_setinfo(ctx: &mut Ctx, args: Args) {
-    let (attr, value) = (args.get(2), args.get(3));
-    let lib_name = attr.eq_ignore_ascii_case(b"lib-name");
-    if !lib_name && !attr.eq_ignore_ascii_case(b"lib-ver") {
-        let mut message = b"ERR Unrecognized option '".to_vec();
-        message.extend_from_slice(attr);
-        message.push(b'\'');
-        return ctx.reply.error_bytes(&message);
-    }
-    if !valid_client_attr(value) {
-        let mut message = b"ERR ".to_vec();
-        message.extend_from_slice(attr);
-        message.extend_from_slice(b" cannot contain spaces, newlines or special characters.");
-        return ctx.reply.error_bytes(&message);
-    }
-    let value = (!value.is_empty()).then(|| value.to_vec());
-    let client = ctx.client();
-    if lib_name {
-        client.lib_name = value;
-    } else {
-        client.lib_ver = value;
-    }
-    ctx.reply.ok();
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP`: the loop drops the replies of a client

@@ -26,6 +26,7 @@ mod introspect;
 mod keys;
 pub use keys::random_below;
 mod list;
+mod lolwut;
 mod memory;
 pub mod migrate;
 pub mod multi;
