@@ -238,13 +238,15 @@ impl Client {
 
     /// Brings the server's total of replica buffer bytes up to date with
     /// this client's (nothing unless it is a replica). The loop calls it
-    /// after reading and writing: `maxmemory` eviction leaves a replica's
-    /// buffers out, as Redis does.
+    /// after reading and writing, and after handing replicas the stream:
+    /// `maxmemory` eviction leaves a replica's buffers out, as Redis does,
+    /// the stream held behind a snapshot included.
     pub fn account_buffers(&mut self, total: &mut usize) {
-        let now = if self.is_replica() {
-            self.parser.capacity() + self.reply.capacity()
-        } else {
-            0
+        let now = match self.replica.as_deref() {
+            Some(info) if info.phase != crate::repl::Phase::Handshake => {
+                self.parser.capacity() + self.reply.capacity() + info.held.capacity()
+            }
+            _ => 0,
         };
         *total += now;
         *total -= std::mem::replace(&mut self.accounted_buffers, now);

@@ -313,10 +313,11 @@ pub fn over_limit(state: &ServerState) -> bool {
 }
 
 /// Memory not counted against `maxmemory`, as Redis leaves it out: the
-/// AOF buffer waiting to be written and the replicas' buffers
-/// (`mem_not_counted_for_evict`).
+/// AOF buffer waiting to be written and the replicas' buffers, with the
+/// stream staged for them this round (`mem_not_counted_for_evict`).
 pub fn not_counted(state: &ServerState) -> u64 {
-    (state.aof.buf.capacity() + state.replica_buffers) as u64
+    let staged = state.repl.unsent.capacity();
+    (state.aof.buf.capacity() + state.replica_buffers + staged) as u64
 }
 
 /// How far over `maxmemory` the dataset is, if it is (Redis's

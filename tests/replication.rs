@@ -1398,3 +1398,38 @@ fn a_closed_master_link_is_down_for_the_next_command() {
     assert!(info.contains("master_link_status:down"), "{info}");
     assert_eq!(sleeper.read_reply(), b"+OK\r\n");
 }
+
+/// What waits for a replica that does not read is left out of `maxmemory`
+/// (`mem_not_counted_for_evict`), as Redis leaves its replication buffer
+/// out, even while the replica's socket stays full and nothing is
+/// written to it.
+#[test]
+fn a_stalled_replicas_buffer_is_not_counted_for_eviction() {
+    // A small backlog: once full, it is counted memory that stays put.
+    let master = rudis_master(&["--repl-backlog-size", "16384"]);
+    let replica = rudis_replica_of(&master, &[]);
+    assert!(link_up(&replica));
+    let mut m = master.connect();
+    let field =
+        |m: &mut Conn, name: &str| -> u64 { info_field(m, "memory", name).parse().unwrap() };
+    let before = field(&mut m, "used_memory") - field(&mut m, "mem_not_counted_for_evict");
+    // SAFETY: stops and resumes a child process of this test.
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGSTOP) };
+    let value = vec![b'A'; 1000];
+    let mut batch = Vec::new();
+    for _ in 0..100 {
+        batch.extend(common::encode(&[b"SETRANGE", b"key", b"0", &value]));
+    }
+    for _ in 0..200 {
+        m.send(&batch);
+        for _ in 0..100 {
+            m.read_reply();
+        }
+    }
+    let replicas = field(&mut m, "mem_clients_slaves");
+    let after = field(&mut m, "used_memory") - field(&mut m, "mem_not_counted_for_evict");
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGCONT) };
+    assert!(replicas > 10_000_000, "{replicas}");
+    let grown = after.abs_diff(before);
+    assert!(grown < 1_000_000, "counted memory moved by {grown}");
+}

@@ -193,6 +193,9 @@ impl Server {
                 Phase::Online if info.hold_until_ack => info.held.extend_from_slice(&unsent),
                 Phase::Online => client.reply.raw(&unsent),
             }
+            // A replica kept from writing (its socket full) is not
+            // accounted by its writes: it is here.
+            client.account_buffers(&mut self.state.replica_buffers);
             // Written, and held to its output limit.
             self.state.output_woken.push(key);
         }
