@@ -1453,6 +1453,9 @@ impl Server {
         // (Redis's eviction timer).
         if self.state.evictor.running {
             crate::evict::perform(&mut self.state);
+            if self.state.propagating() {
+                cmd::log_evicted(&mut self.state);
+            }
             self.publish_queued_events();
         }
         // Redis's fast expire cycle: while the cron could not keep up, spend

@@ -463,3 +463,22 @@ fn unread_replies_count_against_maxmemory() {
         }
     }
 }
+
+/// A new `maxmemory` starts eviction from the loop, after the command (or
+/// its transaction), as Redis's eviction timer does: each evicted key is a
+/// DEL of its own in the AOF and the replication stream, never wrapped
+/// with the CONFIG SET, and a transaction that lowers the limit runs to
+/// its end first. Differential, on what both servers log.
+#[test]
+fn eviction_after_config_set_logs_dels_of_their_own() {
+    common::assert_same_changes(&[
+        "config set maxmemory-policy allkeys-lru",
+        "set asdf1 1",
+        "set asdf2 2",
+        "set asdf3 3",
+        // Which keys go first is the policy's sampling: names only.
+        "?config set maxmemory 1 ; dbsize ; config set maxmemory 0",
+        "set asdf4 4",
+        "?multi ; incr x ; config set maxmemory 1 ; incr x ; exec ; dbsize ; config set maxmemory 0",
+    ]);
+}

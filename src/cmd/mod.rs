@@ -1289,6 +1289,13 @@ pub fn log_expired(state: &mut ServerState) {
     log_removed(state, "lazyfree-lazy-expire");
 }
 
+/// Turns the keys the loop's eviction removed into DELs in the log
+/// (UNLINKs with `lazyfree-lazy-eviction`), each on its own.
+pub fn log_evicted(state: &mut ServerState) {
+    log_removed(state, "lazyfree-lazy-eviction");
+    state.end_call(false);
+}
+
 /// Logs the keys the databases removed on their own: expired, or evicted
 /// (`lazy` names the setting that makes them UNLINKs).
 fn log_removed(state: &mut ServerState, lazy: &str) {

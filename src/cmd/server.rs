@@ -556,8 +556,10 @@ fn oom_score_changed(config: &crate::config::Config, before: &crate::config::Con
     settings(config) == settings(before) || crate::oom_score::configure(config)
 }
 
-/// A new `maxmemory` applies at once (Redis's `updateMaxmemory`): a
-/// limit under what is used is warned of, and eviction starts.
+/// A new `maxmemory` (Redis's `updateMaxmemory`): a limit under what is
+/// used is warned of, and eviction starts from the loop once the command
+/// (or its transaction) is done, as Redis's eviction timer starts it:
+/// never inside the call, so its DELs are not wrapped with it.
 fn maxmemory_changed(ctx: &mut Ctx) {
     let limit = ctx.state.config.maxmemory;
     if limit == 0 {
@@ -567,8 +569,7 @@ fn maxmemory_changed(ctx: &mut Ctx) {
     if limit < used {
         log::warn!("WARNING: the new maxmemory value set via CONFIG SET ({limit}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
     }
-    crate::evict::perform(ctx.state);
-    ctx.publish_queued_events();
+    ctx.state.evictor.running = true;
 }
 
 pub(super) fn config_set(ctx: &mut Ctx, args: Args) {
