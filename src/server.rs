@@ -1926,7 +1926,10 @@ pub fn admit_client(
         return;
     }
     let id = state.allocate_client_id();
-    debug!("Accepted {addr}");
+    match &addr {
+        crate::stream::Peer::Unix(path) => debug!("Accepted connection to {path}"),
+        crate::stream::Peer::Tcp(_) => debug!("Accepted {addr}"),
+    }
     let mut client = Client::new(id, socket, addr, Instant::now());
     client.scrapes_only = listener.scrapes_only;
     client.tls = tls;

@@ -709,3 +709,42 @@ fn shutdown_abort_and_a_second_sigint() {
     assert!(!temp.exists(), "the temp file was left");
     assert!(!dir.join("dump.rdb").exists());
 }
+
+/// A connection is logged at verbose level as Redis logs it: by its
+/// address over TCP, by the socket's path over a Unix socket.
+#[test]
+fn accepted_connections_are_logged_as_redis_logs_them() {
+    let observe = |start: &dyn Fn(&[&str]) -> ServerProcess| {
+        let dir = common::fresh_dir("accepted");
+        let (log, socket) = (dir.join("server.log"), dir.join("socket"));
+        let (l, s) = (log.to_str().unwrap(), socket.to_str().unwrap());
+        let server = start(&["--loglevel", "verbose", "--logfile", l, "--unixsocket", s]);
+        let mut unix = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        std::io::Write::write_all(&mut unix, b"PING\r\n").unwrap();
+        let mut pong = [0u8; 7];
+        std::io::Read::read_exact(&mut unix, &mut pong).unwrap();
+        drop(server);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        text.lines()
+            .filter_map(|line| line.split_once(" - Accepted ").map(|(_, m)| m.to_string()))
+            .map(|m| m.replace(s, "<socket>"))
+            .collect::<Vec<_>>()
+    };
+    let redis = observe(&|extra| ServerProcess::redis_with(extra));
+    let rudis = observe(&|extra| ServerProcess::rudis(extra));
+    assert!(
+        redis.contains(&"connection to <socket>".to_string()),
+        "{redis:?}"
+    );
+    assert_eq!(
+        rudis
+            .iter()
+            .filter(|m| m.contains("<socket>"))
+            .collect::<Vec<_>>(),
+        redis
+            .iter()
+            .filter(|m| m.contains("<socket>"))
+            .collect::<Vec<_>>()
+    );
+}
