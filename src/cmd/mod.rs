@@ -1289,8 +1289,9 @@ pub fn log_expired(state: &mut ServerState) {
     log_removed(state, "lazyfree-lazy-expire");
 }
 
-/// Turns the keys the loop's eviction removed into DELs in the log
-/// (UNLINKs with `lazyfree-lazy-eviction`), each on its own.
+/// Turns the keys eviction removed (before a command, or from the loop)
+/// into DELs in the log (UNLINKs with `lazyfree-lazy-eviction`), each on
+/// its own.
 pub fn log_evicted(state: &mut ServerState) {
     log_removed(state, "lazyfree-lazy-eviction");
     state.end_call(false);
@@ -1692,8 +1693,7 @@ fn memory_allowed(ctx: &mut Ctx, command: &Command, id: usize, args: Args) -> bo
     // Evicted keys are logged on their own, before the command and never
     // inside its MULTI/EXEC (Redis's `propagate_no_multi`).
     if ctx.state.propagating() {
-        log_removed(ctx.state, "lazyfree-lazy-eviction");
-        ctx.state.end_call(false);
+        log_evicted(ctx.state);
     }
     if ctx.state.config.notify_keyspace_events != 0 || ctx.state.tracking.active() {
         ctx.publish_queued_events();
